@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.money import fen_to_yuan
+from tiers import engine
+
+
+class Member(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        EXPERIENCE = "experience", _("experience member")
+        BLACKLISTED = "blacklisted", _("blacklisted")
+
+    member_no = models.CharField(_("member number"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    joined_on = models.DateField(_("joined on"), db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # What the member holds; changed only by tiers.services (see tiers/engine.py advance()).
+    current_tier = models.ForeignKey(
+        "tiers.Tier",
+        verbose_name=_("current tier"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    tier_year_start = models.DateField(_("tier year start"), null=True, blank=True)
+    tier_year_end = models.DateField(_("tier year end"), null=True, blank=True)
+    downgrade_warned_on = models.DateField(_("downgrade warned on"), null=True, blank=True)
+
+    # The last evaluation: its date, policy, qualified tier and the four numbers.
+    evaluated_on = models.DateField(_("evaluated on"), null=True, blank=True)
+    evaluated_policy = models.ForeignKey(
+        "tiers.TierPolicy",
+        verbose_name=_("evaluated with policy"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    qualified_tier = models.ForeignKey(
+        "tiers.Tier",
+        verbose_name=_("qualified tier"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    spend_fen = models.BigIntegerField(_("spend (fen)"), null=True, blank=True)
+    frequency = models.PositiveIntegerField(_("frequency"), null=True, blank=True)
+    tenure_years = models.PositiveIntegerField(_("tenure (years)"), null=True, blank=True)
+    contribution = models.PositiveIntegerField(_("contribution"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["member_no"]
+        indexes = [
+            models.Index(fields=["status", "current_tier"]),
+            models.Index(fields=["name"]),
+            models.Index(fields=["phone"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_no} {self.name}"
+
+    @property
+    def spend(self) -> Decimal | None:
+        return None if self.spend_fen is None else fen_to_yuan(self.spend_fen)
+
+    @property
+    def metrics(self) -> engine.Metrics | None:
+        """The numbers of the last evaluation, or None before the first one."""
+        if self.evaluated_on is None or self.spend_fen is None:
+            return None
+        return engine.Metrics(
+            spend=self.spend,
+            frequency=self.frequency,
+            tenure_years=self.tenure_years,
+            contribution=self.contribution,
+        )
+
+    @property
+    def takes_part(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Transaction(models.Model):
+    """A purchase or a refund pushed by another system. Amounts are integer fen (exact on both
+    databases); ``occurred_on`` is the local date, the one tier windows are counted in."""
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", _("purchase")
+        REFUND = "refund", _("refund")
+
+    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="transactions"
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    amount_fen = models.BigIntegerField(_("amount (fen)"))
+    occurred_at = models.DateTimeField(_("occurred at"))
+    occurred_on = models.DateField(_("local date"))
+    refund_of = models.ForeignKey(
+        "self",
+        verbose_name=_("refund of"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["member", "occurred_on"], name="txn_member_day")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="txn_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(kind="purchase", refund_of__isnull=True)
+                | Q(kind="refund", refund_of__isnull=False),
+                name="txn_refund_names_its_purchase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def amount(self) -> Decimal:
+        return fen_to_yuan(self.amount_fen)
+
+
+class Referral(models.Model):
+    """老带新: the referrer earns contribution points on the day the referred member registered."""
+
+    referrer = models.ForeignKey(
+        Member, verbose_name=_("referrer"), on_delete=models.PROTECT, related_name="referrals"
+    )
+    referred = models.OneToOneField(
+        Member, verbose_name=_("referred member"), on_delete=models.PROTECT, related_name="referral"
+    )
+    occurred_on = models.DateField(_("date"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        ordering = ["-occurred_on", "-id"]
+        indexes = [models.Index(fields=["referrer", "occurred_on"], name="referral_referrer_day")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(referrer=F("referred")), name="referral_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.referred_id}"
+
+
+class ActivityParticipation(models.Model):
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="activities"
+    )
+    activity = models.CharField(_("activity"), max_length=128)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    occurred_on = models.DateField(_("local date"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("activity participation")
+        verbose_name_plural = _("activity participations")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["member", "occurred_on"], name="activity_member_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "activity", "occurred_at"], name="activity_once_per_moment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.activity}"
+
+
+class BlacklistEntry(models.Model):
+    """Membership revoked for malicious complaints or fraud; lifting it is a separate, more
+    privileged and audited action, so the entry keeps who lifted it and when."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="blacklist_entries"
+    )
+    reason = models.TextField(_("reason"))
+    evidence = models.TextField(_("evidence"), blank=True)
+    occurred_at = models.DateTimeField(_("blacklisted at"))
+    previous_status = models.CharField(
+        _("status before"), max_length=16, choices=Member.Status.choices
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("lifted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    lift_reason = models.TextField(_("reason for lifting"), blank=True)
+
+    class Meta:
+        verbose_name = _("blacklist entry")
+        verbose_name_plural = _("blacklist")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(lifted_at__isnull=True),
+                name="one_open_blacklist_entry",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.occurred_at:%Y-%m-%d}"

@@ -1,0 +1,322 @@
+"""The tier engine: which tier a member's numbers qualify for, why, and how the held tier moves.
+
+Pure on purpose: plain data in, plain data out; no ORM, no settings, no clock. Everything the
+rules of ``shared/docs/domain.md`` decide lives here, so it can be read and tested alone.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+# --- Calendar helpers ---------------------------------------------------------------------
+
+
+def add_years(day: date, years: int) -> date:
+    """The same day ``years`` later (or earlier); 29 February becomes 28 February."""
+    year = day.year + years
+    if day.month == 2 and day.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return day.replace(year=year)
+
+
+def completed_years(start: date, end: date) -> int:
+    """Whole years from ``start`` to ``end`` (tenure, 合作年限); 0 when ``end`` precedes it."""
+    if end < start:
+        return 0
+    years = end.year - start.year
+    if add_years(start, years) > end:
+        years -= 1
+    return years
+
+
+class WindowKind(StrEnum):
+    ROLLING_YEAR = "rolling_year"
+    CALENDAR_YEAR = "calendar_year"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Local dates ``after < day <= until``: what an evaluation as of ``until`` looks at."""
+
+    after: date
+    until: date
+
+    def __contains__(self, day: date) -> bool:
+        return self.after < day <= self.until
+
+
+def window_for(as_of: date, kind: WindowKind) -> Window:
+    if kind == WindowKind.CALENDAR_YEAR:
+        return Window(after=date(as_of.year, 1, 1) - timedelta(days=1), until=as_of)
+    return Window(after=add_years(as_of, -1), until=as_of)
+
+
+# --- Metrics and rules --------------------------------------------------------------------
+
+
+class Metric(StrEnum):
+    SPEND = "spend"
+    FREQUENCY = "frequency"
+    TENURE = "tenure_years"
+    CONTRIBUTION = "contribution"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One member's four numbers (评定维度) as of one date. Spend is in yuan, exact."""
+
+    spend: Decimal
+    frequency: int
+    tenure_years: int
+    contribution: int
+
+    def value(self, metric: Metric) -> Decimal | int:
+        return getattr(self, metric.value)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``metric >= minimum``; thresholds are inclusive (5,000.00 qualifies, 4,999.99 does not)."""
+
+    metric: Metric
+    minimum: Decimal | int
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every condition holds; with no conditions it always holds (the entry tier)."""
+
+    conditions: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    conditions: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """At least ``count`` of the conditions hold ("at least two of three")."""
+
+    count: int
+    conditions: tuple[Rule, ...]
+
+
+Rule = Threshold | AllOf | AnyOf | AtLeast
+
+
+def holds(rule: Rule, metrics: Metrics) -> bool:
+    match rule:
+        case Threshold(metric=metric, minimum=minimum):
+            return metrics.value(metric) >= minimum
+        case AllOf(conditions=conditions):
+            return all(holds(c, metrics) for c in conditions)
+        case AnyOf(conditions=conditions):
+            return any(holds(c, metrics) for c in conditions)
+        case AtLeast(count=count, conditions=conditions):
+            return sum(1 for c in conditions if holds(c, metrics)) >= count
+    raise TypeError(f"not a rule: {rule!r}")
+
+
+# --- Policy -------------------------------------------------------------------------------
+
+
+class DowngradeStep(StrEnum):
+    TO_QUALIFIED = "to_qualified"
+    ONE_TIER = "one_tier"
+
+
+@dataclass(frozen=True)
+class TierRule:
+    code: str
+    rank: int
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy version as the engine needs it; ``tiers`` run from the highest rank down."""
+
+    version: int
+    tiers: tuple[TierRule, ...]
+    window: WindowKind = WindowKind.ROLLING_YEAR
+    referral_points: int = 200
+    activity_points: int = 100
+    warning_lead_days: int = 30
+    notice_days: int = 30
+    downgrade_step: DowngradeStep = DowngradeStep.TO_QUALIFIED
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.tiers, key=lambda t: t.rank, reverse=True))
+        object.__setattr__(self, "tiers", ordered)
+        if not ordered:
+            raise ValueError("a policy needs at least one tier")
+        if not isinstance(ordered[-1].rule, AllOf) or ordered[-1].rule.conditions:
+            raise ValueError("the lowest tier must have no conditions: every member qualifies")
+
+    def tier(self, rank: int) -> TierRule:
+        for tier in self.tiers:
+            if tier.rank == rank:
+                return tier
+        raise KeyError(rank)
+
+    def rank_below(self, rank: int) -> int:
+        lower = [t.rank for t in self.tiers if t.rank < rank]
+        return max(lower) if lower else rank
+
+
+def qualify(metrics: Metrics, policy: Policy) -> TierRule:
+    """The highest tier whose rule holds; the fast path the recompute uses for every member."""
+    for tier in policy.tiers:
+        if holds(tier.rule, metrics):
+            return tier
+    return policy.tiers[-1]
+
+
+# --- Explanation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One node of a rule with the member's numbers: why it held or did not."""
+
+    kind: str  # "threshold", "all", "any" or "at_least"
+    held: bool
+    metric: Metric | None = None
+    minimum: Decimal | int | None = None
+    value: Decimal | int | None = None
+    count: int | None = None
+    children: tuple[RuleResult, ...] = field(default=())
+
+    @property
+    def shortfall(self) -> Decimal | int | None:
+        """How much is missing for a threshold that does not hold."""
+        if self.kind != "threshold" or self.held:
+            return None
+        return self.minimum - self.value
+
+    def as_data(self) -> dict:
+        """JSON-ready form, kept with warnings so the notice says what is missing."""
+        data: dict = {"kind": self.kind, "held": self.held}
+        if self.kind == "threshold":
+            data.update(metric=self.metric.value, minimum=str(self.minimum), value=str(self.value))
+            if self.shortfall is not None:
+                data["shortfall"] = str(self.shortfall)
+        else:
+            if self.count is not None:
+                data["count"] = self.count
+            data["children"] = [c.as_data() for c in self.children]
+        return data
+
+
+def explain(rule: Rule, metrics: Metrics) -> RuleResult:
+    match rule:
+        case Threshold(metric=metric, minimum=minimum):
+            value = metrics.value(metric)
+            return RuleResult(
+                "threshold", value >= minimum, metric=metric, minimum=minimum, value=value
+            )
+        case AllOf(conditions=conditions):
+            children = tuple(explain(c, metrics) for c in conditions)
+            return RuleResult("all", all(c.held for c in children), children=children)
+        case AnyOf(conditions=conditions):
+            children = tuple(explain(c, metrics) for c in conditions)
+            return RuleResult("any", any(c.held for c in children), children=children)
+        case AtLeast(count=count, conditions=conditions):
+            children = tuple(explain(c, metrics) for c in conditions)
+            held = sum(1 for c in children if c.held) >= count
+            return RuleResult("at_least", held, count=count, children=children)
+    raise TypeError(f"not a rule: {rule!r}")
+
+
+@dataclass(frozen=True)
+class TierCheck:
+    tier: TierRule
+    result: RuleResult
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The qualified tier and every tier's rule checked against the member's numbers."""
+
+    metrics: Metrics
+    tier: TierRule
+    checks: tuple[TierCheck, ...]
+
+
+def evaluate(metrics: Metrics, policy: Policy) -> Evaluation:
+    checks = tuple(TierCheck(t, explain(t.rule, metrics)) for t in policy.tiers)
+    qualified = next((c.tier for c in checks if c.result.held), policy.tiers[-1])
+    return Evaluation(metrics=metrics, tier=qualified, checks=checks)
+
+
+# --- Lifecycle ----------------------------------------------------------------------------
+
+
+class Event(StrEnum):
+    NONE = "none"
+    QUALIFIED = "qualified"  # first tier a member holds
+    UPGRADE = "upgrade"
+    WARNING = "warning"
+    DOWNGRADE = "downgrade"
+    RETAINED = "retained"
+
+
+@dataclass(frozen=True)
+class TierState:
+    """What a member holds: the tier's rank, the tier year's start, the warning of this year."""
+
+    rank: int | None = None
+    year_start: date | None = None
+    warned_on: date | None = None
+
+    @property
+    def year_end(self) -> date | None:
+        return add_years(self.year_start, 1) if self.year_start else None
+
+
+@dataclass(frozen=True)
+class Step:
+    state: TierState
+    event: Event
+
+    @property
+    def changes_tier(self) -> bool:
+        return self.event in (Event.QUALIFIED, Event.UPGRADE, Event.DOWNGRADE)
+
+
+def advance(state: TierState, qualified_rank: int, as_of: date, policy: Policy) -> Step:
+    """One evaluation as of ``as_of`` (domain.md, "Tier lifecycle"); days in between are not
+    replayed. Upgrades apply at once; a downgrade comes only after a warning, and no sooner than
+    both the tier year's end and ``notice_days`` after that warning."""
+    if state.rank is None or qualified_rank > state.rank:
+        event = Event.QUALIFIED if state.rank is None else Event.UPGRADE
+        return Step(TierState(qualified_rank, as_of, None), event)
+
+    end = state.year_end
+    if qualified_rank < state.rank:
+        warned_on = state.warned_on
+        if warned_on is None and as_of >= end - timedelta(days=policy.warning_lead_days):
+            return Step(TierState(state.rank, state.year_start, as_of), Event.WARNING)
+        if (
+            warned_on is not None
+            and as_of >= end
+            and as_of >= warned_on + timedelta(days=policy.notice_days)
+        ):
+            if policy.downgrade_step == DowngradeStep.ONE_TIER:
+                new_rank = max(qualified_rank, policy.rank_below(state.rank))
+            else:
+                new_rank = qualified_rank
+            return Step(TierState(new_rank, as_of, None), Event.DOWNGRADE)
+        return Step(state, Event.NONE)
+
+    if as_of >= end:
+        start = state.year_start
+        while add_years(start, 1) <= as_of:
+            start = add_years(start, 1)
+        return Step(TierState(state.rank, start, None), Event.RETAINED)
+    return Step(state, Event.NONE)

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from loyalty.exceptions import DomainError
+from members.models import Member
+from tiers.services import tiers_recompute
+
+
+def _local_date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--as-of {text!r} is not a date like 2026-06-30") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate every member as of one local date (default today) with the policy in force "
+        "on it, and apply upgrades, downgrade warnings and downgrades."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--as-of", type=_local_date, help="local date YYYY-MM-DD")
+        parser.add_argument("--chunk-size", type=int, help="members per range (bounds memory)")
+
+    def handle(self, *args, as_of=None, chunk_size=None, **options):
+        as_of = as_of or timezone.localdate()
+        total = Member.objects.count()
+        verbose = options["verbosity"] >= 1
+
+        def progress(done: int) -> None:
+            if verbose and total > 0:
+                self.stderr.write(f"  {done:,}/{total:,} members ({done * 100 // total}%)")
+
+        try:
+            summary = tiers_recompute(as_of=as_of, chunk_size=chunk_size, progress=progress)
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+
+        if summary.evaluated_later_before:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{summary.evaluated_later_before:,} members had already been evaluated "
+                    f"after {as_of}; evaluations are meant to run forward in time."
+                )
+            )
+        events = summary.events
+        lines = [
+            f"Recomputed tiers as of {as_of} with policy version {summary.policy_version}",
+            f"  members evaluated:   {summary.evaluated:,}",
+            f"  first tiers:         {events['qualified']:,}",
+            f"  upgrades:            {summary.upgrades:,}",
+            f"  downgrade warnings:  {events['warning']:,}",
+            f"  downgrades:          {summary.downgrades:,}",
+            f"  tiers retained:      {events['retained']:,}",
+            f"  tiers revoked:       {events['revoked']:,} (experience or blacklisted)",
+            f"  not taking part:     {summary.not_taking_part:,} (experience or blacklisted)",
+            f"  not yet joined:      {summary.not_yet_joined:,}",
+            f"  time taken:          {summary.seconds:.2f} s",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,92 @@
+"""Members' window figures computed in SQL, set-based: one grouped query for a range of members
+(the recompute streams ranges in member-id order) or the same query for one member.
+
+Spend and frequency follow domain.md: a purchase in the window counts its amount less the refunds
+of that purchase made on or before the as-of date; it counts towards frequency while that net
+stays above zero. A refund always belongs to its purchase, so a refund of an older purchase
+changes nothing in this window. Amounts are integer fen, so SUM is exact on both databases.
+
+Refunds are filtered on ``occurred_on > window.after`` too: the importer and the API refuse a
+refund dated before its purchase, so a refund of an in-window purchase is always in that range,
+and the filter lets the index on (member, occurred_on) serve the refund subquery as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+
+from members.models import ActivityParticipation, Member, Referral, Transaction
+
+from .engine import Window
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """Raw figures of one member in one window, before policy points are applied."""
+
+    spend_fen: int = 0
+    frequency: int = 0
+    referrals: int = 0
+    activities: int = 0
+
+
+NONE = WindowFigures()
+
+
+def _sql(member_condition: str) -> str:
+    transactions = Transaction._meta.db_table
+    referrals = Referral._meta.db_table
+    activities = ActivityParticipation._meta.db_table
+    return f"""
+        SELECT member_id, SUM(spend_fen), SUM(purchases), SUM(referrals), SUM(activities)
+        FROM (
+            SELECT p.member_id AS member_id,
+                   p.amount_fen - COALESCE(r.refunded_fen, 0) AS spend_fen,
+                   CASE WHEN p.amount_fen - COALESCE(r.refunded_fen, 0) > 0 THEN 1 ELSE 0 END
+                       AS purchases,
+                   0 AS referrals,
+                   0 AS activities
+            FROM {transactions} p
+            LEFT JOIN (
+                SELECT refund_of_id, SUM(amount_fen) AS refunded_fen
+                FROM {transactions}
+                WHERE kind = 'refund' AND occurred_on > %s AND occurred_on <= %s
+                  AND {member_condition.format(column="member_id")}
+                GROUP BY refund_of_id
+            ) r ON r.refund_of_id = p.id
+            WHERE p.kind = 'purchase' AND p.occurred_on > %s AND p.occurred_on <= %s
+              AND {member_condition.format(column="p.member_id")}
+            UNION ALL
+            SELECT referrer_id, 0, 0, COUNT(*), 0
+            FROM {referrals}
+            WHERE occurred_on > %s AND occurred_on <= %s
+              AND {member_condition.format(column="referrer_id")}
+            GROUP BY referrer_id
+            UNION ALL
+            SELECT member_id, 0, 0, 0, COUNT(*)
+            FROM {activities}
+            WHERE occurred_on > %s AND occurred_on <= %s
+              AND {member_condition.format(column="member_id")}
+            GROUP BY member_id
+        ) figures
+        GROUP BY member_id
+    """
+
+
+def figures_for_range(first_id: int, last_id: int, window: Window) -> dict[int, WindowFigures]:
+    """Figures of every member with ``first_id <= id <= last_id`` who has any in the window;
+    members missing from the result have none (``NONE``)."""
+    span = (window.after, window.until, first_id, last_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("{column} BETWEEN %s AND %s"), span * 4)
+        return {
+            member_id: WindowFigures(int(spend), int(frequency), int(referrals), int(activities))
+            for member_id, spend, frequency, referrals, activities in cursor.fetchall()
+        }
+
+
+def figures_for_member(member: Member | int, window: Window) -> WindowFigures:
+    member_id = member if isinstance(member, int) else member.pk
+    return figures_for_range(member_id, member_id, window).get(member_id, NONE)

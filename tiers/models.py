@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from . import engine
+
+
+class BilingualNameMixin:
+    """Data staff edit in both languages; show the one the reader uses."""
+
+    def localized(self, field: str) -> str:
+        english = (get_language() or "").startswith("en")
+        return getattr(self, f"{field}_en" if english else f"{field}_zh") or getattr(
+            self, f"{field}_zh"
+        )
+
+
+class Tier(BilingualNameMixin, models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    rank = models.PositiveSmallIntegerField(
+        _("rank"), unique=True, help_text=_("Higher is better; the entry tier has the lowest rank.")
+    )
+    name_zh = models.CharField(_("Chinese name"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=64)
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering = ["-rank"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.localized("name")
+
+
+class Benefit(BilingualNameMixin, models.Model):
+    class Kind(models.TextChoices):
+        DISCOUNT = "discount", _("price discount")
+        POINTS_MULTIPLIER = "points_multiplier", _("points multiplier")
+        BIRTHDAY_BONUS = "birthday_bonus", _("birthday-month bonus")
+        WELCOME_POINTS = "welcome_points", _("welcome points")
+        SERVICE = "service", _("service")
+
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.CASCADE, related_name="benefits"
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    # Discount in percent of the price paid (95 = 9.5折), a multiplier, or a number of points.
+    value = models.DecimalField(_("value"), max_digits=10, decimal_places=2, null=True, blank=True)
+    title_zh = models.CharField(_("Chinese title"), max_length=128)
+    title_en = models.CharField(_("English title"), max_length=128)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("benefit")
+        verbose_name_plural = _("benefits")
+        ordering = ["tier", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def title(self) -> str:
+        return self.localized("title")
+
+
+class TierPolicy(models.Model):
+    """One version of the tier rules. Drafts are edited; a published version is never edited,
+    and is in force from its effective date until a later published version takes over."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        PUBLISHED = "published", _("published")
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    effective_from = models.DateField(_("effective from"), null=True, blank=True)
+    window_kind = models.CharField(
+        _("window"),
+        max_length=16,
+        choices=[
+            (engine.WindowKind.ROLLING_YEAR.value, _("rolling year")),
+            (engine.WindowKind.CALENDAR_YEAR.value, _("calendar year")),
+        ],
+        default=engine.WindowKind.ROLLING_YEAR.value,
+    )
+    referral_points = models.PositiveIntegerField(_("points per referral"), default=200)
+    activity_points = models.PositiveIntegerField(_("points per activity"), default=100)
+    warning_lead_days = models.PositiveSmallIntegerField(
+        _("warning lead days"),
+        default=30,
+        help_text=_("How long before the tier year ends a member below their tier is warned."),
+    )
+    notice_days = models.PositiveSmallIntegerField(
+        _("notice days"),
+        default=30,
+        help_text=_("No downgrade takes effect sooner than this many days after the warning."),
+    )
+    downgrade_step = models.CharField(
+        _("downgrade"),
+        max_length=16,
+        choices=[
+            (engine.DowngradeStep.TO_QUALIFIED.value, _("straight to the qualified tier")),
+            (engine.DowngradeStep.ONE_TIER.value, _("one tier at a time")),
+        ],
+        default=engine.DowngradeStep.TO_QUALIFIED.value,
+    )
+    # {tier code: rule}; see tiers/policy.py for the shape and its validation.
+    rules = models.JSONField(_("rules"))
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("tier policy")
+        verbose_name_plural = _("tier policies")
+        ordering = ["-version"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(effective_from__isnull=False),
+                name="published_policy_has_effective_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "effective_from"])]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.name}"
+
+
+class TierChange(models.Model):
+    """Append-only history of every change of a member's current tier, with the numbers that
+    were evaluated, so "why am I Gold?" can be answered from the data."""
+
+    class Cause(models.TextChoices):
+        QUALIFIED = "qualified", _("first evaluation")
+        UPGRADE = "upgrade", _("upgrade")
+        DOWNGRADE = "downgrade", _("downgrade")
+        REVOKED = "revoked", _("no longer takes part")
+        OVERRIDE = "override", _("manual override")
+        COMMITTEE = "committee", _("committee decision")
+
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="tier_changes",
+    )
+    from_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("from"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    to_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    cause = models.CharField(_("cause"), max_length=16, choices=Cause.choices)
+    policy = models.ForeignKey(
+        TierPolicy,
+        verbose_name=_("policy"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    effective_on = models.DateField(_("effective on"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    spend_fen = models.BigIntegerField(_("spend (fen)"), null=True, blank=True)
+    frequency = models.PositiveIntegerField(_("frequency"), null=True, blank=True)
+    tenure_years = models.PositiveIntegerField(_("tenure (years)"), null=True, blank=True)
+    contribution = models.PositiveIntegerField(_("contribution"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier history")
+        ordering = ["-effective_on", "-id"]
+        indexes = [models.Index(fields=["member", "-effective_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id} ({self.cause})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("tier history is append-only")
+        super().save(*args, **kwargs)
+
+
+class DowngradeWarning(models.Model):
+    """The notice a member below their tier gets before the tier year ends (保级提醒): what they
+    still need, and the first day a downgrade could take effect. At most one per tier year."""
+
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="downgrade_warnings",
+    )
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier at risk"), on_delete=models.PROTECT, related_name="+"
+    )
+    qualified_tier = models.ForeignKey(
+        Tier, verbose_name=_("qualified tier"), on_delete=models.PROTECT, related_name="+"
+    )
+    policy = models.ForeignKey(
+        TierPolicy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="+"
+    )
+    warned_on = models.DateField(_("warned on"))
+    tier_year_start = models.DateField(_("tier year start"))
+    tier_year_end = models.DateField(_("tier year end"))
+    downgrade_not_before = models.DateField(_("no downgrade before"))
+    # The rule of the tier at risk checked against the member's numbers: what is missing.
+    gaps = models.JSONField(_("what is missing"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("downgrade warning")
+        verbose_name_plural = _("downgrade warnings")
+        ordering = ["-warned_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "tier_year_start"], name="one_warning_per_tier_year"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.warned_on}"

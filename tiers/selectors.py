@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import DomainError
+from loyalty.money import fen_to_yuan
+from members.models import Member
+
+from . import engine
+from .models import Tier, TierChange, TierPolicy
+from .policy import policy_from_model
+
+
+def policy_in_force(on: date) -> TierPolicy:
+    """The published version with the latest effective date on or before ``on``."""
+    policy = (
+        TierPolicy.objects.filter(status=TierPolicy.Status.PUBLISHED, effective_from__lte=on)
+        .order_by("-effective_from", "-version")
+        .first()
+    )
+    if policy is None:
+        raise DomainError(_("No published tier policy is in force on %(date)s.") % {"date": on})
+    return policy
+
+
+def tiers_by_code() -> dict[str, Tier]:
+    return {tier.code: tier for tier in Tier.objects.all()}
+
+
+def engine_policy(policy: TierPolicy) -> engine.Policy:
+    return policy_from_model(policy, {code: t.rank for code, t in tiers_by_code().items()})
+
+
+@dataclass(frozen=True)
+class TierExplanation:
+    """Why a member holds what they hold: the last evaluation, every tier's rule checked."""
+
+    evaluation: engine.Evaluation
+    policy: TierPolicy
+    tiers: dict[str, Tier]
+
+
+def member_explanation(member: Member) -> TierExplanation | None:
+    """The last evaluation re-explained from its stored numbers and policy version (the engine
+    is deterministic, so this is exactly what decided it); None before the first evaluation."""
+    metrics = member.metrics
+    if metrics is None or member.evaluated_policy is None:
+        return None
+    evaluation = engine.evaluate(metrics, engine_policy(member.evaluated_policy))
+    return TierExplanation(evaluation, member.evaluated_policy, tiers_by_code())
+
+
+def member_history(member: Member) -> QuerySet[TierChange]:
+    return member.tier_changes.select_related("from_tier", "to_tier", "policy", "actor")
+
+
+def export_rows(chunk_size: int = 5000):
+    """One row per member, in member-number order, streamed: present status, then the tiers and
+    figures of the last evaluation (blank for members who take no part or were not evaluated)."""
+    rows = (
+        Member.objects.order_by("member_no")
+        .values_list(
+            "member_no",
+            "status",
+            "evaluated_on",
+            "qualified_tier__code",
+            "current_tier__code",
+            "spend_fen",
+            "frequency",
+            "tenure_years",
+            "contribution",
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+    for member_no, status, evaluated_on, qualified, current, spend_fen, *counts in rows:
+        if status != Member.Status.ACTIVE or evaluated_on is None:
+            yield [member_no, status, "", "", "", "", "", ""]
+        else:
+            yield [member_no, status, qualified, current, fen_to_yuan(spend_fen), *counts]

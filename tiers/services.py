@@ -1,0 +1,274 @@
+"""Tier evaluation: the only writer of members' tiers, history and downgrade warnings.
+
+Every evaluation, of all members or of one, goes through ``_evaluate_range``: read a range of
+members in id order, compute their window figures with one grouped query, run the pure engine on
+each in memory, then write every changed row with set-based statements. Memory is bounded by the
+range size and the number of queries by the number of ranges, never by the number of members.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.bulk import insert_rows, update_rows
+from loyalty.money import fen_to_yuan
+from members.models import Member
+
+from . import engine
+from .metrics import NONE, figures_for_range
+from .models import DowngradeWarning, Tier, TierChange, TierPolicy
+from .selectors import engine_policy, policy_in_force
+
+_MEMBER_COLUMNS = (
+    "id",
+    "status",
+    "joined_on",
+    "current_tier_id",
+    "tier_year_start",
+    "downgrade_warned_on",
+)
+_STATE_FIELDS = [
+    "current_tier",
+    "tier_year_start",
+    "tier_year_end",
+    "downgrade_warned_on",
+    "evaluated_on",
+    "evaluated_policy",
+    "qualified_tier",
+    "spend_fen",
+    "frequency",
+    "tenure_years",
+    "contribution",
+]
+_REVOKED_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
+_HISTORY_FIELDS = [
+    "member",
+    "from_tier",
+    "to_tier",
+    "cause",
+    "policy",
+    "effective_on",
+    "created_at",
+    "spend_fen",
+    "frequency",
+    "tenure_years",
+    "contribution",
+    "note",
+]
+_CAUSE = {
+    engine.Event.QUALIFIED: TierChange.Cause.QUALIFIED,
+    engine.Event.UPGRADE: TierChange.Cause.UPGRADE,
+    engine.Event.DOWNGRADE: TierChange.Cause.DOWNGRADE,
+}
+
+
+@dataclass
+class RecomputeSummary:
+    as_of: date
+    policy_version: int
+    evaluated: int = 0
+    events: Counter = field(default_factory=Counter)
+    not_yet_joined: int = 0
+    not_taking_part: int = 0
+    evaluated_later_before: int = 0  # members whose last evaluation was after as_of
+    seconds: float = 0.0
+
+    @property
+    def upgrades(self) -> int:
+        return self.events[engine.Event.UPGRADE]
+
+    @property
+    def downgrades(self) -> int:
+        return self.events[engine.Event.DOWNGRADE]
+
+
+@dataclass(frozen=True)
+class _Context:
+    as_of: date
+    policy_row: TierPolicy
+    policy: engine.Policy
+    window: engine.Window
+    tier_id_by_rank: dict[int, int]
+    rank_by_tier_id: dict[int, int]
+    now: object
+
+
+def _context(as_of: date) -> _Context:
+    policy_row = policy_in_force(as_of)
+    policy = engine_policy(policy_row)
+    tiers = list(Tier.objects.values_list("id", "rank"))
+    return _Context(
+        as_of=as_of,
+        policy_row=policy_row,
+        policy=policy,
+        window=engine.window_for(as_of, policy.window),
+        tier_id_by_rank={rank: pk for pk, rank in tiers},
+        rank_by_tier_id={pk: rank for pk, rank in tiers},
+        now=timezone.now(),
+    )
+
+
+def tiers_recompute(
+    *,
+    as_of: date,
+    chunk_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RecomputeSummary:
+    """Evaluate every member as of ``as_of`` (that date only; days in between are not replayed)
+    with the policy in force on it, and apply the lifecycle. Each range is its own short
+    transaction, so a long run never holds the database and a rerun of the same date is a
+    no-op for the ranges already done."""
+    started = time.monotonic()
+    context = _context(as_of)
+    chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
+    summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
+    after_id = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Member.objects.filter(id__gt=after_id)
+                .order_by("id")
+                .values_list(*_MEMBER_COLUMNS, "evaluated_on")[:chunk_size]
+            )
+            if not rows:
+                break
+            summary.evaluated_later_before += sum(
+                1 for row in rows if row[-1] is not None and row[-1] > as_of
+            )
+            _evaluate_range([row[:-1] for row in rows], context, summary)
+        after_id = rows[-1][0]
+        if progress:
+            progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+@transaction.atomic
+def member_evaluate(*, member: Member, as_of: date) -> engine.Event:
+    """Evaluate one member as of ``as_of``, exactly as the recompute would."""
+    context = _context(as_of)
+    summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
+    row = (
+        Member.objects.select_for_update().filter(pk=member.pk).values_list(*_MEMBER_COLUMNS).get()
+    )
+    _evaluate_range([row], context, summary)
+    return next(iter(summary.events), engine.Event.NONE)
+
+
+def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
+    as_of, policy = context.as_of, context.policy
+    figures_by_member = figures_for_range(rows[0][0], rows[-1][0], context.window)
+    state_updates: list[tuple] = []
+    revocations: list[tuple] = []
+    history: list[tuple] = []
+    warnings: list[DowngradeWarning] = []
+
+    for member_id, status, joined_on, tier_id, year_start, warned_on in rows:
+        if joined_on > as_of:
+            summary.not_yet_joined += 1
+            continue
+        if status != Member.Status.ACTIVE:
+            # Experience and blacklisted members hold no tier; one that still holds one loses it.
+            summary.not_taking_part += 1
+            if tier_id is not None:
+                revocations.append((member_id, None, None, None, None))
+                history.append(
+                    (
+                        member_id,
+                        tier_id,
+                        None,
+                        TierChange.Cause.REVOKED,
+                        context.policy_row.pk,
+                        as_of,
+                        context.now,
+                        None,
+                        None,
+                        None,
+                        None,
+                        status,
+                    )
+                )
+                summary.events["revoked"] += 1
+            continue
+
+        raw = figures_by_member.get(member_id, NONE)
+        metrics = engine.Metrics(
+            spend=fen_to_yuan(raw.spend_fen),
+            frequency=raw.frequency,
+            tenure_years=engine.completed_years(joined_on, as_of),
+            contribution=raw.referrals * policy.referral_points
+            + raw.activities * policy.activity_points,
+        )
+        qualified = engine.qualify(metrics, policy)
+        current_rank = None if tier_id is None else context.rank_by_tier_id[tier_id]
+        step = engine.advance(
+            engine.TierState(current_rank, year_start, warned_on), qualified.rank, as_of, policy
+        )
+        state = step.state
+        new_tier_id = context.tier_id_by_rank[state.rank]
+        summary.evaluated += 1
+        if step.event != engine.Event.NONE:
+            summary.events[step.event] += 1
+        state_updates.append(
+            (
+                member_id,
+                new_tier_id,
+                state.year_start,
+                state.year_end,
+                state.warned_on,
+                as_of,
+                context.policy_row.pk,
+                context.tier_id_by_rank[qualified.rank],
+                raw.spend_fen,
+                metrics.frequency,
+                metrics.tenure_years,
+                metrics.contribution,
+            )
+        )
+        if step.changes_tier:
+            history.append(
+                (
+                    member_id,
+                    tier_id,
+                    new_tier_id,
+                    _CAUSE[step.event],
+                    context.policy_row.pk,
+                    as_of,
+                    context.now,
+                    raw.spend_fen,
+                    metrics.frequency,
+                    metrics.tenure_years,
+                    metrics.contribution,
+                    "",
+                )
+            )
+        elif step.event == engine.Event.WARNING:
+            at_risk = policy.tier(current_rank)
+            warnings.append(
+                DowngradeWarning(
+                    member_id=member_id,
+                    tier_id=tier_id,
+                    qualified_tier_id=context.tier_id_by_rank[qualified.rank],
+                    policy=context.policy_row,
+                    warned_on=as_of,
+                    tier_year_start=year_start,
+                    tier_year_end=state.year_end,
+                    downgrade_not_before=max(
+                        state.year_end, as_of + timedelta(days=policy.notice_days)
+                    ),
+                    gaps=engine.explain(at_risk.rule, metrics).as_data(),
+                )
+            )
+
+    update_rows(Member, _STATE_FIELDS, state_updates)
+    update_rows(Member, _REVOKED_FIELDS, revocations)
+    insert_rows(TierChange, _HISTORY_FIELDS, history)
+    DowngradeWarning.objects.bulk_create(warnings)
