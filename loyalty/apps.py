@@ -1,6 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = "Loyalty"
+
+    def ready(self) -> None:
+        from .roles import sync_roles
+
+        # Infrastructure, not a domain rule: the default groups follow the code after migrate.
+        post_migrate.connect(sync_roles, dispatch_uid="loyalty.sync_roles")
