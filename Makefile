@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 setup: $(STAMP)
 
 messages: $(STAMP)
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	$(PY) manage.py compilemessages --ignore=.venv -v 0 --settings=loyalty.settings.test
 
 migrate: setup messages
 	DEBUG=true $(PY) manage.py migrate --noinput -v 0

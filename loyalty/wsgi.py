@@ -1,11 +1,5 @@
-"""
-WSGI config for loyalty project.
-
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+"""WSGI entry point. Refuses to start without a SECRET_KEY, so a misconfigured server fails at
+start-up instead of at the first login."""
 
 import os
 
@@ -14,3 +8,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings.base")
 
 application = get_wsgi_application()
+
+from django.conf import settings  # noqa: E402
+
+settings.SECRET_KEY  # noqa: B018 - raises ImproperlyConfigured when it is not set
