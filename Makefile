@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test lint setup migrate demo messages clean
+.PHONY: run test lint setup migrate demo messages clean bench
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,10 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+
+# Figures for BENCHMARKS.md, on a scratch PostgreSQL database that is dropped and recreated.
+BENCH_SERVER ?= postgres://postgres@127.0.0.1:5432
+bench: setup
+	psql "$(BENCH_SERVER)/postgres" -q -c "DROP DATABASE IF EXISTS loyalty_bench" -c "CREATE DATABASE loyalty_bench"
+	DATABASE_URL=$(BENCH_SERVER)/loyalty_bench $(PY) manage.py migrate -v 0
+	DATABASE_URL=$(BENCH_SERVER)/loyalty_bench $(PY) manage.py benchmark $(BENCH_ARGS)

@@ -264,6 +264,7 @@ class Event(StrEnum):
     WARNING = "warning"
     DOWNGRADE = "downgrade"
     RETAINED = "retained"
+    REVOKED = "revoked"  # the member no longer takes part (experience, blacklisted)
 
 
 @dataclass(frozen=True)

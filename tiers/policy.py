@@ -16,11 +16,20 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import DomainError
+
 from . import engine
 
+_CENT = Decimal("0.01")
 
-class PolicyError(ValueError):
-    """A rule that cannot be used, with where it is (``diamond.all[1].of[0]``) and why."""
+
+class PolicyError(DomainError, ValueError):
+    """A rule that cannot be used, with where it is (``diamond.all[1].of[0]``) and why.
+
+    A ``DomainError``, so a view shows it to the policy owner instead of failing; messages are
+    translated when raised, in the language of the request."""
 
     def __init__(self, path: str, message: str):
         super().__init__(f"{path}: {message}")
@@ -30,50 +39,77 @@ class PolicyError(ValueError):
 
 def rule_from_data(data: object, path: str) -> engine.Rule:
     if not isinstance(data, dict):
-        raise PolicyError(path, "a rule must be an object")
+        raise PolicyError(path, _("a rule must be an object"))
     if "metric" in data:
         return _threshold_from_data(data, path)
     if set(data) == {"all"} or set(data) == {"any"}:
         key = next(iter(data))
         children = _children(data[key], f"{path}.{key}")
         if key == "any" and not children:
-            raise PolicyError(path, "'any' needs at least one rule")
+            raise PolicyError(path, _("'any' needs at least one rule"))
         return engine.AllOf(children) if key == "all" else engine.AnyOf(children)
     if set(data) == {"at_least", "of"}:
         children = _children(data["of"], f"{path}.of")
         count = data["at_least"]
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(children):
-            raise PolicyError(path, f"'at_least' must be a whole number from 1 to {len(children)}")
+            raise PolicyError(
+                path,
+                _("'at_least' must be a whole number from 1 to the number of rules (%(n)d)")
+                % {"n": len(children)},
+            )
         return engine.AtLeast(count, children)
-    raise PolicyError(path, "expected 'metric' and 'min', 'all', 'any', or 'at_least' and 'of'")
+    raise PolicyError(path, _("expected 'metric' and 'min', 'all', 'any', or 'at_least' and 'of'"))
 
 
 def _children(items: object, path: str) -> tuple[engine.Rule, ...]:
     if not isinstance(items, list):
-        raise PolicyError(path, "must be a list of rules")
+        raise PolicyError(path, _("must be a list of rules"))
     return tuple(rule_from_data(item, f"{path}[{i}]") for i, item in enumerate(items))
 
 
 def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
     if set(data) != {"metric", "min"}:
-        raise PolicyError(path, "a threshold has exactly 'metric' and 'min'")
+        raise PolicyError(path, _("a threshold has exactly 'metric' and 'min'"))
     try:
         metric = engine.Metric(data["metric"])
     except ValueError:
-        names = ", ".join(m.value for m in engine.Metric)
-        raise PolicyError(path, f"unknown metric {data['metric']!r} (one of {names})") from None
+        raise PolicyError(
+            path,
+            _("unknown metric %(metric)r (one of %(names)s)")
+            % {"metric": data["metric"], "names": ", ".join(m.value for m in engine.Metric)},
+        ) from None
     raw = data["min"]
     if metric == engine.Metric.SPEND:
         try:
             minimum = Decimal(str(raw))
         except InvalidOperation:
-            raise PolicyError(path, f"spend minimum {raw!r} is not an amount") from None
-        if not minimum.is_finite() or minimum < 0 or minimum != minimum.quantize(Decimal("0.01")):
-            raise PolicyError(path, f"spend minimum {raw!r} must be ≥ 0 with at most 2 decimals")
-        return engine.Threshold(metric, minimum.quantize(Decimal("0.01")))
+            raise PolicyError(
+                path, _("spend minimum %(min)r is not an amount") % {"min": raw}
+            ) from None
+        if not _is_cents(minimum):
+            raise PolicyError(
+                path, _("spend minimum %(min)r must be ≥ 0 with at most 2 decimals") % {"min": raw}
+            )
+        # copy_abs: "-0" would otherwise be kept and shown as "-0.00".
+        return engine.Threshold(metric, minimum.quantize(_CENT).copy_abs())
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-        raise PolicyError(path, f"{metric.value} minimum {raw!r} must be a whole number ≥ 0")
+        raise PolicyError(
+            path,
+            _("%(metric)s minimum %(min)r must be a whole number ≥ 0")
+            % {"metric": metric.value, "min": raw},
+        )
     return engine.Threshold(metric, raw)
+
+
+def _is_cents(amount: Decimal) -> bool:
+    """Finite, not negative, with at most 2 decimals."""
+    if not amount.is_finite() or amount < 0:
+        return False
+    try:
+        return amount == amount.quantize(_CENT)
+    except InvalidOperation:
+        # Too many digits for the decimal context (e.g. 1e30): not a usable amount.
+        return False
 
 
 def rule_to_data(rule: engine.Rule) -> dict:
@@ -102,32 +138,51 @@ def build_policy(
     notice_days: int = 30,
     downgrade_step: str = engine.DowngradeStep.TO_QUALIFIED,
 ) -> engine.Policy:
-    """The engine's policy from stored data; ``tier_ranks`` maps every tier code to its rank."""
+    """The engine's policy from stored data; ``tier_ranks`` maps every tier code to its rank.
+
+    Every error names where it is: a tier's rule path, ``rules``, ``window_kind`` or
+    ``downgrade_step``."""
+    if not tier_ranks:
+        raise PolicyError("rules", _("a policy needs at least one tier"))
     if not isinstance(rules, dict):
-        raise PolicyError("rules", "must map each tier code to a rule")
+        raise PolicyError("rules", _("must map each tier code to a rule"))
     missing = sorted(set(tier_ranks) - set(rules), key=tier_ranks.get)
-    unknown = sorted(set(rules) - set(tier_ranks))
+    unknown = sorted(str(code) for code in set(rules) - set(tier_ranks))
     if missing:
-        raise PolicyError("rules", f"no rule for tier {', '.join(missing)}")
+        raise PolicyError("rules", _("no rule for tier %(codes)s") % {"codes": ", ".join(missing)})
     if unknown:
-        raise PolicyError("rules", f"unknown tier {', '.join(unknown)}")
+        raise PolicyError("rules", _("unknown tier %(codes)s") % {"codes": ", ".join(unknown)})
+    try:
+        window = engine.WindowKind(window_kind)
+    except ValueError:
+        raise PolicyError("window_kind", _("unknown window %(v)r") % {"v": window_kind}) from None
+    try:
+        step = engine.DowngradeStep(downgrade_step)
+    except ValueError:
+        raise PolicyError(
+            "downgrade_step", _("unknown downgrade step %(v)r") % {"v": downgrade_step}
+        ) from None
     tiers = tuple(
         engine.TierRule(code, rank, rule_from_data(rules[code], code))
         for code, rank in tier_ranks.items()
     )
-    try:
-        return engine.Policy(
-            version=version,
-            tiers=tiers,
-            window=engine.WindowKind(window_kind),
-            referral_points=referral_points,
-            activity_points=activity_points,
-            warning_lead_days=warning_lead_days,
-            notice_days=notice_days,
-            downgrade_step=engine.DowngradeStep(downgrade_step),
+    # Checked here, not only in engine.Policy, so the error names the tier.
+    lowest = min(tiers, key=lambda t: t.rank)
+    if lowest.rule != engine.AllOf(()):
+        raise PolicyError(
+            lowest.code,
+            _('the lowest tier must have no conditions ({"all": []}): every member qualifies'),
         )
-    except ValueError as exc:
-        raise PolicyError("rules", str(exc)) from None
+    return engine.Policy(
+        version=version,
+        tiers=tiers,
+        window=window,
+        referral_points=referral_points,
+        activity_points=activity_points,
+        warning_lead_days=warning_lead_days,
+        notice_days=notice_days,
+        downgrade_step=step,
+    )
 
 
 def policy_from_model(policy, tier_ranks: dict[str, int]) -> engine.Policy:

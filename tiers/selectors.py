@@ -46,9 +46,10 @@ class TierExplanation:
 
 def member_explanation(member: Member) -> TierExplanation | None:
     """The last evaluation re-explained from its stored numbers and policy version (the engine
-    is deterministic, so this is exactly what decided it); None before the first evaluation."""
+    is deterministic, so this is exactly what decided it); None before the first evaluation and
+    for members who take no part (experience, blacklisted), whose old figures decide nothing."""
     metrics = member.metrics
-    if metrics is None or member.evaluated_policy is None:
+    if metrics is None or member.evaluated_policy is None or not member.takes_part:
         return None
     evaluation = engine.evaluate(metrics, engine_policy(member.evaluated_policy))
     return TierExplanation(evaluation, member.evaluated_policy, tiers_by_code())

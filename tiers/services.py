@@ -133,8 +133,13 @@ def tiers_recompute(
     after_id = 0
     while True:
         with transaction.atomic():
+            # Lock the range, as member_evaluate locks its member: otherwise a single
+            # evaluation committed between this read and the writes below is overwritten with
+            # stale state, and both write the same history row (or the same warning, which
+            # breaks one_warning_per_tier_year and fails the whole range).
             rows = list(
-                Member.objects.filter(id__gt=after_id)
+                Member.objects.select_for_update()
+                .filter(id__gt=after_id)
                 .order_by("id")
                 .values_list(*_MEMBER_COLUMNS, "evaluated_on")[:chunk_size]
             )
@@ -147,6 +152,8 @@ def tiers_recompute(
         after_id = rows[-1][0]
         if progress:
             progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+        if len(rows) < chunk_size:
+            break
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -196,7 +203,7 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
                         status,
                     )
                 )
-                summary.events["revoked"] += 1
+                summary.events[engine.Event.REVOKED] += 1
             continue
 
         raw = figures_by_member.get(member_id, NONE)

@@ -1,0 +1,899 @@
+"""The recompute and the single evaluation (tiers/services.py) against the real database: the
+figures they store, the tier lifecycle over several evaluation dates, the history they write, and
+the number of queries they need.
+
+Most members below are the same Gold member: joined 2025-02-01 (so tenure 1, enough for Silver,
+from 2026-02-01), Gold from a purchase of 20,000.00 on 2025-03-01, which leaves the rolling window
+on 2026-03-01, the day the first tier year ends.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from members.models import Member, Transaction
+from members.tests.factories import (
+    LOCAL,
+    ActivityFactory,
+    MemberFactory,
+    PurchaseFactory,
+    ReferralFactory,
+    RefundFactory,
+    local_noon,
+)
+from tiers import engine
+from tiers.models import DowngradeWarning, TierChange, TierPolicy
+from tiers.selectors import export_rows
+from tiers.services import RecomputeSummary, member_evaluate, tiers_recompute
+
+pytestmark = pytest.mark.django_db
+
+Event = engine.Event
+Cause = TierChange.Cause
+day = datetime.date
+
+GOLD_FEN = 2_000_000  # 20,000.00, the Gold spend threshold
+JOINED = day(2025, 2, 1)
+GOLD_PURCHASE_DAY = day(2025, 3, 1)
+YEAR_END = day(2026, 3, 1)
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def recompute(as_of: datetime.date, chunk_size: int | None = None) -> RecomputeSummary:
+    return tiers_recompute(as_of=as_of, chunk_size=chunk_size)
+
+
+def recompute_each(*days: datetime.date) -> list[RecomputeSummary]:
+    return [recompute(as_of) for as_of in days]
+
+
+def refreshed(member: Member) -> Member:
+    return Member.objects.select_related("current_tier", "qualified_tier", "evaluated_policy").get(
+        pk=member.pk
+    )
+
+
+def tier_of(member: Member) -> str | None:
+    member = refreshed(member)
+    return member.current_tier.code if member.current_tier else None
+
+
+def history(member: Member) -> list[tuple]:
+    """(from, to, cause, policy version, effective on) of every change, oldest first."""
+    return list(
+        TierChange.objects.filter(member=member)
+        .order_by("effective_on", "id")
+        .values_list("from_tier__code", "to_tier__code", "cause", "policy__version", "effective_on")
+    )
+
+
+def gold_member(**kwargs) -> tuple[Member, Transaction]:
+    member = MemberFactory(joined_on=JOINED, **kwargs)
+    purchase = PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=GOLD_PURCHASE_DAY)
+    return member, purchase
+
+
+def make_gold(member: Member) -> None:
+    """Regular at the first evaluation, Gold from the purchase day: tier year 2025-03-01 …"""
+    recompute_each(JOINED, GOLD_PURCHASE_DAY)
+    assert tier_of(member) == "gold"
+
+
+def publish_policy(version: int, effective_from: datetime.date, **fields) -> TierPolicy:
+    """A new published version with the default rules and the given differences."""
+    default = TierPolicy.objects.get(version=1)
+    return TierPolicy.objects.create(
+        version=version,
+        name=f"v{version}",
+        status=TierPolicy.Status.PUBLISHED,
+        effective_from=effective_from,
+        rules=default.rules,
+        **fields,
+    )
+
+
+def exported(member: Member) -> list:
+    return next(row for row in export_rows() if row[0] == member.member_no)
+
+
+def snapshot() -> dict[str, list]:
+    """Everything an evaluation writes, keyed by member number (ids differ between runs)."""
+    members = Member.objects.order_by("member_no").values_list(
+        "member_no",
+        "status",
+        "current_tier__code",
+        "tier_year_start",
+        "tier_year_end",
+        "downgrade_warned_on",
+        "evaluated_on",
+        "evaluated_policy__version",
+        "qualified_tier__code",
+        "spend_fen",
+        "frequency",
+        "tenure_years",
+        "contribution",
+    )
+    changes = TierChange.objects.order_by("member__member_no", "effective_on", "id").values_list(
+        "member__member_no",
+        "from_tier__code",
+        "to_tier__code",
+        "cause",
+        "policy__version",
+        "actor",
+        "effective_on",
+        "spend_fen",
+        "frequency",
+        "tenure_years",
+        "contribution",
+        "note",
+    )
+    warnings = DowngradeWarning.objects.order_by("member__member_no", "warned_on").values_list(
+        "member__member_no",
+        "tier__code",
+        "qualified_tier__code",
+        "policy__version",
+        "warned_on",
+        "tier_year_start",
+        "tier_year_end",
+        "downgrade_not_before",
+        "gaps",
+    )
+    return {"members": list(members), "changes": list(changes), "warnings": list(warnings)}
+
+
+def in_rolled_back_transaction(run: Callable[[], object]) -> object:
+    """Run, keep the result, and undo every write, so several runs start from the same data."""
+    with transaction.atomic():
+        result = run()
+        transaction.set_rollback(True)
+    return result
+
+
+# --- Figures stored by the recompute ----------------------------------------------------------
+
+
+def test_the_recompute_counts_purchases_by_their_local_date_at_the_window_edges():
+    member = MemberFactory()
+    for amount_fen, occurred_at in [
+        (1, datetime.datetime(2025, 6, 30, 23, 59, tzinfo=LOCAL)),
+        (10, datetime.datetime(2025, 7, 1, 0, 0, tzinfo=LOCAL)),
+        (100, datetime.datetime(2026, 6, 30, 23, 59, tzinfo=LOCAL)),
+        (1_000, datetime.datetime(2026, 7, 1, 0, 0, tzinfo=LOCAL)),
+        (10_000, datetime.datetime(2026, 6, 30, 16, 30, tzinfo=ZoneInfo("UTC"))),
+    ]:
+        PurchaseFactory(member=member, amount_fen=amount_fen, occurred_at=occurred_at)
+
+    recompute(day(2026, 6, 30))
+
+    member = refreshed(member)
+    assert (member.spend_fen, member.frequency) == (110, 2)
+    assert member.spend == Decimal("1.10")
+
+
+def test_a_thousand_purchases_of_one_fen_and_ten_fen_are_stored_and_exported_exactly():
+    member = MemberFactory(member_no="CENTS")
+    at = local_noon(day(2026, 3, 1))
+    Transaction.objects.bulk_create(
+        Transaction(
+            external_id=f"C{i}",
+            member=member,
+            kind=Transaction.Kind.PURCHASE,
+            amount_fen=1 if i % 2 else 10,
+            occurred_at=at,
+            occurred_on=at.date(),
+        )
+        for i in range(2_000)
+    )
+
+    recompute(day(2026, 6, 30))
+
+    member = refreshed(member)
+    assert member.spend == Decimal("110.00")
+    assert member.frequency == 2_000
+    assert member.current_tier.code == "gold"  # frequency ≥ 12
+    assert exported(member)[4] == Decimal("110.00")
+
+
+def test_refund_after_the_as_of_date_is_ignored():
+    member = MemberFactory(joined_on=day(2026, 1, 1))
+    purchase = PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 6, 1))
+    RefundFactory(refund_of=purchase, amount_fen=GOLD_FEN, day=day(2026, 7, 1))
+
+    recompute(day(2026, 6, 30))
+    assert (refreshed(member).spend_fen, refreshed(member).frequency) == (GOLD_FEN, 1)
+    assert tier_of(member) == "gold"
+
+    recompute(day(2026, 7, 1))
+    member = refreshed(member)
+    assert (member.spend_fen, member.frequency) == (0, 0)
+    assert member.qualified_tier.code == "regular"
+    assert member.current_tier.code == "gold"  # a downgrade needs a warning first
+
+
+def test_a_partial_refund_keeps_the_purchase_in_the_frequency_and_a_full_one_does_not():
+    partial, full = MemberFactory.create_batch(2, joined_on=day(2026, 1, 1))
+    for member, refunded_fen in [(partial, 1), (full, 10_000)]:
+        purchase = PurchaseFactory(member=member, amount_fen=10_000, day=day(2026, 3, 1))
+        RefundFactory(refund_of=purchase, amount_fen=refunded_fen, day=day(2026, 3, 2))
+
+    recompute(day(2026, 6, 30))
+
+    assert (refreshed(partial).spend_fen, refreshed(partial).frequency) == (9_999, 1)
+    assert (refreshed(full).spend_fen, refreshed(full).frequency) == (0, 0)
+
+
+def test_referrals_and_activities_in_the_window_give_the_referrer_contribution_points():
+    referrer = MemberFactory(joined_on=day(2026, 1, 1))
+    referred = [
+        ReferralFactory(
+            referrer=referrer,
+            referred=MemberFactory(joined_on=on),
+            occurred_on=on,
+        ).referred
+        for on in [day(2025, 6, 30)]
+        + [day(2025, 7, 1) + datetime.timedelta(days=i) for i in range(9)]
+    ]
+    ActivityFactory(member=referrer, day=day(2025, 6, 30))
+    ActivityFactory.create_batch(2, member=referrer, day=day(2026, 6, 30))
+    ActivityFactory(member=referrer, day=day(2026, 7, 1))
+
+    recompute(day(2026, 6, 30))
+
+    referrer = refreshed(referrer)
+    assert referrer.contribution == 9 * 200 + 2 * 100
+    assert referrer.current_tier.code == "gold"  # contribution ≥ 2,000
+    assert {refreshed(m).contribution for m in referred} == {0}
+
+
+def test_contribution_uses_the_point_values_of_the_policy_in_force():
+    publish_policy(2, day(2026, 6, 1), referral_points=1_000, activity_points=1)
+    member = MemberFactory(joined_on=day(2026, 1, 1))
+    ReferralFactory(referrer=member, occurred_on=day(2026, 2, 1))
+    ReferralFactory(referrer=member, occurred_on=day(2026, 2, 2))
+    ActivityFactory.create_batch(3, member=member, day=day(2026, 2, 3))
+
+    recompute(day(2026, 5, 31))
+    assert refreshed(member).contribution == 2 * 200 + 3 * 100
+
+    recompute(day(2026, 6, 1))
+    assert refreshed(member).contribution == 2 * 1_000 + 3 * 1
+    assert tier_of(member) == "gold"
+
+
+@pytest.mark.parametrize(
+    ("joined_on", "as_of", "tenure"),
+    [
+        (day(2021, 6, 30), day(2026, 6, 30), 5),
+        (day(2021, 7, 1), day(2026, 6, 30), 4),
+        (day(2026, 6, 30), day(2026, 6, 30), 0),
+        (day(2024, 2, 29), day(2025, 2, 27), 0),
+        (day(2024, 2, 29), day(2025, 2, 28), 1),
+    ],
+)
+def test_tenure_is_the_completed_years_from_joining_to_the_as_of_date(joined_on, as_of, tenure):
+    member = MemberFactory(joined_on=joined_on)
+
+    recompute(as_of)
+
+    assert refreshed(member).tenure_years == tenure
+    assert tier_of(member) == ("silver" if tenure >= 1 else "regular")
+
+
+# --- Policy versions --------------------------------------------------------------------------
+
+
+def test_an_evaluation_uses_the_policy_version_in_force_on_its_date():
+    # Version 2 counts the calendar year, from 2026-07-01; the rules are the same.
+    publish_policy(2, day(2026, 7, 1), window_kind=engine.WindowKind.CALENDAR_YEAR.value)
+    last_year = MemberFactory(joined_on=day(2025, 10, 1))
+    PurchaseFactory(
+        member=last_year,
+        amount_fen=GOLD_FEN,
+        occurred_at=datetime.datetime(2025, 12, 31, 23, 59, tzinfo=LOCAL),
+    )
+    this_year = MemberFactory(joined_on=day(2025, 10, 1))
+    PurchaseFactory(
+        member=this_year,
+        amount_fen=GOLD_FEN,
+        occurred_at=datetime.datetime(2026, 1, 1, 0, 0, tzinfo=LOCAL),
+    )
+    newcomer = MemberFactory(joined_on=day(2025, 10, 1))
+    PurchaseFactory(member=newcomer, amount_fen=GOLD_FEN, day=day(2026, 7, 1))
+
+    before = recompute(day(2026, 6, 30))
+
+    assert before.policy_version == 1
+    assert {refreshed(m).evaluated_policy.version for m in (last_year, this_year, newcomer)} == {1}
+    assert [refreshed(m).spend_fen for m in (last_year, this_year, newcomer)] == [
+        GOLD_FEN,
+        GOLD_FEN,
+        0,
+    ]
+    assert history(newcomer) == [(None, "regular", Cause.QUALIFIED, 1, day(2026, 6, 30))]
+
+    after = recompute(day(2026, 7, 1))
+
+    assert after.policy_version == 2
+    assert {refreshed(m).evaluated_policy.version for m in (last_year, this_year, newcomer)} == {2}
+    # The calendar year 2026 no longer holds the purchase of 2025-12-31 23:59 local time.
+    assert refreshed(last_year).spend_fen == 0
+    assert refreshed(last_year).qualified_tier.code == "regular"
+    assert refreshed(last_year).current_tier.code == "gold"
+    assert refreshed(this_year).spend_fen == GOLD_FEN
+    assert history(newcomer)[-1] == ("regular", "gold", Cause.UPGRADE, 2, day(2026, 7, 1))
+
+
+# --- Who is evaluated -------------------------------------------------------------------------
+
+
+def test_experience_and_blacklisted_members_are_not_evaluated_and_hold_no_tier():
+    experience = MemberFactory(status=Member.Status.EXPERIENCE)
+    blacklisted = MemberFactory(status=Member.Status.BLACKLISTED)
+    for member in (experience, blacklisted):
+        PurchaseFactory(member=member, amount_fen=GOLD_FEN * 10, day=day(2026, 3, 1))
+
+    summary = recompute(day(2026, 6, 30))
+
+    assert (summary.evaluated, summary.not_taking_part) == (0, 2)
+    for member in (experience, blacklisted):
+        member = refreshed(member)
+        assert member.current_tier is None and member.evaluated_on is None
+        assert member.spend_fen is None
+        assert exported(member)[2:] == ["", "", "", "", "", ""]
+    assert not TierChange.objects.exists()
+
+
+def test_a_member_who_held_a_tier_and_was_blacklisted_loses_it_with_one_history_row():
+    member, _ = gold_member(member_no="B1")
+    make_gold(member)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
+
+    summary = recompute(day(2025, 6, 1))
+
+    assert summary.events["revoked"] == 1
+    member = refreshed(member)
+    assert member.current_tier is None
+    assert (member.tier_year_start, member.tier_year_end, member.downgrade_warned_on) == (
+        None,
+        None,
+        None,
+    )
+    revoked = TierChange.objects.get(member=member, cause=Cause.REVOKED)
+    assert (revoked.from_tier.code, revoked.to_tier, revoked.effective_on) == (
+        "gold",
+        None,
+        day(2025, 6, 1),
+    )
+    assert revoked.policy.version == 1 and revoked.note == Member.Status.BLACKLISTED
+    assert exported(member) == ["B1", "blacklisted", "", "", "", "", "", ""]
+
+    again = recompute(day(2025, 6, 2))
+
+    assert not again.events
+    assert TierChange.objects.filter(member=member).count() == 3  # qualified, upgrade, revoked
+
+
+def test_members_who_joined_after_the_as_of_date_are_not_evaluated():
+    member = MemberFactory(joined_on=day(2026, 7, 1))
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 6, 1))
+
+    summary = recompute(day(2026, 6, 30))
+
+    assert (summary.evaluated, summary.not_yet_joined) == (0, 1)
+    assert refreshed(member).evaluated_on is None and tier_of(member) is None
+    assert member_evaluate(member=member, as_of=day(2026, 6, 30)) == Event.NONE
+    assert refreshed(member).evaluated_on is None
+
+    recompute(day(2026, 7, 1))
+
+    assert tier_of(member) == "gold"
+
+
+# --- Lifecycle through the recompute, several dates in order ----------------------------------
+
+
+def test_the_first_evaluation_gives_the_qualified_tier_and_starts_the_tier_year():
+    member = MemberFactory(joined_on=day(2024, 1, 1))
+
+    summary = recompute(day(2026, 6, 30))
+
+    assert summary.events == {Event.QUALIFIED: 1}
+    member = refreshed(member)
+    assert (member.current_tier.code, member.qualified_tier.code) == ("silver", "silver")
+    assert (member.tier_year_start, member.tier_year_end) == (day(2026, 6, 30), day(2027, 6, 30))
+    assert history(member) == [(None, "silver", Cause.QUALIFIED, 1, day(2026, 6, 30))]
+
+
+def test_an_upgrade_applies_on_the_day_of_the_purchase_and_starts_a_new_tier_year():
+    member = MemberFactory(joined_on=day(2024, 1, 1))
+    recompute(day(2026, 5, 1))
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 5, 20))
+
+    assert recompute(day(2026, 5, 19)).upgrades == 0
+    assert tier_of(member) == "silver"
+    assert recompute(day(2026, 5, 20)).upgrades == 1
+
+    member = refreshed(member)
+    assert member.current_tier.code == "gold"
+    assert (member.tier_year_start, member.tier_year_end) == (day(2026, 5, 20), day(2027, 5, 20))
+    change = TierChange.objects.get(member=member, cause=Cause.UPGRADE)
+    assert (change.from_tier.code, change.to_tier.code, change.effective_on) == (
+        "silver",
+        "gold",
+        day(2026, 5, 20),
+    )
+    assert (change.spend_fen, change.frequency, change.tenure_years, change.contribution) == (
+        GOLD_FEN,
+        1,
+        2,
+        0,
+    )
+
+
+def test_a_member_below_their_tier_is_not_warned_before_the_last_thirty_days_of_the_year():
+    member, purchase = gold_member()
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+
+    for as_of in (day(2026, 1, 20), day(2026, 1, 29)):
+        assert recompute(as_of).events == {}
+
+    member = refreshed(member)
+    assert member.qualified_tier.code == "silver" and member.current_tier.code == "gold"
+    assert member.downgrade_warned_on is None
+    assert not DowngradeWarning.objects.exists()
+
+
+def test_an_early_warning_says_what_is_missing_and_the_downgrade_comes_at_the_year_end():
+    member, purchase = gold_member()
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+
+    assert recompute(day(2026, 1, 30)).events == {Event.WARNING: 1}  # year end − 30 days
+
+    warning = DowngradeWarning.objects.get(member=member)
+    assert (warning.tier.code, warning.qualified_tier.code, warning.policy.version) == (
+        "gold",
+        "silver",
+        1,
+    )
+    assert (warning.warned_on, warning.tier_year_start, warning.tier_year_end) == (
+        day(2026, 1, 30),
+        GOLD_PURCHASE_DAY,
+        YEAR_END,
+    )
+    assert warning.downgrade_not_before == YEAR_END  # max(year end, warned + 30 days)
+    assert warning.gaps == {
+        "kind": "any",
+        "held": False,
+        "children": [
+            {
+                "kind": "threshold",
+                "held": False,
+                "metric": "spend",
+                "minimum": "20000.00",
+                "value": "19999.99",
+                "shortfall": "0.01",
+            },
+            {
+                "kind": "threshold",
+                "held": False,
+                "metric": "frequency",
+                "minimum": "12",
+                "value": "1",
+                "shortfall": "11",
+            },
+            {
+                "kind": "threshold",
+                "held": False,
+                "metric": "contribution",
+                "minimum": "2000",
+                "value": "0",
+                "shortfall": "2000",
+            },
+        ],
+    }
+    assert refreshed(member).downgrade_warned_on == day(2026, 1, 30)
+
+    for as_of in (day(2026, 2, 15), day(2026, 2, 28)):
+        assert recompute(as_of).events == {}
+        assert tier_of(member) == "gold"
+
+    assert recompute(YEAR_END).downgrades == 1
+
+    member = refreshed(member)
+    assert member.current_tier.code == "silver"  # tenure 1 since 2026-02-01
+    assert (member.tier_year_start, member.downgrade_warned_on) == (YEAR_END, None)
+    assert DowngradeWarning.objects.filter(member=member).count() == 1
+
+
+def test_a_late_warning_delays_the_downgrade_to_thirty_days_after_it():
+    member, _ = gold_member()
+    make_gold(member)
+
+    # Not evaluated for a while: the tier year ended on 2026-03-01 without a warning.
+    assert recompute(day(2026, 4, 10)).events == {Event.WARNING: 1}
+
+    warning = DowngradeWarning.objects.get(member=member)
+    assert (warning.tier_year_end, warning.downgrade_not_before) == (YEAR_END, day(2026, 5, 10))
+    assert warning.qualified_tier.code == "silver"
+
+    for as_of in (day(2026, 4, 11), day(2026, 5, 9)):
+        assert recompute(as_of).events == {}
+        assert tier_of(member) == "gold"
+    assert DowngradeWarning.objects.filter(member=member).count() == 1
+
+    assert recompute(day(2026, 5, 10)).downgrades == 1
+
+    assert tier_of(member) == "silver"
+    assert history(member)[-1] == ("gold", "silver", Cause.DOWNGRADE, 1, day(2026, 5, 10))
+
+
+def test_a_warning_on_the_last_day_of_the_year_gives_the_full_thirty_days():
+    member, _ = gold_member()
+    make_gold(member)
+
+    for as_of in (day(2026, 2, 28), YEAR_END, day(2026, 3, 30), day(2026, 3, 31)):
+        recompute(as_of)
+        held = tier_of(member)
+        assert held == ("silver" if as_of == day(2026, 3, 31) else "gold"), as_of
+
+    warning = DowngradeWarning.objects.get(member=member)
+    assert (warning.warned_on, warning.downgrade_not_before) == (YEAR_END, day(2026, 3, 31))
+
+
+def test_an_early_warning_under_a_longer_lead_still_waits_for_the_year_end():
+    # Warned 60 days ahead: 30 days' notice is served long before the tier year ends.
+    publish_policy(2, day(2025, 1, 1), warning_lead_days=60)
+    member, purchase = gold_member()
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2025, 12, 20))
+
+    assert recompute(day(2025, 12, 30)).events == {}
+    assert recompute(day(2025, 12, 31)).events == {Event.WARNING: 1}  # year end − 60 days
+
+    warning = DowngradeWarning.objects.get(member=member)
+    assert warning.downgrade_not_before == YEAR_END
+    assert warning.policy.version == 2
+
+    for as_of in (day(2026, 1, 30), day(2026, 2, 28)):
+        assert recompute(as_of).events == {}
+        assert tier_of(member) == "gold"
+
+    assert recompute(YEAR_END).downgrades == 1
+    assert history(member)[-1] == ("gold", "silver", Cause.DOWNGRADE, 2, YEAR_END)
+
+
+def test_a_member_is_warned_at_most_once_in_a_tier_year():
+    member, purchase = gold_member()
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+    recompute(day(2026, 1, 30))
+    # Back above Gold for a few days, then below again: no second warning.
+    recovery = PurchaseFactory(member=member, amount_fen=100, day=day(2026, 2, 5))
+    RefundFactory(refund_of=recovery, amount_fen=100, day=day(2026, 2, 10))
+
+    events = [recompute(as_of).events for as_of in (day(2026, 2, 5), day(2026, 2, 10))]
+
+    assert events == [{}, {}]
+    assert DowngradeWarning.objects.filter(member=member).count() == 1
+    assert refreshed(member).downgrade_warned_on == day(2026, 1, 30)
+    assert recompute(YEAR_END).downgrades == 1
+
+
+def test_a_member_who_still_qualifies_at_the_year_end_keeps_the_tier_for_another_year():
+    member, _ = gold_member()
+    make_gold(member)
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 2, 15))
+
+    assert recompute(day(2026, 2, 1)).events == {}
+    assert recompute(YEAR_END).events == {Event.RETAINED: 1}
+
+    member = refreshed(member)
+    assert member.current_tier.code == "gold"
+    assert (member.tier_year_start, member.tier_year_end) == (YEAR_END, day(2027, 3, 1))
+    assert [cause for _, _, cause, _, _ in history(member)] == [Cause.QUALIFIED, Cause.UPGRADE]
+    assert not DowngradeWarning.objects.exists()
+
+
+def test_a_retained_tier_year_moves_on_by_whole_years_after_a_long_gap():
+    member, _ = gold_member()
+    make_gold(member)
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2028, 4, 1))
+
+    assert recompute(day(2028, 5, 1)).events == {Event.RETAINED: 1}
+
+    member = refreshed(member)
+    assert (member.tier_year_start, member.tier_year_end) == (day(2028, 3, 1), day(2029, 3, 1))
+
+
+def test_a_warned_member_who_recovers_keeps_the_tier_and_the_warning_is_cleared():
+    member, purchase = gold_member()
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+    recompute(day(2026, 1, 30))
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 2, 10))
+
+    assert recompute(day(2026, 2, 10)).events == {}
+    assert recompute(YEAR_END).events == {Event.RETAINED: 1}
+
+    member = refreshed(member)
+    assert (member.current_tier.code, member.downgrade_warned_on) == ("gold", None)
+    assert member.tier_year_start == YEAR_END
+    assert DowngradeWarning.objects.filter(member=member).count() == 1
+
+
+def test_an_upgrade_clears_a_pending_warning():
+    member, purchase = gold_member()
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+    recompute(day(2026, 1, 30))
+    # 18 more purchases: spend ≥ 50,000 and frequency ≥ 18 is Platinum.
+    PurchaseFactory.create_batch(18, member=member, amount_fen=300_000, day=day(2026, 2, 3))
+
+    assert recompute(day(2026, 2, 3)).upgrades == 1
+
+    member = refreshed(member)
+    assert (member.current_tier.code, member.downgrade_warned_on) == ("platinum", None)
+    assert (member.tier_year_start, member.tier_year_end) == (day(2026, 2, 3), day(2027, 2, 3))
+
+
+def test_every_change_of_current_tier_writes_exactly_one_history_row_with_the_numbers():
+    member, purchase = gold_member()
+    ReferralFactory(referrer=member, occurred_on=day(2025, 2, 20))
+    ActivityFactory(member=member, day=day(2025, 2, 21))
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+
+    for as_of in (
+        JOINED,
+        day(2025, 2, 21),
+        GOLD_PURCHASE_DAY,
+        day(2025, 9, 1),
+        day(2026, 1, 30),
+        day(2026, 2, 15),
+        YEAR_END,
+        day(2026, 6, 30),
+    ):
+        recompute(as_of)
+        recompute(as_of)  # a rerun of the same date writes nothing more
+
+    rows = TierChange.objects.filter(member=member).order_by("effective_on")
+    assert [
+        (
+            r.from_tier and r.from_tier.code,
+            r.to_tier.code,
+            r.cause,
+            r.policy.version,
+            r.actor,
+            r.effective_on,
+            r.spend_fen,
+            r.frequency,
+            r.tenure_years,
+            r.contribution,
+        )
+        for r in rows
+    ] == [
+        (None, "regular", Cause.QUALIFIED, 1, None, JOINED, 0, 0, 0, 0),
+        ("regular", "gold", Cause.UPGRADE, 1, None, GOLD_PURCHASE_DAY, GOLD_FEN, 1, 0, 300),
+        ("gold", "silver", Cause.DOWNGRADE, 1, None, YEAR_END, 0, 0, 1, 0),
+    ]
+    assert DowngradeWarning.objects.filter(member=member).count() == 1
+
+
+# --- Chunks, reruns and the single evaluation -------------------------------------------------
+
+SCENARIO_DATES = (
+    day(2025, 2, 1),
+    day(2025, 3, 1),
+    day(2026, 1, 30),
+    day(2026, 3, 1),
+    day(2026, 3, 31),
+    day(2026, 5, 1),
+    day(2026, 6, 30),
+)
+BLACKLISTED_BEFORE = day(2026, 3, 1)
+
+
+def build_scenario() -> None:
+    """Ten members whose lives cover every event; one referrer's referred members sit in other
+    chunks, and the member numbers follow the ids so chunks cut the same way on each run."""
+    early, _ = gold_member(member_no="S01")
+    RefundFactory(refund_of=early.transactions.get(), amount_fen=1, day=day(2026, 1, 20))
+    gold_member(member_no="S02")  # warned late on 2026-03-01, downgraded on 2026-03-31
+    experience = MemberFactory(member_no="S03", status=Member.Status.EXPERIENCE)
+    PurchaseFactory(member=experience, amount_fen=GOLD_FEN * 10, day=day(2025, 3, 1))
+    gold_member(member_no="S04")  # blacklisted before 2026-03-01
+    referrer = MemberFactory(member_no="S05", joined_on=JOINED)
+    ActivityFactory.create_batch(16, member=referrer, day=day(2026, 1, 10))
+    for member_no, joined_on in [
+        ("S06", day(2026, 1, 15)),
+        ("S07", day(2026, 1, 16)),
+        ("S08", day(2026, 5, 1)),
+    ]:
+        referred = MemberFactory(member_no=member_no, joined_on=joined_on)
+        ReferralFactory(referrer=referrer, referred=referred, occurred_on=joined_on)
+    retained, _ = gold_member(member_no="S09")
+    PurchaseFactory(member=retained, amount_fen=GOLD_FEN, day=day(2026, 2, 15))
+    MemberFactory(member_no="S10", joined_on=day(2026, 7, 1))
+
+
+def live_through_scenario(evaluate: Callable[[datetime.date], None]) -> dict[str, list]:
+    build_scenario()
+    for as_of in SCENARIO_DATES:
+        if as_of == BLACKLISTED_BEFORE:
+            Member.objects.filter(member_no="S04").update(status=Member.Status.BLACKLISTED)
+        evaluate(as_of)
+    return snapshot()
+
+
+def recompute_scenario(chunk_size: int | None) -> dict[str, list]:
+    return in_rolled_back_transaction(
+        lambda: live_through_scenario(lambda as_of: recompute(as_of, chunk_size))
+    )
+
+
+def test_the_scenario_covers_every_kind_of_event():
+    causes = {change[3] for change in recompute_scenario(None)["changes"]}
+
+    assert causes == {Cause.QUALIFIED, Cause.UPGRADE, Cause.DOWNGRADE, Cause.REVOKED}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3])
+def test_the_recompute_gives_the_same_results_whatever_the_chunk_size(chunk_size):
+    assert recompute_scenario(chunk_size) == recompute_scenario(None)
+
+
+def test_rerunning_the_same_date_changes_nothing():
+    def evaluate_twice(as_of: datetime.date) -> None:
+        recompute(as_of, chunk_size=3)
+        before = snapshot()
+        rerun = recompute(as_of, chunk_size=3)
+        assert not rerun.events, as_of
+        assert snapshot() == before, as_of
+
+    live_through_scenario(evaluate_twice)
+
+
+def test_member_evaluate_gives_each_member_the_same_state_as_the_recompute():
+    def evaluate_one_by_one(as_of: datetime.date) -> None:
+        for member in Member.objects.order_by("id"):
+            member_evaluate(member=member, as_of=as_of)
+
+    by_member = in_rolled_back_transaction(lambda: live_through_scenario(evaluate_one_by_one))
+
+    assert by_member == recompute_scenario(None)
+
+
+def test_member_evaluate_returns_what_happened():
+    member = MemberFactory(joined_on=day(2024, 1, 1))
+
+    assert member_evaluate(member=member, as_of=day(2026, 5, 1)) == Event.QUALIFIED
+    assert member_evaluate(member=member, as_of=day(2026, 5, 2)) == Event.NONE
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 5, 3))
+    assert member_evaluate(member=member, as_of=day(2026, 5, 3)) == Event.UPGRADE
+    assert history(member)[-1] == ("silver", "gold", Cause.UPGRADE, 1, day(2026, 5, 3))
+
+
+def test_member_evaluate_revokes_the_tier_of_a_blacklisted_member_once():
+    member, _ = gold_member()
+    make_gold(member)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
+
+    assert member_evaluate(member=member, as_of=day(2025, 6, 1)) == "revoked"
+    assert member_evaluate(member=member, as_of=day(2025, 6, 2)) == Event.NONE
+
+    assert tier_of(member) is None
+    assert history(member)[-1] == ("gold", None, Cause.REVOKED, 1, day(2025, 6, 1))
+    assert TierChange.objects.filter(member=member).count() == 3
+
+
+# --- Queries ----------------------------------------------------------------------------------
+
+MEMBER_EVALUATE_MAX_QUERIES = 12
+
+
+def test_member_evaluate_needs_a_few_queries_however_many_transactions_the_member_has(
+    django_assert_max_num_queries,
+):
+    quiet, busy = MemberFactory.create_batch(2, joined_on=day(2025, 1, 1))
+    PurchaseFactory(member=quiet, day=day(2026, 3, 1))
+    for purchase in PurchaseFactory.create_batch(100, member=busy, day=day(2026, 3, 1)):
+        RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 3, 2))
+    ReferralFactory.create_batch(5, referrer=busy, occurred_on=day(2026, 3, 3))
+    ActivityFactory.create_batch(20, member=busy, day=day(2026, 3, 4))
+
+    counts = []
+    for member in (quiet, busy):
+        with (
+            django_assert_max_num_queries(MEMBER_EVALUATE_MAX_QUERIES),
+            CaptureQueriesContext(connection) as queries,
+        ):
+            member_evaluate(member=member, as_of=day(2026, 6, 30))
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
+    assert tier_of(busy) == "gold" and tier_of(quiet) == "silver"
+
+
+def _recompute_queries_for(members: int) -> int:
+    """Queries of a first evaluation, a warning and a downgrade for ``members`` alike members."""
+
+    def run() -> int:
+        for _ in range(members):
+            member, purchase = gold_member()
+            RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+            ActivityFactory(member=member, day=day(2025, 5, 1))
+        with CaptureQueriesContext(connection) as queries:
+            for as_of in (GOLD_PURCHASE_DAY, day(2026, 1, 30), YEAR_END):
+                recompute(as_of, chunk_size=100)
+        assert TierChange.objects.count() == 2 * members
+        assert DowngradeWarning.objects.count() == members
+        return len(queries)
+
+    return in_rolled_back_transaction(run)
+
+
+def test_the_recompute_needs_as_many_queries_for_fifty_members_as_for_five():
+    assert _recompute_queries_for(5) == _recompute_queries_for(50)
+
+
+@pytest.mark.postgres_only
+def test_the_recompute_locks_each_range_of_members_against_a_single_evaluation():
+    MemberFactory.create_batch(3)
+
+    with CaptureQueriesContext(connection) as queries:
+        recompute(day(2026, 6, 30), chunk_size=2)
+
+    member_reads = [q["sql"] for q in queries if 'FROM "members_member"' in q["sql"]]
+    assert member_reads and all(sql.rstrip().endswith("FOR UPDATE") for sql in member_reads)
+
+
+# --- The command ------------------------------------------------------------------------------
+
+
+COUNTED = ("first tiers", "upgrades", "downgrade warnings", "downgrades")
+
+
+def _command_counts(as_of: datetime.date) -> tuple[int, ...]:
+    """The command's counts, in the order of ``COUNTED``."""
+    out = io.StringIO()
+    call_command("recompute_tiers", "--as-of", as_of.isoformat(), stdout=out, stderr=io.StringIO())
+    text = out.getvalue()
+    return tuple(
+        int(re.search(rf"{name}:\s+([\d,]+)", text).group(1).replace(",", "")) for name in COUNTED
+    )
+
+
+def test_the_command_summary_counts_the_upgrades_and_downgrades_that_happened():
+    build_scenario()
+    # as of: (first tiers, upgrades, downgrade warnings, downgrades)
+    expected = {
+        day(2025, 2, 1): (5, 0, 0, 0),  # S01, S02, S04, S05 and S09 joined that day
+        day(2025, 3, 1): (0, 4, 0, 0),  # S01, S02, S04 and S09 buy for Gold
+        day(2026, 1, 30): (2, 1, 1, 0),  # S06, S07 join; S05 Gold by contribution; S01 warned
+        day(2026, 3, 1): (0, 0, 1, 1),  # S01 downgraded; S02 warned late; S09 retained
+        day(2026, 3, 31): (0, 0, 0, 1),  # S02 downgraded
+    }
+    for as_of, counts in expected.items():
+        if as_of == BLACKLISTED_BEFORE:
+            Member.objects.filter(member_no="S04").update(status=Member.Status.BLACKLISTED)
+
+        assert _command_counts(as_of) == counts, as_of
+
+        _, upgrades, warnings, downgrades = counts
+        on_day = TierChange.objects.filter(effective_on=as_of)
+        assert on_day.filter(cause=Cause.UPGRADE).count() == upgrades
+        assert on_day.filter(cause=Cause.DOWNGRADE).count() == downgrades
+        assert DowngradeWarning.objects.filter(warned_on=as_of).count() == warnings
