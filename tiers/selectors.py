@@ -31,8 +31,9 @@ def tiers_by_code() -> dict[str, Tier]:
     return {tier.code: tier for tier in Tier.objects.all()}
 
 
-def engine_policy(policy: TierPolicy) -> engine.Policy:
-    return policy_from_model(policy, {code: t.rank for code, t in tiers_by_code().items()})
+def engine_policy(policy: TierPolicy, tiers: dict[str, Tier] | None = None) -> engine.Policy:
+    tiers = tiers if tiers is not None else tiers_by_code()
+    return policy_from_model(policy, {code: t.rank for code, t in tiers.items()})
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,9 @@ def member_explanation(member: Member) -> TierExplanation | None:
     metrics = member.metrics
     if metrics is None or member.evaluated_policy is None or not member.takes_part:
         return None
-    evaluation = engine.evaluate(metrics, engine_policy(member.evaluated_policy))
-    return TierExplanation(evaluation, member.evaluated_policy, tiers_by_code())
+    tiers = tiers_by_code()
+    evaluation = engine.evaluate(metrics, engine_policy(member.evaluated_policy, tiers))
+    return TierExplanation(evaluation, member.evaluated_policy, tiers)
 
 
 def member_history(member: Member) -> QuerySet[TierChange]:

@@ -1,0 +1,106 @@
+"""Reads for the staff pages: every query a member page needs, with related rows joined, so
+templates never query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from tiers import engine
+from tiers.models import Benefit, DowngradeWarning, Tier, TierChange
+from tiers.selectors import TierExplanation, member_explanation, member_history
+
+from .models import BlacklistEntry, Member, Transaction
+
+LATEST_TRANSACTIONS = 20
+
+
+def member_search(
+    *, query: str = "", status: str = "", tier: Tier | None = None
+) -> QuerySet[Member]:
+    """Members in member-number order, narrowed by a search text and filters.
+
+    The text matches the start of a member number (case-insensitive), part of a name, or part
+    of a phone number, so staff can type a number's prefix, a given name or a phone's last
+    digits."""
+    members = Member.objects.select_related("current_tier", "qualified_tier").order_by("member_no")
+    query = query.strip()
+    if query:
+        members = members.filter(
+            Q(member_no__istartswith=query) | Q(name__icontains=query) | Q(phone__contains=query)
+        )
+    if status:
+        members = members.filter(status=status)
+    if tier is not None:
+        members = members.filter(current_tier=tier)
+    return members
+
+
+@dataclass(frozen=True)
+class TierCheckRow:
+    """One tier of the evaluating policy, its rule checked against the member's numbers."""
+
+    tier: Tier
+    result: engine.RuleResult
+    qualified: bool
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """Everything the member page shows, read up front."""
+
+    member: Member
+    explanation: TierExplanation | None
+    checks: list[TierCheckRow]
+    open_warning: DowngradeWarning | None
+    history: list[TierChange]
+    benefits: list[Benefit]
+    blacklist: list[BlacklistEntry]
+    transactions: list[Transaction]
+
+
+def member_open_warning(member: Member) -> DowngradeWarning | None:
+    """The warning of the member's present tier year, while it stands: the evaluation clears
+    ``downgrade_warned_on`` when the member upgrades, keeps the tier or is downgraded."""
+    if member.downgrade_warned_on is None or member.tier_year_start is None:
+        return None
+    return (
+        DowngradeWarning.objects.select_related("tier", "qualified_tier", "policy")
+        .filter(member=member, tier_year_start=member.tier_year_start)
+        .first()
+    )
+
+
+def member_profile(*, member_no: str) -> MemberProfile:
+    """The member page's data; raises ``Member.DoesNotExist`` for an unknown number."""
+    member = Member.objects.select_related(
+        "current_tier", "qualified_tier", "evaluated_policy"
+    ).get(member_no=member_no)
+    explanation = member_explanation(member)
+    checks = []
+    if explanation is not None:
+        qualified_code = explanation.evaluation.tier.code
+        checks = [
+            TierCheckRow(
+                tier=explanation.tiers[check.tier.code],
+                result=check.result,
+                qualified=check.tier.code == qualified_code,
+            )
+            for check in explanation.evaluation.checks
+        ]
+    benefits = list(member.current_tier.benefits.all()) if member.current_tier else []
+    return MemberProfile(
+        member=member,
+        explanation=explanation,
+        checks=checks,
+        open_warning=member_open_warning(member),
+        history=list(member_history(member)),
+        benefits=benefits,
+        blacklist=list(member.blacklist_entries.select_related("created_by", "lifted_by")),
+        transactions=list(
+            member.transactions.select_related("refund_of").order_by("-occurred_at", "-id")[
+                :LATEST_TRANSACTIONS
+            ]
+        ),
+    )

@@ -1,0 +1,470 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from loyalty.roles import ROLES
+from members.models import Member
+from members.selectors import member_search
+from members.tests.factories import (
+    BlacklistEntryFactory,
+    MemberFactory,
+    PurchaseFactory,
+    RefundFactory,
+    local_noon,
+)
+from tiers.models import Tier
+from tiers.services import tiers_recompute
+
+pytestmark = pytest.mark.django_db
+
+STAFF_ROLES = sorted(ROLES)  # ops, committee, policy_owner, auditor
+CAST = [*STAFF_ROLES, "no_group", "anonymous"]
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def login_as(client, django_user_model):
+    """A client logged in as one of the cast: a member of a role's group, a user with no
+    group, or nobody."""
+
+    def login(role: str, language: str | None = None):
+        if language:
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        if role == "anonymous":
+            return client
+        user = django_user_model.objects.create_user(username=role, password=PASSWORD)
+        if role in ROLES:
+            user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def staff(login_as):
+    """An ops user, reading the pages in English so assertions do not depend on .po files."""
+    return login_as("ops", language="en")
+
+
+def tier(code: str) -> Tier:
+    return Tier.objects.get(code=code)
+
+
+# --- Roles and permissions ----------------------------------------------------------------
+
+
+def test_the_role_groups_exist_after_migrate_and_can_view_members():
+    for name in STAFF_ROLES:
+        group = Group.objects.get(name=name)
+        assert group.permissions.filter(
+            content_type__app_label="members", codename="view_member"
+        ).exists()
+
+
+PAGES = [
+    ("members:list", {}),
+    ("members:detail", {"member_no": "M-MATRIX"}),
+]
+
+
+@pytest.mark.parametrize("role", CAST)
+@pytest.mark.parametrize(("name", "kwargs"), PAGES)
+def test_permission_matrix_of_the_staff_pages(login_as, role, name, kwargs):
+    MemberFactory(member_no="M-MATRIX")
+    url = reverse(name, kwargs=kwargs)
+
+    response = login_as(role).get(url)
+
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"] == f"{reverse('login')}?next={url}"
+    elif role == "no_group":
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize("role", CAST)
+def test_the_admin_is_closed_to_every_role_without_staff_status(login_as, role):
+    response = login_as(role).get(reverse("admin:index"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_home_redirects_to_the_member_list(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("members:list")
+
+
+# --- Login, logout, language --------------------------------------------------------------
+
+
+def test_the_login_page_renders_with_its_form(client):
+    response = client.get(reverse("login"))
+
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+    assert b'name="password"' in response.content
+
+
+def test_logging_in_leads_to_the_member_list_and_logging_out_back_to_login(
+    client, django_user_model
+):
+    user = django_user_model.objects.create_user(username="li.ops", password=PASSWORD)
+    user.groups.add(Group.objects.get(name="ops"))
+
+    response = client.post(reverse("login"), {"username": "li.ops", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("members:list")
+    page = client.get(reverse("members:list"))
+    assert page.status_code == 200
+    assert "li.ops" in page.content.decode()
+
+    response = client.post(reverse("logout"))
+
+    assert response["Location"] == reverse("login")
+    assert client.get(reverse("members:list")).status_code == 302
+
+
+def test_a_wrong_password_is_refused(client, django_user_model):
+    django_user_model.objects.create_user(username="li.ops", password=PASSWORD)
+
+    response = client.post(reverse("login"), {"username": "li.ops", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+def test_the_language_switch_turns_the_pages_into_english(login_as):
+    client = login_as("auditor")
+
+    response = client.post(
+        reverse("set_language"), {"language": "en", "next": reverse("members:list")}
+    )
+
+    assert response["Location"] == reverse("members:list")
+    assert '<html lang="en">' in client.get(reverse("members:list")).content.decode()
+
+
+def test_pages_are_in_simplified_chinese_by_default(login_as):
+    page = login_as("auditor").get(reverse("members:list")).content.decode()
+
+    assert '<html lang="zh-hans">' in page
+
+
+# --- Member list --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_members():
+    return [
+        MemberFactory(member_no="A100", name="张伟", phone="13800001111"),
+        MemberFactory(member_no="A101", name="王芳", phone="13800003333"),
+        MemberFactory(
+            member_no="B200",
+            name="李娜",
+            phone="13900002222",
+            status=Member.Status.EXPERIENCE,
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("A10", ["A100", "A101"]),  # start of a member number
+        ("a100", ["A100"]),  # member numbers ignore case
+        ("B200", ["B200"]),
+        ("李娜", ["B200"]),  # whole name
+        ("芳", ["A101"]),  # part of a name
+        ("2222", ["B200"]),  # a phone's last digits
+        ("13800", ["A100", "A101"]),
+        ("  张伟  ", ["A100"]),  # surrounding spaces do not matter
+        ("100", []),  # the middle of a member number is not a match
+        ("nobody", []),
+    ],
+)
+def test_search_finds_members_by_number_name_or_phone(three_members, query, expected):
+    assert [m.member_no for m in member_search(query=query)] == expected
+
+
+def test_search_filters_by_status_and_current_tier(three_members):
+    gold = tier("gold")
+    Member.objects.filter(member_no="A101").update(current_tier=gold)
+
+    assert [m.member_no for m in member_search(status="experience")] == ["B200"]
+    assert [m.member_no for m in member_search(tier=gold)] == ["A101"]
+    assert [m.member_no for m in member_search(status="active", tier=gold)] == ["A101"]
+    assert list(member_search(status="experience", tier=gold)) == []
+
+
+def test_the_member_list_searches_and_filters_from_the_query_string(staff, three_members):
+    Member.objects.filter(member_no="A101").update(current_tier=tier("gold"))
+    url = reverse("members:list")
+
+    def listed(params):
+        return [m.member_no for m in staff.get(url, params).context["members"]]
+
+    assert listed({}) == ["A100", "A101", "B200"]
+    assert listed({"query": "王芳"}) == ["A101"]
+    assert listed({"query": "2222"}) == ["B200"]
+    assert listed({"status": "experience"}) == ["B200"]
+    assert listed({"tier": "gold"}) == ["A101"]
+    assert listed({"query": "A1", "tier": "gold"}) == ["A101"]
+
+
+def test_an_unknown_filter_value_is_reported_and_left_out(staff, three_members):
+    response = staff.get(reverse("members:list"), {"status": "vip", "query": "A100"})
+
+    assert [m.member_no for m in response.context["members"]] == ["A100"]
+    assert "status" in response.context["form"].errors
+
+
+def test_the_member_list_shows_the_columns(staff):
+    member = MemberFactory(member_no="C300", name="赵敏")
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2026, 3, 1))
+    tiers_recompute(as_of=datetime.date(2026, 6, 30))
+
+    page = staff.get(reverse("members:list")).content.decode()
+
+    assert reverse("members:detail", args=["C300"]) in page
+    assert "赵敏" in page
+    assert 'class="badge tier tier-gold"' in page
+    assert "2027-06-30" in page  # tier year end
+    assert "2026-06-30" in page  # last evaluated
+
+
+def test_the_member_list_is_paginated_by_fifty(staff):
+    MemberFactory.create_batch(120)
+    url = reverse("members:list")
+
+    first = staff.get(url)
+    last = staff.get(url, {"page": 3})
+
+    assert len(first.context["members"]) == 50
+    assert first.context["paginator"].num_pages == 3
+    assert len(last.context["members"]) == 20
+    assert "120 members" in first.content.decode()
+    assert staff.get(url, {"page": 4}).status_code == 404
+
+
+def test_pagination_links_keep_the_search(staff):
+    MemberFactory.create_batch(60, status=Member.Status.EXPERIENCE)
+
+    page = staff.get(reverse("members:list"), {"status": "experience"}).content.decode()
+
+    assert "?status=experience&amp;page=2" in page
+
+
+def test_the_member_list_makes_a_fixed_number_of_queries(staff, django_assert_max_num_queries):
+    members = MemberFactory.create_batch(60)
+    for member in members:
+        PurchaseFactory(member=member, day=datetime.date(2026, 3, 1))
+    tiers_recompute(as_of=datetime.date(2026, 6, 30))
+
+    # session, user, two permission reads, tier choices, count, one page of members.
+    with django_assert_max_num_queries(8):
+        response = staff.get(reverse("members:list"), {"tier": "silver"})
+
+    assert len(response.context["members"]) == 50
+
+
+# --- Member detail ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gold_member():
+    """Joined in 2020, spent ¥20,000.25 net in the window: Gold by spend, Silver by tenure too."""
+    member = MemberFactory(
+        member_no="G001",
+        name="陈静",
+        phone="13700007777",
+        email="chen@example.com",
+        joined_on=datetime.date(2020, 1, 1),
+    )
+    big = PurchaseFactory(
+        member=member,
+        external_id="POS-1",
+        amount_fen=1_500_000,
+        day=datetime.date(2026, 2, 1),
+    )
+    PurchaseFactory(
+        member=member, external_id="POS-2", amount_fen=500_050, day=datetime.date(2026, 3, 1)
+    )
+    RefundFactory(
+        refund_of=big, external_id="POS-1-R", amount_fen=25, day=datetime.date(2026, 3, 2)
+    )
+    tiers_recompute(as_of=datetime.date(2026, 6, 30))
+    member.refresh_from_db()
+    return member
+
+
+def detail(client, member_no: str):
+    return client.get(reverse("members:detail", args=[member_no]))
+
+
+def test_the_member_page_shows_the_profile_tier_and_figures(staff, gold_member):
+    page = detail(staff, "G001").content.decode()
+
+    for text in ("G001", "陈静", "13700007777", "chen@example.com", "2020-01-01"):
+        assert text in page
+    assert "2026-06-30 – 2027-06-30" in page  # tier year
+    assert "v1 · " in page  # policy version of the last evaluation
+    assert "¥20,000.25" in page  # spend to the cent
+    assert '<span class="figure-value">2</span>' in page  # frequency
+    assert '<span class="figure-value">6</span>' in page  # tenure years
+    assert '<span class="figure-value">0</span>' in page  # contribution
+
+
+def test_the_member_page_explains_every_tier_with_the_members_numbers(staff, gold_member):
+    response = detail(staff, "G001")
+    page = response.content.decode()
+
+    checks = response.context["profile"].checks
+    assert [row.tier.code for row in checks] == ["diamond", "platinum", "gold", "silver", "regular"]
+    assert [row.result.held for row in checks] == [False, False, True, True, True]
+    assert [row.qualified for row in checks] == [False, False, True, False, False]
+    # Diamond: spend ≥ ¥100,000.00; the member has ¥20,000.25, ¥79,999.75 missing.
+    assert "spend ≥ ¥100,000.00" in page
+    assert "¥79,999.75" in page
+    # Platinum's second branch: tenure 6 ≥ 3 holds, spend misses ¥9,999.75.
+    assert "¥9,999.75" in page
+    assert "At least 2 of these" in page
+    assert "Any one of these" in page
+    assert "No conditions: every member qualifies" in page
+    assert page.count("mark-held") > 0 and page.count("mark-missing") > 0
+
+
+def test_the_member_page_shows_the_tier_history(staff, gold_member):
+    response = detail(staff, "G001")
+    page = response.content.decode()
+
+    (change,) = response.context["profile"].history
+    assert change.to_tier.code == "gold" and change.from_tier is None
+    assert "first evaluation" in page
+    assert '<td data-label="Policy">v1</td>' in page
+
+
+def test_the_member_page_shows_transactions_with_refunds(staff, gold_member):
+    response = detail(staff, "G001")
+    page = response.content.decode()
+
+    assert [t.external_id for t in response.context["profile"].transactions] == [
+        "POS-1-R",
+        "POS-2",
+        "POS-1",
+    ]
+    assert "¥15,000.00" in page and "¥5,000.50" in page and "¥0.25" in page
+    assert "<code>POS-1</code></td>" in page  # the refund names its purchase
+
+
+def test_the_member_page_lists_only_the_latest_twenty_transactions(staff):
+    member = MemberFactory(member_no="T001")
+    for day in range(1, 26):
+        PurchaseFactory(member=member, day=datetime.date(2026, 1, day))
+
+    transactions = detail(staff, "T001").context["profile"].transactions
+
+    assert len(transactions) == 20
+    assert transactions[0].occurred_on == datetime.date(2026, 1, 25)
+
+
+def test_the_member_page_shows_the_tiers_benefits_in_english(staff, gold_member):
+    page = detail(staff, "G001").content.decode()
+
+    assert "Member price: 8% off" in page
+    assert '<span class="benefit-value">8% off</span>' in page
+    assert "1.5×" in page
+    assert "500 points" in page
+
+
+def test_discounts_show_as_zhe_in_chinese(login_as, gold_member):
+    page = detail(login_as("ops"), "G001").content.decode()
+
+    assert '<span class="benefit-value">9.2折</span>' in page
+    assert "金卡会员" in page
+
+
+def test_a_member_not_evaluated_yet_says_so(staff):
+    MemberFactory(member_no="N001")
+
+    response = detail(staff, "N001")
+
+    assert response.context["profile"].explanation is None
+    assert response.content.decode().count("Not evaluated yet") >= 2
+
+
+@pytest.fixture
+def warned_member():
+    """Gold from 2025-07-01; by 2026-06-25 the purchase has left the window: warned."""
+    member = MemberFactory(member_no="W001", joined_on=datetime.date(2025, 6, 1))
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2025, 6, 20))
+    tiers_recompute(as_of=datetime.date(2025, 7, 1))
+    tiers_recompute(as_of=datetime.date(2026, 6, 25))
+    return member
+
+
+def test_the_member_page_shows_the_open_downgrade_warning_with_what_is_missing(
+    staff, warned_member
+):
+    response = detail(staff, "W001")
+    page = response.content.decode()
+
+    warning = response.context["profile"].open_warning
+    assert warning.tier.code == "gold" and warning.qualified_tier.code == "silver"
+    assert "Downgrade warning" in page
+    assert "2026-06-25" in page  # warned on
+    assert "2026-07-25" in page  # no downgrade before: thirty days after the warning
+    assert "¥20,000.00" in page  # spend missing to keep Gold (the member has ¥0.00)
+
+
+def test_a_warning_is_no_longer_shown_once_the_member_is_downgraded(staff, warned_member):
+    tiers_recompute(as_of=datetime.date(2026, 7, 25))
+
+    response = detail(staff, "W001")
+
+    assert response.context["profile"].open_warning is None
+    assert "Downgrade warning" not in response.content.decode()
+
+
+def test_the_member_page_shows_blacklist_entries(staff, django_user_model):
+    recorder = django_user_model.objects.create_user(username="wang.ops")
+    BlacklistEntryFactory(
+        member__member_no="X001", reason="恶意投诉", evidence="工单 #42", created_by=recorder
+    )
+
+    page = detail(staff, "X001").content.decode()
+
+    assert "恶意投诉" in page and "工单 #42" in page and "wang.ops" in page
+    assert "in force" in page
+
+
+def test_an_unknown_member_number_is_not_found(staff):
+    assert detail(staff, "NOPE").status_code == 404
+
+
+def test_the_member_page_makes_a_fixed_number_of_queries(
+    staff, warned_member, django_assert_max_num_queries
+):
+    for day in range(1, 26):
+        purchase = PurchaseFactory(member=warned_member, day=datetime.date(2026, 6, day))
+        RefundFactory(refund_of=purchase, amount_fen=100, day=datetime.date(2026, 6, day))
+    BlacklistEntryFactory(member=warned_member, lifted_at=local_noon(datetime.date(2026, 6, 1)))
+
+    # session, user, two permission reads, member, two tier reads for the explanation,
+    # warning, history, benefits, blacklist, transactions: none of them per row.
+    with django_assert_max_num_queries(11):
+        response = detail(staff, "W001")
+
+    assert response.context["profile"].open_warning is not None
+    assert len(response.context["profile"].transactions) == 20

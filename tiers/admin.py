@@ -1,0 +1,165 @@
+"""Admin for tiers, their benefits, policy versions and the tier history.
+
+Tier history and downgrade warnings are append-only records of what the evaluation did, so they
+are read-only here. A published policy version is never edited (evaluations name the version
+that produced them); publishing itself is a service action, so new versions start as drafts.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import engine
+from .models import Benefit, DowngradeWarning, Tier, TierChange, TierPolicy
+from .policy import PolicyError, build_policy
+from .templatetags.tier_display import fen_as_yuan
+
+
+class ReadOnlyAdminMixin:
+    """View only, for every user: the rows are history, written by services."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class BenefitInline(admin.TabularInline):
+    model = Benefit
+    fields = ("position", "kind", "value", "title_zh", "title_en")
+    extra = 0
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ("code", "rank", "name_zh", "name_en")
+    search_fields = ("code", "name_zh", "name_en")
+    inlines = (BenefitInline,)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Policy rules are keyed by code and ordered by rank: renaming either would silently
+        # change what every stored policy version means.
+        return ("code", "rank") if obj is not None else ()
+
+
+class TierPolicyAdminForm(forms.ModelForm):
+    class Meta:
+        model = TierPolicy
+        fields = (
+            "version",
+            "name",
+            "effective_from",
+            "notes",
+            "window_kind",
+            "referral_points",
+            "activity_points",
+            "warning_lead_days",
+            "notice_days",
+            "downgrade_step",
+            "rules",
+        )
+
+    def clean(self):
+        data = super().clean()
+        tier_ranks = dict(Tier.objects.values_list("code", "rank"))
+        try:
+            # Fields that failed their own validation are left out here and reported there.
+            build_policy(
+                version=data.get("version") or 0,
+                rules=data.get("rules"),
+                tier_ranks=tier_ranks,
+                window_kind=data.get("window_kind") or engine.WindowKind.ROLLING_YEAR,
+                downgrade_step=data.get("downgrade_step") or engine.DowngradeStep.TO_QUALIFIED,
+            )
+        except PolicyError as error:
+            raise ValidationError({"rules": str(error)}) from None
+        return data
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(admin.ModelAdmin):
+    form = TierPolicyAdminForm
+    list_display = ("version", "name", "status", "effective_from", "window_kind", "published_at")
+    list_filter = ("status", "window_kind")
+    search_fields = ("name", "=version")
+    list_select_related = ("published_by",)
+    readonly_fields = ("status", "created_at", "published_at", "published_by")
+    fieldsets = (
+        (None, {"fields": ("version", "name", "status", "effective_from", "notes")}),
+        (
+            _("Evaluation"),
+            {
+                "fields": (
+                    "window_kind",
+                    "referral_points",
+                    "activity_points",
+                    "warning_lead_days",
+                    "notice_days",
+                    "downgrade_step",
+                    "rules",
+                )
+            },
+        ),
+        (_("Record"), {"fields": ("created_at", "published_at", "published_by")}),
+    )
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status == TierPolicy.Status.PUBLISHED:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.status == TierPolicy.Status.PUBLISHED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "effective_on",
+        "member",
+        "from_tier",
+        "to_tier",
+        "cause",
+        "policy",
+        "spend",
+        "frequency",
+        "tenure_years",
+        "contribution",
+        "actor",
+    )
+    list_filter = ("cause", "to_tier", "effective_on")
+    list_select_related = ("member", "from_tier", "to_tier", "policy", "actor")
+    search_fields = ("=member__member_no",)
+    raw_id_fields = ("member",)
+    show_full_result_count = False
+
+    @admin.display(description=_("spend"), ordering="spend_fen")
+    def spend(self, change: TierChange) -> str:
+        return fen_as_yuan(change.spend_fen)
+
+
+@admin.register(DowngradeWarning)
+class DowngradeWarningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "warned_on",
+        "member",
+        "tier",
+        "qualified_tier",
+        "tier_year_end",
+        "downgrade_not_before",
+        "notified_at",
+    )
+    list_filter = ("tier", ("notified_at", admin.EmptyFieldListFilter), "warned_on")
+    list_select_related = ("member", "tier", "qualified_tier")
+    search_fields = ("=member__member_no",)
+    raw_id_fields = ("member",)
+    show_full_result_count = False

@@ -1,0 +1,123 @@
+"""Display helpers for the staff pages and the admin: money in yuan, the four figures, discounts
+as 折, tier badges and rule explanations. Display only: no queries, no business rules.
+
+Explanation nodes come in two shapes with the same keys: ``engine.RuleResult`` objects (a live
+explanation) and their ``as_data()`` dicts (kept with a downgrade warning). Django's template
+lookups read both, so one include renders either; the helpers here accept both too.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.money import CENT, fen_to_yuan
+from tiers.engine import Metric
+
+register = template.Library()
+
+EMPTY = "—"
+
+METRIC_LABELS = {
+    Metric.SPEND: _("spend"),
+    Metric.FREQUENCY: _("frequency (purchases)"),
+    Metric.TENURE: _("tenure (years)"),
+    Metric.CONTRIBUTION: _("contribution (points)"),
+}
+
+
+def _plain(number: Decimal) -> str:
+    """``9.500`` → ``9.5``, ``1E+1`` → ``10``: no trailing zeros, never an exponent."""
+    return format(number.normalize(), "f")
+
+
+def _part(node, key: str):
+    return node.get(key) if isinstance(node, dict) else getattr(node, key, None)
+
+
+@register.filter
+def yuan(amount: Decimal | str | int | None) -> str:
+    """An amount in yuan as ``¥1,234.50``: thousands separators, exactly two decimals."""
+    if amount is None or amount == "":
+        return EMPTY
+    return f"¥{Decimal(str(amount)).quantize(CENT):,}"
+
+
+@register.filter
+def fen_as_yuan(fen: int | None) -> str:
+    """An amount stored in fen (``amount_fen``, ``spend_fen``) shown in yuan."""
+    return EMPTY if fen is None else yuan(fen_to_yuan(fen))
+
+
+@register.filter
+def metric_label(metric: Metric | str | None) -> str:
+    try:
+        return str(METRIC_LABELS[Metric(str(metric))])
+    except ValueError:
+        return str(metric)
+
+
+@register.filter
+def metric_value(value: Decimal | int | str | None, metric: Metric | str) -> str:
+    """A figure or threshold of ``metric``: spend in yuan, the others as whole numbers."""
+    if value is None or value == "":
+        return EMPTY
+    if str(metric) == Metric.SPEND:
+        return yuan(value)
+    return f"{int(Decimal(str(value))):,}"
+
+
+@register.filter
+def discount(paid_percent: Decimal | str | None) -> str:
+    """A discount stored as the percent of the price paid: 95 is 9.5折 in Chinese, where
+    discounts are counted in tenths of the price paid, and "5% off" in English."""
+    if paid_percent is None or paid_percent == "":
+        return EMPTY
+    paid = Decimal(str(paid_percent))
+    if (get_language() or "").startswith("zh"):
+        return f"{_plain(paid / 10)}折"
+    return gettext("%(percent)s%% off") % {"percent": _plain(100 - paid)}
+
+
+@register.filter
+def benefit_value(benefit) -> str:
+    """The value of a ``tiers.Benefit`` in the words of its kind; blank for services."""
+    value = benefit.value
+    if value is None:
+        return ""
+    kind = benefit.kind
+    if kind == "discount":
+        return discount(value)
+    if kind == "points_multiplier":
+        return f"{_plain(Decimal(value))}×"
+    if kind in ("birthday_bonus", "welcome_points"):
+        points = int(value)
+        return ngettext("%(count)s point", "%(count)s points", points) % {"count": f"{points:,}"}
+    return _plain(Decimal(value))
+
+
+@register.filter
+def rule_heading(node) -> str:
+    """What a combining node of a rule asks for: all, any one, or at least N of its parts."""
+    kind = _part(node, "kind")
+    if kind == "all":
+        if not _part(node, "children"):
+            return gettext("No conditions: every member qualifies")
+        return gettext("All of these")
+    if kind == "any":
+        return gettext("Any one of these")
+    if kind == "at_least":
+        count = _part(node, "count") or 0
+        return ngettext("At least %(count)s of these", "At least %(count)s of these", count) % {
+            "count": count
+        }
+    return ""
+
+
+@register.inclusion_tag("includes/tier_badge.html")
+def tier_badge(tier) -> dict:
+    """A tier's name in a badge coloured by its code; a dash when there is no tier."""
+    return {"tier": tier}

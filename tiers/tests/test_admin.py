@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from loyalty.audit import audit_record
+from loyalty.models import AuditEntry
+from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from members.tests.factories import (
+    ActivityFactory,
+    BlacklistEntryFactory,
+    MemberFactory,
+    PurchaseFactory,
+    ReferralFactory,
+    RefundFactory,
+)
+from tiers.models import Benefit, DowngradeWarning, Tier, TierChange, TierPolicy
+from tiers.services import tiers_recompute
+
+pytestmark = pytest.mark.django_db
+
+EVERY_MODEL = [
+    Member,
+    Transaction,
+    Referral,
+    ActivityParticipation,
+    BlacklistEntry,
+    Tier,
+    TierPolicy,
+    TierChange,
+    DowngradeWarning,
+    AuditEntry,
+]
+READ_ONLY = [TierChange, DowngradeWarning, AuditEntry]
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+@pytest.fixture
+def some_of_everything(admin_user):
+    """At least one row of every model, so list columns and detail pages really render: a
+    member warned before a downgrade (tier history and a warning), a refund, a referral, an
+    activity, a blacklist entry and an audit entry."""
+    member = MemberFactory(member_no="W001", joined_on=datetime.date(2025, 6, 1))
+    purchase = PurchaseFactory(
+        member=member, external_id="POS-1", amount_fen=2_000_050, day=datetime.date(2025, 6, 20)
+    )
+    RefundFactory(refund_of=purchase, external_id="POS-1-R", amount_fen=25)
+    ReferralFactory(referrer=member)
+    ActivityFactory(member=member)
+    tiers_recompute(as_of=datetime.date(2025, 7, 1))
+    tiers_recompute(as_of=datetime.date(2026, 6, 25))
+    entry = BlacklistEntryFactory(created_by=admin_user)
+    audit_record(actor=admin_user, action="member.blacklist", target=entry.member)
+    return member
+
+
+def test_every_model_is_registered_and_benefits_are_edited_under_their_tier():
+    for model in EVERY_MODEL:
+        assert admin.site.is_registered(model), model
+    assert not admin.site.is_registered(Benefit)
+    tier_admin = admin.site._registry[Tier]
+    assert [inline.model for inline in tier_admin.inlines] == [Benefit]
+
+
+@pytest.mark.parametrize("model", EVERY_MODEL, ids=lambda m: m._meta.label)
+def test_every_changelist_renders_for_a_superuser(admin_client, some_of_everything, model):
+    assert model.objects.exists()
+
+    response = admin_client.get(admin_url(model, "changelist"))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", EVERY_MODEL, ids=lambda m: m._meta.label)
+def test_every_changelist_search_runs(admin_client, some_of_everything, model):
+    response = admin_client.get(admin_url(model, "changelist"), {"q": "W001"})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", EVERY_MODEL, ids=lambda m: m._meta.label)
+def test_every_change_page_renders_for_a_superuser(admin_client, some_of_everything, model):
+    obj = model.objects.first()
+
+    response = admin_client.get(admin_url(model, "change", obj.pk))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "model", [m for m in EVERY_MODEL if m not in READ_ONLY], ids=lambda m: m._meta.label
+)
+def test_every_add_page_renders_for_a_superuser(admin_client, model):
+    assert admin_client.get(admin_url(model, "add")).status_code == 200
+
+
+@pytest.mark.parametrize("model", READ_ONLY, ids=lambda m: m._meta.label)
+def test_history_is_read_only_in_the_admin(admin_client, rf, admin_user, some_of_everything, model):
+    obj = model.objects.first()
+    model_admin = admin.site._registry[model]
+    request = rf.get("/")
+    request.user = admin_user
+
+    assert admin_client.get(admin_url(model, "add")).status_code == 403
+    assert admin_client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    assert not model_admin.has_change_permission(request, obj)
+    assert not model_admin.has_delete_permission(request, obj)
+    assert model.objects.filter(pk=obj.pk).exists()
+
+
+def test_money_is_shown_in_yuan_in_the_lists(admin_client, some_of_everything):
+    transactions = admin_client.get(admin_url(Transaction, "changelist")).content.decode()
+    members = admin_client.get(admin_url(Member, "changelist")).content.decode()
+    history = admin_client.get(admin_url(TierChange, "changelist")).content.decode()
+
+    assert "¥20,000.50" in transactions and "¥0.25" in transactions
+    assert "¥20,000.50" in history  # spend at the first evaluation, before the refund
+    assert "¥0.00" in members  # spend at the last evaluation: the purchase left the window
+
+
+def test_a_members_tier_state_cannot_be_changed_in_the_admin(admin_client, some_of_everything):
+    member = some_of_everything
+    gold = Tier.objects.get(code="gold")
+    diamond = Tier.objects.get(code="diamond")
+
+    response = admin_client.post(
+        admin_url(Member, "change", member.pk),
+        {
+            "member_no": member.member_no,
+            "name": "新名字",
+            "status": member.status,
+            "joined_on": "2025-06-01",
+            "phone": member.phone,
+            "email": member.email,
+            "birthday": "",
+            "current_tier": diamond.pk,
+            "qualified_tier": diamond.pk,
+            "frequency": 99,
+        },
+    )
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.name == "新名字"
+    assert member.current_tier == gold
+    assert member.qualified_tier.code == "silver"
+    assert member.frequency == 0
+
+
+def test_an_added_transaction_takes_its_local_date_from_its_moment(admin_client):
+    member = MemberFactory()
+
+    response = admin_client.post(
+        admin_url(Transaction, "add"),
+        {
+            "external_id": "ADMIN-1",
+            "member": member.pk,
+            "kind": "purchase",
+            "amount_fen": "12345",
+            # 23:30 in Shanghai on 1 March is still 1 March locally, 15:30 UTC.
+            "occurred_at_0": "2026-03-01",
+            "occurred_at_1": "23:30:00",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Transaction.objects.get(external_id="ADMIN-1").occurred_on == datetime.date(2026, 3, 1)
+
+
+def test_a_refund_must_name_a_purchase_of_the_same_member(admin_client):
+    purchase = PurchaseFactory()
+    someone_else = MemberFactory()
+
+    response = admin_client.post(
+        admin_url(Transaction, "add"),
+        {
+            "external_id": "ADMIN-R",
+            "member": someone_else.pk,
+            "kind": "refund",
+            "amount_fen": "100",
+            "occurred_at_0": "2026-03-01",
+            "occurred_at_1": "12:00:00",
+            "refund_of": purchase.pk,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "refund_of" in response.context["adminform"].form.errors
+    assert not Transaction.objects.filter(external_id="ADMIN-R").exists()
+
+
+def test_a_blacklist_entry_added_in_the_admin_records_who_added_it(admin_client, admin_user):
+    member = MemberFactory()
+
+    response = admin_client.post(
+        admin_url(BlacklistEntry, "add"),
+        {
+            "member": member.pk,
+            "reason": "欺诈",
+            "evidence": "",
+            "occurred_at_0": "2026-03-01",
+            "occurred_at_1": "12:00:00",
+            "previous_status": "active",
+        },
+    )
+
+    assert response.status_code == 302
+    assert BlacklistEntry.objects.get(member=member).created_by == admin_user
+
+
+def policy_form(**overrides) -> dict:
+    data = {
+        "version": "2",
+        "name": "草稿",
+        "effective_from": "",
+        "notes": "",
+        "window_kind": "rolling_year",
+        "referral_points": "200",
+        "activity_points": "100",
+        "warning_lead_days": "30",
+        "notice_days": "30",
+        "downgrade_step": "to_qualified",
+        "rules": TierPolicy.objects.get(version=1).rules,
+    }
+    data.update(overrides)
+    if not isinstance(data["rules"], str):
+        data["rules"] = json.dumps(data["rules"])
+    return data
+
+
+def test_a_new_policy_version_starts_as_a_draft(admin_client):
+    response = admin_client.post(admin_url(TierPolicy, "add"), policy_form())
+
+    assert response.status_code == 302
+    assert TierPolicy.objects.get(version=2).status == TierPolicy.Status.DRAFT
+
+
+def test_a_policy_with_a_broken_rule_is_refused_with_where_and_why(admin_client):
+    rules = TierPolicy.objects.get(version=1).rules
+    rules["gold"] = {"any": [{"metric": "height", "min": 3}]}
+
+    response = admin_client.post(admin_url(TierPolicy, "add"), policy_form(rules=rules))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["rules"]
+    assert "gold.any[0]" in errors[0] and "height" in errors[0]
+    assert not TierPolicy.objects.filter(version=2).exists()
+
+
+def test_a_published_policy_cannot_be_edited_or_deleted(admin_client):
+    published = TierPolicy.objects.get(version=1)
+
+    response = admin_client.post(
+        admin_url(TierPolicy, "change", published.pk), policy_form(version="1", name="改")
+    )
+    delete = admin_client.post(admin_url(TierPolicy, "delete", published.pk), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert delete.status_code == 403
+    published.refresh_from_db()
+    assert published.name != "改"
+
+
+def test_a_tiers_code_and_rank_are_fixed_once_created(admin_client, rf, admin_user):
+    request = rf.get("/")
+    request.user = admin_user
+    gold = Tier.objects.get(code="gold")
+
+    readonly = admin.site._registry[Tier].get_readonly_fields(request, gold)
+
+    assert set(readonly) == {"code", "rank"}
