@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.bulk import insert_rows, update_rows
+from loyalty.bulk import analyze, insert_rows, update_rows
 from loyalty.money import fen_to_yuan
-from members.models import Member
+from members.models import ActivityParticipation, Member, Referral, Transaction
 
 from . import engine
 from .metrics import NONE, figures_for_range
@@ -127,6 +127,8 @@ def tiers_recompute(
     transaction, so a long run never holds the database and a rerun of the same date is a
     no-op for the ranges already done."""
     started = time.monotonic()
+    # Cheap insurance: stale statistics after a bulk load turn the grouped query into nested loops.
+    analyze(Member, Transaction, Referral, ActivityParticipation)
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
