@@ -1,4 +1,4 @@
-"""Shared fixtures. The same suite runs on SQLite and PostgreSQL (DATABASE_URL)."""
+"""Shared test set-up. The same suite runs on SQLite and PostgreSQL (DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,16 @@ import pytest
 from django.db import connection
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    # Browser tests are transactional: they end by flushing every table, including the tiers and
+    # default policy that migrations created. Run them after everything else (pytest-django
+    # runs tests that ask for the database on the fly after its own ordering, so this matters).
+    items.sort(key=lambda item: "browser" in item.keywords)
+
     # PostgreSQL-only tests are skipped, visibly, on SQLite runs.
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
-    for item in items:
-        if "postgres_only" in item.keywords:
-            item.add_marker(skip)
+    if connection.vendor != "postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)

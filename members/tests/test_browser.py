@@ -16,7 +16,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional, so the live server's thread sees the data; serialized_rollback reloads the tiers
+# and default policy of the data migration, which a transactional test's flush removes.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 @pytest.fixture(scope="module")
