@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
-    verbose_name = "Loyalty"
+    verbose_name = _("Audit")
 
     def ready(self) -> None:
         from .roles import sync_roles
