@@ -106,9 +106,16 @@ class Transaction(models.Model):
         PURCHASE = "purchase", _("purchase")
         REFUND = "refund", _("refund")
 
-    external_id = models.CharField(_("external id"), max_length=64, unique=True)
+    # Indexes are few on purpose: every one is maintained on each of millions of imported rows.
+    # The unique constraint (not unique=True) spares PostgreSQL an unused LIKE index, and the
+    # (member, occurred_on) index serves every lookup by member.
+    external_id = models.CharField(_("external id"), max_length=64)
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="transactions"
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     amount_fen = models.BigIntegerField(_("amount (fen)"))
@@ -121,6 +128,7 @@ class Transaction(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="refunds",
+        db_index=False,  # the partial index below covers refunds only
     )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
@@ -128,8 +136,14 @@ class Transaction(models.Model):
         verbose_name = _("transaction")
         verbose_name_plural = _("transactions")
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["member", "occurred_on"], name="txn_member_day")]
+        indexes = [
+            models.Index(fields=["member", "occurred_on"], name="txn_member_day"),
+            models.Index(
+                fields=["refund_of"], name="txn_refund_of", condition=Q(refund_of__isnull=False)
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="txn_external_id_unique"),
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="txn_amount_positive"),
             models.CheckConstraint(
                 condition=Q(kind="purchase", refund_of__isnull=True)
@@ -150,7 +164,11 @@ class Referral(models.Model):
     """老带新: the referrer earns contribution points on the day the referred member registered."""
 
     referrer = models.ForeignKey(
-        Member, verbose_name=_("referrer"), on_delete=models.PROTECT, related_name="referrals"
+        Member,
+        verbose_name=_("referrer"),
+        on_delete=models.PROTECT,
+        related_name="referrals",
+        db_index=False,  # served by referral_referrer_day
     )
     referred = models.OneToOneField(
         Member, verbose_name=_("referred member"), on_delete=models.PROTECT, related_name="referral"
@@ -173,7 +191,11 @@ class Referral(models.Model):
 
 class ActivityParticipation(models.Model):
     member = models.ForeignKey(
-        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="activities"
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,
+        related_name="activities",
+        db_index=False,  # served by activity_member_day
     )
     activity = models.CharField(_("activity"), max_length=128)
     occurred_at = models.DateTimeField(_("occurred at"))

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.exceptions import DomainError
+from members.importers import KINDS, ImportFailed, import_csv
+
+
+class Command(BaseCommand):
+    help = _(
+        "Import members, transactions, referrals, activities or blacklist entries from a UTF-8 "
+        "CSV file with a header row. The file is imported whole or not at all; importing it "
+        "again changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=KINDS, help=_("what the file holds"))
+        parser.add_argument("path", help=_("the CSV file"))
+
+    def handle(self, *args, kind: str, path: str, **options):
+        progress = self.stderr.write if options["verbosity"] >= 1 else None
+        try:
+            result = import_csv(kind, path, progress=progress)
+        except ImportFailed as exc:
+            for line in exc.lines:
+                self.stderr.write(line)
+            raise CommandError(str(exc)) from None
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(str(result))

@@ -1,0 +1,163 @@
+"""``manage.py import_csv``: arguments, files that cannot be read, headers, line numbers."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import translation
+
+from loyalty.exceptions import DomainError
+from members.importers import KINDS, MAX_SHOWN_ERRORS, ImportFailed, import_csv
+from members.models import Member
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = "member_no,name,phone,email,joined_on,member_type,birthday"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+def call(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_csv", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def fail(*args: str) -> tuple[str, str]:
+    err = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("import_csv", *args, stdout=io.StringIO(), stderr=err)
+    return str(raised.value), err.getvalue()
+
+
+def test_the_kinds_are_the_five_of_the_interface():
+    assert KINDS == ("members", "transactions", "referrals", "activities", "blacklist")
+
+
+def test_an_unknown_kind_lists_the_valid_ones(tmp_path):
+    error, _ = fail("points", str(tmp_path / "x.csv"))
+
+    assert "'members', 'transactions', 'referrals', 'activities', 'blacklist'" in error
+
+
+def test_the_import_function_refuses_an_unknown_kind_too(tmp_path):
+    with pytest.raises(DomainError, match="choose one of: members, transactions"):
+        import_csv("points", tmp_path / "x.csv")
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    error, _ = fail("members", str(tmp_path / "nowhere.csv"))
+
+    assert error == f"{tmp_path / 'nowhere.csv'}: no such file"
+
+
+def test_a_file_that_is_not_utf8_names_the_first_bad_line(tmp_path):
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(
+        (MEMBERS + "\nM1,Ann,,,2024-01-01,regular,\nM2,张三,,,2024-01-01,regular,\n").encode("gbk")
+    )
+
+    error, _ = fail("members", str(path))
+
+    assert error == f"{path} is not UTF-8 text (line 3)"
+
+
+def test_an_empty_file_needs_a_header(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+
+    error, _ = fail("members", str(path))
+
+    assert "is empty: it needs a header row" in error
+
+
+def test_a_utf8_bom_is_accepted_and_columns_may_come_in_any_order(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text(
+        "birthday,member_type,joined_on,email,phone,name,member_no\n"
+        ",regular,2024-01-01,,,张三,M1\n",
+        encoding="utf-8-sig",
+    )
+
+    out, _ = call("members", str(path))
+
+    assert out.startswith(f"Imported 1 members (0 already imported) from {path} in ")
+    assert Member.objects.get().name == "张三"
+
+
+def test_a_header_with_missing_unknown_or_repeated_columns_names_them(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("member_no,name,phone,mail,joined_on,member_type,birthday,name\n")
+
+    error, err = fail("members", str(path))
+
+    assert err.splitlines() == [
+        'line 1: missing column "email"; column "name" appears twice; unknown column "mail"'
+    ]
+    assert error == "1 bad row; nothing was imported"
+
+
+def test_line_numbers_are_physical_lines_counting_blank_lines_and_quoted_newlines(tmp_path):
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        MEMBERS + "\n"
+        '"M1","张\n三",,,2024-01-01,regular,\n'  # lines 2-3
+        "\n"  # line 4, blank: skipped
+        "M2,李四,,,2024-13-01,regular,\n"  # line 5
+        "M3,王五,,,2024-01-01,regular\n",  # line 6
+        encoding="utf-8",
+    )
+
+    _error, err = fail("members", str(path))
+
+    assert err.splitlines() == [
+        'line 5: joined_on "2024-13-01" is not a date like 2026-06-30',
+        "line 6: 6 values where the header has 7 columns",
+    ]
+
+
+def test_printed_errors_stop_at_the_cap_with_a_count_of_the_rest(tmp_path):
+    bad_rows = MAX_SHOWN_ERRORS + 5
+    path = tmp_path / "many.csv"
+    path.write_text(
+        MEMBERS + "\n" + "".join(f"M{n},,,,2024-01-01,regular,\n" for n in range(bad_rows)),
+        encoding="utf-8",
+    )
+
+    error, err = fail("members", str(path))
+
+    lines = err.splitlines()
+    assert len(lines) == MAX_SHOWN_ERRORS + 1
+    assert lines[0] == "line 2: name is empty"
+    assert lines[MAX_SHOWN_ERRORS - 1] == f"line {MAX_SHOWN_ERRORS + 1}: name is empty"
+    assert lines[-1] == "... and 5 more"
+    assert error == f"{bad_rows} bad rows; nothing was imported"
+
+
+def test_the_import_function_reports_bad_rows_in_the_exception(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text(MEMBERS + "\nM1,张三,,,2024-01-01,vip,\n", encoding="utf-8")
+
+    with pytest.raises(ImportFailed) as raised:
+        import_csv("members", path)
+
+    assert raised.value.bad_rows == 1
+    assert raised.value.lines == ['line 2: member_type "vip" is not one of: regular, experience']
+
+
+def test_progress_goes_to_the_callback_every_hundred_thousand_rows(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text(MEMBERS + "\n" + "x\n" * 100_000, encoding="utf-8")
+    messages: list[str] = []
+
+    with pytest.raises(ImportFailed):
+        import_csv("members", path, progress=messages.append)
+
+    assert messages == ["  validated 100,000 rows"]
