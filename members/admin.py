@@ -17,11 +17,8 @@ from tiers.templatetags.tier_display import fen_as_yuan
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
-TIER_STATE_FIELDS = (
-    "current_tier",
-    "tier_year_start",
-    "tier_year_end",
-    "downgrade_warned_on",
+TIER_STATE_FIELDS = ("current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on")
+EVALUATION_FIELDS = (
     "evaluated_on",
     "evaluated_policy",
     "qualified_tier",
@@ -30,6 +27,17 @@ TIER_STATE_FIELDS = (
     "tenure_years",
     "contribution",
 )
+
+
+def _evaluation_value(attribute: str, description, ordering: str | None = None):
+    """An admin column showing one figure of the member's last evaluation (blank before it)."""
+
+    @admin.display(description=description, ordering=ordering)
+    def value(self, member: Member):
+        evaluation = member.last_evaluation
+        return getattr(evaluation, attribute) if evaluation else None
+
+    return value
 
 
 @admin.register(Member)
@@ -45,24 +53,32 @@ class MemberAdmin(admin.ModelAdmin):
         "spend",
         "evaluated_on",
     )
-    list_filter = ("status", "current_tier", "qualified_tier")
-    list_select_related = ("current_tier", "qualified_tier")
+    list_filter = ("status", "current_tier", "evaluation__qualified_tier")
+    list_select_related = ("current_tier", "evaluation__qualified_tier")
     # "^" and "=" keep member number and phone searches on their indexes' prefix.
     search_fields = ("^member_no", "name", "^phone", "=email")
     show_full_result_count = False
-    readonly_fields = (*TIER_STATE_FIELDS, "created_at")
+    readonly_fields = (*TIER_STATE_FIELDS, *EVALUATION_FIELDS, "created_at")
     fieldsets = (
         (None, {"fields": ("member_no", "name", "status", "joined_on", "created_at")}),
         (_("Contact"), {"fields": ("phone", "email", "birthday")}),
         (
             _("Tier (set by the evaluation)"),
-            {"fields": TIER_STATE_FIELDS},
+            {"fields": (*TIER_STATE_FIELDS, *EVALUATION_FIELDS)},
         ),
     )
 
-    @admin.display(description=_("spend"), ordering="spend_fen")
+    evaluated_on = _evaluation_value("evaluated_on", _("evaluated on"), "evaluation__evaluated_on")
+    evaluated_policy = _evaluation_value("policy", _("evaluated with policy"))
+    qualified_tier = _evaluation_value("qualified_tier", _("qualified tier"))
+    frequency = _evaluation_value("frequency", _("frequency"))
+    tenure_years = _evaluation_value("tenure_years", _("tenure (years)"))
+    contribution = _evaluation_value("contribution", _("contribution"))
+
+    @admin.display(description=_("spend"), ordering="evaluation__spend_fen")
     def spend(self, member: Member) -> str:
-        return fen_as_yuan(member.spend_fen)
+        evaluation = member.last_evaluation
+        return fen_as_yuan(evaluation.spend_fen if evaluation else None)
 
 
 class LocalDateFromMomentMixin:

@@ -3,12 +3,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import fen_to_yuan
-from tiers import engine
 
 
 class Member(models.Model):
@@ -22,13 +22,15 @@ class Member(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
-    joined_on = models.DateField(_("joined on"), db_index=True)
+    joined_on = models.DateField(_("joined on"))
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    # What the member holds; changed only by tiers.services (see tiers/engine.py advance()).
+    # What the member holds; changed only by tiers.services (see tiers/engine.py advance()). The
+    # figures of the last evaluation live in tiers.MemberEvaluation, a narrow table every
+    # recompute rewrites, so this wide, well-indexed row is written only when the tier changes.
     current_tier = models.ForeignKey(
         "tiers.Tier",
         verbose_name=_("current tier"),
@@ -41,57 +43,22 @@ class Member(models.Model):
     tier_year_end = models.DateField(_("tier year end"), null=True, blank=True)
     downgrade_warned_on = models.DateField(_("downgrade warned on"), null=True, blank=True)
 
-    # The last evaluation: its date, policy, qualified tier and the four numbers.
-    evaluated_on = models.DateField(_("evaluated on"), null=True, blank=True)
-    evaluated_policy = models.ForeignKey(
-        "tiers.TierPolicy",
-        verbose_name=_("evaluated with policy"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    qualified_tier = models.ForeignKey(
-        "tiers.Tier",
-        verbose_name=_("qualified tier"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    spend_fen = models.BigIntegerField(_("spend (fen)"), null=True, blank=True)
-    frequency = models.PositiveIntegerField(_("frequency"), null=True, blank=True)
-    tenure_years = models.PositiveIntegerField(_("tenure (years)"), null=True, blank=True)
-    contribution = models.PositiveIntegerField(_("contribution"), null=True, blank=True)
-
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
         ordering = ["member_no"]
-        indexes = [
-            models.Index(fields=["status", "current_tier"]),
-            models.Index(fields=["name"]),
-            models.Index(fields=["phone"]),
-        ]
+        indexes = [models.Index(fields=["status", "current_tier"])]
 
     def __str__(self) -> str:
         return f"{self.member_no} {self.name}"
 
     @property
-    def spend(self) -> Decimal | None:
-        return None if self.spend_fen is None else fen_to_yuan(self.spend_fen)
-
-    @property
-    def metrics(self) -> engine.Metrics | None:
-        """The numbers of the last evaluation, or None before the first one."""
-        if self.evaluated_on is None or self.spend_fen is None:
+    def last_evaluation(self):
+        """The member's last evaluation (``tiers.MemberEvaluation``), or None before the first."""
+        try:
+            return self.evaluation
+        except ObjectDoesNotExist:
             return None
-        return engine.Metrics(
-            spend=self.spend,
-            frequency=self.frequency,
-            tenure_years=self.tenure_years,
-            contribution=self.contribution,
-        )
 
     @property
     def takes_part(self) -> bool:

@@ -24,7 +24,9 @@ def member_search(
     The text matches the start of a member number (case-insensitive), part of a name, or part
     of a phone number, so staff can type a number's prefix, a given name or a phone's last
     digits."""
-    members = Member.objects.select_related("current_tier", "qualified_tier").order_by("member_no")
+    members = Member.objects.select_related("current_tier", "evaluation__qualified_tier").order_by(
+        "member_no"
+    )
     query = query.strip()
     if query:
         members = members.filter(
@@ -75,7 +77,7 @@ def member_open_warning(member: Member) -> DowngradeWarning | None:
 def member_profile(*, member_no: str) -> MemberProfile:
     """The member page's data; raises ``Member.DoesNotExist`` for an unknown number."""
     member = Member.objects.select_related(
-        "current_tier", "qualified_tier", "evaluated_policy"
+        "current_tier", "evaluation__qualified_tier", "evaluation__policy"
     ).get(member_no=member_no)
     explanation = member_explanation(member)
     checks = []

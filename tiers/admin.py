@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import engine
-from .models import Benefit, DowngradeWarning, Tier, TierChange, TierPolicy
+from .models import Benefit, DowngradeWarning, MemberEvaluation, Tier, TierChange, TierPolicy
 from .policy import PolicyError, build_policy
 from .templatetags.tier_display import fen_as_yuan
 
@@ -163,3 +163,26 @@ class DowngradeWarningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("=member__member_no",)
     raw_id_fields = ("member",)
     show_full_result_count = False
+
+
+@admin.register(MemberEvaluation)
+class MemberEvaluationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "member",
+        "evaluated_on",
+        "policy",
+        "qualified_tier",
+        "spend",
+        "frequency",
+        "tenure_years",
+        "contribution",
+    )
+    list_filter = ("qualified_tier", "evaluated_on")
+    list_select_related = ("member", "policy", "qualified_tier")
+    search_fields = ("=member__member_no",)
+    raw_id_fields = ("member",)
+    show_full_result_count = False
+
+    @admin.display(description=_("spend"), ordering="spend_fen")
+    def spend(self, evaluation: MemberEvaluation) -> str:
+        return fen_as_yuan(evaluation.spend_fen)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from loyalty.money import fen_to_yuan
 
 from . import engine
 
@@ -217,6 +221,62 @@ class TierChange(models.Model):
         if self.pk is not None:
             raise ValueError("tier history is append-only")
         super().save(*args, **kwargs)
+
+
+class MemberEvaluation(models.Model):
+    """A member's last evaluation: its date, policy version, qualified tier and the four figures.
+
+    One narrow row per member with a single index, rewritten by every recompute: rewriting a
+    million of these is several times faster than rewriting the wide member rows."""
+
+    member = models.OneToOneField(
+        "members.Member",
+        verbose_name=_("member"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="evaluation",
+    )
+    evaluated_on = models.DateField(_("evaluated on"))
+    # No indexes on these keys: nothing looks evaluations up by policy or tier, and each index
+    # would be rewritten with every row of every recompute.
+    policy = models.ForeignKey(
+        TierPolicy,
+        verbose_name=_("policy"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    qualified_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("qualified tier"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    spend_fen = models.BigIntegerField(_("spend (fen)"))
+    frequency = models.PositiveIntegerField(_("frequency"))
+    tenure_years = models.PositiveIntegerField(_("tenure (years)"))
+    contribution = models.PositiveIntegerField(_("contribution"))
+
+    class Meta:
+        verbose_name = _("evaluation")
+        verbose_name_plural = _("evaluations")
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.evaluated_on}"
+
+    @property
+    def spend(self) -> Decimal:
+        return fen_to_yuan(self.spend_fen)
+
+    @property
+    def metrics(self) -> engine.Metrics:
+        return engine.Metrics(
+            spend=self.spend,
+            frequency=self.frequency,
+            tenure_years=self.tenure_years,
+            contribution=self.contribution,
+        )
 
 
 class DowngradeWarning(models.Model):

@@ -49,12 +49,12 @@ def member_explanation(member: Member) -> TierExplanation | None:
     """The last evaluation re-explained from its stored numbers and policy version (the engine
     is deterministic, so this is exactly what decided it); None before the first evaluation and
     for members who take no part (experience, blacklisted), whose old figures decide nothing."""
-    metrics = member.metrics
-    if metrics is None or member.evaluated_policy is None or not member.takes_part:
+    evaluation = member.last_evaluation
+    if evaluation is None or not member.takes_part:
         return None
     tiers = tiers_by_code()
-    evaluation = engine.evaluate(metrics, engine_policy(member.evaluated_policy, tiers))
-    return TierExplanation(evaluation, member.evaluated_policy, tiers)
+    checked = engine.evaluate(evaluation.metrics, engine_policy(evaluation.policy, tiers))
+    return TierExplanation(checked, evaluation.policy, tiers)
 
 
 def member_history(member: Member) -> QuerySet[TierChange]:
@@ -69,13 +69,13 @@ def export_rows(chunk_size: int = 5000):
         .values_list(
             "member_no",
             "status",
-            "evaluated_on",
-            "qualified_tier__code",
+            "evaluation__evaluated_on",
+            "evaluation__qualified_tier__code",
             "current_tier__code",
-            "spend_fen",
-            "frequency",
-            "tenure_years",
-            "contribution",
+            "evaluation__spend_fen",
+            "evaluation__frequency",
+            "evaluation__tenure_years",
+            "evaluation__contribution",
         )
         .iterator(chunk_size=chunk_size)
     )

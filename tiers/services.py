@@ -1,9 +1,11 @@
 """Tier evaluation: the only writer of members' tiers, history and downgrade warnings.
 
-Every evaluation, of all members or of one, goes through ``_evaluate_range``: read a range of
-members in id order, compute their window figures with one grouped query, run the pure engine on
-each in memory, then write every changed row with set-based statements. Memory is bounded by the
-range size and the number of queries by the number of ranges, never by the number of members.
+The recompute computes every member's window figures in one grouped SQL pass into a temporary
+table, then reads members with their figures in id ranges. Every evaluation, of a range or of one
+member, goes through ``_evaluate_rows``: the pure engine runs on each member in memory, then the
+writes are set-based: the narrow evaluation rows are upserted, and member rows are written only
+where the tier state changed. Memory is bounded by the range size and the number of queries by
+the number of ranges, never by the number of members.
 """
 
 from __future__ import annotations
@@ -15,40 +17,28 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from loyalty.bulk import analyze, insert_rows, update_rows
+from loyalty.bulk import insert_rows, update_rows, upsert_rows
 from loyalty.money import fen_to_yuan
-from members.models import ActivityParticipation, Member, Referral, Transaction
+from members.models import Member
 
 from . import engine
-from .metrics import NONE, figures_for_range
-from .models import DowngradeWarning, Tier, TierChange, TierPolicy
+from .metrics import figures_for_member, window_figures_table
+from .models import DowngradeWarning, MemberEvaluation, Tier, TierChange, TierPolicy
 from .selectors import engine_policy, policy_in_force
 
-_MEMBER_COLUMNS = (
-    "id",
-    "status",
-    "joined_on",
-    "current_tier_id",
-    "tier_year_start",
-    "downgrade_warned_on",
-)
-_STATE_FIELDS = [
-    "current_tier",
-    "tier_year_start",
-    "tier_year_end",
-    "downgrade_warned_on",
+_STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
+_EVALUATION_FIELDS = [
     "evaluated_on",
-    "evaluated_policy",
+    "policy",
     "qualified_tier",
     "spend_fen",
     "frequency",
     "tenure_years",
     "contribution",
 ]
-_REVOKED_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
 _HISTORY_FIELDS = [
     "member",
     "from_tier",
@@ -127,37 +117,56 @@ def tiers_recompute(
     transaction, so a long run never holds the database and a rerun of the same date is a
     no-op for the ranges already done."""
     started = time.monotonic()
-    # Cheap insurance: stale statistics after a bulk load turn the grouped query into nested loops.
-    analyze(Member, Transaction, Referral, ActivityParticipation)
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    after_id = 0
-    while True:
-        with transaction.atomic():
-            # Lock the range, as member_evaluate locks its member: otherwise a single
-            # evaluation committed between this read and the writes below is overwritten with
-            # stale state, and both write the same history row (or the same warning, which
-            # breaks one_warning_per_tier_year and fails the whole range).
-            rows = list(
-                Member.objects.select_for_update()
-                .filter(id__gt=after_id)
-                .order_by("id")
-                .values_list(*_MEMBER_COLUMNS, "evaluated_on")[:chunk_size]
-            )
-            if not rows:
+    with window_figures_table(context.window) as figures:
+        sql = _range_sql(figures)
+        after_id = 0
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                # Locks the range, as member_evaluate locks its member: otherwise a single
+                # evaluation committed between this read and the writes below is overwritten
+                # with stale state, and both write the same history row or warning.
+                cursor.execute(sql, [after_id, chunk_size])
+                rows = cursor.fetchall()
+                if not rows:
+                    break
+                summary.evaluated_later_before += sum(
+                    1
+                    for row in rows
+                    if row[_EVALUATED_ON] is not None and row[_EVALUATED_ON] > as_of
+                )
+                _evaluate_rows(rows, context, summary)
+            after_id = rows[-1][0]
+            if progress:
+                progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+            if len(rows) < chunk_size:
                 break
-            summary.evaluated_later_before += sum(
-                1 for row in rows if row[-1] is not None and row[-1] > as_of
-            )
-            _evaluate_range([row[:-1] for row in rows], context, summary)
-        after_id = rows[-1][0]
-        if progress:
-            progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
-        if len(rows) < chunk_size:
-            break
     summary.seconds = time.monotonic() - started
     return summary
+
+
+# A row to evaluate: the member's state, the date of their last evaluation and raw figures.
+_EVALUATED_ON = 6
+
+
+def _range_sql(figures_table: str) -> str:
+    qn = connection.ops.quote_name
+    lock = ""
+    if connection.features.has_select_for_update_of:
+        lock = " FOR UPDATE OF m"
+    elif connection.features.has_select_for_update:
+        lock = " FOR UPDATE"
+    return (
+        "SELECT m.id, m.status, m.joined_on, m.current_tier_id, m.tier_year_start, "
+        "m.downgrade_warned_on, e.evaluated_on, COALESCE(f.spend_fen, 0), "
+        "COALESCE(f.frequency, 0), COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
+        f"FROM {qn(Member._meta.db_table)} m "
+        f"LEFT JOIN {qn(figures_table)} f ON f.member_id = m.id "
+        f"LEFT JOIN {qn(MemberEvaluation._meta.db_table)} e ON e.member_id = m.id "
+        f"WHERE m.id > %s ORDER BY m.id LIMIT %s{lock}"
+    )
 
 
 @transaction.atomic
@@ -165,22 +174,30 @@ def member_evaluate(*, member: Member, as_of: date) -> engine.Event:
     """Evaluate one member as of ``as_of``, exactly as the recompute would."""
     context = _context(as_of)
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    row = (
-        Member.objects.select_for_update().filter(pk=member.pk).values_list(*_MEMBER_COLUMNS).get()
+    state = (
+        Member.objects.select_for_update()
+        .filter(pk=member.pk)
+        .values_list(
+            "id", "status", "joined_on", "current_tier_id", "tier_year_start", "downgrade_warned_on"
+        )
+        .get()
     )
-    _evaluate_range([row], context, summary)
+    raw = figures_for_member(member.pk, context.window)
+    row = (*state, None, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
+    _evaluate_rows([row], context, summary)
     return next(iter(summary.events), engine.Event.NONE)
 
 
-def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
+def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
     as_of, policy = context.as_of, context.policy
-    figures_by_member = figures_for_range(rows[0][0], rows[-1][0], context.window)
     state_updates: list[tuple] = []
-    revocations: list[tuple] = []
+    evaluations: list[tuple] = []
     history: list[tuple] = []
     warnings: list[DowngradeWarning] = []
 
-    for member_id, status, joined_on, tier_id, year_start, warned_on in rows:
+    for row in rows:
+        member_id, status, joined_on, tier_id, year_start, warned_on = row[:6]
+        spend_fen, frequency, referrals, activities = row[7:]
         if joined_on > as_of:
             summary.not_yet_joined += 1
             continue
@@ -188,7 +205,7 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
             # Experience and blacklisted members hold no tier; one that still holds one loses it.
             summary.not_taking_part += 1
             if tier_id is not None:
-                revocations.append((member_id, None, None, None, None))
+                state_updates.append((member_id, None, None, None, None))
                 history.append(
                     (
                         member_id,
@@ -208,13 +225,11 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
                 summary.events[engine.Event.REVOKED] += 1
             continue
 
-        raw = figures_by_member.get(member_id, NONE)
         metrics = engine.Metrics(
-            spend=fen_to_yuan(raw.spend_fen),
-            frequency=raw.frequency,
+            spend=fen_to_yuan(spend_fen),
+            frequency=frequency,
             tenure_years=engine.completed_years(joined_on, as_of),
-            contribution=raw.referrals * policy.referral_points
-            + raw.activities * policy.activity_points,
+            contribution=referrals * policy.referral_points + activities * policy.activity_points,
         )
         qualified = engine.qualify(metrics, policy)
         current_rank = None if tier_id is None else context.rank_by_tier_id[tier_id]
@@ -226,22 +241,15 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
         summary.evaluated += 1
         if step.event != engine.Event.NONE:
             summary.events[step.event] += 1
-        state_updates.append(
-            (
-                member_id,
-                new_tier_id,
-                state.year_start,
-                state.year_end,
-                state.warned_on,
-                as_of,
-                context.policy_row.pk,
-                context.tier_id_by_rank[qualified.rank],
-                raw.spend_fen,
-                metrics.frequency,
-                metrics.tenure_years,
-                metrics.contribution,
+        qualified_tier_id = context.tier_id_by_rank[qualified.rank]
+        evaluations.append(
+            (member_id, as_of, context.policy_row.pk, qualified_tier_id, spend_fen,
+             metrics.frequency, metrics.tenure_years, metrics.contribution)
+        )  # fmt: skip
+        if state != engine.TierState(current_rank, year_start, warned_on):
+            state_updates.append(
+                (member_id, new_tier_id, state.year_start, state.year_end, state.warned_on)
             )
-        )
         if step.changes_tier:
             history.append(
                 (
@@ -252,7 +260,7 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
                     context.policy_row.pk,
                     as_of,
                     context.now,
-                    raw.spend_fen,
+                    spend_fen,
                     metrics.frequency,
                     metrics.tenure_years,
                     metrics.contribution,
@@ -265,7 +273,7 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
                 DowngradeWarning(
                     member_id=member_id,
                     tier_id=tier_id,
-                    qualified_tier_id=context.tier_id_by_rank[qualified.rank],
+                    qualified_tier_id=qualified_tier_id,
                     policy=context.policy_row,
                     warned_on=as_of,
                     tier_year_start=year_start,
@@ -278,6 +286,6 @@ def _evaluate_range(rows: list[tuple], context: _Context, summary: RecomputeSumm
             )
 
     update_rows(Member, _STATE_FIELDS, state_updates)
-    update_rows(Member, _REVOKED_FIELDS, revocations)
+    upsert_rows(MemberEvaluation, _EVALUATION_FIELDS, evaluations)
     insert_rows(TierChange, _HISTORY_FIELDS, history)
     DowngradeWarning.objects.bulk_create(warnings)

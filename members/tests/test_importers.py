@@ -385,7 +385,7 @@ def test_importing_transactions_evaluates_nobody(csv_file, member):
     run("transactions", csv_file(TRANSACTIONS, "T1,M1,purchase,999999,2026-06-30T10:00:00+08:00,"))
 
     member.refresh_from_db()
-    assert member.current_tier is None and member.evaluated_on is None
+    assert member.current_tier is None and member.last_evaluation is None
     assert not TierChange.objects.exists()
 
 

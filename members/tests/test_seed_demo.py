@@ -167,7 +167,7 @@ class TestTheLoadedDemo:
         today = timezone.localdate()
         active = Member.objects.filter(status="active")
 
-        assert not active.exclude(evaluated_on=today).exists()
+        assert not active.exclude(evaluation__evaluated_on=today).exists()
         assert not active.filter(current_tier__isnull=True).exists()
         assert (
             not Member.objects.exclude(status="active").filter(current_tier__isnull=False).exists()
@@ -207,7 +207,7 @@ class TestTheLoadedDemo:
 
     def test_the_loaded_data_is_exactly_the_generated_data(self, db, printed):
         """So two runs with the same seed on fresh databases hold the same data."""
-        today = Member.objects.filter(status="active").first().evaluated_on
+        today = Member.objects.filter(status="active").first().evaluation.evaluated_on
         data = demo.generate(members=SMALL, seed=demo.DEFAULT_SEED, today=today)
 
         members = Member.objects.order_by("member_no").values_list(

@@ -150,8 +150,8 @@ def test_a_members_tier_state_cannot_be_changed_in_the_admin(admin_client, some_
     member.refresh_from_db()
     assert member.name == "新名字"
     assert member.current_tier == gold
-    assert member.qualified_tier.code == "silver"
-    assert member.frequency == 0
+    assert member.evaluation.qualified_tier.code == "silver"
+    assert member.evaluation.frequency == 0
 
 
 def test_an_added_transaction_takes_its_local_date_from_its_moment(admin_client):

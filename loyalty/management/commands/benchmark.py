@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import datetime
+import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -77,20 +77,23 @@ class Command(BaseCommand):
         )
 
     def _step(self, label: str, *command: str) -> None:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, "manage.py", *command, "-v", "0"],
-            cwd=settings.BASE_DIR,
-            capture_output=True,
-            text=True,
+        with tempfile.TemporaryFile() as output:
+            started = time.monotonic()
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", *command, "-v", "0"],
+                cwd=settings.BASE_DIR,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+            # wait4 gives this child's own peak memory, not the largest of all children so far.
+            _pid, status, usage = os.wait4(process.pid, 0)
+            seconds = time.monotonic() - started
+            if os.waitstatus_to_exitcode(status) != 0:
+                output.seek(0)
+                raise CommandError(f"{label} failed:\n{output.read().decode()}")
+        self.stdout.write(
+            f"{label:32} {seconds:7.2f} s   peak RSS {usage.ru_maxrss / 1024:.0f} MiB"
         )
-        seconds = time.monotonic() - started
-        if result.returncode != 0:
-            raise CommandError(f"{label} failed:\n{result.stdout}\n{result.stderr}")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        memory = f"peak RSS {peak / 1024:.0f} MiB" if peak > before else "peak RSS ≤ earlier step"
-        self.stdout.write(f"{label:32} {seconds:7.2f} s   {memory}")
 
     def _bare_group_by(self, as_of: datetime.date) -> None:
         window = engine.window_for(as_of, engine.WindowKind.ROLLING_YEAR)

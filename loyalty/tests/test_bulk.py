@@ -1,0 +1,89 @@
+"""The set-based writers behind imports and recomputes, on both their paths: a few rows go
+through plain statements, many through COPY and a staging table on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from loyalty.bulk import insert_rows, update_rows, upsert_rows
+from members.models import Member
+from members.tests.factories import MemberFactory
+from tiers.models import MemberEvaluation, Tier, TierPolicy
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.date(2026, 6, 30)
+
+
+@pytest.mark.parametrize("count", [3, 600])
+def test_insert_rows_stores_text_with_tabs_newlines_and_backslashes_exactly(count):
+    awkward = "王\t小\\明\n第二行"
+    rows = [(f"B{i}", awkward, DAY, Member.Status.ACTIVE, "", "") for i in range(count)]
+
+    insert_rows(
+        Member,
+        ["member_no", "name", "joined_on", "status", "phone", "email", "created_at"],
+        _with_now(rows),
+    )
+
+    assert Member.objects.count() == count
+    assert set(Member.objects.values_list("name", flat=True)) == {awkward}
+
+
+def _with_now(rows):
+    from django.utils import timezone
+
+    now = timezone.now()
+    for row in rows:
+        yield (*row, now)
+
+
+@pytest.mark.parametrize("count", [3, 600])
+def test_update_rows_changes_only_the_named_fields_of_the_named_rows(count):
+    members = MemberFactory.create_batch(count + 1)
+    untouched = members.pop()
+    gold = Tier.objects.get(code="gold")
+
+    update_rows(
+        Member,
+        ["current_tier", "tier_year_start"],
+        [(m.pk, gold.pk, DAY) for m in members],
+    )
+
+    assert Member.objects.filter(current_tier=gold, tier_year_start=DAY).count() == count
+    untouched.refresh_from_db()
+    assert untouched.current_tier is None and untouched.name
+
+
+@pytest.mark.parametrize("count", [3, 600])
+def test_upsert_rows_inserts_new_keys_and_updates_existing_ones(count):
+    members = MemberFactory.create_batch(count)
+    policy = TierPolicy.objects.get(version=1)
+    silver, gold = Tier.objects.get(code="silver"), Tier.objects.get(code="gold")
+    fields = [
+        "evaluated_on",
+        "policy",
+        "qualified_tier",
+        "spend_fen",
+        "frequency",
+        "tenure_years",
+        "contribution",
+    ]
+    half = members[: count // 2 + 1]
+    upsert_rows(
+        MemberEvaluation, fields, [(m.pk, DAY, policy.pk, silver.pk, 1, 1, 1, 1) for m in half]
+    )
+
+    later = DAY + datetime.timedelta(days=1)
+    upsert_rows(
+        MemberEvaluation,
+        fields,
+        [(m.pk, later, policy.pk, gold.pk, 2_000_000, 3, 0, 0) for m in members],
+    )
+
+    assert MemberEvaluation.objects.count() == count
+    assert set(
+        MemberEvaluation.objects.values_list("evaluated_on", "qualified_tier", "spend_fen")
+    ) == {(later, gold.pk, 2_000_000)}
