@@ -259,8 +259,8 @@ class MemberEvaluation(models.Model):
     contribution = models.PositiveIntegerField(_("contribution"))
 
     class Meta:
-        verbose_name = _("evaluation")
-        verbose_name_plural = _("evaluations")
+        verbose_name = _("tier evaluation")
+        verbose_name_plural = _("tier evaluations")
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.evaluated_on}"

@@ -113,8 +113,8 @@ class Migration(migrations.Migration):
                 ('policy', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tiers.tierpolicy', verbose_name='policy')),
             ],
             options={
-                'verbose_name': 'evaluation',
-                'verbose_name_plural': 'evaluations',
+                'verbose_name': 'tier evaluation',
+                'verbose_name_plural': 'tier evaluations',
             },
         ),
         migrations.CreateModel(
