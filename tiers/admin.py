@@ -49,22 +49,22 @@ class TierAdmin(admin.ModelAdmin):
         return ("code", "rank") if obj is not None else ()
 
 
+# What a policy version decides besides its name and dates: edited together, shown together.
+_EVALUATION_SETTINGS = (
+    "window_kind",
+    "referral_points",
+    "activity_points",
+    "warning_lead_days",
+    "notice_days",
+    "downgrade_step",
+    "rules",
+)
+
+
 class TierPolicyAdminForm(forms.ModelForm):
     class Meta:
         model = TierPolicy
-        fields = (
-            "version",
-            "name",
-            "effective_from",
-            "notes",
-            "window_kind",
-            "referral_points",
-            "activity_points",
-            "warning_lead_days",
-            "notice_days",
-            "downgrade_step",
-            "rules",
-        )
+        fields = ("version", "name", "effective_from", "notes", *_EVALUATION_SETTINGS)
 
     def clean(self):
         data = super().clean()
@@ -93,20 +93,7 @@ class TierPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "created_at", "published_at", "published_by")
     fieldsets = (
         (None, {"fields": ("version", "name", "status", "effective_from", "notes")}),
-        (
-            _("Evaluation"),
-            {
-                "fields": (
-                    "window_kind",
-                    "referral_points",
-                    "activity_points",
-                    "warning_lead_days",
-                    "notice_days",
-                    "downgrade_step",
-                    "rules",
-                )
-            },
-        ),
+        (_("Evaluation"), {"fields": _EVALUATION_SETTINGS}),
         (_("Record"), {"fields": ("created_at", "published_at", "published_by")}),
     )
 
