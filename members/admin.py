@@ -2,17 +2,19 @@
 
 Members can number in the millions: foreign keys to a member are raw-id inputs (a select would
 load every member), searches start from indexed columns, and list pages skip the full count.
-A member's tier state is written only by the evaluation (tiers.services), so it is read-only here.
+A member's status and tier state are read-only here: status changes (blacklisting, lifting it,
+converting an experience member) are audited actions with their own rules, and the tier state is
+written only by the evaluation (tiers.services). Transactions, referrals, activities and
+blacklist entries come from imports and services, which check what a plain form would not
+(a refund's purchase and remaining amount, the local date), so the admin only shows them.
 """
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin import ReadOnlyAdminMixin
 from tiers.templatetags.tier_display import fen_as_yuan
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
@@ -58,7 +60,7 @@ class MemberAdmin(admin.ModelAdmin):
     # "^" and "=" keep member number and phone searches on their indexes' prefix.
     search_fields = ("^member_no", "name", "^phone", "=email")
     show_full_result_count = False
-    readonly_fields = (*TIER_STATE_FIELDS, *EVALUATION_FIELDS, "created_at")
+    readonly_fields = ("status", *TIER_STATE_FIELDS, *EVALUATION_FIELDS, "created_at")
     fieldsets = (
         (None, {"fields": ("member_no", "name", "status", "joined_on", "created_at")}),
         (_("Contact"), {"fields": ("phone", "email", "birthday")}),
@@ -81,45 +83,13 @@ class MemberAdmin(admin.ModelAdmin):
         return fen_as_yuan(evaluation.spend_fen if evaluation else None)
 
 
-class LocalDateFromMomentMixin:
-    """``occurred_on`` is the local date of ``occurred_at`` (the day tier windows count in), so
-    it is derived, never typed."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return (*super().get_readonly_fields(request, obj), "occurred_on")
-
-    def save_model(self, request, obj, form, change):
-        obj.occurred_on = timezone.localdate(obj.occurred_at)
-        super().save_model(request, obj, form, change)
-
-
-class TransactionAdminForm(forms.ModelForm):
-    class Meta:
-        model = Transaction
-        fields = ("external_id", "member", "kind", "amount_fen", "occurred_at", "refund_of")
-
-    def clean(self):
-        data = super().clean()
-        purchase, member = data.get("refund_of"), data.get("member")
-        if purchase is not None and member is not None:
-            if purchase.kind != Transaction.Kind.PURCHASE:
-                raise ValidationError({"refund_of": _("A refund must name a purchase.")})
-            if purchase.member_id != member.pk:
-                raise ValidationError(
-                    {"refund_of": _("A refund must name a purchase of the same member.")}
-                )
-        return data
-
-
 @admin.register(Transaction)
-class TransactionAdmin(LocalDateFromMomentMixin, admin.ModelAdmin):
-    form = TransactionAdminForm
+class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("external_id", "member", "kind", "amount", "occurred_on", "refund_of")
     list_filter = ("kind", "occurred_on")
     list_select_related = ("member", "refund_of")
     search_fields = ("=external_id", "=member__member_no")
     raw_id_fields = ("member", "refund_of")
-    readonly_fields = ("created_at",)
     show_full_result_count = False
 
     @admin.display(description=_("amount"), ordering="amount_fen")
@@ -128,43 +98,34 @@ class TransactionAdmin(LocalDateFromMomentMixin, admin.ModelAdmin):
 
 
 @admin.register(Referral)
-class ReferralAdmin(admin.ModelAdmin):
+class ReferralAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("occurred_on", "referrer", "referred")
     list_filter = ("occurred_on",)
     list_select_related = ("referrer", "referred")
     search_fields = ("=referrer__member_no", "=referred__member_no")
     raw_id_fields = ("referrer", "referred")
-    readonly_fields = ("created_at",)
     show_full_result_count = False
 
 
 @admin.register(ActivityParticipation)
-class ActivityParticipationAdmin(LocalDateFromMomentMixin, admin.ModelAdmin):
+class ActivityParticipationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("occurred_on", "member", "activity")
     list_filter = ("occurred_on",)
     list_select_related = ("member",)
     search_fields = ("=member__member_no", "activity")
     raw_id_fields = ("member",)
-    readonly_fields = ("created_at",)
     show_full_result_count = False
 
 
 @admin.register(BlacklistEntry)
-class BlacklistEntryAdmin(admin.ModelAdmin):
+class BlacklistEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("member", "occurred_at", "short_reason", "created_by", "lifted_at")
     list_filter = (("lifted_at", admin.EmptyFieldListFilter), "occurred_at")
     list_select_related = ("member", "created_by")
     search_fields = ("=member__member_no", "reason")
     raw_id_fields = ("member",)
-    # Lifting is its own, more privileged and audited action, not an edit of these fields.
-    readonly_fields = ("created_by", "created_at", "lifted_at", "lifted_by", "lift_reason")
     show_full_result_count = False
 
     @admin.display(description=_("reason"))
     def short_reason(self, entry: BlacklistEntry) -> str:
         return entry.reason if len(entry.reason) <= 40 else f"{entry.reason[:40]}…"
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)

@@ -42,8 +42,9 @@ from loyalty.money import CENT, fen_to_yuan, parse_amount
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
-# Errors shown for one file; the count of bad rows is always exact.
-MAX_SHOWN_ERRORS = 1000
+# Every bad row is shown, up to this many (a bound on memory for a file of garbage); the count
+# of bad rows is always exact.
+MAX_SHOWN_ERRORS = 1_000_000
 PROGRESS_EVERY = 100_000
 # Keys per look-up query on PostgreSQL (one array parameter); on SQLite, which allows 999
 # parameters per query, a little less than that.
@@ -274,41 +275,24 @@ def _date(*, required: bool = True) -> Converter:
     return convert
 
 
-def _moment(*, date_allowed: bool) -> Converter:
-    """An aware date and time: ISO 8601 with a UTC offset or, when ``date_allowed``, a date
-    YYYY-MM-DD meaning local midnight. A time without an offset is refused: it is ambiguous
-    between the sender's zone and ours."""
-
-    def convert(text: str) -> datetime.datetime:
-        if not text:
-            raise _empty()
-        if date_allowed and (day := _parse_date(text)) is not None:
-            return datetime.datetime.combine(
-                day, datetime.time(), tzinfo=timezone.get_default_timezone()
+def _date_or_moment(text: str) -> datetime.datetime:
+    """An aware date and time: ISO 8601, read in the configured time zone when it has no UTC
+    offset (domain.md: all dates are local dates), or a date YYYY-MM-DD meaning local midnight."""
+    if not text:
+        raise _empty()
+    local = timezone.get_default_timezone()
+    if (day := _parse_date(text)) is not None:
+        return datetime.datetime.combine(day, datetime.time(), tzinfo=local)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise _Bad(
+            gettext(
+                '%(column)s "%(value)s" is neither a date like 2026-06-30 nor a date '
+                "and time like 2026-06-30T14:05:00+08:00"
             )
-        try:
-            moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            if date_allowed:
-                raise _Bad(
-                    gettext(
-                        '%(column)s "%(value)s" is neither a date like 2026-06-30 nor a date '
-                        "and time like 2026-06-30T14:05:00+08:00"
-                    )
-                ) from None
-            raise _Bad(
-                gettext(
-                    '%(column)s "%(value)s" is not a date and time like 2026-06-30T14:05:00+08:00'
-                )
-            ) from None
-        if moment.tzinfo is None:
-            raise _Bad(gettext('%(column)s "%(value)s" has no UTC offset (add one, e.g. +08:00)'))
-        return moment
-
-    return convert
-
-
-_date_or_moment = _moment(date_allowed=True)
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
 
 
 def _local_day(text: str) -> datetime.date:
@@ -688,7 +672,7 @@ class _TransactionImporter(_Importer):
         "member_no": _member_no,
         "kind": _choice({"purchase": _PURCHASE, "refund": _REFUND}),
         "amount": _amount,
-        "occurred_at": _moment(date_allowed=False),
+        "occurred_at": _date_or_moment,
         "refund_of": _text(64, required=False),
     }
     COMPARED = ("member_no", "kind", "amount", "occurred_at", "refund_of")

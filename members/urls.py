@@ -8,5 +8,5 @@ app_name = "members"
 
 urlpatterns = [
     path("", views.MemberListView.as_view(), name="list"),
-    path("<str:member_no>/", views.MemberDetailView.as_view(), name="detail"),
+    path("<path:member_no>/", views.MemberDetailView.as_view(), name="detail"),
 ]

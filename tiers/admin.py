@@ -12,23 +12,12 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.admin import ReadOnlyAdminMixin
+
 from . import engine
 from .models import Benefit, DowngradeWarning, MemberEvaluation, Tier, TierChange, TierPolicy
 from .policy import PolicyError, build_policy
 from .templatetags.tier_display import fen_as_yuan
-
-
-class ReadOnlyAdminMixin:
-    """View only, for every user: the rows are history, written by services."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class BenefitInline(admin.TabularInline):

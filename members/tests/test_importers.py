@@ -259,16 +259,9 @@ GOOD_PURCHASE = "T1,M1,purchase,100.00,2026-06-30T10:00:00+08:00,"
         ("T2,M1,purchase,abc,2026-06-30T10:00:00+08:00,", 'amount "abc" is not a number'),
         ("T2,M1,purchase,,2026-06-30T10:00:00+08:00,", "amount is empty"),
         (
-            "T2,M1,purchase,10,2026-06-30T10:00:00,",
-            'occurred_at "2026-06-30T10:00:00" has no UTC offset (add one, e.g. +08:00)',
-        ),
-        (
-            "T2,M1,purchase,10,2026-06-30,",
-            'occurred_at "2026-06-30" has no UTC offset (add one, e.g. +08:00)',
-        ),
-        (
             "T2,M1,purchase,10,yesterday,",
-            'occurred_at "yesterday" is not a date and time like 2026-06-30T14:05:00+08:00',
+            'occurred_at "yesterday" is neither a date like 2026-06-30 nor a date and time like '
+            "2026-06-30T14:05:00+08:00",
         ),
         (
             "T2,M1,sale,10,2026-06-30T10:00:00+08:00,",
@@ -330,8 +323,7 @@ def test_every_bad_transaction_row_is_reported_not_only_the_first(csv_file, memb
         "line 4: unknown member M7",
         "line 5: refunds of T1 would total 120.00, more than its amount 100.00",
         "line 6: refund of T3, which is itself a bad row (line 4)",
-        'line 7: amount "1.001" has more than 2 decimal places; '
-        'occurred_at "2026-07-01T10:00:00" has no UTC offset (add one, e.g. +08:00)',
+        'line 7: amount "1.001" has more than 2 decimal places',
     ]
     assert error == "4 bad rows; nothing was imported"
 
@@ -544,3 +536,22 @@ def test_bad_blacklist_rows_are_reported_with_their_line_numbers(csv_file):
     ]
     assert error == "4 bad rows; nothing was imported"
     assert Member.objects.get(member_no="M1").status == Member.Status.ACTIVE
+
+
+def test_a_transaction_time_without_offset_or_a_date_alone_is_local_time(csv_file, member):
+    run(
+        "transactions",
+        csv_file(
+            TRANSACTIONS,
+            "T1,M1,purchase,10,2026-06-30T23:30:00,",
+            "T2,M1,purchase,10,2026-06-30,",
+        ),
+    )
+
+    local = ZoneInfo("Asia/Shanghai")
+    stored = dict(Transaction.objects.values_list("external_id", "occurred_at"))
+    assert stored["T1"] == datetime.datetime(2026, 6, 30, 23, 30, tzinfo=local)
+    assert stored["T2"] == datetime.datetime(2026, 6, 30, 0, 0, tzinfo=local)
+    assert set(Transaction.objects.values_list("occurred_on", flat=True)) == {
+        datetime.date(2026, 6, 30)
+    }

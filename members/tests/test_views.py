@@ -468,3 +468,18 @@ def test_the_member_page_makes_a_fixed_number_of_queries(
 
     assert response.context["profile"].open_warning is not None
     assert len(response.context["profile"].transactions) == 20
+
+
+def test_a_member_number_with_a_slash_lists_and_opens(client, django_user_model):
+    from django.contrib.auth.models import Group
+
+    MemberFactory(member_no="X/1", name="斜杠")
+    user = django_user_model.objects.create_user("slash-ops", password="a-long-test-password")
+    user.groups.add(Group.objects.get(name="ops"))
+    client.force_login(user)
+
+    listing = client.get("/members/?query=X")
+    detail = client.get("/members/X/1/")
+
+    assert listing.status_code == 200 and "/members/X/1/" in listing.content.decode()
+    assert detail.status_code == 200 and "斜杠" in detail.content.decode()
