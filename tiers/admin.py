@@ -32,10 +32,16 @@ class TierAdmin(admin.ModelAdmin):
     search_fields = ("code", "name_zh", "name_en")
     inlines = (BenefitInline,)
 
-    def get_readonly_fields(self, request, obj=None):
-        # Policy rules are keyed by code and ordered by rank: renaming either would silently
-        # change what every stored policy version means.
-        return ("code", "rank") if obj is not None else ()
+    # Policy rules are keyed by code and ordered by rank: renaming either would silently change
+    # what every stored policy version means, and a tier added or removed here would leave every
+    # published version without a rule for it. Staff edit names and benefits only.
+    readonly_fields = ("code", "rank")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 # What a policy version decides besides its name and dates: edited together, shown together.

@@ -103,7 +103,7 @@ def test_every_change_page_renders_for_a_superuser(admin_client, some_of_everyth
 
 
 @pytest.mark.parametrize(
-    "model", [m for m in EVERY_MODEL if m not in READ_ONLY], ids=lambda m: m._meta.label
+    "model", [m for m in EVERY_MODEL if m not in [*READ_ONLY, Tier]], ids=lambda m: m._meta.label
 )
 def test_every_add_page_renders_for_a_superuser(admin_client, model):
     assert admin_client.get(admin_url(model, "add")).status_code == 200
@@ -218,7 +218,9 @@ def test_a_published_policy_cannot_be_edited_or_deleted(admin_client):
     assert published.name != "改"
 
 
-def test_a_tiers_code_and_rank_are_fixed_once_created(admin_client, rf, admin_user):
+def test_the_tiers_are_a_fixed_set_whose_codes_and_ranks_cannot_change(
+    admin_client, rf, admin_user
+):
     request = rf.get("/")
     request.user = admin_user
     gold = Tier.objects.get(code="gold")
@@ -226,3 +228,6 @@ def test_a_tiers_code_and_rank_are_fixed_once_created(admin_client, rf, admin_us
     readonly = admin.site._registry[Tier].get_readonly_fields(request, gold)
 
     assert set(readonly) == {"code", "rank"}
+    assert admin_client.get(admin_url(Tier, "add")).status_code == 403
+    assert admin_client.post(admin_url(Tier, "delete", gold.pk), {"post": "yes"}).status_code == 403
+    assert Tier.objects.count() == 5
