@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext
+
 CENT = Decimal("0.01")
 _PLAIN_AMOUNT = re.compile(r"(\d{1,13})(?:\.(\d{1,2}))?", re.ASCII)
 # Far above any real purchase, far below what a 64-bit fen column holds.
@@ -16,16 +18,19 @@ def fen_to_yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(CENT)
 
 
-def yuan_to_fen(amount: Decimal) -> int:
-    if amount != amount.quantize(CENT):
-        raise ValueError(f"{amount} has more than 2 decimal places")
-    return int(amount * 100)
+class AmountError(ValueError):
+    """Why a text is not an amount. ``template`` is the translated message with %(value)s left
+    open, for callers that place the value themselves; str() has it filled in."""
+
+    def __init__(self, template: str, text: str):
+        super().__init__(template % {"value": text})
+        self.template = template
 
 
 def parse_amount(text: str) -> int:
     """A positive amount written like ``1234.5`` or ``1234.50``, returned in fen.
 
-    Raises ``ValueError`` with a message fit for a person."""
+    Raises ``AmountError`` saying why, in words fit for a person."""
     text = text.strip()
     # Fast path for the plain form nearly every row has (it runs a million times per import).
     plain = _PLAIN_AMOUNT.fullmatch(text)
@@ -36,14 +41,14 @@ def parse_amount(text: str) -> int:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"amount {text!r} is not a number") from None
-    if not amount.is_finite():
-        raise ValueError(f"amount {text!r} is not a number")
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise AmountError(gettext('amount "%(value)s" is not a number'), text)
     if amount <= 0:
-        raise ValueError(f"amount {text} must be positive")
+        raise AmountError(gettext('amount "%(value)s" is not positive'), text)
     if amount != amount.quantize(CENT):
-        raise ValueError(f"amount {text} has more than 2 decimal places")
+        raise AmountError(gettext('amount "%(value)s" has more than 2 decimal places'), text)
     fen = int(amount * 100)
     if fen >= MAX_AMOUNT_FEN:
-        raise ValueError(f"amount {text} is too large")
+        raise AmountError(gettext('amount "%(value)s" is too large'), text)
     return fen

@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -36,9 +35,9 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.bulk import insert_rows, update_rows
+from loyalty.bulk import analyze, insert_rows, update_rows
 from loyalty.exceptions import DomainError
-from loyalty.money import CENT, fen_to_yuan, parse_amount
+from loyalty.money import AmountError, fen_to_yuan, parse_amount
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
@@ -171,21 +170,6 @@ def _parse_date(text: str) -> datetime.date | None:
         return None
 
 
-def _amount_problem(text: str) -> str:
-    """Why ``parse_amount`` refused ``text``, in words that can be translated."""
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite():
-        return gettext('amount "%(value)s" is not a number')
-    if amount <= 0:
-        return gettext('amount "%(value)s" is not positive')
-    if amount != amount.quantize(CENT):
-        return gettext('amount "%(value)s" has more than 2 decimal places')
-    return gettext('amount "%(value)s" is too large')
-
-
 # Field converters: stripped text in, value out, or ``_Bad``. They run for every row, so the
 # good path does as little as possible and messages are only built for bad values.
 
@@ -257,8 +241,8 @@ def _amount(text: str) -> int:
         raise _empty()
     try:
         return parse_amount(text)
-    except ValueError:
-        raise _Bad(_amount_problem(text)) from None
+    except AmountError as exc:
+        raise _Bad(exc.template) from None
 
 
 def _date(*, required: bool = True) -> Converter:
@@ -425,10 +409,9 @@ class _Importer:
                 )
                 % {"error": exc}
             ) from exc
-        if new >= _ANALYZE_AFTER and connection.vendor == "postgresql":
+        if new >= _ANALYZE_AFTER:
             # Fresh planner statistics, or the next look-ups scan a table thought to be small.
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(self.model._meta.db_table)}")
+            analyze(self.model)
         return ImportResult(
             kind=self.kind,
             path=str(self.path),

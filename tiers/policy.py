@@ -19,10 +19,9 @@ from decimal import Decimal, InvalidOperation
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import DomainError
+from loyalty.money import CENT
 
 from . import engine
-
-_CENT = Decimal("0.01")
 
 
 class PolicyError(DomainError, ValueError):
@@ -91,7 +90,7 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
                 path, _("spend minimum %(min)r must be ≥ 0 with at most 2 decimals") % {"min": raw}
             )
         # copy_abs: "-0" would otherwise be kept and shown as "-0.00".
-        return engine.Threshold(metric, minimum.quantize(_CENT).copy_abs())
+        return engine.Threshold(metric, minimum.quantize(CENT).copy_abs())
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
         raise PolicyError(
             path,
@@ -106,7 +105,7 @@ def _is_cents(amount: Decimal) -> bool:
     if not amount.is_finite() or amount < 0:
         return False
     try:
-        return amount == amount.quantize(_CENT)
+        return amount == amount.quantize(CENT)
     except InvalidOperation:
         # Too many digits for the decimal context (e.g. 1e30): not a usable amount.
         return False

@@ -188,6 +188,24 @@ def member_evaluate(*, member: Member, as_of: date) -> engine.Event:
     return next(iter(summary.events), engine.Event.NONE)
 
 
+def _history_row(
+    context: _Context,
+    member_id: int,
+    from_tier_id: int | None,
+    to_tier_id: int | None,
+    cause: str,
+    *,
+    figures: tuple = (None, None, None, None),
+    note: str = "",
+) -> tuple:
+    """A TierChange row in the order of ``_HISTORY_FIELDS``; figures are (spend in fen,
+    frequency, tenure, contribution), none for a member who no longer takes part."""
+    return (
+        member_id, from_tier_id, to_tier_id, cause, context.policy_row.pk, context.as_of,
+        context.now, *figures, note,
+    )  # fmt: skip
+
+
 def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
     as_of, policy = context.as_of, context.policy
     state_updates: list[tuple] = []
@@ -207,19 +225,8 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             if tier_id is not None:
                 state_updates.append((member_id, None, None, None, None))
                 history.append(
-                    (
-                        member_id,
-                        tier_id,
-                        None,
-                        TierChange.Cause.REVOKED,
-                        context.policy_row.pk,
-                        as_of,
-                        context.now,
-                        None,
-                        None,
-                        None,
-                        None,
-                        status,
+                    _history_row(
+                        context, member_id, tier_id, None, TierChange.Cause.REVOKED, note=status
                     )
                 )
                 summary.events[engine.Event.REVOKED] += 1
@@ -251,20 +258,10 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                 (member_id, new_tier_id, state.year_start, state.year_end, state.warned_on)
             )
         if step.changes_tier:
+            figures = (spend_fen, metrics.frequency, metrics.tenure_years, metrics.contribution)
             history.append(
-                (
-                    member_id,
-                    tier_id,
-                    new_tier_id,
-                    _CAUSE[step.event],
-                    context.policy_row.pk,
-                    as_of,
-                    context.now,
-                    spend_fen,
-                    metrics.frequency,
-                    metrics.tenure_years,
-                    metrics.contribution,
-                    "",
+                _history_row(
+                    context, member_id, tier_id, new_tier_id, _CAUSE[step.event], figures=figures
                 )
             )
         elif step.event == engine.Event.WARNING:

@@ -21,12 +21,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from loyalty.money import fen_to_yuan
 from members.models import Member, Transaction
 from tiers import engine
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 class Command(BaseCommand):
@@ -151,7 +148,7 @@ class Command(BaseCommand):
                             f"X{n:09d}",
                             owner,
                             "refund",
-                            _yuan(refund),
+                            str(fen_to_yuan(refund)),
                             (bought_at + datetime.timedelta(days=3)).isoformat(),
                             purchase_id,
                         ]
@@ -159,7 +156,14 @@ class Command(BaseCommand):
                     continue
                 amount = int(rng.lognormvariate(10.3, 1.1)) + 1
                 writer.writerow(
-                    [f"X{n:09d}", member_no, "purchase", _yuan(amount), at.isoformat(), ""]
+                    [
+                        f"X{n:09d}",
+                        member_no,
+                        "purchase",
+                        str(fen_to_yuan(amount)),
+                        at.isoformat(),
+                        "",
+                    ]
                 )
                 if rng.random() < 0.03:
                     refundable.append((f"X{n:09d}", member_no, amount, at))
