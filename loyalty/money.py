@@ -18,6 +18,21 @@ def fen_to_yuan(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(CENT)
 
 
+EMPTY = "—"
+
+
+def format_yuan(amount: Decimal | str | int | None) -> str:
+    """An amount in yuan as ``¥1,234.50``: thousands separators, exactly two decimals."""
+    if amount is None or amount == "":
+        return EMPTY
+    return f"¥{Decimal(str(amount)).quantize(CENT):,}"
+
+
+def format_fen(fen: int | None) -> str:
+    """An amount stored in fen (``amount_fen``, ``spend_fen``) shown in yuan."""
+    return EMPTY if fen is None else format_yuan(fen_to_yuan(fen))
+
+
 class AmountError(ValueError):
     """Why a text is not an amount. ``template`` is the translated message with %(value)s left
     open, for callers that place the value themselves; str() has it filled in."""

@@ -15,72 +15,41 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin import ReadOnlyAdminMixin
-from tiers.templatetags.tier_display import fen_as_yuan
+from loyalty.audit import audit_record
+from loyalty.money import format_fen
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
-
-TIER_STATE_FIELDS = ("current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on")
-EVALUATION_FIELDS = (
-    "evaluated_on",
-    "evaluated_policy",
-    "qualified_tier",
-    "spend",
-    "frequency",
-    "tenure_years",
-    "contribution",
-)
-
-
-def _evaluation_value(attribute: str, description, ordering: str | None = None):
-    """An admin column showing one figure of the member's last evaluation (blank before it)."""
-
-    @admin.display(description=description, ordering=ordering)
-    def value(self, member: Member):
-        evaluation = member.last_evaluation
-        return getattr(evaluation, attribute) if evaluation else None
-
-    return value
 
 
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
-    list_display = (
-        "member_no",
-        "name",
-        "phone",
-        "status",
-        "current_tier",
-        "qualified_tier",
-        "tier_year_end",
-        "spend",
-        "evaluated_on",
-    )
-    list_filter = ("status", "current_tier", "evaluation__qualified_tier")
-    list_select_related = ("current_tier", "evaluation__qualified_tier")
+    list_display = ("member_no", "name", "phone", "status", "joined_on")
+    list_filter = ("status",)
     # "^" and "=" keep member number and phone searches on their indexes' prefix.
     search_fields = ("^member_no", "name", "^phone", "=email")
     show_full_result_count = False
-    readonly_fields = ("status", *TIER_STATE_FIELDS, *EVALUATION_FIELDS, "created_at")
+    # Other records hang on the member number and tenure counts from the joined date, so both
+    # are identity here; status changes are audited actions in the back office.
+    readonly_fields = ("member_no", "joined_on", "status", "created_at")
     fieldsets = (
         (None, {"fields": ("member_no", "name", "status", "joined_on", "created_at")}),
         (_("Contact"), {"fields": ("phone", "email", "birthday")}),
-        (
-            _("Tier (set by the evaluation)"),
-            {"fields": (*TIER_STATE_FIELDS, *EVALUATION_FIELDS)},
-        ),
     )
 
-    evaluated_on = _evaluation_value("evaluated_on", _("evaluated on"), "evaluation__evaluated_on")
-    evaluated_policy = _evaluation_value("policy", _("evaluated with policy"))
-    qualified_tier = _evaluation_value("qualified_tier", _("qualified tier"))
-    frequency = _evaluation_value("frequency", _("frequency"))
-    tenure_years = _evaluation_value("tenure_years", _("tenure (years)"))
-    contribution = _evaluation_value("contribution", _("contribution"))
+    def has_add_permission(self, request) -> bool:
+        # Members arrive through the import, the API or the back office, which check them.
+        return False
 
-    @admin.display(description=_("spend"), ordering="evaluation__spend_fen")
-    def spend(self, member: Member) -> str:
-        evaluation = member.last_evaluation
-        return fen_as_yuan(evaluation.spend_fen if evaluation else None)
+    def save_model(self, request, obj, form, change):
+        before = {f: str(form.initial.get(f, "")) for f in form.changed_data}
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user,
+            action="member.update",
+            target=obj,
+            before=before,
+            after={f: str(getattr(obj, f) or "") for f in form.changed_data},
+        )
 
 
 @admin.register(Transaction)
@@ -94,7 +63,7 @@ class TransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount(self, transaction: Transaction) -> str:
-        return fen_as_yuan(transaction.amount_fen)
+        return format_fen(transaction.amount_fen)
 
 
 @admin.register(Referral)

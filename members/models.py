@@ -3,7 +3,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -28,37 +27,14 @@ class Member(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    # What the member holds; changed only by tiers.services (see tiers/engine.py advance()). The
-    # figures of the last evaluation live in tiers.MemberEvaluation, a narrow table every
-    # recompute rewrites, so this wide, well-indexed row is written only when the tier changes.
-    current_tier = models.ForeignKey(
-        "tiers.Tier",
-        verbose_name=_("current tier"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    tier_year_start = models.DateField(_("tier year start"), null=True, blank=True)
-    tier_year_end = models.DateField(_("tier year end"), null=True, blank=True)
-    downgrade_warned_on = models.DateField(_("downgrade warned on"), null=True, blank=True)
-
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
         ordering = ["member_no"]
-        indexes = [models.Index(fields=["status", "current_tier"])]
+        indexes = [models.Index(fields=["status"])]
 
     def __str__(self) -> str:
         return f"{self.member_no} {self.name}"
-
-    @property
-    def last_evaluation(self):
-        """The member's last evaluation (``tiers.MemberEvaluation``), or None before the first."""
-        try:
-            return self.evaluation
-        except ObjectDoesNotExist:
-            return None
 
     @property
     def takes_part(self) -> bool:

@@ -13,11 +13,20 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin import ReadOnlyAdminMixin
+from loyalty.money import format_fen
 
 from . import engine
-from .models import Benefit, DowngradeWarning, MemberEvaluation, Tier, TierChange, TierPolicy
+from .models import (
+    Benefit,
+    DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+)
 from .policy import PolicyError, build_policy
-from .templatetags.tier_display import fen_as_yuan
 
 
 class BenefitInline(admin.TabularInline):
@@ -126,7 +135,7 @@ class TierChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("spend"), ordering="spend_fen")
     def spend(self, change: TierChange) -> str:
-        return fen_as_yuan(change.spend_fen)
+        return format_fen(change.spend_fen)
 
 
 @admin.register(DowngradeWarning)
@@ -167,4 +176,30 @@ class MemberEvaluationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("spend"), ordering="spend_fen")
     def spend(self, evaluation: MemberEvaluation) -> str:
-        return fen_as_yuan(evaluation.spend_fen)
+        return format_fen(evaluation.spend_fen)
+
+
+@admin.register(MemberTier)
+class MemberTierAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "member",
+        "current_tier",
+        "tier_year_start",
+        "tier_year_end",
+        "downgrade_warned_on",
+    )
+    list_filter = ("current_tier",)
+    list_select_related = ("member", "current_tier")
+    search_fields = ("=member__member_no",)
+    raw_id_fields = ("member",)
+    show_full_result_count = False
+
+
+@admin.register(TierOverride)
+class TierOverrideAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("member", "kind", "tier", "starts_on", "ends_on", "ended_on", "created_by")
+    list_filter = ("kind", "tier")
+    list_select_related = ("member", "tier", "created_by")
+    search_fields = ("=member__member_no",)
+    raw_id_fields = ("member",)
+    show_full_result_count = False

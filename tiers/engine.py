@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -298,15 +298,33 @@ class Event(StrEnum):
 
 @dataclass(frozen=True)
 class TierState:
-    """What a member holds: the tier's rank, the tier year's start, the warning of this year."""
+    """What a member holds: the tier's rank, the tier year's start, the warning of this year.
+
+    The tier year ends one year after its start, unless ``end`` says otherwise: an override or
+    an exceptional upgrade ends it on its own end date."""
 
     rank: int | None = None
     year_start: date | None = None
     warned_on: date | None = None
+    end: date | None = None
 
     @property
     def year_end(self) -> date | None:
+        if self.end is not None:
+            return self.end
         return add_years(self.year_start, 1) if self.year_start else None
+
+
+@dataclass(frozen=True)
+class Floor:
+    """An override or exceptional upgrade: the member holds at least ``rank`` until ``until``
+    (exclusive; None is open-ended)."""
+
+    rank: int
+    until: date | None = None
+
+    def holds_on(self, day: date) -> bool:
+        return self.until is None or day < self.until
 
 
 @dataclass(frozen=True)
@@ -319,33 +337,52 @@ class Step:
         return self.event in (Event.QUALIFIED, Event.UPGRADE, Event.DOWNGRADE)
 
 
-def advance(state: TierState, qualified_rank: int, as_of: date, policy: Policy) -> Step:
+def advance(
+    state: TierState,
+    qualified_rank: int,
+    as_of: date,
+    policy: Policy,
+    floor: Floor | None = None,
+) -> Step:
     """One evaluation as of ``as_of`` (domain.md, "Tier lifecycle"); days in between are not
     replayed. Upgrades apply at once; a downgrade comes only after a warning, and no sooner than
-    both the tier year's end and ``notice_days`` after that warning."""
-    if state.rank is None or qualified_rank > state.rank:
+    both the tier year's end and ``notice_days`` after that warning.
+
+    A floor (override, exceptional upgrade) counts as a qualified tier while it holds: the
+    member is neither warned nor downgraded below it, and still moves up past it."""
+    held_rank = qualified_rank
+    if floor is not None and floor.holds_on(as_of):
+        held_rank = max(held_rank, floor.rank)
+    if state.rank is None or held_rank > state.rank:
         event = Event.QUALIFIED if state.rank is None else Event.UPGRADE
-        return Step(TierState(qualified_rank, as_of, None), event)
+        return Step(TierState(held_rank, as_of, None), event)
 
     end = state.year_end
-    if qualified_rank < state.rank:
+    # What the member would hold at the tier-year end: a floor still holding then protects the
+    # tier, so there is nothing to warn about.
+    rank_at_end = qualified_rank
+    if floor is not None and floor.holds_on(end):
+        rank_at_end = max(rank_at_end, floor.rank)
+    if rank_at_end < state.rank:
         warned_on = state.warned_on
         if warned_on is None and as_of >= end - timedelta(days=policy.warning_lead_days):
-            return Step(TierState(state.rank, state.year_start, as_of), Event.WARNING)
+            return Step(replace(state, warned_on=as_of), Event.WARNING)
         if (
             warned_on is not None
             and as_of >= end
             and as_of >= warned_on + timedelta(days=policy.notice_days)
         ):
             if policy.downgrade_step == DowngradeStep.ONE_TIER:
-                new_rank = max(qualified_rank, policy.rank_below(state.rank))
+                new_rank = max(held_rank, policy.rank_below(state.rank))
             else:
-                new_rank = qualified_rank
-            return Step(TierState(new_rank, as_of, None), Event.DOWNGRADE)
-        return Step(state, Event.NONE)
+                new_rank = held_rank
+            if new_rank < state.rank:
+                return Step(TierState(new_rank, as_of, None), Event.DOWNGRADE)
+        else:
+            return Step(state, Event.NONE)
 
     if as_of >= end:
-        start = state.year_start
+        start = end
         while add_years(start, 1) <= as_of:
             start = add_years(start, 1)
         return Step(TierState(state.rank, start, None), Event.RETAINED)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -207,6 +207,15 @@ class TierChange(models.Model):
     tenure_years = models.PositiveIntegerField(_("tenure (years)"), null=True, blank=True)
     contribution = models.PositiveIntegerField(_("contribution"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
+    # The override or exceptional upgrade that caused the change, if any.
+    override = models.ForeignKey(
+        "TierOverride",
+        verbose_name=_("override"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("tier change")
@@ -221,6 +230,123 @@ class TierChange(models.Model):
         if self.pk is not None:
             raise ValueError("tier history is append-only")
         super().save(*args, **kwargs)
+
+
+class MemberTier(models.Model):
+    """What a member holds: the current tier, its tier year and this year's downgrade warning.
+
+    Owned by tiers and written only by tiers.services (see engine.advance); one narrow row per
+    member who has held a tier, so members (facts about customers) know nothing of tiers and
+    recomputes never rewrite the wide member rows."""
+
+    member = models.OneToOneField(
+        "members.Member",
+        verbose_name=_("member"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="tier_state",
+    )
+    current_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("current tier"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    tier_year_start = models.DateField(_("tier year start"), null=True, blank=True)
+    # Usually one year after the start; an override or an exceptional upgrade ends it on its own
+    # end date, which then counts as the tier-year end for the warning and the notice.
+    tier_year_end = models.DateField(_("tier year end"), null=True, blank=True)
+    downgrade_warned_on = models.DateField(_("downgrade warned on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tier state")
+        verbose_name_plural = _("tier states")
+        indexes = [
+            models.Index(fields=["current_tier"], name="tierstate_tier"),
+            models.Index(fields=["tier_year_end"], name="tierstate_year_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.current_tier_id}"
+
+
+class TierOverride(models.Model):
+    """A floor under a member's tier: a manual override set by staff, or an exceptional upgrade
+    granted by the committee. The member holds at least ``tier`` from ``starts_on`` until
+    ``ends_on`` (open-ended when empty) and still moves up when the rules give more; the end date
+    counts as the tier-year end, so the warning and the notice apply after it. At most one is
+    open per member: a new one closes the previous one."""
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", _("manual override")
+        COMMITTEE = "committee", _("exceptional upgrade")
+
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="tier_overrides",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    tier = models.ForeignKey(
+        Tier, verbose_name=_("tier"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"))
+    # Shown to the member (an exceptional upgrade's message); empty for most manual overrides.
+    message = models.TextField(_("message to the member"), blank=True)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    # Set when the override ends: on its date (the daily expiry), early by staff, or replaced.
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("ended by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    end_reason = models.TextField(_("reason for ending"), blank=True)
+
+    class Meta:
+        verbose_name = _("tier override")
+        verbose_name_plural = _("tier overrides")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=Q(ended_on__isnull=True), name="one_open_override"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gt=F("starts_on")),
+                name="override_ends_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["ends_on"], name="override_open_end", condition=Q(ended_on__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} ≥ {self.tier_id}"
+
+    def active_on(self, day) -> bool:
+        return (
+            self.starts_on <= day
+            and (self.ends_on is None or day < self.ends_on)
+            and (self.ended_on is None or day < self.ended_on)
+        )
 
 
 class MemberEvaluation(models.Model):

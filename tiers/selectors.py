@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -11,7 +12,7 @@ from loyalty.money import fen_to_yuan
 from members.models import Member
 
 from . import engine
-from .models import Tier, TierChange, TierPolicy
+from .models import MemberEvaluation, MemberTier, Tier, TierChange, TierOverride, TierPolicy
 from .policy import policy_from_model
 
 
@@ -45,11 +46,35 @@ class TierExplanation:
     tiers: dict[str, Tier]
 
 
+def last_evaluation(member: Member) -> MemberEvaluation | None:
+    """The member's last evaluation, or None before the first."""
+    try:
+        return member.evaluation
+    except ObjectDoesNotExist:
+        return None
+
+
+def tier_state(member: Member) -> MemberTier:
+    """What the member holds (an empty state before the first evaluation)."""
+    try:
+        return member.tier_state
+    except ObjectDoesNotExist:
+        return MemberTier(member=member)
+
+
+def open_override(member: Member) -> TierOverride | None:
+    return (
+        TierOverride.objects.select_related("tier", "created_by")
+        .filter(member=member, ended_on__isnull=True)
+        .first()
+    )
+
+
 def member_explanation(member: Member) -> TierExplanation | None:
     """The last evaluation re-explained from its stored numbers and policy version (the engine
     is deterministic, so this is exactly what decided it); None before the first evaluation and
     for members who take no part (experience, blacklisted), whose old figures decide nothing."""
-    evaluation = member.last_evaluation
+    evaluation = last_evaluation(member)
     if evaluation is None or not member.takes_part:
         return None
     tiers = tiers_by_code()
@@ -71,7 +96,7 @@ def export_rows(chunk_size: int = 5000):
             "status",
             "evaluation__evaluated_on",
             "evaluation__qualified_tier__code",
-            "current_tier__code",
+            "tier_state__current_tier__code",
             "evaluation__spend_fen",
             "evaluation__frequency",
             "evaluation__tenure_years",

@@ -18,15 +18,29 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from loyalty.bulk import insert_rows, update_rows, upsert_rows
+from loyalty.audit import audit_record
+from loyalty.bulk import insert_rows, upsert_rows
+from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member
+from members.services import member_lock
 
 from . import engine
+from .engine import add_years
 from .metrics import figures_for_member, window_figures_table
-from .models import DowngradeWarning, MemberEvaluation, Tier, TierChange, TierPolicy
+from .models import (
+    DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+)
 from .selectors import engine_policy, policy_in_force
 
 _STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
@@ -52,6 +66,8 @@ _HISTORY_FIELDS = [
     "tenure_years",
     "contribution",
     "note",
+    "override",
+    "actor",
 ]
 _CAUSE = {
     engine.Event.QUALIFIED: TierChange.Cause.QUALIFIED,
@@ -89,9 +105,10 @@ class _Context:
     tier_id_by_rank: dict[int, int]
     rank_by_tier_id: dict[int, int]
     now: object
+    actor: object = None
 
 
-def _context(as_of: date) -> _Context:
+def _context(as_of: date, actor=None) -> _Context:
     policy_row = policy_in_force(as_of)
     policy = engine_policy(policy_row)
     tiers = list(Tier.objects.values_list("id", "rank"))
@@ -103,6 +120,7 @@ def _context(as_of: date) -> _Context:
         tier_id_by_rank={rank: pk for pk, rank in tiers},
         rank_by_tier_id={pk: rank for pk, rank in tiers},
         now=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
     )
 
 
@@ -147,44 +165,66 @@ def tiers_recompute(
     return summary
 
 
-# A row to evaluate: the member's state, the date of their last evaluation and raw figures.
-_EVALUATED_ON = 6
+# A row to evaluate: the member, their tier state, the date of their last evaluation, their
+# open override, then the raw window figures. _range_sql and member_evaluate build the same shape.
+_EVALUATED_ON = 7
+_ROW_COLUMNS = (
+    "m.id, m.status, m.joined_on, t.current_tier_id, t.tier_year_start, t.tier_year_end, "
+    "t.downgrade_warned_on, e.evaluated_on, o.id, o.tier_id, o.starts_on, o.ends_on"
+)
+
+
+def _row_joins() -> str:
+    qn = connection.ops.quote_name
+    return (
+        f"FROM {qn(Member._meta.db_table)} m "
+        f"LEFT JOIN {qn(MemberTier._meta.db_table)} t ON t.member_id = m.id "
+        f"LEFT JOIN {qn(MemberEvaluation._meta.db_table)} e ON e.member_id = m.id "
+        f"LEFT JOIN {qn(TierOverride._meta.db_table)} o "
+        "ON o.member_id = m.id AND o.ended_on IS NULL "
+    )
+
+
+def _lock_clause() -> str:
+    if connection.features.has_select_for_update_of:
+        return " FOR UPDATE OF m"
+    if connection.features.has_select_for_update:
+        return " FOR UPDATE"
+    return ""
 
 
 def _range_sql(figures_table: str) -> str:
     qn = connection.ops.quote_name
-    lock = ""
-    if connection.features.has_select_for_update_of:
-        lock = " FOR UPDATE OF m"
-    elif connection.features.has_select_for_update:
-        lock = " FOR UPDATE"
     return (
-        "SELECT m.id, m.status, m.joined_on, m.current_tier_id, m.tier_year_start, "
-        "m.downgrade_warned_on, e.evaluated_on, COALESCE(f.spend_fen, 0), "
-        "COALESCE(f.frequency, 0), COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
-        f"FROM {qn(Member._meta.db_table)} m "
-        f"LEFT JOIN {qn(figures_table)} f ON f.member_id = m.id "
-        f"LEFT JOIN {qn(MemberEvaluation._meta.db_table)} e ON e.member_id = m.id "
-        f"WHERE m.id > %s ORDER BY m.id LIMIT %s{lock}"
+        f"SELECT {_ROW_COLUMNS}, COALESCE(f.spend_fen, 0), COALESCE(f.frequency, 0), "
+        "COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
+        f"{_row_joins()}LEFT JOIN {qn(figures_table)} f ON f.member_id = m.id "
+        f"WHERE m.id > %s ORDER BY m.id LIMIT %s{_lock_clause()}"
     )
+
+
+def _locked_row(member_id: int, window: engine.Window) -> tuple:
+    """One member's row to evaluate, read under the member's row lock (the same lock every
+    writer of that member's facts and tier takes), with figures from the indexed per-member
+    query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_ROW_COLUMNS} {_row_joins()}WHERE m.id = %s{_lock_clause()}", [member_id]
+        )
+        state = cursor.fetchone()
+    if state is None:
+        raise Member.DoesNotExist(member_id)
+    raw = figures_for_member(member_id, window)
+    return (*state, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
 
 
 @transaction.atomic
-def member_evaluate(*, member: Member, as_of: date) -> engine.Event:
-    """Evaluate one member as of ``as_of``, exactly as the recompute would."""
-    context = _context(as_of)
+def member_evaluate(*, member: Member, as_of: date, actor=None) -> engine.Event:
+    """Evaluate one member as of ``as_of``, exactly as the recompute would (real time: after
+    each fact recorded for them, and on staff request)."""
+    context = _context(as_of, actor=actor)
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    state = (
-        Member.objects.select_for_update()
-        .filter(pk=member.pk)
-        .values_list(
-            "id", "status", "joined_on", "current_tier_id", "tier_year_start", "downgrade_warned_on"
-        )
-        .get()
-    )
-    raw = figures_for_member(member.pk, context.window)
-    row = (*state, None, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
-    _evaluate_rows([row], context, summary)
+    _evaluate_rows([_locked_row(member.pk, context.window)], context, summary)
     return next(iter(summary.events), engine.Event.NONE)
 
 
@@ -197,13 +237,21 @@ def _history_row(
     *,
     figures: tuple = (None, None, None, None),
     note: str = "",
+    override_id: int | None = None,
 ) -> tuple:
     """A TierChange row in the order of ``_HISTORY_FIELDS``; figures are (spend in fen,
     frequency, tenure, contribution), none for a member who no longer takes part."""
     return (
         member_id, from_tier_id, to_tier_id, cause, context.policy_row.pk, context.as_of,
-        context.now, *figures, note,
+        context.now, *figures, note, override_id, getattr(context.actor, "pk", None),
     )  # fmt: skip
+
+
+def _stored_state(rank: int | None, start: date | None, end: date | None, warned: date | None):
+    """The engine's state from the stored columns; an end one year after the start is implied."""
+    if start is not None and end == engine.add_years(start, 1):
+        end = None
+    return engine.TierState(rank, start, warned, end)
 
 
 def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
@@ -214,8 +262,9 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     warnings: list[DowngradeWarning] = []
 
     for row in rows:
-        member_id, status, joined_on, tier_id, year_start, warned_on = row[:6]
-        spend_fen, frequency, referrals, activities = row[7:]
+        member_id, status, joined_on, tier_id, year_start, year_end, warned_on = row[:7]
+        override_id, override_tier_id, override_starts, override_ends = row[8:12]
+        spend_fen, frequency, referrals, activities = row[12:]
         if joined_on > as_of:
             summary.not_yet_joined += 1
             continue
@@ -240,9 +289,11 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         )
         qualified = engine.qualify(metrics, policy)
         current_rank = None if tier_id is None else context.rank_by_tier_id[tier_id]
-        step = engine.advance(
-            engine.TierState(current_rank, year_start, warned_on), qualified.rank, as_of, policy
-        )
+        floor = None
+        if override_tier_id is not None and override_starts <= as_of:
+            floor = engine.Floor(context.rank_by_tier_id[override_tier_id], override_ends)
+        before = _stored_state(current_rank, year_start, year_end, warned_on)
+        step = engine.advance(before, qualified.rank, as_of, policy, floor)
         state = step.state
         new_tier_id = context.tier_id_by_rank[state.rank]
         summary.evaluated += 1
@@ -253,17 +304,20 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             (member_id, as_of, context.policy_row.pk, qualified_tier_id, spend_fen,
              metrics.frequency, metrics.tenure_years, metrics.contribution)
         )  # fmt: skip
-        if state != engine.TierState(current_rank, year_start, warned_on):
+        if state != before:
             state_updates.append(
                 (member_id, new_tier_id, state.year_start, state.year_end, state.warned_on)
             )
         if step.changes_tier:
             figures = (spend_fen, metrics.frequency, metrics.tenure_years, metrics.contribution)
+            # An upgrade that only the floor gives is the override's doing.
+            by_floor = floor is not None and state.rank == floor.rank > qualified.rank
             history.append(
                 _history_row(
-                    context, member_id, tier_id, new_tier_id, _CAUSE[step.event], figures=figures
+                    context, member_id, tier_id, new_tier_id, _CAUSE[step.event],
+                    figures=figures, override_id=override_id if by_floor else None,
                 )
-            )
+            )  # fmt: skip
         elif step.event == engine.Event.WARNING:
             at_risk = policy.tier(current_rank)
             warnings.append(
@@ -282,7 +336,167 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                 )
             )
 
-    update_rows(Member, _STATE_FIELDS, state_updates)
+    upsert_rows(MemberTier, _STATE_FIELDS, state_updates)
     upsert_rows(MemberEvaluation, _EVALUATION_FIELDS, evaluations)
     insert_rows(TierChange, _HISTORY_FIELDS, history)
     DowngradeWarning.objects.bulk_create(warnings)
+
+
+# --- Overrides and exceptional upgrades ---------------------------------------------------
+
+
+def _tier_state(member: Member) -> MemberTier:
+    state, _created = MemberTier.objects.get_or_create(member=member)
+    return state
+
+
+@transaction.atomic
+def tier_override_set(
+    *,
+    member: Member,
+    tier: Tier,
+    reason: str,
+    ends_on: date | None,
+    actor,
+    kind: str = TierOverride.Kind.MANUAL,
+    message: str = "",
+    today: date | None = None,
+) -> TierOverride:
+    """Put a floor under a member's tier (a manual override, or the committee's exceptional
+    upgrade): the member holds at least ``tier`` until ``ends_on``, still moves up when the
+    rules give more, and when it ends the end date counts as the tier-year end (warning and
+    notice included). A new override replaces the member's open one."""
+    today = today or timezone.localdate()
+    member = member_lock(member)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    if not member.takes_part:
+        raise DomainError(_("Only an active member can hold a tier."))
+    if ends_on is not None and ends_on <= today:
+        raise DomainError(_("The end date must be after today."))
+    replaced = TierOverride.objects.filter(member=member, ended_on__isnull=True).first()
+    if replaced is not None:
+        replaced.ended_on = today
+        replaced.ended_by = actor if getattr(actor, "pk", None) else None
+        replaced.end_reason = _("replaced by a new override")
+        replaced.save(update_fields=["ended_on", "ended_by", "end_reason"])
+    override = TierOverride.objects.create(
+        member=member,
+        kind=kind,
+        tier=tier,
+        reason=reason,
+        message=message.strip(),
+        starts_on=today,
+        ends_on=ends_on,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    state = _tier_state(member)
+    before = {
+        "tier": state.current_tier.code if state.current_tier else None,
+        "tier_year_end": str(state.tier_year_end) if state.tier_year_end else None,
+    }
+    current_rank = state.current_tier.rank if state.current_tier else None
+    year_end = ends_on or add_years(today, 1)
+    if current_rank is None or tier.rank >= current_rank:
+        # The override holds the tier: a tier year that ends with it (domain.md).
+        from_tier = state.current_tier
+        state.current_tier = tier
+        state.tier_year_start = today
+        state.tier_year_end = year_end
+        state.downgrade_warned_on = None
+        state.save()
+        if from_tier != tier:
+            context = _context(today, actor=actor)
+            cause = (
+                TierChange.Cause.COMMITTEE
+                if kind == TierOverride.Kind.COMMITTEE
+                else TierChange.Cause.OVERRIDE
+            )
+            insert_rows(
+                TierChange,
+                _HISTORY_FIELDS,
+                [
+                    _history_row(
+                        context,
+                        member.pk,
+                        from_tier.pk if from_tier else None,
+                        tier.pk,
+                        cause,
+                        note=reason,
+                        override_id=override.pk,
+                    )
+                ],
+            )
+    audit_record(
+        actor=actor,
+        action=f"tier.override.{kind}",
+        target=member,
+        before=before,
+        after={"tier": tier.code, "ends_on": str(ends_on) if ends_on else None, "reason": reason},
+    )
+    member_evaluate(member=member, as_of=today, actor=actor)
+    return override
+
+
+@transaction.atomic
+def tier_override_end(
+    *, override: TierOverride, reason: str, actor, today: date | None = None
+) -> TierOverride:
+    """End an override early. Its end date (today) counts as the tier-year end of the tier it
+    held, so a member below that tier is warned now and keeps it for the notice period."""
+    today = today or timezone.localdate()
+    member = member_lock(override.member)
+    override = TierOverride.objects.select_for_update().get(pk=override.pk)
+    if override.ended_on is not None:
+        raise DomainError(_("This override has already ended."))
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    override.ended_on = today
+    override.ended_by = actor if getattr(actor, "pk", None) else None
+    override.end_reason = reason
+    override.save(update_fields=["ended_on", "ended_by", "end_reason"])
+    state = MemberTier.objects.filter(member=member).select_related("current_tier").first()
+    if (
+        state is not None
+        and state.current_tier is not None
+        and state.current_tier.rank <= override.tier.rank
+        and state.tier_year_end is not None
+        and state.tier_year_end > today
+    ):
+        state.tier_year_end = today
+        state.save(update_fields=["tier_year_end"])
+    audit_record(
+        actor=actor,
+        action="tier.override.end",
+        target=member,
+        before={"override": override.pk, "ends_on": str(override.ends_on)},
+        after={"ended_on": str(today), "reason": reason},
+    )
+    member_evaluate(member=member, as_of=today, actor=actor)
+    return override
+
+
+def tier_overrides_expire(*, as_of: date) -> int:
+    """Close the overrides whose end date has come (the daily job). The end date was already the
+    tier-year end, so the lifecycle (warning, notice) needs nothing more from here."""
+    return TierOverride.objects.filter(ended_on__isnull=True, ends_on__lte=as_of).update(
+        ended_on=F("ends_on")
+    )
+
+
+def tiers_revoke_not_taking_part(*, as_of: date) -> int:
+    """Revoke at once the tiers of members who no longer take part (a blacklist import): the
+    same evaluation as the recompute, for just those members, in one transaction."""
+    ids = list(
+        MemberTier.objects.filter(current_tier__isnull=False)
+        .exclude(member__status=Member.Status.ACTIVE)
+        .values_list("member_id", flat=True)
+    )
+    context = _context(as_of)
+    summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
+    with transaction.atomic():
+        for member_id in ids:
+            _evaluate_rows([_locked_row(member_id, context.window)], context, summary)
+    return summary.events[engine.Event.REVOKED]

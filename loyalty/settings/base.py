@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "members",
     "tiers",
     "reviews",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
@@ -108,7 +109,7 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "members:list"
+LOGIN_REDIRECT_URL = "backoffice:member_list"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {

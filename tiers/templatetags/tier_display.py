@@ -14,12 +14,11 @@ from django import template
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.money import CENT, fen_to_yuan
+from loyalty.money import EMPTY, format_fen, format_yuan
 from tiers.engine import Metric
 
 register = template.Library()
 
-EMPTY = "—"
 
 METRIC_LABELS = {
     Metric.SPEND: _("spend"),
@@ -38,18 +37,8 @@ def _part(node, key: str):
     return node.get(key) if isinstance(node, dict) else getattr(node, key, None)
 
 
-@register.filter
-def yuan(amount: Decimal | str | int | None) -> str:
-    """An amount in yuan as ``¥1,234.50``: thousands separators, exactly two decimals."""
-    if amount is None or amount == "":
-        return EMPTY
-    return f"¥{Decimal(str(amount)).quantize(CENT):,}"
-
-
-@register.filter
-def fen_as_yuan(fen: int | None) -> str:
-    """An amount stored in fen (``amount_fen``, ``spend_fen``) shown in yuan."""
-    return EMPTY if fen is None else yuan(fen_to_yuan(fen))
+register.filter("yuan", format_yuan)
+register.filter("fen_as_yuan", format_fen)
 
 
 @register.filter
@@ -66,7 +55,7 @@ def metric_value(value: Decimal | int | str | None, metric: Metric | str) -> str
     if value is None or value == "":
         return EMPTY
     if str(metric) == Metric.SPEND:
-        return yuan(value)
+        return format_yuan(value)
     return f"{int(Decimal(str(value))):,}"
 
 

@@ -18,8 +18,17 @@ from members.tests.factories import (
     ReferralFactory,
     RefundFactory,
 )
-from tiers.models import Benefit, DowngradeWarning, Tier, TierChange, TierPolicy
-from tiers.services import tiers_recompute
+from tiers.models import (
+    Benefit,
+    DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+)
+from tiers.services import tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +42,9 @@ EVERY_MODEL = [
     TierPolicy,
     TierChange,
     DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    TierOverride,
     AuditEntry,
 ]
 READ_ONLY = [
@@ -42,6 +54,9 @@ READ_ONLY = [
     BlacklistEntry,
     TierChange,
     DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    TierOverride,
     AuditEntry,
 ]
 
@@ -64,6 +79,13 @@ def some_of_everything(admin_user):
     ActivityFactory(member=member)
     tiers_recompute(as_of=datetime.date(2025, 7, 1))
     tiers_recompute(as_of=datetime.date(2026, 6, 25))
+    tier_override_set(
+        member=MemberFactory(member_no="W002"),
+        tier=Tier.objects.get(code="gold"),
+        reason="key account",
+        ends_on=None,
+        actor=admin_user,
+    )
     entry = BlacklistEntryFactory(created_by=admin_user)
     audit_record(actor=admin_user, action="member.blacklist", target=entry.member)
     return member
@@ -103,7 +125,9 @@ def test_every_change_page_renders_for_a_superuser(admin_client, some_of_everyth
 
 
 @pytest.mark.parametrize(
-    "model", [m for m in EVERY_MODEL if m not in [*READ_ONLY, Tier]], ids=lambda m: m._meta.label
+    "model",
+    [m for m in EVERY_MODEL if m not in [*READ_ONLY, Tier, Member]],
+    ids=lambda m: m._meta.label,
 )
 def test_every_add_page_renders_for_a_superuser(admin_client, model):
     assert admin_client.get(admin_url(model, "add")).status_code == 200
@@ -125,7 +149,7 @@ def test_history_is_read_only_in_the_admin(admin_client, rf, admin_user, some_of
 
 def test_money_is_shown_in_yuan_in_the_lists(admin_client, some_of_everything):
     transactions = admin_client.get(admin_url(Transaction, "changelist")).content.decode()
-    members = admin_client.get(admin_url(Member, "changelist")).content.decode()
+    members = admin_client.get(admin_url(MemberEvaluation, "changelist")).content.decode()
     history = admin_client.get(admin_url(TierChange, "changelist")).content.decode()
 
     assert "¥20,000.50" in transactions and "¥0.25" in transactions
@@ -133,7 +157,11 @@ def test_money_is_shown_in_yuan_in_the_lists(admin_client, some_of_everything):
     assert "¥0.00" in members  # spend at the last evaluation: the purchase left the window
 
 
-def test_a_members_status_and_tier_state_cannot_be_changed_in_the_admin(
+def test_members_arrive_through_checked_paths_not_the_admin_add_page(admin_client):
+    assert admin_client.get(admin_url(Member, "add")).status_code == 403
+
+
+def test_a_members_identity_status_and_tier_state_cannot_be_changed_in_the_admin(
     admin_client, some_of_everything
 ):
     member = some_of_everything
@@ -143,10 +171,10 @@ def test_a_members_status_and_tier_state_cannot_be_changed_in_the_admin(
     response = admin_client.post(
         admin_url(Member, "change", member.pk),
         {
-            "member_no": member.member_no,
+            "member_no": "X999",
             "name": "新名字",
             "status": "blacklisted",
-            "joined_on": "2025-06-01",
+            "joined_on": "2020-01-01",
             "phone": member.phone,
             "email": member.email,
             "birthday": "",
@@ -159,8 +187,9 @@ def test_a_members_status_and_tier_state_cannot_be_changed_in_the_admin(
     assert response.status_code == 302
     member.refresh_from_db()
     assert member.name == "新名字"
+    assert (member.member_no, member.joined_on) == ("W001", datetime.date(2025, 6, 1))
     assert member.status == "active"
-    assert member.current_tier == gold
+    assert MemberTier.objects.get(member=member).current_tier == gold
     assert member.evaluation.qualified_tier.code == "silver"
     assert member.evaluation.frequency == 0
 

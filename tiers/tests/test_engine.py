@@ -24,6 +24,7 @@ from tiers.engine import (
     AtLeast,
     DowngradeStep,
     Event,
+    Floor,
     Metric,
     Metrics,
     Policy,
@@ -1010,3 +1011,64 @@ def test_advance_follows_the_domain_pseudo_code_over_random_histories(policy):
                 assert day >= previous.warned_on + timedelta(days=policy.notice_days)
             if step.event == Event.RETAINED:
                 assert state.year_start <= day < state.year_end
+
+
+# --- Floors: overrides and exceptional upgrades --------------------------------------------
+
+FLOOR_START = date(2026, 3, 1)
+
+
+def test_a_floor_counts_as_a_qualified_tier_while_it_holds():
+    policy = default_policy_for_floor_tests()
+    state = TierState(2, FLOOR_START, None, date(2026, 9, 1))
+
+    step = advance(state, 1, date(2026, 5, 1), policy, Floor(2, date(2026, 9, 1)))
+
+    assert step == Step(state, Event.NONE)
+
+
+def test_a_floor_above_the_held_tier_lifts_the_member_to_it():
+    policy = default_policy_for_floor_tests()
+    state = TierState(1, FLOOR_START, None)
+
+    step = advance(state, 1, date(2026, 5, 1), policy, Floor(3, None))
+
+    assert (step.state.rank, step.event) == (3, Event.UPGRADE)
+
+
+def test_an_open_ended_floor_at_the_held_tier_means_no_warning_at_the_year_end():
+    policy = default_policy_for_floor_tests()
+    state = TierState(2, FLOOR_START, None)
+
+    warned = advance(state, 0, date(2027, 2, 20), policy, Floor(2, None))
+    kept = advance(state, 0, date(2027, 3, 1), policy, Floor(2, None))
+
+    assert warned.event == Event.NONE
+    assert (kept.event, kept.state.year_start) == (Event.RETAINED, date(2027, 3, 1))
+
+
+def test_the_floors_end_is_the_tier_year_end_for_the_warning_and_the_notice():
+    policy = default_policy_for_floor_tests()
+    end = date(2026, 9, 1)
+    state = TierState(2, FLOOR_START, None, end)
+    floor = Floor(2, end)
+
+    warned = advance(state, 0, date(2026, 8, 2), policy, floor)
+    held = advance(warned.state, 0, date(2026, 8, 31), policy, floor)
+    dropped = advance(warned.state, 0, date(2026, 9, 1), policy, floor)
+
+    assert (warned.event, warned.state.warned_on) == (Event.WARNING, date(2026, 8, 2))
+    assert held.event == Event.NONE
+    assert (dropped.event, dropped.state.rank) == (Event.DOWNGRADE, 0)
+
+
+def default_policy_for_floor_tests() -> Policy:
+    return Policy(
+        version=1,
+        tiers=(
+            TierRule("top", 3, Threshold(Metric.SPEND, Decimal(100))),
+            TierRule("mid", 2, Threshold(Metric.SPEND, Decimal(50))),
+            TierRule("low", 1, Threshold(Metric.SPEND, Decimal(10))),
+            TierRule("entry", 0, AllOf()),
+        ),
+    )

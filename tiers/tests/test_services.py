@@ -35,6 +35,7 @@ from tiers import engine
 from tiers.models import DowngradeWarning, TierChange, TierPolicy
 from tiers.selectors import export_rows
 from tiers.services import RecomputeSummary, member_evaluate, tiers_recompute
+from tiers.tests.helpers import refreshed
 
 pytestmark = pytest.mark.django_db
 
@@ -57,12 +58,6 @@ def recompute(as_of: datetime.date, chunk_size: int | None = None) -> RecomputeS
 
 def recompute_each(*days: datetime.date) -> list[RecomputeSummary]:
     return [recompute(as_of) for as_of in days]
-
-
-def refreshed(member: Member) -> Member:
-    return Member.objects.select_related(
-        "current_tier", "evaluation__qualified_tier", "evaluation__policy"
-    ).get(pk=member.pk)
 
 
 def tier_of(member: Member) -> str | None:
@@ -113,10 +108,10 @@ def snapshot() -> dict[str, list]:
     members = Member.objects.order_by("member_no").values_list(
         "member_no",
         "status",
-        "current_tier__code",
-        "tier_year_start",
-        "tier_year_end",
-        "downgrade_warned_on",
+        "tier_state__current_tier__code",
+        "tier_state__tier_year_start",
+        "tier_state__tier_year_end",
+        "tier_state__downgrade_warned_on",
         "evaluation__evaluated_on",
         "evaluation__policy__version",
         "evaluation__qualified_tier__code",

@@ -31,10 +31,9 @@ from django.utils import timezone
 
 from loyalty.bulk import analyze, insert_rows
 from loyalty.roles import ROLES, sync_roles
+from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from tiers.models import Tier
 from tiers.services import RecomputeSummary, tiers_recompute
-
-from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
 DEFAULT_MEMBERS = 3000
 DEFAULT_SEED = 20261123
@@ -689,6 +688,8 @@ def tier_counts() -> tuple[list[tuple[Tier, int]], int]:
     """Every tier, highest first, with the number of members holding it; and the number of
     members holding none (experience and blacklisted members, who take no part)."""
     # order_by() drops Member's default ordering, which would split the groups.
-    held = dict(Member.objects.order_by().values_list("current_tier").annotate(Count("id")))
+    held = dict(
+        Member.objects.order_by().values_list("tier_state__current_tier").annotate(Count("id"))
+    )
     tiers = [(tier, held.get(tier.pk, 0)) for tier in Tier.objects.order_by("-rank")]
     return tiers, held.get(None, 0)

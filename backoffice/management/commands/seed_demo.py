@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members import demo
+from backoffice import demo
 from members.models import Member
 
 SITE_URL = "http://127.0.0.1:8000/"

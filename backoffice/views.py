@@ -9,9 +9,9 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import ListView, TemplateView
 
+from members.models import Member
 from tiers.models import Tier
 
-from .models import Member
 from .selectors import member_profile, member_search
 
 
@@ -40,7 +40,7 @@ class MemberSearchForm(forms.Form):
 
 class MemberListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
     permission_required = "members.view_member"
-    template_name = "members/member_list.html"
+    template_name = "backoffice/member_list.html"
     context_object_name = "members"
     paginate_by = 50
 
@@ -56,7 +56,7 @@ class MemberListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
 
 class MemberDetailView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     permission_required = "members.view_member"
-    template_name = "members/member_detail.html"
+    template_name = "backoffice/member_detail.html"
 
     def get_context_data(self, **kwargs):
         try:

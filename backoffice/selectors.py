@@ -7,11 +7,16 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
+from members.models import BlacklistEntry, Member, Transaction
 from tiers import engine
-from tiers.models import Benefit, DowngradeWarning, Tier, TierChange
-from tiers.selectors import TierExplanation, member_explanation, member_history
-
-from .models import BlacklistEntry, Member, Transaction
+from tiers.models import Benefit, DowngradeWarning, MemberEvaluation, MemberTier, Tier, TierChange
+from tiers.selectors import (
+    TierExplanation,
+    last_evaluation,
+    member_explanation,
+    member_history,
+    tier_state,
+)
 
 LATEST_TRANSACTIONS = 20
 
@@ -24,9 +29,9 @@ def member_search(
     The text matches the start of a member number (case-insensitive), part of a name, or part
     of a phone number, so staff can type a number's prefix, a given name or a phone's last
     digits."""
-    members = Member.objects.select_related("current_tier", "evaluation__qualified_tier").order_by(
-        "member_no"
-    )
+    members = Member.objects.select_related(
+        "tier_state__current_tier", "evaluation__qualified_tier"
+    ).order_by("member_no")
     query = query.strip()
     if query:
         members = members.filter(
@@ -35,7 +40,7 @@ def member_search(
     if status:
         members = members.filter(status=status)
     if tier is not None:
-        members = members.filter(current_tier=tier)
+        members = members.filter(tier_state__current_tier=tier)
     return members
 
 
@@ -53,6 +58,8 @@ class MemberProfile:
     """Everything the member page shows, read up front."""
 
     member: Member
+    state: MemberTier
+    evaluation: MemberEvaluation | None
     explanation: TierExplanation | None
     checks: list[TierCheckRow]
     open_warning: DowngradeWarning | None
@@ -65,11 +72,12 @@ class MemberProfile:
 def member_open_warning(member: Member) -> DowngradeWarning | None:
     """The warning of the member's present tier year, while it stands: the evaluation clears
     ``downgrade_warned_on`` when the member upgrades, keeps the tier or is downgraded."""
-    if member.downgrade_warned_on is None or member.tier_year_start is None:
+    state = tier_state(member)
+    if state.downgrade_warned_on is None or state.tier_year_start is None:
         return None
     return (
         DowngradeWarning.objects.select_related("tier", "qualified_tier", "policy")
-        .filter(member=member, tier_year_start=member.tier_year_start)
+        .filter(member=member, tier_year_start=state.tier_year_start)
         .first()
     )
 
@@ -77,8 +85,9 @@ def member_open_warning(member: Member) -> DowngradeWarning | None:
 def member_profile(*, member_no: str) -> MemberProfile:
     """The member page's data; raises ``Member.DoesNotExist`` for an unknown number."""
     member = Member.objects.select_related(
-        "current_tier", "evaluation__qualified_tier", "evaluation__policy"
+        "tier_state__current_tier", "evaluation__qualified_tier", "evaluation__policy"
     ).get(member_no=member_no)
+    state = tier_state(member)
     explanation = member_explanation(member)
     checks = []
     if explanation is not None:
@@ -91,9 +100,11 @@ def member_profile(*, member_no: str) -> MemberProfile:
             )
             for check in explanation.evaluation.checks
         ]
-    benefits = list(member.current_tier.benefits.all()) if member.current_tier else []
+    benefits = list(state.current_tier.benefits.all()) if state.current_tier else []
     return MemberProfile(
         member=member,
+        state=state,
+        evaluation=last_evaluation(member) if member.takes_part else None,
         explanation=explanation,
         checks=checks,
         open_warning=member_open_warning(member),

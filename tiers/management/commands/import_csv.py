@@ -1,10 +1,16 @@
+"""import_csv: facts from another system's file (members/importers.py), all or nothing.
+
+It lives in tiers, above members, because a blacklist file revokes tiers at once."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
 from members.importers import KINDS, ImportFailed, import_csv
+from tiers.services import tiers_revoke_not_taking_part
 
 
 class Command(BaseCommand):
@@ -28,4 +34,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except DomainError as exc:
             raise CommandError(str(exc)) from None
+        if kind == "blacklist":
+            # Blacklisting revokes the tier at once, from a file as from the back office.
+            revoked = tiers_revoke_not_taking_part(as_of=timezone.localdate())
+            if revoked:
+                self.stdout.write(
+                    _("Revoked the tiers of %(n)d blacklisted members") % {"n": revoked}
+                )
         self.stdout.write(str(result))

@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.db.models import F, Sum
 from django.utils import timezone, translation
 
+from backoffice import demo
 from loyalty.roles import ROLES
-from members import demo
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from tiers.models import DowngradeWarning, TierChange
 
@@ -168,11 +168,13 @@ class TestTheLoadedDemo:
         active = Member.objects.filter(status="active")
 
         assert not active.exclude(evaluation__evaluated_on=today).exists()
-        assert not active.filter(current_tier__isnull=True).exists()
+        assert not active.filter(tier_state__current_tier__isnull=True).exists()
         assert (
-            not Member.objects.exclude(status="active").filter(current_tier__isnull=False).exists()
+            not Member.objects.exclude(status="active")
+            .filter(tier_state__current_tier__isnull=False)
+            .exists()
         )
-        assert len(set(active.values_list("current_tier", flat=True))) >= 3
+        assert len(set(active.values_list("tier_state__current_tier", flat=True))) >= 3
 
     def test_the_summary_counts_the_members_of_each_tier(self, db, printed):
         per_tier = printed.split("Members per tier:\n")[1].splitlines()

@@ -1,0 +1,1 @@
+"""Scheduled jobs: django-q2 schedules, recompute runs and the jobs page (to come)."""

@@ -1,0 +1,364 @@
+"""The writers of facts about customers: members, transactions, referrals, activities and
+blacklist entries, one function per action (keyword-only, one transaction, audited).
+
+These functions know nothing of tiers: ``tiers.actions`` wraps each of them with the member's
+re-evaluation, and that is what the back office and the API call. The importer writes the same
+facts set-based, with the same rules (members/importers.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.audit import audit_record
+from loyalty.exceptions import DomainError
+from loyalty.money import AmountError, fen_to_yuan, parse_amount
+
+from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+
+# Facts that already happened may be dated at most this far ahead (clocks of shop systems
+# drift; a day covers every time zone).
+FUTURE_TOLERANCE = datetime.timedelta(days=1)
+
+
+def member_lock(member: Member) -> Member:
+    """The member's row, locked until the transaction ends: every writer of a member's facts and
+    tier takes this lock first, so two writers for one member never interleave."""
+    return Member.objects.select_for_update().get(pk=member.pk)
+
+
+def _amount_fen(amount: Decimal | str) -> int:
+    text = format(amount, "f") if isinstance(amount, Decimal) else str(amount)
+    try:
+        return parse_amount(text)
+    except AmountError as exc:
+        raise DomainError(str(exc)) from None
+
+
+def _not_in_future(moment: datetime.datetime, what: str) -> None:
+    if moment > timezone.now() + FUTURE_TOLERANCE:
+        raise DomainError(_("%(what)s cannot be dated in the future.") % {"what": what})
+
+
+def _local_date(moment: datetime.datetime) -> datetime.date:
+    return timezone.localtime(moment).date()
+
+
+def _snapshot(member: Member) -> dict:
+    return {
+        "member_no": member.member_no,
+        "name": member.name,
+        "phone": member.phone,
+        "email": member.email,
+        "birthday": member.birthday.isoformat() if member.birthday else None,
+        "joined_on": member.joined_on.isoformat(),
+        "status": member.status,
+    }
+
+
+@transaction.atomic
+def member_create(
+    *,
+    member_no: str,
+    name: str,
+    joined_on: datetime.date,
+    phone: str = "",
+    email: str = "",
+    birthday: datetime.date | None = None,
+    status: str = Member.Status.ACTIVE,
+    actor=None,
+) -> Member:
+    if status == Member.Status.BLACKLISTED:
+        raise DomainError(_("A member is blacklisted through a blacklist entry, not on creation."))
+    if Member.objects.filter(member_no=member_no).exists():
+        raise DomainError(_("Member number %(no)s is already taken.") % {"no": member_no})
+    member = Member.objects.create(
+        member_no=member_no,
+        name=name,
+        joined_on=joined_on,
+        phone=phone,
+        email=email,
+        birthday=birthday,
+        status=status,
+    )
+    audit_record(actor=actor, action="member.create", target=member, after=_snapshot(member))
+    return member
+
+
+@transaction.atomic
+def member_update(*, member: Member, actor=None, **changes) -> Member:
+    """Change contact details (name, phone, email, birthday). The member number and the joined
+    date are identity (records and tenure hang on them) and the status has its own actions."""
+    allowed = {"name", "phone", "email", "birthday"}
+    if unknown := set(changes) - allowed:
+        raise DomainError(
+            _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(unknown)}
+        )
+    member = member_lock(member)
+    before = _snapshot(member)
+    for name, value in changes.items():
+        setattr(member, name, value)
+    if changes:
+        member.save(update_fields=list(changes))
+        audit_record(
+            actor=actor,
+            action="member.update",
+            target=member,
+            before=before,
+            after=_snapshot(member),
+        )
+    return member
+
+
+@transaction.atomic
+def member_convert(*, member: Member, actor) -> Member:
+    """An experience member (体验会员) becomes a full member and takes part in evaluation."""
+    member = member_lock(member)
+    if member.status != Member.Status.EXPERIENCE:
+        raise DomainError(_("Only an experience member can be converted to a full member."))
+    member.status = Member.Status.ACTIVE
+    member.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        action="member.convert",
+        target=member,
+        before={"status": Member.Status.EXPERIENCE},
+        after={"status": Member.Status.ACTIVE},
+    )
+    return member
+
+
+@transaction.atomic
+def member_blacklist(
+    *,
+    member: Member,
+    reason: str,
+    evidence: str = "",
+    actor,
+    occurred_at: datetime.datetime | None = None,
+) -> BlacklistEntry:
+    """Revoke a membership for malicious complaints or fraud: an entry with reason, evidence,
+    who and when, and the status set to blacklisted (the tier is revoked by tiers.actions)."""
+    member = member_lock(member)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    if member.status == Member.Status.BLACKLISTED:
+        raise DomainError(_("Member %(no)s is already blacklisted.") % {"no": member.member_no})
+    occurred_at = occurred_at or timezone.now()
+    _not_in_future(occurred_at, _("A blacklist entry"))
+    entry = BlacklistEntry.objects.create(
+        member=member,
+        reason=reason,
+        evidence=evidence.strip(),
+        occurred_at=occurred_at,
+        previous_status=member.status,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    before = member.status
+    member.status = Member.Status.BLACKLISTED
+    member.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        action="member.blacklist",
+        target=member,
+        before={"status": before},
+        after={"status": member.status, "reason": reason, "entry": entry.pk},
+    )
+    return entry
+
+
+@transaction.atomic
+def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
+    """Lift the open blacklist entry (a separate, more privileged action): the member returns
+    as an active member, to be evaluated again."""
+    member = member_lock(member)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    entry = member.blacklist_entries.filter(lifted_at__isnull=True).first()
+    if entry is None or member.status != Member.Status.BLACKLISTED:
+        raise DomainError(_("Member %(no)s is not blacklisted.") % {"no": member.member_no})
+    entry.lifted_at = timezone.now()
+    entry.lifted_by = actor if getattr(actor, "pk", None) else None
+    entry.lift_reason = reason
+    entry.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    member.status = Member.Status.ACTIVE
+    member.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        action="member.blacklist_lift",
+        target=member,
+        before={"status": Member.Status.BLACKLISTED, "entry": entry.pk},
+        after={"status": member.status, "reason": reason},
+    )
+    return entry
+
+
+def _same_transaction(stored: Transaction, *, member, kind, amount_fen, occurred_at, refund_of):
+    return (
+        stored.member_id == member.pk
+        and stored.kind == kind
+        and stored.amount_fen == amount_fen
+        and stored.occurred_at == occurred_at
+        and stored.refund_of_id == (refund_of.pk if refund_of else None)
+    )
+
+
+@transaction.atomic
+def transaction_create(
+    *,
+    member: Member,
+    external_id: str,
+    kind: str,
+    amount: Decimal | str,
+    occurred_at: datetime.datetime,
+    refund_of: str = "",
+    actor=None,
+) -> tuple[Transaction, bool]:
+    """Record a purchase or a refund; returns (transaction, created).
+
+    Idempotent by external id: the same id with the same data returns the stored row and
+    changes nothing; with different data it is refused. A refund names its purchase by external
+    id, belongs to the same member, is not dated before it, and refunds may total at most the
+    purchase's amount."""
+    member = member_lock(member)
+    external_id = external_id.strip()
+    if not external_id:
+        raise DomainError(_("The external id is required."))
+    if kind not in Transaction.Kind.values:
+        raise DomainError(_('Kind must be "purchase" or "refund".'))
+    amount_fen = _amount_fen(amount)
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    _not_in_future(occurred_at, _("A transaction"))
+    purchase = None
+    if kind == Transaction.Kind.REFUND:
+        if not refund_of:
+            raise DomainError(_("A refund must name the purchase it refunds."))
+        purchase = Transaction.objects.filter(external_id=refund_of.strip()).first()
+        if purchase is None or purchase.kind != Transaction.Kind.PURCHASE:
+            raise DomainError(_("Refund of unknown purchase %(id)s.") % {"id": refund_of})
+    elif refund_of:
+        raise DomainError(_("Only a refund names a purchase."))
+
+    stored = Transaction.objects.filter(external_id=external_id).first()
+    if stored is not None:
+        if _same_transaction(
+            stored,
+            member=member,
+            kind=kind,
+            amount_fen=amount_fen,
+            occurred_at=occurred_at,
+            refund_of=purchase,
+        ):
+            return stored, False
+        raise DomainError(
+            _("External id %(id)s was already recorded with different data.") % {"id": external_id}
+        )
+
+    if purchase is not None:
+        if purchase.member_id != member.pk:
+            raise DomainError(_("A refund must belong to the purchase's member."))
+        if occurred_at < purchase.occurred_at:
+            raise DomainError(_("A refund cannot be dated before its purchase."))
+        refunded = sum(purchase.refunds.values_list("amount_fen", flat=True))
+        if refunded + amount_fen > purchase.amount_fen:
+            raise DomainError(
+                _("Refunds of %(id)s would total %(total)s, more than its amount %(amount)s.")
+                % {
+                    "id": purchase.external_id,
+                    "total": fen_to_yuan(refunded + amount_fen),
+                    "amount": fen_to_yuan(purchase.amount_fen),
+                }
+            )
+    try:
+        with transaction.atomic():
+            created = Transaction.objects.create(
+                external_id=external_id,
+                member=member,
+                kind=kind,
+                amount_fen=amount_fen,
+                occurred_at=occurred_at,
+                occurred_on=_local_date(occurred_at),
+                refund_of=purchase,
+            )
+    except IntegrityError:
+        # The same external id for another member, committed between our check and insert.
+        raise DomainError(
+            _("External id %(id)s was already recorded with different data.") % {"id": external_id}
+        ) from None
+    if getattr(actor, "pk", None):
+        audit_record(
+            actor=actor,
+            action=f"transaction.{kind}",
+            target=created,
+            after={"member_no": member.member_no, "amount": str(fen_to_yuan(amount_fen))},
+        )
+    return created, True
+
+
+@transaction.atomic
+def referral_create(
+    *, referrer: Member, referred: Member, occurred_on: datetime.date | None = None, actor=None
+) -> tuple[Referral, bool]:
+    """老带新: ``referrer`` brought ``referred``; dated the day the referred member registered.
+    A member is referred once; nobody refers themselves; the referrer joined first."""
+    member_lock(referrer)
+    occurred_on = occurred_on or referred.joined_on
+    if referrer.pk == referred.pk:
+        raise DomainError(_("A member cannot refer themselves."))
+    stored = Referral.objects.filter(referred=referred).first()
+    if stored is not None:
+        if stored.referrer_id == referrer.pk and stored.occurred_on == occurred_on:
+            return stored, False
+        raise DomainError(_("Member %(no)s was already referred.") % {"no": referred.member_no})
+    if referred.joined_on < referrer.joined_on:
+        raise DomainError(_("The referred member joined before the referrer."))
+    if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:
+        raise DomainError(_("%(what)s cannot be dated in the future.") % {"what": _("A referral")})
+    referral = Referral.objects.create(
+        referrer=referrer, referred=referred, occurred_on=occurred_on
+    )
+    if getattr(actor, "pk", None):
+        audit_record(
+            actor=actor,
+            action="referral.create",
+            target=referral,
+            after={"referrer": referrer.member_no, "referred": referred.member_no},
+        )
+    return referral, True
+
+
+@transaction.atomic
+def activity_create(
+    *, member: Member, activity: str, occurred_at: datetime.datetime, actor=None
+) -> tuple[ActivityParticipation, bool]:
+    """An activity participation (livestream, product review, event ...); idempotent by
+    (member, activity, moment)."""
+    member = member_lock(member)
+    activity = activity.strip()
+    if not activity:
+        raise DomainError(_("The activity is required."))
+    if timezone.is_naive(occurred_at):
+        occurred_at = timezone.make_aware(occurred_at)
+    _not_in_future(occurred_at, _("An activity"))
+    participation, created = ActivityParticipation.objects.get_or_create(
+        member=member,
+        activity=activity,
+        occurred_at=occurred_at,
+        defaults={"occurred_on": _local_date(occurred_at)},
+    )
+    if created and getattr(actor, "pk", None):
+        audit_record(
+            actor=actor,
+            action="activity.create",
+            target=participation,
+            after={"member_no": member.member_no, "activity": activity},
+        )
+    return participation, created

@@ -1,0 +1,1 @@
+"""Notifications to members: the outbox, templates and delivery channels (to come)."""

@@ -1,0 +1,1 @@
+"""Member-facing pages: my tier, at phone width (to come)."""

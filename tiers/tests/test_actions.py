@@ -1,0 +1,391 @@
+"""Real-time evaluation and the audited actions (tiers/actions.py, overrides in tiers/services.py):
+a fact recorded for a member moves their tier at once, in the same transaction, and every staff
+change leaves an audit entry."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
+from members.models import Member, Transaction
+from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
+from tiers import actions
+from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride
+from tiers.services import member_evaluate, tier_override_end, tier_override_set
+from tiers.tests.helpers import refreshed
+
+pytestmark = pytest.mark.django_db
+
+day = datetime.date
+Cause = TierChange.Cause
+
+
+@pytest.fixture
+def staff():
+    return get_user_model().objects.create_user("ops-test", password="x")
+
+
+def tier(code: str) -> Tier:
+    return Tier.objects.get(code=code)
+
+
+def tier_of(member: Member) -> str | None:
+    current = refreshed(member).current_tier
+    return current.code if current else None
+
+
+def now_minus(hours: int) -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(hours=hours)
+
+
+# --- Real-time evaluation ---------------------------------------------------------------------
+
+
+def test_a_purchase_recorded_by_staff_upgrades_the_member_at_once(staff):
+    member = MemberFactory(joined_on=timezone.localdate())
+    member_evaluate(member=member, as_of=timezone.localdate())
+    assert tier_of(member) == "regular"
+
+    txn, created = actions.transaction_record(
+        member=member,
+        external_id="POS-1",
+        kind="purchase",
+        amount=Decimal("20000.00"),
+        occurred_at=now_minus(1),
+        actor=staff,
+    )
+
+    assert created and txn.amount_fen == 2_000_000
+    assert tier_of(member) == "gold"
+    change = TierChange.objects.get(member=member, cause=Cause.UPGRADE)
+    assert (change.to_tier.code, change.actor, change.spend_fen) == ("gold", staff, 2_000_000)
+    assert AuditEntry.objects.filter(action="transaction.purchase", actor=staff).exists()
+
+
+def test_the_same_transaction_sent_twice_is_stored_once_and_evaluates_once(staff):
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    moment = now_minus(2)
+    first = actions.transaction_record(
+        member=member, external_id="E-1", kind="purchase", amount="120.50", occurred_at=moment
+    )
+    again = actions.transaction_record(
+        member=member, external_id="E-1", kind="purchase", amount="120.50", occurred_at=moment
+    )
+
+    assert (first[1], again[1]) == (True, False) and first[0].pk == again[0].pk
+    assert Transaction.objects.filter(external_id="E-1").count() == 1
+    with pytest.raises(DomainError, match="different data"):
+        actions.transaction_record(
+            member=member, external_id="E-1", kind="purchase", amount="99", occurred_at=moment
+        )
+
+
+def test_a_refund_over_the_purchase_is_refused_and_nothing_is_written():
+    member = MemberFactory()
+    purchase = PurchaseFactory(
+        member=member, external_id="P1", amount_fen=10_000, day=day(2026, 6, 1)
+    )
+
+    with pytest.raises(DomainError, match="more than its amount 100.00"):
+        actions.transaction_record(
+            member=member,
+            external_id="R1",
+            kind="refund",
+            amount="100.01",
+            occurred_at=local_noon(day(2026, 6, 2)),
+            refund_of=purchase.external_id,
+        )
+    assert not Transaction.objects.filter(external_id="R1").exists()
+
+
+def test_a_refund_that_drops_the_member_below_the_tier_keeps_the_tier_until_the_lifecycle_says():
+    member = MemberFactory(joined_on=timezone.localdate())
+    actions.transaction_record(
+        member=member, external_id="P", kind="purchase", amount="20000", occurred_at=now_minus(3)
+    )
+    actions.transaction_record(
+        member=member,
+        external_id="R",
+        kind="refund",
+        amount="20000",
+        occurred_at=now_minus(2),
+        refund_of="P",
+    )
+
+    member = refreshed(member)
+    assert member.current_tier.code == "gold"  # a downgrade needs a warning and a notice first
+    assert member.last_evaluation.spend_fen == 0
+
+
+def test_a_transaction_dated_in_the_future_is_refused():
+    member = MemberFactory()
+    with pytest.raises(DomainError, match="future"):
+        actions.transaction_record(
+            member=member,
+            external_id="F",
+            kind="purchase",
+            amount="10",
+            occurred_at=timezone.now() + datetime.timedelta(days=3),
+        )
+
+
+def test_a_referral_and_activities_add_contribution_at_once():
+    referrer = MemberFactory(joined_on=day(2026, 1, 1))
+    referred = MemberFactory(joined_on=timezone.localdate())
+    actions.referral_record(referrer=referrer, referred=referred)
+    for n in range(18):
+        actions.activity_record(member=referrer, activity=f"直播 {n}", occurred_at=now_minus(n + 1))
+
+    evaluation = refreshed(referrer).last_evaluation
+    assert evaluation.contribution == 200 + 18 * 100
+    assert tier_of(referrer) == "gold"  # contribution ≥ 2,000
+
+
+def test_a_referral_of_someone_who_joined_before_the_referrer_is_refused():
+    referrer = MemberFactory(joined_on=day(2026, 1, 1))
+    referred = MemberFactory(joined_on=day(2025, 1, 1))
+    with pytest.raises(DomainError, match="joined before"):
+        actions.referral_record(referrer=referrer, referred=referred)
+
+
+def test_a_new_full_member_starts_at_the_entry_tier_and_an_experience_member_at_none(staff):
+    full = actions.member_register(
+        member_no="N1", name="新会员", joined_on=timezone.localdate(), actor=staff
+    )
+    casual = actions.member_register(
+        member_no="N2",
+        name="体验",
+        joined_on=timezone.localdate(),
+        status=Member.Status.EXPERIENCE,
+        actor=staff,
+    )
+
+    assert (tier_of(full), tier_of(casual)) == ("regular", None)
+    actions.member_convert(member=casual, actor=staff)
+    assert tier_of(casual) == "regular"
+    assert AuditEntry.objects.filter(action="member.convert", target_id=str(casual.pk)).exists()
+
+
+# --- Blacklist --------------------------------------------------------------------------------
+
+
+def test_blacklisting_revokes_the_tier_at_once_and_lifting_brings_it_back(staff):
+    member = MemberFactory(joined_on=day(2020, 1, 1))  # tenure ≥ 1: Silver
+    member_evaluate(member=member, as_of=timezone.localdate())
+    assert tier_of(member) == "silver"
+
+    actions.member_blacklist(member=member, reason="恶意投诉", evidence="录音", actor=staff)
+
+    member = refreshed(member)
+    assert member.status == Member.Status.BLACKLISTED and member.current_tier is None
+    revoked = TierChange.objects.get(member=member, cause=Cause.REVOKED)
+    assert (revoked.from_tier.code, revoked.actor) == ("silver", staff)
+    assert AuditEntry.objects.filter(action="member.blacklist", actor=staff).exists()
+
+    actions.blacklist_lift(member=member, reason="误判", actor=staff)
+
+    member = refreshed(member)
+    assert member.status == Member.Status.ACTIVE and member.current_tier.code == "silver"
+    assert member.blacklist_entries.get().lift_reason == "误判"
+
+
+def test_blacklisting_needs_a_reason_and_cannot_happen_twice(staff):
+    member = MemberFactory()
+    with pytest.raises(DomainError):
+        actions.member_blacklist(member=member, reason="  ", actor=staff)
+    actions.member_blacklist(member=member, reason="fraud", actor=staff)
+    with pytest.raises(DomainError, match="already blacklisted"):
+        actions.member_blacklist(member=member, reason="fraud", actor=staff)
+
+
+def test_a_blacklist_file_revokes_tiers_at_once(tmp_path):
+    member = MemberFactory(member_no="BL1", joined_on=day(2020, 1, 1))
+    member_evaluate(member=member, as_of=timezone.localdate())
+    path = tmp_path / "blacklist.csv"
+    path.write_text("member_no,reason,occurred_at\nBL1,fraud,2026-06-01\n", encoding="utf-8")
+
+    call_command("import_csv", "blacklist", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert tier_of(member) is None
+    assert TierChange.objects.filter(member=member, cause=Cause.REVOKED).count() == 1
+
+
+def test_importing_transactions_evaluates_nobody(tmp_path):
+    member = MemberFactory(member_no="M1")
+    path = tmp_path / "txns.csv"
+    path.write_text(
+        "external_id,member_no,kind,amount,occurred_at,refund_of\n"
+        "T1,M1,purchase,999999,2026-06-30T10:00:00+08:00,\n",
+        encoding="utf-8",
+    )
+
+    call_command(
+        "import_csv", "transactions", str(path), stdout=io.StringIO(), stderr=io.StringIO()
+    )
+
+    assert tier_of(member) is None and refreshed(member).last_evaluation is None
+    assert not TierChange.objects.exists()
+
+
+# --- Overrides ----------------------------------------------------------------------------------
+
+GRANTED = day(2026, 3, 1)
+ENDS = day(2026, 9, 1)
+
+
+@pytest.fixture
+def silver_member():
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    member_evaluate(member=member, as_of=GRANTED)
+    assert tier_of(member) == "silver"
+    return member
+
+
+def test_an_override_raises_the_tier_at_once_with_its_own_tier_year_and_history(
+    staff, silver_member
+):
+    override = tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="VIP of a key account",
+        ends_on=ENDS,
+        actor=staff,
+        today=GRANTED,
+    )
+
+    member = refreshed(silver_member)
+    assert member.current_tier.code == "gold"
+    assert (member.tier_year_start, member.tier_year_end) == (GRANTED, ENDS)
+    change = TierChange.objects.get(member=member, cause=Cause.OVERRIDE)
+    assert (change.from_tier.code, change.actor, change.override, change.note) == (
+        "silver",
+        staff,
+        override,
+        "VIP of a key account",
+    )
+    audit = AuditEntry.objects.get(action="tier.override.manual")
+    assert audit.actor == staff and audit.after["tier"] == "gold"
+
+
+def test_an_override_is_a_floor_upgrades_above_it_still_apply(staff, silver_member):
+    tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="r",
+        ends_on=ENDS,
+        actor=staff,
+        today=GRANTED,
+    )
+    PurchaseFactory(member=silver_member, amount_fen=10_000_000, day=day(2026, 4, 1))
+    for _ in range(24):
+        PurchaseFactory(member=silver_member, amount_fen=100, day=day(2026, 4, 2))
+
+    member_evaluate(member=silver_member, as_of=day(2026, 4, 2))
+
+    assert tier_of(silver_member) == "diamond"
+
+
+def test_no_warning_or_downgrade_while_the_override_holds_then_the_usual_notice(
+    staff, silver_member
+):
+    tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="r",
+        ends_on=ENDS,
+        actor=staff,
+        today=GRANTED,
+    )
+
+    member_evaluate(member=silver_member, as_of=day(2026, 6, 1))
+    assert not DowngradeWarning.objects.exists()
+
+    # 30 days before the override ends, the member is warned: its end is the tier-year end.
+    member_evaluate(member=silver_member, as_of=day(2026, 8, 2))
+    warning = DowngradeWarning.objects.get()
+    assert (warning.tier.code, warning.tier_year_end, warning.downgrade_not_before) == (
+        "gold",
+        ENDS,
+        ENDS,
+    )
+
+    member_evaluate(member=silver_member, as_of=day(2026, 8, 31))
+    assert tier_of(silver_member) == "gold"
+    member_evaluate(member=silver_member, as_of=ENDS)
+    assert tier_of(silver_member) == "silver"
+
+
+def test_an_override_ended_late_in_warning_terms_still_gives_thirty_days(staff, silver_member):
+    override = tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="r",
+        ends_on=None,
+        actor=staff,
+        today=GRANTED,
+    )
+    member_evaluate(member=silver_member, as_of=day(2026, 5, 1))
+    assert not DowngradeWarning.objects.exists()  # open-ended: it holds at the year end
+
+    tier_override_end(
+        override=override, reason="contract over", actor=staff, today=day(2026, 5, 10)
+    )
+
+    assert DowngradeWarning.objects.get().warned_on == day(2026, 5, 10)
+    member_evaluate(member=silver_member, as_of=day(2026, 6, 8))
+    assert tier_of(silver_member) == "gold"
+    member_evaluate(member=silver_member, as_of=day(2026, 6, 9))
+    assert tier_of(silver_member) == "silver"
+    assert TierOverride.objects.get().ended_on == day(2026, 5, 10)
+
+
+def test_a_new_override_replaces_the_open_one(staff, silver_member):
+    first = tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="a",
+        ends_on=None,
+        actor=staff,
+        today=GRANTED,
+    )
+    tier_override_set(
+        member=silver_member,
+        tier=tier("platinum"),
+        reason="b",
+        ends_on=None,
+        actor=staff,
+        today=day(2026, 3, 2),
+    )
+
+    first.refresh_from_db()
+    assert first.ended_on == day(2026, 3, 2)
+    assert TierOverride.objects.filter(ended_on__isnull=True).get().tier.code == "platinum"
+    assert tier_of(silver_member) == "platinum"
+
+
+def test_an_override_needs_a_reason_an_active_member_and_a_future_end(staff, silver_member):
+    with pytest.raises(DomainError):
+        tier_override_set(
+            member=silver_member, tier=tier("gold"), reason="", ends_on=None, actor=staff
+        )
+    with pytest.raises(DomainError):
+        tier_override_set(
+            member=silver_member,
+            tier=tier("gold"),
+            reason="r",
+            ends_on=day(2026, 1, 1),
+            actor=staff,
+            today=GRANTED,
+        )
+    blocked = MemberFactory(status=Member.Status.BLACKLISTED)
+    with pytest.raises(DomainError):
+        tier_override_set(member=blocked, tier=tier("gold"), reason="r", ends_on=None, actor=staff)
+    assert not TierOverride.objects.exists()
