@@ -19,19 +19,45 @@ VIEW_ALL = [
     "tiers.view_tierpolicy",
     "tiers.view_tierchange",
     "tiers.view_downgradewarning",
+    "tiers.view_tieroverride",
+    "tiers.view_membertier",
+    "tiers.view_memberevaluation",
 ]
 
 ROLES: dict[str, dict] = {
+    # Customer operations: look members up, record facts, blacklist, override, convert.
     "ops": {
         "label": _("Customer operations"),
         "permissions": VIEW_ALL
         + [
+            "members.view_member_contact",
             "members.add_member",
             "members.change_member",
             "members.add_transaction",
             "members.add_referral",
             "members.add_activityparticipation",
             "members.add_blacklistentry",
+            "tiers.add_tieroverride",
+            "tiers.change_tieroverride",
+        ],
+    },
+    # Ops leads: everything ops does, plus lifting a blacklist entry and privacy requests.
+    "ops_lead": {
+        "label": _("Customer operations lead"),
+        "permissions": VIEW_ALL
+        + [
+            "members.view_member_contact",
+            "members.add_member",
+            "members.change_member",
+            "members.add_transaction",
+            "members.add_referral",
+            "members.add_activityparticipation",
+            "members.add_blacklistentry",
+            "members.lift_blacklistentry",
+            "members.export_member_data",
+            "members.erase_member_data",
+            "tiers.add_tieroverride",
+            "tiers.change_tieroverride",
         ],
     },
     "committee": {"label": _("Review committee"), "permissions": VIEW_ALL},
@@ -41,12 +67,14 @@ ROLES: dict[str, dict] = {
         + [
             "tiers.add_tierpolicy",
             "tiers.change_tierpolicy",
+            "tiers.publish_tierpolicy",
             "tiers.change_tier",
             "tiers.add_benefit",
             "tiers.change_benefit",
             "tiers.delete_benefit",
         ],
     },
+    # Auditors read everything, the audit log included, and change nothing.
     "auditor": {"label": _("Auditor"), "permissions": VIEW_ALL + ["loyalty.view_auditentry"]},
 }
 

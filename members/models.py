@@ -31,6 +31,11 @@ class Member(models.Model):
         verbose_name = _("member")
         verbose_name_plural = _("members")
         ordering = ["member_no"]
+        permissions = [
+            ("view_member_contact", _("Can see members' phone and email unmasked")),
+            ("export_member_data", _("Can export everything held about a member (PIPL)")),
+            ("erase_member_data", _("Can erase a member's personal data (PIPL)")),
+        ]
         indexes = [models.Index(fields=["status"])]
 
     def __str__(self) -> str:
@@ -196,6 +201,8 @@ class BlacklistEntry(models.Model):
     class Meta:
         verbose_name = _("blacklist entry")
         verbose_name_plural = _("blacklist")
+        # Lifting is a separate, more privileged action than blacklisting (domain.md).
+        permissions = [("lift_blacklistentry", _("Can lift a blacklist entry"))]
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -136,6 +136,7 @@ class TierPolicy(models.Model):
     class Meta:
         verbose_name = _("tier policy")
         verbose_name_plural = _("tier policies")
+        permissions = [("publish_tierpolicy", _("Can publish a tier policy version"))]
         ordering = ["-version"]
         constraints = [
             models.CheckConstraint(
