@@ -7,6 +7,7 @@ rules of ``shared/docs/domain.md`` decide lives here, so it can be read and test
 from __future__ import annotations
 
 import calendar
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -281,6 +282,105 @@ def evaluate(metrics: Metrics, policy: Policy) -> Evaluation:
     checks = tuple(TierCheck(t, explain(t.rule, metrics)) for t in policy.tiers)
     qualified = next((c.tier for c in checks if c.result.held), policy.tiers[-1])
     return Evaluation(metrics=metrics, tier=qualified, checks=checks)
+
+
+# --- Progress: what is missing ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """How much more of one metric is needed (exact: yuan to the fen for spend)."""
+
+    metric: Metric
+    amount: Decimal | int
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way to make a rule hold: every shortfall together. ``progress`` (0 to 1) is how far
+    the member already is along the hardest of them, for progress bars."""
+
+    shortfalls: tuple[Shortfall, ...]
+    progress: Decimal
+
+    @property
+    def reached(self) -> bool:
+        return not self.shortfalls
+
+
+# A way while it is being built: metric -> (amount missing, share of the threshold missing).
+_Need = dict[Metric, tuple[Decimal | int, Decimal]]
+
+
+def _merge(a: _Need, b: _Need) -> _Need:
+    merged = dict(a)
+    for metric, need in b.items():
+        if metric not in merged or need[0] > merged[metric][0]:
+            merged[metric] = need
+    return merged
+
+
+def _product(options: list[list[_Need]]) -> list[_Need]:
+    ways: list[_Need] = [{}]
+    for choices in options:
+        ways = [_merge(way, choice) for way in ways for choice in choices]
+    return ways
+
+
+def _needs(rule: Rule, metrics: Metrics) -> list[_Need]:
+    match rule:
+        case Threshold(metric=metric, minimum=minimum):
+            value = metrics.value(metric)
+            if value >= minimum:
+                return [{}]
+            share = Decimal(minimum - value) / Decimal(minimum) if minimum else Decimal(1)
+            return [{metric: (minimum - value, share)}]
+        case AllOf(conditions=conditions):
+            return _product([_needs(c, metrics) for c in conditions])
+        case AnyOf(conditions=conditions):
+            return [need for c in conditions for need in _needs(c, metrics)]
+        case AtLeast(count=count, conditions=conditions):
+            children = [_needs(c, metrics) for c in conditions]
+            return [
+                need
+                for chosen in itertools.combinations(children, count)
+                for need in _product(list(chosen))
+            ]
+    raise TypeError(f"not a rule: {rule!r}")
+
+
+def _dominates(a: _Need, b: _Need) -> bool:
+    """``a`` asks for nothing more than ``b`` does."""
+    return all(metric in b and need[0] <= b[metric][0] for metric, need in a.items())
+
+
+def ways_to_reach(rule: Rule, metrics: Metrics, limit: int = 3) -> tuple[Way, ...]:
+    """The cheapest ways to make ``rule`` hold from ``metrics``: minimal sets of increases
+    ("spend ¥3,200.50 more, or make 2 more purchases"), those that need fewer metrics and a
+    smaller share of their thresholds first, and ways that need more years of tenure (which
+    cannot be bought) last. A rule that holds gives one empty way."""
+    needs = _needs(rule, metrics)
+    if any(not need for need in needs):
+        return (Way((), Decimal(1)),)
+    minimal = []
+    for need in needs:
+        if any(_dominates(other, need) and other != need for other in needs):
+            continue
+        if need not in minimal:
+            minimal.append(need)
+
+    def cost(need: _Need):
+        hardest = max(share for _amount, share in need.values())
+        return (Metric.TENURE in need, len(need), hardest)
+
+    ways = []
+    for need in sorted(minimal, key=cost)[:limit]:
+        hardest = max(share for _amount, share in need.values())
+        shortfalls = tuple(
+            Shortfall(metric, need[metric][0]) for metric in Metric if metric in need
+        )
+        ways.append(Way(shortfalls, max(Decimal(0), 1 - hardest)))
+    return tuple(ways)
 
 
 # --- Lifecycle ----------------------------------------------------------------------------

@@ -82,6 +82,48 @@ def member_explanation(member: Member) -> TierExplanation | None:
     return TierExplanation(checked, evaluation.policy, tiers)
 
 
+@dataclass(frozen=True)
+class TierProgress:
+    """What is missing, from the figures of the last evaluation, under the policy that made it:
+    the cheapest ways to the next tier above the one held, and to keep the held tier at the
+    tier-year end (empty when the member already qualifies for it)."""
+
+    held: Tier | None
+    next_tier: Tier | None
+    to_next: tuple[engine.Way, ...]
+    to_keep: tuple[engine.Way, ...]
+    tier_year_end: date | None
+
+    @property
+    def keeps(self) -> bool:
+        return not self.to_keep or self.to_keep[0].reached
+
+
+def member_progress(member: Member) -> TierProgress | None:
+    """None before the first evaluation and for members who take no part."""
+    evaluation = last_evaluation(member)
+    if evaluation is None or not member.takes_part:
+        return None
+    tiers = tiers_by_code()
+    policy = engine_policy(evaluation.policy, tiers)
+    metrics = evaluation.metrics
+    state = tier_state(member)
+    held = state.current_tier
+    held_rank = held.rank if held else policy.tiers[-1].rank
+    above = [rule for rule in policy.tiers if rule.rank > held_rank]
+    next_rule = above[-1] if above else None
+    to_keep: tuple[engine.Way, ...] = ()
+    if held is not None and held.code in {rule.code for rule in policy.tiers}:
+        to_keep = engine.ways_to_reach(policy.tier(held.rank).rule, metrics)
+    return TierProgress(
+        held=held,
+        next_tier=tiers[next_rule.code] if next_rule else None,
+        to_next=engine.ways_to_reach(next_rule.rule, metrics) if next_rule else (),
+        to_keep=to_keep,
+        tier_year_end=state.tier_year_end,
+    )
+
+
 def member_history(member: Member) -> QuerySet[TierChange]:
     return member.tier_changes.select_related("from_tier", "to_tier", "policy", "actor")
 

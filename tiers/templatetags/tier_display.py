@@ -110,3 +110,36 @@ def rule_heading(node) -> str:
 def tier_badge(tier) -> dict:
     """A tier's name in a badge coloured by its code; a dash when there is no tier."""
     return {"tier": tier}
+
+
+def _shortfall_words(shortfall) -> str:
+    metric, amount = Metric(str(shortfall.metric)), shortfall.amount
+    if metric == Metric.SPEND:
+        return gettext("spend %(amount)s more") % {"amount": format_yuan(amount)}
+    if metric == Metric.FREQUENCY:
+        return ngettext(
+            "make %(count)d more purchase", "make %(count)d more purchases", int(amount)
+        ) % {"count": amount}
+    if metric == Metric.CONTRIBUTION:
+        return gettext("earn %(points)s more contribution points") % {"points": f"{amount:,}"}
+    return ngettext(
+        "stay a member %(count)d more year", "stay a member %(count)d more years", int(amount)
+    ) % {"count": amount}
+
+
+@register.filter
+def ways_in_words(ways) -> str:
+    """The cheapest ways to a tier as one phrase: 「再消费 ¥3,200.50 或再购买 2 次」."""
+    phrases = [
+        gettext(" and ").join(_shortfall_words(s) for s in way.shortfalls)
+        for way in ways
+        if way.shortfalls
+    ]
+    return gettext(" or ").join(phrases)
+
+
+@register.filter
+def percent(progress) -> int:
+    """A progress fraction (0 to 1) as a whole percentage for a progress bar, rounded down so a
+    bar is never shown full before the tier is reached."""
+    return int(Decimal(str(progress)) * 100)

@@ -1,0 +1,127 @@
+"""What is missing for a tier: the cheapest ways (engine.ways_to_reach), the member's progress
+(selectors.member_progress) and the words staff and members read."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import translation
+
+from members.tests.factories import MemberFactory, PurchaseFactory
+from tiers.engine import (
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Metric,
+    Metrics,
+    Shortfall,
+    Threshold,
+    ways_to_reach,
+)
+from tiers.selectors import member_progress
+from tiers.services import member_evaluate
+from tiers.templatetags.tier_display import percent, ways_in_words
+
+GOLD = AnyOf(
+    (
+        Threshold(Metric.SPEND, Decimal(20000)),
+        Threshold(Metric.FREQUENCY, 12),
+        Threshold(Metric.CONTRIBUTION, 2000),
+    )
+)
+DIAMOND = AllOf(
+    (
+        Threshold(Metric.SPEND, Decimal(100000)),
+        AtLeast(
+            2,
+            (
+                Threshold(Metric.FREQUENCY, 24),
+                Threshold(Metric.TENURE, 5),
+                Threshold(Metric.CONTRIBUTION, 5000),
+            ),
+        ),
+    )
+)
+
+
+def metrics(spend="0", frequency=0, tenure=0, contribution=0) -> Metrics:
+    return Metrics(Decimal(spend), frequency, tenure, contribution)
+
+
+def test_each_alternative_of_an_any_rule_is_a_way_with_the_exact_gap():
+    ways = ways_to_reach(GOLD, metrics("16799.50", 10, 2, 300))
+
+    assert [w.shortfalls for w in ways] == [
+        (Shortfall(Metric.SPEND, Decimal("3200.50")),),
+        (Shortfall(Metric.FREQUENCY, 2),),
+        (Shortfall(Metric.CONTRIBUTION, 1700),),
+    ]
+
+
+def test_a_rule_that_holds_gives_one_empty_way():
+    (way,) = ways_to_reach(GOLD, metrics("20000.00"))
+
+    assert way.reached and way.progress == 1
+
+
+@pytest.mark.parametrize(
+    ("spend", "gap"), [("19999.99", "0.01"), ("0.00", "20000.00"), ("12345.67", "7654.33")]
+)
+def test_spend_gaps_are_exact_to_the_fen(spend, gap):
+    assert ways_to_reach(GOLD, metrics(spend))[0].shortfalls[0].amount == Decimal(gap)
+
+
+def test_at_least_two_of_three_offers_the_cheapest_pairs_and_puts_tenure_last():
+    ways = ways_to_reach(DIAMOND, metrics("90000", 20, 1, 4000))
+
+    needs = [{s.metric: s.amount for s in w.shortfalls} for w in ways]
+    assert needs[0] == {
+        Metric.SPEND: Decimal("10000"),
+        Metric.FREQUENCY: 4,
+        Metric.CONTRIBUTION: 1000,
+    }
+    assert Metric.TENURE in needs[-1]
+
+
+def test_a_met_condition_of_an_at_least_rule_is_not_asked_for_again():
+    ways = ways_to_reach(DIAMOND, metrics("100000", 30, 0, 0))
+
+    assert [w.shortfalls for w in ways][0] == (Shortfall(Metric.CONTRIBUTION, 5000),)
+
+
+def test_ways_read_as_one_sentence_in_chinese_and_english():
+    ways = ways_to_reach(GOLD, metrics("16799.50", 10, 2, 300))[:2]
+
+    with translation.override("en"):
+        assert ways_in_words(ways) == "spend ¥3,200.50 more or make 2 more purchases"
+    with translation.override("zh-hans"):
+        assert ways_in_words(ways) == "再消费 ¥3,200.50 或再购买 2 次"
+
+
+def test_a_progress_bar_is_never_full_before_the_tier_is_reached():
+    (way,) = ways_to_reach(Threshold(Metric.SPEND, Decimal(20000)), metrics("19999.99"))
+
+    assert percent(way.progress) == 99
+
+
+@pytest.mark.django_db
+def test_a_members_progress_names_the_next_tier_and_what_keeps_the_current_one():
+    member = MemberFactory(joined_on=datetime.date(2025, 6, 1))
+    PurchaseFactory(member=member, amount_fen=1_679_950, day=datetime.date(2026, 6, 1))
+    member_evaluate(member=member, as_of=datetime.date(2026, 6, 30))
+
+    progress = member_progress(member)
+
+    assert (progress.held.code, progress.next_tier.code) == ("silver", "gold")
+    assert progress.to_next[0].shortfalls == (Shortfall(Metric.SPEND, Decimal("3200.50")),)
+    assert progress.keeps and progress.tier_year_end == datetime.date(2027, 6, 30)
+
+
+@pytest.mark.django_db
+def test_no_progress_is_shown_for_a_member_who_takes_no_part():
+    member = MemberFactory(status="experience")
+    member_evaluate(member=member, as_of=datetime.date(2026, 6, 30))
+
+    assert member_progress(member) is None
