@@ -473,6 +473,13 @@ class _Importer:
         with connection.cursor() as cursor:
             cursor.execute(statement.format(**self.names), params)
 
+    def analyze(self, *tables: str) -> None:
+        """Statistics for temporary tables, which autovacuum never analyses: without them the
+        planner takes a million-row table for an empty one and joins it by nested loops."""
+        if self.postgres:
+            for table in tables:
+                self.sql(f"ANALYZE {{{table}}}")
+
     def query(self, statement: str, params=()) -> Iterator[tuple]:
         """Rows of a query, fetched in chunks (a server-side cursor on PostgreSQL)."""
         with connection.chunked_cursor() as cursor:
@@ -494,6 +501,7 @@ class _Importer:
                 self.errors.raise_if_any()
                 self.sql(_repeated(self.identity))
                 self.sql(self.classify())
+                self.analyze("dup", "chk")
                 for line, message in self.bad_rows():
                     self.errors.add(line, message)
                 self.errors.raise_if_any()
@@ -1023,6 +1031,7 @@ class _TransactionImporter(_Importer):
 
     def bad_rows(self) -> Iterator[tuple[int, str]]:
         self.sql(self._REFUNDS)
+        self.analyze("bad")
         rows = self.query(
             "SELECT c.line, c.status, c.problem, c.first_line, c.external_id, c.member_no, "
             "c.kind, c.amount_fen, c.occurred_at, c.refund_of, tm.member_no, t.kind, "
@@ -1098,9 +1107,11 @@ class _TransactionImporter(_Importer):
             count += cursor.rowcount
             self.progress(gettext("  wrote %(count)s purchases") % {"count": f"{count:,}"})
             cursor.execute(
+                # A subquery by the unique external id: the planner's statistics still take the
+                # table for what it was before this import.
                 f"INSERT INTO {{txn}} ({columns}) SELECT c.external_id, c.member_id, c.kind, "
-                "c.amount_fen, c.occurred_at, c.occurred_on, p.id, %s FROM {chk} c "
-                "JOIN {txn} p ON p.external_id = c.refund_of "
+                "c.amount_fen, c.occurred_at, c.occurred_on, "
+                "(SELECT p.id FROM {txn} p WHERE p.external_id = c.refund_of), %s FROM {chk} c "
                 "WHERE c.status = -1 AND c.kind = 'refund'".format(**self.names),
                 [now],
             )
