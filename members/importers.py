@@ -63,7 +63,7 @@ Progress = Callable[[str], None]
 
 def chunk_size() -> int:
     """Rows staged at a time (setting ``IMPORT_CHUNK_SIZE``): bounds the memory of an import."""
-    return max(1, getattr(settings, "IMPORT_CHUNK_SIZE", 10_000))
+    return max(1, settings.IMPORT_CHUNK_SIZE)
 
 
 class ImportFailed(DomainError):
