@@ -73,11 +73,11 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime.datetime:
     """An aware date and time: an ISO 8601 date-time, read in ``tz`` when it has no UTC offset,
     or a calendar date meaning local midnight in ``tz``; raises ``DateError``."""
     text = text.strip()
-    day = _calendar_date(text)
-    if day is not None:
-        _in_range(day)
-        return datetime.datetime.combine(day, datetime.time(), tzinfo=tz)
     if not _MOMENT.fullmatch(text):
+        day = _calendar_date(text)
+        if day is not None:
+            _in_range(day)
+            return datetime.datetime.combine(day, datetime.time(), tzinfo=tz)
         raise DateError(
             gettext(
                 '%(column)s "%(value)s" is neither a date like 2026-06-30 nor a date '

@@ -373,6 +373,10 @@ def _happened(latest: datetime.date) -> Converter:
     offset) or a date (local midnight), dated no later than ``latest`` (tomorrow: a day of
     slack for clocks and time zones)."""
     tz = timezone.get_default_timezone()
+    # Compared as instants: cheaper than converting every moment to its local date.
+    too_late = datetime.datetime.combine(
+        latest + datetime.timedelta(days=1), datetime.time(), tzinfo=tz
+    )
 
     def convert(text: str) -> datetime.datetime:
         if not text:
@@ -381,7 +385,7 @@ def _happened(latest: datetime.date) -> Converter:
             moment = parse_moment(text, tz)
         except DateError as exc:
             raise _Bad(exc.template) from None
-        if moment.astimezone(tz).date() > latest:
+        if moment >= too_late:
             raise _Bad(gettext('%(column)s "%(value)s" is in the future (later than tomorrow)'))
         return moment
 
@@ -759,12 +763,22 @@ class _CopyStager:
 
     def __enter__(self):
         self.cursor = connection.cursor()
+        self.cells = [_copy_cell(field) for _name, field in ((None, _LINE), (None, _PROBLEM))]
+        self.cells += [_copy_cell(field) for _name, field in self.importer.staged]
         self.manager = self.cursor.cursor.copy(self.statement)
         self.copy = self.manager.__enter__()
         return self.write
 
     def write(self, block: list[tuple]) -> None:
-        self.copy.write("".join(["\t".join(map(copy_text, row)) + "\n" for row in block]))
+        cells = self.cells
+        self.copy.write(
+            "".join(
+                [
+                    "\t".join([cell(value) for cell, value in zip(cells, row, strict=True)]) + "\n"
+                    for row in block
+                ]
+            )
+        )
         self.importer.chunks += 1
 
     def __exit__(self, *exc):
@@ -773,6 +787,16 @@ class _CopyStager:
         finally:
             self.cursor.close()
         return False
+
+
+def _copy_cell(field) -> Callable[[object], str]:
+    """How a staged column's values are written in COPY's text format, decided once per column
+    instead of by type per value (this runs for every value of every row)."""
+    if field is _DATE or field is _MOMENT:
+        return lambda value: "\\N" if value is None else value.isoformat()
+    if field is _LINE:
+        return lambda value: "\\N" if value is None else str(value)
+    return copy_text
 
 
 class _InsertStager:
