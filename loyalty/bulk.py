@@ -25,7 +25,7 @@ def _is_postgres() -> bool:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value) -> str:
+def copy_text(value) -> str:
     """One value in COPY's text format (NULL is ``\\N``; backslash, tab and newlines escaped)."""
     if value is None:
         return "\\N"
@@ -64,7 +64,7 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]
                 # Text lines written in blocks: several times faster than write_row per row.
                 block: list[str] = []
                 for row in rows:
-                    block.append("\t".join(map(_copy_text, row)) + "\n")
+                    block.append("\t".join(map(copy_text, row)) + "\n")
                     if len(block) >= 10_000:
                         copy.write("".join(block))
                         count += len(block)

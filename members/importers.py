@@ -2,58 +2,68 @@
 activities and blacklist entries.
 
 A file is imported whole or not at all, and importing it again changes nothing. Each import
-runs in three steps, the same for every kind:
+runs in one transaction, in three steps, the same for every kind:
 
-1. read: stream the file once, parse each row into a compact tuple and catch what the row or
-   the file alone shows (bad fields, an identity seen earlier in the file);
-2. check: look up, in batches, what the rows refer to and what is already stored, and catch
-   what needs the database (unknown members, a known identity with different data, refunds
-   beyond their purchase's amount);
-3. write: only when no row is bad, insert the new rows set-based (COPY on PostgreSQL).
+1. stage: stream the file once (any size: memory stays flat), convert each value in Python
+   (the one place for each parsing rule: ``loyalty.money``, ``loyalty.dates`` and the
+   converters below) and write the rows, chunk by chunk, into a temporary staging table (COPY on
+   PostgreSQL, ``executemany`` on SQLite), a row that did not convert with its problems;
+2. check: set-based SQL over the staging table finds what needs the whole file or the database
+   (an identity repeated in the file, unknown members, a known identity with different data,
+   refunds beyond their purchase's amount ...) and reports every bad row by its line number;
+3. write: only when no row is bad, ``INSERT … SELECT`` the new rows.
 
-Steps 2 and 3 share one transaction. Importing stores facts and evaluates nobody: tiers move at
-the next evaluation.
+Importing stores facts and evaluates nobody: tiers move at the next evaluation.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
-import heapq
+import io
 import os
-import sys
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import charset_normalizer
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Lookup, Model, QuerySet, Sum
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Model
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.bulk import analyze, insert_rows, update_rows
+from loyalty.bulk import analyze, copy_text
+from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
-# Every bad row is shown, up to this many (a bound on memory for a file of garbage); the count
-# of bad rows is always exact.
+# Every bad row is shown, up to this many; the count of bad rows is always exact.
 MAX_SHOWN_ERRORS = 1_000_000
 PROGRESS_EVERY = 100_000
-# Keys per look-up query on PostgreSQL (one array parameter); on SQLite, which allows 999
-# parameters per query, a little less than that.
-_LARGE_BATCH = 100_000
 # After writing this many rows on PostgreSQL, refresh the table's planner statistics.
 _ANALYZE_AFTER = 10_000
 # The PostgreSQL advisory lock key that makes imports run one at a time.
 _IMPORT_LOCK = 7_314_001
+# How much of the file encoding detection reads.
+_SNIFF_BYTES = 1 << 16
 
 Progress = Callable[[str], None]
+
+
+def chunk_size() -> int:
+    """Rows staged at a time (setting ``IMPORT_CHUNK_SIZE``): bounds the memory of an import."""
+    return max(1, settings.IMPORT_CHUNK_SIZE)
 
 
 class ImportFailed(DomainError):
@@ -82,6 +92,8 @@ class ImportResult:
     new: int
     existing: int
     seconds: float
+    encoding: str = "utf-8"
+    chunks: int = 0  # how many chunks the rows were staged in
 
     def __str__(self) -> str:
         summary = gettext(
@@ -102,12 +114,17 @@ class ImportResult:
 
 
 def import_csv(
-    kind: str, path: str | os.PathLike, *, progress: Progress | None = None
+    kind: str,
+    path: str | os.PathLike,
+    *,
+    progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
     """Import the CSV file at ``path`` as ``kind`` (one of KINDS), all rows or none.
 
-    Raises ``ImportFailed`` listing the bad rows, or ``DomainError`` when the kind is unknown or
-    the file cannot be read as UTF-8 CSV."""
+    ``encoding`` (e.g. ``gb18030``) overrides detection: UTF-8 with or without a BOM, else
+    GB18030 (which includes GBK and GB2312). Raises ``ImportFailed`` listing the bad rows, or
+    ``DomainError`` when the kind is unknown, the file cannot be read, or another import runs."""
     try:
         importer = _IMPORTERS[kind]
     except KeyError:
@@ -115,59 +132,105 @@ def import_csv(
             gettext('unknown kind "%(kind)s"; choose one of: %(kinds)s')
             % {"kind": kind, "kinds": ", ".join(KINDS)}
         ) from None
-    return importer(Path(path), progress or (lambda message: None)).run()
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise DomainError(
+                gettext('unknown encoding "%(encoding)s"') % {"encoding": encoding}
+            ) from None
+    return importer(Path(path), progress or (lambda message: None), encoding).run()
 
 
-# The framework: reading, errors, batched look-ups, writing.
+# Reading: encodings, CSV shape, errors.
+
+_GB = "gb18030"
+
+
+def _detect_encoding(sample: bytes) -> str | None:
+    """UTF-8 (BOM or not) when the sample is UTF-8, else GB18030 when it reads as such (files
+    from Chinese shops' Windows tools), else None."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    try:
+        codecs.getincrementaldecoder(_GB)().decode(sample, final=False)
+        return _GB
+    except UnicodeDecodeError:
+        return None
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError:
+                return number
+    return 1
+
+
+def _decodes_as(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _not_decodable(path: Path, encoding: str) -> DomainError:
+    name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+    message = gettext("%(path)s is not %(encoding)s text (line %(line)d)") % {
+        "path": path,
+        "encoding": name,
+        "line": _first_undecodable_line(path, encoding),
+    }
+    if name == "UTF-8" and _decodes_as(path, _GB):
+        message += "; " + gettext("it reads as GB18030: run again with --encoding gb18030")
+    elif name == "UTF-8":
+        guess = charset_normalizer.from_path(path).best()
+        if guess is not None:
+            message += "; " + gettext(
+                "it looks like %(guess)s: run again with --encoding %(guess)s"
+            ) % {"guess": guess.encoding}
+    return DomainError(message)
+
+
+def _blank(raw: list[str]) -> bool:
+    """A row with no values: an empty line, or only commas."""
+    return not any(value.strip() for value in raw)
 
 
 class _Errors:
-    """Bad rows, one message each. Only the MAX_SHOWN_ERRORS lowest line numbers are kept, so a
-    file of millions of bad rows does not fill the memory."""
+    """Bad rows in line order, one message each; only the first MAX_SHOWN_ERRORS are kept."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._kept: list[tuple[int, str]] = []  # a heap of (-line, message): the last line on top
+        self.kept: list[str] = []
 
     def add(self, line: int, message: str) -> None:
         self.count += 1
-        item = (-line, message)
-        if len(self._kept) < MAX_SHOWN_ERRORS:
-            heapq.heappush(self._kept, item)
-        elif item > self._kept[0]:
-            heapq.heapreplace(self._kept, item)
+        if len(self.kept) < MAX_SHOWN_ERRORS:
+            self.kept.append(
+                gettext("line %(line)d: %(problem)s") % {"line": line, "problem": message}
+            )
 
     def raise_if_any(self) -> None:
         if not self.count:
             return
-        lines = [
-            gettext("line %(line)d: %(problem)s") % {"line": -line, "problem": message}
-            for line, message in sorted(self._kept, reverse=True)
-        ]
+        lines = list(self.kept)
         if self.count > len(lines):
             lines.append(gettext("... and %(count)d more") % {"count": self.count - len(lines)})
         raise ImportFailed(self.count, lines)
-
-
-def _shown(value: object) -> str:
-    """A stored or given value as it reads in a message."""
-    if value is None or value == "":
-        return gettext("empty")
-    if isinstance(value, datetime.datetime):
-        return timezone.localtime(value).isoformat()
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
-
-
-def _parse_date(text: str) -> datetime.date | None:
-    # date.fromisoformat also takes 20260630 and week dates; the interface says YYYY-MM-DD.
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        return None
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 # Field converters: stripped text in, value out, or ``_Bad``. They run for every row, so the
@@ -192,24 +255,65 @@ def _empty() -> _Bad:
     return _Bad(gettext("%(column)s is empty"))
 
 
-def _text(max_length: int | None, *, required: bool = True) -> Converter:
+def _too_long(max_length: int) -> _Bad:
+    return _Bad(gettext("%(column)s is longer than %(max)d characters"), max=max_length)
+
+
+# Bidirectional overrides and isolates make a name display as something else than it is.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _hidden_character(text: str) -> _Bad | None:
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf") or _BIDI.match(char):
+            return _Bad(
+                gettext("%(column)s contains a control or invisible character (U+%(code)s)"),
+                code=f"{ord(char):04X}",
+            )
+    return None
+
+
+def _identifier(max_length: int, *, required: bool = True) -> Converter:
+    """A member number or external id: NFKC-normalised (``Ｍ001`` is ``M001``), no whitespace,
+    no invisible or control characters, which would make two equal-looking ids different."""
+
     def convert(text: str) -> str:
+        # Fast path: printable ASCII without a space is already normal.
+        if not (text.isascii() and text.isprintable() and " " not in text):
+            text = unicodedata.normalize("NFKC", text)
+            if any(char.isspace() for char in text):
+                raise _Bad(gettext('%(column)s "%(value)s" contains a space'))
+            if bad := _hidden_character(text):
+                raise bad
         if not text:
             if required:
                 raise _empty()
-        elif max_length is not None and len(text) > max_length:
-            raise _Bad(gettext("%(column)s is longer than %(max)d characters"), max=max_length)
+        elif len(text) > max_length:
+            raise _too_long(max_length)
         return text
 
     return convert
 
 
-_member_no_text = _text(32)
+def _text(max_length: int | None, *, required: bool = True, normalise: bool = False) -> Converter:
+    """Free text (a name, an activity): no control characters, no bidirectional overrides."""
 
+    def convert(text: str) -> str:
+        if not text.isprintable():
+            if normalise:
+                text = unicodedata.normalize("NFKC", text)
+            if bad := _hidden_character(text):
+                raise bad
+        elif normalise and not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        if not text:
+            if required:
+                raise _empty()
+        elif max_length is not None and len(text) > max_length:
+            raise _too_long(max_length)
+        return text
 
-def _member_no(text: str) -> str:
-    # Interned: a member's number repeats on many rows of a file, one copy is enough.
-    return sys.intern(_member_no_text(text))
+    return convert
 
 
 def _choice(choices: dict[str, str]) -> Converter:
@@ -227,8 +331,13 @@ def _choice(choices: dict[str, str]) -> Converter:
     return convert
 
 
+_EMAIL_LENGTH = Member._meta.get_field("email").max_length
+
+
 def _email(text: str) -> str:
     if text:
+        if len(text) > _EMAIL_LENGTH:
+            raise _too_long(_EMAIL_LENGTH)
         try:
             validate_email(text)
         except ValidationError:
@@ -251,88 +360,47 @@ def _date(*, required: bool = True) -> Converter:
             if required:
                 raise _empty()
             return None
-        day = _parse_date(text)
-        if day is None:
-            raise _Bad(gettext('%(column)s "%(value)s" is not a date like 2026-06-30'))
-        return day
+        try:
+            return parse_date(text)
+        except DateError as exc:
+            raise _Bad(exc.template) from None
 
     return convert
 
 
-def _date_or_moment(text: str) -> datetime.datetime:
-    """An aware date and time: ISO 8601, read in the configured time zone when it has no UTC
-    offset (domain.md: all dates are local dates), or a date YYYY-MM-DD meaning local midnight."""
-    if not text:
-        raise _empty()
-    local = timezone.get_default_timezone()
-    if (day := _parse_date(text)) is not None:
-        return datetime.datetime.combine(day, datetime.time(), tzinfo=local)
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise _Bad(
-            gettext(
-                '%(column)s "%(value)s" is neither a date like 2026-06-30 nor a date '
-                "and time like 2026-06-30T14:05:00+08:00"
-            )
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
+def _happened(latest: datetime.date) -> Converter:
+    """The aware moment of a fact that already happened: a date-time (local time without a UTC
+    offset) or a date (local midnight), dated no later than ``latest`` (tomorrow: a day of
+    slack for clocks and time zones)."""
+    tz = timezone.get_default_timezone()
+    # Compared as instants: cheaper than converting every moment to its local date.
+    too_late = datetime.datetime.combine(
+        latest + datetime.timedelta(days=1), datetime.time(), tzinfo=tz
+    )
+
+    def convert(text: str) -> datetime.datetime:
+        if not text:
+            raise _empty()
+        try:
+            moment = parse_moment(text, tz)
+        except DateError as exc:
+            raise _Bad(exc.template) from None
+        if moment >= too_late:
+            raise _Bad(gettext('%(column)s "%(value)s" is in the future (later than tomorrow)'))
+        return moment
+
+    return convert
 
 
-def _local_day(text: str) -> datetime.date:
-    """A date YYYY-MM-DD, or the local date of a date and time with a UTC offset."""
-    return _date_or_moment(text).astimezone(timezone.get_default_timezone()).date()
-
-
-class _AnyOf(Lookup):
-    """``field = ANY(%s)`` with one array parameter: ``__in`` sends one parameter per key, and
-    building and parsing tens of thousands of them costs far more than the query."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*params, self.rhs)
-
-
-def _one_import_at_a_time() -> None:
-    """Hold, until the transaction ends, a lock every import takes: two imports checking at the
-    same time would each miss the other's rows (refunds could together exceed a purchase).
-    SQLite needs none: its write transactions already run one at a time (IMMEDIATE mode)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK])
-
-
-def _batch_size() -> int:
-    limit = connection.features.max_query_params
-    return _LARGE_BATCH if limit is None else min(_LARGE_BATCH, limit - 99)
-
-
-def _chunks(rows: list, size: int) -> Iterator[list]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
-def _fetch(queryset: QuerySet, field: str, keys: Iterable) -> Iterator[tuple]:
-    """The rows of ``queryset`` (a ``values_list``) whose ``field`` is one of ``keys``: one
-    query per batch of keys, never one per row."""
-    queryset = queryset.order_by()
-    for batch in _chunks(list(keys), _batch_size()):
-        if connection.vendor == "postgresql":
-            yield from queryset.filter(_AnyOf(F(field), batch))
-        else:
-            yield from queryset.filter(**{f"{field}__in": batch})
-
-
-def _by_first(rows: Iterable[tuple]) -> dict:
-    """Stored rows by their first value, the identity."""
-    return {row[0]: row for row in rows}
-
-
-def _member_ids(member_nos: Iterable[str]) -> dict[str, int]:
-    return dict(_fetch(Member.objects.values_list("member_no", "id"), "member_no", member_nos))
+def _shown(value: object) -> str:
+    """A stored or given value as it reads in a message."""
+    if value is None or value == "":
+        return gettext("empty")
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
 
 
 class _Fen(int):
@@ -342,63 +410,112 @@ class _Fen(int):
         return str(fen_to_yuan(self))
 
 
-def _first_undecodable_line(path: Path) -> int:
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 1
+# The framework: staging, checks, writing.
 
 
 class _Importer:
-    """What every kind shares. A kind declares ``fields`` (column → converter, in the order
-    ``parse`` receives the values) and ``model`` (the table it fills), and three steps:
+    """What every kind shares. A kind declares
 
-    - ``parse(line, values, problems)``: checks across one row's values and within the file
-      (duplicates), appending to ``problems``; returns the row as a compact tuple whose first
-      item is the line number. Runs once per row while the file streams; a value that did not
-      convert is None.
-    - ``check()``: look-ups for ``self.rows``, in chunks (``self.chunks()``) to bound memory
-      and queries; a bad row goes to ``self.errors``, one already stored counts in
-      ``self.existing``, a new one is kept for
+    - ``columns()``: CSV column → converter, in the order ``parse`` receives the values;
+    - ``staged``: the staging table's columns after ``line`` and ``problem`` (name, model field
+      giving the SQL type), in the order of the tuples ``parse`` returns;
+    - ``identity``: the staged columns that identify a row (repeated in the file: a bad row);
+    - ``parse(values, problems)``: checks across one row's values; returns the staged tuple;
+    - ``classify()``: SQL creating the ``{chk}`` table from ``{stg}`` with ``status`` per line:
+      1 bad in itself, 2 unknown member, 3 stored with different data, 4 contradicts stored
+      facts, 0 already imported, -1 new;
+    - ``bad_rows()``: (line, message) of every bad row, in line order;
     - ``write(now)``: insert the new rows; returns how many."""
 
     kind: str
     things: str  # the plural noun of the summary, "transactions"
     model: type[Model]
-    fields: dict[str, Converter]
+    staged: tuple[tuple[str, object], ...]
+    identity: tuple[str, ...]
 
-    def __init__(self, path: Path, progress: Progress):
+    def __init__(self, path: Path, progress: Progress, encoding: str | None):
         self.path = path
         self.progress = progress
+        self.encoding = encoding
         self.tz = timezone.get_default_timezone()
+        self.latest = timezone.localdate() + datetime.timedelta(days=1)
+        self.fields = self.columns()
         self.errors = _Errors()
-        self.rows: list[tuple] = []
-        self.seen: dict = {}  # an identity within the file → the line it first appears on
-        self.existing = 0
-        self._written = 0
+        self.postgres = connection.vendor == "postgresql"
+        qn = connection.ops.quote_name
+        self.names = {
+            "stg": qn("_import_staged"),
+            "dup": qn("_import_repeated"),
+            "chk": qn("_import_checked"),
+            "bad": qn("_import_bad_refunds"),
+            "member": qn(Member._meta.db_table),
+            "txn": qn(Transaction._meta.db_table),
+            "referral": qn(Referral._meta.db_table),
+            "activity": qn(ActivityParticipation._meta.db_table),
+            "blacklist": qn(BlacklistEntry._meta.db_table),
+            # NULL-safe equality.
+            "same": "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS",
+        }
+        self.chunks = 0
 
-    def parse(self, line: int, values: list, problems: list[str]) -> tuple:
+    def columns(self) -> dict[str, Converter]:
         raise NotImplementedError
 
-    def check(self) -> None:
+    def parse(self, values: list, problems: list[str]) -> tuple:
+        raise NotImplementedError
+
+    def classify(self) -> str:
+        raise NotImplementedError
+
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
         raise NotImplementedError
 
     def write(self, now: datetime.datetime) -> int:
         raise NotImplementedError
 
+    def sql(self, statement: str, params=()) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.format(**self.names), params)
+
+    def analyze(self, *tables: str) -> None:
+        """Statistics for temporary tables, which autovacuum never analyses: without them the
+        planner takes a million-row table for an empty one and joins it by nested loops."""
+        if self.postgres:
+            for table in tables:
+                self.sql(f"ANALYZE {{{table}}}")
+
+    def query(self, statement: str, params=()) -> Iterator[tuple]:
+        """Rows of a query, fetched in chunks (a server-side cursor on PostgreSQL)."""
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(statement.format(**self.names), params)
+            while rows := cursor.fetchmany(2000):
+                yield from rows
+
+    def value(self, statement: str, params=()):
+        with connection.cursor() as cursor:
+            cursor.execute(statement.format(**self.names), params)
+            return cursor.fetchone()
+
     def run(self) -> ImportResult:
         started = time.monotonic()
-        self._read()
         try:
-            with transaction.atomic():
-                _one_import_at_a_time()
-                self.check()
-                self.rows, self.seen = [], {}
+            with self._one_import_at_a_time(), transaction.atomic():
+                self._lock()
+                self._stage()
                 self.errors.raise_if_any()
-                new = self.write(timezone.now())
+                self.sql(_repeated(self.identity))
+                self.sql(self.classify())
+                self.analyze("dup", "chk")
+                for line, message in self.bad_rows():
+                    self.errors.add(line, message)
+                self.errors.raise_if_any()
+                existing, new_rows = self.value(
+                    "SELECT COALESCE(SUM(CASE WHEN status = 0 THEN 1 ELSE 0 END), 0), "
+                    "COALESCE(SUM(CASE WHEN status = -1 THEN 1 ELSE 0 END), 0) FROM {chk}"
+                )
+                new = self.write(timezone.now()) if new_rows else 0
+                for table in ("stg", "dup", "chk", "bad"):
+                    self.sql(f"DROP TABLE IF EXISTS {{{table}}}")
         except IntegrityError as exc:
             # Every constraint was checked before writing: only a concurrent writer gets here.
             raise DomainError(
@@ -416,43 +533,91 @@ class _Importer:
             kind=self.kind,
             path=str(self.path),
             new=new,
-            existing=self.existing,
+            existing=existing,
             seconds=time.monotonic() - started,
+            encoding=self.encoding or "utf-8",
+            chunks=self.chunks,
         )
 
-    # Step 1: read.
+    # Two imports checking at the same time would each miss the other's rows (refunds could
+    # together exceed a purchase): they run one at a time.
 
-    def _read(self) -> None:
-        reader = None
+    def _one_import_at_a_time(self):
+        return _SqliteWriterGate() if not self.postgres else _Nothing()
+
+    def _lock(self) -> None:
+        if not self.postgres:
+            return
+        if not self.value("SELECT pg_try_advisory_xact_lock(%s)", [_IMPORT_LOCK])[0]:
+            self.progress(gettext("another import is running; waiting for it to finish ..."))
+            self.sql("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK])
+
+    # Step 1: stage.
+
+    def _open(self) -> io.TextIOWrapper:
         try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
-                reader = csv.reader(handle)
-                header = self._header(next(reader, None))
-                self._read_rows(reader, header)
+            handle = self.path.open("rb")
         except FileNotFoundError:
             raise DomainError(gettext("%(path)s: no such file") % {"path": self.path}) from None
-        except UnicodeDecodeError:
-            raise DomainError(
-                gettext("%(path)s is not UTF-8 text (line %(line)d)")
-                % {"path": self.path, "line": _first_undecodable_line(self.path)}
-            ) from None
-        except csv.Error as exc:
-            raise DomainError(
-                gettext("%(path)s is not valid CSV at line %(line)d: %(error)s")
-                % {"path": self.path, "line": reader.line_num if reader else 1, "error": exc}
-            ) from None
         except OSError as exc:
             raise DomainError(
                 gettext("%(path)s cannot be read: %(error)s")
                 % {"path": self.path, "error": exc.strerror}
             ) from None
+        if self.encoding is None:
+            self.encoding = _detect_encoding(handle.read(_SNIFF_BYTES))
+            handle.seek(0)
+            if self.encoding is None:
+                handle.close()
+                raise _not_decodable(self.path, "utf-8")
+            if self.encoding == _GB:
+                self.progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
+        return io.TextIOWrapper(handle, encoding=self.encoding, newline="")
 
-    def _header(self, names: list[str] | None) -> list[str]:
-        if names is None:
+    def _stage(self) -> None:
+        columns = ", ".join(
+            f"{name} {field.db_type(connection)}"
+            for name, field in (("line", _LINE), ("problem", _PROBLEM), *self.staged)
+        )
+        self.sql("DROP TABLE IF EXISTS {stg}")
+        self.sql(f"CREATE TEMPORARY TABLE {{stg}} ({columns})")
+        reader = None
+        try:
+            with self._open() as handle:
+                reader = csv.reader(handle)
+                self._stage_rows(reader)
+        except UnicodeDecodeError:
+            raise _not_decodable(self.path, self.encoding) from None
+        except csv.Error as exc:
+            raise DomainError(
+                gettext("%(path)s is not valid CSV at line %(line)d: %(error)s")
+                % {"path": self.path, "line": reader.line_num if reader else 1, "error": exc}
+            ) from None
+        if self.postgres:
+            self.sql("ANALYZE {stg}")
+
+    def _header(self, reader) -> tuple[list[str], int]:
+        for names in reader:
+            if not _blank(names):
+                break
+        else:
             raise DomainError(
                 gettext("%(path)s is empty: it needs a header row") % {"path": self.path}
             )
+        line = reader.line_num
         names = [name.strip() for name in names]
+        if len(names) == 1 and len(self.fields) > 1:
+            for separator, shown in ((";", '";"'), ("\t", gettext("tabs")), ("|", '"|"')):
+                if separator in names[0]:
+                    self.errors.add(
+                        line,
+                        gettext(
+                            "the columns are separated by %(separator)s, not commas: save the "
+                            "file as comma-separated CSV"
+                        )
+                        % {"separator": shown},
+                    )
+                    self.errors.raise_if_any()
         problems = [
             gettext('missing column "%(column)s"') % {"column": column}
             for column in self.fields
@@ -464,44 +629,57 @@ class _Importer:
             elif names.count(name) > 1:
                 problems.append(gettext('column "%(column)s" appears twice') % {"column": name})
         if problems:
-            self.errors.add(1, "; ".join(problems))
+            self.errors.add(line, "; ".join(problems))
             self.errors.raise_if_any()
-        return names
+        return names, line
 
-    def _read_rows(self, reader, header: list[str]) -> None:
+    def _stage_rows(self, reader) -> None:
+        header, end = self._header(reader)
         width = len(header)
         columns = [
             (column, header.index(column), convert) for column, convert in self.fields.items()
         ]
         converters = [(index, convert) for _column, index, convert in columns]
-        parse, errors, rows = self.parse, self.errors, self.rows
-        end = reader.line_num
+        empty = (None,) * len(self.staged)
+        parse, size = self.parse, chunk_size()
         count = 0
-        for raw in reader:
-            # A quoted value may span lines: a record starts on the line after the last one.
-            line, end = end + 1, reader.line_num
-            if not raw:
-                continue
-            count += 1
-            if count % PROGRESS_EVERY == 0:
-                self.progress(gettext("  validated %(count)s rows") % {"count": f"{count:,}"})
-            if len(raw) != width:
-                errors.add(
-                    line,
-                    gettext("%(found)d values where the header has %(expected)d columns")
-                    % {"found": len(raw), "expected": width},
-                )
-                continue
-            problems: list[str] = []
-            try:
-                values = [convert(raw[index].strip()) for index, convert in converters]
-            except _Bad:
-                values = self._convert_each(raw, columns, problems)
-            parsed = parse(line, values, problems)
-            if problems:
-                errors.add(line, "; ".join(problems))
-            else:
-                rows.append(parsed)
+        block: list[tuple] = []
+        with self._stager() as stage:
+            for raw in reader:
+                # A quoted value may span lines: a record starts on the line after the last one.
+                line, end = end + 1, reader.line_num
+                if not raw or (not raw[0].strip() and _blank(raw)):
+                    continue
+                count += 1
+                if count % PROGRESS_EVERY == 0:
+                    self.progress(gettext("  validated %(count)s rows") % {"count": f"{count:,}"})
+                problems: list[str] = []
+                if len(raw) != width:
+                    problems.append(
+                        gettext("%(found)d values where the header has %(expected)d columns")
+                        % {"found": len(raw), "expected": width}
+                    )
+                    staged = empty
+                else:
+                    try:
+                        values = [convert(raw[index].strip()) for index, convert in converters]
+                    except _Bad:
+                        values = self._convert_each(raw, columns, problems)
+                    staged = parse(values, problems)
+                block.append((line, "; ".join(problems) if problems else None, *staged))
+                if len(block) >= size:
+                    stage(block)
+                    block.clear()
+            if block:
+                stage(block)
+
+    def _stager(self):
+        """A context giving a function that writes a block of staged rows."""
+        names = ", ".join(("line", "problem", *(name for name, _field in self.staged)))
+        if self.postgres:
+            return _CopyStager(self, f"COPY {self.names['stg']} ({names}) FROM STDIN")
+        marks = ", ".join(["%s"] * (2 + len(self.staged)))
+        return _InsertStager(self, f"INSERT INTO {self.names['stg']} ({names}) VALUES ({marks})")
 
     @staticmethod
     def _convert_each(raw: list[str], columns: list[tuple], problems: list[str]) -> list:
@@ -516,56 +694,154 @@ class _Importer:
                 values.append(None)
         return values
 
-    def first_line(self, key: object, line: int) -> int | None:
-        """The line where ``key`` first appeared in the file, when it is not ``line``."""
-        first = self.seen.setdefault(key, line)
-        return None if first == line else first
-
     # Step 2: check, shared pieces.
 
-    def chunks(self) -> Iterator[list[tuple]]:
-        """``self.rows`` in chunks of one look-up query each."""
-        return _chunks(self.rows, _batch_size())
+    @staticmethod
+    def problems(problem: str | None, repeated: str | None) -> str:
+        return "; ".join(part for part in (problem, repeated) if part)
 
-    def unknown(self, line: int, *member_nos: str) -> None:
-        self.errors.add(
-            line, "; ".join(gettext("unknown member %(no)s") % {"no": no} for no in member_nos)
-        )
+    def moment(self, value) -> datetime.datetime | None:
+        """A date-time as the database returned it (SQLite returns text from raw SQL)."""
+        if isinstance(value, str):
+            value = parse_datetime(value)
+        if value is not None and timezone.is_naive(value):
+            value = value.replace(tzinfo=datetime.UTC)
+        return value
 
-    def same_as_stored(
-        self,
-        line: int,
-        columns: tuple[str, ...],
-        stored: tuple,
-        given: tuple,
-        message: str,
-        **params: object,
-    ) -> bool:
-        """For a row whose identity is already stored: True when the stored values are the
-        given ones (the row was imported before); else the row is bad, and ``message`` (with
-        %(stored)s for the stored values that differ) says why."""
-        if stored == given:
-            self.existing += 1
-            return True
-        different = ", ".join(
+    def day(self, value) -> datetime.date | None:
+        if isinstance(value, str):
+            value = datetime.date.fromisoformat(value)
+        return value
+
+    @staticmethod
+    def differs(columns: tuple[str, ...], stored: tuple, given: tuple) -> str:
+        return ", ".join(
             f"{column} {_shown(old)}"
             for column, old, new in zip(columns, stored, given, strict=True)
             if old != new
         )
-        self.errors.add(line, message % {**params, "stored": different})
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         return False
 
-    # Step 3: write.
 
-    def insert(self, fields: tuple[str, ...], rows: Iterable[tuple]) -> int:
-        return insert_rows(self.model, fields, self._counted(rows))
+class _SqliteWriterGate:
+    """SQLite takes one writer at a time; instead of waiting the busy timeout (20 s) and then
+    failing with "database is locked", an import refuses at once when another writer (in
+    practice another import) holds the database."""
 
-    def _counted(self, rows: Iterable[tuple]) -> Iterator[tuple]:
-        for row in rows:
-            yield row
-            self._written += 1
-            if self._written % PROGRESS_EVERY == 0:
-                self.progress(gettext("  wrote %(count)s rows") % {"count": f"{self._written:,}"})
+    def __enter__(self):
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            self.timeout = cursor.fetchone()[0]
+            cursor.execute("PRAGMA busy_timeout = 0")
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(self.timeout)}")
+        if isinstance(exc, OperationalError) and "locked" in str(exc):
+            raise DomainError(
+                gettext(
+                    "another import (or another long write) is running on this database; "
+                    "nothing was imported: run the import again when it has finished"
+                )
+            ) from exc
+        return False
+
+
+class _CopyStager:
+    """COPY in text format, fed in blocks: several times faster than a call per row."""
+
+    def __init__(self, importer: _Importer, statement: str):
+        self.importer, self.statement = importer, statement
+
+    def __enter__(self):
+        self.cursor = connection.cursor()
+        self.cells = [_copy_cell(field) for _name, field in ((None, _LINE), (None, _PROBLEM))]
+        self.cells += [_copy_cell(field) for _name, field in self.importer.staged]
+        self.manager = self.cursor.cursor.copy(self.statement)
+        self.copy = self.manager.__enter__()
+        return self.write
+
+    def write(self, block: list[tuple]) -> None:
+        cells = self.cells
+        self.copy.write(
+            "".join(
+                [
+                    "\t".join([cell(value) for cell, value in zip(cells, row, strict=True)]) + "\n"
+                    for row in block
+                ]
+            )
+        )
+        self.importer.chunks += 1
+
+    def __exit__(self, *exc):
+        try:
+            self.manager.__exit__(*exc)
+        finally:
+            self.cursor.close()
+        return False
+
+
+def _copy_cell(field) -> Callable[[object], str]:
+    """How a staged column's values are written in COPY's text format, decided once per column
+    instead of by type per value (this runs for every value of every row)."""
+    if field is _DATE or field is _MOMENT:
+        return lambda value: "\\N" if value is None else value.isoformat()
+    if field is _LINE:
+        return lambda value: "\\N" if value is None else str(value)
+    return copy_text
+
+
+class _InsertStager:
+    def __init__(self, importer: _Importer, statement: str):
+        self.importer, self.statement = importer, statement
+
+    def __enter__(self):
+        self.cursor = connection.cursor()
+        self.adapt = connection.ops.adapt_datetimefield_value
+        return self.write
+
+    def write(self, block: list[tuple]) -> None:
+        adapt = self.adapt
+        self.cursor.executemany(
+            self.statement,
+            [
+                tuple(adapt(v) if isinstance(v, datetime.datetime) else v for v in row)
+                for row in block
+            ],
+        )
+        self.importer.chunks += 1
+
+    def __exit__(self, *exc):
+        self.cursor.close()
+        return False
+
+
+_LINE = Transaction._meta.get_field("amount_fen")  # bigint
+_PROBLEM = BlacklistEntry._meta.get_field("reason")  # text
+_TEXT = _PROBLEM
+_DATE = Transaction._meta.get_field("occurred_on")
+_MOMENT = Transaction._meta.get_field("occurred_at")
+
+
+# The later lines of an identity repeated in the file, with the line it first appears on.
+def _repeated(identity: tuple[str, ...]) -> str:
+    condition = " AND ".join(f"s.{name} = d.{name}" for name in identity)
+    return (
+        "CREATE TEMPORARY TABLE {dup} AS "
+        "SELECT s.line, d.first_line FROM {stg} s JOIN ("
+        f"SELECT {', '.join(identity)}, MIN(line) AS first_line FROM {{stg}} "
+        f"WHERE {' AND '.join(f'{name} IS NOT NULL' for name in identity)} "
+        f"GROUP BY {', '.join(identity)} HAVING COUNT(*) > 1"
+        f") d ON {condition} AND s.line > d.first_line"
+    )
 
 
 # The five kinds.
@@ -579,70 +855,112 @@ _BLACKLIST_DIFFERS = _(
 )
 
 
+def _unknown(*member_nos: str | None) -> str:
+    return "; ".join(
+        gettext("unknown member %(no)s") % {"no": no} for no in member_nos if no is not None
+    )
+
+
 class _MemberImporter(_Importer):
     kind = "members"
     things = _("members")
     model = Member
     STATUS_OF_TYPE = {"regular": Member.Status.ACTIVE, "experience": Member.Status.EXPERIENCE}
     TYPE_OF_STATUS = {status: kind for kind, status in STATUS_OF_TYPE.items()}
-    fields = {
-        "member_no": _member_no,
-        "name": _text(128),
-        "phone": _text(32, required=False),
-        "email": _email,
-        "joined_on": _date(),
-        "member_type": _choice(STATUS_OF_TYPE),
-        "birthday": _date(required=False),
-    }
+    staged = (
+        ("member_no", _TEXT),
+        ("name", _TEXT),
+        ("phone", _TEXT),
+        ("email", _TEXT),
+        ("joined_on", _DATE),
+        ("member_status", _TEXT),
+        ("birthday", _DATE),
+    )
+    identity = ("member_no",)
     COMPARED = ("name", "phone", "email", "joined_on", "birthday", "member_type")
 
-    def parse(self, line: int, values: list, problems: list[str]) -> tuple:
-        member_no = values[0]
-        if member_no and (first := self.first_line(member_no, line)):
-            problems.append(_DUPLICATE_MEMBER % {"no": member_no, "line": first})
-        return (line, *values)
+    def columns(self) -> dict[str, Converter]:
+        return {
+            "member_no": _identifier(32),
+            "name": _text(128),
+            "phone": _text(32, required=False),
+            "email": _email,
+            "joined_on": _date(),
+            "member_type": _choice(self.STATUS_OF_TYPE),
+            "birthday": _date(required=False),
+        }
 
-    def check(self) -> None:
-        stored_members = Member.objects.values_list(
-            "member_no", "name", "phone", "email", "joined_on", "birthday", "status"
+    def parse(self, values: list, problems: list[str]) -> tuple:
+        return tuple(values)
+
+    def classify(self) -> str:
+        # A blacklisted member's type is no longer the sender's to state.
+        return """
+        CREATE TEMPORARY TABLE {chk} AS
+        SELECT s.*, d.first_line, m.id AS member_id, CASE
+            WHEN s.problem IS NOT NULL OR d.first_line IS NOT NULL THEN 1
+            WHEN m.id IS NULL THEN -1
+            WHEN m.name = s.name AND m.phone = s.phone AND m.email = s.email
+                AND m.joined_on = s.joined_on AND m.birthday {same} s.birthday
+                AND (m.status = s.member_status OR m.status = 'blacklisted') THEN 0
+            ELSE 3 END AS status
+        FROM {stg} s
+        LEFT JOIN {dup} d ON d.line = s.line
+        LEFT JOIN {member} m ON m.member_no = s.member_no
+        """
+
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
+        rows = self.query(
+            "SELECT c.line, c.status, c.problem, c.first_line, c.member_no, c.name, c.phone, "
+            "c.email, c.joined_on, c.birthday, c.member_status, m.name, m.phone, m.email, "
+            "m.joined_on, m.birthday, m.status FROM {chk} c "
+            "LEFT JOIN {member} m ON c.status = 3 AND m.id = c.member_id "
+            "WHERE c.status > 0 ORDER BY c.line"
         )
-        self.new = []
-        for chunk in self.chunks():
-            stored = _by_first(_fetch(stored_members, "member_no", [row[1] for row in chunk]))
-            for line, member_no, name, phone, email, joined_on, status, birthday in chunk:
-                if member_no not in stored:
-                    self.new.append((member_no, name, phone, email, joined_on, status, birthday))
-                    continue
-                _no, *old, old_status = stored[member_no]
-                # A blacklisted member's type is no longer the sender's to state.
-                if old_status == Member.Status.BLACKLISTED:
-                    old_status = status
-                self.same_as_stored(
-                    line,
-                    self.COMPARED,
-                    (*old, self.TYPE_OF_STATUS[old_status]),
-                    (name, phone, email, joined_on, birthday, self.TYPE_OF_STATUS[status]),
-                    _MEMBER_DIFFERS,
-                    no=member_no,
-                )
+        for line, status, problem, first, no, *given in rows:
+            if status == 1:
+                repeated = first and _DUPLICATE_MEMBER % {"no": no, "line": first}
+                yield line, self.problems(problem, repeated)
+                continue
+            name, phone, email, joined, birthday, given_status = given[:6]
+            old = list(given[6:])
+            old_status = old.pop()
+            if old_status == Member.Status.BLACKLISTED:
+                old_status = given_status
+            stored = (*old[:3], self.day(old[3]), self.day(old[4]))
+            yield (
+                line,
+                _MEMBER_DIFFERS
+                % {
+                    "no": no,
+                    "stored": self.differs(
+                        self.COMPARED,
+                        (*stored, self.TYPE_OF_STATUS[old_status]),
+                        (
+                            name,
+                            phone,
+                            email,
+                            self.day(joined),
+                            self.day(birthday),
+                            self.TYPE_OF_STATUS[given_status],
+                        ),
+                    ),
+                },
+            )
 
     def write(self, now: datetime.datetime) -> int:
-        return self.insert(
-            (
-                "member_no",
-                "name",
-                "phone",
-                "email",
-                "joined_on",
-                "status",
-                "birthday",
-                "created_at",
-            ),
-            ((*row, now) for row in self.new),
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO {member} (member_no, name, phone, email, joined_on, status, "
+                "birthday, created_at) SELECT member_no, name, phone, email, joined_on, "
+                "member_status, birthday, %s FROM {chk} WHERE status = -1 ORDER BY line".format(
+                    **self.names
+                ),
+                [now],
+            )
+            return cursor.rowcount
 
 
-# Looked up once: reading an enum member off its class costs, and these are read per row.
 _PURCHASE, _REFUND = Transaction.Kind.PURCHASE, Transaction.Kind.REFUND
 
 
@@ -650,355 +968,436 @@ class _TransactionImporter(_Importer):
     kind = "transactions"
     things = _("transactions")
     model = Transaction
-    fields = {
-        "external_id": _text(64),
-        "member_no": _member_no,
-        "kind": _choice({"purchase": _PURCHASE, "refund": _REFUND}),
-        "amount": _amount,
-        "occurred_at": _date_or_moment,
-        "refund_of": _text(64, required=False),
-    }
-    COMPARED = ("member_no", "kind", "amount", "occurred_at", "refund_of")
-    COLUMNS = (
-        "external_id",
-        "member",
-        "kind",
-        "amount_fen",
-        "occurred_at",
-        "occurred_on",
-        "refund_of",
-        "created_at",
+    staged = (
+        ("external_id", _TEXT),
+        ("member_no", _TEXT),
+        ("kind", _TEXT),
+        ("amount_fen", _LINE),
+        ("occurred_at", _MOMENT),
+        ("occurred_on", _DATE),
+        ("refund_of", _TEXT),
     )
+    identity = ("external_id",)
+    COMPARED = ("member_no", "kind", "amount", "occurred_at", "refund_of")
 
-    def parse(self, line: int, values: list, problems: list[str]) -> tuple:
-        external_id, _member_no, kind, _amount, _occurred_at, refund_of = values
+    def columns(self) -> dict[str, Converter]:
+        return {
+            "external_id": _identifier(64),
+            "member_no": _identifier(32),
+            "kind": _choice({"purchase": _PURCHASE, "refund": _REFUND}),
+            "amount": _amount,
+            "occurred_at": _happened(self.latest),
+            "refund_of": _identifier(64, required=False),
+        }
+
+    def parse(self, values: list, problems: list[str]) -> tuple:
+        external_id, member_no, kind, amount, occurred_at, refund_of = values
         if kind == _PURCHASE and refund_of:
             problems.append(gettext("refund_of is set on a purchase"))
         elif kind == _REFUND and refund_of == "":
             problems.append(gettext("refund_of is empty: a refund names the purchase it refunds"))
-        if external_id and (first := self.first_line(external_id, line)):
-            problems.append(
-                gettext("external id %(id)s appears again (first on line %(line)d)")
-                % {"id": external_id, "line": first}
-            )
-        return (line, *values)
+        day = occurred_at.astimezone(self.tz).date() if occurred_at is not None else None
+        return (external_id, member_no, kind, amount, occurred_at, day, refund_of or None)
 
-    def check(self) -> None:
-        member_ids = _member_ids({row[2] for row in self.rows})
-        stored_transactions = Transaction.objects.values_list(
-            "external_id",
-            "member__member_no",
-            "kind",
-            "amount_fen",
-            "occurred_at",
-            "refund_of__external_id",
-        )
-        self.bad: set[str] = set()  # external ids of the rows found bad here
-        self.purchases: list[tuple] = []
-        refunds: list[tuple] = []
-        for chunk in self.chunks():
-            stored = _by_first(_fetch(stored_transactions, "external_id", [r[1] for r in chunk]))
-            for row in chunk:
-                member_id = self._check_row(row, member_ids, stored)
-                if member_id is None:
-                    continue
-                if row[3] == _PURCHASE:
-                    self.purchases.append((row[1], member_id, row[4], row[5]))
-                else:
-                    refunds.append((*row, member_id))
-        # Refunds last: their checks need to know which purchases of the file are bad.
-        self.refunds: list[tuple] = []
-        if refunds:
-            self._check_refunds(refunds)
+    def classify(self) -> str:
+        return """
+        CREATE TEMPORARY TABLE {chk} AS
+        SELECT s.line, s.problem, s.external_id, s.member_no, s.kind, s.amount_fen,
+            s.occurred_at, s.occurred_on, s.refund_of, d.first_line, m.id AS member_id,
+            t.id AS stored_id, CASE
+            WHEN s.problem IS NOT NULL OR d.first_line IS NOT NULL THEN 1
+            WHEN m.id IS NULL THEN 2
+            WHEN t.id IS NULL THEN -1
+            WHEN t.member_id = m.id AND t.kind = s.kind AND t.amount_fen = s.amount_fen
+                AND t.occurred_at = s.occurred_at AND p.external_id {same} s.refund_of THEN 0
+            ELSE 3 END AS status
+        FROM {stg} s
+        LEFT JOIN {dup} d ON d.line = s.line
+        LEFT JOIN {member} m ON m.member_no = s.member_no
+        LEFT JOIN {txn} t ON t.external_id = s.external_id
+        LEFT JOIN {txn} p ON p.id = t.refund_of_id
+        """
 
-    def _check_row(self, row: tuple, member_ids: dict, stored: dict) -> int | None:
-        """What purchases and refunds share; the member's id when the row is new."""
-        line, external_id, member_no, kind, amount, occurred_at, refund_of = row
-        member_id = member_ids.get(member_no)
-        if member_id is None:
-            self.unknown(line, member_no)
-        elif external_id not in stored:
-            return member_id
-        else:
-            _id, old_member_no, old_kind, old_amount, old_at, old_refund_of = stored[external_id]
-            if self.same_as_stored(
-                line,
-                self.COMPARED,
-                (old_member_no, old_kind, _Fen(old_amount), old_at, old_refund_of or ""),
-                (member_no, kind, amount, occurred_at, refund_of),
-                _TRANSACTION_DIFFERS,
-                id=external_id,
-            ):
-                return None
-        self.bad.add(external_id)
-        return None
+    # A new refund's purchase is the first row of the file with that external id, else the
+    # stored one. Refunds total at most the purchase's amount, counting stored refunds and the
+    # file's earlier ones.
+    _REFUNDS = """
+        CREATE TEMPORARY TABLE {bad} AS
+        WITH r AS (
+            SELECT c.line, c.refund_of, c.amount_fen, CASE
+                WHEN f.status > 0 THEN 'bad_target'
+                WHEN COALESCE(f.kind, t.kind) IS NULL THEN 'unknown'
+                WHEN COALESCE(f.kind, t.kind) <> 'purchase' THEN 'not_purchase'
+                WHEN COALESCE(f.member_no, tm.member_no) <> c.member_no THEN 'other_member'
+                WHEN c.occurred_at < COALESCE(f.occurred_at, t.occurred_at) THEN 'before'
+                END AS code,
+                f.line AS target_line,
+                COALESCE(f.member_no, tm.member_no) AS owner,
+                COALESCE(f.amount_fen, t.amount_fen) AS purchase_fen,
+                COALESCE((SELECT SUM(x.amount_fen) FROM {txn} x WHERE x.refund_of_id = t.id), 0)
+                    AS stored_fen
+            FROM {chk} c
+            LEFT JOIN {chk} f ON f.external_id = c.refund_of AND f.first_line IS NULL
+            LEFT JOIN {txn} t ON t.external_id = c.refund_of
+            LEFT JOIN {member} tm ON tm.id = t.member_id
+            WHERE c.status = -1 AND c.kind = 'refund'
+        ), totals AS (
+            SELECT line, refund_of, purchase_fen, stored_fen
+                + SUM(amount_fen) OVER (PARTITION BY refund_of ORDER BY line) AS total
+            FROM r WHERE code IS NULL
+        )
+        SELECT line, code, target_line, owner, NULL AS total, purchase_fen FROM r
+        WHERE code IS NOT NULL
+        UNION ALL
+        SELECT line, 'over', NULL, NULL, total, purchase_fen FROM totals
+        WHERE total > purchase_fen
+    """
 
-    def _check_refunds(self, refunds: list[tuple]) -> None:
-        targets = {row[6] for row in refunds}
-        # The refunded purchases: (external_id, member_no, kind, amount, occurred_at), from the
-        # file, else from the database; and how much of each the database holds as refunded.
-        purchases = _by_first(
-            _fetch(
-                Transaction.objects.values_list(
-                    "external_id", "member__member_no", "kind", "amount_fen", "occurred_at"
-                ),
-                "external_id",
-                targets,
-            )
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
+        self.sql(self._REFUNDS)
+        self.analyze("bad")
+        rows = self.query(
+            "SELECT c.line, c.status, c.problem, c.first_line, c.external_id, c.member_no, "
+            "c.kind, c.amount_fen, c.occurred_at, c.refund_of, tm.member_no, t.kind, "
+            "t.amount_fen, t.occurred_at, p.external_id, b.code, b.target_line, b.owner, "
+            "b.total, b.purchase_fen FROM {chk} c "
+            "LEFT JOIN {bad} b ON b.line = c.line "
+            "LEFT JOIN {txn} t ON c.status = 3 AND t.id = c.stored_id "
+            "LEFT JOIN {member} tm ON tm.id = t.member_id "
+            "LEFT JOIN {txn} p ON p.id = t.refund_of_id "
+            "WHERE c.status > 0 OR b.line IS NOT NULL ORDER BY c.line"
         )
-        purchases.update((row[1], row[1:6]) for row in self.rows if row[1] in targets)
-        refunded = dict(
-            _fetch(
-                Transaction.objects.filter(kind=_REFUND)
-                .values_list("refund_of__external_id")
-                .annotate(Sum("amount_fen")),
-                "refund_of__external_id",
-                targets,
-            )
-        )
-        for row in refunds:
-            problem = self._refund_problem(row, purchases, refunded)
-            if problem:
-                self.errors.add(row[0], problem)
+        for row in rows:
+            line, status, problem, first, external_id, member_no, kind, amount, at, of = row[:10]
+            if status == 1:
+                repeated = first and gettext(
+                    "external id %(id)s appears again (first on line %(line)d)"
+                ) % {"id": external_id, "line": first}
+                yield line, self.problems(problem, repeated)
+            elif status == 2:
+                yield line, _unknown(member_no)
+            elif status == 3:
+                old_no, old_kind, old_amount, old_at, old_of = row[10:15]
+                yield (
+                    line,
+                    _TRANSACTION_DIFFERS
+                    % {
+                        "id": external_id,
+                        "stored": self.differs(
+                            self.COMPARED,
+                            (old_no, old_kind, _Fen(old_amount), self.moment(old_at), old_of or ""),
+                            (member_no, kind, _Fen(amount), self.moment(at), of or ""),
+                        ),
+                    },
+                )
             else:
-                self.refunds.append((row[1], row[7], row[4], row[5], row[6]))
+                yield line, self._refund_problem(of, member_no, *row[15:])
 
-    def _refund_problem(self, row: tuple, purchases: dict, refunded: dict) -> str | None:
-        """Why a new refund cannot be, or None (and its amount counts as refunded)."""
-        _line, _id, member_no, _kind, amount, occurred_at, target, _member_id = row
-        first = self.seen.get(target)
-        if target in self.bad or (first is not None and target not in purchases):
+    @staticmethod
+    def _refund_problem(target, member_no, code, target_line, owner, total, purchase_fen) -> str:
+        if code == "bad_target":
             return gettext("refund of %(id)s, which is itself a bad row (line %(line)d)") % {
                 "id": target,
-                "line": first,
+                "line": target_line,
             }
-        if target not in purchases:
+        if code == "unknown":
             return gettext("refund of unknown purchase %(id)s") % {"id": target}
-        _id, owner, kind, purchase_amount, purchase_at = purchases[target]
-        if kind != _PURCHASE:
+        if code == "not_purchase":
             return gettext("refund of %(id)s, which is a refund, not a purchase") % {"id": target}
-        if owner != member_no:
+        if code == "other_member":
             return gettext(
                 "refund by member %(no)s of purchase %(id)s, which is member %(owner)s's"
             ) % {"no": member_no, "id": target, "owner": owner}
-        if occurred_at < purchase_at:
+        if code == "before":
             return gettext("refund dated before its purchase %(id)s") % {"id": target}
-        total = refunded.get(target, 0) + amount
-        if total > purchase_amount:
-            return gettext(
-                "refunds of %(id)s would total %(total)s, more than its amount %(amount)s"
-            ) % {"id": target, "total": _Fen(total), "amount": _Fen(purchase_amount)}
-        refunded[target] = total
-        return None
+        return gettext(
+            "refunds of %(id)s would total %(total)s, more than its amount %(amount)s"
+        ) % {"id": target, "total": _Fen(total), "amount": _Fen(purchase_fen)}
 
     def write(self, now: datetime.datetime) -> int:
-        tz = self.tz
-        count = self.insert(
-            self.COLUMNS,
-            (
-                (external_id, member_id, _PURCHASE, amount, at, at.astimezone(tz).date(), None, now)
-                for external_id, member_id, amount, at in self.purchases
-            ),
+        columns = (
+            "external_id, member_id, kind, amount_fen, occurred_at, occurred_on, refund_of_id, "
+            "created_at"
         )
-        # A refund needs its purchase's id, known only now for the purchases of this file.
-        ids = dict(
-            _fetch(
-                Transaction.objects.values_list("external_id", "id"),
-                "external_id",
-                {row[4] for row in self.refunds},
+        count = 0
+        with connection.cursor() as cursor:
+            # Purchases first: a refund needs its purchase's id, known only once it is stored.
+            cursor.execute(
+                f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "
+                "amount_fen, occurred_at, occurred_on, NULL, %s FROM {chk} "
+                "WHERE status = -1 AND kind = 'purchase'".format(**self.names),
+                [now],
             )
-        )
-        return count + self.insert(
-            self.COLUMNS,
-            (
-                (
-                    external_id,
-                    member_id,
-                    _REFUND,
-                    amount,
-                    at,
-                    at.astimezone(tz).date(),
-                    ids[of],
-                    now,
-                )
-                for external_id, member_id, amount, at, of in self.refunds
-            ),
-        )
+            count += cursor.rowcount
+            self.progress(gettext("  wrote %(count)s purchases") % {"count": f"{count:,}"})
+            cursor.execute(
+                # A subquery by the unique external id: the planner's statistics still take the
+                # table for what it was before this import.
+                f"INSERT INTO {{txn}} ({columns}) SELECT c.external_id, c.member_id, c.kind, "
+                "c.amount_fen, c.occurred_at, c.occurred_on, "
+                "(SELECT p.id FROM {txn} p WHERE p.external_id = c.refund_of), %s FROM {chk} c "
+                "WHERE c.status = -1 AND c.kind = 'refund'".format(**self.names),
+                [now],
+            )
+            count += cursor.rowcount
+        return count
 
 
 class _ReferralImporter(_Importer):
     kind = "referrals"
     things = _("referrals")
     model = Referral
-    fields = {
-        "referrer_no": _member_no,
-        "referred_no": _member_no,
-        # The day the referred member registered, kept as a local date.
-        "occurred_at": _local_day,
-    }
+    staged = (("referrer_no", _TEXT), ("referred_no", _TEXT), ("occurred_on", _DATE))
+    identity = ("referred_no",)
 
-    def parse(self, line: int, values: list, problems: list[str]) -> tuple:
-        referrer_no, referred_no, _occurred_on = values
+    def columns(self) -> dict[str, Converter]:
+        return {
+            "referrer_no": _identifier(32),
+            "referred_no": _identifier(32),
+            # The day the referred member registered, kept as a local date.
+            "occurred_at": _happened(self.latest),
+        }
+
+    def parse(self, values: list, problems: list[str]) -> tuple:
+        referrer_no, referred_no, occurred_at = values
         if referred_no and referrer_no == referred_no:
             problems.append(gettext("referrer and referred are the same member"))
-        elif referred_no and (first := self.first_line(referred_no, line)):
-            problems.append(
-                gettext("member %(no)s was already referred (line %(line)d)")
-                % {"no": referred_no, "line": first}
-            )
-        return (line, *values)
+        day = occurred_at.astimezone(self.tz).date() if occurred_at is not None else None
+        return (referrer_no, referred_no, day)
 
-    def check(self) -> None:
-        member_ids = _member_ids({no for row in self.rows for no in row[1:3]})
-        stored_referrals = Referral.objects.values_list(
-            "referred__member_no", "referrer__member_no", "occurred_on"
+    def classify(self) -> str:
+        # A member referred before the referrer joined is a contradiction (it also rules out
+        # A referring B and B referring A, unless they joined the same day).
+        return """
+        CREATE TEMPORARY TABLE {chk} AS
+        SELECT s.line, s.problem, s.referrer_no, s.referred_no, s.occurred_on, d.first_line,
+            a.id AS referrer_id, b.id AS referred_id, r.id AS stored_id, CASE
+            WHEN s.problem IS NOT NULL OR d.first_line IS NOT NULL THEN 1
+            WHEN a.id IS NULL OR b.id IS NULL THEN 2
+            WHEN r.id IS NOT NULL AND r.referrer_id = a.id AND r.occurred_on = s.occurred_on
+                THEN 0
+            WHEN r.id IS NOT NULL THEN 3
+            WHEN b.joined_on < a.joined_on THEN 4
+            ELSE -1 END AS status
+        FROM {stg} s
+        LEFT JOIN {dup} d ON d.line = s.line
+        LEFT JOIN {member} a ON a.member_no = s.referrer_no
+        LEFT JOIN {member} b ON b.member_no = s.referred_no
+        LEFT JOIN {referral} r ON r.referred_id = b.id
+        """
+
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
+        rows = self.query(
+            "SELECT c.line, c.status, c.problem, c.first_line, c.referrer_no, c.referred_no, "
+            "c.occurred_on, c.referrer_id, c.referred_id, ra.member_no, r.occurred_on, "
+            "a.joined_on, b.joined_on FROM {chk} c "
+            "LEFT JOIN {referral} r ON c.status = 3 AND r.id = c.stored_id "
+            "LEFT JOIN {member} ra ON ra.id = r.referrer_id "
+            "LEFT JOIN {member} a ON c.status = 4 AND a.id = c.referrer_id "
+            "LEFT JOIN {member} b ON c.status = 4 AND b.id = c.referred_id "
+            "WHERE c.status > 0 ORDER BY c.line"
         )
-        self.new = []
-        for chunk in self.chunks():
-            stored = _by_first(
-                _fetch(stored_referrals, "referred__member_no", [row[2] for row in chunk])
-            )
-            for line, referrer_no, referred_no, occurred_on in chunk:
-                missing = [no for no in (referrer_no, referred_no) if no not in member_ids]
-                if missing:
-                    self.unknown(line, *missing)
-                elif referred_no in stored:
-                    self.same_as_stored(
-                        line,
-                        ("referrer_no", "occurred_at"),
-                        stored[referred_no][1:],
-                        (referrer_no, occurred_on),
-                        _REFERRAL_DIFFERS,
-                        no=referred_no,
+        for line, status, problem, first, referrer_no, referred_no, day, *rest in rows:
+            referrer_id, referred_id, old_referrer, old_day, referrer_joined, referred_joined = rest
+            if status == 1:
+                repeated = first and gettext(
+                    "member %(no)s was already referred (line %(line)d)"
+                ) % {"no": referred_no, "line": first}
+                yield line, self.problems(problem, repeated)
+            elif status == 2:
+                yield (
+                    line,
+                    _unknown(
+                        referrer_no if referrer_id is None else None,
+                        referred_no if referred_id is None else None,
+                    ),
+                )
+            elif status == 3:
+                yield (
+                    line,
+                    _REFERRAL_DIFFERS
+                    % {
+                        "no": referred_no,
+                        "stored": self.differs(
+                            ("referrer_no", "occurred_at"),
+                            (old_referrer, self.day(old_day)),
+                            (referrer_no, self.day(day)),
+                        ),
+                    },
+                )
+            else:
+                yield (
+                    line,
+                    gettext(
+                        "member %(referred)s joined on %(referred_on)s, before the referrer "
+                        "%(referrer)s joined (%(referrer_on)s)"
                     )
-                else:
-                    self.new.append((member_ids[referrer_no], member_ids[referred_no], occurred_on))
+                    % {
+                        "referred": referred_no,
+                        "referred_on": self.day(referred_joined),
+                        "referrer": referrer_no,
+                        "referrer_on": self.day(referrer_joined),
+                    },
+                )
 
     def write(self, now: datetime.datetime) -> int:
-        return self.insert(
-            ("referrer", "referred", "occurred_on", "created_at"),
-            ((*row, now) for row in self.new),
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO {referral} (referrer_id, referred_id, occurred_on, created_at) "
+                "SELECT referrer_id, referred_id, occurred_on, %s FROM {chk} "
+                "WHERE status = -1 ORDER BY line".format(**self.names),
+                [now],
+            )
+            return cursor.rowcount
 
 
 class _ActivityImporter(_Importer):
     kind = "activities"
     things = _("activities")
     model = ActivityParticipation
-    fields = {
-        "member_no": _member_no,
-        "activity": _text(128),
-        "occurred_at": _date_or_moment,
-    }
+    staged = (
+        ("member_no", _TEXT),
+        ("activity", _TEXT),
+        ("occurred_at", _MOMENT),
+        ("occurred_on", _DATE),
+    )
+    identity = ("member_no", "activity", "occurred_at")
 
-    def parse(self, line: int, values: list, problems: list[str]) -> tuple:
-        key = tuple(values)
-        if all(key) and (first := self.first_line(key, line)):
-            member_no, activity, occurred_at = key
-            problems.append(
-                gettext(
-                    'activity "%(activity)s" of member %(no)s at %(at)s appears again '
-                    "(first on line %(line)d)"
-                )
-                % {"activity": activity, "no": member_no, "at": _shown(occurred_at), "line": first}
-            )
-        return (line, *key)
+    def columns(self) -> dict[str, Converter]:
+        return {
+            "member_no": _identifier(32),
+            "activity": _text(128, normalise=True),
+            "occurred_at": _happened(self.latest),
+        }
 
-    def check(self) -> None:
-        member_ids = _member_ids({row[1] for row in self.rows})
-        self.new = []
-        for chunk in self.chunks():
-            moments = [row[3] for row in chunk]
-            stored = set(
-                _fetch(
-                    ActivityParticipation.objects.filter(
-                        occurred_at__range=(min(moments), max(moments))
-                    ).values_list("member_id", "activity", "occurred_at"),
-                    "member_id",
-                    {member_ids[row[1]] for row in chunk if row[1] in member_ids},
-                )
-            )
-            for line, member_no, activity, occurred_at in chunk:
-                member_id = member_ids.get(member_no)
-                if member_id is None:
-                    self.unknown(line, member_no)
-                # The identity is the whole row: a stored one always holds the same data.
-                elif (member_id, activity, occurred_at) in stored:
-                    self.existing += 1
-                else:
-                    self.new.append((member_id, activity, occurred_at))
+    def parse(self, values: list, problems: list[str]) -> tuple:
+        member_no, activity, occurred_at = values
+        day = occurred_at.astimezone(self.tz).date() if occurred_at is not None else None
+        return (member_no, activity, occurred_at, day)
+
+    def classify(self) -> str:
+        # The identity is the whole row: a stored one always holds the same data.
+        return """
+        CREATE TEMPORARY TABLE {chk} AS
+        SELECT s.line, s.problem, s.member_no, s.activity, s.occurred_at, s.occurred_on,
+            d.first_line, m.id AS member_id, CASE
+            WHEN s.problem IS NOT NULL OR d.first_line IS NOT NULL THEN 1
+            WHEN m.id IS NULL THEN 2
+            WHEN EXISTS (SELECT 1 FROM {activity} a WHERE a.member_id = m.id
+                AND a.activity = s.activity AND a.occurred_at = s.occurred_at) THEN 0
+            ELSE -1 END AS status
+        FROM {stg} s
+        LEFT JOIN {dup} d ON d.line = s.line
+        LEFT JOIN {member} m ON m.member_no = s.member_no
+        """
+
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
+        rows = self.query(
+            "SELECT line, status, problem, first_line, member_no, activity, occurred_at "
+            "FROM {chk} WHERE status > 0 ORDER BY line"
+        )
+        for line, status, problem, first, member_no, activity, occurred_at in rows:
+            if status == 2:
+                yield line, _unknown(member_no)
+                continue
+            repeated = first and gettext(
+                'activity "%(activity)s" of member %(no)s at %(at)s appears again '
+                "(first on line %(line)d)"
+            ) % {
+                "activity": activity,
+                "no": member_no,
+                "at": _shown(self.moment(occurred_at)),
+                "line": first,
+            }
+            yield line, self.problems(problem, repeated)
 
     def write(self, now: datetime.datetime) -> int:
-        tz = self.tz
-        return self.insert(
-            ("member", "activity", "occurred_at", "occurred_on", "created_at"),
-            (
-                (member_id, activity, at, at.astimezone(tz).date(), now)
-                for member_id, activity, at in self.new
-            ),
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO {activity} (member_id, activity, occurred_at, occurred_on, "
+                "created_at) SELECT member_id, activity, occurred_at, occurred_on, %s "
+                "FROM {chk} WHERE status = -1 ORDER BY line".format(**self.names),
+                [now],
+            )
+            return cursor.rowcount
 
 
 class _BlacklistImporter(_Importer):
     kind = "blacklist"
     things = _("blacklist entries")
     model = BlacklistEntry
-    fields = {
-        "member_no": _member_no,
-        "reason": _text(None),
-        "occurred_at": _date_or_moment,
-    }
+    staged = (("member_no", _TEXT), ("reason", _TEXT), ("occurred_at", _MOMENT))
+    # A member has at most one open entry, so a member twice in one file is a mistake.
+    identity = ("member_no",)
 
-    def parse(self, line: int, values: list, problems: list[str]) -> tuple:
-        member_no = values[0]
-        # A member has at most one open entry, so a member twice in one file is a mistake.
-        if member_no and (first := self.first_line(member_no, line)):
-            problems.append(_DUPLICATE_MEMBER % {"no": member_no, "line": first})
-        return (line, *values)
+    def columns(self) -> dict[str, Converter]:
+        return {
+            "member_no": _identifier(32),
+            "reason": _text(None),
+            "occurred_at": _happened(self.latest),
+        }
 
-    def check(self) -> None:
-        members = Member.objects.values_list("member_no", "id", "status")
-        open_entries = BlacklistEntry.objects.filter(lifted_at__isnull=True).values_list(
-            "member__member_no", "reason", "occurred_at"
+    def parse(self, values: list, problems: list[str]) -> tuple:
+        return tuple(values)
+
+    def classify(self) -> str:
+        return """
+        CREATE TEMPORARY TABLE {chk} AS
+        SELECT s.line, s.problem, s.member_no, s.reason, s.occurred_at, d.first_line,
+            m.id AS member_id, m.status AS previous_status, e.id AS stored_id, CASE
+            WHEN s.problem IS NOT NULL OR d.first_line IS NOT NULL THEN 1
+            WHEN m.id IS NULL THEN 2
+            WHEN e.id IS NULL THEN -1
+            WHEN e.reason = s.reason AND e.occurred_at = s.occurred_at THEN 0
+            ELSE 3 END AS status
+        FROM {stg} s
+        LEFT JOIN {dup} d ON d.line = s.line
+        LEFT JOIN {member} m ON m.member_no = s.member_no
+        LEFT JOIN {blacklist} e ON e.member_id = m.id AND e.lifted_at IS NULL
+        """
+
+    def bad_rows(self) -> Iterator[tuple[int, str]]:
+        rows = self.query(
+            "SELECT c.line, c.status, c.problem, c.first_line, c.member_no, c.reason, "
+            "c.occurred_at, e.reason, e.occurred_at FROM {chk} c "
+            "LEFT JOIN {blacklist} e ON c.status = 3 AND e.id = c.stored_id "
+            "WHERE c.status > 0 ORDER BY c.line"
         )
-        self.new = []
-        for chunk in self.chunks():
-            member_nos = [row[1] for row in chunk]
-            stored_members = _by_first(_fetch(members, "member_no", member_nos))
-            stored = _by_first(_fetch(open_entries, "member__member_no", member_nos))
-            for line, member_no, reason, occurred_at in chunk:
-                if member_no not in stored_members:
-                    self.unknown(line, member_no)
-                elif member_no in stored:
-                    self.same_as_stored(
-                        line,
-                        ("reason", "occurred_at"),
-                        stored[member_no][1:],
-                        (reason, occurred_at),
-                        _BLACKLIST_DIFFERS,
-                        no=member_no,
-                    )
-                else:
-                    _no, member_id, status = stored_members[member_no]
-                    self.new.append((member_id, reason, occurred_at, status))
+        for line, status, problem, first, member_no, reason, at, old_reason, old_at in rows:
+            if status == 1:
+                repeated = first and _DUPLICATE_MEMBER % {"no": member_no, "line": first}
+                yield line, self.problems(problem, repeated)
+            elif status == 2:
+                yield line, _unknown(member_no)
+            else:
+                yield (
+                    line,
+                    _BLACKLIST_DIFFERS
+                    % {
+                        "no": member_no,
+                        "stored": self.differs(
+                            ("reason", "occurred_at"),
+                            (old_reason, self.moment(old_at)),
+                            (reason, self.moment(at)),
+                        ),
+                    },
+                )
 
     def write(self, now: datetime.datetime) -> int:
-        count = self.insert(
-            (
-                "member",
-                "reason",
-                "evidence",
-                "occurred_at",
-                "previous_status",
-                "created_at",
-                "lift_reason",
-            ),
-            (
-                (member_id, reason, "", at, previous_status, now, "")
-                for member_id, reason, at, previous_status in self.new
-            ),
-        )
-        update_rows(Member, ["status"], [(row[0], Member.Status.BLACKLISTED) for row in self.new])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO {blacklist} (member_id, reason, evidence, occurred_at, "
+                "previous_status, created_at, lift_reason) SELECT member_id, reason, '', "
+                "occurred_at, previous_status, %s, '' FROM {chk} WHERE status = -1 "
+                "ORDER BY line".format(**self.names),
+                [now],
+            )
+            count = cursor.rowcount
+            cursor.execute(
+                "UPDATE {member} SET status = %s WHERE id IN "
+                "(SELECT member_id FROM {chk} WHERE status = -1)".format(**self.names),
+                [Member.Status.BLACKLISTED],
+            )
         return count
 
 

@@ -138,6 +138,8 @@ Q_CLUSTER = {
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).
 RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)
+# How many rows import_csv stages at a time (bounds its memory, whatever the file's size).
+IMPORT_CHUNK_SIZE = env.int("IMPORT_CHUNK_SIZE", default=10000)
 
 LOGGING = {
     "version": 1,

@@ -59,7 +59,10 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
     assert error == f"{tmp_path / 'nowhere.csv'}: no such file"
 
 
-def test_a_file_that_is_not_utf8_names_the_first_bad_line(tmp_path):
+def test_a_file_utf8_at_first_and_gbk_later_names_the_line_and_hints_at_gb18030(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(importers, "_SNIFF_BYTES", 16)  # detection reads only the start
     path = tmp_path / "gbk.csv"
     path.write_bytes(
         (MEMBERS + "\nM1,Ann,,,2024-01-01,regular,\nM2,张三,,,2024-01-01,regular,\n").encode("gbk")
@@ -67,7 +70,34 @@ def test_a_file_that_is_not_utf8_names_the_first_bad_line(tmp_path):
 
     error, _ = fail("members", str(path))
 
-    assert error == f"{path} is not UTF-8 text (line 3)"
+    assert error == (
+        f"{path} is not UTF-8 text (line 3); it reads as GB18030: run again with --encoding gb18030"
+    )
+    assert not Member.objects.exists()
+
+
+def test_a_gb18030_file_with_windows_line_endings_is_detected_and_imported(tmp_path):
+    path = tmp_path / "gb.csv"
+    path.write_bytes(
+        (
+            MEMBERS + "\r\nM1,王小明 ,,,2024-01-01,regular,\r\nM2,张三丰,,,2024/1/2,regular,\r\n"
+        ).encode("gb18030")
+    )
+
+    call("members", str(path))
+
+    assert dict(Member.objects.values_list("member_no", "name")) == {"M1": "王小明", "M2": "张三丰"}
+
+
+def test_the_encoding_can_be_given_and_a_wrong_one_names_the_line(tmp_path):
+    path = tmp_path / "gb.csv"
+    path.write_bytes((MEMBERS + "\nM1,王小明,,,2024-01-01,regular,\n").encode("gb18030"))
+
+    error, _ = fail("members", str(path), "--encoding", "utf-8")
+    assert error.startswith(f"{path} is not UTF-8 text (line 2); it reads as GB18030")
+
+    call("members", str(path), "--encoding", "gbk")
+    assert Member.objects.get().name == "王小明"
 
 
 def test_an_empty_file_needs_a_header(tmp_path):
@@ -119,6 +149,7 @@ def test_line_numbers_are_physical_lines_counting_blank_lines_and_quoted_newline
     _error, err = fail("members", str(path))
 
     assert err.splitlines() == [
+        "line 2: name contains a control or invisible character (U+000A)",
         'line 5: joined_on "2024-13-01" is not a date like 2026-06-30',
         "line 6: 6 values where the header has 7 columns",
     ]

@@ -155,7 +155,7 @@ def test_bad_member_values_are_reported_with_their_line_numbers(csv_file):
         MEMBERS,
         "M1,张三,,,2024-01-31,regular,",
         "M2,,,,2024-02-30,vip,",
-        "M3,王五,,not-an-email,2024-01-31,regular,1990/05/01",
+        "M3,王五,,not-an-email,2024-01-31,regular,1990.05.01",
         "M1,赵六,,,2024-01-31,regular,",
         "M4,钱七,,,,regular,",
     )
@@ -166,7 +166,7 @@ def test_bad_member_values_are_reported_with_their_line_numbers(csv_file):
         'line 3: name is empty; joined_on "2024-02-30" is not a date like 2026-06-30; '
         'member_type "vip" is not one of: regular, experience',
         'line 4: email "not-an-email" is not an email address; '
-        'birthday "1990/05/01" is not a date like 2026-06-30',
+        'birthday "1990.05.01" is not a date like 2026-06-30',
         "line 5: member M1 appears again (first on line 2)",
         "line 6: joined_on is empty",
     ]

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db
 
 day = datetime.date
 Cause = TierChange.Cause
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

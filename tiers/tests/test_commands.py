@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
@@ -50,5 +51,5 @@ def test_recompute_then_export_shows_tiers_and_exact_spend():
 
 
 def test_recompute_rejects_a_malformed_date():
-    with pytest.raises(Exception, match="not a date"):
+    with translation.override("en"), pytest.raises(Exception, match="not a date"):
         run("recompute_tiers", "--as-of", "30/06/2026")

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import sys
+from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from tiers.selectors import export_rows
 
@@ -17,18 +20,64 @@ HEADER = [
     "contribution",
 ]
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such a
+# value is written with a leading apostrophe, which spreadsheets show as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 class Command(BaseCommand):
     help = "Write every member's status, tiers and figures of the last evaluation as CSV."
 
     def add_arguments(self, parser):
         parser.add_argument("--output", help="file to write (default: standard output)")
+        parser.add_argument(
+            "--force", action="store_true", help="overwrite the output file if it exists"
+        )
+        parser.add_argument(
+            "--excel",
+            action="store_true",
+            help="UTF-8 with a byte order mark, so Excel shows Chinese text correctly",
+        )
 
-    def handle(self, *args, output=None, **options):
-        if output:
-            with open(output, "w", newline="", encoding="utf-8") as handle:
-                count = self._write(handle)
-            self.stderr.write(f"Wrote {count:,} members to {output}")
+    def handle(self, *args, output=None, force=False, excel=False, **options):
+        encoding = "utf-8-sig" if excel else "utf-8"
+        if not output:
+            try:
+                self._write_stdout(encoding)
+            except BrokenPipeError:
+                # Piped into `head`: the reader has what it wanted. Stop quietly, and keep
+                # Python from complaining again when it flushes stdout at exit.
+                if self.stdout._out is sys.stdout:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
+        path = Path(output)
+        if not path.parent.is_dir():
+            raise CommandError(f"{path.parent} is not a directory: nothing was written")
+        try:
+            handle = path.open("w" if force else "x", newline="", encoding=encoding)
+        except FileExistsError:
+            raise CommandError(
+                f"{path} already exists: choose another file or add --force to overwrite it"
+            ) from None
+        except OSError as exc:
+            raise CommandError(f"{path} cannot be written: {exc.strerror}") from None
+        with handle:
+            count = self._write(handle)
+        self.stderr.write(f"Wrote {count:,} members to {output}")
+
+    def _write_stdout(self, encoding: str) -> None:
+        if self.stdout._out is sys.stdout:
+            stream = open(  # noqa: SIM115 - wraps stdout, which stays open
+                sys.stdout.fileno(), "w", encoding=encoding, newline="", closefd=False
+            )
+            with stream:
+                self._write(stream)
         else:
             self.stdout.ending = ""
             self._write(self.stdout)
@@ -38,6 +87,6 @@ class Command(BaseCommand):
         writer.writerow(HEADER)
         count = 0
         for row in export_rows():
-            writer.writerow(row)
+            writer.writerow([spreadsheet_safe(value) for value in row])
             count += 1
         return count

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
@@ -15,25 +16,33 @@ from tiers.services import tiers_revoke_not_taking_part
 
 class Command(BaseCommand):
     help = _(
-        "Import members, transactions, referrals, activities or blacklist entries from a UTF-8 "
-        "CSV file with a header row. The file is imported whole or not at all; importing it "
-        "again changes nothing."
+        "Import members, transactions, referrals, activities or blacklist entries from a CSV "
+        "file with a header row (UTF-8, or GB18030/GBK). The file is imported whole or not at "
+        "all; importing it again changes nothing."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=KINDS, help=_("what the file holds"))
         parser.add_argument("path", help=_("the CSV file"))
+        parser.add_argument(
+            "--encoding",
+            help=_("the file's encoding, e.g. gb18030 (default: detected, UTF-8 or GB18030)"),
+        )
 
-    def handle(self, *args, kind: str, path: str, **options):
+    def handle(self, *args, kind: str, path: str, encoding: str | None = None, **options):
         progress = self.stderr.write if options["verbosity"] >= 1 else None
         try:
-            result = import_csv(kind, path, progress=progress)
+            result = import_csv(kind, path, progress=progress, encoding=encoding)
         except ImportFailed as exc:
             for line in exc.lines:
                 self.stderr.write(line)
             raise CommandError(str(exc)) from None
         except DomainError as exc:
             raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            # The transaction was rolled back on the way out: nothing is half-written.
+            message = gettext("Interrupted: nothing was imported.")
+            raise CommandError(message, returncode=130) from None
         if kind == "blacklist":
             # Blacklisting revokes the tier at once, from a file as from the back office.
             revoked = tiers_revoke_not_taking_part(as_of=timezone.localdate())

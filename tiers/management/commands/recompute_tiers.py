@@ -5,16 +5,18 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from loyalty.dates import DateError, parse_date
 from loyalty.exceptions import DomainError
 from members.models import Member
 from tiers.services import tiers_recompute
 
 
 def _local_date(text: str) -> datetime.date:
+    # The importer's strict parser: 2026-06-30 or 2026/6/30, years 1900-2999.
     try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise CommandError(f"--as-of {text!r} is not a date like 2026-06-30") from None
+        return parse_date(text)
+    except DateError as exc:
+        raise CommandError(exc.describe("--as-of", text)) from None
 
 
 class Command(BaseCommand):
@@ -24,11 +26,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", type=_local_date, help="local date YYYY-MM-DD")
+        parser.add_argument("--as-of", help="local date YYYY-MM-DD")
         parser.add_argument("--chunk-size", type=int, help="members per range (bounds memory)")
 
     def handle(self, *args, as_of=None, chunk_size=None, **options):
-        as_of = as_of or timezone.localdate()
+        as_of = _local_date(as_of) if as_of else timezone.localdate()
         total = Member.objects.count()
         verbose = options["verbosity"] >= 1
 

@@ -1,0 +1,93 @@
+"""export_tiers as spreadsheets and pipes meet it; recompute_tiers --as-of parsed strictly."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import translation
+
+from members.tests.factories import MemberFactory
+from tiers.management.commands.export_tiers import spreadsheet_safe
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t1", "'\t1"),
+        ("\r1", "'\r1"),
+        ("M001", "M001"),
+        (12, 12),
+    ],
+)
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_escaped(value, written):
+    assert spreadsheet_safe(value) == written
+
+
+def test_an_exported_formula_cell_reads_back_escaped(tmp_path):
+    MemberFactory(member_no="=cmd|' /C calc'!A0")
+    path = tmp_path / "tiers.csv"
+
+    call_command("export_tiers", "--output", str(path), "--excel", stderr=io.StringIO())
+
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0]["member_no"] == "'=cmd|' /C calc'!A0"
+
+
+def test_export_refuses_to_overwrite_a_file_without_force(tmp_path):
+    path = tmp_path / "tiers.csv"
+    path.write_text("keep me")
+
+    with pytest.raises(CommandError, match="already exists: choose another file or add --force"):
+        call_command("export_tiers", "--output", str(path), stderr=io.StringIO())
+    assert path.read_text() == "keep me"
+
+    call_command("export_tiers", "--output", str(path), "--force", stderr=io.StringIO())
+    assert path.read_text().startswith("member_no,")
+
+
+def test_export_to_a_missing_directory_is_one_line(tmp_path):
+    with pytest.raises(CommandError) as raised:
+        call_command("export_tiers", "--output", str(tmp_path / "nowhere" / "t.csv"))
+
+    assert str(raised.value) == f"{tmp_path / 'nowhere'} is not a directory: nothing was written"
+
+
+@pytest.mark.parametrize("as_of", ["2026-13-01", "20260630", "0001-01-01", "2026-W02-6"])
+def test_recompute_refuses_an_as_of_date_with_one_clear_line(as_of):
+    with pytest.raises(CommandError) as raised:
+        call_command("recompute_tiers", "--as-of", as_of, stdout=io.StringIO())
+
+    assert str(raised.value).startswith(f'--as-of "{as_of}" ')
+    assert "\n" not in str(raised.value)
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError
+
+
+def test_export_into_a_closed_pipe_stops_quietly():
+    MemberFactory(member_no="P1")
+    err = io.StringIO()
+
+    call_command("export_tiers", stdout=_ClosedPipe(), stderr=err)
+
+    assert err.getvalue() == ""
