@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# Tests (and the browser tests' live server) speak plain HTTP; production keeps the secure
+# defaults of base.py, checked by loyalty/tests/test_deploy.py.
+for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
+    os.environ.setdefault(_name, "false")
 
 from .base import *  # noqa: E402, F403
 from .base import Q_CLUSTER  # noqa: E402
@@ -16,3 +20,9 @@ STORAGES = {
 }
 # Tests serve static files from the app folders; there is no collectstatic output to look for.
 WHITENOISE_AUTOREFRESH = True
+# Django's test Client.login() authenticates without a request, which axes refuses; real logins
+# through the login page are still rate-limited (loyalty/tests/test_login_guard.py).
+AUTHENTICATION_BACKENDS = [
+    "loyalty.login_guard.TestClientAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
