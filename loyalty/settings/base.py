@@ -131,12 +131,24 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "loyalty_cache",
+# Optional Redis (REDIS_URL, e.g. redis://127.0.0.1:6379/0): the task broker and the shared
+# cache. Without it both live in the database (django-q2's ORM broker keeps a task that was in
+# flight when a worker died; Redis is faster but loses it, see docs/architecture.md).
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "loyalty_cache",
+        }
+    }
 
 Q_CLUSTER = {
     "name": "loyalty",
@@ -145,8 +157,8 @@ Q_CLUSTER = {
     "retry": 720,
     "max_attempts": 3,
     "catch_up": False,
-    "orm": "default",
     "cache": "default",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
 }
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).

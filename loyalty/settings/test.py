@@ -3,14 +3,13 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-# Tests (and the browser tests' live server) speak plain HTTP; production keeps the secure
-# defaults of base.py, checked by loyalty/tests/test_deploy.py.
-for _name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
-    os.environ.setdefault(_name, "false")
 
 from .base import *  # noqa: E402, F403
 from .base import Q_CLUSTER  # noqa: E402
 
+# Tests (and the browser tests' live server) speak plain HTTP; production keeps the secure
+# defaults of base.py, checked by loyalty/tests/test_deploy.py.
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # django-q2 reads its Conf at import, so sync mode must be set here, not with override_settings.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
