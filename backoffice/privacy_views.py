@@ -79,9 +79,7 @@ class EraseForm(forms.Form):
             "the reason is kept in the audit log."
         ),
     )
-    confirm_member_no = forms.CharField(
-        label=_("Type the member number to confirm"), max_length=32
-    )
+    confirm_member_no = forms.CharField(label=_("Type the member number to confirm"), max_length=32)
 
     def __init__(self, *args, member: Member, **kwargs):
         super().__init__(*args, **kwargs)

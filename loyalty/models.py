@@ -47,13 +47,13 @@ class AuditEntry(models.Model):
     after = models.JSONField(_("after"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 
+    objects = AuditEntryQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id"])]
-
-    objects = AuditEntryQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}#{self.target_id}"

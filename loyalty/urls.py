@@ -1,4 +1,5 @@
-"""Site URLs: the health check, staff login, the staff pages, the language switch and the Django admin."""
+"""Site URLs: the health check, staff login, the staff pages, the language switch and the
+Django admin."""
 
 from __future__ import annotations
 

@@ -67,7 +67,9 @@ PAGES = [
 
 @pytest.mark.parametrize("role", CAST)
 @pytest.mark.parametrize(("name", "kwargs", "method", "needs"), PAGES)
-def test_permission_matrix_of_the_privacy_pages(login_as, member, role, name, kwargs, method, needs):
+def test_permission_matrix_of_the_privacy_pages(
+    login_as, member, role, name, kwargs, method, needs
+):
     url = reverse(name, kwargs={"member_no": MEMBER_NO, **kwargs})
 
     response = getattr(login_as(role), method)(url)

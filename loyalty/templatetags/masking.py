@@ -1,7 +1,8 @@
 """``{% load masking %}``: ``{{ member.phone|mask_phone }}``, ``{{ member.email|mask_email }}``.
 
 Pages decide whether to mask (the reader lacks ``members.view_member_contact``), e.g.
-``{% if perms.members.view_member_contact %}{{ member.phone }}{% else %}{{ member.phone|mask_phone }}{% endif %}``.
+``{% if perms.members.view_member_contact %}{{ member.phone }}``
+``{% else %}{{ member.phone|mask_phone }}{% endif %}``.
 """
 
 from __future__ import annotations

@@ -93,16 +93,17 @@ def test_the_database_refuses_to_delete_an_audit_entry(entry):
 
 @pytest.mark.postgres_only
 def test_the_redaction_switch_lets_through_only_before_and_after(entry):
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cursor:
+    for sql in (
+        "UPDATE loyalty_auditentry SET action = 'forged' WHERE id = %s",
+        "DELETE FROM loyalty_auditentry WHERE id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
             cursor.execute("SET LOCAL loyalty.audit_redaction = 'on'")
-            cursor.execute(
-                "UPDATE loyalty_auditentry SET action = 'forged' WHERE id = %s", [entry.pk]
-            )
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL loyalty.audit_redaction = 'on'")
-            cursor.execute("DELETE FROM loyalty_auditentry WHERE id = %s", [entry.pk])
+            cursor.execute(sql, [entry.pk])
 
     entry.refresh_from_db()
     assert entry.action == "group.create"

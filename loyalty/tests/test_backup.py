@@ -105,10 +105,11 @@ def test_a_dump_restored_into_a_fresh_database_has_every_tier_and_history_row(
         assert rows(fresh_database, table) == rows(source, table), table
     assert len(rows(fresh_database, "tiers_tierchange")) == TierChange.objects.count()
     assert len(rows(fresh_database, "tiers_membertier")) == MemberTier.objects.count() > 0
-    assert len(rows(fresh_database, "tiers_memberevaluation")) == (
-        MemberEvaluation.objects.count()
-    )
+    evaluations = MemberEvaluation.objects.count()
+    assert len(rows(fresh_database, "tiers_memberevaluation")) == evaluations
     assert rows(fresh_database, "loyalty_auditentry")
-    with psycopg.connect(server_url(fresh_database)) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("DELETE FROM loyalty_auditentry")
+    with (
+        psycopg.connect(server_url(fresh_database)) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("DELETE FROM loyalty_auditentry")
