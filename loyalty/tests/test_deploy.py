@@ -3,6 +3,7 @@ defaults with DEBUG off, translated error pages that never show a traceback, CSR
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -189,3 +190,35 @@ def test_every_post_form_in_the_templates_carries_a_csrf_token():
                 missing.append(str(template.relative_to(ROOT)))
 
     assert missing == []
+
+
+# --- Logs ---------------------------------------------------------------------------------
+
+
+def test_with_log_format_json_every_log_line_on_stdout_is_a_json_object(tmp_path):
+    code = (
+        "import logging\n"
+        "log = logging.getLogger('loyalty.test')\n"
+        "log.warning('导入 %s 行', 3, extra={'job': 'import'})\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('failed')\n"
+    )
+
+    result = run_manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV, tmp_path=tmp_path)
+
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert lines[0]["level"] == "WARNING"
+    assert lines[0]["logger"] == "loyalty.test"
+    assert lines[0]["message"] == "导入 3 行"
+    assert lines[0]["job"] == "import"
+    assert lines[0]["time"].endswith("+00:00")
+    assert lines[1]["message"] == "failed"
+    assert "ZeroDivisionError" in lines[1]["exception"]
+
+
+def test_by_default_logs_are_plain_text_on_stdout(tmp_path):
+    code = "import logging; logging.getLogger('loyalty.test').warning('plain')"
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "LOG_FORMAT"}
+
+    result = run_manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
+
+    assert result.stdout.strip().endswith("WARNING loyalty.test plain")
