@@ -5,8 +5,32 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class AppendOnlyError(Exception):
+    """An attempt to change or delete a row of an append-only record."""
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Bulk updates and deletes are refused like single ones: the audit log is append-only."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("the audit log is append-only: entries cannot be changed")
+
+    def delete(self):
+        raise AppendOnlyError("the audit log is append-only: entries cannot be deleted")
+
+    def _redact(self, rows: dict[int, tuple[dict | None, dict | None]]) -> None:
+        """Replace ``before`` / ``after`` of the given entries; only loyalty.audit.audit_redact
+        (PIPL erasure) calls this, and on PostgreSQL only inside its redaction transaction
+        does the database allow it (see migration 0002)."""
+        for pk, (before, after) in rows.items():
+            super(AuditEntryQuerySet, self.filter(pk=pk)).update(before=before, after=after)
+
+
 class AuditEntry(models.Model):
-    """Who changed what, before and after. Append-only: written by services, never edited."""
+    """Who changed what, before and after. Append-only: written by services, never changed or
+    deleted by the application (the model and its querysets refuse; on PostgreSQL a trigger
+    refuses too). The one exception is PIPL erasure, which blanks a member's personal data in
+    the entries about that member (loyalty.audit.audit_redact)."""
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -23,6 +47,8 @@ class AuditEntry(models.Model):
     after = models.JSONField(_("after"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 
+    objects = AuditEntryQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
@@ -31,3 +57,11 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}#{self.target_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("the audit log is append-only: entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("the audit log is append-only: entries cannot be deleted")

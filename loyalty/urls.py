@@ -1,4 +1,5 @@
-"""Site URLs: staff login, the staff pages, the language switch and the Django admin."""
+"""Site URLs: the health check, staff login, the staff pages, the language switch and the
+Django admin."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from .health import healthz
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="backoffice:member_list"), name="home"),
+    path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     # LogoutView accepts POST only, so a link or a prefetch cannot log anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_q",
+    "axes",
     "loyalty",
     "members",
     "tiers",
@@ -47,6 +49,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the failed logins of every view and turns a lockout into its page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes checks every login first (refusing locked-out clients), then Django's own backend
+# authenticates. A custom login (the member pages) must call
+# ``authenticate(request=request, username=..., password=...)``: without the request axes
+# cannot count the attempt and refuses it (see README, "Security settings").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "loyalty.urls"
@@ -118,12 +131,24 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "loyalty_cache",
+# Optional Redis (REDIS_URL, e.g. redis://127.0.0.1:6379/0): the task broker and the shared
+# cache. Without it both live in the database (django-q2's ORM broker keeps a task that was in
+# flight when a worker died; Redis is faster but loses it, see docs/architecture.md).
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
     }
-}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "loyalty_cache",
+        }
+    }
 
 Q_CLUSTER = {
     "name": "loyalty",
@@ -132,8 +157,8 @@ Q_CLUSTER = {
     "retry": 720,
     "max_attempts": 3,
     "catch_up": False,
-    "orm": "default",
     "cache": "default",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
 }
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).
@@ -141,9 +166,68 @@ RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)
 # How many rows import_csv stages at a time (bounds its memory, whatever the file's size).
 IMPORT_CHUNK_SIZE = env.int("IMPORT_CHUNK_SIZE", default=10000)
 
+# --- Security: secure by default whenever DEBUG is off ------------------------------------
+# Every value can be changed by an environment variable; the defaults with DEBUG off are what
+# ``manage.py check --deploy`` asks for (README, "Security settings").
+SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SECURE)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE)
+# Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto header. Only set this
+# when the proxy always sets (or strips) the header, or clients could claim HTTPS themselves.
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe /healthz over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Staff sessions end after a working day (seconds), and when the browser closes if asked to.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 60 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+
+# --- Login rate limit (django-axes) -------------------------------------------------------
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Minutes until a locked-out client may try again (0: locked until staff reset it with
+# ``manage.py axes_reset_username USERNAME``).
+_cooloff_minutes = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=_cooloff_minutes) if _cooloff_minutes else None
+# Lock the pair (user name, address): guessing one account from one address stops, and nobody
+# can lock a colleague out from elsewhere. Addresses come from loyalty.login_guard.client_ip,
+# which trusts X-Forwarded-For only for TRUSTED_PROXY_COUNT proxies.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "loyalty.login_guard.client_ip"
+AXES_LOCKOUT_CALLABLE = "loyalty.login_guard.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Health check -------------------------------------------------------------------------
+# /healthz answers 503 when the last successful nightly recompute is older than this many
+# hours (0: report its age only). The function that reads it is provided by the jobs app.
+HEALTHZ_RECOMPUTE_MAX_AGE_HOURS = env.int("HEALTHZ_RECOMPUTE_MAX_AGE_HOURS", default=36)
+HEALTHZ_LAST_RECOMPUTE = "jobs.selectors.last_successful_recompute"
+
+# --- Logging: to stdout, plain text or JSON lines (LOG_FORMAT=json) -----------------------
+LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "loyalty.log_format.JsonLinesFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own request and security loggers propagate here (tracebacks of 500s go to the
+    # log, never to the page).
 }

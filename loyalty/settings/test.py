@@ -7,6 +7,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 from .base import *  # noqa: E402, F403
 from .base import Q_CLUSTER  # noqa: E402
 
+# Tests (and the browser tests' live server) speak plain HTTP; production keeps the secure
+# defaults of base.py, checked by loyalty/tests/test_deploy.py.
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # django-q2 reads its Conf at import, so sync mode must be set here, not with override_settings.
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
@@ -16,3 +19,9 @@ STORAGES = {
 }
 # Tests serve static files from the app folders; there is no collectstatic output to look for.
 WHITENOISE_AUTOREFRESH = True
+# Django's test Client.login() authenticates without a request, which axes refuses; real logins
+# through the login page are still rate-limited (loyalty/tests/test_login_guard.py).
+AUTHENTICATION_BACKENDS = [
+    "loyalty.login_guard.TestClientAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]

@@ -1,0 +1,199 @@
+"""Staff pages for PIPL privacy requests: who may use them, the export downloads and the
+erasure with its confirmation step, the tier history kept."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from loyalty.models import AuditEntry
+from loyalty.roles import ROLES
+from members import privacy
+from members.models import Member
+from members.tests.factories import MemberFactory, PurchaseFactory
+from tiers.models import MemberEvaluation, MemberTier, TierChange
+from tiers.services import tiers_recompute
+
+pytestmark = pytest.mark.django_db
+
+CAST = [*sorted(ROLES), "no_group", "anonymous"]
+PASSWORD = "a-long-test-password"
+MEMBER_NO = "M/PRIV-1"  # a member number with a slash, as some shops use
+
+
+@pytest.fixture
+def login_as(client, django_user_model):
+    def login(role: str):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        if role == "anonymous":
+            return client
+        user = django_user_model.objects.create_user(username=role, password=PASSWORD)
+        if role in ROLES:
+            user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def member():
+    member = MemberFactory(
+        member_no=MEMBER_NO,
+        name="赵六",
+        phone="13512345678",
+        email="zhao@example.com",
+        birthday=datetime.date(1985, 1, 2),
+        joined_on=datetime.date(2022, 1, 1),
+    )
+    PurchaseFactory(member=member, amount_fen=2_500_000, day=datetime.date(2026, 5, 1))
+    tiers_recompute(as_of=datetime.date(2026, 6, 30))
+    return member
+
+
+# (url name, kwargs, method, permission the role needs)
+PAGES = [
+    ("backoffice:privacy_member", {}, "get", "any"),
+    ("backoffice:privacy_export", {"fmt": "json"}, "post", "export"),
+    ("backoffice:privacy_export", {"fmt": "csv"}, "post", "export"),
+    ("backoffice:privacy_erase", {}, "get", "erase"),
+]
+
+
+@pytest.mark.parametrize("role", CAST)
+@pytest.mark.parametrize(("name", "kwargs", "method", "needs"), PAGES)
+def test_permission_matrix_of_the_privacy_pages(
+    login_as, member, role, name, kwargs, method, needs
+):
+    url = reverse(name, kwargs={"member_no": MEMBER_NO, **kwargs})
+
+    response = getattr(login_as(role), method)(url)
+
+    if role == "anonymous":
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    elif role == "ops_lead":  # the only default role with the privacy permissions
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+
+
+def test_an_erasure_post_without_the_permission_changes_nothing(login_as, member):
+    client = login_as("ops")
+
+    response = client.post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}),
+        {"reason": "ticket", "confirm_member_no": MEMBER_NO},
+    )
+
+    assert response.status_code == 403
+    assert Member.objects.get(pk=member.pk).name == "赵六"
+
+
+def test_the_member_page_links_to_privacy_requests_only_for_those_who_may(login_as, member):
+    url = reverse("backoffice:member_detail", kwargs={"member_no": MEMBER_NO})
+    link = reverse("backoffice:privacy_member", kwargs={"member_no": MEMBER_NO})
+
+    client = login_as("ops_lead")
+    assert link in client.get(url).content.decode()
+    client.logout()
+    assert link not in login_as("ops").get(url).content.decode()
+
+
+def test_the_json_download_holds_the_members_tier_history(login_as, member):
+    response = login_as("ops_lead").post(
+        reverse("backoffice:privacy_export", kwargs={"member_no": MEMBER_NO, "fmt": "json"})
+    )
+
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="member-{member.pk}.json"'
+    assert response["Cache-Control"] == "no-store"
+    data = json.loads(response.content)
+    assert data["member"]["name"] == "赵六"
+    history = data["records"]["tiers.tierchange.member"]
+    assert [change["cause"] for change in history] == ["qualified"]
+    assert data["records"]["tiers.memberevaluation.member"][0]["spend_fen"] == 2_500_000
+    assert AuditEntry.objects.filter(action="member.privacy_export").count() == 1
+
+
+def test_the_csv_download_is_a_spreadsheet_file(login_as, member):
+    response = login_as("ops_lead").post(
+        reverse("backoffice:privacy_export", kwargs={"member_no": MEMBER_NO, "fmt": "csv"})
+    )
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = response.content.decode("utf-8-sig")
+    assert text.startswith("record,row,field,value")
+    assert "members.member,1,phone,13512345678" in text
+
+
+def test_the_erasure_asks_for_confirmation_first(login_as, member):
+    page = login_as("ops_lead").get(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO})
+    )
+
+    assert "cannot be undone" in page.content.decode()
+    assert Member.objects.get(pk=member.pk).name == "赵六"
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"reason": "", "confirm_member_no": MEMBER_NO}, "reason"),
+        ({"reason": "ticket 9", "confirm_member_no": "M/PRIV-2"}, "confirm_member_no"),
+    ],
+)
+def test_the_erasure_needs_a_reason_and_the_typed_member_number(login_as, member, form, error):
+    response = login_as("ops_lead").post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}), form
+    )
+
+    assert response.status_code == 200
+    assert error in response.context["form"].errors
+    assert Member.objects.get(pk=member.pk).name == "赵六"
+
+
+def test_erasing_keeps_tier_state_history_and_evaluation_and_is_audited(login_as, member):
+    client = login_as("ops_lead")
+    tier_before = MemberTier.objects.get(member=member).current_tier_id
+    history_before = list(TierChange.objects.filter(member=member).values_list("pk", flat=True))
+
+    response = client.post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}),
+        {"reason": "PIPL ticket 2026-17", "confirm_member_no": MEMBER_NO},
+        follow=True,
+    )
+
+    erased = Member.objects.get(pk=member.pk)
+    assert response.redirect_chain[-1][0] == reverse(
+        "backoffice:member_detail", kwargs={"member_no": erased.member_no}
+    )
+    assert "personal data was erased" in response.content.decode()
+    assert "赵六" not in response.content.decode()
+    assert (erased.name, erased.phone, erased.email, erased.birthday) == (
+        privacy.ERASED_NAME,
+        "",
+        "",
+        None,
+    )
+    assert MemberTier.objects.get(member=member).current_tier_id == tier_before
+    assert list(TierChange.objects.filter(member=member).values_list("pk", flat=True)) == (
+        history_before
+    )
+    assert MemberEvaluation.objects.filter(member=member).exists()
+    entry = AuditEntry.objects.get(action="member.privacy_erase")
+    assert entry.actor.username == "ops_lead"
+    assert entry.after["reason"] == "PIPL ticket 2026-17"
+
+
+def test_an_erased_member_still_counts_in_the_next_recompute(login_as, member):
+    privacy.member_erase(member=member, reason="ticket", actor=None)
+
+    summary = tiers_recompute(as_of=datetime.date(2026, 7, 31))
+
+    assert summary.evaluated == 1

@@ -1,0 +1,30 @@
+"""Masked contact details for staff who may not see them in full (without
+``members.view_member_contact``): enough to recognise a number or an address on the phone with
+the member, not enough to contact them."""
+
+from __future__ import annotations
+
+MASK = "****"
+
+
+def mask_phone(phone: str | None) -> str:
+    """``13812348000`` → ``138****8000``: the first three and last four digits stay (the
+    carrier prefix and the part people quote); a short number keeps at most its last two."""
+    if not phone:
+        return ""
+    text = str(phone).strip()
+    if len(text) >= 8:
+        return f"{text[:3]}{MASK}{text[-4:]}"
+    return f"{MASK}{text[-2:]}" if len(text) > 2 else MASK
+
+
+def mask_email(email: str | None) -> str:
+    """``alice@example.com`` → ``a****@example.com``: the first character of the local part
+    and the domain stay."""
+    if not email:
+        return ""
+    text = str(email).strip()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return f"{text[:1]}{MASK}"
+    return f"{local[:1]}{MASK}@{domain}"
