@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "tiers",
     "reviews",
     "backoffice",
+    "portal",
 ]
 
 MIDDLEWARE = [
