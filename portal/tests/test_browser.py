@@ -47,8 +47,9 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
 def silver_member():
+    """Created in the test body: a transactional test's data must come after the database
+    fixtures have reloaded the tiers and policy a previous browser test flushed."""
     member = MemberFactory(
         member_no="M0375812",
         name="李晓华",
@@ -60,9 +61,8 @@ def silver_member():
     return member
 
 
-def test_a_member_signs_in_with_an_sms_code_on_a_phone_and_sees_their_tier(
-    live_server, browser, silver_member
-):
+def test_a_member_signs_in_with_an_sms_code_on_a_phone_and_sees_their_tier(live_server, browser):
+    silver_member()
     MemberFactory(member_no="M0000002", name="另一位会员")
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport=PHONE_SIZE, locale="zh-CN", device_scale_factor=2)
@@ -100,7 +100,8 @@ def test_a_member_signs_in_with_an_sms_code_on_a_phone_and_sees_their_tier(
     context.close()
 
 
-def test_the_same_page_reads_well_on_a_desktop_in_english(live_server, browser, silver_member):
+def test_the_same_page_reads_well_on_a_desktop_in_english(live_server, browser):
+    silver_member()
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
