@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -92,7 +92,7 @@ def _after_sign_in(request: HttpRequest, member: Member) -> HttpResponse:
 def _with_next(request: HttpRequest, name: str) -> str:
     url = reverse(name)
     next_url = _next_url(request)
-    return f"{url}?next={next_url}" if next_url else url
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
 # --- Signing in -----------------------------------------------------------------------------

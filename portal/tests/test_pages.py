@@ -88,12 +88,20 @@ def test_staff_and_anonymous_visitors_are_sent_to_the_member_sign_in(client, mem
 
 def test_after_signing_in_the_member_returns_to_the_page_asked_for(english, member):
     target = url("portal:history", member)
-    english.post(f"{reverse('portal:login')}?next={target}", {"phone": PHONE})
-    response = english.post(
-        f"{reverse('portal:login_code')}?next={target}", {"code": sms_code(), "next": target}
-    )
+    asked = english.get(target)
+
+    to_code = english.post(asked.url, {"phone": PHONE})
+    response = english.post(to_code.url, {"code": sms_code()})
 
     assert response.url == target
+
+
+def test_a_next_address_on_another_site_is_ignored(english, member):
+    english.post(f"{reverse('portal:login')}?next=https://evil.example/", {"phone": PHONE})
+
+    response = english.post(reverse("portal:login_code"), {"code": sms_code()})
+
+    assert response.url == url("portal:tier", member)
 
 
 def test_the_member_home_leads_to_ones_own_tier_page(signed_in, member):
