@@ -15,6 +15,7 @@ from tiers.selectors import (
     last_evaluation,
     member_explanation,
     member_history,
+    member_open_warning,
     tier_state,
 )
 
@@ -67,19 +68,6 @@ class MemberProfile:
     benefits: list[Benefit]
     blacklist: list[BlacklistEntry]
     transactions: list[Transaction]
-
-
-def member_open_warning(member: Member) -> DowngradeWarning | None:
-    """The warning of the member's present tier year, while it stands: the evaluation clears
-    ``downgrade_warned_on`` when the member upgrades, keeps the tier or is downgraded."""
-    state = tier_state(member)
-    if state.downgrade_warned_on is None or state.tier_year_start is None:
-        return None
-    return (
-        DowngradeWarning.objects.select_related("tier", "qualified_tier", "policy")
-        .filter(member=member, tier_year_start=state.tier_year_start)
-        .first()
-    )
 
 
 def member_profile(*, member_no: str) -> MemberProfile:

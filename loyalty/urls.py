@@ -1,5 +1,5 @@
-"""Site URLs: the health check, staff login, the staff pages, the language switch and the
-Django admin."""
+"""Site URLs: the health check, staff login, the staff pages, the member pages (/my/), the
+language switch and the Django admin."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ urlpatterns = [
     # LogoutView accepts POST only, so a link or a prefetch cannot log anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("my/", include("portal.urls")),
     path("", include("backoffice.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -12,7 +12,15 @@ from loyalty.money import fen_to_yuan
 from members.models import Member
 
 from . import engine
-from .models import MemberEvaluation, MemberTier, Tier, TierChange, TierOverride, TierPolicy
+from .models import (
+    DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+)
 from .policy import policy_from_model
 
 
@@ -26,6 +34,16 @@ def policy_in_force(on: date) -> TierPolicy:
     if policy is None:
         raise DomainError(_("No published tier policy is in force on %(date)s.") % {"date": on})
     return policy
+
+
+def announced_policy(today: date) -> TierPolicy | None:
+    """The next published version, announced before it takes effect (透明性): the earliest one
+    whose effective date is after ``today``; None when no change is announced."""
+    return (
+        TierPolicy.objects.filter(status=TierPolicy.Status.PUBLISHED, effective_from__gt=today)
+        .order_by("effective_from", "version")
+        .first()
+    )
 
 
 def tiers_by_code() -> dict[str, Tier]:
@@ -66,6 +84,19 @@ def open_override(member: Member) -> TierOverride | None:
     return (
         TierOverride.objects.select_related("tier", "created_by")
         .filter(member=member, ended_on__isnull=True)
+        .first()
+    )
+
+
+def member_open_warning(member: Member) -> DowngradeWarning | None:
+    """The warning of the member's present tier year, while it stands: the evaluation clears
+    ``downgrade_warned_on`` when the member upgrades, keeps the tier or is downgraded."""
+    state = tier_state(member)
+    if state.downgrade_warned_on is None or state.tier_year_start is None:
+        return None
+    return (
+        DowngradeWarning.objects.select_related("tier", "qualified_tier", "policy")
+        .filter(member=member, tier_year_start=state.tier_year_start)
         .first()
     )
 

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tiers",
     "reviews",
     "backoffice",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -143,3 +143,21 @@ def percent(progress) -> int:
     """A progress fraction (0 to 1) as a whole percentage for a progress bar, rounded down so a
     bar is never shown full before the tier is reached."""
     return int(Decimal(str(progress)) * 100)
+
+
+@register.filter
+def condition_in_words(node) -> str:
+    """One condition of a rule in plain words for members: 「消费满 ¥20,000.00」."""
+    metric, minimum = Metric(str(_part(node, "metric"))), _part(node, "minimum")
+    if metric == Metric.SPEND:
+        return gettext("spend at least %(amount)s") % {"amount": format_yuan(minimum)}
+    count = int(Decimal(str(minimum)))
+    if metric == Metric.FREQUENCY:
+        return ngettext(
+            "make at least %(count)s purchase", "make at least %(count)s purchases", count
+        ) % {"count": f"{count:,}"}
+    if metric == Metric.CONTRIBUTION:
+        return gettext("earn at least %(points)s contribution points") % {"points": f"{count:,}"}
+    return ngettext(
+        "be a member for at least %(count)s year", "be a member for at least %(count)s years", count
+    ) % {"count": count}

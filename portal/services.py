@@ -1,0 +1,370 @@
+"""Member sign-in: SMS codes, passwords, limits and lockout. The only writers of
+``MemberAccount`` and ``SignInCode``.
+
+A failure is saved before it is reported: each function decides inside its transaction and
+raises ``SignInError`` only after the transaction has committed, so a wrong code or password
+always counts."""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import formats, timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from loyalty.audit import audit_record
+from loyalty.exceptions import DomainError
+from members.models import Member
+from notifications.sms import send_sms
+
+from .models import MemberAccount, SignInCode
+
+CODE_DIGITS = 6
+CODE_VALID_FOR = timedelta(minutes=5)
+WRONG_CODES_PER_CODE = 5
+CODES_PER_PHONE_PER_HOUR = 5
+CODES_PER_ADDRESS_PER_HOUR = 20
+RESEND_AFTER = timedelta(seconds=60)
+FAILURES_BEFORE_LOCK = 5
+LOCKED_FOR = timedelta(minutes=15)
+HOUR = timedelta(hours=1)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when there is no password, so a wrong member number takes as long as a wrong
+    password and the timing does not tell who has one."""
+    return make_password(secrets.token_urlsafe(16))
+
+
+class SignInError(DomainError):
+    """Why a sign-in step was refused, in words for the member."""
+
+
+# --- Phone numbers --------------------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def normalise_phone(raw: str) -> str:
+    """A mainland mobile number as 11 digits: spaces, dashes and a +86 / 0086 / 86 prefix go.
+    Raises ``SignInError`` for anything else."""
+    digits = _SEPARATORS.sub("", raw or "")
+    if digits.startswith("+"):
+        digits = digits[1:]
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not re.fullmatch(r"1\d{10}", digits):
+        raise SignInError(_("Enter an 11-digit mainland mobile number, e.g. 138 0013 8000."))
+    return digits
+
+
+def members_with_phone(phone: str) -> list[Member]:
+    """Members whose stored phone is ``phone`` (normalised) in whatever format it was stored."""
+    candidates = Member.objects.filter(phone__endswith=phone[-4:]).order_by("member_no")
+    matches = []
+    for member in candidates:
+        try:
+            if normalise_phone(member.phone) == phone:
+                matches.append(member)
+        except SignInError:
+            continue
+    return matches
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+def _locked_message(account: MemberAccount) -> str:
+    until = formats.time_format(timezone.localtime(account.locked_until), "H:i")
+    return _(
+        "Too many wrong passwords or codes: this account is locked until %(time)s. "
+        "Try again then, or ask customer service."
+    ) % {"time": until}
+
+
+def _revoked_message() -> str:
+    return _(
+        "This membership has been revoked, so it cannot sign in. "
+        "If you think this is a mistake, please contact customer service."
+    )
+
+
+def _account_for_update(member: Member) -> MemberAccount:
+    account, _created = MemberAccount.objects.select_for_update().get_or_create(member=member)
+    return account
+
+
+def _record_failure(account: MemberAccount, now: datetime) -> None:
+    account.failed_attempts += 1
+    if account.failed_attempts >= FAILURES_BEFORE_LOCK:
+        account.failed_attempts = 0
+        account.locked_until = now + LOCKED_FOR
+        audit_record(
+            actor=None,
+            action="portal.account_locked",
+            target=account,
+            after={"locked_until": account.locked_until.isoformat()},
+        )
+    account.save(update_fields=["failed_attempts", "locked_until"])
+
+
+def _record_success(account: MemberAccount, now: datetime) -> None:
+    account.failed_attempts = 0
+    account.locked_until = None
+    account.last_login = now
+    account.save(update_fields=["failed_attempts", "locked_until", "last_login"])
+
+
+def _single_member(members: list[Member]) -> Member | None:
+    return members[0] if len(members) == 1 else None
+
+
+# --- SMS codes ------------------------------------------------------------------------------
+
+
+def _code_hash(phone: str, code: str) -> str:
+    return salted_hmac("portal.sign-in-code", f"{phone}:{code}", algorithm="sha256").hexdigest()
+
+
+def _wait_words(delta: timedelta) -> str:
+    seconds = max(1, int(delta.total_seconds()) + (1 if delta.microseconds else 0))
+    if seconds < 120:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    minutes = -(-seconds // 60)
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+
+def _check_code_limits(phone: str, client_ip: str, now: datetime) -> None:
+    hour_ago = now - HOUR
+    by_address = SignInCode.objects.filter(client_ip=client_ip, created_at__gt=hour_ago)
+    if by_address.count() >= CODES_PER_ADDRESS_PER_HOUR:
+        oldest = by_address.order_by("created_at").first()
+        raise SignInError(
+            _(
+                "Too many codes were requested from your network. "
+                "Please try again in %(wait)s, or sign in with your password."
+            )
+            % {"wait": _wait_words(oldest.created_at + HOUR - now)}
+        )
+    by_phone = SignInCode.objects.filter(phone=phone, created_at__gt=hour_ago)
+    latest = by_phone.order_by("-created_at").first()
+    if latest is not None and now < latest.created_at + RESEND_AFTER:
+        raise SignInError(
+            _("A code was just sent. You can ask for another one in %(wait)s.")
+            % {"wait": _wait_words(latest.created_at + RESEND_AFTER - now)}
+        )
+    if by_phone.count() >= CODES_PER_PHONE_PER_HOUR:
+        oldest = by_phone.order_by("created_at").first()
+        raise SignInError(
+            _(
+                "Too many codes were requested for this number (at most %(limit)d an hour). "
+                "Please try again in %(wait)s, or sign in with your password."
+            )
+            % {
+                "limit": CODES_PER_PHONE_PER_HOUR,
+                "wait": _wait_words(oldest.created_at + HOUR - now),
+            }
+        )
+
+
+def signin_code_request(*, phone: str, client_ip: str) -> str:
+    """Send a one-time code to ``phone`` if it is a member's; return the normalised number.
+
+    Every request counts against the limits, whether or not the number is a member's, and the
+    caller answers the same either way: the page does not tell who is a member."""
+    phone = normalise_phone(phone)
+    now = timezone.now()
+    code = None
+    error = None
+    with transaction.atomic():
+        _check_code_limits(phone, client_ip, now)
+        members = members_with_phone(phone)
+        member = _single_member(members)
+        account = MemberAccount.objects.filter(member=member).first() if member else None
+        if account is not None and account.is_locked(now):
+            error = _locked_message(account)
+        else:
+            if members:
+                code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            SignInCode.objects.create(
+                phone=phone,
+                client_ip=client_ip,
+                code_hash=_code_hash(phone, code) if code else "",
+                created_at=now,
+                expires_at=now + CODE_VALID_FOR,
+            )
+    if error:
+        raise SignInError(error)
+    if code:
+        minutes = int(CODE_VALID_FOR.total_seconds() // 60)
+        send_sms(
+            phone,
+            _(
+                "Your member sign-in code is %(code)s, valid for %(minutes)d minutes. "
+                "Do not share it with anyone."
+            )
+            % {"code": code, "minutes": minutes},
+        )
+    return phone
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    member: Member | None = None
+    error: str = ""
+
+
+def _verify_code(phone: str, code: str, now: datetime) -> _Outcome:
+    row = (
+        SignInCode.objects.select_for_update()
+        .filter(phone=phone, code_hash__gt="")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    stale = _("This code has expired or was already used. Please request a new one.")
+    if row is None or row.used_at is not None or now >= row.expires_at:
+        return _Outcome(error=stale)
+    if row.attempts >= WRONG_CODES_PER_CODE:
+        return _Outcome(error=stale)
+    members = members_with_phone(phone)
+    member = _single_member(members)
+    account = _account_for_update(member) if member else None
+    if account is not None and account.is_locked(now):
+        return _Outcome(error=_locked_message(account))
+    if not constant_time_compare(row.code_hash, _code_hash(phone, code.strip())):
+        row.attempts += 1
+        row.save(update_fields=["attempts"])
+        if account is not None:
+            _record_failure(account, now)
+            if account.is_locked(now):
+                return _Outcome(error=_locked_message(account))
+        left = WRONG_CODES_PER_CODE - row.attempts
+        if left <= 0:
+            return _Outcome(error=_("Too many wrong codes. Please request a new one."))
+        return _Outcome(
+            error=ngettext(
+                "That code is not right. %(count)d try left.",
+                "That code is not right. %(count)d tries left.",
+                left,
+            )
+            % {"count": left}
+        )
+    row.used_at = now
+    row.save(update_fields=["used_at"])
+    if member is None:
+        if members:
+            return _Outcome(
+                error=_(
+                    "This number belongs to more than one membership. Please sign in with your "
+                    "member number and password, or ask customer service."
+                )
+            )
+        return _Outcome(error=_("No membership has this number any more."))
+    if member.status == Member.Status.BLACKLISTED:
+        return _Outcome(error=_revoked_message())
+    _record_success(account, now)
+    return _Outcome(member=member)
+
+
+def signin_code_verify(*, phone: str, code: str) -> Member:
+    """The member whose phone received ``code``: the latest code for the number, unused, within
+    five minutes, with fewer than five wrong tries; a right code is used up at once."""
+    phone = normalise_phone(phone)
+    with transaction.atomic():
+        outcome = _verify_code(phone, code, timezone.now())
+    if outcome.error:
+        raise SignInError(outcome.error)
+    return outcome.member
+
+
+# --- Passwords ------------------------------------------------------------------------------
+
+
+def _member_for_identifier(identifier: str) -> Member | None:
+    identifier = identifier.strip()
+    member = Member.objects.filter(member_no=identifier).first()
+    if member is not None:
+        return member
+    try:
+        return _single_member(members_with_phone(normalise_phone(identifier)))
+    except SignInError:
+        return None
+
+
+def _verify_password(identifier: str, password: str, now: datetime) -> _Outcome:
+    member = _member_for_identifier(identifier)
+    account = _account_for_update(member) if member else None
+    if account is not None and account.is_locked(now):
+        return _Outcome(error=_locked_message(account))
+    has_password = account is not None and account.has_password
+    stored = account.password if has_password else _dummy_hash()
+    if not check_password(password, stored) or not has_password:
+        if account is not None:
+            _record_failure(account, now)
+            if account.is_locked(now):
+                return _Outcome(error=_locked_message(account))
+        return _Outcome(
+            error=_(
+                "The member number or phone, or the password, is not right. "
+                "No password yet? Sign in with an SMS code, then set one."
+            )
+        )
+    if member.status == Member.Status.BLACKLISTED:
+        return _Outcome(error=_revoked_message())
+    _record_success(account, now)
+    return _Outcome(member=member)
+
+
+def member_password_sign_in(*, identifier: str, password: str) -> Member:
+    """The member with this member number (or phone) and password. Five failures in a row lock
+    the account for fifteen minutes."""
+    with transaction.atomic():
+        outcome = _verify_password(identifier, password, timezone.now())
+    if outcome.error:
+        raise SignInError(outcome.error)
+    return outcome.member
+
+
+@transaction.atomic
+def member_password_set(
+    *, member: Member, password: str, current_password: str | None = None
+) -> MemberAccount:
+    """Set the member's password (checked by the site's password validators); audited. With
+    ``current_password``, the present password must match it first."""
+    account = _account_for_update(member)
+    if current_password is not None and not (
+        account.has_password and check_password(current_password, account.password)
+    ):
+        raise SignInError(_("The current password is not right."))
+    validate_password(password)
+    had_password = account.has_password
+    account.password = make_password(password)
+    account.password_changed_at = timezone.now()
+    account.save(update_fields=["password", "password_changed_at"])
+    audit_record(
+        actor=None,
+        action="portal.password_set",
+        target=account,
+        before={"has_password": had_password},
+        after={"has_password": True},
+    )
+    return account
+
+
+def signin_codes_purge(*, before: datetime) -> int:
+    """Delete code requests made before ``before`` (they hold phone numbers and are only needed
+    for the hourly limits); returns how many went."""
+    deleted, _details = SignInCode.objects.filter(created_at__lt=before).delete()
+    return deleted

@@ -1,0 +1,370 @@
+"""Members sign in with an SMS code or a password: codes expire, work once and are limited per
+phone and per address; wrong tries lock the account; members never reach staff pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.urls import reverse
+from django.utils import timezone
+
+from loyalty.models import AuditEntry
+from members.models import Member
+from members.tests.factories import MemberFactory
+from notifications import sms
+from portal import services
+from portal.models import MemberAccount, SignInCode
+from portal.session import MEMBER_KEY
+
+from .conftest import PHONE, sign_in_with_code, sms_code
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "Lantern-harbour-42"
+
+
+def age_codes(phone: str = PHONE, by: timedelta = timedelta(minutes=6)) -> None:
+    """Move every code request for ``phone`` back in time, as if ``by`` had passed."""
+    for row in SignInCode.objects.filter(phone=phone):
+        row.created_at -= by
+        row.expires_at -= by
+        row.save(update_fields=["created_at", "expires_at"])
+
+
+def request_code(client, phone: str = PHONE, address: str = "10.0.0.1"):
+    return client.post(reverse("portal:login"), {"phone": phone}, REMOTE_ADDR=address)
+
+
+def enter_code(client, code: str):
+    return client.post(reverse("portal:login_code"), {"code": code})
+
+
+def with_password(member: Member, password: str = PASSWORD) -> Member:
+    MemberAccount.objects.create(member=member, password=make_password(password))
+    return member
+
+
+def sign_in_with_password(client, identifier: str, password: str = PASSWORD):
+    return client.post(
+        reverse("portal:login_password"), {"identifier": identifier, "password": password}
+    )
+
+
+# --- SMS codes ------------------------------------------------------------------------------
+
+
+def test_a_member_signs_in_with_the_code_texted_to_their_phone(english, member):
+    response = request_code(english, "+86 138 0013 8000")
+
+    assert response.status_code == 302 and response.url == reverse("portal:login_code")
+    assert [phone for phone, _text in sms.outbox] == [PHONE]
+    response = enter_code(english, sms_code())
+    assert response.status_code == 302
+    assert response.url == reverse("portal:tier", args=["M0000001"])
+    assert english.session[MEMBER_KEY] == member.pk
+    assert english.get(response.url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["13800138000", "+86 138 0013 8000", "+8613800138000", "0086-138-0013-8000", "138 0013 8000"],
+)
+def test_the_phone_is_matched_whatever_format_it_was_stored_in(english, stored):
+    member = MemberFactory(phone=stored)
+
+    sign_in_with_code(english, "138-0013-8000")
+
+    assert english.session[MEMBER_KEY] == member.pk
+
+
+def test_a_number_that_is_not_a_members_gets_the_same_answer_and_no_text(english, member):
+    response = request_code(english, "13900000000")
+
+    assert response.status_code == 302 and response.url == reverse("portal:login_code")
+    assert sms.outbox == []
+    page = english.get(reverse("portal:login_code")).content.decode()
+    assert "If 139 **** 0000 is a member's number, a 6-digit code is on its way" in page
+
+
+def test_a_number_that_is_not_a_mobile_number_is_refused_with_the_reason(english):
+    response = request_code(english, "12345")
+
+    assert "Enter an 11-digit mainland mobile number" in response.content.decode()
+    assert not SignInCode.objects.exists()
+
+
+def test_codes_are_stored_hashed_never_in_clear(english, member):
+    request_code(english)
+
+    row = SignInCode.objects.get()
+    assert sms_code() not in row.code_hash and len(row.code_hash) == 64
+
+
+def test_a_code_expires_after_five_minutes(english, member):
+    request_code(english)
+    code = sms_code()
+    age_codes(by=timedelta(minutes=5, seconds=1))
+
+    response = enter_code(english, code)
+
+    assert "This code has expired or was already used" in response.content.decode()
+    assert MEMBER_KEY not in english.session
+
+
+def test_a_code_still_works_just_before_five_minutes(english, member):
+    request_code(english)
+    age_codes(by=timedelta(minutes=4, seconds=59))
+
+    assert enter_code(english, sms_code()).status_code == 302
+
+
+def test_a_code_works_only_once(english, member):
+    request_code(english)
+    code = sms_code()
+    assert enter_code(english, code).status_code == 302
+
+    with pytest.raises(services.SignInError, match="expired or was already used"):
+        services.signin_code_verify(phone=PHONE, code=code)
+
+
+def test_only_the_latest_code_works(english, member):
+    request_code(english)
+    first = sms_code()
+    age_codes(by=timedelta(seconds=61))
+    request_code(english)
+    latest = sms_code()
+    assume_different = first != latest
+
+    response = enter_code(english, first)
+
+    assert assume_different and "That code is not right" in response.content.decode()
+    assert enter_code(english, latest).status_code == 302
+
+
+def test_five_wrong_codes_use_the_code_up(english, member):
+    request_code(english)
+    code = sms_code()
+    wrong = "000000" if code != "000000" else "111111"
+
+    for tries_left in (4, 3, 2, 1):
+        response = enter_code(english, wrong)
+        assert f"{tries_left} tr" in response.content.decode()
+    response = enter_code(english, wrong)
+    assert "locked" in response.content.decode()  # five failures lock the account, too
+    MemberAccount.objects.update(locked_until=None)
+    response = enter_code(english, code)
+
+    assert "This code has expired or was already used" in response.content.decode()
+
+
+def test_a_second_code_within_a_minute_is_refused_with_the_wait(english, member):
+    request_code(english)
+
+    response = request_code(english)
+
+    assert "A code was just sent. You can ask for another one in" in response.content.decode()
+    assert len(sms.outbox) == 1
+
+
+def test_at_most_five_codes_an_hour_per_phone(english, member):
+    for _ in range(services.CODES_PER_PHONE_PER_HOUR):
+        assert request_code(english).status_code == 302
+        age_codes(by=timedelta(seconds=61))
+
+    response = request_code(english)
+
+    content = response.content.decode()
+    assert "Too many codes were requested for this number (at most 5 an hour)" in content
+    assert len(sms.outbox) == 5
+    age_codes(by=timedelta(hours=1))
+    assert request_code(english).status_code == 302
+    assert len(sms.outbox) == 6
+
+
+def test_at_most_twenty_codes_an_hour_per_address_whatever_the_numbers(english, member):
+    for n in range(services.CODES_PER_ADDRESS_PER_HOUR):
+        assert request_code(english, f"1390000{n:04d}", address="10.9.9.9").status_code == 302
+
+    refused = request_code(english, address="10.9.9.9")
+    elsewhere = request_code(english, address="10.1.1.1")
+
+    assert "Too many codes were requested from your network" in refused.content.decode()
+    assert elsewhere.status_code == 302
+    assert [phone for phone, _text in sms.outbox] == [PHONE]
+
+
+def test_a_phone_on_several_memberships_is_asked_to_use_a_password(english, member):
+    MemberFactory(phone="+86 13800138000")
+
+    response = sign_in_with_code(english)
+
+    assert "This number belongs to more than one membership" in response.content.decode()
+    assert MEMBER_KEY not in english.session
+
+
+def test_the_code_text_says_how_long_it_is_valid(english, member):
+    request_code(english)
+
+    ((_phone, text),) = sms.outbox
+    assert "valid for 5 minutes" in text
+
+
+# --- Passwords and lockout ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("identifier", ["M0000001", "138 0013 8000"])
+def test_a_member_signs_in_with_member_number_or_phone_and_password(english, member, identifier):
+    with_password(member)
+
+    response = sign_in_with_password(english, identifier)
+
+    assert response.status_code == 302
+    assert english.session[MEMBER_KEY] == member.pk
+    assert MemberAccount.objects.get(member=member).last_login is not None
+
+
+def test_a_wrong_password_and_an_unknown_member_get_the_same_answer(english, member):
+    with_password(member)
+
+    wrong = sign_in_with_password(english, "M0000001", "not-it").content.decode()
+    unknown = sign_in_with_password(english, "M9999999").content.decode()
+
+    message = "The member number or phone, or the password, is not right."
+    assert message in wrong and message in unknown
+
+
+def test_five_wrong_passwords_lock_the_account_with_a_clear_message(english, member):
+    with_password(member)
+    for _ in range(4):
+        sign_in_with_password(english, "M0000001", "not-it")
+
+    response = sign_in_with_password(english, "M0000001", "not-it")
+
+    assert "this account is locked until" in response.content.decode()
+    right = sign_in_with_password(english, "M0000001")
+    assert "this account is locked until" in right.content.decode()
+    assert MEMBER_KEY not in english.session
+    assert AuditEntry.objects.filter(action="portal.account_locked").count() == 1
+
+    MemberAccount.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    assert sign_in_with_password(english, "M0000001").status_code == 302
+
+
+def test_a_locked_account_gets_no_code_either(english, member):
+    with_password(member)
+    for _ in range(5):
+        sign_in_with_password(english, "M0000001", "not-it")
+
+    response = request_code(english)
+
+    assert "this account is locked until" in response.content.decode()
+    assert sms.outbox == []
+
+
+def test_a_success_clears_the_count_of_failures(english, member):
+    with_password(member)
+    for _ in range(4):
+        sign_in_with_password(english, "M0000001", "not-it")
+    sign_in_with_password(english, "M0000001")
+
+    assert MemberAccount.objects.get(member=member).failed_attempts == 0
+
+
+def test_a_member_without_a_password_is_told_to_use_a_code(english, member):
+    response = sign_in_with_password(english, "M0000001", "anything")
+
+    assert "No password yet? Sign in with an SMS code, then set one." in response.content.decode()
+
+
+def test_a_blacklisted_member_cannot_sign_in_and_is_told_why(english, member):
+    with_password(member)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
+
+    by_password = sign_in_with_password(english, "M0000001").content.decode()
+    by_code = sign_in_with_code(english).content.decode()
+
+    assert "This membership has been revoked" in by_password
+    assert "This membership has been revoked" in by_code
+    assert MEMBER_KEY not in english.session
+
+
+def test_a_member_sets_a_password_after_signing_in_with_a_code(signed_in, member, client):
+    url = reverse("portal:password", args=[member.member_no])
+    assert b"current_password" not in signed_in.get(url).content
+
+    response = signed_in.post(url, {"new_password": PASSWORD, "new_password_again": PASSWORD})
+
+    assert response.status_code == 302
+    assert AuditEntry.objects.filter(action="portal.password_set").exists()
+    signed_in.post(reverse("portal:logout"))
+    assert sign_in_with_password(signed_in, "M0000001").status_code == 302
+
+
+def test_a_weak_or_mistyped_password_is_refused(signed_in, member):
+    url = reverse("portal:password", args=[member.member_no])
+
+    weak = signed_in.post(url, {"new_password": "12345678", "new_password_again": "12345678"})
+    mistyped = signed_in.post(url, {"new_password": PASSWORD, "new_password_again": "other"})
+
+    assert "This password is entirely numeric." in weak.content.decode()
+    assert "The two passwords differ." in mistyped.content.decode()
+    assert not MemberAccount.objects.get(member=member).has_password
+
+
+def test_after_a_password_sign_in_changing_it_needs_the_current_one(english, member):
+    with_password(member)
+    sign_in_with_password(english, "M0000001")
+    url = reverse("portal:password", args=[member.member_no])
+    new = "Another-long-passphrase-7"
+
+    wrong = english.post(
+        url, {"current_password": "not-it", "new_password": new, "new_password_again": new}
+    )
+    right = english.post(
+        url, {"current_password": PASSWORD, "new_password": new, "new_password_again": new}
+    )
+
+    assert "The current password is not right." in wrong.content.decode()
+    assert right.status_code == 302
+
+
+def test_signing_out_ends_the_member_session(signed_in, member):
+    signed_in.post(reverse("portal:logout"))
+
+    response = signed_in.get(reverse("portal:tier", args=[member.member_no]))
+
+    assert response.status_code == 302 and response.url.startswith(reverse("portal:login"))
+
+
+# --- Members are not staff ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "login"),
+    [
+        ("/members/", "/accounts/login/"),
+        ("/members/M0000001/", "/accounts/login/"),
+        ("/admin/", "/admin/login/"),
+        ("/admin/members/member/", "/admin/login/"),
+    ],
+)
+def test_a_signed_in_member_is_sent_to_the_staff_login_from_staff_pages(signed_in, url, login):
+    response = signed_in.get(url)
+
+    assert response.status_code == 302 and response.url.startswith(login)
+
+
+def test_a_member_session_is_not_a_django_user(signed_in):
+    response = signed_in.get(reverse("portal:rules"))
+
+    assert not response.wsgi_request.user.is_authenticated
+
+
+def test_old_code_requests_can_be_purged(english, member):
+    request_code(english)
+    age_codes(by=timedelta(days=2))
+
+    assert services.signin_codes_purge(before=timezone.now() - timedelta(days=1)) == 1
+    assert not SignInCode.objects.exists()
