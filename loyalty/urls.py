@@ -13,6 +13,7 @@ urlpatterns = [
     # LogoutView accepts POST only, so a link or a prefetch cannot log anyone out.
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("jobs/", include("jobs.urls")),
     path("", include("backoffice.urls")),
     path("admin/", admin.site.urls),
 ]

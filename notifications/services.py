@@ -24,7 +24,7 @@ from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
 from members.models import Member
 
-from .models import Channel, Kind, Language, Notification, NotificationTemplate
+from .models import Channel, Language, Notification, NotificationTemplate
 from .sms import send_sms
 
 # Plain-text templates: no HTML escaping in an SMS or a text e-mail.

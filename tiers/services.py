@@ -405,8 +405,15 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     figures=figures, override_id=override_id if by_floor else None,
                 )
             )  # fmt: skip
+            new_tier = tier_by_id[new_tier_id]
+            if step.event == engine.Event.UPGRADE:
+                to_notify.append(notices.upgrade(contact, as_of, new_tier, state.year_end))
+            elif step.event == engine.Event.DOWNGRADE:
+                to_notify.append(notices.downgrade(contact, as_of, tier_by_id[tier_id], new_tier))
         elif step.event == engine.Event.WARNING:
             at_risk = policy.tier(current_rank)
+            not_before = max(state.year_end, as_of + timedelta(days=policy.notice_days))
+            gaps = engine.explain(at_risk.rule, metrics).as_data()
             warnings.append(
                 DowngradeWarning(
                     member_id=member_id,
@@ -416,10 +423,20 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     warned_on=as_of,
                     tier_year_start=year_start,
                     tier_year_end=state.year_end,
-                    downgrade_not_before=max(
-                        state.year_end, as_of + timedelta(days=policy.notice_days)
-                    ),
-                    gaps=engine.explain(at_risk.rule, metrics).as_data(),
+                    downgrade_not_before=not_before,
+                    gaps=gaps,
+                )
+            )
+            to_notify.append(
+                notices.downgrade_warning(
+                    contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
+                    year_start, state.year_end, not_before, gaps,
+                )
+            )  # fmt: skip
+        elif step.event == engine.Event.RETAINED:
+            to_notify.append(
+                notices.tier_kept(
+                    contact, as_of, tier_by_id[tier_id], state.year_start, state.year_end
                 )
             )
 

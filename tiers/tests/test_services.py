@@ -37,8 +37,8 @@ from members.tests.factories import (
     RefundFactory,
     local_noon,
 )
-from tiers import engine
 from notifications.models import Notification
+from tiers import engine
 from tiers.models import (
     DowngradeWarning,
     MemberEvaluation,
@@ -768,9 +768,7 @@ def live_through_scenario(evaluate: Callable[[datetime.date], None]) -> dict[str
 
 
 def recompute_scenario(chunk_size: int | None) -> dict[str, list]:
-    return then_wiped(
-        lambda: live_through_scenario(lambda as_of: recompute(as_of, chunk_size))
-    )
+    return then_wiped(lambda: live_through_scenario(lambda as_of: recompute(as_of, chunk_size)))
 
 
 def test_the_scenario_covers_every_kind_of_event():
