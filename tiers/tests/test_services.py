@@ -927,3 +927,19 @@ def test_the_command_summary_counts_the_upgrades_and_downgrades_that_happened():
         assert on_day.filter(cause=Cause.UPGRADE).count() == upgrades
         assert on_day.filter(cause=Cause.DOWNGRADE).count() == downgrades
         assert DowngradeWarning.objects.filter(warned_on=as_of).count() == warnings
+
+
+def test_a_recompute_as_of_a_date_before_the_last_evaluation_leaves_those_members_alone():
+    build_scenario()
+    recompute_each(day(2025, 2, 1), day(2026, 1, 30))
+    before = snapshot()
+    late_joiner = MemberFactory(member_no="S11", joined_on=day(2025, 1, 1))
+
+    err = io.StringIO()
+    call_command("recompute_tiers", "--as-of", "2025-03-01", stdout=io.StringIO(), stderr=err)
+
+    assert "were left as they are" in err.getvalue()
+    after = snapshot()
+    assert [m for m in after["members"] if m[0] != "S11"] == before["members"]
+    assert after["changes"][: len(before["changes"])] == before["changes"]
+    assert tier_of(late_joiner) == "regular"  # not evaluated before: evaluated as of that date
