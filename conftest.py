@@ -11,7 +11,14 @@ def pytest_collection_modifyitems(config, items):
     # Browser tests are transactional: they end by flushing every table, including the tiers and
     # default policy that migrations created. Run them after everything else (pytest-django
     # runs tests that ask for the database on the fly after its own ordering, so this matters).
-    items.sort(key=lambda item: "browser" in item.keywords)
+    # Other transactional tests (real worker processes, concurrent connections) flush the same
+    # way: they run after the browser tests, each restoring the migrated data at its start
+    # (serialized_rollback).
+    def transactional(item) -> bool:
+        marker = item.get_closest_marker("django_db")
+        return "browser" not in item.keywords and bool(marker and marker.kwargs.get("transaction"))
+
+    items.sort(key=lambda item: (transactional(item), "browser" in item.keywords))
 
     # PostgreSQL-only tests are skipped, visibly, on SQLite runs.
     if connection.vendor != "postgresql":
