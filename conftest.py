@@ -13,7 +13,7 @@ def pytest_collection_modifyitems(config, items):
     # runs tests that ask for the database on the fly after its own ordering, so this matters).
     # Other transactional tests (real worker processes, concurrent connections) flush the same
     # way: they run after the browser tests, each restoring the migrated data at its start
-    # (serialized_rollback).
+    # (the ``migrated_data`` fixture).
     def transactional(item) -> bool:
         marker = item.get_closest_marker("django_db")
         return "browser" not in item.keywords and bool(marker and marker.kwargs.get("transaction"))
@@ -26,3 +26,18 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres_only" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def migrated_data(transactional_db):
+    """The rows data migrations create (tiers, the default policy, notification templates),
+    again when a flush at the end of an earlier transactional test removed them. Roles come
+    back by themselves: a flush ends with post_migrate."""
+    import importlib
+
+    from django.apps import apps
+
+    if not apps.get_model("tiers", "Tier").objects.exists():
+        tiers = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
+        tiers.create_defaults(apps, None)
+    importlib.import_module("notifications.migrations.0002_default_templates").create(apps, None)

@@ -66,10 +66,10 @@ def enqueue_on_broker(chunk_id: int) -> None:
     async_task("jobs.tasks.recompute_chunk", chunk_id, sync=False)
 
 
-# Transactional, so that other processes and connections see the data; serialized_rollback
-# restores what migrations created (a flush ends each transactional test; conftest runs these
-# last).
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Transactional, so that other processes and connections see the data (conftest runs these
+# last; migrated_data restores what an earlier one's flush removed).
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("migrated_data")
 def test_two_clusters_share_one_run_and_evaluate_every_member_exactly_once(tmp_path):
     members = MemberFactory.create_batch(60, joined_on=datetime.date(2020, 1, 1))
     logs = [tmp_path / "cluster-a.log", tmp_path / "cluster-b.log"]

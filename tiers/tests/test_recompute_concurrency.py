@@ -28,10 +28,10 @@ def state() -> dict[int, tuple]:
 
 
 @pytest.mark.postgres_only
-# Transactional, so that other processes and connections see the data; serialized_rollback
-# restores what migrations created (a flush ends each transactional test; conftest runs these
-# last).
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Transactional, so that other processes and connections see the data (conftest runs these
+# last; migrated_data restores what an earlier one's flush removed).
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("migrated_data")
 def test_purchases_recorded_during_a_recompute_are_never_overwritten_with_older_figures():
     today = timezone.localdate()
     # Joined within the year: Regular by the rules; each purchase below makes one Gold at once.
