@@ -26,7 +26,11 @@ migrate: setup messages
 demo: migrate
 	DEBUG=true $(PY) manage.py seed_demo --if-empty
 
+# The web server and a worker cluster together; Ctrl-C stops both.
 run: demo
+	DEBUG=true $(PY) manage.py setup_schedules
+	@DEBUG=true $(PY) manage.py qcluster & qcluster=$$!; \
+	trap 'kill -TERM $$qcluster 2>/dev/null; wait $$qcluster' EXIT INT TERM; \
 	DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
 
 test: setup messages

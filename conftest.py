@@ -11,7 +11,14 @@ def pytest_collection_modifyitems(config, items):
     # Browser tests are transactional: they end by flushing every table, including the tiers and
     # default policy that migrations created. Run them after everything else (pytest-django
     # runs tests that ask for the database on the fly after its own ordering, so this matters).
-    items.sort(key=lambda item: "browser" in item.keywords)
+    # Other transactional tests (real worker processes, concurrent connections) flush the same
+    # way: they run after the browser tests, each restoring the migrated data at its start
+    # (the ``migrated_data`` fixture).
+    def transactional(item) -> bool:
+        marker = item.get_closest_marker("django_db")
+        return "browser" not in item.keywords and bool(marker and marker.kwargs.get("transaction"))
+
+    items.sort(key=lambda item: (transactional(item), "browser" in item.keywords))
 
     # PostgreSQL-only tests are skipped, visibly, on SQLite runs.
     if connection.vendor != "postgresql":
@@ -19,3 +26,18 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres_only" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def migrated_data(transactional_db):
+    """The rows data migrations create (tiers, the default policy, notification templates),
+    again when a flush at the end of an earlier transactional test removed them. Roles come
+    back by themselves: a flush ends with post_migrate."""
+    import importlib
+
+    from django.apps import apps
+
+    if not apps.get_model("tiers", "Tier").objects.exists():
+        tiers = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
+        tiers.create_defaults(apps, None)
+    importlib.import_module("notifications.migrations.0002_default_templates").create(apps, None)

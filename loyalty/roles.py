@@ -24,6 +24,14 @@ VIEW_ALL = [
     "tiers.view_memberevaluation",
 ]
 
+# The jobs page (schedules, runs, failures) and members' notifications.
+VIEW_JOBS = [
+    "jobs.view_jobrun",
+    "jobs.view_recomputechunk",
+    "notifications.view_notification",
+    "notifications.view_notificationtemplate",
+]
+
 ROLES: dict[str, dict] = {
     # Customer operations: look members up, record facts, blacklist, override, convert.
     "ops": {
@@ -39,7 +47,9 @@ ROLES: dict[str, dict] = {
             "members.add_blacklistentry",
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
-        ],
+            "notifications.resend_notification",
+        ]
+        + VIEW_JOBS,
     },
     # Ops leads: everything ops does, plus lifting a blacklist entry and privacy requests.
     "ops_lead": {
@@ -58,7 +68,9 @@ ROLES: dict[str, dict] = {
             "members.erase_member_data",
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
-        ],
+            "notifications.resend_notification",
+        ]
+        + VIEW_JOBS,
     },
     "committee": {"label": _("Review committee"), "permissions": VIEW_ALL},
     "policy_owner": {
@@ -72,10 +84,15 @@ ROLES: dict[str, dict] = {
             "tiers.add_benefit",
             "tiers.change_benefit",
             "tiers.delete_benefit",
-        ],
+            "notifications.change_notificationtemplate",
+        ]
+        + VIEW_JOBS,
     },
     # Auditors read everything, the audit log included, and change nothing.
-    "auditor": {"label": _("Auditor"), "permissions": VIEW_ALL + ["loyalty.view_auditentry"]},
+    "auditor": {
+        "label": _("Auditor"),
+        "permissions": VIEW_ALL + VIEW_JOBS + ["loyalty.view_auditentry"],
+    },
 }
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("my/", include("portal.urls")),
+    path("jobs/", include("jobs.urls")),
     path("", include("backoffice.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,1 +1,2 @@
-"""Notifications to members: the outbox, templates and delivery channels (to come)."""
+"""Notifications to members: the outbox, editable templates per kind and language, and the
+delivery channels (e-mail, SMS, in-app messages)."""

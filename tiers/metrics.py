@@ -1,6 +1,10 @@
-"""Members' window figures computed in SQL, set-based: one grouped pass over all members into a
-temporary table (the recompute then reads it range by range), or the same query for a range of
-members or for one member (served by the (member, occurred_on) indexes).
+"""Members' window figures computed in SQL, set-based: one grouped query for a range of members
+(the recompute joins it into the statement that reads a locked range) or for one member (served
+by the (member, occurred_on) indexes).
+
+Figures are computed only after the members' rows are locked, never before: a figure computed
+earlier could miss a purchase whose real-time evaluation commits in between, and writing it
+would take that member back to an older evaluation.
 
 Spend and frequency follow domain.md: a purchase in the window counts its amount less the refunds
 of that purchase made on or before the as-of date; it counts towards frequency while that net
@@ -14,11 +18,9 @@ and the filter lets the index on (member, occurred_on) serve the refund subquery
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 
 from members.models import ActivityParticipation, Member, Referral, Transaction
 
@@ -43,7 +45,8 @@ def _sql(member_condition: str) -> str:
     referrals = Referral._meta.db_table
     activities = ActivityParticipation._meta.db_table
     return f"""
-        SELECT member_id, SUM(spend_fen), SUM(purchases), SUM(referrals), SUM(activities)
+        SELECT member_id, SUM(spend_fen) AS spend_fen, SUM(purchases) AS frequency,
+               SUM(referrals) AS referrals, SUM(activities) AS activities
         FROM (
             SELECT p.member_id AS member_id,
                    SUM(p.amount_fen - COALESCE(r.refunded_fen, 0)) AS spend_fen,
@@ -91,42 +94,23 @@ def figures_for_range(first_id: int, last_id: int, window: Window) -> dict[int, 
         }
 
 
+def range_figures_sql(
+    window: Window, first_id: int, last_id: int | None, *, only: str = "", only_params=()
+) -> tuple[str, list]:
+    """The grouped figures query for members ``first_id <= id <= last_id`` (no upper bound when
+    ``last_id`` is None), to join in the statement that reads a locked range; ``only`` narrows
+    it further with a condition on ``{column}`` (the member id) and its parameters."""
+    condition = "{column} >= %s"
+    bounds: tuple = (first_id,)
+    if last_id is not None:
+        condition += " AND {column} <= %s"
+        bounds += (last_id,)
+    if only:
+        condition += f" AND {only}"
+        bounds += tuple(only_params)
+    return _sql(condition), list((window.after, window.until, *bounds) * 4)
+
+
 def figures_for_member(member: Member | int, window: Window) -> WindowFigures:
     member_id = member if isinstance(member, int) else member.pk
     return figures_for_range(member_id, member_id, window).get(member_id, NONE)
-
-
-FIGURES_TABLE = "tier_window_figures"
-
-
-@contextmanager
-def window_figures_table(window: Window) -> Iterator[str]:
-    """Compute every member's figures in one grouped pass into a temporary table (one row per
-    member with any figure in the window) and yield its name; dropped on exit.
-
-    One pass over the transactions is far cheaper than one per range of members: a range query
-    over a fifth of the members still reads most of the table's pages."""
-    table = connection.ops.quote_name(FIGURES_TABLE)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {table} (member_id bigint PRIMARY KEY, spend_fen bigint, "
-            "frequency integer, referrals integer, activities integer)"
-        )
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # The grouped pass hashes one entry per member; with PostgreSQL's default 4 MB it
-                # spills to disk from about 20,000 members and runs twice as long.
-                cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute(
-                f"INSERT INTO {table} (member_id, spend_fen, frequency, referrals, activities) "
-                + _sql("{column} > %s"),
-                (window.after, window.until, 0) * 4,
-            )
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {table}")
-    try:
-        yield FIGURES_TABLE
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")

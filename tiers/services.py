@@ -1,11 +1,17 @@
-"""Tier evaluation: the only writer of members' tiers, history and downgrade warnings.
+"""Tier evaluation: the only writer of members' tiers, history, downgrade warnings and the
+notices they cause.
 
-The recompute computes every member's window figures in one grouped SQL pass into a temporary
-table, then reads members with their figures in id ranges. Every evaluation, of a range or of one
-member, goes through ``_evaluate_rows``: the pure engine runs on each member in memory, then the
-writes are set-based: the narrow evaluation rows are upserted, and member rows are written only
-where the tier state changed. Memory is bounded by the range size and the number of queries by
-the number of ranges, never by the number of members.
+The recompute works in id ranges of members. Each range is one durable transaction: the range's
+member rows are locked first, then read with their window figures (one grouped query joined in
+the same statement), evaluated and written. Every evaluation, of a range or of one member, goes
+through ``_evaluate_rows``: the pure engine runs on each member in memory, then the writes are
+set-based: the narrow evaluation rows are upserted, tier states written only where they changed,
+history, warnings and notices inserted in bulk. Memory is bounded by the range size and the
+number of queries by the number of ranges, never by the number of members.
+
+Evaluations never go backwards: figures are read only under the member's lock (so a real-time
+evaluation committed in between is either seen or waits), and a member whose last evaluation is
+dated after the one being made is left alone.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from loyalty.audit import audit_record
 from loyalty.bulk import insert_rows, upsert_rows
@@ -28,10 +35,11 @@ from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member
 from members.services import member_lock
+from notifications.services import Notice, notices_queue
 
-from . import engine
+from . import engine, notices
 from .engine import add_years
-from .metrics import figures_for_member, window_figures_table
+from .metrics import figures_for_member, range_figures_sql
 from .models import (
     DowngradeWarning,
     MemberEvaluation,
@@ -84,7 +92,9 @@ class RecomputeSummary:
     events: Counter = field(default_factory=Counter)
     not_yet_joined: int = 0
     not_taking_part: int = 0
-    evaluated_later_before: int = 0  # members whose last evaluation was after as_of
+    # Members left alone because their last evaluation is dated after as_of.
+    evaluated_later_before: int = 0
+    notices: int = 0
     seconds: float = 0.0
 
     @property
@@ -95,6 +105,18 @@ class RecomputeSummary:
     def downgrades(self) -> int:
         return self.events[engine.Event.DOWNGRADE]
 
+    @property
+    def warnings(self) -> int:
+        return self.events[engine.Event.WARNING]
+
+
+class Scope(models.TextChoices):
+    """Which members a run evaluates: everyone (the nightly recompute), or only those whose
+    tier year ends within the warning lead or who were warned (the daily lifecycle run)."""
+
+    ALL = "all", gettext_lazy("all members")
+    DUE = "due", gettext_lazy("members due for a warning, downgrade or new tier year")
+
 
 @dataclass(frozen=True)
 class _Context:
@@ -104,21 +126,23 @@ class _Context:
     window: engine.Window
     tier_id_by_rank: dict[int, int]
     rank_by_tier_id: dict[int, int]
+    tier_by_id: dict[int, Tier]
     now: object
     actor: object = None
 
 
 def _context(as_of: date, actor=None) -> _Context:
     policy_row = policy_in_force(as_of)
-    policy = engine_policy(policy_row)
-    tiers = list(Tier.objects.values_list("id", "rank"))
+    tiers = list(Tier.objects.all())
+    policy = engine_policy(policy_row, {tier.code: tier for tier in tiers})
     return _Context(
         as_of=as_of,
         policy_row=policy_row,
         policy=policy,
         window=engine.window_for(as_of, policy.window),
-        tier_id_by_rank={rank: pk for pk, rank in tiers},
-        rank_by_tier_id={pk: rank for pk, rank in tiers},
+        tier_id_by_rank={tier.rank: tier.pk for tier in tiers},
+        rank_by_tier_id={tier.pk: tier.rank for tier in tiers},
+        tier_by_id={tier.pk: tier for tier in tiers},
         now=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
     )
@@ -129,48 +153,60 @@ def tiers_recompute(
     as_of: date,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    scope: str = "all",
 ) -> RecomputeSummary:
     """Evaluate every member as of ``as_of`` (that date only; days in between are not replayed)
-    with the policy in force on it, and apply the lifecycle. Each range is its own short
-    transaction, so a long run never holds the database and a rerun of the same date is a
-    no-op for the ranges already done."""
+    with the policy in force on it, and apply the lifecycle, in this process. Each range is its
+    own durable transaction (so it is refused inside another transaction: a long run never holds
+    the database, and a range done is done), and a rerun of the same date changes nothing.
+    The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``)."""
     started = time.monotonic()
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    with window_figures_table(context.window) as figures:
-        sql = _range_sql(figures)
-        after_id = 0
-        while True:
-            with transaction.atomic(), connection.cursor() as cursor:
-                # Locks the range, as member_evaluate locks its member: otherwise a single
-                # evaluation committed between this read and the writes below is overwritten
-                # with stale state, and both write the same history row or warning.
-                cursor.execute(sql, [after_id, chunk_size])
-                rows = cursor.fetchall()
-                if not rows:
-                    break
-                summary.evaluated_later_before += sum(
-                    1
-                    for row in rows
-                    if row[_EVALUATED_ON] is not None and row[_EVALUATED_ON] > as_of
-                )
-                _evaluate_rows(rows, context, summary)
-            after_id = rows[-1][0]
-            if progress:
-                progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
-            if len(rows) < chunk_size:
+    after_id = 0
+    while True:
+        with transaction.atomic(durable=True):
+            ids = _lock_ids(after_id, None, chunk_size)
+            if not ids:
                 break
+            _evaluate_range(ids[0], ids[-1], context, summary, scope)
+        after_id = ids[-1]
+        if progress:
+            progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+        if len(ids) < chunk_size:
+            break
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def tiers_range_evaluate(
+    *, first_id: int, last_id: int | None, as_of: date, scope: str = "all"
+) -> RecomputeSummary:
+    """Evaluate the members with ``first_id <= id <= last_id`` (no upper bound when None), in the
+    caller's transaction (a chunk of a queued recompute: the caller records the chunk as done in
+    the same transaction, so a retried chunk is never counted twice)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("tiers_range_evaluate must run inside the caller's transaction")
+    started = time.monotonic()
+    context = _context(as_of)
+    summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
+    ids = _lock_ids(first_id - 1, last_id, None)
+    if ids:
+        _evaluate_range(ids[0], ids[-1], context, summary, scope)
     summary.seconds = time.monotonic() - started
     return summary
 
 
 # A row to evaluate: the member, their tier state, the date of their last evaluation, their
-# open override, then the raw window figures. _range_sql and member_evaluate build the same shape.
+# open override, their name and contact, then the raw window figures. _read_range and
+# _locked_row build the same shape.
 _EVALUATED_ON = 7
+_FIGURES = 15
 _ROW_COLUMNS = (
     "m.id, m.status, m.joined_on, t.current_tier_id, t.tier_year_start, t.tier_year_end, "
-    "t.downgrade_warned_on, e.evaluated_on, o.id, o.tier_id, o.starts_on, o.ends_on"
+    "t.downgrade_warned_on, e.evaluated_on, o.id, o.tier_id, o.starts_on, o.ends_on, "
+    "m.name, m.phone, m.email"
 )
 
 
@@ -186,34 +222,75 @@ def _row_joins() -> str:
 
 
 def _lock_clause() -> str:
-    if connection.features.has_select_for_update_of:
-        return " FOR UPDATE OF m"
-    if connection.features.has_select_for_update:
-        return " FOR UPDATE"
-    return ""
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-def _range_sql(figures_table: str) -> str:
-    qn = connection.ops.quote_name
+def _lock_ids(after_id: int, last_id: int | None, limit: int | None) -> list[int]:
+    """Lock the member rows of a range and return their ids, in order.
+
+    The lock is its own statement, before anything is read: PostgreSQL re-reads only the locked
+    row after waiting for a lock, not the rows joined to it, so state read in the same statement
+    could predate a real-time evaluation that held the lock (SQLite's write transactions are
+    serialised anyway)."""
+    sql = f"SELECT id FROM {connection.ops.quote_name(Member._meta.db_table)} WHERE id > %s"
+    params: list = [after_id]
+    if last_id is not None:
+        sql += " AND id <= %s"
+        params.append(last_id)
+    sql += " ORDER BY id"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + _lock_clause(), params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _due_condition(context: _Context) -> tuple[str, list]:
+    """Members whose tier year ends within the warning lead, or who have been warned: the only
+    ones a day's lifecycle can change without new facts."""
+    state = connection.ops.quote_name(MemberTier._meta.db_table)
+    horizon = context.as_of + timedelta(days=context.policy.warning_lead_days)
     return (
-        f"SELECT {_ROW_COLUMNS}, COALESCE(f.spend_fen, 0), COALESCE(f.frequency, 0), "
-        "COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
-        f"{_row_joins()}LEFT JOIN {qn(figures_table)} f ON f.member_id = m.id "
-        f"WHERE m.id > %s ORDER BY m.id LIMIT %s{_lock_clause()}"
+        f"{{column}} IN (SELECT member_id FROM {state} WHERE current_tier_id IS NOT NULL AND "
+        "(tier_year_end <= %s OR downgrade_warned_on IS NOT NULL))",
+        [horizon],
     )
 
 
-def _locked_row(member_id: int, window: engine.Window) -> tuple:
-    """One member's row to evaluate, read under the member's row lock (the same lock every
-    writer of that member's facts and tier takes), with figures from the indexed per-member
-    query."""
+def _evaluate_range(
+    first_id: int, last_id: int, context: _Context, summary: RecomputeSummary, scope: str
+) -> None:
+    """Read the locked range with its figures (one statement) and evaluate it."""
+    only, only_params = _due_condition(context) if scope == Scope.DUE else ("", [])
+    figures_sql, params = range_figures_sql(
+        context.window, first_id, last_id, only=only, only_params=only_params
+    )
+    sql = (
+        f"SELECT {_ROW_COLUMNS}, COALESCE(f.spend_fen, 0), COALESCE(f.frequency, 0), "
+        "COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
+        f"{_row_joins()}LEFT JOIN ({figures_sql}) f ON f.member_id = m.id "
+        "WHERE m.id >= %s AND m.id <= %s"
+    )
+    params += [first_id, last_id]
+    if only:
+        sql += " AND " + only.format(column="m.id")
+        params += only_params
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_ROW_COLUMNS} {_row_joins()}WHERE m.id = %s{_lock_clause()}", [member_id]
-        )
-        state = cursor.fetchone()
-    if state is None:
+        cursor.execute(sql + " ORDER BY m.id", params)
+        rows = cursor.fetchall()
+    _evaluate_rows(rows, context, summary)
+
+
+def _locked_row(member_id: int, window: engine.Window) -> tuple:
+    """One member's row to evaluate, read after taking the member's row lock (the same lock
+    every writer of that member's facts and tier takes), with figures from the indexed
+    per-member query."""
+    if not _lock_ids(member_id - 1, member_id, None):
         raise Member.DoesNotExist(member_id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_ROW_COLUMNS} {_row_joins()}WHERE m.id = %s", [member_id])
+        state = cursor.fetchone()
     raw = figures_for_member(member_id, window)
     return (*state, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
 
@@ -260,13 +337,21 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     evaluations: list[tuple] = []
     history: list[tuple] = []
     warnings: list[DowngradeWarning] = []
+    to_notify: list[Notice] = []
+    tier_by_id = context.tier_by_id
 
     for row in rows:
         member_id, status, joined_on, tier_id, year_start, year_end, warned_on = row[:7]
         override_id, override_tier_id, override_starts, override_ends = row[8:12]
-        spend_fen, frequency, referrals, activities = row[12:]
+        contact = (member_id, *row[12:_FIGURES])
+        spend_fen, frequency, referrals, activities = row[_FIGURES:]
         if joined_on > as_of:
             summary.not_yet_joined += 1
+            continue
+        if row[_EVALUATED_ON] is not None and row[_EVALUATED_ON] > as_of:
+            # Evaluations never go backwards: an evaluation as of an earlier date than the last
+            # one would replace newer figures and a newer tier state with older ones.
+            summary.evaluated_later_before += 1
             continue
         if status != Member.Status.ACTIVE:
             # Experience and blacklisted members hold no tier; one that still holds one loses it.
@@ -279,6 +364,8 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     )
                 )
                 summary.events[engine.Event.REVOKED] += 1
+                if status == Member.Status.BLACKLISTED and settings.NOTIFY_BLACKLISTED:
+                    to_notify.append(notices.blacklist(contact, as_of))
             continue
 
         metrics = engine.Metrics(
@@ -318,8 +405,15 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     figures=figures, override_id=override_id if by_floor else None,
                 )
             )  # fmt: skip
+            new_tier = tier_by_id[new_tier_id]
+            if step.event == engine.Event.UPGRADE:
+                to_notify.append(notices.upgrade(contact, as_of, new_tier, state.year_end))
+            elif step.event == engine.Event.DOWNGRADE:
+                to_notify.append(notices.downgrade(contact, as_of, tier_by_id[tier_id], new_tier))
         elif step.event == engine.Event.WARNING:
             at_risk = policy.tier(current_rank)
+            not_before = max(state.year_end, as_of + timedelta(days=policy.notice_days))
+            gaps = engine.explain(at_risk.rule, metrics).as_data()
             warnings.append(
                 DowngradeWarning(
                     member_id=member_id,
@@ -329,10 +423,20 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     warned_on=as_of,
                     tier_year_start=year_start,
                     tier_year_end=state.year_end,
-                    downgrade_not_before=max(
-                        state.year_end, as_of + timedelta(days=policy.notice_days)
-                    ),
-                    gaps=engine.explain(at_risk.rule, metrics).as_data(),
+                    downgrade_not_before=not_before,
+                    gaps=gaps,
+                )
+            )
+            to_notify.append(
+                notices.downgrade_warning(
+                    contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
+                    year_start, state.year_end, not_before, gaps,
+                )
+            )  # fmt: skip
+        elif step.event == engine.Event.RETAINED:
+            to_notify.append(
+                notices.tier_kept(
+                    contact, as_of, tier_by_id[tier_id], state.year_start, state.year_end
                 )
             )
 
@@ -340,6 +444,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     upsert_rows(MemberEvaluation, _EVALUATION_FIELDS, evaluations)
     insert_rows(TierChange, _HISTORY_FIELDS, history)
     DowngradeWarning.objects.bulk_create(warnings)
+    summary.notices += notices_queue(to_notify, now=context.now)
 
 
 # --- Overrides and exceptional upgrades ---------------------------------------------------
@@ -428,6 +533,16 @@ def tier_override_set(
                     )
                 ],
             )
+    if kind == TierOverride.Kind.COMMITTEE:
+        # The member is told why (domain.md: "the member is told the reason"), in this
+        # transaction: the notice exists exactly when the exceptional upgrade does.
+        notices_queue(
+            [
+                notices.exceptional_upgrade(
+                    (member.pk, member.name, member.phone, member.email), today, override
+                )
+            ]
+        )
     audit_record(
         actor=actor,
         action=f"tier.override.{kind}",

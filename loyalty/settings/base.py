@@ -34,10 +34,12 @@ INSTALLED_APPS = [
     "axes",
     "loyalty",
     "members",
+    "notifications",
     "tiers",
     "reviews",
     "backoffice",
     "portal",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -132,9 +134,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
 }
 
-# Optional Redis (REDIS_URL, e.g. redis://127.0.0.1:6379/0): the task broker and the shared
-# cache. Without it both live in the database (django-q2's ORM broker keeps a task that was in
-# flight when a worker died; Redis is faster but loses it, see docs/architecture.md).
+# Optional Redis (REDIS_URL, e.g. redis://127.0.0.1:6379/0): the shared cache, and the task
+# broker unless Q_BROKER_URL names another. Without it the cache is a database table created by
+# a migration (jobs/migrations), so `migrate` alone is enough, and the broker is django-q2's ORM
+# broker (it keeps a task that was in flight when a worker died; Redis is faster but loses it).
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -151,16 +154,52 @@ else:
         }
     }
 
+# django-q2: the ORM broker on the configured database by default (nothing else to install);
+# Redis when Q_BROKER_URL is set (e.g. redis://127.0.0.1:6379/0). Every cluster that shares the
+# broker, the name and SECRET_KEY shares the queue, on this host or others.
+Q_BROKER_URL = env("Q_BROKER_URL", default=REDIS_URL)
 Q_CLUSTER = {
     "name": "loyalty",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 600,
-    "retry": 720,
+    # A chunk of 20,000 members takes seconds; a task still running after `timeout` is killed,
+    # and an unacknowledged one returns after `retry` (larger, or long tasks would run twice).
+    "timeout": env.int("Q_TIMEOUT", default=600),
+    "retry": env.int("Q_RETRY", default=720),
     "max_attempts": 3,
     "catch_up": False,
+    "save_limit": 1000,
+    "time_zone": TIME_ZONE,
     "cache": "default",
-    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
+    **({"redis": Q_BROKER_URL} if Q_BROKER_URL else {"orm": "default"}),
 }
+
+# Notifications (notifications/): e-mail through Django's backend, SMS through SMS_BACKEND.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@example.com")
+# "console" logs each message; "http" posts it to SMS_GATEWAY_URL with SMS_GATEWAY_KEY; or the
+# dotted path of a class with send(phone, text).
+SMS_BACKEND = env("SMS_BACKEND", default="console")
+SMS_GATEWAY_URL = env("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_KEY = env("SMS_GATEWAY_KEY", default="")
+SMS_GATEWAY_TIMEOUT = env.int("SMS_GATEWAY_TIMEOUT", default=10)
+# Whether a blacklisted member is told their membership was revoked (a business decision).
+NOTIFY_BLACKLISTED = env.bool("NOTIFY_BLACKLISTED", default=False)
+# Delivery attempts of one e-mail or SMS before it is marked failed; retries back off.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=4)
+# E-mail and SMS about events older than this (a recompute of past dates) are not sent; the
+# in-app message is still stored.
+NOTIFICATION_MAX_AGE_DAYS = env.int("NOTIFICATION_MAX_AGE_DAYS", default=7)
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).
 RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)

@@ -46,8 +46,8 @@ class Command(BaseCommand):
         if summary.evaluated_later_before:
             self.stderr.write(
                 self.style.WARNING(
-                    f"{summary.evaluated_later_before:,} members had already been evaluated "
-                    f"after {as_of}; evaluations are meant to run forward in time."
+                    f"{summary.evaluated_later_before:,} members were left as they are: their "
+                    f"last evaluation is dated after {as_of}, and evaluations never go backwards."
                 )
             )
         events = summary.events

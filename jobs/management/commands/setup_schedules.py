@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from jobs.schedules import schedules_sync
+
+
+class Command(BaseCommand):
+    help = "Create or update the scheduled jobs (idempotent; run by `make run`)."
+
+    def handle(self, *args, **options):
+        for schedule in schedules_sync():
+            local = timezone.localtime(schedule.next_run)
+            self.stdout.write(f"{schedule.name}: next run {local:%Y-%m-%d %H:%M %Z}")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django_q.models import Failure, Schedule, Task
+
+from members.models import Member
+from notifications.models import Notification
+from notifications.selectors import failed_notifications, member_notifications
+
+from .models import JobRun, RecomputeChunk
+
+
+def schedules_with_last_run() -> list[tuple[Schedule, Task | None]]:
+    schedules = list(Schedule.objects.order_by("name"))
+    tasks = Task.objects.in_bulk([s.task for s in schedules if s.task])
+    return [(schedule, tasks.get(schedule.task)) for schedule in schedules]
+
+
+def job_runs() -> QuerySet[JobRun]:
+    return JobRun.objects.order_by("-started_at", "-id")
+
+
+def recent_failures(limit: int = 10) -> list[Failure]:
+    return list(Failure.objects.order_by("-stopped")[:limit])
+
+
+def failed_chunks(limit: int = 10) -> list[RecomputeChunk]:
+    return list(
+        RecomputeChunk.objects.filter(status=RecomputeChunk.Status.FAILED)
+        .select_related("run")
+        .order_by("-finished_at")[:limit]
+    )
+
+
+def failed_notices(limit: int = 10) -> list[Notification]:
+    return list(failed_notifications()[:limit])
+
+
+def run_chunks(run: JobRun) -> QuerySet[RecomputeChunk]:
+    return run.chunks.order_by("first_id")
+
+
+def notifications_of(member: Member) -> QuerySet[Notification]:
+    return member_notifications(member)

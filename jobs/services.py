@@ -1,0 +1,181 @@
+"""Job runs: the only writers of ``JobRun`` and ``RecomputeChunk``.
+
+A recompute run is split into chunks of members (id ranges of ``RECOMPUTE_CHUNK_SIZE``), each a
+django-q2 task, so every worker of every cluster sharing the broker and the database takes a
+share. A chunk is idempotent: it is locked, evaluated (``tiers.services.tiers_range_evaluate``)
+and marked done in one durable transaction, so a chunk delivered twice (a worker died before the
+broker heard back) or retried after a failure is evaluated and counted exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from datetime import date
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from members.models import Member
+from tiers.services import Scope, tiers_range_evaluate
+
+from .models import JobRun, RecomputeChunk
+
+# Attempts of one chunk before it is marked failed (the run then finishes as failed).
+CHUNK_ATTEMPTS = 3
+
+
+def enqueue_chunk(chunk_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("jobs.tasks.recompute_chunk", chunk_id, task_name=f"recompute chunk {chunk_id}")
+
+
+def _chunk_starts(chunk_size: int) -> list[int]:
+    """The first member id of every chunk of ``chunk_size`` members, in one query."""
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM {table}) s "
+            "WHERE (n - 1) %% %s = 0 ORDER BY id",
+            [chunk_size],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def recompute_start(
+    *,
+    as_of: date | None = None,
+    scope: str = Scope.ALL,
+    chunk_size: int | None = None,
+    kind: str = JobRun.Kind.RECOMPUTE,
+    enqueue: Callable[[int], None] = enqueue_chunk,
+) -> JobRun:
+    """Create a run and its chunks, then queue one task per chunk. The last chunk has no upper
+    bound, so members registered meanwhile are evaluated too."""
+    as_of = as_of or timezone.localdate()
+    chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
+    with transaction.atomic():
+        run = JobRun.objects.create(kind=kind, as_of=as_of, scope=scope, started_at=timezone.now())
+        starts = _chunk_starts(chunk_size)
+        ends = [start - 1 for start in starts[1:]] + [None]
+        chunks = RecomputeChunk.objects.bulk_create(
+            RecomputeChunk(run=run, first_id=start, last_id=end)
+            for start, end in zip(starts, ends, strict=True)
+        )
+        run.chunks_total = len(chunks)
+        if not chunks:
+            run.status = JobRun.Status.DONE
+            run.finished_at = timezone.now()
+        run.save(update_fields=["chunks_total", "status", "finished_at"])
+    # Queued after the commit: a worker must find the chunk rows.
+    for chunk in chunks:
+        enqueue(chunk.pk)
+    return run
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def recompute_chunk_run(*, chunk_id: int) -> str:
+    """Evaluate one chunk, once; returns what happened (for the task's result)."""
+    with transaction.atomic(durable=True):
+        chunk = RecomputeChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+        if chunk.status != RecomputeChunk.Status.PENDING:
+            return f"chunk {chunk_id} already {chunk.status}"
+        run = chunk.run
+        summary = tiers_range_evaluate(
+            first_id=chunk.first_id, last_id=chunk.last_id, as_of=run.as_of, scope=run.scope
+        )
+        chunk.status = RecomputeChunk.Status.DONE
+        chunk.attempts += 1
+        chunk.evaluated = summary.evaluated
+        chunk.upgrades = summary.upgrades
+        chunk.downgrades = summary.downgrades
+        chunk.warnings = summary.warnings
+        chunk.seconds = summary.seconds
+        chunk.worker = _worker()
+        chunk.finished_at = timezone.now()
+        chunk.save()
+        # Last statement before the commit: the run row is locked only for an instant.
+        JobRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            evaluated=F("evaluated") + summary.evaluated,
+            upgrades=F("upgrades") + summary.upgrades,
+            downgrades=F("downgrades") + summary.downgrades,
+            warnings=F("warnings") + summary.warnings,
+        )
+    _run_finish_if_complete(run.pk)
+    return f"chunk {chunk_id}: {summary.evaluated} members evaluated"
+
+
+def recompute_chunk_failed(*, chunk_id: int, error: str) -> bool:
+    """Record a failed attempt; True when the chunk should be tried again."""
+    with transaction.atomic(durable=True):
+        chunk = RecomputeChunk.objects.select_for_update().get(pk=chunk_id)
+        if chunk.status != RecomputeChunk.Status.PENDING:
+            return False
+        chunk.attempts += 1
+        chunk.last_error = error[-4000:]
+        retry = chunk.attempts < CHUNK_ATTEMPTS
+        if not retry:
+            chunk.status = RecomputeChunk.Status.FAILED
+            chunk.finished_at = timezone.now()
+            chunk.worker = _worker()
+        chunk.save()
+        JobRun.objects.filter(pk=chunk.run_id).update(errors=F("errors") + 1)
+    if not retry:
+        _run_finish_if_complete(chunk.run_id)
+    return retry
+
+
+def _run_finish_if_complete(run_id: int) -> None:
+    with transaction.atomic():
+        run = JobRun.objects.select_for_update().get(pk=run_id)
+        if run.finished_at is not None:
+            return
+        chunks = run.chunks.all()
+        if chunks.filter(status=RecomputeChunk.Status.PENDING).exists():
+            return
+        failed = chunks.filter(status=RecomputeChunk.Status.FAILED).count()
+        run.status = JobRun.Status.FAILED if failed else JobRun.Status.DONE
+        if failed:
+            run.message = f"{failed} of {run.chunks_total} chunks failed"
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "message", "finished_at"])
+
+
+def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None) -> JobRun:
+    """Run ``work`` with a run record: done with its message, or failed with the error (and
+    the error raised again, so django-q2 lists the task as failed too)."""
+    run = JobRun.objects.create(kind=kind, as_of=as_of, started_at=timezone.now())
+    try:
+        message = work()
+    except Exception:
+        run.status = JobRun.Status.FAILED
+        run.errors = 1
+        run.message = traceback.format_exc()[-4000:]
+        run.finished_at = timezone.now()
+        run.save()
+        raise
+    run.status = JobRun.Status.DONE
+    run.message = message
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def job_unavailable(kind: str, message: str) -> JobRun:
+    now = timezone.now()
+    return JobRun.objects.create(
+        kind=kind,
+        status=JobRun.Status.UNAVAILABLE,
+        started_at=now,
+        finished_at=now,
+        message=message,
+    )

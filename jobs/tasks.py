@@ -1,0 +1,77 @@
+"""django-q2 tasks. Each takes ids or nothing, loads what it needs, calls a service and is safe
+to run twice; each leaves a run record (``JobRun``) for the jobs page."""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+
+from django.utils import timezone
+
+from notifications.services import notifications_deliver_due
+from tiers.services import Scope, tier_overrides_expire
+
+from . import services
+from .models import JobRun
+
+
+def nightly_recompute() -> str:
+    run = services.recompute_start(as_of=timezone.localdate(), scope=Scope.ALL)
+    return f"run {run.pk}: {run.chunks_total} chunks queued"
+
+
+def daily_lifecycle() -> str:
+    """Warnings, downgrades and new tier years that fall due today (domain.md's pseudo-code),
+    through the same chunked evaluation as the recompute, for the members concerned only."""
+    run = services.recompute_start(
+        as_of=timezone.localdate(), scope=Scope.DUE, kind=JobRun.Kind.LIFECYCLE
+    )
+    return f"run {run.pk}: {run.chunks_total} chunks queued"
+
+
+def recompute_chunk(chunk_id: int) -> str:
+    """One chunk; a failure is recorded and the chunk queued again, up to
+    ``services.CHUNK_ATTEMPTS`` times, then marked failed (the run shows it)."""
+    try:
+        return services.recompute_chunk_run(chunk_id=chunk_id)
+    except Exception:
+        if services.recompute_chunk_failed(chunk_id=chunk_id, error=traceback.format_exc()):
+            services.enqueue_chunk(chunk_id)
+            return f"chunk {chunk_id} failed; queued again"
+        raise
+
+
+def expire_overrides() -> str:
+    today = timezone.localdate()
+    run = services.job_record(
+        JobRun.Kind.OVERRIDES_EXPIRE,
+        lambda: f"{tier_overrides_expire(as_of=today)} overrides ended",
+        as_of=today,
+    )
+    return run.message
+
+
+def notification_retries() -> str:
+    def deliver() -> str:
+        counts = notifications_deliver_due()
+        return ", ".join(f"{status}: {count}" for status, count in counts.items()) or "none due"
+
+    return services.job_record(JobRun.Kind.NOTIFICATION_RETRIES, deliver).message
+
+
+REVIEWS_TASK = "reviews.tasks.nominate_quarter"
+
+
+def nominate_quarter(quarter: str | None = None) -> str:
+    """The committee's quarterly nomination, provided by the reviews app. Imported lazily: where
+    it is not installed the run record says so instead of failing."""
+    module_name, _, function_name = REVIEWS_TASK.rpartition(".")
+    try:
+        nominate = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError):
+        message = f"{REVIEWS_TASK} is not available in this installation; nobody was nominated."
+        services.job_unavailable(JobRun.Kind.NOMINATION, message)
+        return message
+    return services.job_record(
+        JobRun.Kind.NOMINATION, lambda: str(nominate(quarter=quarter) or "done")
+    ).message

@@ -1,0 +1,316 @@
+"""Scheduled jobs (django-q2 in sync mode, as the test settings say): the schedules, the chunked
+recompute and its run record, the daily lifecycle with its notices, overrides ending."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import Schedule, Task
+from django_q.signing import SignedPackage
+from django_q.tasks import _sync
+
+import tiers.services
+from jobs import services, tasks
+from jobs.models import JobRun, RecomputeChunk
+from jobs.schedules import PREFIX, SCHEDULES, schedules_sync
+from members.models import Member
+from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
+from notifications.models import Kind, Notification
+from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierChange, TierOverride
+from tiers.services import Scope, member_evaluate, tier_override_set
+from tiers.tests.helpers import refreshed
+
+pytestmark = pytest.mark.django_db
+
+day = datetime.date
+GOLD_FEN = 2_000_000
+
+
+def tier_of(member: Member) -> str | None:
+    current = refreshed(member).current_tier
+    return current.code if current else None
+
+
+def run_of(as_of: datetime.date, scope: str = Scope.ALL, chunk_size: int = 3) -> JobRun:
+    run = services.recompute_start(as_of=as_of, scope=scope, chunk_size=chunk_size)
+    run.refresh_from_db()
+    return run
+
+
+# --- Schedules --------------------------------------------------------------------------------
+
+
+def test_setup_schedules_creates_each_schedule_once_at_its_local_time():
+    call_command("setup_schedules", stdout=io.StringIO())
+    call_command("setup_schedules", stdout=io.StringIO())
+
+    ours = Schedule.objects.filter(name__startswith=PREFIX)
+    assert ours.count() == len(SCHEDULES) == 5
+    nightly = ours.get(func="jobs.tasks.nightly_recompute")
+    local = timezone.localtime(nightly.next_run)
+    assert (local.hour, local.minute, str(local.tzinfo)) == (2, 0, "Asia/Shanghai")
+    quarterly = ours.get(func="jobs.tasks.nominate_quarter")
+    assert quarterly.schedule_type == Schedule.QUARTERLY
+    assert timezone.localtime(quarterly.next_run).day == 1
+    assert timezone.localtime(quarterly.next_run).month in (1, 4, 7, 10)
+
+
+def test_a_schedule_that_is_due_runs_the_recompute(monkeypatch):
+    from django_q.scheduler import scheduler
+
+    members = MemberFactory.create_batch(4, joined_on=day(2020, 1, 1))
+    schedules_sync()
+    nightly = Schedule.objects.get(func="jobs.tasks.nightly_recompute")
+    Schedule.objects.filter(pk=nightly.pk).update(
+        next_run=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    # The scheduler queues the task on the broker as a cluster's scheduler would; the task is
+    # then taken from the queue and run the way a worker runs it.
+    monkeypatch.setattr(Conf, "SYNC", False)
+    # A real scheduler closes stale connections first; here that would close the test's own.
+    monkeypatch.setattr("django_q.scheduler.close_old_django_connections", lambda: None)
+    broker = get_broker()
+    broker.purge_queue()
+    scheduler(broker=broker)
+    monkeypatch.setattr(Conf, "SYNC", True)
+    [(ack_id, pack)] = broker.dequeue()
+    _sync(SignedPackage.dumps(SignedPackage.loads(pack)))
+    broker.acknowledge(ack_id)
+
+    run = JobRun.objects.get(kind=JobRun.Kind.RECOMPUTE)
+    assert (run.status, run.evaluated, run.as_of) == ("done", 4, timezone.localdate())
+    assert all(tier_of(member) == "silver" for member in members)
+    nightly.refresh_from_db()
+    assert timezone.localtime(nightly.next_run) > timezone.localtime()
+    assert Task.objects.get(id=nightly.task).success
+
+
+# --- The chunked recompute --------------------------------------------------------------------
+
+
+def test_a_run_is_split_into_chunks_that_together_evaluate_every_member_once():
+    MemberFactory.create_batch(10, joined_on=day(2020, 1, 1))
+
+    run = run_of(day(2026, 6, 30), chunk_size=3)
+
+    assert (run.status, run.chunks_total, run.chunks_done, run.evaluated) == ("done", 4, 4, 10)
+    assert run.finished_at is not None and run.errors == 0
+    assert list(run.chunks.values_list("attempts", flat=True)) == [1, 1, 1, 1]
+    assert run.chunks.last().last_id is None  # members registered meanwhile are included
+    assert TierChange.objects.filter(cause="qualified").count() == 10
+
+
+def test_a_chunk_that_fails_once_is_retried_and_the_totals_are_still_right(monkeypatch):
+    members = MemberFactory.create_batch(7, joined_on=day(2020, 1, 1))
+    for member in members[3:6]:
+        PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 6, 1))
+    real_queue = tiers.services.notices_queue
+    calls = []
+
+    def fails_once_after_writing(notices, **kwargs):
+        # Every write of the chunk has happened (tiers, history, evaluations): the failure must
+        # roll all of it back, or the retry would count and write twice.
+        queued = real_queue(notices, **kwargs)
+        calls.append(len(notices))
+        if len(calls) == 2:
+            raise ConnectionError("database went away")
+        return queued
+
+    monkeypatch.setattr(tiers.services, "notices_queue", fails_once_after_writing)
+
+    run = run_of(day(2026, 6, 30), chunk_size=3)
+
+    assert (run.status, run.evaluated, run.upgrades, run.errors) == ("done", 7, 0, 1)
+    assert run.chunks_done == run.chunks_total == 3
+    retried = run.chunks.get(first_id=members[3].pk)
+    assert retried.attempts == 2 and "database went away" in retried.last_error
+    assert TierChange.objects.count() == 7
+    assert MemberEvaluation.objects.count() == 7
+    assert sorted(tier_of(m) for m in members) == ["gold"] * 3 + ["silver"] * 4
+
+
+def test_a_chunk_that_keeps_failing_is_marked_failed_and_so_is_the_run(monkeypatch):
+    MemberFactory.create_batch(4, joined_on=day(2020, 1, 1))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("policy table unreadable")
+
+    monkeypatch.setattr(tiers.services, "tiers_range_evaluate", broken)
+    monkeypatch.setattr(services, "tiers_range_evaluate", broken)
+
+    with pytest.raises(RuntimeError):
+        run_of(day(2026, 6, 30), chunk_size=10)
+
+    run = JobRun.objects.get()
+    chunk = run.chunks.get()
+    assert (chunk.status, chunk.attempts) == (RecomputeChunk.Status.FAILED, 3)
+    assert (run.status, run.errors, run.chunks_done) == ("failed", 3, 0)
+    assert "1 of 1 chunks failed" in run.message
+
+
+def test_a_chunk_delivered_twice_is_evaluated_and_counted_once():
+    MemberFactory.create_batch(3, joined_on=day(2020, 1, 1))
+    run = run_of(day(2026, 6, 30), chunk_size=10)
+    chunk = run.chunks.get()
+
+    assert "already done" in tasks.recompute_chunk(chunk.pk)
+
+    run.refresh_from_db()
+    assert (run.evaluated, run.chunks_done) == (3, 1)
+    assert TierChange.objects.count() == 3
+
+
+# --- The daily lifecycle and its notices ------------------------------------------------------
+
+JOINED = day(2025, 2, 1)
+GOLD_DAY = day(2025, 3, 1)
+YEAR_END = day(2026, 3, 1)
+
+
+@pytest.fixture
+def gold_member():
+    """Gold from 2025-03-01 by one purchase, 1,000.00 of which is refunded on 2026-01-20: from
+    then on the member is below Gold (19,000.00 of 20,000.00)."""
+    member = MemberFactory(joined_on=JOINED, phone="13800000000", email="m@example.com")
+    purchase = PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=GOLD_DAY)
+    RefundFactory(refund_of=purchase, amount_fen=100_000, day=day(2026, 1, 20))
+    run_of(JOINED)
+    run_of(GOLD_DAY)
+    assert tier_of(member) == "gold"
+    return member
+
+
+def lifecycle(as_of: datetime.date) -> JobRun:
+    return run_of(as_of, scope=Scope.DUE)
+
+
+def notices(member: Member, kind: str) -> list[Notification]:
+    return list(Notification.objects.filter(member=member, kind=kind).order_by("channel"))
+
+
+def test_the_warning_goes_out_once_from_thirty_days_before_the_year_end_with_what_is_missing(
+    gold_member,
+):
+    assert lifecycle(YEAR_END - datetime.timedelta(days=31)).warnings == 0
+    assert not notices(gold_member, Kind.DOWNGRADE_WARNING)
+
+    run = lifecycle(YEAR_END - datetime.timedelta(days=30))
+    assert run.warnings == 1
+    lifecycle(YEAR_END - datetime.timedelta(days=29))
+    run_of(YEAR_END - datetime.timedelta(days=20))
+
+    sent = notices(gold_member, Kind.DOWNGRADE_WARNING)
+    assert [n.channel for n in sent] == ["email", "in_app", "sms"]  # once per channel
+    warning = DowngradeWarning.objects.get(member=gold_member)
+    assert warning.downgrade_not_before == YEAR_END
+    body = sent[0].body
+    assert "1,000.00" in body and "2026-03-01" in body
+    assert sent[0].subject
+
+
+def test_the_downgrade_comes_on_the_first_run_on_or_after_the_later_of_year_end_and_notice(
+    gold_member,
+):
+    late_warning = YEAR_END - datetime.timedelta(days=10)  # no run in the 20 days before
+    lifecycle(late_warning)
+    not_before = late_warning + datetime.timedelta(days=30)
+    assert DowngradeWarning.objects.get().downgrade_not_before == not_before
+
+    lifecycle(YEAR_END)
+    lifecycle(not_before - datetime.timedelta(days=1))
+    assert tier_of(gold_member) == "gold"
+    assert not notices(gold_member, Kind.DOWNGRADE)
+
+    run = lifecycle(not_before + datetime.timedelta(days=2))  # the first run after it
+    assert run.downgrades == 1
+    assert tier_of(gold_member) == "silver"
+    downgrade = notices(gold_member, Kind.DOWNGRADE)[0]
+    assert "金卡会员" in downgrade.body and "银卡会员" in downgrade.body
+
+
+def test_a_member_who_keeps_the_tier_is_told_of_the_new_tier_year(gold_member):
+    PurchaseFactory(member=gold_member, amount_fen=GOLD_FEN, day=day(2026, 2, 15))
+
+    run = lifecycle(YEAR_END)
+
+    assert run.evaluated == 1
+    [kept] = [n for n in notices(gold_member, Kind.TIER_KEPT) if n.channel == "in_app"]
+    assert "2027-03-01" in kept.body
+
+
+def test_the_lifecycle_run_evaluates_only_members_who_are_due(gold_member):
+    MemberFactory.create_batch(3, joined_on=day(2020, 1, 1))
+    run_of(day(2025, 6, 1))
+
+    assert lifecycle(day(2025, 6, 2)).evaluated == 0
+    assert lifecycle(YEAR_END - datetime.timedelta(days=30)).evaluated == 1
+
+
+def test_an_exceptional_upgrade_ends_on_its_date_then_the_warning_and_thirty_days_apply(
+    gold_member,
+):
+    granted, ends = day(2025, 4, 1), day(2025, 10, 1)
+    override = tier_override_set(
+        member=gold_member,
+        tier=Tier.objects.get(code="diamond"),
+        reason="committee decision Q2",
+        message="感谢您10年来的一路相伴，特别授予您钻石会员资格",
+        ends_on=ends,
+        kind=TierOverride.Kind.COMMITTEE,
+        actor=None,
+        today=granted,
+    )
+    [in_app] = [n for n in notices(gold_member, Kind.EXCEPTIONAL_UPGRADE) if n.channel == "in_app"]
+    assert "感谢您10年来的一路相伴" in in_app.body and "2025-10-01" in in_app.body
+
+    lifecycle(ends - datetime.timedelta(days=31))
+    assert not DowngradeWarning.objects.exists()
+    lifecycle(ends - datetime.timedelta(days=30))
+    assert DowngradeWarning.objects.get().tier.code == "diamond"
+
+    tasks_run = services.job_record(
+        JobRun.Kind.OVERRIDES_EXPIRE,
+        lambda: str(tiers.services.tier_overrides_expire(as_of=ends)),
+        as_of=ends,
+    )
+    assert tasks_run.message == "1"
+    override.refresh_from_db()
+    assert override.ended_on == ends
+    lifecycle(ends)
+    assert tier_of(gold_member) == "gold"  # qualified again: Gold by spend until 2026-03-01
+
+
+def test_the_expiry_job_records_its_run():
+    result = tasks.expire_overrides()
+
+    run = JobRun.objects.get(kind=JobRun.Kind.OVERRIDES_EXPIRE)
+    assert (run.status, run.message, result) == ("done", "0 overrides ended", "0 overrides ended")
+
+
+def test_the_nomination_job_says_so_when_the_reviews_task_is_missing(monkeypatch):
+    monkeypatch.setattr(tasks, "REVIEWS_TASK", "reviews.no_such_module.nominate_quarter")
+
+    message = tasks.nominate_quarter()
+
+    run = JobRun.objects.get(kind=JobRun.Kind.NOMINATION)
+    assert run.status == JobRun.Status.UNAVAILABLE
+    assert "not available" in run.message and message == run.message
+
+
+def test_a_real_time_upgrade_queues_its_notice_in_the_same_transaction():
+    member = MemberFactory(joined_on=day(2020, 1, 1), phone="", email="")
+    member_evaluate(member=member, as_of=day(2026, 6, 1))
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=day(2026, 6, 2))
+
+    member_evaluate(member=member, as_of=day(2026, 6, 2))
+    member_evaluate(member=member, as_of=day(2026, 6, 2))
+
+    [upgrade] = notices(member, Kind.UPGRADE)
+    assert upgrade.channel == "in_app" and upgrade.status == "sent"
+    assert "金卡会员" in upgrade.subject

@@ -1,0 +1,115 @@
+"""The jobs pages: who may see them (URLs × roles), what they show."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Group
+
+from jobs import services
+from jobs.schedules import schedules_sync
+from members.tests.factories import MemberFactory
+from notifications.models import Notification
+from tiers.services import member_evaluate
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["ops", "ops_lead", "committee", "policy_owner", "auditor"]
+READERS = {"ops", "ops_lead", "policy_owner", "auditor"}
+RESENDERS = {"ops", "ops_lead"}
+
+
+@pytest.fixture
+def setup_data():
+    member = MemberFactory(member_no="J/001", joined_on=datetime.date(2020, 1, 1), email="")
+    member_evaluate(member=member, as_of=datetime.date(2026, 6, 1))
+    schedules_sync()
+    run = services.recompute_start(as_of=datetime.date(2026, 6, 2), chunk_size=10)
+    from notifications.services import Notice, notices_queue
+
+    notices_queue(
+        [
+            Notice(
+                member_id=member.pk,
+                kind="blacklist",
+                dedupe_key="blacklist:x",
+                event_on=datetime.date(2026, 6, 2),
+                name=member.name,
+            )
+        ]
+    )
+    return member, run, Notification.objects.get(member=member)
+
+
+def login(client, django_user_model, role):
+    if role is None:
+        return
+    user = django_user_model.objects.create_user(f"{role}-u", password="x")
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+
+
+def urls(member, run):
+    return [
+        "/jobs/",
+        f"/jobs/runs/{run.pk}/",
+        f"/jobs/members/{member.member_no}/notifications/",
+    ]
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_the_jobs_pages_need_the_view_permissions(client, django_user_model, setup_data, role):
+    member, run, _notice = setup_data
+    login(client, django_user_model, role)
+
+    for url in urls(member, run):
+        response = client.get(url)
+        if role is None:
+            assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+        else:
+            assert response.status_code == (200 if role in READERS else 403), (role, url)
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_only_ops_roles_may_resend_a_notification(client, django_user_model, setup_data, role):
+    member, _run, notice = setup_data
+    login(client, django_user_model, role)
+    url = f"/jobs/members/{member.member_no}/notifications/{notice.pk}/resend/"
+
+    response = client.post(url, {"reason": "asked again"})
+
+    if role is None:
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    elif role in RESENDERS:
+        assert response.status_code == 302
+        notice.refresh_from_db()
+        assert notice.sent_at is not None
+    else:
+        assert response.status_code == 403
+    if role in READERS:
+        page = client.get(f"/jobs/members/{member.member_no}/notifications/").content.decode()
+        assert ("asked again" in page) is False
+        assert ('name="reason"' in page) == (role in RESENDERS)
+
+
+def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
+    client, django_user_model, setup_data, django_assert_max_num_queries
+):
+    login(client, django_user_model, "auditor")
+
+    with django_assert_max_num_queries(15):
+        page = client.get("/jobs/").content.decode()
+
+    assert "loyalty: nightly recompute" in page and "jobs.tasks.nightly_recompute" in page
+    assert "quarterly special-review nomination" in page
+    assert "1 / 1" in page  # chunks done of the run
+
+
+def test_the_member_page_links_to_the_notifications(client, django_user_model, setup_data):
+    member, _run, _notice = setup_data
+    login(client, django_user_model, "ops")
+
+    page = client.get(f"/members/{member.member_no}/").content.decode()
+
+    assert f"/jobs/members/{member.member_no}/notifications/" in page

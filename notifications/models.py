@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    UPGRADE = "upgrade", _("upgrade congratulations")
+    TIER_KEPT = "tier_kept", _("tier kept for a new tier year")
+    DOWNGRADE_WARNING = "downgrade_warning", _("downgrade warning")
+    DOWNGRADE = "downgrade", _("downgrade")
+    EXCEPTIONAL_UPGRADE = "exceptional_upgrade", _("exceptional upgrade")
+    BLACKLIST = "blacklist", _("membership revoked")
+
+
+class Channel(models.TextChoices):
+    IN_APP = "in_app", _("in-app message")
+    EMAIL = "email", _("e-mail")
+    SMS = "sms", _("SMS")
+
+
+class Language(models.TextChoices):
+    ZH_HANS = "zh-hans", _("Simplified Chinese")
+    EN = "en", _("English")
+
+
+class NotificationTemplate(models.Model):
+    """The text of one kind of notice in one language, in Django template syntax. Staff edit
+    it (audited); the defaults come from a data migration."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification template")
+        verbose_name_plural = _("notification templates")
+        ordering = ["kind", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "language"], name="one_template_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.language})"
+
+
+class Notification(models.Model):
+    """The outbox: one notice to one member on one channel, rendered when it was queued.
+
+    ``dedupe_key`` names the event (e.g. ``warning:gold:2025-03-01``, the tier year warned
+    about), so a member gets at most one notice per kind per event and channel however often
+    the evaluation runs. In-app messages are delivered by being stored; e-mail and SMS are sent
+    by the delivery task, retried with backoff, then marked failed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("not sent")
+
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,  # served by notification_member_time
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"))
+    dedupe_key = models.CharField(_("event"), max_length=128)
+    event_on = models.DateField(_("event date"))
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("queued at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        permissions = [("resend_notification", _("Can resend a notification"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "channel", "dedupe_key"], name="one_notice_per_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="notification_member_time"),
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notification_due",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind} {self.channel} {self.status}"

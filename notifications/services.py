@@ -1,0 +1,294 @@
+"""The only writers of the outbox and the templates.
+
+``notices_queue`` is called by the tier evaluation (``tiers.services``) inside its transaction,
+for a whole range of members at once: the notices are rendered and inserted in one statement,
+so a notice exists exactly when the tier change or warning it tells of was committed. Delivery
+of e-mail and SMS happens after the commit, in a django-q2 task.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import Q
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from loyalty.audit import audit_record
+from loyalty.exceptions import DomainError
+from members.models import Member
+
+from .models import Channel, Language, Notification, NotificationTemplate
+from .sms import send_sms
+
+# Plain-text templates: no HTML escaping in an SMS or a text e-mail.
+_ENGINE = Engine(autoescape=False, libraries={"i18n": "django.templatetags.i18n"})
+_INSERT_FIELDS = [
+    "member",
+    "channel",
+    "kind",
+    "language",
+    "subject",
+    "body",
+    "dedupe_key",
+    "event_on",
+    "status",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "created_at",
+    "sent_at",
+]
+# How long a claimed notice may stay "sending" before another delivery run takes it over (the
+# worker that claimed it died).
+_CLAIM_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event to tell a member of; rendered into one notification per channel the member
+    can be reached on (in-app always, e-mail and SMS when the member has an address)."""
+
+    member_id: int
+    kind: str
+    dedupe_key: str
+    event_on: datetime.date
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    # Template variables; values may be objects (a tier: ``{{ tier.name }}``) or callables,
+    # which render in the notice's language.
+    context: dict = field(default_factory=dict)
+
+
+def language() -> str:
+    code = (settings.LANGUAGE_CODE or "").lower()
+    return code if code in Language.values else Language.ZH_HANS
+
+
+def _compiled_templates(lang: str) -> dict[str, tuple]:
+    rows = NotificationTemplate.objects.filter(language__in=[lang, Language.ZH_HANS])
+    compiled: dict[str, tuple] = {}
+    for row in sorted(rows, key=lambda r: r.language == lang):  # the wanted language wins
+        compiled[row.kind] = (_ENGINE.from_string(row.subject), _ENGINE.from_string(row.body))
+    return compiled
+
+
+def _render(compiled: tuple, notice: Notice, lang: str) -> tuple[str, str]:
+    subject, body = compiled
+    context = Context({"member_name": notice.name, **notice.context})
+    with translation.override(lang):
+        return subject.render(context).strip(), body.render(context).strip()
+
+
+def notices_queue(notices: Sequence[Notice], *, now: datetime.datetime | None = None) -> int:
+    """Render and insert the notices, skipping any already queued for the same member, channel
+    and event (``dedupe_key``). A constant number of queries, however many notices."""
+    if not notices:
+        return 0
+    now = now or timezone.now()
+    lang = language()
+    templates = _compiled_templates(lang)
+    rows = []
+    for notice in notices:
+        if notice.kind not in templates:
+            continue
+        subject, body = _render(templates[notice.kind], notice, lang)
+        channels = [Channel.IN_APP]
+        if notice.email:
+            channels.append(Channel.EMAIL)
+        if notice.phone:
+            channels.append(Channel.SMS)
+        for channel in channels:
+            in_app = channel == Channel.IN_APP
+            rows.append(
+                (notice.member_id, channel, notice.kind, lang, subject[:200], body,
+                 notice.dedupe_key[:128], notice.event_on,
+                 Notification.Status.SENT if in_app else Notification.Status.PENDING,
+                 0, "", None, now, now if in_app else None)
+            )  # fmt: skip
+    if not rows:
+        return 0
+    fields = [Notification._meta.get_field(name) for name in _INSERT_FIELDS]
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    prepared = [
+        tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True))
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {qn(Notification._meta.db_table)} ({columns}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING",
+            prepared,
+        )
+    if any(row[1] != Channel.IN_APP for row in rows):
+        transaction.on_commit(deliver_soon)
+    return len(rows)
+
+
+def deliver_soon() -> None:
+    """Queue a delivery run (after the commit that queued the notices)."""
+    from django_q.tasks import async_task
+
+    async_task("notifications.tasks.deliver_due", task_name="deliver notifications")
+
+
+def _backoff(attempts: int) -> datetime.timedelta:
+    """5 minutes after the first failure, then 20, 80, ..."""
+    return datetime.timedelta(minutes=5 * 4 ** (attempts - 1))
+
+
+def _claim(notification_id: int, now: datetime.datetime) -> bool:
+    """Take the notice for this delivery run; False when another run has it or it is done."""
+    return bool(
+        Notification.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            pk=notification_id,
+            status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
+        ).update(
+            status=Notification.Status.SENDING,
+            next_attempt_at=now + datetime.timedelta(seconds=_CLAIM_SECONDS),
+        )
+    )
+
+
+def _send(notification: Notification, member: Member) -> None:
+    if notification.channel == Channel.EMAIL:
+        if not member.email:
+            raise _NoAddress(_("The member has no e-mail address."))
+        send_mail(
+            notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL, [member.email]
+        )
+    elif notification.channel == Channel.SMS:
+        if not member.phone:
+            raise _NoAddress(_("The member has no phone number."))
+        send_sms(member.phone, notification.body)
+
+
+class _NoAddress(Exception):
+    pass
+
+
+def notification_deliver(*, notification_id: int, now: datetime.datetime | None = None) -> str:
+    """Send one e-mail or SMS notice if it is due; returns its status afterwards. A failure is
+    retried with backoff by later runs, then the notice is marked failed."""
+    now = now or timezone.now()
+    if not _claim(notification_id, now):
+        return Notification.objects.values_list("status", flat=True).get(pk=notification_id)
+    notification = Notification.objects.select_related("member").get(pk=notification_id)
+    attempts = notification.attempts + 1
+    max_age = datetime.timedelta(days=settings.NOTIFICATION_MAX_AGE_DAYS)
+    update = {"attempts": attempts, "next_attempt_at": None}
+    if notification.event_on < timezone.localdate(now) - max_age:
+        update.update(
+            status=Notification.Status.SKIPPED,
+            last_error=_("The event is too old to send (a recompute of past dates)."),
+            attempts=notification.attempts,
+        )
+    else:
+        try:
+            _send(notification, notification.member)
+        except _NoAddress as exc:
+            update.update(status=Notification.Status.SKIPPED, last_error=str(exc))
+        except Exception as exc:  # any backend failure is retried, then shown as failed
+            failed = attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
+            update.update(
+                status=Notification.Status.FAILED if failed else Notification.Status.PENDING,
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=None if failed else now + _backoff(attempts),
+            )
+        else:
+            update.update(status=Notification.Status.SENT, sent_at=timezone.now(), last_error="")
+    Notification.objects.filter(pk=notification_id).update(**update)
+    return update["status"]
+
+
+def notifications_deliver_due(
+    *, now: datetime.datetime | None = None, limit: int = 1000
+) -> dict[str, int]:
+    """Deliver the e-mail and SMS notices that are due (new ones, and retries whose backoff
+    has passed); several runs at once share the work, each notice is claimed before sending."""
+    now = now or timezone.now()
+    due = list(
+        Notification.objects.filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
+        )
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    counts: dict[str, int] = {}
+    for notification_id in due:
+        status = notification_deliver(notification_id=notification_id, now=now)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+@transaction.atomic
+def notification_resend(*, notification: Notification, reason: str, actor) -> Notification:
+    """Send a notice again (staff, e.g. after the member changed their phone number): it is
+    queued as new, with its attempts reset; an in-app message is shown as new again."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    before = {"status": notification.status, "attempts": notification.attempts}
+    now = timezone.now()
+    notification.attempts = 0
+    notification.last_error = ""
+    notification.next_attempt_at = None
+    if notification.channel == Channel.IN_APP:
+        notification.status = Notification.Status.SENT
+        notification.sent_at = now
+        notification.read_at = None
+    else:
+        notification.status = Notification.Status.PENDING
+        notification.sent_at = None
+        # The event date becomes today: a resend is a decision to send, whatever the age.
+        notification.event_on = timezone.localdate(now)
+        transaction.on_commit(deliver_soon)
+    notification.save()
+    audit_record(
+        actor=actor,
+        action="notification.resend",
+        target=notification,
+        before=before,
+        after={"status": notification.status, "reason": reason},
+    )
+    return notification
+
+
+def template_check(text: str) -> None:
+    """Raise DomainError, naming the mistake, when ``text`` is not a valid template."""
+    try:
+        _ENGINE.from_string(text)
+    except TemplateSyntaxError as exc:
+        raise DomainError(_("Not a valid template: %(error)s") % {"error": exc}) from None
+
+
+@transaction.atomic
+def template_update(
+    *, template: NotificationTemplate, subject: str, body: str, actor
+) -> NotificationTemplate:
+    """Change a notice's text (audited); refused when it is not a valid template."""
+    for text in (subject, body):
+        template_check(text)
+    before = {"subject": template.subject, "body": template.body}
+    template.subject = subject.strip()
+    template.body = body.strip()
+    template.save(update_fields=["subject", "body", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="notification.template.update",
+        target=template,
+        before=before,
+        after={"subject": template.subject, "body": template.body},
+    )
+    return template

@@ -1,0 +1,211 @@
+"""The outbox: notices rendered per kind and language, once per event, delivered by e-mail and
+SMS with retries and backoff, then failed, visibly; templates and resends audited."""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import json
+import threading
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
+from members.tests.factories import MemberFactory
+from notifications.models import Kind, Notification, NotificationTemplate
+from notifications.selectors import member_messages
+from notifications.services import (
+    Notice,
+    notices_queue,
+    notification_resend,
+    notifications_deliver_due,
+    template_update,
+)
+from notifications.sms import send_sms
+
+pytestmark = pytest.mark.django_db
+
+
+class _Gateway(http.server.BaseHTTPRequestHandler):
+    """A local SMS gateway: answers with the status the test sets, keeps what it received."""
+
+    status = 200
+    received: list = []
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(
+            (self.headers["Authorization"], json.loads(self.rfile.read(length)))
+        )
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def gateway():
+    handler = type("Gateway", (_Gateway,), {"status": 200, "received": []})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/send"
+    with override_settings(SMS_BACKEND="http", SMS_GATEWAY_URL=url, SMS_GATEWAY_KEY="k-123"):
+        yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def queue_upgrade(member, today=None):
+    today = today or timezone.localdate()
+
+    class Gold:
+        name = "金卡会员"
+
+    return notices_queue(
+        [
+            Notice(
+                member_id=member.pk,
+                kind=Kind.UPGRADE,
+                dedupe_key=f"upgrade:gold:{today}",
+                event_on=today,
+                name=member.name,
+                phone=member.phone,
+                email=member.email,
+                context={"tier": Gold(), "tier_year_end": today + datetime.timedelta(days=365)},
+            )
+        ]
+    )
+
+
+def test_a_notice_is_queued_once_per_channel_and_event_however_often_it_is_queued():
+    member = MemberFactory(phone="13800000000", email="a@example.com")
+
+    assert queue_upgrade(member) == 3
+    queue_upgrade(member)
+
+    rows = Notification.objects.filter(member=member)
+    assert sorted(rows.values_list("channel", flat=True)) == ["email", "in_app", "sms"]
+    in_app = rows.get(channel="in_app")
+    assert in_app.status == "sent" and "金卡会员" in in_app.subject
+    assert in_app.body.startswith(member.name)
+
+
+def test_email_and_sms_are_delivered_through_the_configured_backends(gateway):
+    member = MemberFactory(phone="13800000001", email="b@example.com")
+    queue_upgrade(member)
+
+    counts = notifications_deliver_due()
+
+    assert counts == {"sent": 2}
+    assert mail.outbox[0].to == ["b@example.com"] and "金卡会员" in mail.outbox[0].subject
+    assert gateway.received[0][0] == "Bearer k-123"
+    assert gateway.received[0][1]["phone"] == "13800000001"
+    assert Notification.objects.filter(status="sent").count() == 3
+
+
+def test_a_failing_sms_gateway_is_retried_with_backoff_then_the_notice_is_failed(
+    gateway, client, django_user_model
+):
+    gateway.status = 503
+    member = MemberFactory(phone="13800000002", email="")
+    queue_upgrade(member)
+    sms = Notification.objects.get(channel="sms")
+    now = timezone.now()
+
+    notifications_deliver_due(now=now)
+    sms.refresh_from_db()
+    assert (sms.status, sms.attempts) == ("pending", 1)
+    assert "503" in sms.last_error
+    assert sms.next_attempt_at == now + datetime.timedelta(minutes=5)
+
+    notifications_deliver_due(now=now + datetime.timedelta(minutes=4))  # not due yet
+    sms.refresh_from_db()
+    assert sms.attempts == 1
+
+    later = now
+    for attempt, wait in [(2, 5), (3, 20), (4, 80)]:
+        later += datetime.timedelta(minutes=wait)
+        notifications_deliver_due(now=later)
+        sms.refresh_from_db()
+        assert sms.attempts == attempt
+    assert sms.status == "failed" and sms.next_attempt_at is None
+    assert len(gateway.received) == 4
+
+    # Shown as failed to staff: on the jobs page and on the member's notifications.
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user("ops-n", password="x")
+    user.groups.add(Group.objects.get(name="ops"))
+    client.force_login(user)
+    overview = client.get("/jobs/").content.decode()
+    assert "503" in overview and member.member_no in overview
+    page = client.get(f"/jobs/members/{member.member_no}/notifications/").content.decode()
+    assert "SMS gateway answered 503" in page
+
+
+def test_staff_resend_a_failed_notice_with_a_reason_and_it_is_audited(gateway):
+    gateway.status = 500
+    member = MemberFactory(phone="13800000003", email="")
+    queue_upgrade(member)
+    sms = Notification.objects.get(channel="sms")
+    Notification.objects.filter(pk=sms.pk).update(status="failed", attempts=4)
+    gateway.status = 200
+
+    with pytest.raises(DomainError):
+        notification_resend(notification=sms, reason=" ", actor=None)
+    notification_resend(notification=sms, reason="member asked again", actor=None)
+    notifications_deliver_due()
+
+    sms.refresh_from_db()
+    assert (sms.status, sms.attempts) == ("sent", 1)
+    audit = AuditEntry.objects.get(action="notification.resend")
+    assert audit.after == {"status": "pending", "reason": "member asked again"}
+
+
+def test_notices_about_old_events_are_stored_in_app_but_not_sent():
+    member = MemberFactory(phone="13800000004", email="c@example.com")
+    queue_upgrade(member, today=timezone.localdate() - datetime.timedelta(days=30))
+
+    assert notifications_deliver_due() == {"skipped": 2}
+    assert not mail.outbox
+    assert member_messages(member).get().status == "sent"
+
+
+def test_member_messages_lists_the_in_app_messages_newest_first():
+    member = MemberFactory()
+    today = timezone.localdate()
+    queue_upgrade(member, today=today - datetime.timedelta(days=2))
+    Notification.objects.update(created_at=timezone.now() - datetime.timedelta(days=2))
+    queue_upgrade(member, today=today)
+
+    messages = list(member_messages(member))
+
+    assert [m.dedupe_key for m in messages] == [
+        f"upgrade:gold:{d}" for d in (today, today - datetime.timedelta(days=2))
+    ]
+    assert all(m.channel == "in_app" for m in messages)
+
+
+def test_send_sms_logs_the_message_with_the_console_default(caplog):
+    with caplog.at_level("INFO", logger="notifications.sms"):
+        send_sms("13800000005", "您的验证码是 123456")
+
+    assert "13800000005" in caplog.text and "123456" in caplog.text
+
+
+def test_a_template_change_is_audited_and_an_invalid_one_refused():
+    template = NotificationTemplate.objects.get(kind=Kind.UPGRADE, language="en")
+
+    with pytest.raises(DomainError):
+        template_update(template=template, subject="{% if %}", body="x", actor=None)
+    template_update(template=template, subject="Welcome to {{ tier.name }}", body="Hi", actor=None)
+
+    audit = AuditEntry.objects.get(action="notification.template.update")
+    assert audit.after["subject"] == "Welcome to {{ tier.name }}"
+    assert NotificationTemplate.objects.filter(language="zh-hans").count() == len(Kind)

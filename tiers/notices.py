@@ -1,0 +1,128 @@
+"""What the evaluation tells members: the notices of its events, as plain data for the outbox
+(``notifications.services.notices_queue``). Built where the events are decided
+(``services._evaluate_rows``), so the recompute and the real-time path queue the same notices.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.utils.translation import gettext, ngettext
+
+from notifications.models import Kind
+from notifications.services import Notice
+
+from .templatetags.tier_display import metric_label, metric_value
+
+
+def describe_gaps(node: dict) -> str:
+    """What is still missing to keep a tier, in words, from a warning's ``gaps`` (the at-risk
+    tier's rule checked against the member's figures): e.g. "spend: 1,200.00 more"."""
+    if node.get("held"):
+        return ""
+    kind = node.get("kind")
+    if kind == "threshold":
+        metric = node["metric"]
+        return gettext("%(metric)s: %(shortfall)s more (now %(value)s of %(minimum)s)") % {
+            "metric": metric_label(metric),
+            "shortfall": metric_value(node.get("shortfall"), metric),
+            "value": metric_value(node.get("value"), metric),
+            "minimum": metric_value(node.get("minimum"), metric),
+        }
+    children = node.get("children") or []
+    missing = [describe_gaps(child) for child in children if not child.get("held")]
+    missing = [text for text in missing if text]
+    if kind == "all":
+        return gettext("; ").join(missing)
+    if kind == "any":
+        return gettext("one of: %(options)s") % {"options": gettext(" or ").join(missing)}
+    if kind == "at_least":
+        needed = (node.get("count") or 0) - sum(1 for child in children if child.get("held"))
+        return ngettext(
+            "%(count)s more of: %(options)s", "%(count)s more of: %(options)s", needed
+        ) % {"count": needed, "options": gettext(" or ").join(missing)}
+    return ""
+
+
+class _Gaps:
+    """Rendered in the notice's language when the template uses ``{{ missing }}``."""
+
+    def __init__(self, gaps: dict):
+        self.gaps = gaps
+
+    def __str__(self) -> str:
+        return describe_gaps(self.gaps)
+
+
+def _notice(row: tuple, kind: str, key: str, as_of: date, **context) -> Notice:
+    member_id, name, phone, email = row
+    return Notice(
+        member_id=member_id,
+        kind=kind,
+        dedupe_key=key,
+        event_on=as_of,
+        name=name or "",
+        phone=phone or "",
+        email=email or "",
+        context=context,
+    )
+
+
+def upgrade(row, as_of: date, tier, year_end: date) -> Notice:
+    return _notice(
+        row, Kind.UPGRADE, f"upgrade:{tier.code}:{as_of}", as_of, tier=tier, tier_year_end=year_end
+    )
+
+
+def tier_kept(row, as_of: date, tier, year_start: date, year_end: date) -> Notice:
+    return _notice(
+        row,
+        Kind.TIER_KEPT,
+        f"kept:{tier.code}:{year_start}",
+        as_of,
+        tier=tier,
+        tier_year_end=year_end,
+    )
+
+
+def downgrade_warning(
+    row, as_of: date, tier, qualified, year_start: date, year_end: date, not_before: date, gaps
+) -> Notice:
+    return _notice(
+        row,
+        Kind.DOWNGRADE_WARNING,
+        f"warning:{tier.code}:{year_start}",
+        as_of,
+        tier=tier,
+        qualified_tier=qualified,
+        tier_year_end=year_end,
+        downgrade_not_before=not_before,
+        missing=_Gaps(gaps),
+    )
+
+
+def downgrade(row, as_of: date, from_tier, to_tier) -> Notice:
+    return _notice(
+        row,
+        Kind.DOWNGRADE,
+        f"downgrade:{from_tier.code}:{to_tier.code}:{as_of}",
+        as_of,
+        from_tier=from_tier,
+        to_tier=to_tier,
+    )
+
+
+def blacklist(row, as_of: date) -> Notice:
+    return _notice(row, Kind.BLACKLIST, f"blacklist:{as_of}", as_of)
+
+
+def exceptional_upgrade(row, as_of: date, override) -> Notice:
+    return _notice(
+        row,
+        Kind.EXCEPTIONAL_UPGRADE,
+        f"exceptional:{override.pk}",
+        as_of,
+        tier=override.tier,
+        message=override.message,
+        ends_on=override.ends_on,
+    )
