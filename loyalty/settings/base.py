@@ -109,7 +109,7 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "backoffice:member_list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
@@ -138,6 +138,10 @@ Q_CLUSTER = {
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).
 RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)
+
+# 公示期: a published policy version takes effect no sooner than this many days later, so
+# members are told of the change before it applies.
+POLICY_NOTICE_DAYS = env.int("POLICY_NOTICE_DAYS", default=7)
 
 LOGGING = {
     "version": 1,
