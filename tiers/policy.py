@@ -292,45 +292,48 @@ def _thresholds(rule: engine.Rule, found: dict[engine.Metric, set]) -> None:
                 _thresholds(child, found)
 
 
-def ordering_problems(policy: engine.Policy) -> list[OrderingProblem]:
+def ordering_problems(policy: engine.Policy, limit: int = 3) -> list[OrderingProblem]:
     """Pairs of tiers where the higher one is easier to reach than a lower one.
 
     Every threshold is a minimum, so whether a rule holds changes only at threshold values:
     checking each tier's rule on the grid of all threshold values (and 0) of every metric
     covers every member there can be. A grid point that qualifies for a higher tier but not for
     a lower one (the lowest tier always qualifies) is a way in which the higher tier is easier
-    to reach. For each such pair, the point with the fewest non-zero figures (then the smallest)
-    is reported."""
+    to reach. For each such pair, every minimal such point is reported (one where lowering any
+    figure to the grid value below would no longer make it one), up to ``limit`` per pair."""
     found: dict[engine.Metric, set] = {m: {0} for m in _METRICS}
     for tier in policy.tiers:
         _thresholds(tier.rule, found)
     grids = [sorted(found[m]) for m in _METRICS]
     checked = [(t.code, engine.compile_rule(t.rule)) for t in policy.tiers[:-1]]
-    best: dict[tuple[str, str], tuple[tuple, engine.Metrics]] = {}
+    witnesses: dict[tuple[int, int], list[tuple[int, ...]]] = {}
     for indexes in itertools.product(*(range(len(g)) for g in grids)):
-        values = [grid[i] for grid, i in zip(grids, indexes, strict=True)]
-        metrics = engine.Metrics(
-            spend=Decimal(values[0]),
-            frequency=values[1],
-            tenure_years=values[2],
-            contribution=values[3],
-        )
+        metrics = _grid_metrics(grids, indexes)
         held = [predicate(metrics) for _code, predicate in checked]
-        if not any(held):
-            continue
-        key = (sum(1 for i in indexes if i), sum(indexes), indexes)
         for high, high_held in enumerate(held):
-            if not high_held:
-                continue
-            for low in range(high + 1, len(checked)):
-                if not held[low]:
-                    pair = (checked[high][0], checked[low][0])
-                    if pair not in best or key < best[pair][0]:
-                        best[pair] = (key, metrics)
-    order = {t.code: i for i, t in enumerate(policy.tiers)}
-    return [
-        OrderingProblem(high, low, metrics)
-        for (high, low), (_key, metrics) in sorted(
-            best.items(), key=lambda item: (order[item[0][0]], order[item[0][1]])
+            if high_held:
+                for low in range(high + 1, len(checked)):
+                    if not held[low]:
+                        witnesses.setdefault((high, low), []).append(indexes)
+    problems = []
+    for (high, low), points in sorted(witnesses.items()):
+        minimal = [
+            p
+            for p in points
+            if not any(q != p and all(a <= b for a, b in zip(q, p, strict=True)) for q in points)
+        ]
+        minimal.sort(key=lambda p: (sum(1 for i in p if i), sum(p), p))
+        problems.extend(
+            OrderingProblem(checked[high][0], checked[low][0], _grid_metrics(grids, p))
+            for p in minimal[:limit]
         )
-    ]
+    return problems
+
+
+def _grid_metrics(grids: list[list], indexes: tuple[int, ...]) -> engine.Metrics:
+    spend, frequency, tenure, contribution = (
+        grid[i] for grid, i in zip(grids, indexes, strict=True)
+    )
+    return engine.Metrics(
+        spend=Decimal(spend), frequency=frequency, tenure_years=tenure, contribution=contribution
+    )
