@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.utils.translation import gettext as _
 
 from members.models import Member, Transaction
 from tiers.engine import add_years
@@ -268,8 +269,6 @@ class TimeToTier:
 
 
 def time_to_tier(today: date, days: int = 90) -> TimeToTier:
-    from django.utils.translation import gettext as _
-
     last_purchase = (
         Transaction.objects.filter(
             member=OuterRef("member"),

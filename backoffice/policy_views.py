@@ -219,9 +219,9 @@ class PolicyPublishView(PolicyMixin, View):
         form = PublishForm(request.POST)
         back = reverse("backoffice:policy_preview", kwargs={"version": policy.version})
         if not form.is_valid():
-            for field_errors in form.errors.values():
+            for name, field_errors in form.errors.items():
                 for error in field_errors:
-                    messages.error(request, error)
+                    messages.error(request, f"{form.fields[name].label}: {error}")
             return HttpResponseRedirect(back)
         try:
             services.policy_publish(

@@ -8,6 +8,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.staticfiles import finders
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from backoffice import dashboard
@@ -297,3 +299,22 @@ def test_a_user_who_may_not_see_the_dashboard_is_sent_to_the_member_list(client,
     client.force_login(django_user_model.objects.create_user(username="nobody", password=PASSWORD))
 
     assert client.get(reverse("home"))["Location"] == reverse("backoffice:member_list")
+
+
+def test_the_dashboard_makes_as_many_queries_for_more_members(login_as, cast):
+    client = login_as("auditor")
+    url = reverse("backoffice:dashboard")
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for _n in range(20):
+        member = MemberFactory()
+        history(member, (D(2026, 1, 1), None, "gold", "qualified"))
+        MemberTier.objects.create(member=member, current_tier=tier("gold"))
+        PurchaseFactory(member=member, day=D(2026, 6, 1))
+        history(member, (D(2026, 6, 1), "gold", "platinum", "upgrade"))
+    warned("W-MORE", not_before=D(2026, 7, 20))
+
+    with CaptureQueriesContext(connection) as many:
+        client.get(url)
+
+    assert len(many) == len(few)

@@ -12,6 +12,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -405,15 +407,10 @@ def test_a_draft_with_a_calendar_year_window_is_previewed_with_its_own_figures(o
     assert [m.member_no for m in preview.samples["gold", "regular"]] == ["P-DEC"]
 
 
-def test_the_preview_makes_the_same_number_of_queries_for_more_members(
-    owner, django_assert_num_queries
-):
+def test_the_preview_makes_the_same_number_of_queries_for_more_members(owner):
     draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
     for spend in (22_000, 4_000):
         buyer(spend)
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as few:
         policy_preview(draft=draft, as_of=AS_OF)
     for spend in [22_000, 4_000, 30_000, 100] * 10:
@@ -717,3 +714,21 @@ def test_buttons_are_shown_only_to_roles_that_may_use_them(login_as, owner, role
     may_edit = role == "policy_owner"
     assert (reverse("backoffice:policy_draft_create") in listing) == may_edit
     assert (reverse("backoffice:policy_edit", args=[draft.version]) in detail) == may_edit
+
+
+def test_publishing_without_the_confirmation_says_what_is_missing(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    effective = timezone.localdate() + datetime.timedelta(days=14)
+
+    response = client.post(
+        reverse("backoffice:policy_publish", args=[draft.version]),
+        {"effective_from": effective.isoformat(), "accept_warnings": "on"},
+        follow=True,
+    )
+
+    assert "a published version cannot be changed or withdrawn: This field is required." in (
+        response.content.decode()
+    )
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
