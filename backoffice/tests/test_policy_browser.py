@@ -28,7 +28,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
+# Per test, not per module: while Playwright's loop runs, Django's connection lookup (asgiref
+# Local) sees another context, so the next transactional test's serialized rollback would reload
+# the default tiers and policy into a connection the test does not use.
+@pytest.fixture
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
