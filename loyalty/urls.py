@@ -6,12 +6,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from backoffice.dashboard_views import HomeView
 
 from .health import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="backoffice:member_list"), name="home"),
+    # The staff home page: the dashboard for those who may see it, else the member list.
+    path("", HomeView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     # LogoutView accepts POST only, so a link or a prefetch cannot log anyone out.

@@ -14,6 +14,9 @@ A policy's ``rules`` maps every tier code to a rule; the lowest tier's rule is {
 
 from __future__ import annotations
 
+import itertools
+import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
@@ -196,4 +199,141 @@ def policy_from_model(policy, tier_ranks: dict[str, int]) -> engine.Policy:
         warning_lead_days=policy.warning_lead_days,
         notice_days=policy.notice_days,
         downgrade_step=policy.downgrade_step,
+    )
+
+
+# --- Validation of a whole version, for policy owners -------------------------------------
+
+
+class PolicyInvalid(DomainError):
+    """Every error of a version at once (not only the first), each with where it is."""
+
+    def __init__(self, errors: list[PolicyError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def policy_errors(
+    *, rules: object, tier_ranks: dict[str, int], window_kind: str, downgrade_step: str
+) -> list[PolicyError]:
+    """Every problem of a version's data: each tier's rule is checked on its own, so one bad
+    threshold does not hide another; then the version as a whole (``build_policy``)."""
+    errors: list[PolicyError] = []
+    if isinstance(rules, dict):
+        for code in sorted(tier_ranks, key=tier_ranks.get, reverse=True):
+            if code in rules:
+                try:
+                    rule_from_data(rules[code], code)
+                except PolicyError as error:
+                    errors.append(error)
+    if not errors:
+        try:
+            build_policy(
+                version=0,
+                rules=rules,
+                tier_ranks=tier_ranks,
+                window_kind=window_kind,
+                downgrade_step=downgrade_step,
+            )
+        except PolicyError as error:
+            errors.append(error)
+    return errors
+
+
+def form_path(path: str) -> str:
+    """A rule path (``diamond.all[1].of[0]``) as the structured editor names the node
+    (``diamond.1.0``): the tier code, then the position at each level."""
+    code = path.split(".", 1)[0].split("[", 1)[0]
+    return ".".join([code, *re.findall(r"\[(\d+)\]", path)])
+
+
+# The figures a member can have, in the order messages name them.
+_METRICS = (
+    engine.Metric.SPEND,
+    engine.Metric.FREQUENCY,
+    engine.Metric.TENURE,
+    engine.Metric.CONTRIBUTION,
+)
+
+
+@dataclass(frozen=True)
+class OrderingProblem:
+    """A higher tier that is easier to reach than a lower one in some way: a member with
+    ``figures`` qualifies for ``higher`` but not for ``lower``."""
+
+    higher: str
+    lower: str
+    figures: engine.Metrics
+
+    def message(self, names: dict[str, str]) -> str:
+        from .templatetags.tier_display import metric_label, metric_value
+
+        parts = [
+            f"{metric_label(m)} {metric_value(self.figures.value(m), m)}"
+            for m in _METRICS
+            if self.figures.value(m)
+        ]
+        return _(
+            "%(higher)s is easier to reach than %(lower)s: a member with %(figures)s qualifies "
+            "for %(higher)s but not for %(lower)s."
+        ) % {
+            "higher": names.get(self.higher, self.higher),
+            "lower": names.get(self.lower, self.lower),
+            "figures": ", ".join(parts) if parts else _("no figures at all"),
+        }
+
+
+def _thresholds(rule: engine.Rule, found: dict[engine.Metric, set]) -> None:
+    match rule:
+        case engine.Threshold(metric=metric, minimum=minimum):
+            found[metric].add(minimum)
+        case engine.AllOf(conditions=c) | engine.AnyOf(conditions=c) | engine.AtLeast(conditions=c):
+            for child in c:
+                _thresholds(child, found)
+
+
+def ordering_problems(policy: engine.Policy, limit: int = 3) -> list[OrderingProblem]:
+    """Pairs of tiers where the higher one is easier to reach than a lower one.
+
+    Every threshold is a minimum, so whether a rule holds changes only at threshold values:
+    checking each tier's rule on the grid of all threshold values (and 0) of every metric
+    covers every member there can be. A grid point that qualifies for a higher tier but not for
+    a lower one (the lowest tier always qualifies) is a way in which the higher tier is easier
+    to reach. For each such pair, every minimal such point is reported (one where lowering any
+    figure to the grid value below would no longer make it one), up to ``limit`` per pair."""
+    found: dict[engine.Metric, set] = {m: {0} for m in _METRICS}
+    for tier in policy.tiers:
+        _thresholds(tier.rule, found)
+    grids = [sorted(found[m]) for m in _METRICS]
+    checked = [(t.code, engine.compile_rule(t.rule)) for t in policy.tiers[:-1]]
+    witnesses: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+    for indexes in itertools.product(*(range(len(g)) for g in grids)):
+        metrics = _grid_metrics(grids, indexes)
+        held = [predicate(metrics) for _code, predicate in checked]
+        for high, high_held in enumerate(held):
+            if high_held:
+                for low in range(high + 1, len(checked)):
+                    if not held[low]:
+                        witnesses.setdefault((high, low), []).append(indexes)
+    problems = []
+    for (high, low), points in sorted(witnesses.items()):
+        minimal = [
+            p
+            for p in points
+            if not any(q != p and all(a <= b for a, b in zip(q, p, strict=True)) for q in points)
+        ]
+        minimal.sort(key=lambda p: (sum(1 for i in p if i), sum(p), p))
+        problems.extend(
+            OrderingProblem(checked[high][0], checked[low][0], _grid_metrics(grids, p))
+            for p in minimal[:limit]
+        )
+    return problems
+
+
+def _grid_metrics(grids: list[list], indexes: tuple[int, ...]) -> engine.Metrics:
+    spend, frequency, tenure, contribution = (
+        grid[i] for grid, i in zip(grids, indexes, strict=True)
+    )
+    return engine.Metrics(
+        spend=Decimal(spend), frequency=frequency, tenure_years=tenure, contribution=contribution
     )

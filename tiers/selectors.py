@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from enum import StrEnum
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
@@ -182,3 +183,49 @@ def export_rows(chunk_size: int = 5000):
             yield [member_no, status, "", "", "", "", "", ""]
         else:
             yield [member_no, status, qualified, current, fen_to_yuan(spend_fen), *counts]
+
+
+# --- Policy versions ----------------------------------------------------------------------
+
+
+class PolicyStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"  # published, not in force yet
+    ACTIVE = "active"  # in force today
+    RETIRED = "retired"  # was in force, a later version took over
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy: TierPolicy
+    status: PolicyStatus
+    # The last day in force, for retired versions (the day before the next one took over).
+    until: date | None = None
+
+
+def policy_versions(today: date) -> list[PolicyVersion]:
+    """Every version, newest first, with its status as of ``today``."""
+    policies = list(TierPolicy.objects.select_related("published_by").order_by("-version"))
+    published = sorted(
+        (p for p in policies if p.status == TierPolicy.Status.PUBLISHED),
+        key=lambda p: (p.effective_from, p.version),
+    )
+    in_force = [p for p in published if p.effective_from <= today]
+    active = in_force[-1] if in_force else None
+    next_start = {
+        p.pk: later.effective_from for p, later in zip(published, published[1:], strict=False)
+    }
+    versions = []
+    for policy in policies:
+        if policy.status == TierPolicy.Status.DRAFT:
+            versions.append(PolicyVersion(policy, PolicyStatus.DRAFT))
+        elif policy.effective_from > today:
+            versions.append(PolicyVersion(policy, PolicyStatus.SCHEDULED))
+        elif policy == active:
+            versions.append(PolicyVersion(policy, PolicyStatus.ACTIVE))
+        else:
+            until = next_start.get(policy.pk)
+            versions.append(
+                PolicyVersion(policy, PolicyStatus.RETIRED, until and until - timedelta(days=1))
+            )
+    return versions

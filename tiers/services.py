@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -41,6 +42,7 @@ from . import engine, notices
 from .engine import add_years
 from .metrics import figures_for_member, range_figures_sql
 from .models import (
+    Benefit,
     DowngradeWarning,
     MemberEvaluation,
     MemberTier,
@@ -48,6 +50,13 @@ from .models import (
     TierChange,
     TierOverride,
     TierPolicy,
+)
+from .policy import (
+    PolicyInvalid,
+    ordering_problems,
+    policy_errors,
+    rule_from_data,
+    rule_to_data,
 )
 from .selectors import engine_policy, policy_in_force
 
@@ -615,3 +624,264 @@ def tiers_revoke_not_taking_part(*, as_of: date) -> int:
         for member_id in ids:
             _evaluate_rows([_locked_row(member_id, context.window)], context, summary)
     return summary.events[engine.Event.REVOKED]
+
+
+# --- Policy versions: drafts and publication ----------------------------------------------
+
+# What a policy owner edits on a draft; everything else (version, status, dates) is the
+# services' to set.
+POLICY_DRAFT_FIELDS = (
+    "name",
+    "notes",
+    "window_kind",
+    "referral_points",
+    "activity_points",
+    "warning_lead_days",
+    "notice_days",
+    "downgrade_step",
+    "rules",
+)
+
+
+def _policy_record(policy: TierPolicy, fields=POLICY_DRAFT_FIELDS) -> dict:
+    return {name: getattr(policy, name) for name in fields}
+
+
+def _tier_ranks() -> dict[str, int]:
+    return dict(Tier.objects.values_list("code", "rank"))
+
+
+def _check_policy_data(policy: TierPolicy) -> None:
+    errors = policy_errors(
+        rules=policy.rules,
+        tier_ranks=_tier_ranks(),
+        window_kind=policy.window_kind,
+        downgrade_step=policy.downgrade_step,
+    )
+    if errors:
+        raise PolicyInvalid(errors)
+
+
+@transaction.atomic
+def policy_draft_create(*, actor, today: date | None = None) -> TierPolicy:
+    """A new draft, a copy of the version in force today, numbered after every version."""
+    today = today or timezone.localdate()
+    source = policy_in_force(today)
+    # The last version's row lock serialises two owners drafting at once (unique version).
+    last = TierPolicy.objects.select_for_update().order_by("-version").first()
+    draft = TierPolicy(
+        version=last.version + 1,
+        status=TierPolicy.Status.DRAFT,
+        **{
+            **_policy_record(source),
+            "name": _("Draft based on v%(version)d") % {"version": source.version},
+            "notes": "",
+        },
+    )
+    draft.full_clean(exclude=["rules"])
+    draft.save()
+    audit_record(
+        actor=actor,
+        action="policy.draft.create",
+        target=draft,
+        before={"based_on": source.version},
+        after={"version": draft.version, **_policy_record(draft)},
+    )
+    return draft
+
+
+@transaction.atomic
+def policy_draft_update(*, policy: TierPolicy, actor, **changes) -> TierPolicy:
+    """Change a draft's settings and rules. A published version is never edited; the whole
+    version is validated and every problem reported at once (``PolicyInvalid``)."""
+    unknown = set(changes) - set(POLICY_DRAFT_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    policy = TierPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.status != TierPolicy.Status.DRAFT:
+        raise DomainError(
+            _("Version %(version)d is published: a published version is never edited.")
+            % {"version": policy.version}
+        )
+    before = _policy_record(policy)
+    for name, value in changes.items():
+        setattr(policy, name, value)
+    _check_policy_data(policy)
+    # Stored in the one canonical form (spend "20000.00"), so diffs and audits compare alike.
+    policy.rules = {code: rule_to_data(rule_from_data(r, code)) for code, r in policy.rules.items()}
+    policy.full_clean(exclude=["rules"])
+    changed = [name for name in POLICY_DRAFT_FIELDS if before[name] != getattr(policy, name)]
+    if not changed:
+        return policy
+    policy.save(update_fields=changed)
+    audit_record(
+        actor=actor,
+        action="policy.draft.update",
+        target=policy,
+        before={name: before[name] for name in changed},
+        after={name: getattr(policy, name) for name in changed},
+    )
+    return policy
+
+
+def policy_earliest_effective_date(today: date | None = None) -> date:
+    """The earliest effective date a version published today may have: members are told
+    ``POLICY_NOTICE_DAYS`` ahead (公示期), and versions take effect one after another."""
+    today = today or timezone.localdate()
+    earliest = today + timedelta(days=settings.POLICY_NOTICE_DAYS)
+    latest = (
+        TierPolicy.objects.filter(status=TierPolicy.Status.PUBLISHED)
+        .order_by("-effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+    if latest is not None and latest >= earliest:
+        earliest = latest + timedelta(days=1)
+    return earliest
+
+
+@transaction.atomic
+def policy_publish(
+    *,
+    policy: TierPolicy,
+    effective_from: date,
+    actor,
+    accept_warnings: bool = False,
+    today: date | None = None,
+) -> TierPolicy:
+    """Publish a draft, in force from ``effective_from``: no sooner than ``POLICY_NOTICE_DAYS``
+    after today (the coming change is announced to members meanwhile) and after every version
+    already published. Only policy owners publish (``tiers.publish_tierpolicy``). A version
+    whose higher tiers are easier to reach than lower ones in some way is published only when
+    the owner accepts those warnings. Published, it is never edited again."""
+    today = today or timezone.localdate()
+    if not (actor is not None and actor.has_perm("tiers.publish_tierpolicy")):
+        raise PermissionDenied(_("Only policy owners publish a policy version."))
+    policy = TierPolicy.objects.select_for_update().get(pk=policy.pk)
+    if policy.status != TierPolicy.Status.DRAFT:
+        raise DomainError(
+            _("Version %(version)d is already published: a published version is never edited.")
+            % {"version": policy.version}
+        )
+    # Every published version's row, locked: two owners publishing at once cannot both pass
+    # the "after every published version" check.
+    list(TierPolicy.objects.select_for_update().filter(status=TierPolicy.Status.PUBLISHED))
+    earliest = policy_earliest_effective_date(today)
+    if effective_from < earliest:
+        raise DomainError(
+            _(
+                "The effective date must be on or after %(date)s: members are told %(days)d "
+                "days ahead, and a new version takes effect after every published one."
+            )
+            % {"date": earliest.isoformat(), "days": settings.POLICY_NOTICE_DAYS}
+        )
+    _check_policy_data(policy)
+    problems = ordering_problems(engine_policy(policy))
+    if problems and not accept_warnings:
+        raise DomainError(
+            _("Some higher tiers are easier to reach than lower ones; confirm to publish anyway.")
+        )
+    before = {"status": policy.status, "effective_from": None}
+    policy.status = TierPolicy.Status.PUBLISHED
+    policy.effective_from = effective_from
+    policy.published_at = timezone.now()
+    policy.published_by = actor
+    policy.save(update_fields=["status", "effective_from", "published_at", "published_by"])
+    audit_record(
+        actor=actor,
+        action="policy.publish",
+        target=policy,
+        before=before,
+        after={
+            "status": policy.status,
+            "effective_from": effective_from.isoformat(),
+            "accepted_warnings": [f"{p.higher}>{p.lower}" for p in problems],
+            **_policy_record(policy),
+        },
+    )
+    return policy
+
+
+# --- Tier names and benefits (global: they apply to every version, at once) ---------------
+
+_BENEFIT_FIELDS = ("kind", "value", "title_zh", "title_en", "position")
+
+
+def _benefit_record(benefit: Benefit) -> dict:
+    record = {name: getattr(benefit, name) for name in _BENEFIT_FIELDS}
+    record["value"] = None if benefit.value is None else str(benefit.value)
+    record["tier"] = benefit.tier.code
+    return record
+
+
+@transaction.atomic
+def tier_rename(*, tier: Tier, name_zh: str, name_en: str, actor) -> Tier:
+    """Rename a tier in both languages (its code and rank never change: rules are keyed by
+    code and ordered by rank)."""
+    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    name_zh, name_en = name_zh.strip(), name_en.strip()
+    if not name_zh or not name_en:
+        raise DomainError(_("A tier needs a Chinese and an English name."))
+    before = {"name_zh": tier.name_zh, "name_en": tier.name_en}
+    if before == {"name_zh": name_zh, "name_en": name_en}:
+        return tier
+    tier.name_zh, tier.name_en = name_zh, name_en
+    tier.save(update_fields=["name_zh", "name_en"])
+    audit_record(
+        actor=actor,
+        action="tier.rename",
+        target=tier,
+        before=before,
+        after={"name_zh": name_zh, "name_en": name_en},
+    )
+    return tier
+
+
+@transaction.atomic
+def benefit_save(*, tier: Tier, actor, benefit: Benefit | None = None, **fields) -> Benefit:
+    """Add a benefit to a tier, or change one (``benefit``). A discount's value is the percent
+    of the price paid (92 = 9.2折)."""
+    unknown = set(fields) - set(_BENEFIT_FIELDS)
+    if unknown:
+        raise TypeError(f"not a benefit field: {', '.join(sorted(unknown))}")
+    if benefit is None:
+        before = None
+        benefit = Benefit(tier=tier)
+    else:
+        benefit = Benefit.objects.select_for_update().select_related("tier").get(pk=benefit.pk)
+        before = _benefit_record(benefit)
+    for name, value in fields.items():
+        setattr(benefit, name, value)
+    if benefit.kind == Benefit.Kind.DISCOUNT and not (
+        benefit.value is not None and 0 < benefit.value < 100
+    ):
+        raise DomainError(_("A discount is between 0.1折 and 9.99折."))
+    benefit.full_clean()
+    after = _benefit_record(benefit)
+    if before == after:
+        return benefit
+    benefit.save()
+    audit_record(
+        actor=actor,
+        action="benefit.create" if before is None else "benefit.update",
+        target=benefit,
+        before=before,
+        after=after,
+    )
+    return benefit
+
+
+@transaction.atomic
+def benefit_delete(*, benefit: Benefit, reason: str, actor) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    benefit = Benefit.objects.select_for_update().select_related("tier").get(pk=benefit.pk)
+    audit_record(
+        actor=actor,
+        action="benefit.delete",
+        target=benefit,
+        before=_benefit_record(benefit),
+        after={"reason": reason},
+    )
+    benefit.delete()

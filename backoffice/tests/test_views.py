@@ -98,7 +98,8 @@ def test_the_admin_is_closed_to_every_role_without_staff_status(login_as, role):
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_home_redirects_to_the_member_list(client):
+def test_home_redirects_anonymous_visitors_towards_the_login(client):
+    # Home sends them to the member list, which asks them to log in.
     response = client.get("/")
 
     assert response.status_code == 302
@@ -116,16 +117,14 @@ def test_the_login_page_renders_with_its_form(client):
     assert b'name="password"' in response.content
 
 
-def test_logging_in_leads_to_the_member_list_and_logging_out_back_to_login(
-    client, django_user_model
-):
+def test_logging_in_leads_home_and_logging_out_back_to_login(client, django_user_model):
     user = django_user_model.objects.create_user(username="li.ops", password=PASSWORD)
     user.groups.add(Group.objects.get(name="ops"))
 
     response = client.post(reverse("login"), {"username": "li.ops", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("backoffice:member_list")
+    assert response["Location"] == reverse("home")
     page = client.get(reverse("backoffice:member_list"))
     assert page.status_code == 200
     assert "li.ops" in page.content.decode()

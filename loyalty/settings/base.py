@@ -125,7 +125,7 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "backoffice:member_list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
@@ -205,6 +205,11 @@ NOTIFICATION_MAX_AGE_DAYS = env.int("NOTIFICATION_MAX_AGE_DAYS", default=7)
 RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)
 # How many rows import_csv stages at a time (bounds its memory, whatever the file's size).
 IMPORT_CHUNK_SIZE = env.int("IMPORT_CHUNK_SIZE", default=10000)
+
+# 公示期: a published policy version takes effect no sooner than this many days later, so
+# members are told of the change before it applies.
+POLICY_NOTICE_DAYS = env.int("POLICY_NOTICE_DAYS", default=7)
+
 
 # --- Security: secure by default whenever DEBUG is off ------------------------------------
 # Every value can be changed by an environment variable; the defaults with DEBUG off are what

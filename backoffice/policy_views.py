@@ -1,0 +1,336 @@
+"""Staff pages for policy versions (list, detail, edit a draft, diff, impact preview, publish)
+and for tier names and benefits. Thin: check the permission, read through a selector or
+validate a form, call one service, redirect or render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.generic import ListView, TemplateView, View
+
+from loyalty.exceptions import DomainError
+from tiers import services
+from tiers.diff import policy_diff, rule_lines
+from tiers.models import Benefit, Tier, TierPolicy
+from tiers.policy import PolicyError, PolicyInvalid, ordering_problems
+from tiers.preview import policy_preview
+from tiers.selectors import (
+    announced_policy,
+    engine_policy,
+    policy_in_force,
+    policy_versions,
+    tiers_by_code,
+)
+
+from .policy_forms import (
+    GROUP_KINDS,
+    METRIC_CHOICES,
+    BenefitFormSet,
+    PolicySettingsForm,
+    PublishForm,
+    ReasonForm,
+    RulesEditor,
+    TierNamesForm,
+)
+
+
+class StaffPermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    """Anonymous visitors go to the login page; a logged-in user without the permission
+    gets 403."""
+
+
+def _tiers() -> list[Tier]:
+    return sorted(tiers_by_code().values(), key=lambda t: t.rank, reverse=True)
+
+
+def _tier_names() -> dict[str, str]:
+    return {tier.code: tier.name for tier in Tier.objects.all()}
+
+
+def _warnings(policy: TierPolicy) -> list[str]:
+    """Higher tiers easier to reach than lower ones; none when the rules do not parse."""
+    try:
+        problems = ordering_problems(engine_policy(policy))
+    except PolicyError:
+        return []
+    names = _tier_names()
+    return [problem.message(names) for problem in problems]
+
+
+class PolicyMixin(StaffPermissionMixin):
+    def get_policy(self) -> TierPolicy:
+        return get_object_or_404(TierPolicy, version=self.kwargs["version"])
+
+
+class PolicyListView(StaffPermissionMixin, ListView):
+    permission_required = "tiers.view_tierpolicy"
+    template_name = "backoffice/policies/policy_list.html"
+    context_object_name = "versions"
+    paginate_by = 20
+
+    def get_queryset(self):
+        return policy_versions(timezone.localdate())
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(announced=announced_policy(timezone.localdate()), **kwargs)
+
+
+class PolicyDetailView(PolicyMixin, TemplateView):
+    permission_required = "tiers.view_tierpolicy"
+    template_name = "backoffice/policies/policy_detail.html"
+
+    def get_context_data(self, **kwargs):
+        policy = self.get_policy()
+        listed = next(v for v in policy_versions(timezone.localdate()) if v.policy.pk == policy.pk)
+        tiers = [(tier, rule_lines(policy.rules.get(tier.code))) for tier in _tiers()]
+        return super().get_context_data(
+            policy=policy,
+            listed=listed,
+            tier_rules=tiers,
+            warnings=_warnings(policy),
+            **kwargs,
+        )
+
+
+class PolicyDraftCreateView(StaffPermissionMixin, View):
+    permission_required = ("tiers.add_tierpolicy", "tiers.change_tierpolicy")
+    http_method_names = ["post"]
+
+    def post(self, request):
+        draft = services.policy_draft_create(actor=request.user)
+        messages.success(
+            request,
+            _("Draft v%(version)d created from the version in force.") % {"version": draft.version},
+        )
+        return redirect("backoffice:policy_edit", version=draft.version)
+
+
+class PolicyEditView(PolicyMixin, TemplateView):
+    permission_required = "tiers.change_tierpolicy"
+    template_name = "backoffice/policies/policy_edit.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return super().dispatch(request, *args, **kwargs)
+        self.policy = self.get_policy()
+        if self.policy.status != TierPolicy.Status.DRAFT and self.has_permission():
+            messages.error(request, _("A published version is never edited."))
+            return redirect("backoffice:policy_detail", version=self.policy.version)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        form = PolicySettingsForm(instance=self.policy)
+        editor = RulesEditor.from_policy(self.policy, _tiers())
+        return self.render_to_response(self.get_context_data(form=form, editor=editor))
+
+    def post(self, request, *args, **kwargs):
+        form = PolicySettingsForm(request.POST, instance=TierPolicy.objects.get(pk=self.policy.pk))
+        editor = RulesEditor.from_post(request.POST, _tiers())
+        op = request.POST.get("op", "")
+        if op:
+            # Adding or removing a condition redraws the form; nothing is saved yet.
+            editor.apply(op)
+            return self.render_to_response(self.get_context_data(form=form, editor=editor))
+        if form.is_valid():
+            try:
+                services.policy_draft_update(
+                    policy=self.policy,
+                    actor=request.user,
+                    rules=editor.rules(),
+                    **{name: form.cleaned_data[name] for name in form.Meta.fields},
+                )
+            except PolicyInvalid as invalid:
+                editor.attach(invalid.errors)
+            except DomainError as error:
+                editor.general_errors.append(str(error))
+            else:
+                messages.success(request, _("Draft saved."))
+                return redirect("backoffice:policy_detail", version=self.policy.version)
+        return self.render_to_response(self.get_context_data(form=form, editor=editor), status=400)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            policy=self.policy, group_kinds=GROUP_KINDS, metrics=METRIC_CHOICES, **kwargs
+        )
+
+
+class PolicyDiffView(PolicyMixin, TemplateView):
+    permission_required = "tiers.view_tierpolicy"
+    template_name = "backoffice/policies/policy_diff.html"
+
+    def get_context_data(self, **kwargs):
+        policy = self.get_policy()
+        active = policy_in_force(timezone.localdate())
+        tiers = _tiers()
+        diff = policy_diff(active, policy, [t.code for t in tiers])
+        return super().get_context_data(
+            policy=policy,
+            active=active,
+            diff=diff,
+            tier_diffs=list(zip(tiers, diff.tiers, strict=True)),
+            **kwargs,
+        )
+
+
+class PolicyPreviewView(PolicyMixin, TemplateView):
+    permission_required = "tiers.view_tierpolicy"
+    template_name = "backoffice/policies/policy_preview.html"
+
+    def get_context_data(self, **kwargs):
+        policy = self.get_policy()
+        today = timezone.localdate()
+        try:
+            preview = policy_preview(draft=policy, as_of=today)
+        except PolicyError as error:
+            preview, error_text = None, str(error)
+        else:
+            error_text = ""
+        publish_form = None
+        if policy.status == TierPolicy.Status.DRAFT and self.request.user.has_perm(
+            "tiers.publish_tierpolicy"
+        ):
+            publish_form = PublishForm(
+                initial={"effective_from": services.policy_earliest_effective_date(today)}
+            )
+        return super().get_context_data(
+            policy=policy,
+            preview=preview,
+            error=error_text,
+            warnings=_warnings(policy),
+            publish_form=publish_form,
+            notice_days=settings.POLICY_NOTICE_DAYS,
+            **kwargs,
+        )
+
+
+class PolicyPublishView(PolicyMixin, View):
+    permission_required = "tiers.publish_tierpolicy"
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        policy = self.get_policy()
+        form = PublishForm(request.POST)
+        back = reverse("backoffice:policy_preview", kwargs={"version": policy.version})
+        if not form.is_valid():
+            for name, field_errors in form.errors.items():
+                for error in field_errors:
+                    messages.error(request, f"{form.fields[name].label}: {error}")
+            return HttpResponseRedirect(back)
+        try:
+            services.policy_publish(
+                policy=policy,
+                effective_from=form.cleaned_data["effective_from"],
+                accept_warnings=form.cleaned_data["accept_warnings"],
+                actor=request.user,
+            )
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            messages.error(request, str(error))
+            return HttpResponseRedirect(back)
+        messages.success(
+            request,
+            _("Version %(version)d is published, in force from %(date)s.")
+            % {"version": policy.version, "date": form.cleaned_data["effective_from"].isoformat()},
+        )
+        return redirect("backoffice:policy_detail", version=policy.version)
+
+
+# --- Tier names and benefits --------------------------------------------------------------
+
+
+BENEFIT_FIELDS = BenefitFormSet.form.Meta.fields
+
+
+class TierListView(StaffPermissionMixin, TemplateView):
+    permission_required = "tiers.view_tier"
+    template_name = "backoffice/policies/tier_list.html"
+
+    def get_context_data(self, **kwargs):
+        tiers = Tier.objects.prefetch_related("benefits").order_by("-rank")
+        return super().get_context_data(tiers=tiers, **kwargs)
+
+
+class TierEditView(StaffPermissionMixin, TemplateView):
+    permission_required = ("tiers.change_tier", "tiers.add_benefit", "tiers.change_benefit")
+    template_name = "backoffice/policies/tier_edit.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.tier = get_object_or_404(Tier, code=kwargs["code"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def _forms(self, data=None):
+        names = TierNamesForm(data, instance=Tier.objects.get(pk=self.tier.pk))
+        benefits = BenefitFormSet(data, queryset=self.tier.benefits.all(), prefix="benefit")
+        return names, benefits
+
+    def get(self, request, *args, **kwargs):
+        names, benefits = self._forms()
+        return self.render_to_response(self.get_context_data(names=names, benefits=benefits))
+
+    def post(self, request, *args, **kwargs):
+        names, benefits = self._forms(request.POST)
+        if names.is_valid() and benefits.is_valid():
+            try:
+                services.tier_rename(
+                    tier=self.tier,
+                    name_zh=names.cleaned_data["name_zh"],
+                    name_en=names.cleaned_data["name_en"],
+                    actor=request.user,
+                )
+                for form in benefits.forms:
+                    if not form.has_changed():
+                        continue
+                    services.benefit_save(
+                        tier=self.tier,
+                        benefit=form.instance if form.instance.pk else None,
+                        actor=request.user,
+                        **{name: form.cleaned_data[name] for name in BENEFIT_FIELDS},
+                    )
+            except DomainError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, _("Tier and benefits saved."))
+                return redirect("backoffice:tier_list")
+        return self.render_to_response(
+            self.get_context_data(names=names, benefits=benefits), status=400
+        )
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(tier=self.tier, **kwargs)
+
+
+class BenefitDeleteView(StaffPermissionMixin, TemplateView):
+    """Removing a benefit asks for confirmation and a reason (kept in the audit log)."""
+
+    permission_required = "tiers.delete_benefit"
+    template_name = "backoffice/policies/benefit_delete.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.benefit = Benefit.objects.select_related("tier").filter(pk=kwargs["pk"]).first()
+        if self.benefit is None or self.benefit.tier.code != kwargs["code"]:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        return self.render_to_response(self.get_context_data(form=ReasonForm()))
+
+    def post(self, request, *args, **kwargs):
+        form = ReasonForm(request.POST)
+        if form.is_valid():
+            services.benefit_delete(
+                benefit=self.benefit, reason=form.cleaned_data["reason"], actor=request.user
+            )
+            messages.success(request, _("Benefit removed."))
+            return redirect("backoffice:tier_edit", code=self.benefit.tier.code)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(benefit=self.benefit, **kwargs)

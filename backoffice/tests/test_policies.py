@@ -1,0 +1,734 @@
+"""Policy versions in the back office: validation that says what is wrong, the structured
+editor, the diff, the impact preview (a small data set where we know who moves), publishing
+rules, tier names and benefits, and who may do what."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
+from loyalty.roles import ROLES
+from members.models import Member
+from members.tests.factories import MemberFactory, PurchaseFactory
+from tiers import engine
+from tiers.diff import policy_diff
+from tiers.models import Benefit, Tier, TierPolicy
+from tiers.policy import PolicyInvalid, ordering_problems
+from tiers.preview import policy_preview
+from tiers.selectors import (
+    PolicyStatus,
+    announced_policy,
+    engine_policy,
+    policy_versions,
+)
+from tiers.services import (
+    benefit_delete,
+    benefit_save,
+    policy_draft_create,
+    policy_draft_update,
+    policy_publish,
+    tier_rename,
+)
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-test-password"
+CAST = [*sorted(ROLES), "anonymous"]
+AS_OF = datetime.date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def user_with_role(django_user_model):
+    def make(role: str):
+        user = django_user_model.objects.filter(username=f"{role}-user").first()
+        if user is None:
+            user = django_user_model.objects.create_user(username=f"{role}-user", password=PASSWORD)
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def owner(user_with_role):
+    return user_with_role("policy_owner")
+
+
+@pytest.fixture
+def login_as(client, user_with_role):
+    def login(role: str):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        if role != "anonymous":
+            client.force_login(user_with_role(role))
+        return client
+
+    return login
+
+
+def active() -> TierPolicy:
+    return TierPolicy.objects.get(version=1)
+
+
+def with_gold_spend(rules: dict, minimum: str) -> dict:
+    rules = copy.deepcopy(rules)
+    rules["gold"]["any"][0]["min"] = minimum
+    return rules
+
+
+def draft_with(owner, **changes) -> TierPolicy:
+    draft = policy_draft_create(actor=owner, today=AS_OF)
+    if changes:
+        draft = policy_draft_update(policy=draft, actor=owner, **changes)
+    return draft
+
+
+# --- Drafts -------------------------------------------------------------------------------
+
+
+def test_a_draft_is_a_copy_of_the_active_version_with_the_next_number(owner):
+    draft = policy_draft_create(actor=owner, today=AS_OF)
+
+    assert draft.version == 2
+    assert draft.status == TierPolicy.Status.DRAFT
+    assert draft.effective_from is None
+    assert draft.rules == active().rules
+    assert draft.window_kind == active().window_kind
+    entry = AuditEntry.objects.get(action="policy.draft.create")
+    assert entry.actor == owner
+    assert entry.before == {"based_on": 1}
+
+
+def test_editing_a_draft_stores_canonical_rules_and_audits_before_and_after(owner):
+    draft = draft_with(owner)
+
+    policy_draft_update(
+        policy=draft,
+        actor=owner,
+        rules=with_gold_spend(draft.rules, "25000"),
+        referral_points=300,
+    )
+
+    draft.refresh_from_db()
+    assert draft.rules["gold"]["any"][0] == {"metric": "spend", "min": "25000.00"}
+    assert draft.referral_points == 300
+    entry = AuditEntry.objects.get(action="policy.draft.update")
+    assert entry.before["referral_points"] == 200
+    assert entry.after["referral_points"] == 300
+    assert entry.before["rules"]["gold"]["any"][0]["min"] == "20000.00"
+    assert entry.after["rules"]["gold"]["any"][0]["min"] == "25000.00"
+
+
+def test_every_invalid_rule_is_reported_at_once_with_its_place(owner):
+    draft = draft_with(owner)
+    rules = copy.deepcopy(draft.rules)
+    rules["gold"]["any"][1]["min"] = "twelve"
+    rules["diamond"]["all"][1]["at_least"] = 4
+
+    with pytest.raises(PolicyInvalid) as caught:
+        policy_draft_update(policy=draft, actor=owner, rules=rules)
+
+    messages = [str(e) for e in caught.value.errors]
+    assert messages == [
+        "diamond.all[1]: 'at_least' must be a whole number from 1 to the number of rules (3)",
+        "gold.any[1]: frequency minimum 'twelve' must be a whole number ≥ 0",
+    ]
+    draft.refresh_from_db()
+    assert draft.rules == active().rules  # nothing saved
+
+
+def test_the_ordering_check_finds_a_higher_tier_easier_to_reach_than_a_lower_one(owner):
+    rules = with_gold_spend(active().rules, "3000")  # below Silver's 5,000
+    draft = draft_with(owner, rules=rules)
+    names = {t.code: t.name for t in Tier.objects.all()}
+
+    messages = [p.message(names) for p in ordering_problems(engine_policy(draft))]
+
+    assert (
+        "Gold is easier to reach than Silver: a member with spend ¥3,000.00 qualifies for Gold "
+        "but not for Silver." in messages
+    )
+
+
+def test_the_default_policy_lets_contribution_alone_reach_gold_but_not_silver():
+    names = {t.code: t.name for t in Tier.objects.all()}
+
+    messages = [p.message(names) for p in ordering_problems(engine_policy(active()))]
+
+    assert messages == [
+        "Gold is easier to reach than Silver: a member with contribution (points) 2,000 "
+        "qualifies for Gold but not for Silver."
+    ]
+
+
+def test_nested_tiers_have_no_ordering_problem():
+    nested = engine.Policy(
+        version=9,
+        tiers=(
+            engine.TierRule("a", 0, engine.AllOf(())),
+            engine.TierRule("b", 1, engine.Threshold(engine.Metric.SPEND, Decimal(100))),
+            engine.TierRule(
+                "c",
+                2,
+                engine.AllOf(
+                    (
+                        engine.Threshold(engine.Metric.SPEND, Decimal(200)),
+                        engine.Threshold(engine.Metric.FREQUENCY, 3),
+                    )
+                ),
+            ),
+        ),
+    )
+
+    assert ordering_problems(nested) == []
+
+
+# --- The structured editor ----------------------------------------------------------------
+
+
+def editor_post(page) -> dict:
+    """The fields of the edit page as the browser would post them back unchanged."""
+    form = page.context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items()}
+
+    def walk(node):
+        data[f"{node.prefix}-kind"] = node.kind
+        if node.is_group:
+            data[f"{node.prefix}-count"] = node.count
+            for child in node.children:
+                walk(child)
+        else:
+            data[f"{node.prefix}-metric"] = node.metric
+            data[f"{node.prefix}-min"] = node.minimum
+
+    for tier_editor in page.context["editor"].tiers:
+        if not tier_editor.fixed:
+            walk(tier_editor.root)
+    return data
+
+
+def test_the_editor_shows_the_nested_default_rules_as_fields(login_as, owner):
+    draft = draft_with(owner)
+    page = login_as("policy_owner").get(reverse("backoffice:policy_edit", args=[draft.version]))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="r-diamond-kind"' in html
+    assert 'name="r-diamond.1-count" value="2"' in html
+    assert 'name="r-diamond.1.2-min" value="5000"' in html
+    assert 'name="r-gold.0-min" value="20000.00"' in html
+    assert "rules" not in page.context["form"].fields  # no raw JSON
+
+
+def test_saving_the_editor_changes_gold_and_keeps_the_rest(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data["r-gold.0-min"] = "25,000"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.rules == with_gold_spend(active().rules, "25000.00")
+
+
+def test_a_bad_edit_is_explained_next_to_the_field_and_nothing_is_saved(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data["r-gold.0-min"] = "20k"
+    data["r-diamond.1-count"] = "0"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The draft was not saved" in html
+    assert "Gold: spend minimum &#x27;20k&#x27; is not an amount" in html
+    assert "Diamond: &#x27;at_least&#x27; must be a whole number from 1" in html
+    assert 'value="20k"' in html  # the entry is kept for correcting
+    draft.refresh_from_db()
+    assert draft.rules == active().rules
+
+
+def test_adding_and_removing_conditions_redraws_the_form_without_saving(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+
+    added = client.post(url, {**data, "op": "add-threshold:gold"})
+    removed = client.post(url, {**data, "op": "remove:diamond.1.0"})
+    grouped = client.post(url, {**data, "op": "add-group:silver"})
+
+    gold = added.context["editor"].tiers[2].root
+    assert [c.path for c in gold.children] == ["gold.0", "gold.1", "gold.2", "gold.3"]
+    extra = removed.context["editor"].tiers[0].root.children[1]
+    assert [(c.path, c.metric) for c in extra.children] == [
+        ("diamond.1.0", "tenure_years"),
+        ("diamond.1.1", "contribution"),
+    ]
+    assert grouped.context["editor"].tiers[3].root.children[-1].kind == "any"
+    draft.refresh_from_db()
+    assert draft.rules == active().rules
+
+
+def test_a_published_version_is_never_edited(login_as, owner):
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[1])
+
+    page = client.get(url)
+    posted = client.post(url, {"name": "changed"})
+
+    assert page.status_code == 302
+    assert posted.status_code == 302
+    assert active().name != "changed"
+    with pytest.raises(DomainError, match="never edited"):
+        policy_draft_update(policy=active(), actor=owner, name="changed")
+
+
+# --- Diff ---------------------------------------------------------------------------------
+
+
+def test_the_diff_marks_the_changed_threshold_and_setting_only(owner):
+    draft = draft_with(
+        owner, rules=with_gold_spend(active().rules, "25000"), window_kind="calendar_year"
+    )
+    codes = list(Tier.objects.order_by("-rank").values_list("code", flat=True))
+
+    diff = policy_diff(active(), draft, codes)
+
+    changed_settings = [(s.label, s.old, s.new) for s in diff.settings if s.changed]
+    assert changed_settings == [("window", "rolling year", "calendar year")]
+    changed_tiers = [t.code for t in diff.tiers if t.changed]
+    assert changed_tiers == ["gold"]
+    gold = next(t for t in diff.tiers if t.code == "gold")
+    changed = [(r.old.text, r.new.text) for r in gold.rows if r.changed]
+    assert changed == [("spend ≥ ¥20,000.00", "spend ≥ ¥25,000.00")]
+    assert [r.old.text for r in gold.rows][0] == "Any one of these"
+
+
+def test_the_diff_page_shows_both_sides(login_as, owner):
+    draft = draft_with(owner, rules=with_gold_spend(active().rules, "25000"))
+
+    html = login_as("auditor").get(reverse("backoffice:policy_diff", args=[draft.version]))
+
+    text = html.content.decode()
+    assert "¥20,000.00" in text and "¥25,000.00" in text
+    assert text.count('class="is-changed"') == 1
+
+
+# --- Impact preview -----------------------------------------------------------------------
+
+
+def buyer(spend_yuan: int, *, day=datetime.date(2026, 3, 1), **fields) -> Member:
+    fields.setdefault("joined_on", datetime.date(2026, 1, 1))
+    member = MemberFactory(**fields)
+    if spend_yuan:
+        PurchaseFactory(member=member, amount_fen=spend_yuan * 100, day=day)
+    return member
+
+
+@pytest.fixture
+def five_members():
+    """Who moves when Gold needs ¥25,000 and Silver only ¥3,000 (all joined this year):"""
+    return {
+        "gold_to_silver": buyer(22_000, member_no="P-G2S"),
+        "stays_gold": buyer(30_000, member_no="P-GG"),
+        "stays_silver": buyer(6_000, member_no="P-SS"),
+        "stays_regular": buyer(0, member_no="P-RR"),
+        "regular_to_silver": buyer(4_000, member_no="P-R2S"),
+        # Not counted: no part in evaluation, or not joined yet.
+        "experience": buyer(22_000, status=Member.Status.EXPERIENCE),
+        "later": buyer(0, joined_on=AS_OF + datetime.timedelta(days=1)),
+    }
+
+
+def easier_silver_harder_gold(rules: dict) -> dict:
+    rules = with_gold_spend(rules, "25000")
+    rules["silver"]["any"][0]["min"] = "3000.00"
+    return rules
+
+
+def test_the_preview_counts_who_moves_up_down_or_stays(owner, five_members):
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+
+    preview = policy_preview(draft=draft, as_of=AS_OF)
+
+    assert preview.members == 5
+    assert dict(preview.matrix) == {
+        ("gold", "silver"): 1,
+        ("gold", "gold"): 1,
+        ("silver", "silver"): 1,
+        ("regular", "regular"): 1,
+        ("regular", "silver"): 1,
+    }
+    assert (preview.up, preview.down, preview.stay) == (1, 1, 3)
+    gold_row = next(r for r in preview.rows if r.tier.code == "gold")
+    assert (gold_row.up, gold_row.down, gold_row.stay) == (0, 1, 1)
+    samples = {k: [m.member_no for m in v] for k, v in preview.samples.items()}
+    assert samples == {("gold", "silver"): ["P-G2S"], ("regular", "silver"): ["P-R2S"]}
+
+
+def test_a_draft_with_a_calendar_year_window_is_previewed_with_its_own_figures(owner):
+    buyer(
+        22_000,
+        member_no="P-DEC",
+        day=datetime.date(2025, 12, 1),
+        joined_on=datetime.date(2025, 11, 1),
+    )
+    buyer(22_000, member_no="P-MAR", joined_on=datetime.date(2025, 11, 1))
+    draft = draft_with(owner, window_kind="calendar_year")
+
+    preview = policy_preview(draft=draft, as_of=AS_OF)
+
+    assert dict(preview.matrix) == {("gold", "regular"): 1, ("gold", "gold"): 1}
+    assert [m.member_no for m in preview.samples["gold", "regular"]] == ["P-DEC"]
+
+
+def test_the_preview_makes_the_same_number_of_queries_for_more_members(owner):
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+    for spend in (22_000, 4_000):
+        buyer(spend)
+    with CaptureQueriesContext(connection) as few:
+        policy_preview(draft=draft, as_of=AS_OF)
+    for spend in [22_000, 4_000, 30_000, 100] * 10:
+        buyer(spend)
+    with CaptureQueriesContext(connection) as many:
+        policy_preview(draft=draft, as_of=AS_OF)
+
+    assert len(many) == len(few)
+
+
+def test_the_preview_page_shows_the_matrix_and_links_to_the_members(login_as, owner, five_members):
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+    today = timezone.localdate()
+    for member in Member.objects.all():
+        member.transactions.update(occurred_on=today)
+
+    page = login_as("policy_owner").get(reverse("backoffice:policy_preview", args=[draft.version]))
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert page.context["preview"].matrix["gold", "silver"] == 1
+    assert 'id="preview-matrix"' in html
+    assert reverse("backoffice:member_detail", args=["P-G2S"]) in html
+    assert reverse("backoffice:policy_publish", args=[draft.version]) in html
+
+
+# --- Publishing ---------------------------------------------------------------------------
+
+
+def test_publishing_needs_the_notice_period(owner):
+    draft = draft_with(owner, rules=with_gold_spend(active().rules, "25000"))
+    too_soon = AS_OF + datetime.timedelta(days=settings.POLICY_NOTICE_DAYS - 1)
+
+    with pytest.raises(DomainError, match="on or after 2026-07-07"):
+        policy_publish(
+            policy=draft, effective_from=too_soon, actor=owner, accept_warnings=True, today=AS_OF
+        )
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
+
+
+def test_publishing_sets_the_date_audits_and_announces_the_version(owner):
+    draft = draft_with(owner, rules=with_gold_spend(active().rules, "25000"))
+    effective = AS_OF + datetime.timedelta(days=7)
+
+    policy_publish(
+        policy=draft, effective_from=effective, actor=owner, accept_warnings=True, today=AS_OF
+    )
+
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.PUBLISHED
+    assert draft.effective_from == effective
+    assert draft.published_by == owner
+    entry = AuditEntry.objects.get(action="policy.publish")
+    assert entry.before == {"status": "draft", "effective_from": None}
+    assert entry.after["effective_from"] == "2026-07-07"
+    assert entry.after["accepted_warnings"] == ["gold>silver"]
+    assert announced_policy(AS_OF) == draft
+    assert announced_policy(effective) is None
+    statuses = {v.policy.version: v.status for v in policy_versions(AS_OF)}
+    assert statuses == {1: PolicyStatus.ACTIVE, 2: PolicyStatus.SCHEDULED}
+    later = {v.policy.version: (v.status, v.until) for v in policy_versions(effective)}
+    assert later == {
+        1: (PolicyStatus.RETIRED, effective - datetime.timedelta(days=1)),
+        2: (PolicyStatus.ACTIVE, None),
+    }
+
+
+def test_a_published_version_is_not_published_again(owner):
+    draft = draft_with(owner)
+    effective = AS_OF + datetime.timedelta(days=10)
+    policy_publish(
+        policy=draft, effective_from=effective, actor=owner, accept_warnings=True, today=AS_OF
+    )
+
+    with pytest.raises(DomainError, match="already published"):
+        policy_publish(
+            policy=draft,
+            effective_from=effective + datetime.timedelta(days=5),
+            actor=owner,
+            accept_warnings=True,
+            today=AS_OF,
+        )
+    with pytest.raises(DomainError, match="never edited"):
+        policy_draft_update(policy=draft, actor=owner, referral_points=1)
+
+
+def test_a_new_version_takes_effect_after_every_published_one(owner):
+    first = draft_with(owner)
+    policy_publish(
+        policy=first,
+        effective_from=AS_OF + datetime.timedelta(days=30),
+        actor=owner,
+        accept_warnings=True,
+        today=AS_OF,
+    )
+    second = draft_with(owner)
+
+    with pytest.raises(DomainError, match="on or after 2026-07-31"):
+        policy_publish(
+            policy=second,
+            effective_from=AS_OF + datetime.timedelta(days=30),
+            actor=owner,
+            accept_warnings=True,
+            today=AS_OF,
+        )
+
+
+def test_warnings_must_be_accepted_to_publish(owner):
+    draft = draft_with(owner)
+
+    with pytest.raises(DomainError, match="confirm to publish anyway"):
+        policy_publish(
+            policy=draft,
+            effective_from=AS_OF + datetime.timedelta(days=7),
+            actor=owner,
+            today=AS_OF,
+        )
+
+
+@pytest.mark.parametrize("role", ["ops", "ops_lead", "committee", "auditor"])
+def test_only_policy_owners_publish(user_with_role, owner, role):
+    draft = draft_with(owner)
+
+    with pytest.raises(PermissionDenied):
+        policy_publish(
+            policy=draft,
+            effective_from=AS_OF + datetime.timedelta(days=7),
+            actor=user_with_role(role),
+            accept_warnings=True,
+            today=AS_OF,
+        )
+
+
+def test_an_ops_user_sees_the_preview_without_a_publish_button_and_gets_403_on_post(
+    login_as, owner
+):
+    draft = draft_with(owner)
+    client = login_as("ops")
+
+    page = client.get(reverse("backoffice:policy_preview", args=[draft.version]))
+    posted = client.post(
+        reverse("backoffice:policy_publish", args=[draft.version]),
+        {"effective_from": "2099-01-01", "confirm": "on", "accept_warnings": "on"},
+    )
+
+    assert page.status_code == 200
+    assert reverse("backoffice:policy_publish", args=[draft.version]) not in page.content.decode()
+    assert posted.status_code == 403
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
+
+
+def test_the_publish_form_publishes_with_the_chosen_date(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    effective = timezone.localdate() + datetime.timedelta(days=14)
+
+    response = client.post(
+        reverse("backoffice:policy_publish", args=[draft.version]),
+        {"effective_from": effective.isoformat(), "confirm": "on", "accept_warnings": "on"},
+    )
+
+    assert response["Location"] == reverse("backoffice:policy_detail", args=[draft.version])
+    draft.refresh_from_db()
+    assert (draft.status, draft.effective_from) == (TierPolicy.Status.PUBLISHED, effective)
+
+
+def test_the_publish_form_refuses_a_date_inside_the_notice_period(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    effective = timezone.localdate() + datetime.timedelta(days=3)
+
+    response = client.post(
+        reverse("backoffice:policy_publish", args=[draft.version]),
+        {"effective_from": effective.isoformat(), "confirm": "on", "accept_warnings": "on"},
+        follow=True,
+    )
+
+    assert "members are told 7 days ahead" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
+
+
+# --- Tier names and benefits --------------------------------------------------------------
+
+
+def test_renaming_a_tier_is_audited(owner):
+    gold = Tier.objects.get(code="gold")
+
+    tier_rename(tier=gold, name_zh="黄金会员", name_en="Gold plus", actor=owner)
+
+    gold.refresh_from_db()
+    assert (gold.name_zh, gold.name_en) == ("黄金会员", "Gold plus")
+    entry = AuditEntry.objects.get(action="tier.rename")
+    assert entry.before == {"name_zh": "金卡会员", "name_en": "Gold"}
+
+
+def test_a_discount_is_entered_as_zhe_and_stored_as_the_percent_paid(login_as):
+    client = login_as("policy_owner")
+    gold = Tier.objects.get(code="gold")
+    url = reverse("backoffice:tier_edit", args=["gold"])
+    page = client.get(url)
+    formset = page.context["benefits"]
+    data = {"name_zh": gold.name_zh, "name_en": gold.name_en}
+    data.update({f"benefit-{k}": v for k, v in formset.management_form.initial.items()})
+    for i, form in enumerate(formset.forms):
+        for name in ("id", "position", "kind", "value", "title_zh", "title_en"):
+            value = form[name].value()
+            data[f"benefit-{i}-{name}"] = "" if value is None else value
+    discount = next(i for i, f in enumerate(formset.forms) if f.instance.kind == "discount")
+    assert data[f"benefit-{discount}-value"] == Decimal("9.2")
+    data[f"benefit-{discount}-value"] = "8.8"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    benefit = Benefit.objects.get(tier=gold, kind="discount")
+    assert benefit.value == Decimal("88")
+    entry = AuditEntry.objects.get(action="benefit.update")
+    assert (entry.before["value"], entry.after["value"]) == ("92.00", "88.0")
+
+
+def test_a_discount_outside_zero_to_ten_zhe_is_refused(owner):
+    with pytest.raises(DomainError, match="between 0.1折 and 9.99折"):
+        benefit_save(
+            tier=Tier.objects.get(code="gold"),
+            actor=owner,
+            kind="discount",
+            value=Decimal("120"),
+            title_zh="x",
+            title_en="x",
+            position=9,
+        )
+
+
+def test_removing_a_benefit_needs_a_reason_and_is_audited(login_as, owner):
+    benefit = Benefit.objects.filter(tier__code="diamond", kind="service").first()
+    client = login_as("policy_owner")
+    url = reverse("backoffice:benefit_delete", args=["diamond", benefit.pk])
+
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"reason": ""}).status_code == 400
+    with pytest.raises(DomainError):
+        benefit_delete(benefit=benefit, reason="  ", actor=owner)
+    response = client.post(url, {"reason": "服务下线"})
+
+    assert response.status_code == 302
+    assert not Benefit.objects.filter(pk=benefit.pk).exists()
+    entry = AuditEntry.objects.get(action="benefit.delete")
+    assert entry.after == {"reason": "服务下线"}
+    assert entry.before["title_zh"] == benefit.title_zh
+
+
+# --- Permissions: every policy URL × every role -------------------------------------------
+
+READ = {"ops", "ops_lead", "committee", "policy_owner", "auditor"}
+OWNER = {"policy_owner"}
+
+
+def _urls(draft_version: int, benefit_pk: int):
+    return [
+        ("get", reverse("backoffice:policy_list"), READ),
+        ("get", reverse("backoffice:policy_detail", args=[1]), READ),
+        ("get", reverse("backoffice:policy_diff", args=[draft_version]), READ),
+        ("get", reverse("backoffice:policy_preview", args=[draft_version]), READ),
+        ("get", reverse("backoffice:policy_edit", args=[draft_version]), OWNER),
+        ("post", reverse("backoffice:policy_draft_create"), OWNER),
+        ("post", reverse("backoffice:policy_publish", args=[draft_version]), OWNER),
+        ("get", reverse("backoffice:tier_list"), READ),
+        ("get", reverse("backoffice:tier_edit", args=["gold"]), OWNER),
+        ("get", reverse("backoffice:benefit_delete", args=["gold", benefit_pk]), OWNER),
+    ]
+
+
+@pytest.mark.parametrize("role", CAST)
+def test_permission_matrix_of_the_policy_pages(login_as, owner, role):
+    draft = draft_with(owner)
+    benefit = Benefit.objects.filter(tier__code="gold").first()
+    client = login_as(role)
+
+    for method, url, allowed in _urls(draft.version, benefit.pk):
+        response = getattr(client, method)(url)
+        if role == "anonymous":
+            assert response.status_code == 302, url
+            assert response["Location"].startswith(reverse("login")), url
+        elif role in allowed:
+            assert response.status_code in (200, 302), url
+        else:
+            assert response.status_code == 403, (url, role)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_buttons_are_shown_only_to_roles_that_may_use_them(login_as, owner, role):
+    draft = draft_with(owner)
+    client = login_as(role)
+
+    listing = client.get(reverse("backoffice:policy_list")).content.decode()
+    detail = client.get(reverse("backoffice:policy_detail", args=[draft.version])).content.decode()
+
+    may_edit = role == "policy_owner"
+    assert (reverse("backoffice:policy_draft_create") in listing) == may_edit
+    assert (reverse("backoffice:policy_edit", args=[draft.version]) in detail) == may_edit
+
+
+def test_publishing_without_the_confirmation_says_what_is_missing(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    effective = timezone.localdate() + datetime.timedelta(days=14)
+
+    response = client.post(
+        reverse("backoffice:policy_publish", args=[draft.version]),
+        {"effective_from": effective.isoformat(), "accept_warnings": "on"},
+        follow=True,
+    )
+
+    assert "a published version cannot be changed or withdrawn: This field is required." in (
+        response.content.decode()
+    )
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
