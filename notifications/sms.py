@@ -1,7 +1,7 @@
 """Sending SMS: ``send_sms(phone, text)`` through the backend named by ``SMS_BACKEND``.
 
-``console`` (the default) only logs the message; ``http`` posts it as JSON to an SMS gateway
-(``SMS_GATEWAY_URL``, with ``SMS_GATEWAY_KEY`` as a bearer token); any other value is the
+``console`` (the default) only logs the message; ``locmem`` keeps it in ``outbox`` (tests);
+``http`` posts it as JSON to an SMS gateway (``SMS_GATEWAY_URL``, with ``SMS_GATEWAY_KEY`` as a bearer token); any other value is the
 dotted path of a class whose instances have ``send(phone, text)``. A backend raises
 ``SmsError`` when the message was not accepted, so the caller can retry.
 """
@@ -58,7 +58,17 @@ class HttpGatewayBackend:
             raise SmsError(f"SMS gateway answered {status}")
 
 
-_ALIASES = {"console": ConsoleBackend, "http": HttpGatewayBackend}
+# Messages the "locmem" backend kept, as (phone, text) pairs: like Django's locmem e-mail
+# backend, for tests and for trying sign-in codes out without a gateway.
+outbox: list[tuple[str, str]] = []
+
+
+class LocmemBackend:
+    def send(self, phone: str, text: str) -> None:
+        outbox.append((phone, text))
+
+
+_ALIASES = {"console": ConsoleBackend, "http": HttpGatewayBackend, "locmem": LocmemBackend}
 
 
 def get_backend():

@@ -12,6 +12,7 @@ from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 
 from members.models import Member, Transaction
+from notifications import selectors as notification_selectors
 from tiers import engine
 from tiers.models import (
     Benefit,
@@ -61,16 +62,12 @@ def signed_in_member(member_id: int | None) -> Member | None:
     )
 
 
-def member_messages(member: Member) -> list:
-    """In-app messages to the member, newest first.
+MESSAGES_SHOWN = 20
 
-    MERGE: the notifications work provides ``notifications.selectors.member_messages``; until it
-    is in this branch the list is empty and the page says there are no messages."""
-    try:
-        from notifications import selectors as notification_selectors
-    except ImportError:
-        return []
-    return list(notification_selectors.member_messages(member))
+
+def member_messages(member: Member) -> list:
+    """The member's latest in-app messages, newest first."""
+    return list(notification_selectors.member_messages(member)[:MESSAGES_SHOWN])
 
 
 @dataclass(frozen=True)

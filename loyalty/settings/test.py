@@ -35,3 +35,6 @@ AUTHENTICATION_BACKENDS = [
     "loyalty.login_guard.TestClientAxesBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# Texts (sign-in codes, notices) are kept in notifications.sms.outbox for the tests to read.
+SMS_BACKEND = "locmem"
