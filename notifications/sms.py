@@ -2,8 +2,9 @@
 
 ``console`` (the default) only logs the message; ``locmem`` keeps it in ``outbox`` (tests);
 ``http`` posts it as JSON to an SMS gateway (``SMS_GATEWAY_URL``, with ``SMS_GATEWAY_KEY`` as a
-bearer token); any other value is the dotted path of a class whose instances have ``send(phone, text)``. A backend raises
-``SmsError`` when the message was not accepted, so the caller can retry.
+bearer token); any other value is the dotted path of a class whose instances have
+``send(phone, text)``. A backend raises ``SmsError`` when the message was not accepted, so the
+caller can retry.
 """
 
 from __future__ import annotations
