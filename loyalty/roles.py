@@ -58,6 +58,10 @@ ROLES: dict[str, dict] = {
             "members.erase_member_data",
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
+            # Keys for other systems (POS, e-commerce, CRM) to use the REST API.
+            "api.view_apikey",
+            "api.add_apikey",
+            "api.revoke_apikey",
         ],
     },
     "committee": {"label": _("Review committee"), "permissions": VIEW_ALL},
@@ -75,7 +79,10 @@ ROLES: dict[str, dict] = {
         ],
     },
     # Auditors read everything, the audit log included, and change nothing.
-    "auditor": {"label": _("Auditor"), "permissions": VIEW_ALL + ["loyalty.view_auditentry"]},
+    "auditor": {
+        "label": _("Auditor"),
+        "permissions": VIEW_ALL + ["loyalty.view_auditentry", "api.view_apikey"],
+    },
 }
 
 

@@ -1,4 +1,5 @@
-"""Site URLs: staff login, the staff pages, the language switch and the Django admin."""
+"""Site URLs: staff login, the staff pages, the REST API, the language switch and the Django
+admin."""
 
 from __future__ import annotations
 
@@ -14,5 +15,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("backoffice.urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]
