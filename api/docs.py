@@ -115,7 +115,13 @@ CONFLICT = _error(
     "External id POS-20260630-000123 was already recorded with different data.",
     "409",
 )
+UNSUPPORTED = _error(
+    "The body is not JSON (send Content-Type: application/json).",
+    'Unsupported media type "text/plain" in request.',
+    "415",
+)
 COMMON = {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED}
+WRITE = {**COMMON, 415: UNSUPPORTED}
 
 MEMBER_NO = OpenApiParameter(
     "member_no", OpenApiTypes.STR, OpenApiParameter.PATH, description="The member number."
@@ -147,7 +153,7 @@ MEMBER_CREATE = {
         200: OpenApiResponse(MemberSerializer, description="Already registered, same data."),
         400: FIELD_ERRORS,
         409: CONFLICT,
-        **COMMON,
+        **WRITE,
     },
     "examples": [
         OpenApiExample(
@@ -177,7 +183,7 @@ MEMBER_UPDATE = {
         200: MemberSerializer,
         400: FIELD_ERRORS,
         404: MEMBER_NOT_FOUND,
-        **COMMON,
+        **WRITE,
     },
     "examples": [
         OpenApiExample("New phone", value={"phone": "13800000000"}, request_only=True),
@@ -274,7 +280,7 @@ TRANSACTION_CREATE = {
         400: FIELD_ERRORS,
         404: MEMBER_NOT_FOUND,
         409: CONFLICT,
-        **COMMON,
+        **WRITE,
     },
     "examples": [
         OpenApiExample("A purchase", value=PURCHASE_IN, request_only=True),
@@ -344,7 +350,7 @@ TRANSACTION_BATCH = {
             examples=BATCH_REFUSED.examples[:1],
         ),
         409: BATCH_REFUSED,
-        **COMMON,
+        **WRITE,
     },
     "examples": [
         OpenApiExample(
@@ -366,7 +372,7 @@ REFERRAL_CREATE = {
         400: FIELD_ERRORS,
         404: MEMBER_NOT_FOUND,
         409: CONFLICT,
-        **COMMON,
+        **WRITE,
     },
     "examples": [
         OpenApiExample(
@@ -392,7 +398,7 @@ ACTIVITY_CREATE = {
         200: OpenApiResponse(ActivitySerializer, description="Already recorded."),
         400: FIELD_ERRORS,
         404: MEMBER_NOT_FOUND,
-        **COMMON,
+        **WRITE,
     },
     "examples": [
         OpenApiExample(

@@ -1,5 +1,6 @@
-"""The writers of API keys: create (the key is returned once, never stored) and revoke; both
-audited. Reading a key back from a request is ``selectors.api_key_for``."""
+"""The writers of the API: API keys (created with the key returned once, never stored; revoked;
+both audited) and batches of transactions. Reading a key back from a request is
+``selectors.api_key_for``; single writes call ``tiers.actions`` directly."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from django.utils.translation import gettext as _
 
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
+from members import services as facts
+from members.models import Member, Transaction
+from tiers.services import member_evaluate
 
 from .models import ApiKey, Scope
 
@@ -109,3 +113,54 @@ def api_key_revoke(*, api_key: ApiKey, reason: str, actor) -> ApiKey:
         after={"revoked_at": api_key.revoked_at.isoformat(), "reason": reason},
     )
     return api_key
+
+
+class BatchItemError(Exception):
+    """Item ``index`` of a batch was refused by ``error``; nothing of the batch was written."""
+
+    def __init__(self, index: int, error: DomainError):
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
+@transaction.atomic
+def transactions_record_batch(
+    *, items: list[dict], members: dict[str, Member], actor=None
+) -> list[tuple[Transaction, bool]]:
+    """Record transactions in order (a refund may name a purchase earlier in the batch), all or
+    nothing, then evaluate each member with something new once, in the same transaction: the
+    same end state as recording them one by one with ``tiers.actions.transaction_record``, at a
+    third of the queries. Items are dicts of ``transaction_create``'s arguments plus
+    ``member_no``; ``members`` maps every item's member number to its member."""
+    # Lock every member of the batch up front, in one order, so two batches naming the same
+    # members wait for each other instead of deadlocking.
+    list(
+        Member.objects.select_for_update()
+        .filter(pk__in=sorted(m.pk for m in members.values()))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    recorded = []
+    changed: dict[int, Member] = {}
+    for index, item in enumerate(items):
+        member = members[item["member_no"]]
+        try:
+            txn, created = facts.transaction_create(
+                member=member,
+                external_id=item["external_id"],
+                kind=item["kind"],
+                amount=item["amount"],
+                occurred_at=item["occurred_at"],
+                refund_of=item["refund_of"],
+                actor=actor,
+            )
+        except DomainError as exc:
+            raise BatchItemError(index, exc) from None
+        recorded.append((txn, created))
+        if created:
+            changed[member.pk] = member
+    today = timezone.localdate()
+    for member in changed.values():
+        member_evaluate(member=member, as_of=today, actor=actor)
+    return recorded

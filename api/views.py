@@ -49,6 +49,7 @@ from .serializers import (
     member_type,
     shortfall_amount,
 )
+from .services import BatchItemError, transactions_record_batch
 
 
 def member_or_404(member_no: str) -> Member:
@@ -325,34 +326,24 @@ class TransactionBatch(APIView):
                         "member_no": [_("No member has number %(no)s.") % {"no": item["member_no"]}]
                     },
                 )
-        recorded = []
-        created_count = 0
-        with transaction.atomic():
-            # Lock every member of the batch up front, in one order, so two batches naming
-            # the same members wait for each other instead of deadlocking.
-            list(
-                Member.objects.select_for_update()
-                .filter(pk__in=[m.pk for m in members.values()])
-                .order_by("pk")
-                .values_list("pk", flat=True)
+        try:
+            recorded = transactions_record_batch(
+                items=[{**item, "amount": fen_to_yuan(item["amount"])} for item in items],
+                members=members,
+                actor=request.user,
             )
-            for index, item in enumerate(items):
-                try:
-                    txn, created = _record_transaction(
-                        item, members[item["member_no"]], request.user
-                    )
-                except DomainError as exc:
-                    raise BatchItemRefused(
-                        index=index,
-                        errors={"detail": str(exc)},
-                        status_code=409 if isinstance(exc, ConflictError) else 400,
-                    ) from None
-                recorded.append(txn)
-                created_count += created
+        except BatchItemError as refused:
+            raise BatchItemRefused(
+                index=refused.index,
+                errors={"detail": str(refused.error)},
+                status_code=409 if isinstance(refused.error, ConflictError) else 400,
+            ) from None
+        created_count = sum(created for _txn, created in recorded)
+        transactions = [txn for txn, _created in recorded]
         body = {
             "created": created_count,
             "already_recorded": len(recorded) - created_count,
-            "transactions": _transaction_data(recorded, [t.member_id for t in recorded]),
+            "transactions": _transaction_data(transactions, [t.member_id for t in transactions]),
         }
         return Response(body, status=_written(created_count > 0))
 
