@@ -129,3 +129,9 @@ def test_the_joined_date_cannot_be_changed_and_an_experience_member_can_be_conve
 
 def test_reverse_names_match_the_documented_paths():
     assert reverse("api:member_tier", args=["M1"]) == "/api/v1/members/M1/tier"
+
+
+def test_a_member_number_with_a_line_break_is_a_json_404(api):
+    response = api.get("/api/v1/members/%0A9/tier/history")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
