@@ -11,7 +11,8 @@ def pytest_collection_modifyitems(config, items):
     # Browser tests are transactional: they end by flushing every table, including the tiers and
     # default policy that migrations created. Run them after everything else (pytest-django
     # runs tests that ask for the database on the fly after its own ordering, so this matters).
-    items.sort(key=lambda item: "browser" in item.keywords)
+    # Other transactional tests (real commits, e.g. concurrent requests) flush the same way.
+    items.sort(key=lambda item: "browser" in item.keywords or _is_transactional(item))
 
     # PostgreSQL-only tests are skipped, visibly, on SQLite runs.
     if connection.vendor != "postgresql":
@@ -19,3 +20,8 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres_only" in item.keywords:
                 item.add_marker(skip)
+
+
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction"))

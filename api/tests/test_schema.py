@@ -11,6 +11,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -66,9 +68,17 @@ def api_schema(db, settings):
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]
     from loyalty.wsgi import application
 
-    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
-    schema.config.phases.coverage.enabled = LONG_RUN
-    return schema
+    # As Django's test client does: a request must not close the test's connection (it would,
+    # on PostgreSQL, because the test's transaction is open).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+        schema.config.phases.coverage.enabled = LONG_RUN
+        yield schema
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

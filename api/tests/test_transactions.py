@@ -204,6 +204,8 @@ def test_a_batch_holds_at_most_a_thousand_items(api, member):
 
 
 @pytest.mark.postgres_only
+# Transactional: real commits, seen by both threads (the root conftest runs it last, as the
+# flush at its end removes the tiers and default policy that migrations created).
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it():
     from rest_framework.test import APIClient
