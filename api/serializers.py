@@ -4,6 +4,7 @@ domain's rules stay in the services they call (members.services via tiers.action
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.utils import timezone
@@ -110,7 +111,7 @@ class MemberCreateSerializer(serializers.Serializer):
     birthday = DayField(required=False, allow_null=True, default=None)
 
     def validate_joined_on(self, value):
-        if value > timezone.localdate() + timezone.timedelta(days=1):
+        if value > timezone.localdate() + datetime.timedelta(days=1):
             raise serializers.ValidationError(_("The joined date cannot be in the future."))
         return value
 
