@@ -69,6 +69,10 @@ ROLES: dict[str, dict] = {
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
             "notifications.resend_notification",
+            # Keys for other systems (POS, e-commerce, CRM) to use the REST API.
+            "api.view_apikey",
+            "api.add_apikey",
+            "api.revoke_apikey",
         ]
         + VIEW_JOBS,
     },
@@ -91,7 +95,7 @@ ROLES: dict[str, dict] = {
     # Auditors read everything, the audit log included, and change nothing.
     "auditor": {
         "label": _("Auditor"),
-        "permissions": VIEW_ALL + VIEW_JOBS + ["loyalty.view_auditentry"],
+        "permissions": VIEW_ALL + VIEW_JOBS + ["loyalty.view_auditentry", "api.view_apikey"],
     },
 }
 

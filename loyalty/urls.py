@@ -1,5 +1,5 @@
 """Site URLs: the health check, staff login, the staff pages, the member pages (/my/), the
-language switch and the Django admin."""
+REST API (/api/), the language switch and the Django admin."""
 
 from __future__ import annotations
 
@@ -22,5 +22,6 @@ urlpatterns = [
     path("my/", include("portal.urls")),
     path("jobs/", include("jobs.urls")),
     path("", include("backoffice.urls")),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

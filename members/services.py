@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.audit import audit_record
-from loyalty.exceptions import DomainError
+from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
@@ -258,7 +258,7 @@ def transaction_create(
             refund_of=purchase,
         ):
             return stored, False
-        raise DomainError(
+        raise ConflictError(
             _("External id %(id)s was already recorded with different data.") % {"id": external_id}
         )
 
@@ -290,7 +290,7 @@ def transaction_create(
             )
     except IntegrityError:
         # The same external id for another member, committed between our check and insert.
-        raise DomainError(
+        raise ConflictError(
             _("External id %(id)s was already recorded with different data.") % {"id": external_id}
         ) from None
     if getattr(actor, "pk", None):
@@ -317,7 +317,7 @@ def referral_create(
     if stored is not None:
         if stored.referrer_id == referrer.pk and stored.occurred_on == occurred_on:
             return stored, False
-        raise DomainError(_("Member %(no)s was already referred.") % {"no": referred.member_no})
+        raise ConflictError(_("Member %(no)s was already referred.") % {"no": referred.member_no})
     if referred.joined_on < referrer.joined_on:
         raise DomainError(_("The referred member joined before the referrer."))
     if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:

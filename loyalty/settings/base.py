@@ -30,6 +30,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "axes",
     "loyalty",
@@ -40,6 +43,7 @@ INSTALLED_APPS = [
     "backoffice",
     "portal",
     "jobs",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -128,10 +132,50 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- REST API (api/) --------------------------------------------------------------------
+# Other systems authenticate with API keys (api.authentication); staff use their session in the
+# browsable API. Each view names its scopes (api.permissions); throttling is per key, with the
+# key's own rate (api.throttles).
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.ApiKeyThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+# Requests per minute a new API key may make, unless staff give it its own rate.
+API_KEY_DEFAULT_RATE = env.int("API_KEY_DEFAULT_RATE", default=6000)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Membership tiers API",
+    "DESCRIPTION": (
+        "Push members, transactions, referrals and activities from other systems (POS, "
+        "e-commerce, CRM) and read members' tiers. Authenticate with "
+        "`Authorization: Api-Key <key>`; every write re-evaluates the member at once and "
+        "answers with the member's tier after it."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+    # Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar), no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Optional Redis (REDIS_URL, e.g. redis://127.0.0.1:6379/0): the shared cache, and the task

@@ -1,4 +1,5 @@
-"""Measure import and recompute at scale, against an empty scratch database.
+"""Measure import and recompute at scale, against an empty scratch database; with ``--api``,
+the REST API's throughput instead (single transactions POSTed to gunicorn by locust).
 
 Each step runs as its own ``manage.py`` process, so its wall time and peak memory (max RSS) are
 its own, as an operator would see them. The figures go into BENCHMARKS.md by hand.
@@ -30,6 +31,14 @@ class Command(BaseCommand):
     help = "Generate data, then time import_csv, a bare GROUP BY and recompute_tiers."
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--api",
+            action="store_true",
+            help="only measure the REST API: single transactions POSTed to gunicorn by locust",
+        )
+        parser.add_argument("--api-users", type=int, default=32)
+        parser.add_argument("--api-seconds", type=int, default=20)
+        parser.add_argument("--api-workers", type=int, default=4)
         parser.add_argument("--members", type=int, default=100_000)
         parser.add_argument("--transactions", type=int, default=1_000_000)
         parser.add_argument(
@@ -47,6 +56,9 @@ class Command(BaseCommand):
             raise CommandError(
                 "the benchmark needs an empty database: point DATABASE_URL at a scratch one"
             )
+        if options["api"]:
+            self._api(options["api_users"], options["api_seconds"], options["api_workers"])
+            return
         workdir = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
         started = time.monotonic()
         members_csv, transactions_csv = self._generate(workdir, members, transactions, as_of, seed)
@@ -209,3 +221,101 @@ class Command(BaseCommand):
             f"{'policy_preview_s (best of 2)':32} {best:7.2f} s   {preview.members:,} members, "
             f"{preview.up:,} up, {preview.down:,} down"
         )
+
+    # --- The REST API ---------------------------------------------------------------------
+
+    def _api(self, users: int, seconds: int, workers: int) -> None:
+        """POST single purchases to gunicorn (DEBUG off, ``workers`` sync workers) with locust
+        headless, ``users`` users without pauses, for ``seconds``; each purchase re-evaluates
+        its member. Prints ``api_tx_per_s`` and ``api_p99_ms``."""
+        from api.services import api_key_create
+
+        count = 2_000
+        Member.objects.bulk_create(
+            Member(member_no=f"API{n:06d}", name=f"会员{n}", joined_on=datetime.date(2020, 1, 1))
+            for n in range(count)
+        )
+        _key, raw_key = api_key_create(
+            name="benchmark", scopes="transactions:write", requests_per_minute=10**8
+        )
+        workdir = Path(tempfile.mkdtemp(prefix="loyalty-api-bench-"))
+        locustfile = workdir / "locustfile.py"
+        locustfile.write_text(_LOCUSTFILE % {"key": raw_key, "members": count})
+        port = 8765
+        env = {
+            **os.environ,
+            "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-secret"),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SETTINGS_MODULE": "loyalty.settings.base",
+            "LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "loyalty.wsgi", "-w", str(workers),
+             "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+            cwd=settings.BASE_DIR,
+            env=env,
+        )  # fmt: skip
+        try:
+            self._wait_for(f"http://127.0.0.1:{port}/api/v1/members/")
+            subprocess.run(
+                [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+                 "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+                 "--host", f"http://127.0.0.1:{port}", "--csv", str(workdir / "out"),
+                 "--only-summary", "--loglevel", "WARNING"],
+                check=False,
+                cwd=workdir,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait()
+        with (workdir / "out_stats.csv").open(encoding="utf-8") as handle:
+            total = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
+        stored = Transaction.objects.count()
+        self.stdout.write(
+            f"{total['Request Count']} requests, {total['Failure Count']} failed, "
+            f"{stored} transactions stored ({connection.vendor}, {workers} gunicorn workers, "
+            f"{users} users, {seconds} s)"
+        )
+        self.stdout.write(f"api_tx_per_s: {float(total['Requests/s']):.0f} tx/s")
+        self.stdout.write(f"api_p99_ms: {float(total['99%']):.0f} ms")
+
+    @staticmethod
+    def _wait_for(url: str, timeout: float = 120) -> None:
+        """Until the server answers (401: it is up, and wants a key)."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise CommandError(f"the server did not start: {url}")
+
+
+_LOCUSTFILE = """
+import datetime, random, uuid
+from locust import HttpUser, task
+
+
+class Pos(HttpUser):
+    def on_start(self):
+        self.client.headers["Authorization"] = "Api-Key %(key)s"
+
+    @task
+    def purchase(self):
+        moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+        self.client.post("/api/v1/transactions/", name="POST /api/v1/transactions/", json={
+            "external_id": uuid.uuid4().hex,
+            "member_no": "API%%06d" %% random.randrange(%(members)d),
+            "kind": "purchase",
+            "amount": "%%d.%%02d" %% (random.randrange(1, 2000), random.randrange(100)),
+            "occurred_at": moment.isoformat(),
+        })
+"""

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+
+
+class MemberFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Member.Status.choices, help_text=_("Status."))
+    current_tier = django_filters.CharFilter(
+        field_name="tier_state__current_tier__code",
+        max_length=32,
+        help_text=_("Tier code: regular, silver, gold, platinum, diamond."),
+    )
+    joined_on_after = django_filters.DateFilter(
+        field_name="joined_on", lookup_expr="gte", help_text=_("Joined on or after (YYYY-MM-DD).")
+    )
+    joined_on_before = django_filters.DateFilter(
+        field_name="joined_on", lookup_expr="lte", help_text=_("Joined on or before (YYYY-MM-DD).")
+    )
+    member_no_prefix = django_filters.CharFilter(
+        field_name="member_no",
+        lookup_expr="startswith",
+        max_length=32,
+        help_text=_("Member numbers starting with this."),
+    )
+
+    class Meta:
+        model = Member
+        fields = ["status", "current_tier", "joined_on_after", "joined_on_before"]

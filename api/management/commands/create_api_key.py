@@ -1,0 +1,37 @@
+"""``create_api_key NAME --scopes all``: a key for a client system, printed once, alone on the
+last line (scripts take it with ``tail -n 1``)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from api.models import Scope
+from api.services import api_key_create
+from loyalty.exceptions import DomainError
+
+
+class Command(BaseCommand):
+    help = "Create an API key for a client system and print it (it is shown only once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="the client system, e.g. POS")
+        parser.add_argument(
+            "--scopes",
+            required=True,
+            help=f"comma-separated: {', '.join(Scope.values)}; or all",
+        )
+        parser.add_argument(
+            "--rate", type=int, default=None, help="requests per minute (default: the setting)"
+        )
+
+    def handle(self, *args, name, scopes, rate, **options):
+        try:
+            api_key, raw_key = api_key_create(name=name, scopes=scopes, requests_per_minute=rate)
+        except DomainError as exc:
+            raise CommandError(str(exc)) from None
+        self.stderr.write(
+            f"API key {api_key.prefix} for {api_key.name}: scopes {', '.join(api_key.scopes)}, "
+            f"{api_key.requests_per_minute} requests per minute. Store it now; it is not shown "
+            "again."
+        )
+        self.stdout.write(raw_key)

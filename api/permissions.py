@@ -1,0 +1,37 @@
+"""What a caller may do: an API key by its scopes, a staff session by its model permissions
+(the same ones the back office checks)."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .models import ApiKey, Scope
+
+# A staff user in the browsable API needs these permissions for a scope.
+STAFF_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Scope.MEMBERS_READ: ("members.view_member",),
+    Scope.MEMBERS_WRITE: ("members.add_member", "members.change_member"),
+    Scope.TRANSACTIONS_READ: ("members.view_transaction",),
+    Scope.TRANSACTIONS_WRITE: ("members.add_transaction",),
+    Scope.REFERRALS_WRITE: ("members.add_referral",),
+    Scope.ACTIVITIES_WRITE: ("members.add_activityparticipation",),
+    Scope.TIERS_READ: ("tiers.view_membertier",),
+}
+
+
+def required_scope(view, method: str) -> str | None:
+    """A view declares ``read_scope`` (GET, HEAD, OPTIONS) and ``write_scope`` (the rest)."""
+    return getattr(view, "read_scope" if method in SAFE_METHODS else "write_scope", None)
+
+
+class HasScope(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        scope = required_scope(view, request.method)
+        if scope is None:
+            return False
+        if isinstance(request.auth, ApiKey):
+            return request.auth.has_scope(scope)
+        return user.has_perms(STAFF_PERMISSIONS[scope])

@@ -1,0 +1,376 @@
+"""The API's JSON: field names are the CSV columns of ``import_csv`` (README), money is a
+string with 2 decimals, tiers are codes. Input serializers check shape and format only; the
+domain's rules stay in the services they call (members.services via tiers.actions)."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from loyalty.money import fen_to_yuan
+from members.models import Member, Transaction
+
+from .fields import AmountField, DayField, MomentField
+
+MEMBER_TYPES = [("regular", _("regular member")), ("experience", _("experience member"))]
+TIER_CODE = {"type": "string", "nullable": True, "example": "gold"}
+
+
+def member_type(member: Member) -> str:
+    return "experience" if member.status == Member.Status.EXPERIENCE else "regular"
+
+
+def _tier_fields(member: Member) -> dict:
+    """What the member holds after the write: read from the rows tiers keeps (loaded with
+    ``selectors.members_with_tiers``)."""
+    state = getattr(member, "tier_state", None)
+    evaluation = getattr(member, "evaluation", None)
+    takes_part = member.status == Member.Status.ACTIVE
+    current = state.current_tier if state is not None and takes_part else None
+    return {
+        "current_tier": current.code if current else None,
+        "qualified_tier": (
+            evaluation.qualified_tier.code if evaluation is not None and takes_part else None
+        ),
+        "tier_year_ends_on": (
+            state.tier_year_end.isoformat()
+            if state is not None and current and state.tier_year_end
+            else None
+        ),
+    }
+
+
+class MemberTierSerializer(serializers.Serializer):
+    """The member's tier after a write."""
+
+    member_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=Member.Status.choices)
+    current_tier = serializers.CharField(allow_null=True)
+    qualified_tier = serializers.CharField(allow_null=True)
+    tier_year_ends_on = serializers.DateField(allow_null=True)
+
+    def to_representation(self, member: Member) -> dict:
+        return {"member_no": member.member_no, "status": member.status, **_tier_fields(member)}
+
+
+# --- Members ------------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.Serializer):
+    member_no = serializers.CharField()
+    name = serializers.CharField()
+    phone = serializers.CharField(allow_null=True, help_text=_("Null when hidden from the reader."))
+    email = serializers.CharField(allow_null=True, help_text=_("Null when hidden from the reader."))
+    joined_on = serializers.DateField()
+    member_type = serializers.ChoiceField(choices=MEMBER_TYPES)
+    birthday = serializers.DateField(allow_null=True)
+    status = serializers.ChoiceField(choices=Member.Status.choices)
+    current_tier = serializers.CharField(allow_null=True)
+    qualified_tier = serializers.CharField(allow_null=True)
+    tier_year_ends_on = serializers.DateField(allow_null=True)
+
+    def to_representation(self, member: Member) -> dict:
+        request = self.context.get("request")
+        # Staff in the browsable API see contact details only with the permission the back
+        # office asks for; client systems sent them and see them.
+        hidden = (
+            request is not None
+            and request.auth is None
+            and not request.user.has_perm("members.view_member_contact")
+        )
+        return {
+            "member_no": member.member_no,
+            "name": member.name,
+            "phone": None if hidden else member.phone,
+            "email": None if hidden else member.email,
+            "joined_on": member.joined_on.isoformat(),
+            "member_type": member_type(member),
+            "birthday": member.birthday.isoformat() if member.birthday else None,
+            "status": member.status,
+            **_tier_fields(member),
+        }
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    member_no = serializers.CharField(max_length=32, help_text=_("Given by the business."))
+    name = serializers.CharField(max_length=128)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    joined_on = DayField(help_text=_("入会日期: the start of tenure. YYYY-MM-DD."))
+    member_type = serializers.ChoiceField(
+        choices=MEMBER_TYPES,
+        required=False,
+        default="regular",
+        help_text=_("regular (takes part in tier evaluation) or experience (体验会员)."),
+    )
+    birthday = DayField(required=False, allow_null=True, default=None)
+
+    def validate_joined_on(self, value):
+        if value > timezone.localdate() + datetime.timedelta(days=1):
+            raise serializers.ValidationError(_("The joined date cannot be in the future."))
+        return value
+
+    def validate_birthday(self, value):
+        if value is not None and value > timezone.localdate():
+            raise serializers.ValidationError(_("The birthday cannot be in the future."))
+        return value
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    """Contact details; ``member_type: regular`` converts an experience member to a full one.
+    The member number and the joined date are identity and cannot change."""
+
+    name = serializers.CharField(max_length=128, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    birthday = DayField(required=False, allow_null=True)
+    member_type = serializers.ChoiceField(choices=MEMBER_TYPES, required=False)
+
+    validate_birthday = MemberCreateSerializer.validate_birthday
+
+
+# --- Transactions -------------------------------------------------------------------------
+
+
+class TransactionInSerializer(serializers.Serializer):
+    external_id = serializers.CharField(
+        max_length=64, help_text=_("Unique across all transactions; sending it again is safe.")
+    )
+    member_no = serializers.CharField(max_length=32)
+    kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
+    amount = AmountField()
+    occurred_at = MomentField()
+    refund_of = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text=_("For a refund: the external id of the purchase it refunds."),
+    )
+
+    def validate(self, data):
+        refund_of = (data.get("refund_of") or "").strip()
+        data["refund_of"] = refund_of
+        if data["kind"] == Transaction.Kind.REFUND and not refund_of:
+            raise serializers.ValidationError(
+                {"refund_of": _("A refund must name the purchase it refunds.")}
+            )
+        if data["kind"] == Transaction.Kind.PURCHASE and refund_of:
+            raise serializers.ValidationError({"refund_of": _("Only a refund names a purchase.")})
+        return data
+
+
+class TransactionSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    member_no = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
+    amount = AmountField()
+    occurred_at = serializers.DateTimeField()
+    refund_of = serializers.CharField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+    member = MemberTierSerializer(help_text=_("The member's tier after this write."))
+
+    def to_representation(self, txn: Transaction) -> dict:
+        members = self.context.get("members", {})
+        return {
+            "external_id": txn.external_id,
+            "member_no": txn.member.member_no,
+            "kind": txn.kind,
+            "amount": str(fen_to_yuan(txn.amount_fen)),
+            "occurred_at": timezone.localtime(txn.occurred_at).isoformat(),
+            "refund_of": txn.refund_of.external_id if txn.refund_of_id else None,
+            "recorded_at": timezone.localtime(txn.created_at).isoformat(),
+            "member": MemberTierSerializer(members.get(txn.member_id, txn.member)).data,
+        }
+
+
+class TransactionBatchSerializer(serializers.Serializer):
+    transactions = serializers.ListField(
+        child=TransactionInSerializer(), min_length=1, max_length=1000
+    )
+
+
+class TransactionBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text=_("Transactions recorded by this request."))
+    already_recorded = serializers.IntegerField(
+        help_text=_("Transactions that were stored before with the same data (unchanged).")
+    )
+    transactions = TransactionSerializer(many=True)
+
+
+# --- Referrals and activities -------------------------------------------------------------
+
+
+class ReferralInSerializer(serializers.Serializer):
+    referrer_no = serializers.CharField(max_length=32)
+    referred_no = serializers.CharField(max_length=32)
+    occurred_at = MomentField(
+        required=False,
+        help_text=_(
+            "The day the referred member registered (default: the referred member's "
+            "joined date); a date and time counts by its local date."
+        ),
+    )
+
+
+class ReferralSerializer(serializers.Serializer):
+    referrer_no = serializers.CharField()
+    referred_no = serializers.CharField()
+    occurred_at = serializers.DateField(help_text=_("The referral's date (a local date)."))
+    recorded_at = serializers.DateTimeField()
+    member = MemberTierSerializer(help_text=_("The referrer's tier after this write."))
+
+    def to_representation(self, referral) -> dict:
+        return {
+            "referrer_no": referral.referrer.member_no,
+            "referred_no": referral.referred.member_no,
+            "occurred_at": referral.occurred_on.isoformat(),
+            "recorded_at": timezone.localtime(referral.created_at).isoformat(),
+            "member": MemberTierSerializer(self.context["member"]).data,
+        }
+
+
+class ActivityInSerializer(serializers.Serializer):
+    member_no = serializers.CharField(max_length=32)
+    activity = serializers.CharField(max_length=128, help_text=_("e.g. 直播互动, 商品评价"))
+    occurred_at = MomentField()
+
+
+class ActivitySerializer(serializers.Serializer):
+    member_no = serializers.CharField()
+    activity = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    member = MemberTierSerializer(help_text=_("The member's tier after this write."))
+
+    def to_representation(self, participation) -> dict:
+        return {
+            "member_no": self.context["member"].member_no,
+            "activity": participation.activity,
+            "occurred_at": timezone.localtime(participation.occurred_at).isoformat(),
+            "recorded_at": timezone.localtime(participation.created_at).isoformat(),
+            "member": MemberTierSerializer(self.context["member"]).data,
+        }
+
+
+# --- Tiers --------------------------------------------------------------------------------
+
+
+RULE_NODE = {
+    "type": "object",
+    "description": (
+        "A rule checked against the member's figures: kind threshold (metric, minimum, "
+        "value, shortfall when not held), all, any or at_least (count, children)."
+    ),
+    "properties": {
+        "kind": {"type": "string", "enum": ["threshold", "all", "any", "at_least"]},
+        "held": {"type": "boolean"},
+        "metric": {
+            "type": "string",
+            "enum": ["spend", "frequency", "tenure_years", "contribution"],
+        },
+        "minimum": {"type": "string"},
+        "value": {"type": "string"},
+        "shortfall": {"type": "string"},
+        "count": {"type": "integer"},
+        "children": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["kind", "held"],
+}
+
+
+@extend_schema_field(RULE_NODE)
+class RuleField(serializers.Field):
+    def to_representation(self, value):
+        return value.as_data()
+
+
+class TierCheckSerializer(serializers.Serializer):
+    tier = serializers.CharField()
+    held = serializers.BooleanField()
+    rule = RuleField()
+
+
+class ShortfallSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=["spend", "frequency", "tenure_years", "contribution"])
+    amount = serializers.CharField(help_text=_("How much more: yuan for spend, else a count."))
+
+
+class WaySerializer(serializers.Serializer):
+    shortfalls = ShortfallSerializer(many=True)
+    progress = serializers.FloatField(help_text=_("0 to 1: how far along the hardest part."))
+
+
+class ProgressSerializer(serializers.Serializer):
+    next_tier = serializers.CharField(allow_null=True)
+    to_next = WaySerializer(many=True, help_text=_("The cheapest ways to the next tier."))
+    keeps = serializers.BooleanField(help_text=_("Whether the held tier's rule holds now."))
+    to_keep = WaySerializer(many=True, help_text=_("The cheapest ways to keep the held tier."))
+
+
+class MemberTierDetailSerializer(serializers.Serializer):
+    """Output only; built by ``views.tier_payload``."""
+
+    member_no = serializers.CharField()
+    status = serializers.ChoiceField(choices=Member.Status.choices)
+    current_tier = serializers.CharField(allow_null=True)
+    qualified_tier = serializers.CharField(allow_null=True)
+    tier_year_starts_on = serializers.DateField(allow_null=True)
+    tier_year_ends_on = serializers.DateField(allow_null=True)
+    evaluated_on = serializers.DateField(allow_null=True)
+    policy_version = serializers.IntegerField(allow_null=True)
+    spend = serializers.CharField(allow_null=True, help_text=_("Yuan in the window, net."))
+    frequency = serializers.IntegerField(allow_null=True)
+    tenure_years = serializers.IntegerField(allow_null=True)
+    contribution = serializers.IntegerField(allow_null=True)
+    explanation = TierCheckSerializer(many=True, help_text=_("Every tier's rule, highest first."))
+    progress = ProgressSerializer(allow_null=True)
+
+
+def shortfall_amount(metric: str, amount) -> str:
+    return str(Decimal(amount).quantize(Decimal("0.01"))) if metric == "spend" else str(amount)
+
+
+class TierChangeSerializer(serializers.Serializer):
+    effective_on = serializers.DateField()
+    from_tier = serializers.CharField(allow_null=True)
+    to_tier = serializers.CharField(allow_null=True)
+    cause = serializers.CharField()
+    policy_version = serializers.IntegerField(allow_null=True)
+    spend = serializers.CharField(allow_null=True)
+    frequency = serializers.IntegerField(allow_null=True)
+    tenure_years = serializers.IntegerField(allow_null=True)
+    contribution = serializers.IntegerField(allow_null=True)
+    note = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+
+    def to_representation(self, change) -> dict:
+        return {
+            "effective_on": change.effective_on.isoformat(),
+            "from_tier": change.from_tier.code if change.from_tier else None,
+            "to_tier": change.to_tier.code if change.to_tier else None,
+            "cause": change.cause,
+            "policy_version": change.policy.version if change.policy else None,
+            "spend": str(fen_to_yuan(change.spend_fen)) if change.spend_fen is not None else None,
+            "frequency": change.frequency,
+            "tenure_years": change.tenure_years,
+            "contribution": change.contribution,
+            "note": change.note,
+            "recorded_at": timezone.localtime(change.created_at).isoformat(),
+        }
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class BatchErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    index = serializers.IntegerField(help_text=_("The refused item's position, from 0."))
+    errors = serializers.JSONField(help_text=_("Why: a message per field, or detail."))

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from loyalty.models import AuditEntry
+from members.models import Member
+from members.tests.factories import MemberFactory
+from tiers.models import TierChange
+
+pytestmark = pytest.mark.django_db
+
+NEW = {
+    "member_no": "M0001234",
+    "name": "王芳",
+    "phone": "13912345678",
+    "email": "wang.fang@example.com",
+    "joined_on": "2019-03-15",
+    "member_type": "regular",
+    "birthday": "1988-08-08",
+}
+
+
+def test_registering_a_member_evaluates_them_at_once(api):
+    response = api.post("/api/v1/members/", NEW, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert {k: body[k] for k in NEW} == NEW
+    # Joined seven years ago: tenure ≥ 1 gives silver at once.
+    assert (body["status"], body["current_tier"], body["qualified_tier"]) == (
+        "active",
+        "silver",
+        "silver",
+    )
+    member = Member.objects.get(member_no="M0001234")
+    assert TierChange.objects.filter(member=member).count() == 1
+    assert AuditEntry.objects.filter(action="member.create", target_id=str(member.pk)).exists()
+
+
+def test_the_same_member_sent_again_is_answered_with_the_stored_one(api):
+    api.post("/api/v1/members/", NEW, format="json")
+    again = api.post("/api/v1/members/", NEW, format="json")
+    assert again.status_code == 200
+    assert again.json()["member_no"] == "M0001234"
+    assert Member.objects.count() == 1
+
+
+def test_the_same_number_with_different_data_is_a_conflict(api):
+    api.post("/api/v1/members/", NEW, format="json")
+    response = api.post("/api/v1/members/", {**NEW, "name": "李四"}, format="json")
+    assert response.status_code == 409
+    assert "name" in response.json()["detail"]
+    assert Member.objects.get().name == "王芳"
+
+
+def test_bad_fields_get_a_message_each_in_the_requests_language(make_client):
+    bad = {**NEW, "email": "not-an-email", "joined_on": "2019-13-01", "member_type": "vip"}
+    del bad["name"]
+    english = make_client(language="en").post("/api/v1/members/", bad, format="json")
+    assert english.status_code == 400
+    assert set(english.json()) == {"name", "email", "joined_on", "member_type"}
+    assert english.json()["name"] == ["This field is required."]
+
+    chinese = make_client(language="zh-hans").post("/api/v1/members/", bad, format="json")
+    assert chinese.json()["name"] == ["该字段是必填项。"]
+    assert not Member.objects.exists()
+
+
+def test_a_member_number_with_a_slash_is_read_and_an_unknown_one_is_404(api):
+    MemberFactory(member_no="SH/2024/001", name="张三")
+    response = api.get("/api/v1/members/SH/2024/001/")
+    assert response.status_code == 200 and response.json()["name"] == "张三"
+    missing = api.get("/api/v1/members/NOPE/")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "No member has number NOPE."}
+
+
+def test_the_member_list_filters_and_walks_pages_with_a_cursor(api):
+    for n in range(7):
+        MemberFactory(member_no=f"A{n}", status=Member.Status.ACTIVE)
+    MemberFactory(member_no="E1", status=Member.Status.EXPERIENCE)
+
+    seen = []
+    url = "/api/v1/members/?status=active&page_size=3"
+    while url:
+        page = api.get(url).json()
+        seen += [m["member_no"] for m in page["results"]]
+        url = page["next"]
+    assert seen == [f"A{n}" for n in range(7)]
+
+    assert [
+        m["member_no"] for m in api.get("/api/v1/members/?status=experience").json()["results"]
+    ] == ["E1"]
+    bad = api.get("/api/v1/members/?status=vip&joined_on_after=yesterday")
+    assert bad.status_code == 400 and set(bad.json()) == {"status", "joined_on_after"}
+
+
+def test_the_member_list_runs_a_fixed_number_of_queries(api, django_assert_max_num_queries):
+    for n in range(30):
+        MemberFactory(member_no=f"Q{n:02d}")
+    with django_assert_max_num_queries(6):
+        assert len(api.get("/api/v1/members/").json()["results"]) == 30
+
+
+def test_updating_contact_details_is_audited(api):
+    member = MemberFactory(member_no="M1", phone="1")
+    response = api.patch(
+        "/api/v1/members/M1/", {"phone": "13800000000", "birthday": None}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["phone"] == "13800000000"
+    entry = AuditEntry.objects.get(action="member.update", target_id=str(member.pk))
+    assert entry.actor.api_key.name == "POS"
+
+
+def test_the_joined_date_cannot_be_changed_and_an_experience_member_can_be_converted(api):
+    MemberFactory(member_no="M1", status=Member.Status.EXPERIENCE)
+    ignored = api.patch("/api/v1/members/M1/", {"joined_on": "2000-01-01"}, format="json")
+    assert ignored.json()["joined_on"] == "2024-01-01"
+
+    converted = api.patch("/api/v1/members/M1/", {"member_type": "regular"}, format="json")
+    assert converted.status_code == 200
+    assert converted.json()["status"] == "active"
+    assert converted.json()["current_tier"] is not None
+
+    back = api.patch("/api/v1/members/M1/", {"member_type": "experience"}, format="json")
+    assert back.status_code == 400
+
+
+def test_reverse_names_match_the_documented_paths():
+    assert reverse("api:member_tier", args=["M1"]) == "/api/v1/members/M1/tier"
+
+
+def test_a_member_number_with_a_line_break_is_a_json_404(api):
+    response = api.get("/api/v1/members/%0A9/tier/history")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from members.models import Member
+from members.tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_tier_endpoint_gives_the_figures_explanation_and_progress(api):
+    today = timezone.localdate()
+    MemberFactory(member_no="M1", joined_on=today - datetime.timedelta(days=800))
+    MemberFactory(member_no="M2", joined_on=today)
+    occurred = (timezone.localtime() - datetime.timedelta(days=3)).isoformat()
+    for n, amount in enumerate(["10000.00", "6799.50"]):
+        api.post(
+            "/api/v1/transactions/",
+            {
+                "external_id": f"T{n}",
+                "member_no": "M1",
+                "kind": "purchase",
+                "amount": amount,
+                "occurred_at": occurred,
+            },
+            format="json",
+        )
+    api.post("/api/v1/referrals/", {"referrer_no": "M1", "referred_no": "M2"}, format="json")
+    api.post(
+        "/api/v1/activities/",
+        {"member_no": "M1", "activity": "直播互动", "occurred_at": occurred},
+        format="json",
+    )
+
+    tier = api.get("/api/v1/members/M1/tier").json()
+
+    assert tier["member_no"] == "M1" and tier["status"] == "active"
+    assert (tier["current_tier"], tier["qualified_tier"]) == ("silver", "silver")
+    assert (tier["spend"], tier["frequency"], tier["tenure_years"], tier["contribution"]) == (
+        "16799.50",
+        2,
+        2,
+        300,
+    )
+    assert tier["evaluated_on"] == today.isoformat() and tier["policy_version"] == 1
+    assert tier["tier_year_ends_on"] is not None
+    checks = {c["tier"]: c for c in tier["explanation"]}
+    assert list(checks) == ["diamond", "platinum", "gold", "silver", "regular"]
+    assert checks["silver"]["held"] and not checks["gold"]["held"]
+    spend = next(c for c in checks["gold"]["rule"]["children"] if c.get("metric") == "spend")
+    assert (spend["value"], spend["shortfall"]) == ("16799.50", "3200.50")
+    progress = tier["progress"]
+    assert progress["next_tier"] == "gold" and progress["keeps"] is True
+    assert {"metric": "spend", "amount": "3200.50"} in progress["to_next"][0]["shortfalls"]
+
+
+def test_a_member_who_takes_no_part_has_no_figures(api):
+    MemberFactory(member_no="E1", status=Member.Status.EXPERIENCE)
+    tier = api.get("/api/v1/members/E1/tier").json()
+    assert (tier["status"], tier["current_tier"], tier["spend"]) == ("experience", None, None)
+    assert tier["explanation"] == [] and tier["progress"] is None
+
+
+def test_the_tier_history_lists_changes_newest_first(api):
+    MemberFactory(member_no="M1", joined_on=timezone.localdate())
+    api.post(
+        "/api/v1/transactions/",
+        {
+            "external_id": "T1",
+            "member_no": "M1",
+            "kind": "purchase",
+            "amount": "60000.00",
+            "occurred_at": timezone.localtime().isoformat(),
+        },
+        format="json",
+    )
+    MemberFactory(member_no="M0", joined_on=timezone.localdate())
+    history = api.get("/api/v1/members/M1/tier/history").json()["results"]
+    assert [h["to_tier"] for h in history][:1] == ["gold"]
+    assert history[0]["spend"] == "60000.00" and history[0]["policy_version"] == 1
+    assert api.get("/api/v1/members/NOPE/tier/history").status_code == 404
+    assert api.get("/api/v1/members/NOPE/tier").status_code == 404

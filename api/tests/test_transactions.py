@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from api.services import api_key_create
+from members.models import Member, Transaction
+from members.tests.factories import MemberFactory
+from tiers.models import TierChange
+
+pytestmark = pytest.mark.django_db
+
+
+def moment(days_ago: int) -> str:
+    local = timezone.localtime() - datetime.timedelta(days=days_ago)
+    return local.replace(microsecond=0).isoformat()
+
+
+def purchase(external_id="T1", member_no="M1", amount="100.00", days_ago=5, **extra) -> dict:
+    return {
+        "external_id": external_id,
+        "member_no": member_no,
+        "kind": "purchase",
+        "amount": amount,
+        "occurred_at": moment(days_ago),
+        **extra,
+    }
+
+
+def refund(external_id, of, amount, days_ago=2, member_no="M1") -> dict:
+    return {
+        **purchase(external_id, member_no, amount, days_ago),
+        "kind": "refund",
+        "refund_of": of,
+    }
+
+
+@pytest.fixture
+def member():
+    return MemberFactory(member_no="M1", joined_on=timezone.localdate())
+
+
+def test_a_purchase_upgrades_the_member_at_once_and_answers_with_the_tier(api, member):
+    response = api.post("/api/v1/transactions/", purchase(amount="20000.00"), format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["external_id"], body["amount"], body["refund_of"]) == ("T1", "20000.00", None)
+    assert body["member"]["current_tier"] == "gold"
+    assert TierChange.objects.filter(member=member, to_tier__code="gold").exists()
+
+
+def test_the_same_transaction_sent_again_returns_the_stored_one_and_changes_nothing(api, member):
+    data = purchase()
+    first = api.post("/api/v1/transactions/", data, format="json")
+    history = TierChange.objects.count()
+    again = api.post("/api/v1/transactions/", data, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["recorded_at"] == first.json()["recorded_at"]
+    assert Transaction.objects.count() == 1
+    assert TierChange.objects.count() == history
+
+
+def test_the_same_external_id_with_different_data_is_a_conflict(api, member):
+    api.post("/api/v1/transactions/", purchase(), format="json")
+    response = api.post("/api/v1/transactions/", purchase(amount="99.00"), format="json")
+    assert response.status_code == 409
+    assert response.json() == {"detail": "External id T1 was already recorded with different data."}
+    assert Transaction.objects.get().amount_fen == 10000
+
+
+def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
+    api.post("/api/v1/transactions/", purchase(amount="20000.00"), format="json")
+    response = api.post("/api/v1/transactions/", refund("R1", "T1", "0.01"), format="json")
+
+    assert response.status_code == 201
+    assert response.json()["refund_of"] == "T1"
+    tier = api.get("/api/v1/members/M1/tier").json()
+    assert tier["spend"] == "19999.99"
+    # The upgrade stays for the tier year; the member now qualifies for silver only.
+    assert (tier["current_tier"], tier["qualified_tier"]) == ("gold", "silver")
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (refund("R1", "T1", "100.01"), "detail", "more than its amount 100.00"),
+        (refund("R1", "NOPE", "1.00"), "detail", "Refund of unknown purchase NOPE"),
+        ({**refund("R1", "T1", "1.00"), "refund_of": ""}, "refund_of", "must name the purchase"),
+        (purchase("T2", refund_of="T1"), "refund_of", "Only a refund names a purchase"),
+        (purchase("T2", amount="12.345"), "amount", "more than 2 decimal places"),
+        (purchase("T2", amount="1e3"), "amount", "not a plain decimal"),
+        (purchase("T2", amount="-5"), "amount", "not positive"),
+        (purchase("T2", amount=12.5), "amount", "as a string"),
+        (purchase("T2", amount="0"), "amount", "not positive"),
+        (purchase("T2", days_ago=-3), "detail", "cannot be dated in the future"),
+        ({**purchase("T2"), "occurred_at": "yesterday"}, "occurred_at", "neither a date"),
+        ({**purchase("T2"), "kind": "gift"}, "kind", "not a valid choice"),
+    ],
+)
+def test_bad_transactions_are_refused_with_a_reason_and_write_nothing(
+    api, member, data, field, message
+):
+    api.post("/api/v1/transactions/", purchase(), format="json")
+    response = api.post("/api/v1/transactions/", data, format="json")
+
+    assert response.status_code == 400
+    reason = response.json()[field]
+    assert message in (reason if isinstance(reason, str) else reason[0])
+    assert Transaction.objects.count() == 1
+
+
+def test_a_transaction_for_an_unknown_member_is_404(api):
+    response = api.post("/api/v1/transactions/", purchase(member_no="NOPE"), format="json")
+    assert response.status_code == 404
+
+
+def test_a_transaction_is_read_back_by_its_external_id(api, member):
+    api.post("/api/v1/transactions/", purchase("POS/1"), format="json")
+    assert api.get("/api/v1/transactions/POS/1/").json()["external_id"] == "POS/1"
+    assert api.get("/api/v1/transactions/NOPE/").status_code == 404
+
+
+# --- Batches ------------------------------------------------------------------------------
+
+
+def test_a_batch_records_every_item_in_order_refunds_included(api, member):
+    MemberFactory(member_no="M2")
+    items = [
+        purchase("B1", amount="5000.00"),
+        refund("B2", "B1", "1000.00"),
+        purchase("B3", member_no="M2", amount="20000.00"),
+    ]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["created"], body["already_recorded"]) == (3, 0)
+    assert [t["external_id"] for t in body["transactions"]] == ["B1", "B2", "B3"]
+    assert body["transactions"][2]["member"]["current_tier"] == "gold"
+
+    again = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+    assert again.status_code == 200
+    assert (again.json()["created"], again.json()["already_recorded"]) == (0, 3)
+    assert Transaction.objects.count() == 3
+
+
+def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_item(api, member):
+    items = [purchase(f"B{n}") for n in range(5)]
+    items[3]["amount"] = "12.345"
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["index"] == 3
+    assert "more than 2 decimal places" in body["errors"]["amount"][0]
+    assert "Item 3" in body["detail"]
+    assert not Transaction.objects.exists()
+
+
+def test_a_batch_whose_item_breaks_a_rule_late_writes_nothing(api, member):
+    items = [purchase("B1"), purchase("B2"), refund("B3", "B1", "500.00")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["index"] == 2
+    assert "more than its amount" in response.json()["errors"]["detail"]
+    assert not Transaction.objects.exists()
+    assert not TierChange.objects.filter(member=member).exists()
+
+
+def test_a_batch_item_conflicting_with_a_stored_transaction_is_a_409(api, member):
+    api.post("/api/v1/transactions/", purchase("T1"), format="json")
+    items = [purchase("B1"), purchase("T1", amount="1.00")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+    assert response.status_code == 409 and response.json()["index"] == 1
+    assert list(Transaction.objects.values_list("external_id", flat=True)) == ["T1"]
+
+
+def test_a_batch_naming_an_unknown_member_names_the_item(api, member):
+    items = [purchase("B1"), purchase("B2", member_no="NOPE")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+    assert response.status_code == 400 and response.json()["index"] == 1
+    assert response.json()["errors"] == {"member_no": ["No member has number NOPE."]}
+
+
+def test_a_batch_holds_at_most_a_thousand_items(api, member):
+    items = [purchase(f"B{n}") for n in range(1001)]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+    assert response.status_code == 400
+    assert "transactions" in response.json()
+    assert (
+        api.post("/api/v1/transactions/batch/", {"transactions": []}, format="json").status_code
+        == 400
+    )
+
+
+# --- Two identical requests at the same moment (PostgreSQL) -------------------------------
+
+
+@pytest.mark.postgres_only
+# Transactional: real commits, seen by both threads (the root conftest runs it last, as the
+# flush at its end removes the tiers and default policy that migrations created).
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it():
+    from rest_framework.test import APIClient
+
+    MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
+    _key, raw_key = api_key_create(name="POS", scopes="all")
+    data = purchase("SAME-1", amount="20000.00")
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def send():
+        try:
+            client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            barrier.wait()
+            answers.append(client.post("/api/v1/transactions/", data, format="json"))
+        finally:
+            connection.close()  # each thread has its own real connection
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert answers[0].json()["recorded_at"] == answers[1].json()["recorded_at"]
+    assert Transaction.objects.filter(external_id="SAME-1").count() == 1
+    assert TierChange.objects.filter(member__member_no="M1", to_tier__code="gold").count() == 1
+    assert Member.objects.count() == 1
