@@ -41,3 +41,12 @@ def migrated_data(transactional_db):
         tiers = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
         tiers.create_defaults(apps, None)
     importlib.import_module("notifications.migrations.0002_default_templates").create(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _migrated_data_in_transactional_tests(request):
+    """Every transactional test (browser, worker processes, concurrent connections, crash
+    tests) starts with the migrated data, whatever ran before it."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
+        request.getfixturevalue("migrated_data")
