@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
@@ -23,6 +23,14 @@ from tiers.services import member_evaluate, tier_override_end, tier_override_set
 from tiers.tests.helpers import refreshed
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    # Messages are asserted in English whatever language an earlier test left active.
+    with translation.override("en"):
+        yield
+
 
 day = datetime.date
 Cause = TierChange.Cause
