@@ -514,3 +514,97 @@ def test_a_member_number_with_a_slash_lists_and_opens(client, django_user_model)
 
     assert listing.status_code == 200 and "/members/X/1/" in listing.content.decode()
     assert detail.status_code == 200 and "斜杠" in detail.content.decode()
+
+
+# --- Search, filters, sort, export and masking -------------------------------------------
+
+
+def test_a_phone_is_found_by_its_start_or_its_last_four_digits_only(three_members):
+    assert [m.member_no for m in member_search(query="1380000")] == ["A100", "A101"]
+    assert [m.member_no for m in member_search(query="138-0000-3333")] == ["A101"]
+    assert [m.member_no for m in member_search(query="3333")] == ["A101"]
+    assert [m.member_no for m in member_search(query="0000")] == []  # neither start nor end
+
+
+def test_the_list_filters_by_qualified_tier_joined_dates_warning_due_and_override(
+    staff, warned_member, gold_member, django_user_model
+):
+    MemberFactory(member_no="J001", joined_on=datetime.date(2019, 5, 1))
+    tier_override_set(
+        member=gold_member,
+        tier=tier("platinum"),
+        reason="VIP",
+        ends_on=None,
+        actor=django_user_model.objects.create_user("lead"),
+        today=datetime.date(2026, 6, 30),
+    )
+    url = reverse("backoffice:member_list")
+
+    def listed(params):
+        return [m.member_no for m in staff.get(url, params).context["members"]]
+
+    assert listed({"qualified_tier": "silver"}) == ["W001"]
+    assert listed({"joined_from": "2019-01-01", "joined_to": "2019-12-31"}) == ["J001"]
+    assert listed({"open_warning": "on"}) == ["W001"]
+    assert listed({"has_override": "on"}) == ["G001"]
+    assert listed({"sort": "-joined_on"}) == ["W001", "G001", "J001"]
+    assert listed({"sort": "-tier"})[0] == "G001"
+
+
+def test_downgrade_due_means_warned_and_the_downgrade_date_within_thirty_days(warned_member):
+    # Warned 2026-06-25, tier year ends 2026-06-30: no downgrade before 2026-07-25.
+    due_on = datetime.date(2026, 7, 25)
+
+    def due(today):
+        return [m.member_no for m in member_search(downgrade_due=True, today=today)]
+
+    assert due(due_on - datetime.timedelta(days=30)) == ["W001"]
+    assert due(due_on - datetime.timedelta(days=31)) == []
+
+
+def test_contact_details_are_masked_for_roles_that_do_not_need_them(login_as, gold_member):
+    auditor = login_as("auditor", language="en")
+
+    page = detail(auditor, "G001").content.decode()
+    listing = auditor.get(reverse("backoffice:member_list")).content.decode()
+
+    assert "137****7777" in page and "13700007777" not in page
+    assert "c****@example.com" in page and "chen@example.com" not in page
+    assert "137****7777" in listing and "13700007777" not in listing
+
+
+def test_the_export_is_the_filtered_list_as_csv_with_formulas_escaped_and_contacts_masked(
+    login_as,
+):
+    MemberFactory(member_no="F001", name="=HYPERLINK(1)", phone="13812348000")
+    MemberFactory(member_no="F002", name="王五", status=Member.Status.EXPERIENCE)
+    MemberFactory(member_no="Z999", name="不在内")
+    client = login_as("committee", language="en")
+
+    response = client.get(reverse("backoffice:member_export"), {"query": "F"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+
+    lines = text.strip().splitlines()
+    assert response["Content-Type"].startswith("text/csv")
+    assert lines[0].startswith("member_no,name,phone,email,status")
+    assert lines[1].startswith("F001,'=HYPERLINK(1),138****8000,")
+    assert lines[2].startswith("F002,王五,") and ",experience," in lines[2]
+    assert len(lines) == 3
+
+
+def test_ops_export_shows_contact_details(login_as):
+    MemberFactory(member_no="F001", phone="13812348000")
+
+    response = login_as("ops").get(reverse("backoffice:member_export"))
+
+    assert "13812348000" in b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+def test_the_member_page_says_what_is_missing_for_the_next_tier_and_to_keep_it(staff, gold_member):
+    page = detail(staff, "G001").content.decode()
+
+    # Gold with ¥20,000.25 and 2 purchases, tenure 6: Platinum needs ¥9,999.75 more (tenure ≥ 3
+    # and spend ≥ 30,000), exact to the fen.
+    assert "Spend ¥9,999.75 more" in page
+    assert "to reach Platinum" in page
+    assert "Already qualifies to keep Gold at the tier-year end (2027-06-30)" in page
