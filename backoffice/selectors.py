@@ -57,16 +57,22 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-()+]")
 
 
 def _text_condition(query: str) -> Q:
-    """A member-number prefix always; then digits are a phone (its start, or its last four
-    digits when exactly four are typed), anything else part of a name. Each branch has its
-    index (members migration 0006); a digits-only search never touches the name index."""
-    condition = Q(member_no__istartswith=query)
+    """What a search text can mean, each branch served by its own index (members migration
+    0006), and only the branches that can match, so none of them forces a scan: Chinese text is
+    part of a name; digits are the start of a member number or of a phone, or a phone's last
+    four digits when exactly four are typed; other text is the start of a member number (as
+    typed or in capitals), or part of a (Latin) name when it has no digits."""
+    if any(ord(char) >= 0x2E80 for char in query):  # CJK: member numbers and phones have none
+        return Q(name__icontains=query)
+    # A member number as typed or in capitals: a plain prefix, so PostgreSQL reads it as a
+    # range of the member-number index, already in the list's order.
+    condition = Q(member_no__startswith=query) | Q(member_no__startswith=query.upper())
     digits = _PHONE_SEPARATORS.sub("", query)
     if digits.isascii() and digits.isdigit():
         condition |= Q(phone__startswith=digits)
         if len(digits) == 4:
             condition |= Q(phone_last4=digits)
-    else:
+    elif not any(char.isdigit() for char in query):
         condition |= Q(name__icontains=query)
     return condition
 
@@ -101,7 +107,7 @@ def member_search(
     today: datetime.date | None = None,
 ) -> QuerySet[Member]:
     """Members narrowed by a search text and filters, in the chosen order (member number by
-    default). The text matches the start of a member number (any case), part of a name, the
+    default). The text matches the start of a member number, part of a name, the
     start of a phone number or its last four digits."""
     members = (
         Member.objects.select_related("tier_state__current_tier", "evaluation__qualified_tier")

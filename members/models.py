@@ -39,8 +39,8 @@ class Member(models.Model):
         ]
         # Staff search (backoffice.selectors.member_search): a phone's start (pattern ops, so
         # PostgreSQL serves LIKE 'prefix%'), a phone's last four digits, and the joined-date
-        # filter. The case-insensitive member-number prefix and the name trigram index are
-        # PostgreSQL-only expression indexes, created by migration 0005 alone.
+        # filter. The name trigram index is PostgreSQL-only, created by migration 0006 alone;
+        # a member-number prefix is served by the unique index.
         indexes = [
             models.Index(fields=["status"]),
             models.Index(fields=["joined_on"], name="member_joined_on"),

@@ -1,21 +1,18 @@
-"""Indexes for the staff member search. Portable ones in the model's Meta; on PostgreSQL also
-the case-insensitive member-number prefix (UPPER(member_no) LIKE 'A10%') and a trigram index
-for "part of a name" (pg_trgm, created here when missing)."""
+"""Indexes for the staff member search. Portable ones in the model's Meta; on PostgreSQL also a
+trigram index for "part of a name" (pg_trgm, created here when missing). A member-number prefix
+needs nothing new: the unique index serves it."""
 
 import django.db.models.functions.text
 from django.db import migrations, models
 
 POSTGRES_FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS member_no_upper_prefix "
-    "ON members_member (UPPER(member_no::text) text_pattern_ops)",
     "CREATE INDEX IF NOT EXISTS member_name_trgm "
     "ON members_member USING gin (UPPER(name::text) gin_trgm_ops)",
 ]
 # The extension stays: other objects may use it, and dropping it needs more rights.
 POSTGRES_BACKWARD = [
     "DROP INDEX IF EXISTS member_name_trgm",
-    "DROP INDEX IF EXISTS member_no_upper_prefix",
 ]
 
 
