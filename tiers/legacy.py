@@ -146,7 +146,7 @@ def legacy_tiers_import(path: str | Path) -> LegacyResult:
             # cannot interleave with these writes.
             members = {
                 m.member_no: m
-                for m in Member.objects.select_for_update()
+                for m in Member.objects.select_for_update(of=("self",))
                 .select_related("tier_state__current_tier")
                 .filter(member_no__in=[r.member_no for r in chunk])
             }

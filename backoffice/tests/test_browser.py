@@ -113,7 +113,7 @@ def test_ops_overrides_a_tier_the_auditor_sees_it_and_the_committee_may_not(
         staff_user(role)
 
     page = log_in(browser, live_server, "ops", locale="en-US")
-    page.fill("input[name=query]", "0500001")
+    page.fill("input[name=query]", "m05")
     page.press("input[name=query]", "Enter")
     page.click("text=M0500001")
     body = page.inner_text("body")
