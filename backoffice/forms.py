@@ -243,5 +243,5 @@ class AuditFilterForm(forms.Form):
         max_length=64,
         widget=forms.TextInput(attrs={"placeholder": "tier.override", "list": "audit-actions"}),
     )
-    date_from = _date_field(_("From"))
-    date_to = _date_field(_("Until"))
+    date_from = _date_field(_("Date from"))
+    date_to = _date_field(_("Date until"))
