@@ -1,48 +1,191 @@
-"""Reads for the staff pages: every query a member page needs, with related rows joined, so
-templates never query."""
+"""Reads for the staff pages: every query a page needs, with related rows joined, so templates
+never query. Searches are shaped so that each one can use an index (see ``member_search``)."""
 
 from __future__ import annotations
 
+import datetime
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Right
+from django.utils import timezone
 
-from members.models import BlacklistEntry, Member, Transaction
+from loyalty.exceptions import DomainError
+from loyalty.masking import mask_email, mask_phone
+from loyalty.models import AuditEntry
+from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from tiers import engine
-from tiers.models import Benefit, DowngradeWarning, MemberEvaluation, MemberTier, Tier, TierChange
+from tiers.models import (
+    Benefit,
+    DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierOverride,
+)
 from tiers.selectors import (
     TierExplanation,
+    TierProgress,
     last_evaluation,
     member_explanation,
     member_history,
     member_open_warning,
+    member_progress,
+    policy_in_force,
     tier_state,
 )
 
-LATEST_TRANSACTIONS = 20
+from .paging import LookaheadPage, lookahead_page
+
+TRANSACTIONS_PER_PAGE = 20
+LATEST_ROWS = 50  # referrals, activities and audit entries shown on the member page
+DUE_WITHIN_DAYS = 30
+
+SORTS = {
+    "member_no": ["member_no"],
+    "-member_no": ["-member_no"],
+    "name": ["name", "member_no"],
+    "joined_on": ["joined_on", "member_no"],
+    "-joined_on": ["-joined_on", "member_no"],
+    "-tier": [F("tier_state__current_tier__rank").desc(nulls_last=True), "member_no"],
+    "tier_year_end": [F("tier_state__tier_year_end").asc(nulls_last=True), "member_no"],
+}
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-()+]")
+
+
+def _text_condition(query: str) -> Q:
+    """What a search text can mean, each branch served by its own index (members migration
+    0006), and only the branches that can match, so none of them forces a scan: Chinese text is
+    part of a name; digits are the start of a member number or of a phone, or a phone's last
+    four digits when exactly four are typed; other text is the start of a member number (as
+    typed or in capitals), or part of a (Latin) name when it has no digits."""
+    if any(ord(char) >= 0x2E80 for char in query):  # CJK: member numbers and phones have none
+        return Q(name__icontains=query)
+    # A member number as typed or in capitals: a plain prefix, so PostgreSQL reads it as a
+    # range of the member-number index, already in the list's order.
+    condition = Q(member_no__startswith=query) | Q(member_no__startswith=query.upper())
+    digits = _PHONE_SEPARATORS.sub("", query)
+    if digits.isascii() and digits.isdigit():
+        condition |= Q(phone__startswith=digits)
+        if len(digits) == 4:
+            condition |= Q(phone_last4=digits)
+    elif not any(char.isdigit() for char in query):
+        condition |= Q(name__icontains=query)
+    return condition
+
+
+def downgrade_due_condition(today: datetime.date, within_days: int = DUE_WITHIN_DAYS) -> Q:
+    """Warned members whose downgrade could take effect within ``within_days``: the downgrade
+    comes at max(tier-year end, warning + notice) if they still fall short (domain.md)."""
+    try:
+        notice = policy_in_force(today).notice_days
+    except DomainError:
+        return Q(pk__in=[])
+    limit = today + datetime.timedelta(days=within_days)
+    return Q(
+        tier_state__downgrade_warned_on__isnull=False,
+        tier_state__downgrade_warned_on__lte=limit - datetime.timedelta(days=notice),
+        tier_state__tier_year_end__lte=limit,
+    )
 
 
 def member_search(
-    *, query: str = "", status: str = "", tier: Tier | None = None
+    *,
+    query: str = "",
+    status: str = "",
+    tier: Tier | None = None,
+    qualified_tier: Tier | None = None,
+    joined_from: datetime.date | None = None,
+    joined_to: datetime.date | None = None,
+    downgrade_due: bool = False,
+    open_warning: bool = False,
+    has_override: bool = False,
+    sort: str = "",
+    today: datetime.date | None = None,
 ) -> QuerySet[Member]:
-    """Members in member-number order, narrowed by a search text and filters.
-
-    The text matches the start of a member number (case-insensitive), part of a name, or part
-    of a phone number, so staff can type a number's prefix, a given name or a phone's last
-    digits."""
-    members = Member.objects.select_related(
-        "tier_state__current_tier", "evaluation__qualified_tier"
-    ).order_by("member_no")
+    """Members narrowed by a search text and filters, in the chosen order (member number by
+    default). The text matches the start of a member number, part of a name, the
+    start of a phone number or its last four digits."""
+    members = (
+        Member.objects.select_related("tier_state__current_tier", "evaluation__qualified_tier")
+        .alias(phone_last4=Right("phone", 4))
+        .order_by(*SORTS.get(sort, SORTS["member_no"]))
+    )
     query = query.strip()
     if query:
-        members = members.filter(
-            Q(member_no__istartswith=query) | Q(name__icontains=query) | Q(phone__contains=query)
-        )
+        members = members.filter(_text_condition(query))
     if status:
         members = members.filter(status=status)
     if tier is not None:
         members = members.filter(tier_state__current_tier=tier)
+    if qualified_tier is not None:
+        # Only members who take part have a qualified tier that means anything.
+        members = members.filter(
+            status=Member.Status.ACTIVE, evaluation__qualified_tier=qualified_tier
+        )
+    if joined_from is not None:
+        members = members.filter(joined_on__gte=joined_from)
+    if joined_to is not None:
+        members = members.filter(joined_on__lte=joined_to)
+    if downgrade_due:
+        members = members.filter(downgrade_due_condition(today or timezone.localdate()))
+    if open_warning:
+        members = members.filter(tier_state__downgrade_warned_on__isnull=False)
+    if has_override:
+        members = members.filter(
+            Exists(TierOverride.objects.filter(member=OuterRef("pk"), ended_on__isnull=True))
+        )
     return members
+
+
+EXPORT_HEADER = [
+    "member_no",
+    "name",
+    "phone",
+    "email",
+    "status",
+    "joined_on",
+    "current_tier",
+    "tier_year_end",
+    "qualified_tier",
+    "evaluated_on",
+]
+
+
+def member_export_rows(members: QuerySet[Member], *, unmasked: bool) -> Iterator[list[str]]:
+    """The filtered list as CSV rows (header first), streamed in chunks; contact details masked
+    unless the reader may see them."""
+    yield EXPORT_HEADER
+    rows = members.values_list(
+        "member_no",
+        "name",
+        "phone",
+        "email",
+        "status",
+        "joined_on",
+        "tier_state__current_tier__code",
+        "tier_state__tier_year_end",
+        "evaluation__qualified_tier__code",
+        "evaluation__evaluated_on",
+    ).iterator(chunk_size=2000)
+    for member_no, name, phone, email, status, joined, current, year_end, qualified, on in rows:
+        takes_part = status == Member.Status.ACTIVE
+        yield [
+            member_no,
+            name,
+            phone if unmasked else mask_phone(phone),
+            email if unmasked else mask_email(email),
+            status,
+            joined.isoformat(),
+            current or "",
+            year_end.isoformat() if year_end else "",
+            (qualified or "") if takes_part else "",
+            on.isoformat() if on and takes_part else "",
+        ]
 
 
 @dataclass(frozen=True)
@@ -62,19 +205,62 @@ class MemberProfile:
     state: MemberTier
     evaluation: MemberEvaluation | None
     explanation: TierExplanation | None
+    progress: TierProgress | None
     checks: list[TierCheckRow]
     open_warning: DowngradeWarning | None
     history: list[TierChange]
     benefits: list[Benefit]
     blacklist: list[BlacklistEntry]
-    transactions: list[Transaction]
+    overrides: list[TierOverride]
+    transactions: LookaheadPage
+    referrals_made: list[Referral]
+    referred_by: Referral | None
+    activities: list[ActivityParticipation]
+    audit_entries: list[AuditEntry]
+
+    @property
+    def open_override(self) -> TierOverride | None:
+        return next((o for o in self.overrides if o.ended_on is None), None)
+
+    @property
+    def open_blacklist_entry(self) -> BlacklistEntry | None:
+        return next((e for e in self.blacklist if e.lifted_at is None), None)
 
 
-def member_profile(*, member_no: str) -> MemberProfile:
-    """The member page's data; raises ``Member.DoesNotExist`` for an unknown number."""
-    member = Member.objects.select_related(
-        "tier_state__current_tier", "evaluation__qualified_tier", "evaluation__policy"
+def member_transactions(member: Member) -> QuerySet[Transaction]:
+    """Newest first; a refund with its purchase, a purchase with the total refunded so far."""
+    refunded = (
+        Transaction.objects.filter(refund_of=OuterRef("pk"))
+        .values("refund_of")
+        .annotate(total=Sum("amount_fen"))
+        .values("total")
+    )
+    return (
+        member.transactions.select_related("refund_of")
+        .annotate(refunded_fen=Coalesce(Subquery(refunded), 0))
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def member_audit_entries(member: Member) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.select_related("actor").filter(
+        target_type=Member._meta.label_lower, target_id=str(member.pk)
+    )
+
+
+def member_lookup(member_no: str) -> Member:
+    """The member with their tier state and last evaluation; ``Member.DoesNotExist`` if none."""
+    return Member.objects.select_related(
+        "tier_state__current_tier",
+        "evaluation__qualified_tier",
+        "evaluation__policy",
+        "referral__referrer",
     ).get(member_no=member_no)
+
+
+def member_profile(*, member_no: str, transactions_page=1) -> MemberProfile:
+    """The member page's data in a fixed number of queries; raises ``Member.DoesNotExist``."""
+    member = member_lookup(member_no)
     state = tier_state(member)
     explanation = member_explanation(member)
     checks = []
@@ -89,19 +275,64 @@ def member_profile(*, member_no: str) -> MemberProfile:
             for check in explanation.evaluation.checks
         ]
     benefits = list(state.current_tier.benefits.all()) if state.current_tier else []
+    try:
+        referred_by = member.referral
+    except Referral.DoesNotExist:
+        referred_by = None
     return MemberProfile(
         member=member,
         state=state,
         evaluation=last_evaluation(member) if member.takes_part else None,
         explanation=explanation,
+        progress=member_progress(member),
         checks=checks,
         open_warning=member_open_warning(member),
-        history=list(member_history(member)),
+        history=list(member_history(member).select_related("override")),
         benefits=benefits,
         blacklist=list(member.blacklist_entries.select_related("created_by", "lifted_by")),
-        transactions=list(
-            member.transactions.select_related("refund_of").order_by("-occurred_at", "-id")[
-                :LATEST_TRANSACTIONS
+        overrides=list(
+            member.tier_overrides.select_related("tier", "created_by", "ended_by").order_by(
+                "-created_at", "-id"
+            )
+        ),
+        transactions=lookahead_page(
+            member_transactions(member), transactions_page, TRANSACTIONS_PER_PAGE
+        ),
+        referrals_made=list(
+            member.referrals.select_related("referred").order_by("-occurred_on", "-id")[
+                :LATEST_ROWS
             ]
         ),
+        referred_by=referred_by,
+        activities=list(member.activities.order_by("-occurred_at", "-id")[:LATEST_ROWS]),
+        audit_entries=list(member_audit_entries(member)[:LATEST_ROWS]),
     )
+
+
+def audit_search(
+    *,
+    actor: str = "",
+    member: Member | None = None,
+    action: str = "",
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+) -> QuerySet[AuditEntry]:
+    """Audit entries newest first, narrowed by the actor's username, the member they are about,
+    the action (or its family: ``tier.override`` finds every override action) and local dates."""
+    entries = AuditEntry.objects.select_related("actor").order_by("-created_at", "-id")
+    if actor:
+        entries = entries.filter(actor__username=actor)
+    if member is not None:
+        entries = entries.filter(target_type=Member._meta.label_lower, target_id=str(member.pk))
+    if action:
+        entries = entries.filter(Q(action=action) | Q(action__startswith=f"{action}."))
+    zone = timezone.get_current_timezone()
+    if date_from is not None:
+        start = datetime.datetime.combine(date_from, datetime.time(), tzinfo=zone)
+        entries = entries.filter(created_at__gte=start)
+    if date_to is not None:
+        end = datetime.datetime.combine(
+            date_to + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
+        )
+        entries = entries.filter(created_at__lt=end)
+    return entries

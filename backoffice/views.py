@@ -1,66 +1,611 @@
-"""Staff pages: the member list and the member page. Read-only; each view checks the
-permission, asks a selector and renders."""
+"""Staff pages: the member list and export, the member page, the actions on a member (each a
+form, a confirmation step with a signed token, then one service call), bulk work and the audit
+log. Every view checks a permission; a role without it gets 403 and does not see the button."""
 
 from __future__ import annotations
 
-from django import forms
+import csv
+import datetime
+import json
+import uuid
+from pathlib import PurePath
+
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.http import Http404
-from django.utils.translation import gettext_lazy as _
-from django.views.generic import ListView, TemplateView
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+from django.views.generic import TemplateView
 
-from members.models import Member
+from loyalty.exceptions import DomainError
+from loyalty.masking import mask_email, mask_phone
+from members.models import BlacklistEntry, Member
+from tiers import actions
 from tiers.models import Tier
+from tiers.selectors import open_override
+from tiers.services import tier_override_end, tier_override_set
 
-from .selectors import member_profile, member_search
+from . import bulk, forms
+from .paging import lookahead_page
+from .selectors import (
+    audit_search,
+    member_export_rows,
+    member_lookup,
+    member_profile,
+    member_search,
+)
 
-
-class MemberSearchForm(forms.Form):
-    query = forms.CharField(
-        label=_("Search"),
-        required=False,
-        max_length=128,
-        widget=forms.TextInput(
-            attrs={"placeholder": _("Member number, name or phone"), "type": "search"}
-        ),
-    )
-    status = forms.ChoiceField(
-        label=_("Status"),
-        required=False,
-        choices=[("", _("All statuses")), *Member.Status.choices],
-    )
-    tier = forms.ModelChoiceField(
-        label=_("Current tier"),
-        required=False,
-        queryset=Tier.objects.all(),
-        to_field_name="code",
-        empty_label=_("All tiers"),
-    )
+MEMBERS_PER_PAGE = 50
+AUDIT_PER_PAGE = 50
+CONFIRM_SALT = "backoffice.confirm"
+CONFIRM_MAX_AGE = 30 * 60  # seconds a confirmation page stays valid
 
 
-class MemberListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class StaffView(LoginRequiredMixin, PermissionRequiredMixin):
+    """Anonymous visitors go to the login page; a logged-in user without the permission gets
+    403 (PermissionRequiredMixin does so for authenticated users)."""
+
+
+# --- Member list and export ----------------------------------------------------------------
+
+
+class MemberListView(StaffView, TemplateView):
     permission_required = "members.view_member"
     template_name = "backoffice/member_list.html"
-    context_object_name = "members"
-    paginate_by = 50
-
-    def get_queryset(self):
-        self.form = MemberSearchForm(self.request.GET)
-        # A filter that does not validate is left out (and shown as an error), not guessed at.
-        self.form.is_valid()
-        return member_search(**self.form.cleaned_data)
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(form=self.form, **kwargs)
+        form = forms.MemberSearchForm(self.request.GET)
+        members = member_search(**form.search_arguments())
+        page = lookahead_page(members, self.request.GET.get("page"), MEMBERS_PER_PAGE)
+        user = self.request.user
+        return super().get_context_data(
+            form=form,
+            page_obj=page,
+            members=page.object_list,
+            can_bulk=user.has_perm("tiers.add_tieroverride")
+            or user.has_perm("members.add_blacklistentry"),
+            **kwargs,
+        )
 
 
-class MemberDetailView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+# A cell starting with one of these is a formula to Excel/WPS: an export must not run code.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value) -> str:
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class MemberExportView(StaffView, View):
+    """The filtered member list as CSV, streamed (UTF-8 with BOM, so Excel reads Chinese)."""
+
+    permission_required = "members.view_member"
+
+    def get(self, request):
+        form = forms.MemberSearchForm(request.GET)
+        members = member_search(**form.search_arguments())
+        unmasked = request.user.has_perm("members.view_member_contact")
+        writer = csv.writer(_Echo())
+
+        def lines():
+            yield "\ufeff"
+            for row in member_export_rows(members, unmasked=unmasked):
+                yield writer.writerow([csv_safe(cell) for cell in row])
+
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="members-{stamp}.csv"'
+        return response
+
+
+# --- Member page ---------------------------------------------------------------------------
+
+
+class MemberDetailView(StaffView, TemplateView):
     permission_required = "members.view_member"
     template_name = "backoffice/member_detail.html"
 
     def get_context_data(self, **kwargs):
         try:
-            profile = member_profile(member_no=kwargs["member_no"])
+            profile = member_profile(
+                member_no=kwargs["member_no"], transactions_page=self.request.GET.get("tpage")
+            )
         except Member.DoesNotExist:
             raise Http404(_("No member has this number.")) from None
         return super().get_context_data(profile=profile, member=profile.member, **kwargs)
+
+
+class BlacklistEvidenceView(StaffView, View):
+    """An evidence file, to staff who may read blacklist entries; never from a public URL."""
+
+    permission_required = "members.view_blacklistentry"
+
+    def get(self, request, pk: int):
+        entry = get_object_or_404(BlacklistEntry, pk=pk)
+        if not entry.evidence_file or not default_storage.exists(entry.evidence_file.name):
+            raise Http404(_("This entry has no evidence file."))
+        return FileResponse(
+            default_storage.open(entry.evidence_file.name, "rb"),
+            as_attachment=True,
+            filename=PurePath(entry.evidence_file.name).name,
+        )
+
+
+# --- Actions on one member -----------------------------------------------------------------
+
+
+class MemberActionView(StaffView, View):
+    """GET shows the form; POST checks it and shows a confirmation page carrying a signed token
+    (bound to this user, member and action, valid for 30 minutes); POST of that token performs
+    the action through its service. Nothing is changed by a GET."""
+
+    template_name = "backoffice/member_action.html"
+    action = ""
+    form_class = forms.ReasonForm
+    title = ""
+    question = ""
+    done = ""
+    danger = False
+
+    def dispatch(self, request, *args, **kwargs):
+        self.member_no = kwargs.get("member_no", "")
+        return super().dispatch(request, *args, **kwargs)
+
+    def _member(self) -> Member:
+        try:
+            return member_lookup(self.member_no)
+        except Member.DoesNotExist:
+            raise Http404(_("No member has this number.")) from None
+
+    def _render(self, member, form, *, token: str = "", summary=None):
+        return render(
+            self.request,
+            self.template_name,
+            {
+                "member": member,
+                "form": form,
+                "view": self,
+                "token": token,
+                "summary": summary or [],
+                "action_url": self.request.path,
+            },
+        )
+
+    def get(self, request, member_no):
+        member = self._member()
+        return self._render(member, self.form_class(initial=self.initial(member)))
+
+    def post(self, request, member_no):
+        member = self._member()
+        if "confirm_token" in request.POST:
+            return self._confirmed(member, request.POST["confirm_token"])
+        form = self.form_class(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._render(member, form)
+        raw = {
+            name: request.POST.get(name, "")
+            for name, field in form.fields.items()
+            if not isinstance(field, forms.forms.FileField)
+        }
+        payload = {
+            "a": self.action,
+            "m": member.pk,
+            "u": request.user.pk,
+            "d": raw,
+            "f": self.prepare(form.cleaned_data),
+        }
+        token = signing.dumps(payload, salt=CONFIRM_SALT, compress=True)
+        return self._render(member, form, token=token, summary=self.summary(form))
+
+    def _confirmed(self, member, token: str):
+        try:
+            payload = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+        except signing.BadSignature:
+            messages.error(self.request, _("The confirmation expired or is not valid; try again."))
+            return self._render(member, self.form_class(initial=self.initial(member)))
+        if (payload["a"], payload["m"], payload["u"]) != (
+            self.action,
+            member.pk,
+            self.request.user.pk,
+        ):
+            raise PermissionDenied
+        form = self.form_class(payload["d"])
+        if not form.is_valid():
+            return self._render(member, form)
+        try:
+            self.perform(member, form.cleaned_data, payload.get("f") or "")
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+            return self._render(member, form)
+        messages.success(self.request, self.done)
+        return redirect("backoffice:member_detail", member_no=member.member_no)
+
+    def initial(self, member) -> dict:
+        return {}
+
+    def prepare(self, cleaned: dict) -> str:
+        """Work done before the confirmation page (storing an upload); returns a file name."""
+        return ""
+
+    def summary(self, form) -> list[tuple[str, str]]:
+        rows = []
+        for name, field in form.fields.items():
+            value = form.cleaned_data.get(name)
+            if value in (None, ""):
+                continue
+            if isinstance(value, datetime.datetime):
+                value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+            elif isinstance(value, datetime.date):
+                value = value.strftime("%Y-%m-%d")
+            elif hasattr(value, "name") and not isinstance(value, Member):
+                value = PurePath(value.name).name if hasattr(value, "size") else value.name
+            elif isinstance(value, Member):
+                value = f"{value.member_no} {value.name}"
+            rows.append((str(field.label), str(value)))
+        return rows
+
+    def perform(self, member, cleaned: dict, file_name: str) -> None:
+        raise NotImplementedError
+
+
+class OverrideSetView(MemberActionView):
+    permission_required = "tiers.add_tieroverride"
+    action = "override_set"
+    form_class = forms.OverrideForm
+    title = gettext_lazy("Set a tier override")
+    question = gettext_lazy(
+        "The member will hold at least this tier until the end date, and still move up when "
+        "the rules give more. Set it?"
+    )
+    done = gettext_lazy("The override is set.")
+
+    def perform(self, member, cleaned, file_name):
+        tier_override_set(
+            member=member,
+            tier=cleaned["tier"],
+            reason=cleaned["reason"],
+            ends_on=cleaned["ends_on"],
+            message=cleaned.get("message", ""),
+            actor=self.request.user,
+        )
+
+
+class OverrideEndView(MemberActionView):
+    permission_required = "tiers.change_tieroverride"
+    action = "override_end"
+    title = gettext_lazy("End the override early")
+    question = gettext_lazy(
+        "Today becomes the end of the tier year the override held: a member below that tier is "
+        "warned now and keeps it for the notice period. End it?"
+    )
+    done = gettext_lazy("The override has ended.")
+    danger = True
+
+    def perform(self, member, cleaned, file_name):
+        override = open_override(member)
+        if override is None:
+            raise DomainError(_("This member has no open override."))
+        tier_override_end(override=override, reason=cleaned["reason"], actor=self.request.user)
+
+
+class BlacklistView(MemberActionView):
+    permission_required = "members.add_blacklistentry"
+    action = "blacklist"
+    form_class = forms.BlacklistForm
+    title = gettext_lazy("Add to the blacklist")
+    question = gettext_lazy(
+        "The membership is revoked at once: the member loses their tier and takes no part in "
+        "evaluation until the entry is lifted. Blacklist?"
+    )
+    done = gettext_lazy("The member is blacklisted.")
+    danger = True
+
+    def prepare(self, cleaned):
+        upload = cleaned.get("evidence_file")
+        if upload is None:
+            return ""
+        day = timezone.localdate()
+        name = f"blacklist-evidence/{day:%Y/%m}/{uuid.uuid4().hex}-{PurePath(upload.name).name}"
+        return default_storage.save(name, upload)
+
+    def perform(self, member, cleaned, file_name):
+        actions.member_blacklist(
+            member=member,
+            reason=cleaned["reason"],
+            evidence=cleaned.get("evidence", ""),
+            evidence_file=file_name,
+            actor=self.request.user,
+        )
+
+
+class BlacklistLiftView(MemberActionView):
+    permission_required = "members.lift_blacklistentry"
+    action = "blacklist_lift"
+    title = gettext_lazy("Lift the blacklist entry")
+    question = gettext_lazy(
+        "The member becomes an active member again and is evaluated at once. Lift the entry?"
+    )
+    done = gettext_lazy("The blacklist entry is lifted; the member is active again.")
+
+    def perform(self, member, cleaned, file_name):
+        actions.blacklist_lift(member=member, reason=cleaned["reason"], actor=self.request.user)
+
+
+class ConvertView(MemberActionView):
+    permission_required = "members.change_member"
+    action = "convert"
+    title = gettext_lazy("Convert to a full member")
+    question = gettext_lazy(
+        "The experience member becomes a full member and is evaluated at once. Convert?"
+    )
+    done = gettext_lazy("The member is now a full member.")
+
+    def perform(self, member, cleaned, file_name):
+        actions.member_convert(member=member, reason=cleaned["reason"], actor=self.request.user)
+
+
+class ReevaluateView(MemberActionView):
+    permission_required = "members.change_member"
+    action = "reevaluate"
+    title = gettext_lazy("Evaluate now")
+    question = gettext_lazy(
+        "The member is evaluated today with the policy in force, as the nightly run would. "
+        "Evaluate now?"
+    )
+    done = gettext_lazy("The member was evaluated.")
+
+    def perform(self, member, cleaned, file_name):
+        actions.member_reevaluate(member=member, reason=cleaned["reason"], actor=self.request.user)
+
+
+class TransactionRecordView(MemberActionView):
+    permission_required = "members.add_transaction"
+    action = "transaction"
+    form_class = forms.TransactionForm
+    title = gettext_lazy("Record a purchase or refund")
+    question = gettext_lazy("Record this transaction and evaluate the member again?")
+    done = gettext_lazy("The transaction is recorded.")
+
+    def perform(self, member, cleaned, file_name):
+        _txn, created = actions.transaction_record(
+            member=member,
+            external_id=cleaned["external_id"],
+            kind=cleaned["kind"],
+            amount=cleaned["amount"],
+            occurred_at=cleaned["occurred_at"],
+            refund_of=cleaned.get("refund_of", ""),
+            reason=cleaned["reason"],
+            actor=self.request.user,
+        )
+        if not created:
+            raise DomainError(_("This transaction was already recorded; nothing changed."))
+
+
+class ReferralRecordView(MemberActionView):
+    permission_required = "members.add_referral"
+    action = "referral"
+    form_class = forms.ReferralForm
+    title = gettext_lazy("Record a referral made by this member")
+    question = gettext_lazy("Record this referral and evaluate the member again?")
+    done = gettext_lazy("The referral is recorded.")
+
+    def perform(self, member, cleaned, file_name):
+        _referral, created = actions.referral_record(
+            referrer=member,
+            referred=cleaned["referred_no"],
+            occurred_on=cleaned.get("occurred_on"),
+            reason=cleaned["reason"],
+            actor=self.request.user,
+        )
+        if not created:
+            raise DomainError(_("This referral was already recorded; nothing changed."))
+
+
+class ActivityRecordView(MemberActionView):
+    permission_required = "members.add_activityparticipation"
+    action = "activity"
+    form_class = forms.ActivityForm
+    title = gettext_lazy("Record an activity")
+    question = gettext_lazy("Record this activity and evaluate the member again?")
+    done = gettext_lazy("The activity is recorded.")
+
+    def perform(self, member, cleaned, file_name):
+        _activity, created = actions.activity_record(
+            member=member,
+            activity=cleaned["activity"],
+            occurred_at=cleaned["occurred_at"],
+            reason=cleaned["reason"],
+            actor=self.request.user,
+        )
+        if not created:
+            raise DomainError(_("This activity was already recorded; nothing changed."))
+
+
+# --- Bulk work -----------------------------------------------------------------------------
+
+_BULK_PERMISSIONS = {
+    bulk.OVERRIDE: "tiers.add_tieroverride",
+    bulk.BLACKLIST: "members.add_blacklistentry",
+}
+
+
+class BulkView(StaffView, View):
+    """Select members (from the list or a CSV file), preview who changes, confirm, apply all
+    or nothing."""
+
+    template_name = "backoffice/bulk.html"
+
+    def has_permission(self):
+        return any(self.request.user.has_perm(p) for p in _BULK_PERMISSIONS.values())
+
+    def _render(self, form, **context):
+        return render(self.request, self.template_name, {"form": form, **context})
+
+    def get(self, request):
+        numbers = request.GET.getlist("member_no")
+        return self._render(forms.BulkForm(initial={"member_numbers": "\n".join(numbers)}))
+
+    def post(self, request):
+        if "confirm_token" in request.POST:
+            return self._apply(request.POST["confirm_token"])
+        form = forms.BulkForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._render(form)
+        data = form.cleaned_data
+        self._check(data["action"])
+        try:
+            plan = bulk.bulk_preview(
+                action=data["action"],
+                member_nos=data["numbers"],
+                tier=data.get("tier"),
+                ends_on=data.get("ends_on"),
+            )
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+            return self._render(form)
+        payload = {
+            "u": request.user.pk,
+            "action": data["action"],
+            "numbers": data["numbers"],
+            "confirmed": plan.changing_numbers,
+            "tier": data["tier"].code if data.get("tier") else "",
+            "ends_on": data["ends_on"].isoformat() if data.get("ends_on") else "",
+            "evidence": data.get("evidence", ""),
+            "reason": data["reason"],
+        }
+        token = signing.dumps(payload, salt=CONFIRM_SALT + ".bulk", compress=True)
+        return self._render(form, plan=plan, token=token)
+
+    def _check(self, action: str) -> None:
+        if not self.request.user.has_perm(_BULK_PERMISSIONS.get(action, "-")):
+            raise PermissionDenied
+
+    def _apply(self, token: str):
+        try:
+            payload = signing.loads(token, salt=CONFIRM_SALT + ".bulk", max_age=CONFIRM_MAX_AGE)
+        except signing.BadSignature:
+            messages.error(self.request, _("The confirmation expired or is not valid; try again."))
+            return self._render(forms.BulkForm())
+        if payload["u"] != self.request.user.pk:
+            raise PermissionDenied
+        self._check(payload["action"])
+        tier = Tier.objects.get(code=payload["tier"]) if payload["tier"] else None
+        ends_on = datetime.date.fromisoformat(payload["ends_on"]) if payload["ends_on"] else None
+        try:
+            applied = bulk.bulk_apply(
+                action=payload["action"],
+                member_nos=payload["numbers"],
+                confirmed=payload["confirmed"],
+                reason=payload["reason"],
+                tier=tier,
+                ends_on=ends_on,
+                evidence=payload["evidence"],
+                actor=self.request.user,
+            )
+        except DomainError as exc:
+            form = forms.BulkForm(
+                initial={
+                    "action": payload["action"],
+                    "member_numbers": "\n".join(payload["numbers"]),
+                    "tier": payload["tier"],
+                    "ends_on": payload["ends_on"],
+                    "evidence": payload["evidence"],
+                    "reason": payload["reason"],
+                }
+            )
+            messages.error(
+                self.request,
+                _("Nothing was applied: %(why)s") % {"why": exc},
+            )
+            return self._render(form)
+        messages.success(self.request, _("Applied to %(count)d members.") % {"count": applied})
+        return redirect(reverse("backoffice:member_list"))
+
+
+# --- Audit log -----------------------------------------------------------------------------
+
+# Offered as suggestions in the action filter; a family ("tier.override") finds its members.
+AUDIT_ACTIONS = [
+    "member.blacklist",
+    "member.blacklist_lift",
+    "member.convert",
+    "member.create",
+    "member.reevaluate",
+    "member.update",
+    "tier.override",
+    "tier.override.manual",
+    "tier.override.committee",
+    "tier.override.end",
+    "transaction",
+    "referral.create",
+    "activity.create",
+]
+
+
+def audit_json(value, *, unmasked: bool) -> str:
+    """An entry's before/after, readable (keys sorted, Chinese as is), with phone and e-mail
+    masked for readers who may not see them."""
+    if value in (None, "", {}):
+        return ""
+    if isinstance(value, dict) and not unmasked:
+        value = {
+            key: mask_phone(v) if key == "phone" else mask_email(v) if key == "email" else v
+            for key, v in value.items()
+        }
+    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+
+
+class AuditLogView(StaffView, TemplateView):
+    """Every staff action and policy change, read-only: the application has no way to change
+    or delete an entry (the admin shows it view-only too)."""
+
+    permission_required = "loyalty.view_auditentry"
+    template_name = "backoffice/audit_log.html"
+
+    def get_context_data(self, **kwargs):
+        form = forms.AuditFilterForm(self.request.GET)
+        form.is_valid()
+        data = dict(form.cleaned_data)
+        member = None
+        member_no = (data.pop("member_no", "") or "").strip()
+        if member_no:
+            member = Member.objects.filter(member_no=member_no).first()
+            if member is None:
+                form.add_error("member_no", _("No member has this number."))
+        entries = audit_search(**data, member=member) if not member_no or member else None
+        page = lookahead_page(
+            entries if entries is not None else [], self.request.GET.get("page"), AUDIT_PER_PAGE
+        )
+        member_type = Member._meta.label_lower
+        ids = [
+            int(e.target_id) for e in page if e.target_type == member_type and e.target_id.isdigit()
+        ]
+        numbers = dict(Member.objects.filter(pk__in=ids).values_list("pk", "member_no"))
+        unmasked = self.request.user.has_perm("members.view_member_contact")
+        rows = [
+            (
+                entry,
+                numbers.get(int(entry.target_id))
+                if entry.target_type == member_type and entry.target_id.isdigit()
+                else None,
+                audit_json(entry.before, unmasked=unmasked),
+                audit_json(entry.after, unmasked=unmasked),
+            )
+            for entry in page
+        ]
+        return super().get_context_data(
+            form=form, page_obj=page, rows=rows, actions=AUDIT_ACTIONS, **kwargs
+        )

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import fen_to_yuan
@@ -36,7 +37,18 @@ class Member(models.Model):
             ("export_member_data", _("Can export everything held about a member (PIPL)")),
             ("erase_member_data", _("Can erase a member's personal data (PIPL)")),
         ]
-        indexes = [models.Index(fields=["status"])]
+        # Staff search (backoffice.selectors.member_search): a phone's start (pattern ops, so
+        # PostgreSQL serves LIKE 'prefix%'), a phone's last four digits, and the joined-date
+        # filter. The name trigram index is PostgreSQL-only, created by migration 0006 alone;
+        # a member-number prefix is served by the unique index.
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["joined_on"], name="member_joined_on"),
+            models.Index(
+                fields=["phone"], name="member_phone_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(Right("phone", 4), name="member_phone_last4"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_no} {self.name}"
@@ -174,6 +186,16 @@ class BlacklistEntry(models.Model):
     )
     reason = models.TextField(_("reason"))
     evidence = models.TextField(_("evidence"), blank=True)
+    # A screenshot or document kept in the default storage (MEDIA_ROOT); served to staff only
+    # through the back office, never from a public URL.
+    # db_default: the set-based importer inserts rows without naming this column.
+    evidence_file = models.FileField(
+        _("evidence file"),
+        upload_to="blacklist-evidence/%Y/%m/",
+        max_length=255,
+        blank=True,
+        db_default="",
+    )
     occurred_at = models.DateTimeField(_("blacklisted at"))
     previous_status = models.CharField(
         _("status before"), max_length=16, choices=Member.Status.choices

@@ -49,6 +49,12 @@ def _local_date(moment: datetime.datetime) -> datetime.date:
     return timezone.localtime(moment).date()
 
 
+def _reason(reason: str) -> dict:
+    """Why staff did it, kept in the audit entry when they said (the back office asks always)."""
+    reason = reason.strip()
+    return {"reason": reason} if reason else {}
+
+
 def _snapshot(member: Member) -> dict:
     return {
         "member_no": member.member_no,
@@ -116,7 +122,7 @@ def member_update(*, member: Member, actor=None, **changes) -> Member:
 
 
 @transaction.atomic
-def member_convert(*, member: Member, actor) -> Member:
+def member_convert(*, member: Member, actor, reason: str = "") -> Member:
     """An experience member (体验会员) becomes a full member and takes part in evaluation."""
     member = member_lock(member)
     if member.status != Member.Status.EXPERIENCE:
@@ -128,7 +134,7 @@ def member_convert(*, member: Member, actor) -> Member:
         action="member.convert",
         target=member,
         before={"status": Member.Status.EXPERIENCE},
-        after={"status": Member.Status.ACTIVE},
+        after={"status": Member.Status.ACTIVE, **_reason(reason)},
     )
     return member
 
@@ -139,11 +145,13 @@ def member_blacklist(
     member: Member,
     reason: str,
     evidence: str = "",
+    evidence_file: str = "",
     actor,
     occurred_at: datetime.datetime | None = None,
 ) -> BlacklistEntry:
     """Revoke a membership for malicious complaints or fraud: an entry with reason, evidence,
-    who and when, and the status set to blacklisted (the tier is revoked by tiers.actions)."""
+    who and when, and the status set to blacklisted (the tier is revoked by tiers.actions).
+    ``evidence_file`` is the name of a file already saved in the default storage."""
     member = member_lock(member)
     reason = reason.strip()
     if not reason:
@@ -156,6 +164,7 @@ def member_blacklist(
         member=member,
         reason=reason,
         evidence=evidence.strip(),
+        evidence_file=evidence_file,
         occurred_at=occurred_at,
         previous_status=member.status,
         created_by=actor if getattr(actor, "pk", None) else None,
@@ -168,7 +177,12 @@ def member_blacklist(
         action="member.blacklist",
         target=member,
         before={"status": before},
-        after={"status": member.status, "reason": reason, "entry": entry.pk},
+        after={
+            "status": member.status,
+            "reason": reason,
+            "entry": entry.pk,
+            **({"evidence_file": evidence_file} if evidence_file else {}),
+        },
     )
     return entry
 
@@ -220,6 +234,7 @@ def transaction_create(
     occurred_at: datetime.datetime,
     refund_of: str = "",
     actor=None,
+    reason: str = "",
 ) -> tuple[Transaction, bool]:
     """Record a purchase or a refund; returns (transaction, created).
 
@@ -298,14 +313,23 @@ def transaction_create(
             actor=actor,
             action=f"transaction.{kind}",
             target=created,
-            after={"member_no": member.member_no, "amount": str(fen_to_yuan(amount_fen))},
+            after={
+                "member_no": member.member_no,
+                "amount": str(fen_to_yuan(amount_fen)),
+                **_reason(reason),
+            },
         )
     return created, True
 
 
 @transaction.atomic
 def referral_create(
-    *, referrer: Member, referred: Member, occurred_on: datetime.date | None = None, actor=None
+    *,
+    referrer: Member,
+    referred: Member,
+    occurred_on: datetime.date | None = None,
+    actor=None,
+    reason: str = "",
 ) -> tuple[Referral, bool]:
     """老带新: ``referrer`` brought ``referred``; dated the day the referred member registered.
     A member is referred once; nobody refers themselves; the referrer joined first."""
@@ -330,14 +354,18 @@ def referral_create(
             actor=actor,
             action="referral.create",
             target=referral,
-            after={"referrer": referrer.member_no, "referred": referred.member_no},
+            after={
+                "referrer": referrer.member_no,
+                "referred": referred.member_no,
+                **_reason(reason),
+            },
         )
     return referral, True
 
 
 @transaction.atomic
 def activity_create(
-    *, member: Member, activity: str, occurred_at: datetime.datetime, actor=None
+    *, member: Member, activity: str, occurred_at: datetime.datetime, actor=None, reason: str = ""
 ) -> tuple[ActivityParticipation, bool]:
     """An activity participation (livestream, product review, event ...); idempotent by
     (member, activity, moment)."""
@@ -359,6 +387,6 @@ def activity_create(
             actor=actor,
             action="activity.create",
             target=participation,
-            after={"member_no": member.member_no, "activity": activity},
+            after={"member_no": member.member_no, "activity": activity, **_reason(reason)},
         )
     return participation, created

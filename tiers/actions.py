@@ -37,16 +37,20 @@ def member_register(*, actor=None, **fields) -> Member:
 
 
 @transaction.atomic
-def member_convert(*, member: Member, actor) -> Member:
-    member = facts.member_convert(member=member, actor=actor)
+def member_convert(*, member: Member, actor, reason: str = "") -> Member:
+    member = facts.member_convert(member=member, actor=actor, reason=reason)
     _evaluate_now(member, actor)
     return member
 
 
 @transaction.atomic
-def member_blacklist(*, member: Member, reason: str, evidence: str = "", actor) -> BlacklistEntry:
+def member_blacklist(
+    *, member: Member, reason: str, evidence: str = "", evidence_file: str = "", actor
+) -> BlacklistEntry:
     """Blacklist and revoke the tier at once (history row "revoked")."""
-    entry = facts.member_blacklist(member=member, reason=reason, evidence=evidence, actor=actor)
+    entry = facts.member_blacklist(
+        member=member, reason=reason, evidence=evidence, evidence_file=evidence_file, actor=actor
+    )
     _evaluate_now(entry.member, actor)
     return entry
 
@@ -69,6 +73,7 @@ def transaction_record(
     occurred_at: datetime.datetime,
     refund_of: str = "",
     actor=None,
+    reason: str = "",
 ) -> tuple[Transaction, bool]:
     """Record a purchase or refund and re-evaluate the member; a repeat of an already recorded
     transaction (same external id, same data) changes nothing and evaluates nobody."""
@@ -80,6 +85,7 @@ def transaction_record(
         occurred_at=occurred_at,
         refund_of=refund_of,
         actor=actor,
+        reason=reason,
     )
     if created:
         _evaluate_now(member, actor)
@@ -88,10 +94,15 @@ def transaction_record(
 
 @transaction.atomic
 def referral_record(
-    *, referrer: Member, referred: Member, occurred_on: datetime.date | None = None, actor=None
+    *,
+    referrer: Member,
+    referred: Member,
+    occurred_on: datetime.date | None = None,
+    actor=None,
+    reason: str = "",
 ) -> tuple[Referral, bool]:
     referral, created = facts.referral_create(
-        referrer=referrer, referred=referred, occurred_on=occurred_on, actor=actor
+        referrer=referrer, referred=referred, occurred_on=occurred_on, actor=actor, reason=reason
     )
     if created:
         _evaluate_now(referrer, actor)
@@ -100,10 +111,10 @@ def referral_record(
 
 @transaction.atomic
 def activity_record(
-    *, member: Member, activity: str, occurred_at: datetime.datetime, actor=None
+    *, member: Member, activity: str, occurred_at: datetime.datetime, actor=None, reason: str = ""
 ) -> tuple[ActivityParticipation, bool]:
     participation, created = facts.activity_create(
-        member=member, activity=activity, occurred_at=occurred_at, actor=actor
+        member=member, activity=activity, occurred_at=occurred_at, actor=actor, reason=reason
     )
     if created:
         _evaluate_now(member, actor)
@@ -111,7 +122,13 @@ def activity_record(
 
 
 @transaction.atomic
-def member_reevaluate(*, member: Member, actor) -> None:
-    """Staff asked for an evaluation now (audited: who looked again, and when)."""
+def member_reevaluate(*, member: Member, actor, reason: str = "") -> None:
+    """Staff asked for an evaluation now (audited: who looked again, when and why)."""
     _evaluate_now(member, actor)
-    audit_record(actor=actor, action="member.reevaluate", target=member)
+    reason = reason.strip()
+    audit_record(
+        actor=actor,
+        action="member.reevaluate",
+        target=member,
+        after={"reason": reason} if reason else None,
+    )

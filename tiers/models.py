@@ -161,6 +161,9 @@ class TierChange(models.Model):
         REVOKED = "revoked", _("no longer takes part")
         OVERRIDE = "override", _("manual override")
         COMMITTEE = "committee", _("committee decision")
+        # Carried over from a previous programme (import_csv legacy_tiers): held for one tier
+        # year from the day it was granted there.
+        LEGACY = "legacy", _("carried over from the previous programme")
 
     member = models.ForeignKey(
         "members.Member",

@@ -8,17 +8,20 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from backoffice.selectors import member_search
+from loyalty.audit import audit_record
 from loyalty.roles import ROLES
-from members.models import Member
+from members.models import Member, Transaction
 from members.tests.factories import (
+    ActivityFactory,
     BlacklistEntryFactory,
     MemberFactory,
     PurchaseFactory,
+    ReferralFactory,
     RefundFactory,
     local_noon,
 )
 from tiers.models import MemberTier, Tier
-from tiers.services import tiers_recompute
+from tiers.services import tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -245,7 +248,7 @@ def test_the_member_list_shows_the_columns(staff):
     assert "2026-06-30" in page  # last evaluated
 
 
-def test_the_member_list_is_paginated_by_fifty(staff):
+def test_the_member_list_is_paginated_by_fifty_without_counting_the_table(staff):
     MemberFactory.create_batch(120)
     url = reverse("backoffice:member_list")
 
@@ -253,10 +256,13 @@ def test_the_member_list_is_paginated_by_fifty(staff):
     last = staff.get(url, {"page": 3})
 
     assert len(first.context["members"]) == 50
-    assert first.context["paginator"].num_pages == 3
+    assert first.context["page_obj"].has_next
     assert len(last.context["members"]) == 20
-    assert "120 members" in first.content.decode()
+    assert not last.context["page_obj"].has_next
+    assert "Members 1–50" in first.content.decode()
+    assert "Members 101–120" in last.content.decode()
     assert staff.get(url, {"page": 4}).status_code == 404
+    assert staff.get(url, {"page": "x"}).status_code == 404
 
 
 def test_pagination_links_keep_the_search(staff):
@@ -273,11 +279,13 @@ def test_the_member_list_makes_a_fixed_number_of_queries(staff, django_assert_ma
         PurchaseFactory(member=member, day=datetime.date(2026, 3, 1))
     tiers_recompute(as_of=datetime.date(2026, 6, 30))
 
-    # session, user, two permission reads, tier choices, count, one page of members.
-    with django_assert_max_num_queries(8):
+    # session, user, two permission reads, tier choices (two filters), one page of members
+    # (51 rows: no COUNT).
+    with django_assert_max_num_queries(8) as captured:
         response = staff.get(reverse("backoffice:member_list"), {"tier": "silver"})
 
     assert len(response.context["members"]) == 50
+    assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)
 
 
 # --- Member detail ------------------------------------------------------------------------
@@ -352,32 +360,41 @@ def test_the_member_page_shows_the_tier_history(staff, gold_member):
 
     (change,) = response.context["profile"].history
     assert change.to_tier.code == "gold" and change.from_tier is None
+    assert 'class="timeline-item cause-qualified"' in page
     assert "first evaluation" in page
-    assert '<td data-label="Policy">v1</td>' in page
+    assert "Policy: v1" in page
+    assert "By: evaluation" in page
 
 
 def test_the_member_page_shows_transactions_with_refunds(staff, gold_member):
     response = detail(staff, "G001")
     page = response.content.decode()
 
-    assert [t.external_id for t in response.context["profile"].transactions] == [
+    assert [t.external_id for t in response.context["profile"].transactions.object_list] == [
         "POS-1-R",
         "POS-2",
         "POS-1",
     ]
     assert "¥15,000.00" in page and "¥5,000.50" in page and "¥0.25" in page
-    assert "<code>POS-1</code></td>" in page  # the refund names its purchase
+    purchase = Transaction.objects.get(external_id="POS-1")
+    # The refund links to its purchase; the purchase shows what was refunded.
+    assert f'<a href="#txn-{purchase.pk}"><code>POS-1</code></a>' in page
+    assert f'id="txn-{purchase.pk}"' in page
 
 
-def test_the_member_page_lists_only_the_latest_twenty_transactions(staff):
+def test_the_member_pages_transactions_twenty_at_a_time(staff):
     member = MemberFactory(member_no="T001")
     for day in range(1, 26):
         PurchaseFactory(member=member, day=datetime.date(2026, 1, day))
+    url = reverse("backoffice:member_detail", args=["T001"])
 
-    transactions = detail(staff, "T001").context["profile"].transactions
+    first = staff.get(url).context["profile"].transactions
+    second = staff.get(url, {"tpage": 2}).context["profile"].transactions
 
-    assert len(transactions) == 20
-    assert transactions[0].occurred_on == datetime.date(2026, 1, 25)
+    assert len(first) == 20 and first.has_next
+    assert first.object_list[0].occurred_on == datetime.date(2026, 1, 25)
+    assert len(second) == 5 and not second.has_next
+    assert second.object_list[-1].occurred_on == datetime.date(2026, 1, 1)
 
 
 def test_the_member_page_shows_the_tiers_benefits_in_english(staff, gold_member):
@@ -455,20 +472,32 @@ def test_an_unknown_member_number_is_not_found(staff):
 
 
 def test_the_member_page_makes_a_fixed_number_of_queries(
-    staff, warned_member, django_assert_max_num_queries
+    staff, warned_member, django_assert_max_num_queries, django_user_model
 ):
+    actor = django_user_model.objects.create_user(username="zhou.ops")
     for day in range(1, 26):
         purchase = PurchaseFactory(member=warned_member, day=datetime.date(2026, 6, day))
         RefundFactory(refund_of=purchase, amount_fen=100, day=datetime.date(2026, 6, day))
+        ReferralFactory(referrer=warned_member, referred__joined_on=datetime.date(2026, 6, day))
+        ActivityFactory(member=warned_member, day=datetime.date(2026, 6, day))
+        audit_record(actor=actor, action="member.reevaluate", target=warned_member)
     BlacklistEntryFactory(member=warned_member, lifted_at=local_noon(datetime.date(2026, 6, 1)))
+    for code in ("silver", "gold"):
+        tier_override_set(
+            member=warned_member, tier=tier(code), reason="VIP", ends_on=None, actor=actor
+        )
 
-    # session, user, two permission reads, member, two tier reads for the explanation,
-    # warning, history, benefits, blacklist, transactions: none of them per row.
-    with django_assert_max_num_queries(11):
+    # session, user, two permission reads, member (with the referral received), two tier
+    # reads (explanation, progress), benefits, warning, history, blacklist, overrides,
+    # transactions (with refunds), referrals, activities, audit entries: none of them per row.
+    with django_assert_max_num_queries(16):
         response = detail(staff, "W001")
 
-    assert response.context["profile"].open_warning is not None
-    assert len(response.context["profile"].transactions) == 20
+    profile = response.context["profile"]
+    assert profile.open_warning is not None or profile.open_override is not None
+    assert len(profile.transactions) == 20
+    assert len(profile.referrals_made) == 25 and len(profile.activities) == 25
+    assert len(profile.overrides) == 2 and len(profile.audit_entries) >= 25
 
 
 def test_a_member_number_with_a_slash_lists_and_opens(client, django_user_model):
@@ -484,3 +513,97 @@ def test_a_member_number_with_a_slash_lists_and_opens(client, django_user_model)
 
     assert listing.status_code == 200 and "/members/X/1/" in listing.content.decode()
     assert detail.status_code == 200 and "斜杠" in detail.content.decode()
+
+
+# --- Search, filters, sort, export and masking -------------------------------------------
+
+
+def test_a_phone_is_found_by_its_start_or_its_last_four_digits_only(three_members):
+    assert [m.member_no for m in member_search(query="1380000")] == ["A100", "A101"]
+    assert [m.member_no for m in member_search(query="138-0000-3333")] == ["A101"]
+    assert [m.member_no for m in member_search(query="3333")] == ["A101"]
+    assert [m.member_no for m in member_search(query="0000")] == []  # neither start nor end
+
+
+def test_the_list_filters_by_qualified_tier_joined_dates_warning_due_and_override(
+    staff, warned_member, gold_member, django_user_model
+):
+    MemberFactory(member_no="J001", joined_on=datetime.date(2019, 5, 1))
+    tier_override_set(
+        member=gold_member,
+        tier=tier("platinum"),
+        reason="VIP",
+        ends_on=None,
+        actor=django_user_model.objects.create_user("lead"),
+        today=datetime.date(2026, 6, 30),
+    )
+    url = reverse("backoffice:member_list")
+
+    def listed(params):
+        return [m.member_no for m in staff.get(url, params).context["members"]]
+
+    assert listed({"qualified_tier": "silver"}) == ["W001"]
+    assert listed({"joined_from": "2019-01-01", "joined_to": "2019-12-31"}) == ["J001"]
+    assert listed({"open_warning": "on"}) == ["W001"]
+    assert listed({"has_override": "on"}) == ["G001"]
+    assert listed({"sort": "-joined_on"}) == ["W001", "G001", "J001"]
+    assert listed({"sort": "-tier"})[0] == "G001"
+
+
+def test_downgrade_due_means_warned_and_the_downgrade_date_within_thirty_days(warned_member):
+    # Warned 2026-06-25, tier year ends 2026-06-30: no downgrade before 2026-07-25.
+    due_on = datetime.date(2026, 7, 25)
+
+    def due(today):
+        return [m.member_no for m in member_search(downgrade_due=True, today=today)]
+
+    assert due(due_on - datetime.timedelta(days=30)) == ["W001"]
+    assert due(due_on - datetime.timedelta(days=31)) == []
+
+
+def test_contact_details_are_masked_for_roles_that_do_not_need_them(login_as, gold_member):
+    auditor = login_as("auditor", language="en")
+
+    page = detail(auditor, "G001").content.decode()
+    listing = auditor.get(reverse("backoffice:member_list")).content.decode()
+
+    assert "137****7777" in page and "13700007777" not in page
+    assert "c****@example.com" in page and "chen@example.com" not in page
+    assert "137****7777" in listing and "13700007777" not in listing
+
+
+def test_the_export_is_the_filtered_list_as_csv_with_formulas_escaped_and_contacts_masked(
+    login_as,
+):
+    MemberFactory(member_no="F001", name="=HYPERLINK(1)", phone="13812348000")
+    MemberFactory(member_no="F002", name="王五", status=Member.Status.EXPERIENCE)
+    MemberFactory(member_no="Z999", name="不在内")
+    client = login_as("committee", language="en")
+
+    response = client.get(reverse("backoffice:member_export"), {"query": "F"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+
+    lines = text.strip().splitlines()
+    assert response["Content-Type"].startswith("text/csv")
+    assert lines[0].startswith("member_no,name,phone,email,status")
+    assert lines[1].startswith("F001,'=HYPERLINK(1),138****8000,")
+    assert lines[2].startswith("F002,王五,") and ",experience," in lines[2]
+    assert len(lines) == 3
+
+
+def test_ops_export_shows_contact_details(login_as):
+    MemberFactory(member_no="F001", phone="13812348000")
+
+    response = login_as("ops").get(reverse("backoffice:member_export"))
+
+    assert "13812348000" in b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+def test_the_member_page_says_what_is_missing_for_the_next_tier_and_to_keep_it(staff, gold_member):
+    page = detail(staff, "G001").content.decode()
+
+    # Gold with ¥20,000.25 and 2 purchases, tenure 6: Platinum needs ¥9,999.75 more (tenure ≥ 3
+    # and spend ≥ 30,000), exact to the fen.
+    assert "Spend ¥9,999.75 more" in page
+    assert "to reach Platinum" in page
+    assert "Already qualifies to keep Gold at the tier-year end (2027-06-30)" in page

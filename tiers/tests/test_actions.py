@@ -24,14 +24,16 @@ from tiers.tests.helpers import refreshed
 
 pytestmark = pytest.mark.django_db
 
-day = datetime.date
-Cause = TierChange.Cause
-
 
 @pytest.fixture(autouse=True)
 def english():
+    # Messages are asserted in English whatever language an earlier test left active.
     with translation.override("en"):
         yield
+
+
+day = datetime.date
+Cause = TierChange.Cause
 
 
 @pytest.fixture

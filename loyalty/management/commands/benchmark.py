@@ -19,12 +19,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.template.loader import render_to_string
+from django.test import RequestFactory, override_settings
 
+from backoffice.selectors import member_profile, member_search
 from loyalty.money import fen_to_yuan
 from members.models import Member, Transaction
 from tiers import engine
+
+_PLAIN_STATIC = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 
 class Command(BaseCommand):
@@ -97,6 +103,8 @@ class Command(BaseCommand):
             "50000",
         )
         self._policy_preview(later)
+        self._member_search_p95(members, seed)
+        self._member_page_p95(members, seed)
 
     def _step(self, label: str, *command: str) -> tuple[float, float]:
         """Run one step; returns its wall time in seconds and its peak RSS in MiB."""
@@ -117,6 +125,44 @@ class Command(BaseCommand):
         peak_mib = usage.ru_maxrss / 1024
         self.stdout.write(f"{label:32} {seconds:7.2f} s   peak RSS {peak_mib:.0f} MiB")
         return seconds, peak_mib
+
+    def _p95_ms(self, timings: list[float]) -> float:
+        timings = sorted(timings)
+        return timings[max(0, int(len(timings) * 0.95) - 1)] * 1000
+
+    def _member_search_p95(self, members: int, seed: int, samples: int = 300) -> None:
+        """A staff search by member number, phone or a phone's last four digits, as the member
+        list runs it (one page of 51 rows, joined)."""
+        rng = random.Random(seed)
+        timings = []
+        for i in range(samples):
+            n = rng.randrange(1, members + 1)
+            query = [f"B{n:08d}", f"139{n:08d}", f"{n:08d}"[-4:]][i % 3]
+            started = time.perf_counter()
+            list(member_search(query=query)[:51])
+            timings.append(time.perf_counter() - started)
+        self.stdout.write(f"member_search_p95_ms: {self._p95_ms(timings):.1f} ms")
+
+    def _member_page_p95(self, members: int, seed: int, samples: int = 100) -> None:
+        """The member page: every read (profile, explanation, progress, history, transactions,
+        audit) and the template rendered, for random members."""
+        rng = random.Random(seed + 1)
+        request = RequestFactory().get("/members/x/")
+        request.user = AnonymousUser()
+        timings = []
+        # The page links its stylesheet: the plain static storage needs no collectstatic run.
+        with override_settings(STORAGES={**settings.STORAGES, "staticfiles": _PLAIN_STATIC}):
+            for _ in range(samples):
+                member_no = f"B{rng.randrange(1, members + 1):08d}"
+                started = time.perf_counter()
+                profile = member_profile(member_no=member_no)
+                render_to_string(
+                    "backoffice/member_detail.html",
+                    {"profile": profile, "member": profile.member},
+                    request,
+                )
+                timings.append(time.perf_counter() - started)
+        self.stdout.write(f"member_page_p95_ms: {self._p95_ms(timings):.1f} ms")
 
     def _bare_group_by(self, as_of: datetime.date) -> None:
         window = engine.window_for(as_of, engine.WindowKind.ROLLING_YEAR)

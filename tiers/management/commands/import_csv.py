@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
 from members.importers import KINDS, ImportFailed, import_csv
+from tiers.legacy import LEGACY_KIND, legacy_tiers_import
 from tiers.services import tiers_revoke_not_taking_part
 
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=KINDS, help=_("what the file holds"))
+        parser.add_argument("kind", choices=[*KINDS, LEGACY_KIND], help=_("what the file holds"))
         parser.add_argument("path", help=_("the CSV file"))
         parser.add_argument(
             "--encoding",
@@ -32,7 +33,10 @@ class Command(BaseCommand):
     def handle(self, *args, kind: str, path: str, encoding: str | None = None, **options):
         progress = self.stderr.write if options["verbosity"] >= 1 else None
         try:
-            result = import_csv(kind, path, progress=progress, encoding=encoding)
+            if kind == LEGACY_KIND:
+                result = legacy_tiers_import(path)
+            else:
+                result = import_csv(kind, path, progress=progress, encoding=encoding)
         except ImportFailed as exc:
             for line in exc.lines:
                 self.stderr.write(line)

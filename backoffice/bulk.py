@@ -1,0 +1,201 @@
+"""Bulk work: one override or one blacklist entry, with one reason, for many members.
+
+The preview says who changes and who is skipped and why; applying runs the same preview again
+inside one transaction, under the members' locks (each service takes them), and calls the
+service for each member who changes: the whole batch lands, or none of it does."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import DomainError
+from members.models import Member
+from tiers import actions
+from tiers.models import Tier, TierOverride
+from tiers.services import tier_override_set
+
+OVERRIDE = "override"
+BLACKLIST = "blacklist"
+MAX_BATCH = 5000
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    member_no: str
+    member: Member | None
+    change: str = ""
+    skipped: str = ""
+
+
+@dataclass
+class BulkPlan:
+    action: str
+    rows: list[BulkRow] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[BulkRow]:
+        return [row for row in self.rows if not row.skipped]
+
+    @property
+    def skipped(self) -> list[BulkRow]:
+        return [row for row in self.rows if row.skipped]
+
+    @property
+    def changing_numbers(self) -> list[str]:
+        return [row.member_no for row in self.changes]
+
+
+_SEPARATORS = re.compile(r"[\s,;，；]+")
+
+
+def numbers_from_text(text: str) -> list[str]:
+    """Member numbers typed or pasted: one per line, or separated by commas or spaces."""
+    return [number for number in _SEPARATORS.split(text or "") if number]
+
+
+def numbers_from_csv(content: bytes) -> list[str]:
+    """Member numbers from a CSV file: the ``member_no`` column if the header names one, else
+    the first column of every line (a header-less list)."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError(_("The file is not UTF-8 text.")) from None
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    if not rows:
+        return []
+    header = [cell.strip() for cell in rows[0]]
+    if "member_no" in header:
+        column = header.index("member_no")
+        rows = rows[1:]
+    else:
+        column = 0
+    return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+
+
+def _members(numbers: list[str]) -> dict[str, Member]:
+    found: dict[str, Member] = {}
+    for start in range(0, len(numbers), _CHUNK):
+        found.update(
+            (m.member_no, m)
+            for m in Member.objects.select_related("tier_state__current_tier").filter(
+                member_no__in=numbers[start : start + _CHUNK]
+            )
+        )
+    return found
+
+
+def _open_overrides(members: list[Member]) -> dict[int, TierOverride]:
+    ids = [m.pk for m in members]
+    found: dict[int, TierOverride] = {}
+    for start in range(0, len(ids), _CHUNK):
+        found.update(
+            (o.member_id, o)
+            for o in TierOverride.objects.filter(
+                member_id__in=ids[start : start + _CHUNK], ended_on__isnull=True
+            )
+        )
+    return found
+
+
+def _held(member: Member):
+    try:
+        return member.tier_state.current_tier
+    except ObjectDoesNotExist:  # not evaluated yet
+        return None
+
+
+def bulk_preview(
+    *,
+    action: str,
+    member_nos: list[str],
+    tier: Tier | None = None,
+    ends_on: datetime.date | None = None,
+) -> BulkPlan:
+    """Who would change and who is skipped, and why; reads only."""
+    if len(member_nos) > MAX_BATCH:
+        raise DomainError(
+            _("At most %(max)d members at a time; this batch has %(n)d.")
+            % {"max": MAX_BATCH, "n": len(member_nos)}
+        )
+    members = _members(member_nos)
+    overrides = _open_overrides(list(members.values())) if action == OVERRIDE else {}
+    plan = BulkPlan(action=action)
+    seen: set[str] = set()
+    for number in member_nos:
+        member = members.get(number)
+        if number in seen:
+            plan.rows.append(BulkRow(number, member, skipped=_("listed more than once")))
+            continue
+        seen.add(number)
+        if member is None:
+            plan.rows.append(BulkRow(number, None, skipped=_("unknown member number")))
+            continue
+        held = _held(member)
+        held_name = held.name if held else "—"
+        if action == OVERRIDE:
+            current = overrides.get(member.pk)
+            if member.status != Member.Status.ACTIVE:
+                plan.rows.append(
+                    BulkRow(number, member, skipped=_("not an active member: holds no tier"))
+                )
+            elif current is not None and current.tier_id == tier.pk and current.ends_on == ends_on:
+                plan.rows.append(BulkRow(number, member, skipped=_("already has this override")))
+            else:
+                plan.rows.append(
+                    BulkRow(number, member, change=f"{held_name} → ≥ {tier.name}")
+                )  # fmt: skip
+        else:
+            if member.status == Member.Status.BLACKLISTED:
+                plan.rows.append(BulkRow(number, member, skipped=_("already blacklisted")))
+            else:
+                plan.rows.append(
+                    BulkRow(
+                        number,
+                        member,
+                        change=_("%(status)s → blacklisted; tier %(tier)s revoked")
+                        % {"status": member.get_status_display(), "tier": held_name},
+                    )
+                )
+    return plan
+
+
+@transaction.atomic
+def bulk_apply(
+    *,
+    action: str,
+    member_nos: list[str],
+    confirmed: list[str],
+    reason: str,
+    actor,
+    tier: Tier | None = None,
+    ends_on: datetime.date | None = None,
+    evidence: str = "",
+) -> int:
+    """Apply the batch whole or not at all; ``confirmed`` are the member numbers the preview
+    showed as changing. If the members changed since then, nothing is applied."""
+    if not reason.strip():
+        raise DomainError(_("A reason is required."))
+    plan = bulk_preview(action=action, member_nos=member_nos, tier=tier, ends_on=ends_on)
+    if plan.changing_numbers != confirmed:
+        raise DomainError(
+            _("The members changed since the preview; nothing was applied. Preview again.")
+        )
+    for row in plan.changes:
+        if action == OVERRIDE:
+            tier_override_set(
+                member=row.member, tier=tier, reason=reason, ends_on=ends_on, actor=actor
+            )
+        else:
+            actions.member_blacklist(
+                member=row.member, reason=reason, evidence=evidence, actor=actor
+            )
+    return len(plan.changes)

@@ -1,0 +1,247 @@
+"""Forms of the staff pages: the member search, each action on a member, bulk work and the
+audit log filter. They validate input; the services decide (a DomainError becomes a form
+error)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.exceptions import DomainError
+from members.models import Member
+from tiers.models import Tier
+
+from . import bulk
+from .selectors import SORTS
+
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+EVIDENCE_EXTENSIONS = {".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".txt", ".eml", ".zip"}
+
+
+def _tier_field(label, required: bool = False, empty_label=None):
+    return forms.ModelChoiceField(
+        label=label,
+        required=required,
+        queryset=Tier.objects.all(),
+        to_field_name="code",
+        empty_label=empty_label,
+    )
+
+
+def _date_field(label, required: bool = False):
+    return forms.DateField(
+        label=label, required=required, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+def _moment_field():
+    return forms.DateTimeField(
+        label=_("Date and time"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+
+
+def _reason_field():
+    return forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required; kept in the audit log."),
+    )
+
+
+class MemberSearchForm(forms.Form):
+    query = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=128,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": _("Member number, name, phone or its last 4 digits"),
+                "type": "search",
+            }
+        ),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All statuses")), *Member.Status.choices],
+    )
+    tier = _tier_field(_("Current tier"), empty_label=_("All tiers"))
+    qualified_tier = _tier_field(_("Qualified tier"), empty_label=_("All tiers"))
+    joined_from = _date_field(_("Joined from"))
+    joined_to = _date_field(_("Joined until"))
+    downgrade_due = forms.BooleanField(label=_("Downgrade due in 30 days"), required=False)
+    open_warning = forms.BooleanField(label=_("Has an open warning"), required=False)
+    has_override = forms.BooleanField(label=_("Has an override"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("member_no", _("Member number")),
+            ("-member_no", _("Member number, descending")),
+            ("name", _("Name")),
+            ("-joined_on", _("Newest members")),
+            ("joined_on", _("Longest members")),
+            ("-tier", _("Highest tier")),
+            ("tier_year_end", _("Tier year ends soonest")),
+        ],
+    )
+
+    def search_arguments(self) -> dict:
+        """The valid filters; one that does not validate is left out (and shown as an error)."""
+        self.is_valid()
+        data = dict(self.cleaned_data)
+        if data.get("sort") not in SORTS:
+            data.pop("sort", None)
+        return data
+
+
+class ReasonForm(forms.Form):
+    reason = _reason_field()
+
+
+class OverrideForm(forms.Form):
+    tier = _tier_field(_("Tier (at least)"), required=True)
+    ends_on = _date_field(_("Ends on (optional)"))
+    message = forms.CharField(
+        label=_("Message to the member (optional)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    reason = _reason_field()
+
+    def clean_ends_on(self):
+        ends_on = self.cleaned_data.get("ends_on")
+        if ends_on is not None and ends_on <= timezone.localdate():
+            raise forms.ValidationError(_("The end date must be after today."))
+        return ends_on
+
+
+class BlacklistForm(forms.Form):
+    reason = _reason_field()
+    evidence = forms.CharField(
+        label=_("Evidence"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What shows it: ticket numbers, order numbers, what was said."),
+    )
+    evidence_file = forms.FileField(
+        label=_("Evidence file (optional)"),
+        required=False,
+        help_text=_("PDF, image, text, e-mail or ZIP; at most 10 MB."),
+    )
+
+    def clean_evidence_file(self):
+        upload = self.cleaned_data.get("evidence_file")
+        if upload is None:
+            return None
+        if upload.size > MAX_EVIDENCE_BYTES:
+            raise forms.ValidationError(_("The file is larger than 10 MB."))
+        name = upload.name.lower()
+        if not any(name.endswith(ext) for ext in EVIDENCE_EXTENSIONS):
+            raise forms.ValidationError(
+                _("This kind of file is not accepted: %(exts)s only.")
+                % {"exts": ", ".join(sorted(EVIDENCE_EXTENSIONS))}
+            )
+        return upload
+
+
+class TransactionForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("purchase", _("purchase")), ("refund", _("refund"))]
+    )
+    external_id = forms.CharField(label=_("External id"), max_length=64)
+    amount = forms.CharField(
+        label=_("Amount (¥)"), max_length=20, help_text=_("Up to 2 decimals, e.g. 1280.50")
+    )
+    occurred_at = _moment_field()
+    refund_of = forms.CharField(
+        label=_("Refund of (purchase external id)"), max_length=64, required=False
+    )
+    reason = _reason_field()
+
+
+class ReferralForm(forms.Form):
+    referred_no = forms.CharField(label=_("Referred member number"), max_length=32)
+    occurred_on = _date_field(_("Date (default: the day they joined)"))
+    reason = _reason_field()
+
+    def clean_referred_no(self):
+        number = self.cleaned_data["referred_no"].strip()
+        try:
+            return Member.objects.get(member_no=number)
+        except Member.DoesNotExist:
+            raise forms.ValidationError(_("No member has this number.")) from None
+
+
+class ActivityForm(forms.Form):
+    activity = forms.CharField(label=_("Activity"), max_length=128)
+    occurred_at = _moment_field()
+    reason = _reason_field()
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(
+        label=_("Action"),
+        choices=[
+            (bulk.OVERRIDE, _("Tier override")),
+            (bulk.BLACKLIST, _("Blacklist")),
+        ],
+    )
+    member_numbers = forms.CharField(
+        label=_("Member numbers"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("One per line, or separated by commas or spaces."),
+    )
+    csv_file = forms.FileField(
+        label=_("…or a CSV file of member numbers"),
+        required=False,
+        help_text=_("A member_no column, or member numbers in the first column."),
+    )
+    tier = _tier_field(_("Tier (at least), for an override"))
+    ends_on = _date_field(_("Override ends on (optional)"))
+    evidence = forms.CharField(
+        label=_("Evidence, for a blacklist entry"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    reason = _reason_field()
+
+    def clean(self):
+        data = super().clean()
+        numbers = bulk.numbers_from_text(data.get("member_numbers", ""))
+        upload = data.get("csv_file")
+        if upload is not None:
+            try:
+                numbers += bulk.numbers_from_csv(upload.read())
+            except DomainError as exc:
+                self.add_error("csv_file", str(exc))
+        if not numbers and not self.errors:
+            raise forms.ValidationError(_("Give at least one member number."))
+        data["numbers"] = numbers
+        if data.get("action") == bulk.OVERRIDE and data.get("tier") is None:
+            self.add_error("tier", _("Choose the tier of the override."))
+        ends_on = data.get("ends_on")
+        if ends_on is not None and ends_on <= timezone.localdate():
+            self.add_error("ends_on", _("The end date must be after today."))
+        return data
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=_("Actor (username)"), required=False, max_length=150)
+    member_no = forms.CharField(label=_("Member number"), required=False, max_length=32)
+    action = forms.CharField(
+        label=_("Action"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "tier.override", "list": "audit-actions"}),
+    )
+    date_from = _date_field(_("Date from"))
+    date_to = _date_field(_("Date until"))

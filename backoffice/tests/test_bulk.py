@@ -1,0 +1,124 @@
+"""Bulk work: preview who changes and who is skipped, then the whole batch or none of it."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from backoffice import bulk
+from loyalty.exceptions import DomainError
+from members.models import Member
+from members.tests.factories import MemberFactory
+from tiers.models import Tier, TierOverride
+
+pytestmark = pytest.mark.django_db
+
+URL = "/bulk/"
+
+
+def token_of(response) -> str:
+    return re.search(r'name="confirm_token" value="([^"]+)"', response.content.decode()).group(1)
+
+
+@pytest.fixture
+def members():
+    return [
+        MemberFactory(member_no="B1"),
+        MemberFactory(member_no="B2"),
+        MemberFactory(member_no="B3", status=Member.Status.EXPERIENCE),
+        MemberFactory(member_no="B4", status=Member.Status.BLACKLISTED),
+    ]
+
+
+def test_numbers_come_from_text_or_a_csv_file():
+    assert bulk.numbers_from_text("B1\nB2, B3；B4") == ["B1", "B2", "B3", "B4"]
+    assert bulk.numbers_from_csv("\ufeffmember_no,note\nB1,x\n\nB2,y\n".encode()) == ["B1", "B2"]
+    assert bulk.numbers_from_csv(b"B7\nB8\n") == ["B7", "B8"]
+
+
+def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
+    plan = bulk.bulk_preview(
+        action=bulk.OVERRIDE,
+        member_nos=["B1", "B2", "B3", "NOPE", "B1"],
+        tier=Tier.objects.get(code="gold"),
+    )
+
+    assert plan.changing_numbers == ["B1", "B2"]
+    assert [(r.member_no, r.skipped) for r in plan.skipped] == [
+        ("B3", "not an active member: holds no tier"),
+        ("NOPE", "unknown member number"),
+        ("B1", "listed more than once"),
+    ]
+
+
+def test_a_bulk_override_from_a_csv_upload_applies_to_everyone_after_the_preview(as_role, members):
+    client = as_role("ops")
+    upload = SimpleUploadedFile("list.csv", b"member_no\nB1\nB2\nB3\n")
+
+    preview = client.post(
+        URL,
+        {"action": "override", "csv_file": upload, "tier": "gold", "reason": "春节活动"},
+    )
+
+    page = preview.content.decode()
+    assert "2 members change." in page and "1 is skipped." in page
+    assert not TierOverride.objects.exists()
+    done = client.post(URL, {"confirm_token": token_of(preview)})
+    assert done.status_code == 302
+    assert sorted(TierOverride.objects.values_list("member__member_no", flat=True)) == [
+        "B1",
+        "B2",
+    ]
+
+
+def test_a_bulk_batch_is_all_or_nothing(members, django_user_model):
+    actor = django_user_model.objects.create_user("ops-bulk")
+    plan = bulk.bulk_preview(action=bulk.BLACKLIST, member_nos=["B1", "B2"])
+    # B2 is blacklisted elsewhere between the preview and the confirmation.
+    Member.objects.filter(member_no="B2").update(status=Member.Status.BLACKLISTED)
+
+    with pytest.raises(DomainError, match="changed since the preview"):
+        bulk.bulk_apply(
+            action=bulk.BLACKLIST,
+            member_nos=["B1", "B2"],
+            confirmed=plan.changing_numbers,
+            reason="团伙刷单",
+            actor=actor,
+        )
+
+    assert Member.objects.get(member_no="B1").status == Member.Status.ACTIVE
+
+
+def test_a_failure_in_the_middle_rolls_back_the_members_already_done(members, django_user_model):
+    actor = django_user_model.objects.create_user("ops-bulk")
+    gold = Tier.objects.get(code="gold")
+
+    with pytest.raises(DomainError):
+        bulk.bulk_apply(
+            action=bulk.OVERRIDE,
+            member_nos=["B1", "B2"],
+            confirmed=["B1", "B2"],
+            reason="x",
+            actor=actor,
+            tier=gold,
+            ends_on=datetime.date(2000, 1, 1),  # refused by the service
+        )
+
+    assert not TierOverride.objects.exists()
+
+
+def test_the_list_selection_fills_the_bulk_form(as_role, members):
+    response = as_role("ops").get(URL, {"member_no": ["B1", "B2"]})
+
+    assert response.context["form"].initial["member_numbers"] == "B1\nB2"
+
+
+def test_bulk_blacklisting_needs_the_blacklist_permission(as_role, members):
+    response = as_role("committee").post(
+        URL, {"action": "blacklist", "member_numbers": "B1", "reason": "x"}
+    )
+
+    assert response.status_code == 403

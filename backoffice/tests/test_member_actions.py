@@ -1,0 +1,240 @@
+"""Actions on one member: a form, a confirmation page with a signed token, then the service;
+nothing changes on GET or before the confirmation, and every change is audited."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from loyalty.models import AuditEntry
+from members.models import BlacklistEntry, Member, Transaction
+from members.tests.factories import MemberFactory, PurchaseFactory
+from tiers.models import TierChange, TierOverride
+from tiers.services import tiers_recompute
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, member_no: str) -> str:
+    return reverse(f"backoffice:member_{name}", args=[member_no])
+
+
+def token_of(response) -> str:
+    match = re.search(r'name="confirm_token" value="([^"]+)"', response.content.decode())
+    assert match, "no confirmation step"
+    return match.group(1)
+
+
+@pytest.fixture
+def silver_member():
+    member = MemberFactory(member_no="S001", name="孙丽", joined_on=datetime.date(2020, 1, 1))
+    PurchaseFactory(member=member, amount_fen=600_000, day=timezone.localdate())
+    tiers_recompute(as_of=timezone.localdate())
+    return member
+
+
+def test_an_override_needs_a_confirmation_then_shows_in_history_and_audit(as_role, silver_member):
+    client = as_role("ops")
+    ends = timezone.localdate() + datetime.timedelta(days=90)
+    data = {"tier": "gold", "ends_on": ends.isoformat(), "reason": "VIP 客户投诉补偿"}
+
+    form_page = client.get(url("override", "S001"))
+    preview = client.post(url("override", "S001"), data)
+
+    assert form_page.status_code == 200 and preview.status_code == 200
+    assert "Please confirm" in preview.content.decode()
+    assert not TierOverride.objects.exists()  # nothing yet
+
+    done = client.post(url("override", "S001"), {"confirm_token": token_of(preview)})
+
+    assert done.status_code == 302
+    override = TierOverride.objects.get(member=silver_member)
+    assert override.tier.code == "gold" and override.ends_on == ends
+    change = TierChange.objects.filter(member=silver_member).first()
+    assert change.cause == TierChange.Cause.OVERRIDE and change.note == "VIP 客户投诉补偿"
+    entry = AuditEntry.objects.get(action="tier.override.manual")
+    assert entry.actor == client.user and entry.after["reason"] == "VIP 客户投诉补偿"
+    page = client.get(reverse("backoffice:member_detail", args=["S001"])).content.decode()
+    assert "manual override" in page and "VIP 客户投诉补偿" in page
+    assert "End override" in page
+
+
+def test_an_override_can_be_ended_early_with_a_reason(as_role, silver_member):
+    client = as_role("ops")
+    data = {"tier": "gold", "reason": "活动"}
+    client.post(
+        url("override", "S001"),
+        {"confirm_token": token_of(client.post(url("override", "S001"), data))},
+    )
+
+    preview = client.post(url("override_end", "S001"), {"reason": "活动结束"})
+    client.post(url("override_end", "S001"), {"confirm_token": token_of(preview)})
+
+    override = TierOverride.objects.get(member=silver_member)
+    assert override.ended_on == timezone.localdate() and override.end_reason == "活动结束"
+    assert AuditEntry.objects.filter(action="tier.override.end").exists()
+
+
+def test_a_reason_is_required(as_role, silver_member):
+    response = as_role("ops").post(url("override", "S001"), {"tier": "gold", "reason": "  "})
+
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    assert "confirm_token" not in response.content.decode()
+
+
+def test_a_get_changes_nothing_and_a_forged_token_is_refused(as_role, silver_member):
+    client = as_role("ops")
+    client.get(url("blacklist", "S001"), {"reason": "x", "confirm_token": "forged"})
+    client.post(url("blacklist", "S001"), {"confirm_token": "forged"})
+
+    silver_member.refresh_from_db()
+    assert silver_member.status == Member.Status.ACTIVE
+    assert not BlacklistEntry.objects.exists()
+
+
+def test_a_token_is_bound_to_its_action_and_member(as_role, silver_member):
+    client = as_role("ops")
+    MemberFactory(member_no="S002")
+    preview = client.post(url("reevaluate", "S001"), {"reason": "客户来电"})
+
+    response = client.post(url("reevaluate", "S002"), {"confirm_token": token_of(preview)})
+
+    assert response.status_code == 403
+
+
+def test_blacklisting_stores_the_evidence_file_and_lifting_brings_the_member_back(
+    as_role, silver_member, media, django_user_model
+):
+    ops = as_role("ops")
+    upload = SimpleUploadedFile("工单截图.png", b"\x89PNG fake", content_type="image/png")
+    preview = ops.post(
+        url("blacklist", "S001"),
+        {"reason": "恶意投诉", "evidence": "工单 #42", "evidence_file": upload},
+    )
+    ops.post(url("blacklist", "S001"), {"confirm_token": token_of(preview)})
+
+    silver_member.refresh_from_db()
+    entry = BlacklistEntry.objects.get(member=silver_member)
+    assert silver_member.status == Member.Status.BLACKLISTED
+    assert entry.evidence_file.name.startswith("blacklist-evidence/")
+    assert (media / entry.evidence_file.name).read_bytes() == b"\x89PNG fake"
+    audit = AuditEntry.objects.get(action="member.blacklist")
+    assert audit.after["evidence_file"] == entry.evidence_file.name
+    assert TierChange.objects.filter(member=silver_member, cause="revoked").exists()
+    download = ops.get(reverse("backoffice:blacklist_evidence", args=[entry.pk]))
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"\x89PNG fake"
+
+    # Ops may not lift: no button, and 403 if tried.
+    page = ops.get(reverse("backoffice:member_detail", args=["S001"])).content.decode()
+    assert "Lift blacklist" not in page
+    assert ops.get(url("blacklist_lift", "S001")).status_code == 403
+
+    ops.logout()
+    lead = as_role("ops_lead")
+    assert (
+        "Lift blacklist"
+        in lead.get(reverse("backoffice:member_detail", args=["S001"])).content.decode()
+    )
+    preview = lead.post(url("blacklist_lift", "S001"), {"reason": "申诉成立"})
+    lead.post(url("blacklist_lift", "S001"), {"confirm_token": token_of(preview)})
+
+    silver_member.refresh_from_db()
+    assert silver_member.status == Member.Status.ACTIVE
+    assert silver_member.tier_state.current_tier.code == "silver"  # evaluated again
+    assert BlacklistEntry.objects.get().lift_reason == "申诉成立"
+
+
+def test_an_evidence_file_of_a_refused_kind_is_a_form_error(as_role, silver_member, media):
+    upload = SimpleUploadedFile("run.exe", b"MZ", content_type="application/octet-stream")
+
+    response = as_role("ops").post(
+        url("blacklist", "S001"), {"reason": "恶意投诉", "evidence_file": upload}
+    )
+
+    assert "evidence_file" in response.context["form"].errors
+
+
+def test_recording_a_purchase_evaluates_at_once(as_role):
+    MemberFactory(member_no="P001", joined_on=datetime.date(2025, 1, 1))
+    client = as_role("ops")
+    moment = timezone.localtime().replace(second=0, microsecond=0) - datetime.timedelta(hours=1)
+    data = {
+        "kind": "purchase",
+        "external_id": "POS-9",
+        "amount": "20000.00",
+        "occurred_at": moment.strftime("%Y-%m-%dT%H:%M"),
+        "reason": "门店补录",
+    }
+
+    preview = client.post(url("transaction", "P001"), data)
+    client.post(url("transaction", "P001"), {"confirm_token": token_of(preview)})
+
+    member = Member.objects.get(member_no="P001")
+    assert Transaction.objects.get(external_id="POS-9").amount_fen == 2_000_000
+    assert member.tier_state.current_tier.code == "gold"
+    assert AuditEntry.objects.get(action="transaction.purchase").after["reason"] == "门店补录"
+
+
+def test_a_refused_transaction_shows_the_domain_error_as_a_form_error(as_role):
+    MemberFactory(member_no="P002")
+    client = as_role("ops")
+    data = {
+        "kind": "refund",
+        "external_id": "R-1",
+        "amount": "10",
+        "occurred_at": "2026-01-01T10:00",
+        "refund_of": "NOPE",
+        "reason": "补录",
+    }
+
+    preview = client.post(url("transaction", "P002"), data)
+    response = client.post(url("transaction", "P002"), {"confirm_token": token_of(preview)})
+
+    assert response.status_code == 200
+    assert "Refund of unknown purchase NOPE" in response.content.decode()
+    assert not Transaction.objects.exists()
+
+
+def test_converting_an_experience_member_and_recording_referral_and_activity(as_role):
+    trial = MemberFactory(member_no="E001", status=Member.Status.EXPERIENCE)
+    friend = MemberFactory(member_no="E002", joined_on=datetime.date(2025, 3, 1))
+    client = as_role("ops")
+
+    page = client.get(reverse("backoffice:member_detail", args=["E001"])).content.decode()
+    assert "Convert to full member" in page
+    preview = client.post(url("convert", "E001"), {"reason": "已付费"})
+    client.post(url("convert", "E001"), {"confirm_token": token_of(preview)})
+    preview = client.post(url("referral", "E001"), {"referred_no": "E002", "reason": "老带新"})
+    client.post(url("referral", "E001"), {"confirm_token": token_of(preview)})
+    preview = client.post(
+        url("activity", "E001"),
+        {"activity": "线下沙龙", "occurred_at": "2026-01-10T15:00", "reason": "签到表"},
+    )
+    client.post(url("activity", "E001"), {"confirm_token": token_of(preview)})
+
+    trial.refresh_from_db()
+    assert trial.status == Member.Status.ACTIVE
+    assert trial.referrals.get().referred == friend
+    assert trial.activities.get().activity == "线下沙龙"
+    assert AuditEntry.objects.get(action="member.convert").after["reason"] == "已付费"
+    page = client.get(reverse("backoffice:member_detail", args=["E001"])).content.decode()
+    assert "线下沙龙" in page and "E002" in page
+
+
+def test_a_role_without_the_permission_sees_no_button_and_gets_403(as_role, silver_member):
+    client = as_role("committee")
+
+    page = client.get(reverse("backoffice:member_detail", args=["S001"])).content.decode()
+
+    assert 'class="action-bar"' in page
+    for name in ("override", "blacklist", "transaction", "reevaluate", "convert"):
+        assert url(name, "S001") not in page
+    for name in ("override", "blacklist", "transaction", "reevaluate", "convert"):
+        assert client.get(url(name, "S001")).status_code == 403
+        assert client.post(url(name, "S001"), {"reason": "x"}).status_code == 403

@@ -1,0 +1,142 @@
+"""import_csv legacy_tiers: a carried-over tier holds for one tier year from granted_on, then
+the normal lifecycle; all or nothing, every bad line named, importing again changes nothing."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import translation
+
+from members.models import Member
+from members.tests.factories import MemberFactory
+from tiers.models import MemberTier, TierChange
+from tiers.services import tiers_recompute
+
+pytestmark = pytest.mark.django_db
+HEADER = "member_no,tier,granted_on"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    def write(*lines: str) -> str:
+        path = tmp_path / "legacy.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+def run(path: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_csv", "legacy_tiers", path, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_a_legacy_tier_holds_for_one_tier_year_then_the_lifecycle_applies(csv_file):
+    member = MemberFactory(member_no="L1", joined_on=datetime.date(2025, 1, 1))
+    path = csv_file(HEADER, "L1,gold,2025-09-01")
+
+    out, _err = run(path)
+
+    assert "Imported 1 legacy tiers (0 already imported)" in out
+    state = MemberTier.objects.get(member=member)
+    assert state.current_tier.code == "gold"
+    assert (state.tier_year_start, state.tier_year_end) == (
+        datetime.date(2025, 9, 1),
+        datetime.date(2026, 9, 1),
+    )
+    change = TierChange.objects.get(member=member)
+    assert change.cause == TierChange.Cause.LEGACY and change.effective_on == datetime.date(
+        2025, 9, 1
+    )
+
+    # Within the tier year the member keeps Gold though they qualify for Silver (tenure) only.
+    tiers_recompute(as_of=datetime.date(2026, 3, 1))
+    assert MemberTier.objects.get(member=member).current_tier.code == "gold"
+    # From 30 days before the end: warned; downgraded once the notice has passed.
+    tiers_recompute(as_of=datetime.date(2026, 8, 10))
+    assert MemberTier.objects.get(member=member).downgrade_warned_on == datetime.date(2026, 8, 10)
+    tiers_recompute(as_of=datetime.date(2026, 9, 10))
+    assert MemberTier.objects.get(member=member).current_tier.code == "silver"
+
+
+def test_importing_the_same_file_again_changes_nothing(csv_file):
+    MemberFactory(member_no="L1")
+    path = csv_file(HEADER, "L1,gold,2025-09-01")
+    run(path)
+
+    out, _err = run(path)
+
+    assert "Imported 0 legacy tiers (1 already imported)" in out
+    assert TierChange.objects.count() == 1
+
+
+def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):
+    MemberFactory(member_no="L1")
+    MemberFactory(member_no="L2", status=Member.Status.EXPERIENCE)
+    MemberFactory(member_no="L3")
+    path = csv_file(
+        HEADER,
+        "L1,gold,2025-09-01",
+        "L2,gold,2025-09-01",
+        "L9,gold,2025-09-01",
+        "L3,vip,2025-09-01",
+        "L3,gold,2025/09/01",
+        "L1,silver,2025-09-01",
+        "L3,gold,2999-01-01",
+    )
+
+    with pytest.raises(CommandError, match="6 bad rows; nothing was imported") as caught:
+        out = io.StringIO()
+        err = io.StringIO()
+        try:
+            call_command("import_csv", "legacy_tiers", path, stdout=out, stderr=err)
+        finally:
+            caught.lines = err.getvalue()
+
+    assert caught.lines.splitlines() == [
+        "line 3: member L2 is experience: only active members hold a tier",
+        "line 4: unknown member L9",
+        'line 5: unknown tier "vip"; choose one of: diamond, platinum, gold, silver, regular',
+        'line 6: granted_on "2025/09/01" is not a date YYYY-MM-DD',
+        "line 7: member L1 appears again (first on line 2)",
+        "line 8: granted_on 2999-01-01 is in the future",
+    ]
+    assert not MemberTier.objects.exists() and not TierChange.objects.exists()
+
+
+def test_a_wrong_header_is_named(csv_file):
+    with pytest.raises(CommandError):
+        err = io.StringIO()
+        try:
+            call_command("import_csv", "legacy_tiers", csv_file("member_no,level"), stderr=err)
+        finally:
+            message = err.getvalue()
+
+    assert "missing column(s): tier, granted_on" in message
+    assert "unknown column(s): level" in message
+
+
+def test_a_different_legacy_tier_for_an_imported_member_is_a_bad_line(csv_file):
+    MemberFactory(member_no="L1")
+    run(csv_file(HEADER, "L1,gold,2025-09-01"))
+
+    with pytest.raises(CommandError):
+        err = io.StringIO()
+        try:
+            call_command(
+                "import_csv", "legacy_tiers", csv_file(HEADER, "L1,platinum,2025-09-01"), stderr=err
+            )
+        finally:
+            message = err.getvalue()
+
+    assert "line 2: member L1 already has a legacy tier (gold from 2025-09-01)" in message
