@@ -192,8 +192,11 @@ def test_member_messages_lists_the_in_app_messages_newest_first():
     assert all(m.channel == "in_app" for m in messages)
 
 
-def test_send_sms_logs_the_message_with_the_console_default(caplog):
-    with caplog.at_level("INFO", logger="notifications.sms"):
+def test_send_sms_logs_the_message_with_the_console_backend(caplog):
+    with (
+        override_settings(SMS_BACKEND="console"),
+        caplog.at_level("INFO", logger="notifications.sms"),
+    ):
         send_sms("13800000005", "您的验证码是 123456")
 
     assert "13800000005" in caplog.text and "123456" in caplog.text
