@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import ListView, TemplateView
 
 from members.models import Member
+from reviews.selectors import member_review_panel
 from tiers.models import Tier
 
 from .selectors import member_profile, member_search
@@ -63,4 +64,9 @@ class MemberDetailView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView
             profile = member_profile(member_no=kwargs["member_no"])
         except Member.DoesNotExist:
             raise Http404(_("No member has this number.")) from None
-        return super().get_context_data(profile=profile, member=profile.member, **kwargs)
+        return super().get_context_data(
+            profile=profile,
+            member=profile.member,
+            review_panel=member_review_panel(profile.member),
+            **kwargs,
+        )

@@ -22,7 +22,15 @@ VIEW_ALL = [
     "tiers.view_tieroverride",
     "tiers.view_membertier",
     "tiers.view_memberevaluation",
+    "reviews.view_reviewcase",
+    "reviews.view_vote",
+    "reviews.view_committeemember",
+    "reviews.view_casetransition",
 ]
+
+# Staff nominate members for special review by hand, edit the proposal until voting starts,
+# open the vote and withdraw a case.
+NOMINATE = ["reviews.add_reviewcase", "reviews.change_reviewcase"]
 
 ROLES: dict[str, dict] = {
     # Customer operations: look members up, record facts, blacklist, override, convert.
@@ -39,6 +47,7 @@ ROLES: dict[str, dict] = {
             "members.add_blacklistentry",
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
+            *NOMINATE,
         ],
     },
     # Ops leads: everything ops does, plus lifting a blacklist entry and privacy requests.
@@ -58,9 +67,18 @@ ROLES: dict[str, dict] = {
             "members.erase_member_data",
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
+            *NOMINATE,
+            # Ops leads seat the committee (departments, chair).
+            "reviews.add_committeemember",
+            "reviews.change_committeemember",
+            "reviews.delete_committeemember",
         ],
     },
-    "committee": {"label": _("Review committee"), "permissions": VIEW_ALL},
+    # The committee votes; only members with a seat (reviews.CommitteeMember) may.
+    "committee": {
+        "label": _("Review committee"),
+        "permissions": VIEW_ALL + ["reviews.vote_reviewcase"],
+    },
     "policy_owner": {
         "label": _("Policy owner"),
         "permissions": VIEW_ALL
