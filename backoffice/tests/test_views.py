@@ -464,8 +464,9 @@ def test_the_member_page_makes_a_fixed_number_of_queries(
     BlacklistEntryFactory(member=warned_member, lifted_at=local_noon(datetime.date(2026, 6, 1)))
 
     # session, user, two permission reads, member, two tier reads for the explanation,
-    # warning, history, benefits, blacklist, transactions: none of them per row.
-    with django_assert_max_num_queries(11):
+    # warning, history, benefits, blacklist, transactions, the open override and the open
+    # review case: none of them per row.
+    with django_assert_max_num_queries(13):
         response = detail(staff, "W001")
 
     assert response.context["profile"].open_warning is not None
