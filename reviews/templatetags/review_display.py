@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from tiers.models import TierChange
+
 from ..models import Department, Profile
 
 register = template.Library()
@@ -30,5 +32,14 @@ def profile_label(code: str) -> str:
 def department_label(code: str) -> str:
     try:
         return str(Department(code).label)
+    except ValueError:
+        return code
+
+
+@register.filter
+def cause_label(code: str) -> str:
+    """A tier history cause kept in the evidence, in words."""
+    try:
+        return str(TierChange.Cause(code).label)
     except ValueError:
         return code

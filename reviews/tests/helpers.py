@@ -34,9 +34,7 @@ def committee() -> dict[str, User]:
     return {
         Department.CUSTOMER_OPS: seat("ops-voter", Department.CUSTOMER_OPS),
         Department.SALES: seat("sales-voter", Department.SALES),
-        Department.CUSTOMER_SERVICE: seat(
-            "cs-voter", Department.CUSTOMER_SERVICE, chair=True
-        ),
+        Department.CUSTOMER_SERVICE: seat("cs-voter", Department.CUSTOMER_SERVICE, chair=True),
     }
 
 

@@ -195,9 +195,7 @@ def test_the_chair_rejects_with_the_reasons_recorded(case, voters):
 
 def test_only_the_chair_decides_and_only_in_discussion(case, voters):
     with pytest.raises(DomainError, match="Only a case in discussion"):
-        services.case_decide(
-            case=case, approve=True, reason="x", actor=voters["customer_service"]
-        )
+        services.case_decide(case=case, approve=True, reason="x", actor=voters["customer_service"])
     vote(case, voters["sales"], approve=False, comment="no")
     with pytest.raises(DomainError, match="chair"):
         services.case_decide(case=case, approve=True, reason="x", actor=voters["sales"])
