@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connections
 
 from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.services import tiers_recompute
@@ -24,7 +25,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
+# Function-scoped: while Playwright's sync API runs, asyncio sees a running loop in this
+# thread and Django hands out another connection object, one without the serialized migration
+# data, so a database set up or flushed while a browser is open breaks the next browser test.
+@pytest.fixture
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
@@ -42,6 +46,9 @@ def browser():
             ],
         )
         yield browser
+        # The test's ORM calls ran on the connection of the browser's context: close it, or the
+        # test database cannot be dropped at the end of the run.
+        connections.close_all()
         browser.close()
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 
 from members.tests.factories import MemberFactory
@@ -30,7 +31,11 @@ pytestmark = [
 MESSAGE = "感谢您10年来的一路相伴,特别授予您金卡会员资格"
 
 
-@pytest.fixture(scope="module")
+# Function-scoped on purpose: while Playwright's sync API runs, asyncio sees a running loop in
+# this thread, so Django hands out another connection object, one without the serialized
+# migration data. Starting the browser after the database fixture has restored that data
+# keeps this test independent of the browser tests that ran before it.
+@pytest.fixture
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
@@ -48,6 +53,9 @@ def browser():
             ],
         )
         yield browser
+        # The test's ORM calls ran on the connection of the browser's context: close it, or the
+        # test database cannot be dropped at the end of the run.
+        connections.close_all()
         browser.close()
 
 
