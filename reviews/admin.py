@@ -3,6 +3,7 @@ transitions are read-only records (the case pages and the services write them)."
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from loyalty.admin import ReadOnlyAdminMixin
@@ -11,8 +12,20 @@ from .models import CaseTransition, CommitteeMember, ReviewCase, Vote
 from .services import committee_member_remove, committee_member_set
 
 
+class CommitteeMemberForm(forms.ModelForm):
+    class Meta:
+        model = CommitteeMember
+        fields = ("user", "department", "is_chair")
+
+    def _get_validation_exclusions(self):
+        # Naming a new chair replaces the old one (committee_member_set), so the one-chair
+        # constraint is not a form error here; the database still holds it.
+        return super()._get_validation_exclusions() | {"is_chair"}
+
+
 @admin.register(CommitteeMember)
 class CommitteeMemberAdmin(admin.ModelAdmin):
+    form = CommitteeMemberForm
     list_display = ("user", "department", "is_chair", "created_at")
     list_filter = ("department", "is_chair")
     list_select_related = ("user",)

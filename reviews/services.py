@@ -262,6 +262,11 @@ def cases_nominate(*, quarter: Quarter, actor=None, today: date | None = None) -
     opens nothing), holding an exceptional upgrade now, and profiles the member was rejected for
     within the cooldown (policy ``cooldown_quarters``)."""
     today = today or timezone.localdate()
+    if quarter.last_day >= today:
+        # The quarter's facts are not all in yet: nominate once it has ended.
+        raise DomainError(
+            _("The quarter %(quarter)s has not ended yet.") % {"quarter": str(quarter)}
+        )
     rnd = _round(quarter.last_day)
     result = NominationResult(quarter=quarter, as_of=rnd.as_of, policy_version=rnd.policy.version)
     tier_ranks = rnd.tier_ranks

@@ -9,6 +9,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from loyalty.exceptions import DomainError
 from members.models import Member
 from members.tests.factories import (
     ActivityFactory,
@@ -368,6 +369,11 @@ def test_the_command_prints_one_line_per_nomination_then_a_summary():
     assert lines[:3] == ["A1 loyal_veteran", "A2 loyal_veteran", "A2 referral_champion"]
     assert lines[3] == "Nominated for 2026Q2 as of 2026-06-30 with policy version 1"
     assert "cases opened:                  2" in out.getvalue()
+
+
+def test_a_quarter_that_has_not_ended_is_refused():
+    with pytest.raises(DomainError, match="not ended"):
+        services.cases_nominate(quarter=Q2, today=D)
 
 
 def test_the_command_refuses_a_malformed_quarter():

@@ -410,3 +410,19 @@ def test_committee_seats_are_edited_in_the_admin_and_audited(client, django_user
     seat = CommitteeMember.objects.get(user=member)
     assert seat.is_chair and seat.department == Department.SALES
     assert AuditEntry.objects.filter(action="review.committee.set", actor=lead).exists()
+
+
+def test_naming_a_new_chair_in_the_admin_replaces_the_old_one(client, django_user_model):
+    voters = committee()
+    lead = django_user_model.objects.create_user("lead", password=PASSWORD, is_staff=True)
+    lead.groups.add(Group.objects.get(name="ops_lead"))
+    client.force_login(lead)
+    seat = voters["sales"].committee_seat
+
+    response = client.post(
+        f"/admin/reviews/committeemember/{seat.pk}/change/",
+        {"department": Department.SALES, "is_chair": "on"},
+    )
+
+    assert response.status_code == 302
+    assert CommitteeMember.objects.get(is_chair=True).user == voters["sales"]
