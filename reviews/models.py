@@ -172,9 +172,6 @@ class ReviewCase(models.Model):
     def is_hand_nomination(self) -> bool:
         return not self.profiles
 
-    def profile_labels(self) -> list[str]:
-        return [str(Profile(code).label) for code in self.profiles if code in Profile.values]
-
 
 class Vote(models.Model):
     """One committee member's vote on one case; changeable until the case is decided."""
