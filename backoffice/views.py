@@ -28,6 +28,7 @@ from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
 from members.models import BlacklistEntry, Member
 from tiers import actions
+from reviews.selectors import member_review_panel
 from tiers.models import Tier
 from tiers.selectors import open_override
 from tiers.services import tier_override_end, tier_override_set
@@ -125,7 +126,12 @@ class MemberDetailView(StaffView, TemplateView):
             )
         except Member.DoesNotExist:
             raise Http404(_("No member has this number.")) from None
-        return super().get_context_data(profile=profile, member=profile.member, **kwargs)
+        return super().get_context_data(
+            profile=profile,
+            member=profile.member,
+            review_panel=member_review_panel(profile.member),
+            **kwargs,
+        )
 
 
 class BlacklistEvidenceView(StaffView, View):

@@ -22,6 +22,10 @@ VIEW_ALL = [
     "tiers.view_tieroverride",
     "tiers.view_membertier",
     "tiers.view_memberevaluation",
+    "reviews.view_reviewcase",
+    "reviews.view_vote",
+    "reviews.view_committeemember",
+    "reviews.view_casetransition",
 ]
 
 # The jobs page (schedules, runs, failures) and members' notifications.
@@ -31,6 +35,10 @@ VIEW_JOBS = [
     "notifications.view_notification",
     "notifications.view_notificationtemplate",
 ]
+
+# Staff nominate members for special review by hand, edit the proposal until voting starts,
+# open the vote and withdraw a case.
+NOMINATE = ["reviews.add_reviewcase", "reviews.change_reviewcase"]
 
 ROLES: dict[str, dict] = {
     # Customer operations: look members up, record facts, blacklist, override, convert.
@@ -48,6 +56,7 @@ ROLES: dict[str, dict] = {
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
             "notifications.resend_notification",
+            *NOMINATE,
         ]
         + VIEW_JOBS,
     },
@@ -69,6 +78,11 @@ ROLES: dict[str, dict] = {
             "tiers.add_tieroverride",
             "tiers.change_tieroverride",
             "notifications.resend_notification",
+            *NOMINATE,
+            # Ops leads seat the committee (departments, chair).
+            "reviews.add_committeemember",
+            "reviews.change_committeemember",
+            "reviews.delete_committeemember",
             # Keys for other systems (POS, e-commerce, CRM) to use the REST API.
             "api.view_apikey",
             "api.add_apikey",
@@ -76,7 +90,11 @@ ROLES: dict[str, dict] = {
         ]
         + VIEW_JOBS,
     },
-    "committee": {"label": _("Review committee"), "permissions": VIEW_ALL},
+    # The committee votes; only members with a seat (reviews.CommitteeMember) may.
+    "committee": {
+        "label": _("Review committee"),
+        "permissions": VIEW_ALL + ["reviews.vote_reviewcase"],
+    },
     "policy_owner": {
         "label": _("Policy owner"),
         "permissions": VIEW_ALL

@@ -23,5 +23,6 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("", include("backoffice.urls")),
     path("api/", include("api.urls")),
+    path("reviews/", include("reviews.urls")),
     path("admin/", admin.site.urls),
 ]

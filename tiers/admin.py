@@ -27,6 +27,7 @@ from .models import (
     TierPolicy,
 )
 from .policy import PolicyError, build_policy
+from .review_settings import review_settings_from_data
 
 
 class BenefitInline(admin.TabularInline):
@@ -62,6 +63,7 @@ _EVALUATION_SETTINGS = (
     "notice_days",
     "downgrade_step",
     "rules",
+    "review_settings",
 )
 
 
@@ -85,6 +87,14 @@ class TierPolicyAdminForm(forms.ModelForm):
         except PolicyError as error:
             raise ValidationError({"rules": str(error)}) from None
         return data
+
+    def clean_review_settings(self):
+        value = self.cleaned_data.get("review_settings")
+        try:
+            review_settings_from_data(value, set(Tier.objects.values_list("code", flat=True)))
+        except PolicyError as error:
+            raise ValidationError(str(error)) from None
+        return value
 
 
 @admin.register(TierPolicy)

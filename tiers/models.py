@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.money import fen_to_yuan
 
 from . import engine
+from .review_settings import default_review_settings
 
 
 class BilingualNameMixin:
@@ -121,6 +122,10 @@ class TierPolicy(models.Model):
     )
     # {tier code: rule}; see tiers/policy.py for the shape and its validation.
     rules = models.JSONField(_("rules"))
+    # Nomination profiles, quorum, cooldown, validity; see tiers/review_settings.py.
+    review_settings = models.JSONField(
+        _("special review settings"), default=default_review_settings, blank=True
+    )
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from django.utils import timezone
 
 from members.tests.factories import MemberFactory, PurchaseFactory
@@ -29,6 +30,9 @@ pytestmark = [
 ]
 
 
+# Function-scoped: while Playwright's sync API runs, asyncio sees a running loop in this
+# thread and Django hands out another connection object, one without the serialized migration
+# data, so a database set up or flushed while a browser is open breaks the next browser test.
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
@@ -47,6 +51,9 @@ def browser():
             ],
         )
         yield browser
+        # The test's ORM calls ran on the connection of the browser's context: close it, or the
+        # test database cannot be dropped at the end of the run.
+        connections.close_all()
         browser.close()
 
 

@@ -489,8 +489,9 @@ def test_the_member_page_makes_a_fixed_number_of_queries(
 
     # session, user, two permission reads, member (with the referral received), two tier
     # reads (explanation, progress), benefits, warning, history, blacklist, overrides,
-    # transactions (with refunds), referrals, activities, audit entries: none of them per row.
-    with django_assert_max_num_queries(16):
+    # transactions (with refunds), referrals, activities, audit entries, the open review case:
+    # none of them per row.
+    with django_assert_max_num_queries(18):
         response = detail(staff, "W001")
 
     profile = response.context["profile"]

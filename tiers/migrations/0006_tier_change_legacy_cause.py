@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tiers', '0004_permissions_for_privileged_actions'),
+        ('tiers', '0005_policy_review_settings'),
     ]
 
     operations = [

@@ -1,0 +1,637 @@
+"""The special review channel's writers: nominate (the quarterly round and by hand), edit the
+proposal, open the vote, vote, decide, withdraw; and the committee's seats. Every change is
+audited in the same transaction; every state a case enters is recorded with actor and time.
+
+An approved case grants the exceptional upgrade through ``tiers.services.tier_override_set``
+(kind committee): the same floor a manual override puts under the tier, with its own end date,
+after which the normal lifecycle (warning, notice) takes over.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.audit import audit_record
+from loyalty.exceptions import DomainError
+from loyalty.money import fen_to_yuan
+from members.models import Member, Transaction
+from members.services import member_lock
+from tiers import engine
+from tiers.metrics import figures_for_member
+from tiers.models import Tier, TierChange, TierOverride, TierPolicy
+from tiers.review_settings import ReviewSettings, review_settings_from_data
+from tiers.selectors import engine_policy, policy_in_force, tier_state, tiers_by_code
+from tiers.services import tier_override_set
+
+from .metrics import candidate_rows, extras_for_member
+from .models import CaseTransition, CommitteeMember, Department, ReviewCase, Vote
+from .profiles import Candidate, matching_profiles, uplifted_rank
+from .quarters import Quarter, add_months
+
+BIGGEST_PURCHASES = 5
+MAX_VALIDITY_MONTHS = 120
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+# --- Policy context ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Round:
+    """What one nomination date needs: the policy in force, its settings, the tiers."""
+
+    as_of: date
+    policy_row: TierPolicy
+    policy: engine.Policy
+    settings: ReviewSettings
+    window: engine.Window
+    tiers: dict[str, Tier]
+
+    @property
+    def tier_ranks(self) -> dict[str, int]:
+        return {code: tier.rank for code, tier in self.tiers.items()}
+
+    def tier_by_rank(self, rank: int) -> Tier:
+        return next(tier for tier in self.tiers.values() if tier.rank == rank)
+
+
+def review_settings_for(policy_row: TierPolicy, tiers: dict[str, Tier] | None = None):
+    tiers = tiers if tiers is not None else tiers_by_code()
+    return review_settings_from_data(policy_row.review_settings, set(tiers))
+
+
+def _round(as_of: date) -> _Round:
+    policy_row = policy_in_force(as_of)
+    tiers = tiers_by_code()
+    policy = engine_policy(policy_row, tiers)
+    return _Round(
+        as_of=as_of,
+        policy_row=policy_row,
+        policy=policy,
+        settings=review_settings_for(policy_row, tiers),
+        window=engine.window_for(as_of, policy.window),
+        tiers=tiers,
+    )
+
+
+def _metrics(rnd: _Round, joined_on: date, spend_fen, frequency, referrals, activities):
+    policy = rnd.policy
+    return engine.Metrics(
+        spend=fen_to_yuan(spend_fen),
+        frequency=frequency,
+        tenure_years=engine.completed_years(joined_on, rnd.as_of),
+        contribution=referrals * policy.referral_points + activities * policy.activity_points,
+    )
+
+
+# --- Evidence -----------------------------------------------------------------------------
+
+
+def _evidence(rnd: _Round, member: Member, candidate: Candidate, history, purchases) -> dict:
+    """The snapshot a case keeps: frozen at nomination, so later facts change nothing in it."""
+    evaluation = engine.evaluate(candidate.metrics, rnd.policy)
+    state = tier_state(member)
+    metrics = candidate.metrics
+    return {
+        "as_of": str(rnd.as_of),
+        "policy_version": rnd.policy.version,
+        "window": {"after": str(rnd.window.after), "until": str(rnd.window.until)},
+        "metrics": {
+            "spend": str(metrics.spend),
+            "frequency": metrics.frequency,
+            "tenure_years": metrics.tenure_years,
+            "contribution": metrics.contribution,
+        },
+        "qualified_tier": evaluation.tier.code,
+        "current_tier": state.current_tier.code if state.current_tier_id else None,
+        "explanation": [
+            {"tier": check.tier.code, "held": check.result.held, "result": check.result.as_data()}
+            for check in evaluation.checks
+        ],
+        "history": history,
+        "biggest_purchases": purchases,
+        "max_net_purchase": str(candidate.max_net_purchase),
+        "referrals_all_time": candidate.referrals_all_time,
+    }
+
+
+def _histories(member_ids: list[int]) -> dict[int, list[dict]]:
+    """Every member's tier history, newest first, in one query."""
+    rows = defaultdict(list)
+    changes = (
+        TierChange.objects.filter(member_id__in=member_ids)
+        .select_related("from_tier", "to_tier")
+        .order_by("member_id", "-effective_on", "-id")
+    )
+    for change in changes:
+        rows[change.member_id].append(
+            {
+                "on": str(change.effective_on),
+                "from": change.from_tier.code if change.from_tier else None,
+                "to": change.to_tier.code if change.to_tier else None,
+                "cause": change.cause,
+            }
+        )
+    return rows
+
+
+def _biggest_purchases(member_ids: list[int], until: date) -> dict[int, list[dict]]:
+    """Each member's largest purchases up to ``until`` by net amount (less refunds made by
+    then), in one query."""
+    purchases = (
+        Transaction.objects.filter(
+            member_id__in=member_ids, kind=Transaction.Kind.PURCHASE, occurred_on__lte=until
+        )
+        .annotate(
+            refunded=Coalesce(
+                Sum("refunds__amount_fen", filter=Q(refunds__occurred_on__lte=until)), 0
+            )
+        )
+        .values_list("member_id", "external_id", "occurred_on", "amount_fen", "refunded")
+    )
+    by_member = defaultdict(list)
+    for member_id, external_id, occurred_on, amount_fen, refunded in purchases:
+        by_member[member_id].append((amount_fen - refunded, occurred_on, external_id, amount_fen))
+    result = {}
+    for member_id, rows in by_member.items():
+        rows.sort(key=lambda row: (-row[0], row[1], row[2]))
+        result[member_id] = [
+            {
+                "external_id": external_id,
+                "on": str(occurred_on),
+                "amount": str(fen_to_yuan(amount_fen)),
+                "net": str(fen_to_yuan(net)),
+            }
+            for net, occurred_on, external_id, amount_fen in rows[:BIGGEST_PURCHASES]
+        ]
+    return result
+
+
+def _default_message(rnd: _Round, candidate: Candidate, profiles: list[str]) -> str:
+    proposed = rnd.tier_by_rank(uplifted_rank(rnd.policy, candidate.qualified_rank, 1))
+    if "loyal_veteran" in profiles:
+        return _(
+            "Thank you for being with us for %(years)d years: we are pleased to grant you "
+            "%(tier)s membership."
+        ) % {"years": candidate.metrics.tenure_years, "tier": proposed.name}
+    return _("Thank you for your support: we are pleased to grant you %(tier)s membership.") % {
+        "tier": proposed.name
+    }
+
+
+def _transition(case: ReviewCase, from_state: str, actor, note: str = "") -> None:
+    CaseTransition.objects.create(
+        case=case, from_state=from_state, to_state=case.state, actor=_user(actor), note=note
+    )
+    audit_record(
+        actor=actor,
+        action=f"review.case.{case.state}",
+        target=case,
+        before={"state": from_state or None},
+        after={"state": case.state, "note": note} if note else {"state": case.state},
+    )
+
+
+def _open_case(
+    *,
+    rnd: _Round,
+    member: Member,
+    candidate: Candidate,
+    quarter: Quarter,
+    profiles: list[str],
+    history: list[dict],
+    purchases: list[dict],
+    actor=None,
+    justification: str = "",
+    today: date,
+) -> ReviewCase:
+    case = ReviewCase.objects.create(
+        member=member,
+        quarter=str(quarter),
+        due_on=Quarter.of(today).last_day,
+        profiles=profiles,
+        nominated_by=_user(actor),
+        justification=justification,
+        as_of=rnd.as_of,
+        policy=rnd.policy_row,
+        qualified_tier=rnd.tier_by_rank(candidate.qualified_rank),
+        evidence=_evidence(rnd, member, candidate, history, purchases),
+        validity_months=rnd.settings.validity_months,
+        message=_default_message(rnd, candidate, profiles),
+    )
+    _transition(case, "", actor, justification or ", ".join(profiles))
+    return case
+
+
+# --- Nomination ---------------------------------------------------------------------------
+
+
+@dataclass
+class NominationResult:
+    quarter: Quarter
+    as_of: date
+    policy_version: int
+    evaluated: int = 0
+    # (member number, profile) per nomination line, in member-number order.
+    nominations: list[tuple[str, str]] = field(default_factory=list)
+    cases: int = 0
+    skipped_open_case: int = 0
+    skipped_this_quarter: int = 0
+    skipped_exceptional_upgrade: int = 0
+    skipped_cooldown: int = 0
+
+
+@transaction.atomic
+def cases_nominate(*, quarter: Quarter, actor=None, today: date | None = None) -> NominationResult:
+    """The quarterly round: evaluate every active member as of the quarter's last day, with the
+    policy in force then, from the stored facts (whatever their last evaluation date), and open
+    one case per member below the top tier who matches a profile.
+
+    Skipped: members with an open case, with a case of this quarter already (so a second run
+    opens nothing), holding an exceptional upgrade now, and profiles the member was rejected for
+    within the cooldown (policy ``cooldown_quarters``)."""
+    today = today or timezone.localdate()
+    if quarter.last_day >= today:
+        # The quarter's facts are not all in yet: nominate once it has ended.
+        raise DomainError(
+            _("The quarter %(quarter)s has not ended yet.") % {"quarter": str(quarter)}
+        )
+    rnd = _round(quarter.last_day)
+    result = NominationResult(quarter=quarter, as_of=rnd.as_of, policy_version=rnd.policy.version)
+    tier_ranks = rnd.tier_ranks
+    matched: dict[int, tuple[Candidate, list[str]]] = {}
+    for member_id, joined_on, *figures in candidate_rows(rnd.window):
+        spend_fen, frequency, referrals, activities, max_net_fen, referrals_all_time = figures
+        result.evaluated += 1
+        metrics = _metrics(rnd, joined_on, spend_fen, frequency, referrals, activities)
+        candidate = Candidate(
+            metrics=metrics,
+            qualified_rank=engine.qualify(metrics, rnd.policy).rank,
+            max_net_purchase=fen_to_yuan(max_net_fen),
+            referrals_all_time=referrals_all_time,
+        )
+        profiles = matching_profiles(candidate, rnd.settings, rnd.policy, tier_ranks)
+        if profiles:
+            matched[member_id] = (candidate, profiles)
+    if not matched:
+        return result
+
+    ids = list(matched)
+    open_case = set(
+        ReviewCase.objects.filter(member_id__in=ids, state__in=ReviewCase.OPEN_STATES).values_list(
+            "member_id", flat=True
+        )
+    )
+    this_quarter = set(
+        ReviewCase.objects.filter(member_id__in=ids, quarter=str(quarter)).values_list(
+            "member_id", flat=True
+        )
+    )
+    upgraded = set(
+        TierOverride.objects.filter(
+            member_id__in=ids, kind=TierOverride.Kind.COMMITTEE, ended_on__isnull=True
+        ).values_list("member_id", flat=True)
+    )
+    cooling = [str(quarter.shift(-n)) for n in range(1, rnd.settings.cooldown_quarters + 1)]
+    rejected: dict[int, set[str]] = defaultdict(set)
+    for member_id, profiles in ReviewCase.objects.filter(
+        member_id__in=ids, state=ReviewCase.State.REJECTED, quarter__in=cooling
+    ).values_list("member_id", "profiles"):
+        rejected[member_id].update(profiles)
+
+    to_open: dict[int, tuple[Candidate, list[str]]] = {}
+    for member_id, (candidate, profiles) in matched.items():
+        if member_id in open_case:
+            result.skipped_open_case += 1
+        elif member_id in this_quarter:
+            result.skipped_this_quarter += 1
+        elif member_id in upgraded:
+            result.skipped_exceptional_upgrade += 1
+        else:
+            kept = [code for code in profiles if code not in rejected.get(member_id, ())]
+            if kept:
+                to_open[member_id] = (candidate, kept)
+            else:
+                result.skipped_cooldown += 1
+    if not to_open:
+        return result
+
+    histories = _histories(list(to_open))
+    purchases = _biggest_purchases(list(to_open), rnd.as_of)
+    members = Member.objects.select_related("tier_state__current_tier").in_bulk(list(to_open))
+    for member_id in sorted(to_open, key=lambda pk: members[pk].member_no):
+        candidate, profiles = to_open[member_id]
+        member = members[member_id]
+        _open_case(
+            rnd=rnd,
+            member=member,
+            candidate=candidate,
+            quarter=quarter,
+            profiles=profiles,
+            history=histories.get(member_id, []),
+            purchases=purchases.get(member_id, []),
+            actor=actor,
+            today=today,
+        )
+        result.cases += 1
+        result.nominations.extend((member.member_no, code) for code in profiles)
+    return result
+
+
+def _candidate(rnd: _Round, member: Member) -> Candidate:
+    raw = figures_for_member(member.pk, rnd.window)
+    metrics = _metrics(
+        rnd, member.joined_on, raw.spend_fen, raw.frequency, raw.referrals, raw.activities
+    )
+    max_net_fen, referrals_all_time = extras_for_member(member.pk, rnd.window)
+    return Candidate(
+        metrics=metrics,
+        qualified_rank=engine.qualify(metrics, rnd.policy).rank,
+        max_net_purchase=fen_to_yuan(max_net_fen),
+        referrals_all_time=referrals_all_time,
+    )
+
+
+@transaction.atomic
+def case_nominate(
+    *, member: Member, justification: str, actor, today: date | None = None
+) -> ReviewCase:
+    """Staff nominate any active member by hand, with a justification; the evidence is taken as
+    of today. The nominator does not vote on the case."""
+    today = today or timezone.localdate()
+    member = member_lock(member)
+    justification = justification.strip()
+    if not justification:
+        raise DomainError(_("A justification is required."))
+    if not member.takes_part:
+        raise DomainError(_("Only an active member can be nominated."))
+    if member.joined_on > today:
+        raise DomainError(_("The member has not joined yet."))
+    if ReviewCase.objects.filter(member=member, state__in=ReviewCase.OPEN_STATES).exists():
+        raise DomainError(_("This member already has an open review case."))
+    rnd = _round(today)
+    candidate = _candidate(rnd, member)
+    return _open_case(
+        rnd=rnd,
+        member=member,
+        candidate=candidate,
+        quarter=Quarter.of(today),
+        profiles=[],
+        history=_histories([member.pk]).get(member.pk, []),
+        purchases=_biggest_purchases([member.pk], today).get(member.pk, []),
+        actor=actor,
+        justification=justification,
+        today=today,
+    )
+
+
+# --- The case -----------------------------------------------------------------------------
+
+
+def _locked(case: ReviewCase) -> ReviewCase:
+    return ReviewCase.objects.select_for_update().get(pk=case.pk)
+
+
+@transaction.atomic
+def case_update(
+    *, case: ReviewCase, uplift: int, validity_months: int, message: str, actor
+) -> ReviewCase:
+    """Edit the proposal: only before voting starts."""
+    case = _locked(case)
+    if case.state != ReviewCase.State.NOMINATED:
+        raise DomainError(_("The proposal can only be changed before voting starts."))
+    if uplift not in ReviewCase.Uplift.values:
+        raise DomainError(_("The uplift is +1 or +2 tiers."))
+    if not 1 <= validity_months <= MAX_VALIDITY_MONTHS:
+        raise DomainError(_("The validity is 1 to %(max)d months.") % {"max": MAX_VALIDITY_MONTHS})
+    before = {
+        "uplift": case.uplift,
+        "validity_months": case.validity_months,
+        "message": case.message,
+    }
+    case.uplift = uplift
+    case.validity_months = validity_months
+    case.message = message.strip()
+    case.save(update_fields=["uplift", "validity_months", "message"])
+    audit_record(
+        actor=actor,
+        action="review.case.update",
+        target=case,
+        before=before,
+        after={"uplift": uplift, "validity_months": validity_months, "message": case.message},
+    )
+    return case
+
+
+@transaction.atomic
+def case_open_voting(*, case: ReviewCase, actor) -> ReviewCase:
+    """Freeze the proposal and let the committee vote."""
+    case = _locked(case)
+    if case.state != ReviewCase.State.NOMINATED:
+        raise DomainError(_("Voting can only start on a nominated case."))
+    if not case.message.strip():
+        raise DomainError(_("Write the message to the member before voting starts."))
+    case.state = ReviewCase.State.VOTING
+    case.save(update_fields=["state"])
+    _transition(case, ReviewCase.State.NOMINATED, actor)
+    return case
+
+
+def committee_seat(user) -> CommitteeMember | None:
+    if not getattr(user, "pk", None):
+        return None
+    return CommitteeMember.objects.filter(user=user).first()
+
+
+def quorum_reached(votes, quorum: dict[str, int]) -> bool:
+    """Each department has given at least its number of approving votes."""
+    approvals: dict[str, int] = defaultdict(int)
+    for vote in votes:
+        if vote.choice == Vote.Choice.APPROVE:
+            approvals[vote.department] += 1
+    return all(approvals[department] >= needed for department, needed in quorum.items())
+
+
+@transaction.atomic
+def case_vote(
+    *, case: ReviewCase, voter, approve: bool, comment: str, today: date | None = None
+) -> Vote:
+    """A committee member votes (or changes their vote) while the case is undecided. In voting,
+    any rejection sends the case to discussion; the quorum of approvals approves it and grants
+    the exceptional upgrade at once. In discussion votes are still recorded; the chair decides."""
+    case = _locked(case)
+    seat = committee_seat(voter)
+    if seat is None:
+        raise DomainError(_("Only committee members vote."))
+    if case.nominated_by_id is not None and case.nominated_by_id == voter.pk:
+        raise DomainError(_("The person who nominated a case does not vote on it."))
+    if case.state not in (ReviewCase.State.VOTING, ReviewCase.State.DISCUSSION):
+        raise DomainError(_("This case is not open for votes."))
+    comment = comment.strip()
+    if not approve and not comment:
+        raise DomainError(_("Say why you reject the case."))
+    choice = Vote.Choice.APPROVE if approve else Vote.Choice.REJECT
+    vote = Vote.objects.filter(case=case, voter=voter).first()
+    before = {"choice": vote.choice, "comment": vote.comment} if vote else None
+    if vote is None:
+        vote = Vote.objects.create(
+            case=case, voter=voter, department=seat.department, choice=choice, comment=comment
+        )
+    else:
+        vote.department, vote.choice, vote.comment = seat.department, choice, comment
+        vote.save(update_fields=["department", "choice", "comment", "updated_at"])
+    audit_record(
+        actor=voter,
+        action="review.case.vote",
+        target=case,
+        before=before,
+        after={"choice": choice, "comment": comment, "department": seat.department},
+    )
+    if case.state == ReviewCase.State.VOTING:
+        votes = list(case.votes.all())
+        if any(v.choice == Vote.Choice.REJECT for v in votes):
+            case.state = ReviewCase.State.DISCUSSION
+            case.save(update_fields=["state"])
+            _transition(case, ReviewCase.State.VOTING, voter, comment)
+        elif quorum_reached(votes, review_settings_for(case.policy).quorum):
+            _approve(case, actor=voter, reason=_("Quorum reached."), today=today)
+    return vote
+
+
+@transaction.atomic
+def case_decide(
+    *, case: ReviewCase, approve: bool, reason: str, actor, today: date | None = None
+) -> ReviewCase:
+    """The chair decides a case in discussion, with the reason."""
+    case = _locked(case)
+    seat = committee_seat(actor)
+    if seat is None or not seat.is_chair:
+        raise DomainError(_("Only the committee chair decides a case in discussion."))
+    if case.nominated_by_id is not None and case.nominated_by_id == actor.pk:
+        raise DomainError(_("The person who nominated a case does not decide it."))
+    if case.state != ReviewCase.State.DISCUSSION:
+        raise DomainError(_("Only a case in discussion is decided by the chair."))
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    if approve:
+        return _approve(case, actor=actor, reason=reason, today=today)
+    case.state = ReviewCase.State.REJECTED
+    case.decided_at = timezone.now()
+    case.decided_by = _user(actor)
+    case.decision_reason = reason
+    case.save(update_fields=["state", "decided_at", "decided_by", "decision_reason"])
+    _transition(case, ReviewCase.State.DISCUSSION, actor, reason)
+    return case
+
+
+def qualified_rank_now(member: Member, rnd: _Round) -> int:
+    return _candidate(rnd, member).qualified_rank
+
+
+def _approve(case: ReviewCase, *, actor, reason: str, today: date | None) -> ReviewCase:
+    """Grant ``uplift`` tiers above the member's qualified tier today (never above the top), for
+    the validity, through the tier service every override goes through."""
+    today = today or timezone.localdate()
+    from_state = case.state
+    rnd = _round(today)
+    rank = uplifted_rank(rnd.policy, qualified_rank_now(case.member, rnd), case.uplift)
+    tier = rnd.tier_by_rank(rank)
+    override = tier_override_set(
+        member=case.member,
+        tier=tier,
+        reason=_("Committee decision, review case #%(id)d") % {"id": case.pk},
+        ends_on=add_months(today, case.validity_months),
+        actor=actor,
+        kind=TierOverride.Kind.COMMITTEE,
+        message=case.message,
+        today=today,
+    )
+    case.state = ReviewCase.State.APPROVED
+    case.decided_at = timezone.now()
+    case.decided_by = _user(actor)
+    case.decision_reason = reason
+    case.granted_tier = tier
+    case.override = override
+    case.save(
+        update_fields=[
+            "state", "decided_at", "decided_by", "decision_reason", "granted_tier", "override"
+        ]
+    )  # fmt: skip
+    _transition(case, from_state, actor, reason)
+    return case
+
+
+@transaction.atomic
+def case_withdraw(*, case: ReviewCase, reason: str, actor) -> ReviewCase:
+    case = _locked(case)
+    if not case.is_open:
+        raise DomainError(_("Only an open case can be withdrawn."))
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    from_state = case.state
+    case.state = ReviewCase.State.WITHDRAWN
+    case.decided_at = timezone.now()
+    case.decided_by = _user(actor)
+    case.decision_reason = reason
+    case.save(update_fields=["state", "decided_at", "decided_by", "decision_reason"])
+    _transition(case, from_state, actor, reason)
+    return case
+
+
+# --- The committee ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def committee_member_set(*, user, department: str, is_chair: bool, actor) -> CommitteeMember:
+    """Seat a user on the committee or change their seat; a new chair replaces the old one."""
+    if department not in Department.values:
+        raise DomainError(_("Unknown department."))
+    seat = CommitteeMember.objects.select_for_update().filter(user=user).first()
+    before = {"department": seat.department, "is_chair": seat.is_chair} if seat else None
+    if is_chair:
+        CommitteeMember.objects.filter(is_chair=True).exclude(user=user).update(is_chair=False)
+    if seat is None:
+        seat = CommitteeMember(user=user)
+    seat.department = department
+    seat.is_chair = is_chair
+    try:
+        with transaction.atomic():
+            seat.save()
+    except IntegrityError:
+        raise DomainError(_("Another chair was named at the same time; try again.")) from None
+    audit_record(
+        actor=actor,
+        action="review.committee.set",
+        target=seat,
+        before=before,
+        after={"user": user.get_username(), "department": department, "is_chair": is_chair},
+    )
+    return seat
+
+
+@transaction.atomic
+def committee_member_remove(*, seat: CommitteeMember, actor) -> None:
+    audit_record(
+        actor=actor,
+        action="review.committee.remove",
+        target=seat,
+        before={
+            "user": seat.user.get_username(),
+            "department": seat.department,
+            "is_chair": seat.is_chair,
+        },
+    )
+    seat.delete()

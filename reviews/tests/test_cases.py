@@ -1,0 +1,355 @@
+"""A case from nomination to decision: the proposal, the quorum, discussion and the chair, the
+nominator's abstention, the cap at the top tier, the tier and history after approval, and the
+return to the normal lifecycle when the exceptional upgrade ends."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
+from members.models import Member
+from members.tests.factories import MemberFactory, PurchaseFactory
+from reviews import services
+from reviews.models import CommitteeMember, Department, ReviewCase, Vote
+from reviews.selectors import open_cases, overdue_cases
+from tiers.models import MemberTier, TierChange, TierOverride
+from tiers.selectors import open_override
+from tiers.services import member_evaluate, tier_overrides_expire, tiers_recompute
+
+from .helpers import DECISION_DAY, committee, hand_case, refreshed, seat, staff_user, veteran
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def voters():
+    return committee()
+
+
+@pytest.fixture
+def nominator():
+    return staff_user("nominator", "ops")
+
+
+@pytest.fixture
+def member():
+    member = veteran(member_no="V001")
+    tiers_recompute(as_of=datetime.date(2026, 7, 1))
+    return member
+
+
+@pytest.fixture
+def case(member, nominator):
+    case = hand_case(member, nominator)
+    services.case_update(
+        case=case,
+        uplift=1,
+        validity_months=12,
+        message="感谢您10年来的一路相伴,特别授予您金卡会员资格",
+        actor=nominator,
+    )
+    return services.case_open_voting(case=case, actor=nominator)
+
+
+def vote(case, voter, approve=True, comment=""):
+    return services.case_vote(
+        case=case, voter=voter, approve=approve, comment=comment, today=DECISION_DAY
+    )
+
+
+# --- The proposal ---------------------------------------------------------------------------
+
+
+def test_a_hand_nomination_records_who_nominated_and_why(member, nominator):
+    case = hand_case(member, nominator)
+
+    assert case.nominated_by == nominator and case.justification == "十年老客户"
+    assert case.profiles == [] and case.is_hand_nomination
+    assert case.evidence["metrics"]["tenure_years"] == 10
+    assert case.qualified_tier.code == "silver"
+    assert AuditEntry.objects.filter(action="review.case.nominated", actor=nominator).exists()
+
+
+def test_a_hand_nomination_needs_a_justification_and_an_active_member(nominator):
+    with pytest.raises(DomainError, match="justification"):
+        services.case_nominate(member=MemberFactory(), justification=" ", actor=nominator)
+    experience = MemberFactory(status=Member.Status.EXPERIENCE)
+    with pytest.raises(DomainError, match="active"):
+        services.case_nominate(member=experience, justification="x", actor=nominator)
+
+
+def test_a_member_has_at_most_one_open_case(member, nominator):
+    hand_case(member, nominator)
+
+    with pytest.raises(DomainError, match="already has an open"):
+        hand_case(member, nominator)
+
+
+def test_the_proposal_is_editable_until_voting_starts(member, nominator):
+    case = hand_case(member, nominator)
+    services.case_update(
+        case=case, uplift=2, validity_months=6, message="特别授予", actor=nominator
+    )
+    services.case_open_voting(case=case, actor=nominator)
+
+    with pytest.raises(DomainError, match="before voting starts"):
+        services.case_update(case=case, uplift=1, validity_months=6, message="x", actor=nominator)
+    case = refreshed(case)
+    assert (case.uplift, case.validity_months, case.message) == (2, 6, "特别授予")
+
+
+def test_voting_needs_a_message_to_the_member(member, nominator):
+    case = hand_case(member, nominator)
+    services.case_update(case=case, uplift=1, validity_months=12, message=" ", actor=nominator)
+
+    with pytest.raises(DomainError, match="message"):
+        services.case_open_voting(case=case, actor=nominator)
+
+
+def test_nobody_votes_before_voting_starts(member, nominator, voters):
+    case = hand_case(member, nominator)
+
+    with pytest.raises(DomainError, match="not open for votes"):
+        vote(case, voters["sales"])
+
+
+# --- The quorum -----------------------------------------------------------------------------
+
+
+def test_one_approval_from_each_department_approves_and_grants_the_tier(case, voters):
+    vote(case, voters["customer_ops"])
+    vote(case, voters["sales"])
+    assert refreshed(case).state == ReviewCase.State.VOTING
+
+    vote(case, voters["customer_service"])
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.APPROVED
+    assert case.granted_tier.code == "gold"
+    assert case.decided_by == voters["customer_service"]
+    assert [t.to_state for t in case.transitions.all()] == ["nominated", "voting", "approved"]
+
+
+def test_two_approvals_from_one_department_are_not_enough(case, voters):
+    second_sales = seat("sales-2", Department.SALES)
+    vote(case, voters["sales"])
+    vote(case, second_sales)
+    vote(case, voters["customer_ops"])
+
+    assert refreshed(case).state == ReviewCase.State.VOTING
+
+
+def test_any_rejection_sends_the_case_to_discussion(case, voters):
+    vote(case, voters["customer_ops"])
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    vote(case, voters["customer_service"])
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.DISCUSSION
+    assert case.granted_tier is None and open_override(case.member) is None
+
+
+def test_a_rejection_needs_a_comment(case, voters):
+    with pytest.raises(DomainError, match="why"):
+        vote(case, voters["sales"], approve=False, comment="")
+
+
+def test_a_vote_can_be_changed_and_counts_once(case, voters):
+    vote(case, voters["sales"])
+    vote(case, voters["sales"], approve=False, comment="再想想")
+
+    assert Vote.objects.filter(case=case, voter=voters["sales"]).count() == 1
+    assert refreshed(case).state == ReviewCase.State.DISCUSSION
+
+
+def test_the_chair_approves_a_case_in_discussion(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+
+    services.case_decide(
+        case=case, approve=True, reason="十年忠诚", actor=voters["customer_service"],
+        today=DECISION_DAY,
+    )  # fmt: skip
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.APPROVED and case.decision_reason == "十年忠诚"
+    assert case.granted_tier.code == "gold"
+
+
+def test_the_chair_rejects_with_the_reasons_recorded(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+
+    services.case_decide(
+        case=case, approve=False, reason="消费不足", actor=voters["customer_service"]
+    )
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.REJECTED and case.decision_reason == "消费不足"
+    assert case.override is None
+    assert AuditEntry.objects.filter(
+        action="review.case.rejected", target_id=str(case.pk), actor=voters["customer_service"]
+    ).exists()
+
+
+def test_only_the_chair_decides_and_only_in_discussion(case, voters):
+    with pytest.raises(DomainError, match="Only a case in discussion"):
+        services.case_decide(case=case, approve=True, reason="x", actor=voters["customer_service"])
+    vote(case, voters["sales"], approve=False, comment="no")
+    with pytest.raises(DomainError, match="chair"):
+        services.case_decide(case=case, approve=True, reason="x", actor=voters["sales"])
+
+
+def test_votes_are_closed_once_the_case_is_decided(case, voters):
+    for voter in voters.values():
+        vote(case, voter)
+
+    with pytest.raises(DomainError, match="not open for votes"):
+        vote(case, voters["sales"], approve=False, comment="late")
+
+
+def test_the_nominator_does_not_vote_on_their_case(member, voters):
+    nominator = voters["sales"]  # a committee member who nominated by hand
+    case = hand_case(member, nominator)
+    services.case_open_voting(case=case, actor=nominator)
+
+    with pytest.raises(DomainError, match="nominated"):
+        vote(case, nominator)
+
+
+def test_only_committee_members_vote(case):
+    outsider = staff_user("outsider", "committee")  # the role, but no seat
+
+    with pytest.raises(DomainError, match="committee members"):
+        vote(case, outsider)
+
+
+def test_the_quorum_is_policy_data(case, voters):
+    policy = case.policy
+    policy.review_settings["quorum"] = {"customer_ops": 0, "sales": 1, "customer_service": 0}
+    policy.save()
+
+    vote(case, voters["sales"])
+
+    assert refreshed(case).state == ReviewCase.State.APPROVED
+
+
+def test_a_case_is_withdrawn_with_a_reason(case, nominator):
+    with pytest.raises(DomainError, match="reason"):
+        services.case_withdraw(case=case, reason="", actor=nominator)
+
+    services.case_withdraw(case=case, reason="会员已注销", actor=nominator)
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.WITHDRAWN and case.decision_reason == "会员已注销"
+    assert not open_cases().exists()
+
+
+# --- The outcome ----------------------------------------------------------------------------
+
+
+def approve(case, voters):
+    for voter in voters.values():
+        vote(case, voter)
+    return refreshed(case)
+
+
+def test_approval_grants_the_tier_as_a_committee_override_with_history(case, voters):
+    case = approve(case, voters)
+
+    override = open_override(case.member)
+    assert override == case.override
+    assert override.kind == TierOverride.Kind.COMMITTEE
+    assert override.tier.code == "gold"
+    assert override.starts_on == DECISION_DAY
+    assert override.ends_on == datetime.date(2027, 7, 10)
+    assert override.message == "感谢您10年来的一路相伴,特别授予您金卡会员资格"
+    state = MemberTier.objects.get(member=case.member)
+    assert state.current_tier.code == "gold" and state.tier_year_end == datetime.date(2027, 7, 10)
+    change = TierChange.objects.filter(member=case.member).first()
+    assert change.cause == TierChange.Cause.COMMITTEE
+    assert change.to_tier.code == "gold" and change.from_tier.code == "silver"
+    assert change.override == override and change.actor == voters["customer_service"]
+
+
+def test_the_uplift_counts_from_the_qualified_tier_on_the_day_of_the_decision(case, voters):
+    # Between nomination (Silver) and decision the member qualifies for Gold: +1 is Platinum.
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+
+    case = approve(case, voters)
+
+    assert case.granted_tier.code == "platinum"
+
+
+def test_the_uplift_never_goes_above_the_top_tier(nominator, voters):
+    member = MemberFactory(member_no="P1", joined_on=datetime.date(2020, 1, 1))
+    PurchaseFactory(member=member, amount_fen=3_000_000, day=datetime.date(2026, 6, 1))
+    case = hand_case(member, nominator)
+    assert case.qualified_tier.code == "platinum"
+    services.case_update(case=case, uplift=2, validity_months=12, message="m", actor=nominator)
+    services.case_open_voting(case=case, actor=nominator)
+
+    case = approve(case, voters)
+
+    assert case.granted_tier.code == "diamond"
+
+
+def test_when_the_period_ends_the_normal_lifecycle_takes_over(case, voters):
+    case = approve(case, voters)
+    member = case.member
+    ends = datetime.date(2027, 7, 10)
+
+    member_evaluate(member=member, as_of=datetime.date(2027, 6, 9))
+    state = MemberTier.objects.get(member=member)
+    assert state.current_tier.code == "gold" and state.downgrade_warned_on is None
+
+    member_evaluate(member=member, as_of=datetime.date(2027, 6, 10))  # 30 days before the end
+    assert MemberTier.objects.get(member=member).downgrade_warned_on == datetime.date(2027, 6, 10)
+
+    assert tier_overrides_expire(as_of=ends) == 1
+    assert open_override(member) is None
+    member_evaluate(member=member, as_of=ends)
+    state = MemberTier.objects.get(member=member)
+    assert state.current_tier.code == "silver"
+    assert TierChange.objects.filter(member=member).first().cause == TierChange.Cause.DOWNGRADE
+
+
+def test_a_member_who_qualifies_at_the_end_keeps_the_tier(case, voters):
+    case = approve(case, voters)
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2027, 5, 1))
+
+    member_evaluate(member=case.member, as_of=datetime.date(2027, 7, 10))
+
+    assert MemberTier.objects.get(member=case.member).current_tier.code == "gold"
+
+
+# --- Overdue and open cases -----------------------------------------------------------------
+
+
+def test_cases_still_open_after_their_quarter_are_overdue(member, nominator):
+    case = hand_case(member, nominator, today=datetime.date(2026, 8, 1))
+    assert case.due_on == datetime.date(2026, 9, 30)
+
+    assert list(open_cases()) == [case]
+    assert list(overdue_cases(today=datetime.date(2026, 9, 30))) == []
+    assert list(overdue_cases(today=datetime.date(2026, 10, 1))) == [case]
+    services.case_withdraw(case=case, reason="x", actor=nominator)
+    assert list(overdue_cases(today=datetime.date(2026, 10, 1))) == []
+
+
+# --- The committee ---------------------------------------------------------------------------
+
+
+def test_a_new_chair_replaces_the_old_one_and_seats_are_audited(voters):
+    lead = staff_user("lead", "ops_lead")
+
+    services.committee_member_set(
+        user=voters["sales"], department=Department.SALES, is_chair=True, actor=lead
+    )
+
+    assert CommitteeMember.objects.get(is_chair=True).user == voters["sales"]
+    entry = AuditEntry.objects.get(action="review.committee.set")
+    assert entry.actor == lead and entry.after["is_chair"] is True
+    services.committee_member_remove(seat=voters["sales"].committee_seat, actor=lead)
+    assert not CommitteeMember.objects.filter(user=voters["sales"]).exists()

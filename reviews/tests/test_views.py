@@ -1,0 +1,428 @@
+"""The committee pages: permissions per role, the queue's order, the case page, the actions,
+hand nomination from the member page, the quarter's summary and its CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from loyalty.models import AuditEntry
+from loyalty.roles import ROLES
+from members.tests.factories import MemberFactory
+from reviews import services
+from reviews.models import CommitteeMember, Department, ReviewCase
+from reviews.quarters import Quarter
+from reviews.views import safe_cell
+
+from .helpers import PASSWORD, committee, hand_case, refreshed, staff_user, veteran
+
+pytestmark = pytest.mark.django_db
+
+CAST = [*sorted(ROLES), "no_group", "anonymous"]
+
+
+@pytest.fixture
+def login_as(client, django_user_model):
+    def login(role: str):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        if role == "anonymous":
+            return client
+        user = django_user_model.objects.create_user(username=f"u-{role}", password=PASSWORD)
+        if role in ROLES:
+            user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def a_case():
+    member = veteran(member_no="M-MATRIX")
+    return hand_case(member, staff_user("nominator", "ops"))
+
+
+# --- Permissions ----------------------------------------------------------------------------
+
+# (url name, kwargs, method, roles allowed)
+READERS = {"ops", "ops_lead", "committee", "policy_owner", "auditor"}
+NOMINATORS = {"ops", "ops_lead"}
+VOTERS = {"committee"}
+PAGES = [
+    ("reviews:queue", {}, "get", READERS),
+    ("reviews:case", {"pk": "CASE"}, "get", READERS),
+    ("reviews:quarters", {}, "get", READERS),
+    ("reviews:quarter", {"quarter": "2026Q3"}, "get", READERS),
+    ("reviews:quarter_export", {"quarter": "2026Q3"}, "get", READERS),
+    ("reviews:nominate", {"member_no": "M-OTHER"}, "get", NOMINATORS),
+    ("reviews:case_withdraw", {"pk": "CASE"}, "get", NOMINATORS),
+    ("reviews:case_update", {"pk": "CASE"}, "post", NOMINATORS),
+    ("reviews:case_open", {"pk": "CASE"}, "post", NOMINATORS),
+    ("reviews:case_vote", {"pk": "CASE"}, "post", VOTERS),
+    ("reviews:case_decide", {"pk": "CASE"}, "get", VOTERS),
+]
+
+
+@pytest.mark.parametrize("role", CAST)
+@pytest.mark.parametrize(("name", "kwargs", "method", "allowed"), PAGES)
+def test_permission_matrix_of_the_review_pages(
+    login_as, a_case, role, name, kwargs, method, allowed
+):
+    MemberFactory(member_no="M-OTHER")
+    kwargs = {k: a_case.pk if v == "CASE" else v for k, v in kwargs.items()}
+    url = reverse(name, kwargs=kwargs)
+    client = login_as(role)
+
+    response = getattr(client, method)(url)
+
+    if role == "anonymous":
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    elif role in allowed:
+        assert response.status_code in (200, 302)
+    else:
+        assert response.status_code == 403
+
+
+def test_the_committee_role_votes_and_ops_nominate():
+    committee_perms = {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Group.objects.get(name="committee").permissions.all()
+    }
+    assert {"reviews.view_reviewcase", "reviews.vote_reviewcase"} <= committee_perms
+    assert "reviews.add_reviewcase" not in committee_perms
+    for role in ("ops", "ops_lead"):
+        assert Group.objects.get(name=role).permissions.filter(codename="add_reviewcase").exists()
+    auditor = Group.objects.get(name="auditor").permissions
+    assert not auditor.filter(codename__in=["add_reviewcase", "vote_reviewcase"]).exists()
+
+
+# --- The queue -----------------------------------------------------------------------------
+
+
+def test_the_queue_shows_cases_waiting_for_my_vote_first(client):
+    voters = committee()
+    nominator = staff_user("nominator", "ops")
+    members = [veteran(member_no=f"Q{n}") for n in range(3)]
+    cases = [hand_case(m, nominator) for m in members]
+    voted, waiting = cases[0], cases[2]
+    for case in (voted, waiting):
+        services.case_open_voting(case=case, actor=nominator)
+    services.case_vote(case=voted, voter=voters["sales"], approve=True, comment="")
+    client.force_login(voters["sales"])
+
+    response = client.get(reverse("reviews:queue"), HTTP_ACCEPT_LANGUAGE="en")
+
+    listed = list(response.context["cases"])
+    assert listed[0] == waiting and listed[0].waiting_for_me
+    assert {c.pk for c in listed[1:]} == {voted.pk, cases[1].pk}
+    assert "waiting for your vote" in response.content.decode()
+
+
+def test_the_queue_lists_decided_cases_on_request(login_as, a_case):
+    services.case_withdraw(case=a_case, reason="x", actor=None)
+    client = login_as("auditor")
+
+    assert list(client.get(reverse("reviews:queue")).context["cases"]) == []
+    response = client.get(reverse("reviews:queue"), {"state": "all"})
+    assert list(response.context["cases"]) == [a_case]
+
+
+def test_the_queue_makes_a_fixed_number_of_queries(login_as, django_assert_max_num_queries):
+    nominator = staff_user("nominator", "ops")
+    for n in range(20):
+        hand_case(veteran(member_no=f"F{n:02d}"), nominator)
+    client = login_as("committee")
+
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("reviews:queue"))
+
+    assert len(response.context["cases"]) == 20
+
+
+# --- The case page and its actions ---------------------------------------------------------
+
+
+def test_the_case_page_shows_the_evidence_and_the_proposal(login_as, a_case):
+    client = login_as("ops")
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    assert "M-MATRIX" in page and "Evidence as of 2026-07-01" in page
+    assert "Hand nomination" in page and "十年老客户" in page
+    assert 'id="proposal-form"' in page and 'id="open-voting"' in page
+    assert 'id="vote-form"' not in page  # ops hold no seat
+
+
+def test_the_case_page_makes_a_fixed_number_of_queries(
+    login_as, a_case, django_assert_max_num_queries
+):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    for voter in list(voters.values())[:2]:
+        services.case_vote(case=a_case, voter=voter, approve=True, comment="ok")
+    client = login_as("auditor")
+
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk}))
+
+    assert len(response.context["page"].votes) == 2
+
+
+def test_ops_edit_the_proposal_and_open_voting(login_as, a_case):
+    client = login_as("ops")
+    url = reverse("reviews:case_update", kwargs={"pk": a_case.pk})
+
+    client.post(url, {"uplift": "2", "validity_months": "6", "message": "特别授予您铂金卡"})
+    client.post(reverse("reviews:case_open", kwargs={"pk": a_case.pk}))
+
+    case = refreshed(a_case)
+    assert (case.uplift, case.validity_months, case.message) == (2, 6, "特别授予您铂金卡")
+    assert case.state == ReviewCase.State.VOTING
+
+
+def test_a_committee_member_votes_on_the_page(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    client.force_login(voters["sales"])
+    url = reverse("reviews:case", kwargs={"pk": a_case.pk})
+    assert 'id="vote-form"' in client.get(url).content.decode()
+
+    client.post(
+        reverse("reviews:case_vote", kwargs={"pk": a_case.pk}),
+        {"choice": "reject", "comment": "消费太少"},
+    )
+
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
+
+
+def test_a_rejection_without_a_comment_is_refused_with_a_message(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    client.force_login(voters["sales"])
+
+    response = client.post(
+        reverse("reviews:case_vote", kwargs={"pk": a_case.pk}),
+        {"choice": "reject", "comment": ""},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert "Say why you reject the case." in response.content.decode()
+    assert refreshed(a_case).state == ReviewCase.State.VOTING
+
+
+def test_the_nominator_sees_no_vote_form(client):
+    voters = committee()
+    member = veteran(member_no="SELF")
+    case = hand_case(member, voters["sales"])
+    services.case_open_voting(case=case, actor=None)
+    client.force_login(voters["sales"])
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+
+    assert 'id="vote-form"' not in page
+
+
+def test_withdrawing_asks_for_a_reason_on_its_own_page(login_as, a_case):
+    client = login_as("ops")
+    url = reverse("reviews:case_withdraw", kwargs={"pk": a_case.pk})
+
+    assert client.get(url).status_code == 200
+    refused = client.post(url, {"reason": ""})
+    assert refused.status_code == 200 and refreshed(a_case).is_open
+
+    client.post(url, {"reason": "会员要求"})
+    assert refreshed(a_case).state == ReviewCase.State.WITHDRAWN
+
+
+def test_the_chair_decides_on_the_decision_page(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    services.case_vote(case=a_case, voter=voters["sales"], approve=False, comment="no")
+    client.force_login(voters["customer_service"])
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+    assert reverse("reviews:case_decide", kwargs={"pk": a_case.pk}) in page
+
+    client.post(
+        reverse("reviews:case_decide", kwargs={"pk": a_case.pk}),
+        {"decision": "reject", "reason": "不符合"},
+    )
+
+    case = refreshed(a_case)
+    assert case.state == ReviewCase.State.REJECTED and case.decision_reason == "不符合"
+
+
+def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    services.case_vote(case=a_case, voter=voters["sales"], approve=False, comment="no")
+    client.force_login(voters["sales"])
+
+    response = client.post(
+        reverse("reviews:case_decide", kwargs={"pk": a_case.pk}),
+        {"decision": "approve", "reason": "ok"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert "Only the committee chair" in response.content.decode()
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
+
+
+# --- Hand nomination from the member page --------------------------------------------------
+
+
+def test_the_member_page_links_to_hand_nomination_for_ops_only(login_as):
+    MemberFactory(member_no="H1")
+    nominate_url = reverse("reviews:nominate", kwargs={"member_no": "H1"})
+
+    ops_page = login_as("ops").get("/members/H1/").content.decode()
+    assert nominate_url in ops_page
+
+
+def test_the_committee_sees_no_nomination_link(login_as):
+    MemberFactory(member_no="H1")
+
+    page = login_as("committee").get("/members/H1/").content.decode()
+
+    assert reverse("reviews:nominate", kwargs={"member_no": "H1"}) not in page
+
+
+def test_ops_nominate_by_hand_with_a_justification(login_as):
+    member = MemberFactory(member_no="H2")
+    client = login_as("ops")
+    url = reverse("reviews:nominate", kwargs={"member_no": "H2"})
+
+    assert client.post(url, {"justification": ""}).status_code == 200
+    response = client.post(url, {"justification": "VIP 客户经理推荐"})
+
+    case = ReviewCase.objects.get(member=member)
+    assert response["Location"] == reverse("reviews:case", kwargs={"pk": case.pk})
+    assert case.nominated_by.username == "u-ops" and case.justification == "VIP 客户经理推荐"
+    again = client.post(url, {"justification": "再次"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "already has an open review case" in again.content.decode()
+
+
+def test_the_member_page_shows_the_exceptional_upgrade_and_its_message(login_as, a_case):
+    voters = committee()
+    services.case_update(
+        case=a_case, uplift=1, validity_months=12, message="特别授予您金卡会员资格", actor=None
+    )
+    services.case_open_voting(case=a_case, actor=None)
+    for voter in voters.values():
+        services.case_vote(case=a_case, voter=voter, approve=True, comment="")
+
+    page = login_as("auditor").get("/members/M-MATRIX/").content.decode()
+
+    assert "exceptional upgrade" in page and "特别授予您金卡会员资格" in page
+    assert "committee decision" in page  # the history's cause
+
+
+# --- The quarter's summary and CSV ----------------------------------------------------------
+
+
+@pytest.fixture
+def quarter_cases():
+    voters = committee()
+    MemberFactory(member_no="S1", name="=HYPERLINK(1)", joined_on=datetime.date(2015, 1, 1))
+    MemberFactory(member_no="S2", joined_on=datetime.date(2015, 1, 1))
+    services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
+    approved, rejected = ReviewCase.objects.order_by("member__member_no")
+    for case in (approved, rejected):
+        services.case_open_voting(case=case, actor=None)
+    for voter in voters.values():
+        services.case_vote(case=approved, voter=voter, approve=True, comment="")
+    services.case_vote(case=rejected, voter=voters["sales"], approve=False, comment="-10 分")
+    services.case_decide(
+        case=rejected, approve=False, reason="+不符合", actor=voters["customer_service"]
+    )
+    return approved, rejected
+
+
+def test_the_quarter_summary_counts_per_profile_and_tiers_granted(login_as, quarter_cases):
+    response = login_as("auditor").get(reverse("reviews:quarter", kwargs={"quarter": "2026Q2"}))
+
+    summary = response.context["summary"]
+    veteran_row = next(row for row in summary.profiles if row.code == "loyal_veteran")
+    assert (veteran_row.nominated, veteran_row.approved, veteran_row.rejected) == (2, 1, 1)
+    assert summary.total.nominated == 2
+    assert dict((tier.code, n) for tier, n in summary.granted)["gold"] == 1
+
+
+def test_the_quarter_exports_as_csv_with_formulas_escaped(login_as, quarter_cases):
+    response = login_as("auditor").get(
+        reverse("reviews:quarter_export", kwargs={"quarter": "2026Q2"})
+    )
+
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["profile", "nominated", "approved", "rejected", "withdrawn", "open"]
+    assert ["loyal_veteran", "2", "1", "1", "0", "0"] in rows
+    assert ["gold", "1"] in rows
+    s1 = next(row for row in rows if len(row) > 2 and row[1] == "S1")
+    assert s1[2] == "'=HYPERLINK(1)"
+    s2 = next(row for row in rows if len(row) > 2 and row[1] == "S2")
+    assert s2[11] == "'+不符合"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+86", "'+86"),
+        ("-5", "'-5"),
+        ("@SUM", "'@SUM"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("王=", "王="),
+        (None, ""),
+        (3, "3"),
+    ],
+)
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(value, cell):
+    assert safe_cell(value) == cell
+
+
+def test_an_unknown_quarter_is_not_found(login_as):
+    response = login_as("auditor").get("/reviews/quarters/2026Q9/")
+
+    assert response.status_code == 404
+
+
+def test_committee_seats_are_edited_in_the_admin_and_audited(client, django_user_model):
+    lead = django_user_model.objects.create_user("lead", password=PASSWORD, is_staff=True)
+    lead.groups.add(Group.objects.get(name="ops_lead"))
+    member = staff_user("new-voter", "committee")
+    client.force_login(lead)
+
+    response = client.post(
+        "/admin/reviews/committeemember/add/",
+        {"user": member.pk, "department": Department.SALES, "is_chair": "on"},
+    )
+
+    assert response.status_code == 302
+    seat = CommitteeMember.objects.get(user=member)
+    assert seat.is_chair and seat.department == Department.SALES
+    assert AuditEntry.objects.filter(action="review.committee.set", actor=lead).exists()
+
+
+def test_naming_a_new_chair_in_the_admin_replaces_the_old_one(client, django_user_model):
+    voters = committee()
+    lead = django_user_model.objects.create_user("lead", password=PASSWORD, is_staff=True)
+    lead.groups.add(Group.objects.get(name="ops_lead"))
+    client.force_login(lead)
+    seat = voters["sales"].committee_seat
+
+    response = client.post(
+        f"/admin/reviews/committeemember/{seat.pk}/change/",
+        {"department": Department.SALES, "is_chair": "on"},
+    )
+
+    assert response.status_code == 302
+    assert CommitteeMember.objects.get(is_chair=True).user == voters["sales"]

@@ -1,0 +1,353 @@
+"""Committee pages: the queue, the case (evidence, votes, actions), hand nomination and the
+quarter's summary with its CSV export. Thin: check the permission, validate the form, call one
+service, redirect; a domain error becomes a message or a form error."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, ListView, TemplateView, View
+
+from loyalty.exceptions import DomainError
+from members.models import Member
+
+from . import services
+from .forms import (
+    DecideForm,
+    NominateForm,
+    ProposalForm,
+    QueueFilterForm,
+    VoteForm,
+    WithdrawForm,
+)
+from .models import ReviewCase, Vote
+from .quarters import Quarter
+from .selectors import case_page, committee_queue, quarter_summary, quarters_with_cases
+
+
+class StaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    """Anonymous visitors go to the login page; a logged-in user without the permission gets
+    403."""
+
+
+class QueueView(StaffMixin, ListView):
+    permission_required = "reviews.view_reviewcase"
+    template_name = "reviews/queue.html"
+    context_object_name = "cases"
+    paginate_by = 25
+
+    def get_queryset(self):
+        self.form = QueueFilterForm(self.request.GET)
+        self.form.is_valid()
+        data = self.form.cleaned_data
+        return committee_queue(
+            self.request.user, state=data.get("state") or "open", quarter=data.get("quarter") or ""
+        )
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            form=self.form,
+            quarters=quarters_with_cases(),
+            today=timezone.localdate(),
+            **kwargs,
+        )
+
+
+class CaseView(StaffMixin, TemplateView):
+    permission_required = "reviews.view_reviewcase"
+    template_name = "reviews/case_detail.html"
+
+    def get_context_data(self, **kwargs):
+        try:
+            page = case_page(case_id=kwargs["pk"], user=self.request.user)
+        except ReviewCase.DoesNotExist:
+            raise Http404(_("No such review case.")) from None
+        case, user = page.case, self.request.user
+        is_nominator = case.nominated_by_id is not None and case.nominated_by_id == user.pk
+        can_change = user.has_perm("reviews.change_reviewcase") and case.is_open
+        may_vote = (
+            user.has_perm("reviews.vote_reviewcase")
+            and page.my_seat is not None
+            and not is_nominator
+        )
+        context = {
+            "page": page,
+            "case": case,
+            "can_edit": can_change and case.state == ReviewCase.State.NOMINATED,
+            "can_withdraw": can_change,
+            "can_vote": may_vote
+            and case.state in (ReviewCase.State.VOTING, ReviewCase.State.DISCUSSION),
+            "can_decide": may_vote
+            and page.my_seat.is_chair
+            and case.state == ReviewCase.State.DISCUSSION,
+            "is_nominator": is_nominator,
+        }
+        if context["can_edit"]:
+            context["proposal_form"] = kwargs.get("proposal_form") or ProposalForm(
+                initial={
+                    "uplift": case.uplift,
+                    "validity_months": case.validity_months,
+                    "message": case.message,
+                }
+            )
+        if context["can_vote"]:
+            context["vote_form"] = VoteForm(
+                initial={"choice": page.my_vote.choice, "comment": page.my_vote.comment}
+                if page.my_vote
+                else None
+            )
+        return super().get_context_data(**context, **kwargs)
+
+
+class CaseActionView(StaffMixin, View):
+    """A POST on a case: validate the form, call the service, say what happened."""
+
+    http_method_names = ["post"]
+    form_class = None
+    success_message = ""
+
+    def perform(self, case: ReviewCase, data: dict) -> None:
+        raise NotImplementedError
+
+    def post(self, request, pk: int):
+        case = get_object_or_404(ReviewCase, pk=pk)
+        form = self.form_class(request.POST) if self.form_class else None
+        if form is not None and not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect("reviews:case", pk=case.pk)
+        try:
+            self.perform(case, form.cleaned_data if form else {})
+        except DomainError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, self.success_message)
+        return redirect("reviews:case", pk=case.pk)
+
+
+class CaseUpdateView(CaseActionView):
+    permission_required = "reviews.change_reviewcase"
+    form_class = ProposalForm
+
+    def perform(self, case, data):
+        services.case_update(case=case, actor=self.request.user, **data)
+        self.success_message = _("The proposal was saved.")
+
+
+class CaseOpenVotingView(CaseActionView):
+    permission_required = "reviews.change_reviewcase"
+
+    def perform(self, case, data):
+        services.case_open_voting(case=case, actor=self.request.user)
+        self.success_message = _("Voting is open.")
+
+
+class CaseVoteView(CaseActionView):
+    permission_required = "reviews.vote_reviewcase"
+    form_class = VoteForm
+
+    def perform(self, case, data):
+        services.case_vote(
+            case=case,
+            voter=self.request.user,
+            approve=data["choice"] == Vote.Choice.APPROVE,
+            comment=data["comment"],
+        )
+        self.success_message = _("Your vote was recorded.")
+
+
+class ConfirmCaseView(StaffMixin, FormView):
+    """A destructive or final action on its own page: the reason, then a confirming button."""
+
+    template_name = "reviews/case_confirm.html"
+    heading = ""
+    explanation = ""
+    button = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.case = get_object_or_404(ReviewCase.objects.select_related("member"), pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            case=self.case,
+            heading=self.heading,
+            explanation=self.explanation,
+            button=self.button,
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        try:
+            self.perform(form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, str(error))
+            return self.form_invalid(form)
+        return redirect("reviews:case", pk=self.case.pk)
+
+
+class CaseWithdrawView(ConfirmCaseView):
+    permission_required = "reviews.change_reviewcase"
+    form_class = WithdrawForm
+
+    @property
+    def heading(self):
+        return _("Withdraw review case #%(id)d") % {"id": self.case.pk}
+
+    @property
+    def explanation(self):
+        return _("A withdrawn case is closed for good; the member can be nominated again.")
+
+    @property
+    def button(self):
+        return _("Withdraw the case")
+
+    def perform(self, data):
+        services.case_withdraw(case=self.case, reason=data["reason"], actor=self.request.user)
+        messages.success(self.request, _("The case was withdrawn."))
+
+
+class CaseDecideView(ConfirmCaseView):
+    permission_required = "reviews.vote_reviewcase"
+    form_class = DecideForm
+
+    @property
+    def heading(self):
+        return _("Decide review case #%(id)d") % {"id": self.case.pk}
+
+    @property
+    def explanation(self):
+        return _(
+            "As the chair you decide the case in discussion. The decision is final; an approval "
+            "grants the exceptional upgrade at once."
+        )
+
+    @property
+    def button(self):
+        return _("Record the decision")
+
+    def perform(self, data):
+        services.case_decide(
+            case=self.case,
+            approve=data["decision"] == "approve",
+            reason=data["reason"],
+            actor=self.request.user,
+        )
+        messages.success(self.request, _("The decision was recorded."))
+
+
+class NominateView(StaffMixin, FormView):
+    permission_required = "reviews.add_reviewcase"
+    template_name = "reviews/nominate.html"
+    form_class = NominateForm
+
+    def dispatch(self, request, *args, **kwargs):
+        self.member = get_object_or_404(Member, member_no=kwargs["member_no"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(member=self.member, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            case = services.case_nominate(
+                member=self.member,
+                justification=form.cleaned_data["justification"],
+                actor=self.request.user,
+            )
+        except DomainError as error:
+            form.add_error(None, str(error))
+            return self.form_invalid(form)
+        messages.success(self.request, _("The member was nominated for special review."))
+        return redirect("reviews:case", pk=case.pk)
+
+
+def _quarter(text: str) -> Quarter:
+    try:
+        return Quarter.parse(text)
+    except DomainError:
+        raise Http404(_("No such quarter.")) from None
+
+
+class QuarterSummaryView(StaffMixin, TemplateView):
+    permission_required = "reviews.view_reviewcase"
+    template_name = "reviews/quarter_summary.html"
+
+    def get_context_data(self, **kwargs):
+        summary = quarter_summary(_quarter(kwargs["quarter"]))
+        return super().get_context_data(summary=summary, quarters=quarters_with_cases(), **kwargs)
+
+
+def safe_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+class QuarterExportView(StaffMixin, View):
+    """The quarter's summary, then its cases, as one CSV file."""
+
+    permission_required = "reviews.view_reviewcase"
+
+    def get(self, request, quarter: str):
+        summary = quarter_summary(_quarter(quarter))
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="reviews-{summary.quarter}.csv"'
+        response.write("\ufeff")  # Excel reads UTF-8 (Chinese names) only with a BOM
+        writer = csv.writer(response)
+
+        def row(*cells):
+            writer.writerow([safe_cell(cell) for cell in cells])
+
+        row("profile", "nominated", "approved", "rejected", "withdrawn", "open")
+        for line in [*summary.profiles, summary.total]:
+            row(line.code, line.nominated, line.approved, line.rejected, line.withdrawn, line.open)
+        row()
+        row("tier", "granted")
+        for tier, count in summary.granted:
+            row(tier.code, count)
+        row()
+        row(
+            "case", "member_no", "name", "profiles", "nominated_by", "state", "qualified_tier",
+            "uplift", "granted_tier", "ends_on", "decided_at", "reason", "message",
+        )  # fmt: skip
+        for case in summary.cases:
+            row(
+                case.pk,
+                case.member.member_no,
+                case.member.name,
+                " ".join(case.profiles) or "hand",
+                case.nominated_by.get_username() if case.nominated_by else "",
+                case.state,
+                case.qualified_tier.code,
+                case.uplift,
+                case.granted_tier.code if case.granted_tier else "",
+                case.override.ends_on if case.override else "",
+                timezone.localtime(case.decided_at).strftime("%Y-%m-%d %H:%M")
+                if case.decided_at
+                else "",
+                case.decision_reason,
+                case.message,
+            )
+        return response
+
+
+class LatestQuarterView(StaffMixin, View):
+    """The summary of the latest quarter with cases (or of the quarter just ended)."""
+
+    permission_required = "reviews.view_reviewcase"
+
+    def get(self, request):
+        quarters = quarters_with_cases()
+        latest = quarters[0] if quarters else str(Quarter.just_ended(timezone.localdate()))
+        return redirect(reverse("reviews:quarter", kwargs={"quarter": latest}))
