@@ -7,7 +7,6 @@ databases), so "the tier on day D" is the row whose span contains D."""
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,6 +16,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils.translation import gettext as _
 
 from members.models import Member, Transaction
+from reviews import selectors as review_selectors
 from tiers.engine import add_years
 from tiers.models import DowngradeWarning, MemberTier, Tier, TierChange
 
@@ -309,12 +309,19 @@ def time_to_tier(today: date, days: int = 90) -> TimeToTier:
 # --- Open review cases (the committee app) ------------------------------------------------
 
 
-def open_review_cases():
-    """The committee's open cases, from ``reviews.selectors.open_cases()`` once the reviews
-    app provides it; None until then, and the dashboard leaves its block out."""
-    try:
-        selectors = importlib.import_module("reviews.selectors")
-    except ImportError:
-        return None
-    open_cases = getattr(selectors, "open_cases", None)
-    return open_cases() if open_cases is not None else None
+@dataclass(frozen=True)
+class ReviewCases:
+    open: int
+    overdue: int
+    most_urgent: list
+
+
+def open_review_cases(today: date | None = None) -> ReviewCases:
+    """The committee's open cases: how many, how many are still open after their quarter
+    (flagged), and the most urgent few."""
+    cases = review_selectors.open_cases()
+    return ReviewCases(
+        open=cases.count(),
+        overdue=review_selectors.overdue_cases(today).count(),
+        most_urgent=list(cases[:5]),
+    )

@@ -27,8 +27,8 @@ from django.views.generic import TemplateView
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
 from members.models import BlacklistEntry, Member
-from tiers import actions
 from reviews.selectors import member_review_panel
+from tiers import actions
 from tiers.models import Tier
 from tiers.selectors import open_override
 from tiers.services import tier_override_end, tier_override_set

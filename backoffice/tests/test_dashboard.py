@@ -216,11 +216,17 @@ def test_time_to_tier_counts_upgrades_by_days_since_the_latest_purchase(cast):
     assert result.same_day_percent == 33.3
 
 
-def test_review_cases_are_left_out_until_the_reviews_app_provides_them():
-    from importlib.util import find_spec
+def test_open_review_cases_are_counted_and_those_past_their_quarter_flagged():
+    from reviews.services import case_nominate
 
-    if find_spec("reviews.selectors") is None:
-        assert dashboard.open_review_cases() is None
+    for number, day in (("R1", datetime.date(2026, 3, 10)), ("R2", datetime.date(2026, 5, 10))):
+        member = MemberFactory(member_no=number, joined_on=datetime.date(2015, 1, 1))
+        case_nominate(member=member, justification="loyal", actor=None, today=day)
+
+    cases = dashboard.open_review_cases(TODAY)
+
+    assert (cases.open, cases.overdue) == (2, 1)  # R1's quarter (2026Q1) has ended
+    assert [c.member.member_no for c in cases.most_urgent] == ["R1", "R2"]
 
 
 # --- The page -----------------------------------------------------------------------------
