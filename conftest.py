@@ -50,3 +50,41 @@ def _migrated_data_in_transactional_tests(request):
     marker = request.node.get_closest_marker("django_db")
     if marker and marker.kwargs.get("transaction"):
         request.getfixturevalue("migrated_data")
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium, headless, driven by Playwright (never a downloaded browser).
+
+    Function-scoped on purpose: while Playwright's sync API runs, asyncio sees a running loop in
+    this thread, so Django hands out another connection object, one without the serialized
+    migration data. Starting the browser after the database fixture has set up keeps each
+    browser test independent of those before it."""
+    import os
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        # The test's ORM calls ran on the connection of the browser's context: close it, or the
+        # test database cannot be dropped at the end of the run.
+        connections.close_all()
+        browser.close()

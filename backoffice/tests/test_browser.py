@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import connections
 from django.utils import timezone
 
 from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.services import tiers_recompute
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "a-long-test-password"
 # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are safe.
@@ -28,33 +26,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-# Function-scoped: while Playwright's sync API runs, asyncio sees a running loop in this
-# thread and Django hands out another connection object, one without the serialized migration
-# data, so a database set up or flushed while a browser is open breaks the next browser test.
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        # The test's ORM calls ran on the connection of the browser's context: close it, or the
-        # test database cannot be dropped at the end of the run.
-        connections.close_all()
-        browser.close()
 
 
 def staff_user(role: str) -> User:

@@ -17,7 +17,6 @@ from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.models import TierPolicy
 from tiers.services import policy_draft_create, tiers_recompute
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 PASSWORD = "a-long-test-password"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -26,30 +25,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-# Per test, not per module: while Playwright's loop runs, Django's connection lookup (asgiref
-# Local) sees another context, so the next transactional test's serialized rollback would reload
-# the default tiers and policy into a connection the test does not use.
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def staff(username: str, role: str) -> User:

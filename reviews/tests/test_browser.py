@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils import timezone
 
 from members.tests.factories import MemberFactory
@@ -19,7 +18,6 @@ from tiers.services import tiers_recompute
 
 from .helpers import PASSWORD, staff_user
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -31,34 +29,6 @@ pytestmark = [
 MESSAGE = "感谢您10年来的一路相伴,特别授予您金卡会员资格"
 
 
-# Function-scoped on purpose: while Playwright's sync API runs, asyncio sees a running loop in
-# this thread, so Django hands out another connection object, one without the serialized
-# migration data. Starting the browser after the database fixture has restored that data
-# keeps this test independent of the browser tests that ran before it.
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        # The test's ORM calls ran on the connection of the browser's context: close it, or the
-        # test database cannot be dropped at the end of the run.
-        connections.close_all()
-        browser.close()
-
-
 def logged_in(browser, live_server, username):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -66,7 +36,7 @@ def logged_in(browser, live_server, username):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.stacked-form button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/members/")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
     return page
 
 
