@@ -292,6 +292,16 @@ def _thresholds(rule: engine.Rule, found: dict[engine.Metric, set]) -> None:
                 _thresholds(child, found)
 
 
+def threshold_values(*policies: engine.Policy) -> dict[engine.Metric, list]:
+    """Every minimum the policies' rules use, per metric, sorted, with 0: a member's figures
+    decide a rule only through which of these they reach (thresholds are minimums)."""
+    found: dict[engine.Metric, set] = {m: {0} for m in _METRICS}
+    for policy in policies:
+        for tier in policy.tiers:
+            _thresholds(tier.rule, found)
+    return {metric: sorted(values) for metric, values in found.items()}
+
+
 def ordering_problems(policy: engine.Policy, limit: int = 3) -> list[OrderingProblem]:
     """Pairs of tiers where the higher one is easier to reach than a lower one.
 
@@ -301,10 +311,8 @@ def ordering_problems(policy: engine.Policy, limit: int = 3) -> list[OrderingPro
     a lower one (the lowest tier always qualifies) is a way in which the higher tier is easier
     to reach. For each such pair, every minimal such point is reported (one where lowering any
     figure to the grid value below would no longer make it one), up to ``limit`` per pair."""
-    found: dict[engine.Metric, set] = {m: {0} for m in _METRICS}
-    for tier in policy.tiers:
-        _thresholds(tier.rule, found)
-    grids = [sorted(found[m]) for m in _METRICS]
+    values = threshold_values(policy)
+    grids = [values[m] for m in _METRICS]
     checked = [(t.code, engine.compile_rule(t.rule)) for t in policy.tiers[:-1]]
     witnesses: dict[tuple[int, int], list[tuple[int, ...]]] = {}
     for indexes in itertools.product(*(range(len(g)) for g in grids)):

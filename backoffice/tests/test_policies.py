@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -732,3 +733,31 @@ def test_publishing_without_the_confirmation_says_what_is_missing(login_as, owne
     )
     draft.refresh_from_db()
     assert draft.status == TierPolicy.Status.DRAFT
+
+
+def test_the_preview_agrees_with_the_engine_member_by_member_at_every_boundary(owner):
+    """The preview groups members by the thresholds their figures reach; at, just below and
+    just above each threshold it must give what engine.qualify gives for each member."""
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+    old, new = engine_policy(active()), engine_policy(draft)
+    spends_fen = [0, 299_999, 300_000, 499_999, 500_000, 1_999_999, 2_000_000, 2_499_999,
+                  2_500_000, 2_500_001, 3_000_000, 10_000_000]  # fmt: skip
+    expected = Counter()
+    for n, spend_fen in enumerate(spends_fen):
+        member = MemberFactory(joined_on=datetime.date(2026, 1, 1))  # tenure 0
+        for _purchase in range(n % 13):  # frequency 0..11, some Gold by frequency under both
+            PurchaseFactory(member=member, amount_fen=1, day=datetime.date(2026, 2, 1))
+        PurchaseFactory(member=member, amount_fen=spend_fen or 1, day=datetime.date(2026, 3, 1))
+        total = (spend_fen or 1) + n % 13
+        metrics = engine.Metrics(
+            spend=Decimal(total) / 100,
+            frequency=n % 13 + 1,
+            tenure_years=0,
+            contribution=0,
+        )
+        expected[engine.qualify(metrics, old).code, engine.qualify(metrics, new).code] += 1
+
+    preview = policy_preview(draft=draft, as_of=AS_OF)
+
+    assert preview.matrix == expected
+    assert len(expected) >= 4  # members move in several directions
