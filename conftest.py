@@ -11,8 +11,9 @@ def pytest_collection_modifyitems(config, items):
     # Browser tests are transactional: they end by flushing every table, including the tiers and
     # default policy that migrations created. Run them after everything else (pytest-django
     # runs tests that ask for the database on the fly after its own ordering, so this matters).
-    # Other transactional tests (real commits, e.g. concurrent requests) flush the same way.
-    items.sort(key=lambda item: "browser" in item.keywords or _is_transactional(item))
+    # Other transactional tests (real commits, e.g. concurrent requests) flush the same way and
+    # run after the browser tests; they ask for serialized_rollback to find the migrated data.
+    items.sort(key=_run_order)
 
     # PostgreSQL-only tests are skipped, visibly, on SQLite runs.
     if connection.vendor != "postgresql":
@@ -22,6 +23,8 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
-def _is_transactional(item) -> bool:
+def _run_order(item) -> int:
+    if "browser" in item.keywords:
+        return 1
     marker = item.get_closest_marker("django_db")
-    return bool(marker and marker.kwargs.get("transaction"))
+    return 2 if marker and marker.kwargs.get("transaction") else 0

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import threading
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from api.services import api_key_create
 from members.models import Member, Transaction
 from members.tests.factories import MemberFactory
-from tiers.models import TierChange
+from tiers.models import Tier, TierChange
+
+_defaults = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
 
 pytestmark = pytest.mark.django_db
 
@@ -204,12 +209,18 @@ def test_a_batch_holds_at_most_a_thousand_items(api, member):
 
 
 @pytest.mark.postgres_only
-# Transactional: real commits, seen by both threads (the root conftest runs it last, as the
-# flush at its end removes the tiers and default policy that migrations created).
+def _migrated_tiers_and_policy() -> None:
+    """The tiers and default policy a migration creates: a transactional test that ran before
+    (browser tests) flushed them."""
+    if not Tier.objects.exists():
+        _defaults.create_defaults(django_apps, None)
+
+
+# Transactional: real commits, seen by both threads. The flush at its end removes the tiers and
+# default policy that migrations created, so the root conftest runs it after everything else.
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it():
-    from rest_framework.test import APIClient
-
+    _migrated_tiers_and_policy()
     MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
     _key, raw_key = api_key_create(name="POS", scopes="all")
     data = purchase("SAME-1", amount="20000.00")
