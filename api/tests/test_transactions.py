@@ -208,7 +208,6 @@ def test_a_batch_holds_at_most_a_thousand_items(api, member):
 # --- Two identical requests at the same moment (PostgreSQL) -------------------------------
 
 
-@pytest.mark.postgres_only
 def _migrated_tiers_and_policy() -> None:
     """The tiers and default policy a migration creates: a transactional test that ran before
     (browser tests) flushed them."""
@@ -218,6 +217,7 @@ def _migrated_tiers_and_policy() -> None:
 
 # Transactional: real commits, seen by both threads. The flush at its end removes the tiers and
 # default policy that migrations created, so the root conftest runs it after everything else.
+@pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it():
     _migrated_tiers_and_policy()
