@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from api.services import api_key_create
 from members.models import Member, Transaction
@@ -204,13 +205,11 @@ def test_a_batch_holds_at_most_a_thousand_items(api, member):
 # --- Two identical requests at the same moment (PostgreSQL) -------------------------------
 
 
+# Transactional: real commits, seen by both threads (the root conftest restores the migrated
+# tiers and policy before every transactional test).
 @pytest.mark.postgres_only
-# Transactional: real commits, seen by both threads (the root conftest runs it last, as the
-# flush at its end removes the tiers and default policy that migrations created).
 @pytest.mark.django_db(transaction=True)
 def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it():
-    from rest_framework.test import APIClient
-
     MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
     _key, raw_key = api_key_create(name="POS", scopes="all")
     data = purchase("SAME-1", amount="20000.00")
