@@ -29,8 +29,11 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser():
+    # One browser per test, not per module: while Playwright's event loop runs in this thread,
+    # Django's connection handler is a different (per-context) one, which lacks the serialized
+    # contents that restore the tiers and policy before the next transactional test.
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -92,8 +95,9 @@ def test_staff_logs_in_finds_a_member_and_sees_why_they_are_gold(live_server, br
     page.close()
 
 
-@pytest.fixture
 def gold_member():
+    """Created in the test body: the tiers and policy that a transactional test restores are
+    there only once the test has started."""
     today = timezone.localdate()
     member = MemberFactory(
         member_no="M0500001",
@@ -106,9 +110,8 @@ def gold_member():
     return member
 
 
-def test_ops_overrides_a_tier_the_auditor_sees_it_and_the_committee_may_not(
-    live_server, browser, gold_member
-):
+def test_ops_overrides_a_tier_the_auditor_sees_it_and_the_committee_may_not(live_server, browser):
+    gold_member()
     for role in ("ops", "auditor", "committee"):
         staff_user(role)
 
@@ -155,7 +158,8 @@ def test_ops_overrides_a_tier_the_auditor_sees_it_and_the_committee_may_not(
     page.close()
 
 
-def test_ops_blacklists_and_the_ops_lead_lifts(live_server, browser, gold_member):
+def test_ops_blacklists_and_the_ops_lead_lifts(live_server, browser):
+    gold_member()
     staff_user("ops")
     staff_user("ops_lead")
 
