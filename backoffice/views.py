@@ -26,6 +26,7 @@ from django.views.generic import TemplateView
 
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
+from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
 from reviews.selectors import member_review_panel
 from tiers import actions
@@ -74,15 +75,6 @@ class MemberListView(StaffView, TemplateView):
             or user.has_perm("members.add_blacklistentry"),
             **kwargs,
         )
-
-
-# A cell starting with one of these is a formula to Excel/WPS: an export must not run code.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
 class _Echo:

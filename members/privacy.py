@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from loyalty.audit import audit_record, audit_redact
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
+from loyalty.spreadsheet import csv_safe
 
 from .models import Member
 from .services import member_lock
@@ -49,7 +50,6 @@ OTHER_MEMBER = "(another member)"
 # Keys whose values are personal data in audit snapshots of a member.
 PERSONAL_KEYS = frozenset({"member_no", "name", "phone", "email", "birthday"})
 # Spreadsheet programs run a cell starting with these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- Export -------------------------------------------------------------------------------
@@ -136,15 +136,6 @@ def member_export_json(*, member: Member, actor) -> str:
     data = member_data(member)
     _audit_export(member=member, actor=actor, fmt="json", data=data)
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
-
-
-def csv_safe(value) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ tab or carriage return would make
-    it a formula, so such a value gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
 
 
 def _flatten(prefix: str, value) -> Iterable[tuple[str, object]]:

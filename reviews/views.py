@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView, View
 
 from loyalty.exceptions import DomainError
+from loyalty.spreadsheet import csv_safe
 from members.models import Member
 
 from . import services
@@ -286,14 +287,6 @@ class QuarterSummaryView(StaffMixin, TemplateView):
         return super().get_context_data(summary=summary, quarters=quarters_with_cases(), **kwargs)
 
 
-def safe_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 class QuarterExportView(StaffMixin, View):
     """The quarter's summary, then its cases, as one CSV file."""
 
@@ -307,7 +300,7 @@ class QuarterExportView(StaffMixin, View):
         writer = csv.writer(response)
 
         def row(*cells):
-            writer.writerow([safe_cell(cell) for cell in cells])
+            writer.writerow([csv_safe(cell) for cell in cells])
 
         row("profile", "nominated", "approved", "rejected", "withdrawn", "open")
         for line in [*summary.profiles, summary.total]:

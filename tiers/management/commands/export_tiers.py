@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from loyalty.spreadsheet import csv_safe
 from tiers.selectors import export_rows
 
 HEADER = [
@@ -19,16 +20,6 @@ HEADER = [
     "tenure_years",
     "contribution",
 ]
-
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such a
-# value is written with a leading apostrophe, which spreadsheets show as text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 class Command(BaseCommand):
@@ -87,6 +78,6 @@ class Command(BaseCommand):
         writer.writerow(HEADER)
         count = 0
         for row in export_rows():
-            writer.writerow([spreadsheet_safe(value) for value in row])
+            writer.writerow([csv_safe(value) for value in row])
             count += 1
         return count
