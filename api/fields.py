@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 
 AMOUNT_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
@@ -73,34 +74,25 @@ class MomentField(serializers.Field):
     def to_internal_value(self, data) -> datetime.datetime:
         if not isinstance(data, str):
             self.fail("invalid", value=data)
-        text = data.strip()
-        local = timezone.get_default_timezone()
         try:
-            if len(text) == 10 and text[4] == "-" and text[7] == "-":
-                moment = datetime.datetime.combine(
-                    datetime.date.fromisoformat(text), datetime.time(), tzinfo=local
-                )
-            else:
-                moment = datetime.datetime.fromisoformat(text)
-        except ValueError:
-            self.fail("invalid", value=data)
-        if not EARLIEST <= moment.date() <= LATEST:
-            self.fail("range")
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=local)
+            return parse_moment(data, timezone.get_default_timezone())
+        except DateError as exc:
+            raise serializers.ValidationError(exc.describe(self.field_name, data)) from None
 
     def to_representation(self, value: datetime.datetime) -> str:
         return timezone.localtime(value).isoformat()
 
 
-class DayField(serializers.DateField):
-    """A date YYYY-MM-DD within a plausible range."""
+class DayField(serializers.Field):
+    """A calendar date, YYYY-MM-DD (or YYYY/M/D), the import's rule."""
 
-    default_error_messages = {
-        "range": _("The date must be between 1900 and 9000."),
-    }
+    def to_internal_value(self, data) -> datetime.date:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(_("Send the date as a string, like 2026-06-30."))
+        try:
+            return parse_date(data)
+        except DateError as exc:
+            raise serializers.ValidationError(exc.describe(self.field_name, data)) from None
 
-    def to_internal_value(self, value) -> datetime.date:
-        day = super().to_internal_value(value)
-        if not EARLIEST <= day <= LATEST:
-            self.fail("range")
-        return day
+    def to_representation(self, value: datetime.date) -> str:
+        return value.isoformat()
