@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -235,3 +236,81 @@ def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it
     assert Transaction.objects.filter(external_id="SAME-1").count() == 1
     assert TierChange.objects.filter(member__member_no="M1", to_tier__code="gold").count() == 1
     assert Member.objects.count() == 1
+
+
+# --- 32 clients at once, each transaction sent twice (PostgreSQL) ------------------------
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_thirty_two_clients_sending_each_purchase_twice_store_each_once_exact_to_the_cent():
+    """Four members; 32 clients, each posting its own purchases for all of them, and every
+    purchase sent by two clients at the same moment. Every purchase is stored once, the spend
+    is exact to the cent, and the tiers equal a recompute from scratch."""
+    from tiers.services import tiers_recompute
+
+    members = [f"C{n}" for n in range(4)]
+    for member_no in members:
+        MemberFactory(member_no=member_no, joined_on=datetime.date(2020, 1, 1))
+    _key, raw_key = api_key_create(name="POS", scopes="all", requests_per_minute=10**6)
+    # 16 pairs of clients; each pair sends the same 8 purchases (2 per member) at once.
+    pairs = 16
+    purchases = {
+        pair: [
+            purchase(f"P{pair}-{member_no}-{k}", member_no, amount=f"{pair * 37 + k}.{k + 1:02d}")
+            for member_no in members
+            for k in range(2)
+        ]
+        for pair in range(pairs)
+    }
+    barrier = threading.Barrier(2 * pairs)
+    statuses = []
+
+    def client_of(pair: int):
+        try:
+            client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            barrier.wait()
+            for data in purchases[pair]:
+                statuses.append(
+                    client.post("/api/v1/transactions/", data, format="json").status_code
+                )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client_of, args=(n // 2,)) for n in range(2 * pairs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    sent = [data for batch in purchases.values() for data in batch]
+    assert sorted(set(statuses)) == [200, 201] and statuses.count(201) == len(sent)
+    assert Transaction.objects.count() == len(sent)
+    for member_no in members:
+        expected = sum(Decimal(d["amount"]) for d in sent if d["member_no"] == member_no)
+        stored = sum(
+            Transaction.objects.filter(member__member_no=member_no).values_list(
+                "amount_fen", flat=True
+            )
+        )
+        assert Decimal(stored) / 100 == expected
+    live = {
+        member_no: (tier["current_tier"], tier["spend"])
+        for member_no in members
+        for tier in [
+            APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            .get(f"/api/v1/members/{member_no}/tier")
+            .json()
+        ]
+    }
+    tiers_recompute(as_of=timezone.localdate())
+    again = {
+        member_no: (tier["current_tier"], tier["spend"])
+        for member_no in members
+        for tier in [
+            APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            .get(f"/api/v1/members/{member_no}/tier")
+            .json()
+        ]
+    }
+    assert live == again
