@@ -129,7 +129,10 @@ def notices_queue(notices: Sequence[Notice], *, now: datetime.datetime | None = 
             prepared,
         )
     if any(row[1] != Channel.IN_APP for row in rows):
-        transaction.on_commit(deliver_soon)
+        # Robust: the notices are already in the outbox, and the daily retry job delivers what
+        # is pending, so a broker that cannot take the task (down, or no SECRET_KEY to sign it
+        # in a command run) must not fail the evaluation that queued them.
+        transaction.on_commit(deliver_soon, robust=True)
     return len(rows)
 
 
@@ -253,7 +256,7 @@ def notification_resend(*, notification: Notification, reason: str, actor) -> No
         notification.sent_at = None
         # The event date becomes today: a resend is a decision to send, whatever the age.
         notification.event_on = timezone.localdate(now)
-        transaction.on_commit(deliver_soon)
+        transaction.on_commit(deliver_soon, robust=True)
     notification.save()
     audit_record(
         actor=actor,
