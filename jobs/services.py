@@ -20,7 +20,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from loyalty.bulk import vacuum_analyze
 from members.models import Member
+from tiers.models import MemberEvaluation, MemberTier
 from tiers.services import Scope, tiers_range_evaluate
 
 from .models import JobRun, RecomputeChunk
@@ -148,6 +150,7 @@ def _run_finish_if_complete(run_id: int) -> None:
             run.message = f"{failed} of {run.chunks_total} chunks failed"
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "message", "finished_at"])
+    vacuum_analyze(MemberEvaluation, MemberTier)
 
 
 def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None) -> JobRun:

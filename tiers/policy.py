@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -300,6 +301,74 @@ def threshold_values(*policies: engine.Policy) -> dict[engine.Metric, list]:
         for tier in policy.tiers:
             _thresholds(tier.rule, found)
     return {metric: sorted(values) for metric, values in found.items()}
+
+
+class RankFinder:
+    """The rank each of ``policies`` qualifies a member for, from the raw integer figures the
+    window SQL returns; the same answer as ``engine.qualify`` on the member's own figures.
+
+    Thresholds are minimums, so a rule's answer depends only on which threshold values each
+    figure reaches. Members are grouped by that (four bisects on integers) and ``engine.qualify``
+    runs once per group, on the group's lowest figures, instead of once per member with Decimal
+    figures: the recompute and the impact preview do this for a million members."""
+
+    def __init__(self, *policies: engine.Policy):
+        self.policies = policies
+        self.cuts = threshold_values(*policies)
+        self.spend_cuts = [int(value * 100) for value in self.cuts[engine.Metric.SPEND]]  # fen
+        self.frequency_cuts = self.cuts[engine.Metric.FREQUENCY]
+        self.tenure_cuts = self.cuts[engine.Metric.TENURE]
+        self.contribution_cuts = self.cuts[engine.Metric.CONTRIBUTION]
+        self.points = [(p.referral_points, p.activity_points) for p in policies]
+        self._known: dict[tuple, tuple[int, ...]] = {}
+
+    def ranks(
+        self, spend_fen: int, frequency: int, tenure_years: int, referrals: int, activities: int
+    ) -> tuple[int, ...]:
+        contribution_cuts = self.contribution_cuts
+        key = (
+            bisect_right(self.spend_cuts, spend_fen),
+            bisect_right(self.frequency_cuts, frequency),
+            bisect_right(self.tenure_cuts, tenure_years),
+            tuple(
+                bisect_right(contribution_cuts, referrals * per_ref + activities * per_act)
+                for per_ref, per_act in self.points
+            ),
+        )
+        ranks = self._known.get(key)
+        if ranks is None:
+            ranks = self._known[key] = self._ranks_for(key)
+        return ranks
+
+    def rank(
+        self, spend_fen: int, frequency: int, tenure_years: int, referrals: int, activities: int
+    ) -> int:
+        """The rank under the first policy (the recompute has one), with less work per call."""
+        per_ref, per_act = self.points[0]
+        key = (
+            bisect_right(self.spend_cuts, spend_fen),
+            bisect_right(self.frequency_cuts, frequency),
+            bisect_right(self.tenure_cuts, tenure_years),
+            (bisect_right(self.contribution_cuts, referrals * per_ref + activities * per_act),),
+        )
+        ranks = self._known.get(key)
+        if ranks is None:
+            ranks = self._known[key] = self._ranks_for(key)
+        return ranks[0]
+
+    def _ranks_for(self, key: tuple) -> tuple[int, ...]:
+        spend_i, frequency_i, tenure_i, contributions = key
+        cuts = self.cuts
+        ranks = []
+        for policy, contribution_i in zip(self.policies, contributions, strict=True):
+            metrics = engine.Metrics(
+                spend=cuts[engine.Metric.SPEND][spend_i - 1] if spend_i else Decimal(0),
+                frequency=self.frequency_cuts[frequency_i - 1] if frequency_i else 0,
+                tenure_years=self.tenure_cuts[tenure_i - 1] if tenure_i else 0,
+                contribution=self.contribution_cuts[contribution_i - 1] if contribution_i else 0,
+            )
+            ranks.append(engine.qualify(metrics, policy).rank)
+        return tuple(ranks)
 
 
 def ordering_problems(policy: engine.Policy, limit: int = 3) -> list[OrderingProblem]:

@@ -12,11 +12,9 @@ runs once per group of members whose figures reach the same thresholds (see ``_q
 from __future__ import annotations
 
 import time
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 from django.db import connection
 
@@ -25,7 +23,7 @@ from members.models import Member
 from . import engine
 from .metrics import window_figures_table
 from .models import Tier, TierPolicy
-from .policy import threshold_values
+from .policy import RankFinder
 from .selectors import engine_policy, policy_in_force, tiers_by_code
 
 SAMPLE_SIZE = 10
@@ -131,51 +129,15 @@ def _stream(figures_table: str, as_of: date):
 
 def _qualified(policies: list[engine.Policy], window: engine.Window, as_of: date):
     """For each member: (member id, [qualified rank under each policy]); the policies share
-    ``window`` and may differ in points and rules.
-
-    Thresholds are minimums, so a rule's answer depends only on which of the policies'
-    threshold values each figure reaches. Members are therefore grouped by that (four bisects
-    on integers) and ``engine.qualify`` runs once per group, on the group's lowest figures:
-    the same answer as for each member, without building Decimal figures for every one."""
-    cuts = threshold_values(*policies)
-    spend_cuts = [int(value * 100) for value in cuts[engine.Metric.SPEND]]  # fen
-    frequency_cuts = cuts[engine.Metric.FREQUENCY]
-    tenure_cuts = cuts[engine.Metric.TENURE]
-    contribution_cuts = cuts[engine.Metric.CONTRIBUTION]
-    points = [(p.referral_points, p.activity_points) for p in policies]
+    ``window`` and may differ in points and rules."""
+    finder = RankFinder(*policies)
     completed_years = engine.completed_years
-    known: dict[tuple, list[int]] = {}
-
-    def ranks_for(key: tuple) -> list[int]:
-        spend_i, frequency_i, tenure_i, contributions = key
-        ranks = []
-        for policy, contribution_i in zip(policies, contributions, strict=True):
-            metrics = engine.Metrics(
-                spend=cuts[engine.Metric.SPEND][spend_i - 1] if spend_i else Decimal(0),
-                frequency=frequency_cuts[frequency_i - 1] if frequency_i else 0,
-                tenure_years=tenure_cuts[tenure_i - 1] if tenure_i else 0,
-                contribution=contribution_cuts[contribution_i - 1] if contribution_i else 0,
-            )
-            ranks.append(engine.qualify(metrics, policy).rank)
-        return ranks
-
     with window_figures_table(window) as table:
         for member_id, joined_on, spend_fen, frequency, referrals, activities in _stream(
             table, as_of
         ):
-            key = (
-                bisect_right(spend_cuts, spend_fen),
-                bisect_right(frequency_cuts, frequency),
-                bisect_right(tenure_cuts, completed_years(joined_on, as_of)),
-                tuple(
-                    bisect_right(contribution_cuts, referrals * per_ref + activities * per_act)
-                    for per_ref, per_act in points
-                ),
-            )
-            ranks = known.get(key)
-            if ranks is None:
-                ranks = known[key] = ranks_for(key)
-            yield member_id, ranks
+            tenure = completed_years(joined_on, as_of)
+            yield member_id, finder.ranks(spend_fen, frequency, tenure, referrals, activities)
 
 
 def policy_preview(
