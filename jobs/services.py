@@ -22,8 +22,9 @@ from django.utils import timezone
 
 from loyalty.bulk import vacuum_analyze
 from members.models import Member
+from tiers.metrics import figures_snapshot_drop
 from tiers.models import MemberEvaluation, MemberTier
-from tiers.services import Scope, tiers_range_evaluate
+from tiers.services import Scope, tiers_figures_snapshot, tiers_range_evaluate
 
 from .models import JobRun, RecomputeChunk
 
@@ -70,6 +71,8 @@ def recompute_start(
             for start, end in zip(starts, ends, strict=True)
         )
         run.chunks_total = len(chunks)
+        if chunks and scope == Scope.ALL:
+            tiers_figures_snapshot(as_of=as_of, table=figures_table(run.pk))
         if not chunks:
             run.status = JobRun.Status.DONE
             run.finished_at = timezone.now()
@@ -78,6 +81,11 @@ def recompute_start(
     for chunk in chunks:
         enqueue(chunk.pk)
     return run
+
+
+def figures_table(run_id: int) -> str:
+    """The run's figures snapshot, which its chunks read (a full recompute only)."""
+    return f"tier_figures_run_{run_id}"
 
 
 def _worker() -> str:
@@ -92,7 +100,11 @@ def recompute_chunk_run(*, chunk_id: int) -> str:
             return f"chunk {chunk_id} already {chunk.status}"
         run = chunk.run
         summary = tiers_range_evaluate(
-            first_id=chunk.first_id, last_id=chunk.last_id, as_of=run.as_of, scope=run.scope
+            first_id=chunk.first_id,
+            last_id=chunk.last_id,
+            as_of=run.as_of,
+            scope=run.scope,
+            figures=figures_table(run.pk),
         )
         chunk.status = RecomputeChunk.Status.DONE
         chunk.attempts += 1
@@ -150,6 +162,7 @@ def _run_finish_if_complete(run_id: int) -> None:
             run.message = f"{failed} of {run.chunks_total} chunks failed"
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "message", "finished_at"])
+        figures_snapshot_drop(figures_table(run_id))
     vacuum_analyze(MemberEvaluation, MemberTier)
 
 

@@ -25,10 +25,7 @@ def _is_postgres() -> bool:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_text(value) -> str:
-    """One value in COPY's text format (NULL is ``\\N``; backslash, tab and newlines escaped)."""
-    if value is None:
-        return "\\N"
+def _copy_other(value) -> str:
     if isinstance(value, str):
         return value.translate(_COPY_ESCAPES)
     if isinstance(value, bool):
@@ -40,13 +37,29 @@ def copy_text(value) -> str:
     return str(value)
 
 
+# The common exact types, looked up by type: this runs for every value of a million rows.
+_COPY_FORMAT = {
+    type(None): lambda value: "\\N",
+    int: int.__str__,
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    date: date.isoformat,
+    datetime: datetime.isoformat,
+}
+
+
+def copy_text(value) -> str:
+    """One value in COPY's text format (NULL is ``\\N``; backslash, tab and newlines escaped)."""
+    return _COPY_FORMAT.get(type(value), _copy_other)(value)
+
+
 def _copy_blocks(copy, rows: Iterable[tuple]) -> int:
     """Write ``rows`` to a COPY in text lines, in blocks: several times faster than
     ``write_row`` per row. Returns the number of rows."""
     count = 0
     block: list[str] = []
+    formats, other = _COPY_FORMAT, _copy_other
     for row in rows:
-        block.append("\t".join(map(copy_text, row)) + "\n")
+        block.append("\t".join([formats.get(type(value), other)(value) for value in row]) + "\n")
         if len(block) >= 10_000:
             copy.write("".join(block))
             count += len(block)
@@ -101,7 +114,18 @@ def _staged(cursor, model: type[Model], fields: Sequence, rows: Sequence[tuple])
     columns = ", ".join(qn(f.column) for f in fields)
     with cursor.cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy:
         _copy_blocks(copy, rows)
+    # Without statistics the planner takes the staged rows for a handful and may join them to
+    # the whole target table.
+    cursor.execute(f"ANALYZE {temp}")
     return temp
+
+
+def _key_range(rows: Sequence[tuple]) -> tuple:
+    """The lowest and highest key of ``rows``: repeated in the join to the target table, it lets
+    PostgreSQL read only that range of its primary key (a recompute writes one range of members
+    at a time, and the table holds all of them)."""
+    keys = [row[0] for row in rows]
+    return min(keys), max(keys)
 
 
 def update_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]) -> int:
@@ -117,9 +141,11 @@ def update_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
         if _is_postgres() and len(rows) >= _STAGING_THRESHOLD:
             temp = _staged(cursor, model, [pk, *model_fields], rows)
             assignments = ", ".join(f"{qn(f.column)} = u.{qn(f.column)}" for f in model_fields)
+            key = qn(pk.column)
             cursor.execute(
                 f"UPDATE {table} AS t SET {assignments} FROM {temp} AS u "
-                f"WHERE t.{qn(pk.column)} = u.{qn(pk.column)}"
+                f"WHERE t.{key} = u.{key} AND t.{key} BETWEEN %s AND %s",
+                _key_range(rows),
             )
             cursor.execute(f"DROP TABLE {temp}")
             return len(rows)
@@ -153,12 +179,17 @@ def upsert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
             temp = _staged(cursor, model, all_fields, rows)
             key = qn(pk.column)
             assignments = ", ".join(f"{qn(f.column)} = s.{qn(f.column)}" for f in all_fields[1:])
+            low_high = _key_range(rows)
             cursor.execute(
-                f"UPDATE {table} AS t SET {assignments} FROM {temp} AS s WHERE t.{key} = s.{key}"
+                f"UPDATE {table} AS t SET {assignments} FROM {temp} AS s "
+                f"WHERE t.{key} = s.{key} AND t.{key} BETWEEN %s AND %s",
+                low_high,
             )
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} AS s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE t.{key} = s.{key})"
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t "
+                f"WHERE t.{key} = s.{key} AND t.{key} BETWEEN %s AND %s)",
+                low_high,
             )
             cursor.execute(f"DROP TABLE {temp}")
             return len(rows)

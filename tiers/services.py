@@ -17,6 +17,7 @@ dated after the one being made is left alone.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,13 @@ from notifications.services import Notice, notices_queue
 
 from . import engine, notices
 from .engine import add_years
-from .metrics import figures_for_member, range_figures_sql
+from .metrics import (
+    figures_for_member,
+    figures_snapshot_create,
+    figures_snapshot_drop,
+    figures_snapshot_exists,
+    range_figures_sql,
+)
 from .models import (
     Benefit,
     DowngradeWarning,
@@ -70,6 +77,7 @@ _EVALUATION_FIELDS = [
     "frequency",
     "tenure_years",
     "contribution",
+    "revision",
 ]
 _HISTORY_FIELDS = [
     "member",
@@ -181,50 +189,76 @@ def tiers_recompute(
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    after_id = 0
-    while True:
+    snapshot = None
+    if scope == Scope.ALL:
+        snapshot = f"tier_figures_{uuid.uuid4().hex[:12]}"
         with transaction.atomic(durable=True):
-            ids = _lock_ids(after_id, None, chunk_size)
-            if not ids:
+            figures_snapshot_create(context.window, snapshot)
+    try:
+        after_id = 0
+        while True:
+            with transaction.atomic(durable=True):
+                ids = _lock_ids(after_id, None, chunk_size)
+                if not ids:
+                    break
+                _evaluate_range(ids[0], ids[-1], context, summary, scope, snapshot)
+            after_id = ids[-1]
+            if progress:
+                progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+            if len(ids) < chunk_size:
                 break
-            _evaluate_range(ids[0], ids[-1], context, summary, scope)
-        after_id = ids[-1]
-        if progress:
-            progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
-        if len(ids) < chunk_size:
-            break
+    finally:
+        if snapshot:
+            figures_snapshot_drop(snapshot)
     vacuum_analyze(MemberEvaluation, MemberTier)
     summary.seconds = time.monotonic() - started
     return summary
 
 
+def tiers_figures_snapshot(*, as_of: date, table: str) -> None:
+    """Everyone's figures for a full recompute as of ``as_of``, in ``table``, for queued chunks
+    to read (``tiers_range_evaluate(figures=table)``); drop it with ``figures_snapshot_drop``."""
+    figures_snapshot_create(_context(as_of).window, table)
+
+
 def tiers_range_evaluate(
-    *, first_id: int, last_id: int | None, as_of: date, scope: str = "all"
+    *,
+    first_id: int,
+    last_id: int | None,
+    as_of: date,
+    scope: str = "all",
+    figures: str | None = None,
 ) -> RecomputeSummary:
     """Evaluate the members with ``first_id <= id <= last_id`` (no upper bound when None), in the
     caller's transaction (a chunk of a queued recompute: the caller records the chunk as done in
-    the same transaction, so a retried chunk is never counted twice)."""
+    the same transaction, so a retried chunk is never counted twice). ``figures`` names the
+    run's figures snapshot (``tiers_figures_snapshot``); without it, or when it is gone, the
+    range's figures are computed here."""
     if not connection.in_atomic_block:
         raise RuntimeError("tiers_range_evaluate must run inside the caller's transaction")
     started = time.monotonic()
     context = _context(as_of)
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     ids = _lock_ids(first_id - 1, last_id, None)
+    if figures and not figures_snapshot_exists(figures):
+        figures = None
     if ids:
-        _evaluate_range(ids[0], ids[-1], context, summary, scope)
+        _evaluate_range(ids[0], ids[-1], context, summary, scope, figures)
     summary.seconds = time.monotonic() - started
     return summary
 
 
 # A row to evaluate: the member, their tier state, the date of their last evaluation, their
-# open override, their name and contact, then the raw window figures. _read_range and
-# _locked_row build the same shape.
+# open override, their name and contact, their evaluation's revision, then the raw window
+# figures. _evaluate_range and _locked_row build the same shape.
 _EVALUATED_ON = 7
-_FIGURES = 15
+_CONTACT = slice(12, 15)
+_REVISION = 15
+_FIGURES = 16
 _ROW_COLUMNS = (
     "m.id, m.status, m.joined_on, t.current_tier_id, t.tier_year_start, t.tier_year_end, "
     "t.downgrade_warned_on, e.evaluated_on, o.id, o.tier_id, o.starts_on, o.ends_on, "
-    "m.name, m.phone, m.email"
+    "m.name, m.phone, m.email, COALESCE(e.revision, 0)"
 )
 
 
@@ -284,9 +318,23 @@ def _due_condition(context: _Context) -> tuple[str, list]:
 
 
 def _evaluate_range(
-    first_id: int, last_id: int, context: _Context, summary: RecomputeSummary, scope: str
+    first_id: int,
+    last_id: int,
+    context: _Context,
+    summary: RecomputeSummary,
+    scope: str,
+    snapshot: str | None = None,
 ) -> None:
-    """Read the locked range with its figures (one statement) and evaluate it."""
+    """Read the locked range with its figures (one statement) and evaluate it: from the run's
+    figures snapshot when there is one, else from the range's own grouped figures query."""
+    if snapshot and scope == Scope.ALL:
+        rows = _read_range_from_snapshot(first_id, last_id, context, snapshot)
+    else:
+        rows = _read_range(first_id, last_id, context, scope)
+    _evaluate_rows(rows, context, summary)
+
+
+def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> list[tuple]:
     only, only_params = _due_condition(context) if scope == Scope.DUE else ("", [])
     figures_sql, params = range_figures_sql(
         context.window, first_id, last_id, only=only, only_params=only_params
@@ -307,11 +355,37 @@ def _evaluate_range(
             # they spill to disk at about 20,000 members and take twice as long.
             cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql + " ORDER BY m.id", params)
+        return cursor.fetchall()
+
+
+def _read_range_from_snapshot(
+    first_id: int, last_id: int, context: _Context, snapshot: str
+) -> list[tuple]:
+    """The range's rows with the snapshot's figures; a member whose evaluation was written
+    after the snapshot (another revision), or who is not in it, has their figures read again
+    now, under the lock: they may have been evaluated from facts the snapshot does not have."""
+    bound = "{column} BETWEEN %s AND %s"
+    sql = (
+        f"SELECT {_ROW_COLUMNS}, f.spend_fen, f.frequency, f.referrals, f.activities, "
+        f"f.revision {_row_joins(bound)}LEFT JOIN {connection.ops.quote_name(snapshot)} f "
+        f"ON f.member_id = m.id AND {bound.format(column='f.member_id')} "
+        "WHERE m.id >= %s AND m.id <= %s ORDER BY m.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first_id, last_id] * 4)
         rows = cursor.fetchall()
-    _evaluate_rows(rows, context, summary)
+    return [
+        row[:-1] if row[-1] == row[_REVISION] else _with_figures_now(row[:_FIGURES], context)
+        for row in rows
+    ]
 
 
-def _locked_row(member_id: int, window: engine.Window) -> tuple:
+def _with_figures_now(state: tuple, context: _Context) -> tuple:
+    raw = figures_for_member(state[0], context.window)
+    return (*state, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
+
+
+def _locked_row(member_id: int, context: _Context) -> tuple:
     """One member's row to evaluate, read after taking the member's row lock (the same lock
     every writer of that member's facts and tier takes), with figures from the indexed
     per-member query."""
@@ -320,8 +394,7 @@ def _locked_row(member_id: int, window: engine.Window) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {_ROW_COLUMNS} {_row_joins()}WHERE m.id = %s", [member_id])
         state = cursor.fetchone()
-    raw = figures_for_member(member_id, window)
-    return (*state, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
+    return _with_figures_now(state, context)
 
 
 @transaction.atomic
@@ -330,7 +403,7 @@ def member_evaluate(*, member: Member, as_of: date, actor=None) -> engine.Event:
     each fact recorded for them, and on staff request)."""
     context = _context(as_of, actor=actor)
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    _evaluate_rows([_locked_row(member.pk, context.window)], context, summary)
+    _evaluate_rows([_locked_row(member.pk, context)], context, summary)
     return next(iter(summary.events), engine.Event.NONE)
 
 
@@ -372,7 +445,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     for row in rows:
         member_id, status, joined_on, tier_id, year_start, year_end, warned_on = row[:7]
         override_id, override_tier_id, override_starts, override_ends = row[8:12]
-        contact = (member_id, *row[12:_FIGURES])
+        contact = (member_id, *row[_CONTACT])
         spend_fen, frequency, referrals, activities = row[_FIGURES:]
         if joined_on > as_of:
             summary.not_yet_joined += 1
@@ -421,7 +494,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         qualified_tier_id = context.tier_id_by_rank[qualified_rank]
         evaluations.append(
             (member_id, as_of, context.policy_row.pk, qualified_tier_id, spend_fen,
-             frequency, tenure, contribution)
+             frequency, tenure, contribution, row[_REVISION] + 1)
         )  # fmt: skip
         if state_changed:
             state_updates.append(
@@ -646,7 +719,7 @@ def tiers_revoke_not_taking_part(*, as_of: date) -> int:
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     with transaction.atomic():
         for member_id in ids:
-            _evaluate_rows([_locked_row(member_id, context.window)], context, summary)
+            _evaluate_rows([_locked_row(member_id, context)], context, summary)
     return summary.events[engine.Event.REVOKED]
 
 

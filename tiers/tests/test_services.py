@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from members.models import (
     ActivityParticipation,
@@ -38,7 +39,8 @@ from members.tests.factories import (
     local_noon,
 )
 from notifications.models import Notification
-from tiers import engine
+from tiers import actions, engine
+from tiers.metrics import figures_snapshot_drop
 from tiers.models import (
     DowngradeWarning,
     MemberEvaluation,
@@ -48,7 +50,13 @@ from tiers.models import (
     TierPolicy,
 )
 from tiers.selectors import export_rows
-from tiers.services import RecomputeSummary, member_evaluate, tiers_recompute
+from tiers.services import (
+    RecomputeSummary,
+    member_evaluate,
+    tiers_figures_snapshot,
+    tiers_range_evaluate,
+    tiers_recompute,
+)
 from tiers.tests.helpers import refreshed
 
 pytestmark = pytest.mark.django_db
@@ -883,11 +891,48 @@ def test_the_recompute_locks_each_range_of_members_before_reading_their_state_an
     with CaptureQueriesContext(connection) as queries:
         recompute(day(2026, 6, 30), chunk_size=2)
 
-    member_reads = [q["sql"].rstrip() for q in queries if 'FROM "members_member"' in q["sql"]]
+    # The figures snapshot before the ranges reads members without locks (INSERT ... SELECT);
+    # a member evaluated after it is caught by the revision check (the next test).
+    member_reads = [
+        q["sql"].rstrip()
+        for q in queries
+        if 'FROM "members_member"' in q["sql"] and q["sql"].startswith("SELECT")
+    ]
     locks = [sql.endswith("FOR UPDATE") for sql in member_reads]
     # Two ranges: lock, then read (a read in the lock's own statement could see state that
     # predates a real-time evaluation the lock waited for).
     assert locks == [True, False, True, False]
+
+
+def test_a_member_evaluated_in_real_time_after_the_figures_snapshot_keeps_the_newer_figures():
+    """The full recompute reads everyone's figures in one pass before it locks any range; a
+    purchase evaluated in real time in between must not be undone by the older figures."""
+    today = timezone.localdate()
+    member = MemberFactory(joined_on=today - datetime.timedelta(days=100))
+    other = MemberFactory(joined_on=today - datetime.timedelta(days=100))
+    tiers_figures_snapshot(as_of=today, table="tier_figures_test")
+    try:
+        actions.transaction_record(
+            member=member,
+            external_id="AFTER-SNAPSHOT",
+            kind="purchase",
+            amount="20000.00",
+            occurred_at=timezone.now(),
+        )
+        assert refreshed(member).tier_state.current_tier.code == "gold"
+        with transaction.atomic():
+            summary = tiers_range_evaluate(
+                first_id=member.pk, last_id=other.pk, as_of=today, figures="tier_figures_test"
+            )
+    finally:
+        figures_snapshot_drop("tier_figures_test")
+
+    assert summary.evaluated == 2
+    evaluation = MemberEvaluation.objects.get(member=member)
+    assert (evaluation.spend_fen, evaluation.frequency) == (2_000_000, 1)
+    assert evaluation.revision == 2  # the real-time evaluation, then the recompute's
+    assert refreshed(member).tier_state.current_tier.code == "gold"
+    assert MemberEvaluation.objects.get(member=other).spend_fen == 0
 
 
 # --- The command ------------------------------------------------------------------------------
