@@ -20,7 +20,6 @@ class JobRun(models.Model):
         RUNNING = "running", _("running")
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
-        UNAVAILABLE = "unavailable", _("not available")
 
     kind = models.CharField(_("job"), max_length=32, choices=Kind.choices)
     status = models.CharField(

@@ -168,14 +168,3 @@ def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None)
     run.finished_at = timezone.now()
     run.save()
     return run
-
-
-def job_unavailable(kind: str, message: str) -> JobRun:
-    now = timezone.now()
-    return JobRun.objects.create(
-        kind=kind,
-        status=JobRun.Status.UNAVAILABLE,
-        started_at=now,
-        finished_at=now,
-        message=message,
-    )

@@ -22,6 +22,8 @@ from jobs.schedules import PREFIX, SCHEDULES, schedules_sync
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from notifications.models import Kind, Notification
+from reviews.models import ReviewCase
+from reviews.quarters import Quarter
 from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierChange, TierOverride
 from tiers.services import Scope, member_evaluate, tier_override_set
 from tiers.tests.helpers import refreshed
@@ -293,14 +295,17 @@ def test_the_expiry_job_records_its_run():
     assert (run.status, run.message, result) == ("done", "0 overrides ended", "0 overrides ended")
 
 
-def test_the_nomination_job_says_so_when_the_reviews_task_is_missing(monkeypatch):
-    monkeypatch.setattr(tasks, "REVIEWS_TASK", "reviews.no_such_module.nominate_quarter")
+def test_the_nomination_job_nominates_the_quarter_just_ended_and_records_its_run():
+    veteran = MemberFactory(joined_on=day(2010, 1, 1))  # ten years and more: a loyal veteran
+    quarter = str(Quarter.just_ended(timezone.localdate()))
 
     message = tasks.nominate_quarter()
 
     run = JobRun.objects.get(kind=JobRun.Kind.NOMINATION)
-    assert run.status == JobRun.Status.UNAVAILABLE
-    assert "not available" in run.message and message == run.message
+    assert run.status == JobRun.Status.DONE and message == run.message
+    assert f"'quarter': '{quarter}'" in message and "'cases': 1" in message
+    case = ReviewCase.objects.get(member=veteran)
+    assert (case.quarter, case.profiles) == (quarter, ["loyal_veteran"])
 
 
 def test_a_real_time_upgrade_queues_its_notice_in_the_same_transaction():
