@@ -15,6 +15,7 @@ class JobRun(models.Model):
         OVERRIDES_EXPIRE = "overrides_expire", _("expiry of overrides and exceptional upgrades")
         NOTIFICATION_RETRIES = "notification_retries", _("notification delivery retries")
         NOMINATION = "nomination", _("quarterly special-review nomination")
+        SIGNIN_CODES_PURGE = "signin_codes_purge", _("purge of expired sign-in codes")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("running")

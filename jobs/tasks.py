@@ -1,11 +1,13 @@
 """django-q2 tasks. Each takes ids or nothing, loads what it needs, calls a service and is safe
-to run twice; each leaves a run record (``JobRun``) for the jobs page."""
+to run twice; each leaves a run record (``JobRun``) for the jobs page. A task of another
+top-level app leaves its record through a hook here (see ``schedules.py``)."""
 
 from __future__ import annotations
 
 import traceback
 
 from django.utils import timezone
+from django_q.models import Task
 
 from notifications.services import notifications_deliver_due
 from reviews.tasks import nominate_quarter as reviews_nominate_quarter
@@ -65,3 +67,9 @@ def nominate_quarter(quarter: str | None = None) -> str:
     return services.job_record(
         JobRun.Kind.NOMINATION, lambda: str(reviews_nominate_quarter(quarter=quarter) or "done")
     ).message
+
+
+def signin_codes_purged(task: Task) -> None:
+    """Hook of the daily purge of sign-in codes (``portal.tasks.purge_signin_codes``, which
+    jobs may not import): its run record, from django-q2's record of the task."""
+    services.job_record_finished(JobRun.Kind.SIGNIN_CODES_PURGE, task)
