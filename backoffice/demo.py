@@ -4,7 +4,8 @@
 data on any database and tests can compare two generations without writing anything. ``load``
 writes one generated set with ``loyalty.bulk.insert_rows`` (COPY on PostgreSQL), and
 ``evaluate_history`` runs the tier recompute month by month so the history shows upgrades,
-downgrade warnings and downgrades.
+downgrade warnings and downgrades. ``seat_committee`` and ``open_reviews`` give the special-review
+committee seated members and cases to vote on, through the reviews app's services.
 
 The shape follows what operators of a retail loyalty programme see: most members spend little,
 a few spend a lot, a handful make one very large purchase (domain.md, special review profile
@@ -32,6 +33,9 @@ from django.utils import timezone
 from loyalty.bulk import analyze, insert_rows
 from loyalty.roles import ROLES, sync_roles
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from reviews.models import CommitteeMember, Department, ReviewCase
+from reviews.quarters import Quarter
+from reviews.services import case_open_voting, cases_nominate, committee_member_set
 from tiers.models import Tier
 from tiers.services import RecomputeSummary, tiers_recompute
 
@@ -633,26 +637,93 @@ def demo_password(username: str) -> str:
     return f"{username}-demo-2026"
 
 
+# The demo committee: one voter per department, since the default quorum needs an approval from
+# each (domain.md); ``committee`` chairs, so one account can also decide a case in discussion.
+COMMITTEE_SEATS = (
+    ("committee", Department.CUSTOMER_OPS, True),
+    ("committee_sales", Department.SALES, False),
+    ("committee_service", Department.CUSTOMER_SERVICE, False),
+)
+
+
+def staff_usernames() -> list[tuple[str, str]]:
+    """(role, username) of every demo staff account: one per role, named after it, the other
+    committee voters after ``committee``, and the superuser ``admin`` last."""
+    pairs = []
+    for role in ROLES:
+        pairs.append((role, role))
+        if role == "committee":
+            pairs += [("committee", username) for username, _d, _c in COMMITTEE_SEATS[1:]]
+    return [*pairs, ("admin", "admin")]
+
+
 def create_staff_accounts() -> list[StaffAccount]:
-    """One staff account per role (username = role name, in that role's group) and a superuser
-    ``admin``, each with a fixed demo password. An account that exists already is not touched:
-    a demo must not reset somebody's password."""
+    """The accounts of ``staff_usernames`` (each in its role's group; ``admin`` a superuser),
+    each with a fixed demo password. An account that exists already is not touched: a demo must
+    not reset somebody's password."""
     sync_roles()
     user_model = get_user_model()
     accounts = []
-    for username in [*ROLES, "admin"]:
+    for role, username in staff_usernames():
         if user_model.objects.filter(username=username).exists():
-            accounts.append(StaffAccount(username, username, None))
+            accounts.append(StaffAccount(role, username, None))
             continue
         password = demo_password(username)
         email = f"{username}@example.com"
-        if username == "admin":
+        if role == "admin":
             user_model.objects.create_superuser(username, email, password)
         else:
             user = user_model.objects.create_user(username, email, password, is_staff=True)
-            user.groups.add(Group.objects.get(name=username))
-        accounts.append(StaffAccount(username, username, password))
+            user.groups.add(Group.objects.get(name=role))
+        accounts.append(StaffAccount(role, username, password))
     return accounts
+
+
+# --- The special-review committee -----------------------------------------------------------
+
+
+def seat_committee() -> list[CommitteeMember]:
+    """Seat ``COMMITTEE_SEATS`` through the reviews service (audited; the actor is the system,
+    as for the scheduled jobs), unless someone sits on the committee already: a demo never
+    reshapes a real committee. Returns the seats made."""
+    if CommitteeMember.objects.exists():
+        return []
+    users = get_user_model().objects.in_bulk(
+        [username for username, _d, _c in COMMITTEE_SEATS], field_name="username"
+    )
+    return [
+        committee_member_set(
+            user=users[username], department=department, is_chair=chair, actor=None
+        )
+        for username, department, chair in COMMITTEE_SEATS
+    ]
+
+
+@dataclass(frozen=True)
+class DemoReviews:
+    quarter: str
+    nominated: int
+    voting: list[ReviewCase]
+
+
+def open_reviews(today: datetime.date) -> DemoReviews:
+    """The quarterly nomination the scheduled job would have run for the quarter that just
+    ended, then voting opened on the first case of each profile (by member number), so the
+    committee has cases to vote on and ops still have nominated cases to edit and open."""
+    quarter = Quarter.just_ended(today)
+    result = cases_nominate(quarter=quarter, today=today)
+    covered: set[str] = set()
+    voting = []
+    nominated = (
+        ReviewCase.objects.filter(quarter=str(quarter), state=ReviewCase.State.NOMINATED)
+        .select_related("member")
+        .order_by("member__member_no")
+    )
+    for case in nominated:
+        if set(case.profiles) - covered:
+            covered.update(case.profiles)
+            voting.append(case_open_voting(case=case, actor=None))
+    return DemoReviews(str(quarter), result.cases, voting)
 
 
 # --- Evaluation -----------------------------------------------------------------------------

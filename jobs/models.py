@@ -15,12 +15,12 @@ class JobRun(models.Model):
         OVERRIDES_EXPIRE = "overrides_expire", _("expiry of overrides and exceptional upgrades")
         NOTIFICATION_RETRIES = "notification_retries", _("notification delivery retries")
         NOMINATION = "nomination", _("quarterly special-review nomination")
+        SIGNIN_CODES_PURGE = "signin_codes_purge", _("purge of expired sign-in codes")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("running")
         DONE = "done", _("done")
         FAILED = "failed", _("failed")
-        UNAVAILABLE = "unavailable", _("not available")
 
     kind = models.CharField(_("job"), max_length=32, choices=Kind.choices)
     status = models.CharField(

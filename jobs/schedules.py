@@ -1,5 +1,10 @@
 """Every schedule of the platform, declared once (times are local, settings.TIME_ZONE,
-Asia/Shanghai by default) and synced by ``manage.py setup_schedules``."""
+Asia/Shanghai by default) and synced by ``manage.py setup_schedules``.
+
+A task is named by its path, as django-q2 runs it. Most are ``jobs.tasks`` functions, which call
+the domain apps below and write their own run record. A task of another top-level app (portal),
+which jobs may not import nor be imported by, is named directly, with a ``hook``: a ``jobs.tasks``
+function django-q2 calls with its record of the finished task, which writes the run record."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ class Declared:
     schedule_type: str
     at: datetime.time
     minutes: int | None = None
+    hook: str | None = None
 
 
 SCHEDULES = (
@@ -42,6 +48,13 @@ SCHEDULES = (
         "jobs.tasks.notification_retries",
         Schedule.DAILY,
         datetime.time(10),
+    ),
+    Declared(
+        "daily purge of expired sign-in codes",
+        "portal.tasks.purge_signin_codes",
+        Schedule.DAILY,
+        datetime.time(4),
+        hook="jobs.tasks.signin_codes_purged",
     ),
     Declared(
         "quarterly special-review nomination",
@@ -82,6 +95,7 @@ def schedules_sync(*, now: datetime.datetime | None = None) -> list[Schedule]:
                 "func": declared.func,
                 "schedule_type": declared.schedule_type,
                 "minutes": declared.minutes,
+                "hook": declared.hook,
                 "repeats": -1,
                 "next_run": next_run(declared, now),
             },

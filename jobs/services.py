@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_q.models import Task
 
 from loyalty.bulk import vacuum_analyze
 from members.models import Member
@@ -186,12 +187,16 @@ def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None)
     return run
 
 
-def job_unavailable(kind: str, message: str) -> JobRun:
-    now = timezone.now()
+def job_record_finished(kind: str, task: Task) -> JobRun:
+    """The run record of a task that cannot write one itself (a task of another top-level app,
+    which may not import jobs), made from django-q2's record of the finished task. Called once
+    per attempt: django-q2 saves a task again only while it has not succeeded."""
+    failed = not task.success
     return JobRun.objects.create(
         kind=kind,
-        status=JobRun.Status.UNAVAILABLE,
-        started_at=now,
-        finished_at=now,
-        message=message,
+        status=JobRun.Status.FAILED if failed else JobRun.Status.DONE,
+        started_at=task.started,
+        finished_at=task.stopped,
+        errors=1 if failed else 0,
+        message=str(task.result if task.result is not None else "")[-4000:],
     )

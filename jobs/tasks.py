@@ -1,14 +1,16 @@
 """django-q2 tasks. Each takes ids or nothing, loads what it needs, calls a service and is safe
-to run twice; each leaves a run record (``JobRun``) for the jobs page."""
+to run twice; each leaves a run record (``JobRun``) for the jobs page. A task of another
+top-level app leaves its record through a hook here (see ``schedules.py``)."""
 
 from __future__ import annotations
 
-import importlib
 import traceback
 
 from django.utils import timezone
+from django_q.models import Task
 
 from notifications.services import notifications_deliver_due
+from reviews.tasks import nominate_quarter as reviews_nominate_quarter
 from tiers.services import Scope, tier_overrides_expire
 
 from . import services
@@ -59,19 +61,15 @@ def notification_retries() -> str:
     return services.job_record(JobRun.Kind.NOTIFICATION_RETRIES, deliver).message
 
 
-REVIEWS_TASK = "reviews.tasks.nominate_quarter"
-
-
 def nominate_quarter(quarter: str | None = None) -> str:
-    """The committee's quarterly nomination, provided by the reviews app. Imported lazily: where
-    it is not installed the run record says so instead of failing."""
-    module_name, _, function_name = REVIEWS_TASK.rpartition(".")
-    try:
-        nominate = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError):
-        message = f"{REVIEWS_TASK} is not available in this installation; nobody was nominated."
-        services.job_unavailable(JobRun.Kind.NOMINATION, message)
-        return message
+    """The committee's quarterly nomination (``reviews.tasks.nominate_quarter``) with a run
+    record."""
     return services.job_record(
-        JobRun.Kind.NOMINATION, lambda: str(nominate(quarter=quarter) or "done")
+        JobRun.Kind.NOMINATION, lambda: str(reviews_nominate_quarter(quarter=quarter) or "done")
     ).message
+
+
+def signin_codes_purged(task: Task) -> None:
+    """Hook of the daily purge of sign-in codes (``portal.tasks.purge_signin_codes``, which
+    jobs may not import): its run record, from django-q2's record of the task."""
+    services.job_record_finished(JobRun.Kind.SIGNIN_CODES_PURGE, task)

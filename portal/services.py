@@ -37,6 +37,9 @@ RESEND_AFTER = timedelta(seconds=60)
 FAILURES_BEFORE_LOCK = 5
 LOCKED_FOR = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
+# Code requests are kept as long as the hourly limits count them, and no longer: they hold phone
+# numbers (PIPL: no longer than needed). Every code in an older request has expired.
+CODE_REQUESTS_KEPT_FOR = HOUR
 
 
 @functools.cache

@@ -444,7 +444,16 @@ class DowngradeWarning(models.Model):
     # The rule of the tier at risk checked against the member's numbers: what is missing.
     gaps = models.JSONField(_("what is missing"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
-    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+    notified_at = models.DateTimeField(
+        _("notified at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the member's in-app message about this warning was delivered (it is written "
+            "with the warning); empty when none could be written. E-mail and SMS copies are "
+            "sent afterwards: see the member's notifications."
+        ),
+    )
 
     class Meta:
         verbose_name = _("downgrade warning")

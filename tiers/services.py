@@ -37,6 +37,8 @@ from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member
 from members.services import member_lock
+from notifications.models import Kind
+from notifications.selectors import in_app_delivered
 from notifications.services import Notice, notices_queue
 
 from . import engine, notices
@@ -439,6 +441,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     evaluations: list[tuple] = []
     history: list[tuple] = []
     warnings: list[DowngradeWarning] = []
+    warning_keys: list[str] = []  # the event key of each warning's notice
     to_notify: list[Notice] = []
     tier_by_id = context.tier_by_id
 
@@ -533,12 +536,12 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     gaps=gaps,
                 )
             )
-            to_notify.append(
-                notices.downgrade_warning(
-                    contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
-                    year_start, state.year_end, not_before, gaps,
-                )
+            notice = notices.downgrade_warning(
+                contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
+                year_start, state.year_end, not_before, gaps,
             )  # fmt: skip
+            to_notify.append(notice)
+            warning_keys.append(notice.dedupe_key)
         elif step.event == engine.Event.RETAINED:
             to_notify.append(
                 notices.tier_kept(
@@ -549,8 +552,15 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     upsert_rows(MemberTier, _STATE_FIELDS, state_updates)
     upsert_rows(MemberEvaluation, _EVALUATION_FIELDS, evaluations)
     insert_rows(TierChange, _HISTORY_FIELDS, history)
-    DowngradeWarning.objects.bulk_create(warnings)
     summary.notices += notices_queue(to_notify, now=context.now)
+    if warnings:
+        # The in-app message is delivered by being stored, just now in this transaction (or
+        # earlier, when the event's notice existed already): the warning keeps when the member
+        # was told, read back from the outbox, so it stays empty when no message was written.
+        delivered = in_app_delivered(Kind.DOWNGRADE_WARNING, (w.member_id for w in warnings))
+        for warning, key in zip(warnings, warning_keys, strict=True):
+            warning.notified_at = delivered.get((warning.member_id, key))
+    DowngradeWarning.objects.bulk_create(warnings)
 
 
 # --- Overrides and exceptional upgrades ---------------------------------------------------

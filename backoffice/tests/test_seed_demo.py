@@ -9,14 +9,29 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import F, Sum
+from django.test import TestCase
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from backoffice import demo
-from loyalty.roles import ROLES
+from loyalty.models import AuditEntry
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
-from tiers.models import DowngradeWarning, TierChange
+from reviews.models import CommitteeMember, ReviewCase, Vote
+from reviews.quarters import Quarter
+from tiers.models import DowngradeWarning, TierChange, TierOverride
 
 SMALL = 150
+# (role, username) of the demo staff accounts, in the order printed (and listed in the README).
+ACCOUNTS = [
+    ("ops", "ops"),
+    ("ops_lead", "ops_lead"),
+    ("committee", "committee"),
+    ("committee", "committee_sales"),
+    ("committee", "committee_service"),
+    ("policy_owner", "policy_owner"),
+    ("auditor", "auditor"),
+    ("admin", "admin"),
+]
 
 
 def seed(*args: str) -> str:
@@ -32,17 +47,6 @@ def row_counts() -> dict[str, int]:
     counts = {model.__name__: model.objects.count() for model in models}
     counts["User"] = get_user_model().objects.count()
     return counts
-
-
-def delete_demo_data() -> None:
-    """Everything the command wrote, deleted in an order the protecting foreign keys allow."""
-    BlacklistEntry.objects.all().delete()
-    Referral.objects.all().delete()
-    ActivityParticipation.objects.all().delete()
-    Transaction.objects.filter(kind="refund").delete()
-    Transaction.objects.all().delete()
-    Member.objects.all().delete()  # with their tier history and warnings
-    get_user_model().objects.filter(username__in=[*ROLES, "admin"]).delete()
 
 
 # --- The generator, no database --------------------------------------------------------------
@@ -101,20 +105,17 @@ def test_a_demo_set_below_the_minimum_size_is_refused(db):
 # --- The loaded data -------------------------------------------------------------------------
 
 
-class TestTheLoadedDemo:
-    """One small set loaded with the command for all these tests (loading takes a second);
-    each test runs in its own transaction on top of it, and the set is deleted afterwards."""
+class TestTheLoadedDemo(TestCase):
+    """One small set loaded with the command for all these tests (loading takes a second), in
+    the class's transaction; each test runs in its own transaction on top of it, and the class's
+    is rolled back at the end. (Deleting the set instead is impossible: the committee's seats
+    and the cases' transitions are audited, and the audit log refuses deletes.)"""
 
-    @pytest.fixture(scope="class")
-    def printed(self, django_db_setup, django_db_blocker):
-        with django_db_blocker.unblock():
-            printed = seed()
-            yield printed
-            delete_demo_data()
+    @classmethod
+    def setUpTestData(cls):
+        cls.printed = seed()
 
-    def test_the_demo_has_members_of_every_status_and_every_blacklisting_is_recorded(
-        self, db, printed
-    ):
+    def test_the_demo_has_members_of_every_status_and_every_blacklisting_is_recorded(self):
         statuses = Counter(Member.objects.values_list("status", flat=True))
         assert set(statuses) == {"active", "experience", "blacklisted"}
         assert statuses["active"] > statuses["experience"] > statuses["blacklisted"]
@@ -128,7 +129,7 @@ class TestTheLoadedDemo:
             assert entry.previous_status in ("active", "experience")
             assert entry.created_by.username == "ops"
 
-    def test_refunds_follow_their_purchase_and_never_exceed_it(self, db, printed):
+    def test_refunds_follow_their_purchase_and_never_exceed_it(self):
         refunds = Transaction.objects.filter(kind="refund").select_related("refund_of")
         assert refunds.exists()
         for refund in refunds:
@@ -143,7 +144,7 @@ class TestTheLoadedDemo:
         assert refunded.filter(refunded=F("amount_fen")).exists()  # full refunds
         assert refunded.filter(refunded__lt=F("amount_fen")).exists()  # partial refunds
 
-    def test_transactions_carry_demo_ids_cents_and_their_local_date(self, db, printed):
+    def test_transactions_carry_demo_ids_cents_and_their_local_date(self):
         transactions = list(Transaction.objects.all())
 
         assert all(re.fullmatch(r"DEMO-T\d{7}", t.external_id) for t in transactions)
@@ -152,9 +153,7 @@ class TestTheLoadedDemo:
         activities = ActivityParticipation.objects.all()
         assert all(a.occurred_on == timezone.localdate(a.occurred_at) for a in activities)
 
-    def test_referrals_are_never_self_or_double_and_dated_on_the_referred_members_joining(
-        self, db, printed
-    ):
+    def test_referrals_are_never_self_or_double_and_dated_on_the_referred_members_joining(self):
         referrals = list(Referral.objects.select_related("referrer", "referred"))
 
         assert referrals
@@ -163,7 +162,7 @@ class TestTheLoadedDemo:
         assert all(r.occurred_on == r.referred.joined_on for r in referrals)
         assert all(r.referrer.joined_on <= r.referred.joined_on for r in referrals)
 
-    def test_every_active_member_is_evaluated_today_and_holds_a_tier(self, db, printed):
+    def test_every_active_member_is_evaluated_today_and_holds_a_tier(self):
         today = timezone.localdate()
         active = Member.objects.filter(status="active")
 
@@ -176,38 +175,93 @@ class TestTheLoadedDemo:
         )
         assert len(set(active.values_list("tier_state__current_tier", flat=True))) >= 3
 
-    def test_the_summary_counts_the_members_of_each_tier(self, db, printed):
-        per_tier = printed.split("Members per tier:\n")[1].splitlines()
+    def test_the_summary_counts_the_members_of_each_tier(self):
+        per_tier = self.printed.split("Members per tier:\n")[1].splitlines()
 
         assert len(per_tier) == 6  # five tiers and "no tier"
         names = [line.split()[0] for line in per_tier[:5]]
         assert names == ["Diamond", "Platinum", "Gold", "Silver", "Regular"]
         assert sum(int(line.split()[-1].replace(",", "")) for line in per_tier) == SMALL
 
-    def test_staff_accounts_log_in_with_the_printed_passwords_and_are_in_their_groups(
-        self, db, printed, client
-    ):
-        printed_rows = {
-            line.split()[1]: line.split()[2]
-            for line in printed.splitlines()
-            if line.split() and line.split()[0] in [*ROLES, "admin"]
-        }
-        assert set(printed_rows) == {*ROLES, "admin"}
-        assert "http://127.0.0.1:8000/" in printed
+    def test_staff_accounts_log_in_with_the_printed_passwords_and_are_in_their_groups(self):
+        roles = {role for role, _username in ACCOUNTS}
+        printed_rows = [
+            tuple(line.split())
+            for line in self.printed.splitlines()
+            if line.split() and line.split()[0] in roles
+        ]
+        assert [(role, username) for role, username, _password in printed_rows] == ACCOUNTS
+        assert "http://127.0.0.1:8000/" in self.printed
 
-        for username, password in printed_rows.items():
-            assert len(password) >= 10
-            assert client.login(username=username, password=password), username
-            client.logout()
+        for role, username, password in printed_rows:
+            assert password == f"{username}-demo-2026"  # as the README lists them
+            assert self.client.login(username=username, password=password), username
+            self.client.logout()
             user = get_user_model().objects.get(username=username)
             assert user.is_staff
             if username == "admin":
                 assert user.is_superuser
             else:
                 assert not user.is_superuser
-                assert list(user.groups.values_list("name", flat=True)) == [username]
+                assert list(user.groups.values_list("name", flat=True)) == [role]
 
-    def test_the_loaded_data_is_exactly_the_generated_data(self, db, printed):
+    def test_the_committee_has_one_seat_per_department_and_committee_chairs(self):
+        seats = CommitteeMember.objects.select_related("user").order_by("user__username")
+
+        assert [(s.user.username, s.department, s.is_chair) for s in seats] == [
+            ("committee", "customer_ops", True),
+            ("committee_sales", "sales", False),
+            ("committee_service", "customer_service", False),
+        ]
+        # Seated through the reviews service: audited, by the system.
+        entries = AuditEntry.objects.filter(action="review.committee.set")
+        assert sorted(e.after["user"] for e in entries) == [s.user.username for s in seats]
+        assert not entries.filter(actor__isnull=False).exists()
+        assert "Review committee: committee (customer operations, chair), committee_sales " in (
+            self.printed
+        )
+
+    def test_the_quarter_just_ended_is_nominated_and_each_profile_has_a_case_open_for_votes(
+        self,
+    ):
+        quarter = str(Quarter.just_ended(timezone.localdate()))
+        cases = ReviewCase.objects.filter(quarter=quarter)
+        voting = cases.filter(state=ReviewCase.State.VOTING)
+
+        assert voting.exists() and cases.filter(state=ReviewCase.State.NOMINATED).exists()
+        assert cases.count() == ReviewCase.objects.count()
+        assert {p for c in voting for p in c.profiles} == {p for c in cases for p in c.profiles}
+        assert (
+            f"Special review {quarter}: {cases.count()} cases nominated, {voting.count()} open "
+            "for votes" in self.printed
+        )
+
+    def test_the_committee_demo_accounts_vote_and_their_approvals_grant_the_upgrade(self):
+        case = ReviewCase.objects.filter(state=ReviewCase.State.VOTING).first()
+
+        for username in ("committee", "committee_sales", "committee_service"):
+            assert self.client.login(username=username, password=f"{username}-demo-2026")
+            page = self.client.get(reverse("reviews:case", args=[case.pk]))
+            assert page.status_code == 200
+            assert reverse("reviews:case_vote", args=[case.pk]).encode() in page.content
+            response = self.client.post(
+                reverse("reviews:case_vote", args=[case.pk]), {"choice": "approve"}
+            )
+            assert response.status_code == 302
+            self.client.logout()
+
+        case.refresh_from_db()
+        assert case.state == ReviewCase.State.APPROVED
+        assert sorted(Vote.objects.filter(case=case).values_list("department", flat=True)) == [
+            "customer_ops",
+            "customer_service",
+            "sales",
+        ]
+        override = TierOverride.objects.get(pk=case.override_id)
+        assert override.kind == TierOverride.Kind.COMMITTEE
+        assert case.member.tier_state.current_tier == case.granted_tier
+
+    def test_the_loaded_data_is_exactly_the_generated_data(self):
         """So two runs with the same seed on fresh databases hold the same data."""
         today = Member.objects.filter(status="active").first().evaluation.evaluated_on
         data = demo.generate(members=SMALL, seed=demo.DEFAULT_SEED, today=today)
@@ -233,7 +287,7 @@ class TestTheLoadedDemo:
         assert list(data.referrals) == list(referrals)
         assert len(data.activities) == ActivityParticipation.objects.count()
 
-    def test_if_empty_on_a_loaded_database_does_nothing(self, db, printed):
+    def test_if_empty_on_a_loaded_database_does_nothing(self):
         before = row_counts()
 
         output = seed("--if-empty")
@@ -241,9 +295,7 @@ class TestTheLoadedDemo:
         assert "not loaded" in output
         assert row_counts() == before
 
-    def test_without_if_empty_a_loaded_database_is_refused_and_nothing_is_written(
-        self, db, printed
-    ):
+    def test_without_if_empty_a_loaded_database_is_refused_and_nothing_is_written(self):
         before = row_counts()
 
         with pytest.raises(CommandError, match="already loaded; use a fresh database"):

@@ -8,6 +8,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
@@ -22,6 +23,8 @@ from jobs.schedules import PREFIX, SCHEDULES, schedules_sync
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from notifications.models import Kind, Notification
+from reviews.models import ReviewCase
+from reviews.quarters import Quarter
 from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierChange, TierOverride
 from tiers.services import Scope, member_evaluate, tier_override_set
 from tiers.tests.helpers import refreshed
@@ -51,7 +54,7 @@ def test_setup_schedules_creates_each_schedule_once_at_its_local_time():
     call_command("setup_schedules", stdout=io.StringIO())
 
     ours = Schedule.objects.filter(name__startswith=PREFIX)
-    assert ours.count() == len(SCHEDULES) == 5
+    assert ours.count() == len(SCHEDULES) == 6
     nightly = ours.get(func="jobs.tasks.nightly_recompute")
     local = timezone.localtime(nightly.next_run)
     assert (local.hour, local.minute, str(local.tzinfo)) == (2, 0, "Asia/Shanghai")
@@ -59,19 +62,21 @@ def test_setup_schedules_creates_each_schedule_once_at_its_local_time():
     assert quarterly.schedule_type == Schedule.QUARTERLY
     assert timezone.localtime(quarterly.next_run).day == 1
     assert timezone.localtime(quarterly.next_run).month in (1, 4, 7, 10)
+    purge = ours.get(func="portal.tasks.purge_signin_codes")
+    assert (purge.schedule_type, purge.hook) == (Schedule.DAILY, "jobs.tasks.signin_codes_purged")
+    assert timezone.localtime(purge.next_run).hour == 4
 
 
-def test_a_schedule_that_is_due_runs_the_recompute(monkeypatch):
+def run_when_due(monkeypatch, func: str) -> Schedule:
+    """Make the schedule of ``func`` due, let the scheduler queue it as a cluster's would, then
+    run it from the queue the way a worker does."""
     from django_q.scheduler import scheduler
 
-    members = MemberFactory.create_batch(4, joined_on=day(2020, 1, 1))
     schedules_sync()
-    nightly = Schedule.objects.get(func="jobs.tasks.nightly_recompute")
-    Schedule.objects.filter(pk=nightly.pk).update(
+    schedule = Schedule.objects.get(func=func)
+    Schedule.objects.filter(pk=schedule.pk).update(
         next_run=timezone.now() - datetime.timedelta(minutes=1)
     )
-    # The scheduler queues the task on the broker as a cluster's scheduler would; the task is
-    # then taken from the queue and run the way a worker runs it.
     monkeypatch.setattr(Conf, "SYNC", False)
     # A real scheduler closes stale connections first; here that would close the test's own.
     monkeypatch.setattr("django_q.scheduler.close_old_django_connections", lambda: None)
@@ -82,13 +87,55 @@ def test_a_schedule_that_is_due_runs_the_recompute(monkeypatch):
     [(ack_id, pack)] = broker.dequeue()
     _sync(SignedPackage.dumps(SignedPackage.loads(pack)))
     broker.acknowledge(ack_id)
+    schedule.refresh_from_db()
+    return schedule
+
+
+def test_a_schedule_that_is_due_runs_the_recompute(monkeypatch):
+    members = MemberFactory.create_batch(4, joined_on=day(2020, 1, 1))
+
+    nightly = run_when_due(monkeypatch, "jobs.tasks.nightly_recompute")
 
     run = JobRun.objects.get(kind=JobRun.Kind.RECOMPUTE)
     assert (run.status, run.evaluated, run.as_of) == ("done", 4, timezone.localdate())
     assert all(tier_of(member) == "silver" for member in members)
-    nightly.refresh_from_db()
     assert timezone.localtime(nightly.next_run) > timezone.localtime()
     assert Task.objects.get(id=nightly.task).success
+
+
+def test_the_daily_purge_of_sign_in_codes_runs_the_portal_task_and_records_its_run(
+    monkeypatch, client
+):
+    # A code request made just now (through the page: jobs does not import portal) stays.
+    member = MemberFactory(phone="13800138000")
+    assert client.post(reverse("portal:login"), {"phone": member.phone}).status_code == 302
+
+    schedule = run_when_due(monkeypatch, "portal.tasks.purge_signin_codes")
+
+    task = Task.objects.get(id=schedule.task)
+    assert task.success and task.result == "0 sign-in code requests deleted"
+    run = JobRun.objects.get(kind=JobRun.Kind.SIGNIN_CODES_PURGE)
+    assert (run.status, run.message, run.errors) == ("done", task.result, 0)
+    assert (run.started_at, run.finished_at) == (task.started, task.stopped)
+
+
+def test_a_failed_purge_of_sign_in_codes_is_recorded_as_a_failed_run():
+    started = timezone.now()
+    task = Task(
+        id="t1",
+        name="purge",
+        func="portal.tasks.purge_signin_codes",
+        started=started,
+        stopped=started + datetime.timedelta(seconds=1),
+        success=False,
+        result="OperationalError: database is locked",
+    )
+
+    tasks.signin_codes_purged(task)
+
+    run = JobRun.objects.get(kind=JobRun.Kind.SIGNIN_CODES_PURGE)
+    assert (run.status, run.errors) == ("failed", 1)
+    assert run.message == "OperationalError: database is locked"
 
 
 # --- The chunked recompute --------------------------------------------------------------------
@@ -293,14 +340,17 @@ def test_the_expiry_job_records_its_run():
     assert (run.status, run.message, result) == ("done", "0 overrides ended", "0 overrides ended")
 
 
-def test_the_nomination_job_says_so_when_the_reviews_task_is_missing(monkeypatch):
-    monkeypatch.setattr(tasks, "REVIEWS_TASK", "reviews.no_such_module.nominate_quarter")
+def test_the_nomination_job_nominates_the_quarter_just_ended_and_records_its_run():
+    veteran = MemberFactory(joined_on=day(2010, 1, 1))  # ten years and more: a loyal veteran
+    quarter = str(Quarter.just_ended(timezone.localdate()))
 
     message = tasks.nominate_quarter()
 
     run = JobRun.objects.get(kind=JobRun.Kind.NOMINATION)
-    assert run.status == JobRun.Status.UNAVAILABLE
-    assert "not available" in run.message and message == run.message
+    assert run.status == JobRun.Status.DONE and message == run.message
+    assert f"'quarter': '{quarter}'" in message and "'cases': 1" in message
+    case = ReviewCase.objects.get(member=veteran)
+    assert (case.quarter, case.profiles) == (quarter, ["loyal_veteran"])
 
 
 def test_a_real_time_upgrade_queues_its_notice_in_the_same_transaction():

@@ -6,8 +6,10 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
+from django_q.models import Task
 
-from jobs import services
+from jobs import services, tasks
 from jobs.schedules import schedules_sync
 from members.tests.factories import MemberFactory
 from notifications.models import Notification
@@ -97,6 +99,16 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     client, django_user_model, setup_data, django_assert_max_num_queries
 ):
     login(client, django_user_model, "auditor")
+    now = timezone.now()
+    tasks.signin_codes_purged(
+        Task(
+            id="t1",
+            started=now,
+            stopped=now,
+            success=True,
+            result="3 sign-in code requests deleted",
+        )
+    )
 
     with django_assert_max_num_queries(15):
         page = client.get("/jobs/").content.decode()
@@ -104,6 +116,10 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     assert "loyalty: nightly recompute" in page and "jobs.tasks.nightly_recompute" in page
     assert "quarterly special-review nomination" in page
     assert "1 / 1" in page  # chunks done of the run
+    assert "loyalty: daily purge of expired sign-in codes" in page
+    assert "portal.tasks.purge_signin_codes" in page
+    assert ">purge of expired sign-in codes</a>" in page  # the run, with its message
+    assert "3 sign-in code requests deleted" in page
 
 
 def test_the_member_page_links_to_the_notifications(client, django_user_model, setup_data):

@@ -14,7 +14,7 @@ from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
 from notifications import sms
-from portal import services
+from portal import services, tasks
 from portal.models import MemberAccount, SignInCode
 from portal.session import MEMBER_KEY
 
@@ -368,3 +368,25 @@ def test_old_code_requests_can_be_purged(english, member):
 
     assert services.signin_codes_purge(before=timezone.now() - timedelta(days=1)) == 1
     assert not SignInCode.objects.exists()
+
+
+def test_the_daily_purge_deletes_requests_the_limits_no_longer_count_and_keeps_the_rest(
+    english, member
+):
+    request_code(english)
+    age_codes(by=timedelta(hours=2))
+    request_code(english)
+    age_codes(by=timedelta(minutes=10))
+    request_code(english)
+    old, recent, live = SignInCode.objects.order_by("created_at")
+    now = timezone.now()
+    # Expired two hours ago; expired, but within the hour the limits count; still valid.
+    assert old.expires_at < recent.expires_at < now < live.expires_at
+
+    assert tasks.purge_signin_codes() == "1 sign-in code requests deleted"
+    assert tasks.purge_signin_codes() == "0 sign-in code requests deleted"
+
+    assert list(SignInCode.objects.order_by("created_at")) == [recent, live]
+    response = enter_code(english, sms_code())  # the member signing in meanwhile is not hurt
+    assert response.status_code == 302
+    assert response.url == reverse("portal:tier", args=["M0000001"])

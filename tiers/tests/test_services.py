@@ -10,6 +10,7 @@ on 2026-03-01, the day the first tier year ends.
 from __future__ import annotations
 
 import datetime
+import importlib
 import io
 import re
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -38,7 +40,7 @@ from members.tests.factories import (
     RefundFactory,
     local_noon,
 )
-from notifications.models import Notification
+from notifications.models import Channel, Kind, Notification, NotificationTemplate
 from tiers import actions, engine
 from tiers.metrics import figures_snapshot_drop
 from tiers.models import (
@@ -576,6 +578,56 @@ def test_a_late_warning_delays_the_downgrade_to_thirty_days_after_it():
 
     assert tier_of(member) == "silver"
     assert history(member)[-1] == ("gold", "silver", Cause.DOWNGRADE, 1, day(2026, 5, 10))
+
+
+def below_gold_from_january(**kwargs) -> Member:
+    """Gold for the tier year 2025-03-01 … 2026-03-01, then 0.01 below it from 2026-01-20."""
+    member, purchase = gold_member(**kwargs)
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=1, day=day(2026, 1, 20))
+    return member
+
+
+def test_a_warning_keeps_when_its_in_app_message_was_delivered():
+    member = below_gold_from_january(phone="13800000000", email="m@example.com")
+
+    recompute(day(2026, 1, 30))
+
+    warning = DowngradeWarning.objects.get(member=member)
+    told = Notification.objects.filter(member=member, kind=Kind.DOWNGRADE_WARNING)
+    in_app = told.get(channel=Channel.IN_APP)
+    assert warning.notified_at is not None and warning.notified_at == in_app.sent_at
+    # E-mail and SMS go out after the commit, from the delivery task: notified_at is not theirs.
+    assert sorted(told.exclude(pk=in_app.pk).values_list("channel", "status")) == [
+        ("email", "pending"),
+        ("sms", "pending"),
+    ]
+
+
+def test_a_warning_whose_message_could_not_be_written_is_not_marked_notified():
+    NotificationTemplate.objects.filter(kind=Kind.DOWNGRADE_WARNING).delete()
+    member = below_gold_from_january()
+
+    assert member_evaluate(member=member, as_of=day(2026, 1, 30)) == Event.WARNING
+
+    assert DowngradeWarning.objects.get(member=member).notified_at is None
+    assert not Notification.objects.filter(member=member, kind=Kind.DOWNGRADE_WARNING).exists()
+
+
+def test_the_migration_fills_in_earlier_warnings_from_their_in_app_message():
+    migration = importlib.import_module("tiers.migrations.0007_downgrade_warning_notified_at")
+    told = below_gold_from_january()
+    untold = below_gold_from_january()
+    recompute(day(2026, 1, 30))
+    message = Notification.objects.get(member=told, kind=Kind.DOWNGRADE_WARNING, channel="in_app")
+    # As the evaluation left warnings before it set notified_at; one message never written.
+    DowngradeWarning.objects.update(notified_at=None)
+    Notification.objects.filter(member=untold, kind=Kind.DOWNGRADE_WARNING).delete()
+
+    migration.backfill(django_apps, None)
+
+    notified = dict(DowngradeWarning.objects.values_list("member_id", "notified_at"))
+    assert notified == {told.pk: message.sent_at, untold.pk: None}
 
 
 def test_a_warning_on_the_last_day_of_the_year_gives_the_full_thirty_days():

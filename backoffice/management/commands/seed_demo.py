@@ -28,8 +28,10 @@ def _pad(text: str, width: int) -> str:
 class Command(BaseCommand):
     help = (
         "Load a realistic, deterministic demo data set (members, purchases, refunds, referrals, "
-        "activities, blacklist), evaluate tiers month by month, and create one staff account "
-        "per role plus a superuser 'admin'. Refuses to run on a database that has members."
+        "activities, blacklist), evaluate tiers month by month, create one staff account per "
+        "role (three committee voters) plus a superuser 'admin', seat the special-review "
+        "committee and nominate the quarter that just ended. Refuses to run on a database "
+        "that has members."
     )
 
     def add_arguments(self, parser):
@@ -70,12 +72,17 @@ class Command(BaseCommand):
             if Member.objects.exists():
                 raise CommandError(_("demo data is already loaded; use a fresh database"))
             accounts = demo.create_staff_accounts()
+            seats = demo.seat_committee()
             ops = get_user_model().objects.get(username="ops")
             demo.load(data, recorded_by=ops.pk, progress=self.stderr.write)
         summaries = demo.evaluate_history(today, progress=self.stderr.write)
-        self.stdout.write(self._report(accounts, summaries, time.monotonic() - started))
+        with transaction.atomic():
+            reviews = demo.open_reviews(today)
+        self.stdout.write(
+            self._report(accounts, summaries, seats, reviews, time.monotonic() - started)
+        )
 
-    def _report(self, accounts, summaries, seconds: float) -> str:
+    def _report(self, accounts, summaries, seats, reviews, seconds: float) -> str:
         events = sum((summary.events for summary in summaries), start=Counter())
         lines = [
             _("Demo data loaded and evaluated in %(seconds).1f s.") % {"seconds": seconds},
@@ -101,6 +108,33 @@ class Command(BaseCommand):
             lines.append("  ".join(cells).rstrip())
             if number == 0:
                 lines.append("  ".join("-" * width for width in widths))
+        lines.append("")
+        if seats:
+            lines.append(
+                _("Review committee: %(seats)s.")
+                % {
+                    "seats": ", ".join(
+                        f"{seat.user.get_username()} ({seat.get_department_display()}"
+                        + (_(", chair") if seat.is_chair else "")
+                        + ")"
+                        for seat in seats
+                    )
+                }
+            )
+        else:
+            lines.append(_("Review committee: seated already, left as it was."))
+        lines.append(
+            _(
+                "Special review %(quarter)s: %(nominated)s cases nominated, %(voting)s open for "
+                "votes (%(members)s)."
+            )
+            % {
+                "quarter": reviews.quarter,
+                "nominated": f"{reviews.nominated:,}",
+                "voting": len(reviews.voting),
+                "members": ", ".join(case.member.member_no for case in reviews.voting) or "—",
+            }
+        )
         lines += ["", _("Open %(url)s and sign in.") % {"url": SITE_URL}, ""]
         tiers, without = demo.tier_counts()
         names = [str(tier.name) for tier, _count in tiers] + [_("no tier")]

@@ -11,7 +11,7 @@ def _on_postgresql(sql):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tiers", "0006_tier_change_legacy_cause"),
+        ("tiers", "0007_downgrade_warning_notified_at"),
     ]
 
     operations = [
