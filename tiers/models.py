@@ -170,11 +170,16 @@ class TierChange(models.Model):
         # year from the day it was granted there.
         LEGACY = "legacy", _("carried over from the previous programme")
 
+    # History is written in bulk (a row for every member on a first evaluation): it has one
+    # index, (member, effective_on), and checks in the database only its member. Tiers and
+    # policy versions are never deleted (PROTECT, and the admin offers no delete); a
+    # foreign-key check per row on each of them cost a quarter of a first evaluation.
     member = models.ForeignKey(
         "members.Member",
         verbose_name=_("member"),
         on_delete=models.CASCADE,
         related_name="tier_changes",
+        db_index=False,  # the (member, effective_on) index serves it
     )
     from_tier = models.ForeignKey(
         Tier,
@@ -183,6 +188,8 @@ class TierChange(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     to_tier = models.ForeignKey(
         Tier,
@@ -191,6 +198,8 @@ class TierChange(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     cause = models.CharField(_("cause"), max_length=16, choices=Cause.choices)
     policy = models.ForeignKey(
@@ -200,6 +209,8 @@ class TierChange(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -208,6 +219,7 @@ class TierChange(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     effective_on = models.DateField(_("effective on"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
@@ -224,6 +236,7 @@ class TierChange(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -262,6 +275,8 @@ class MemberTier(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # tierstate_tier below
+        db_constraint=False,  # see TierChange.member
     )
     tier_year_start = models.DateField(_("tier year start"), null=True, blank=True)
     # Usually one year after the start; an override or an exceptional upgrade ends it on its own
@@ -380,6 +395,7 @@ class MemberEvaluation(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,  # see TierChange.member
     )
     qualified_tier = models.ForeignKey(
         Tier,
@@ -387,6 +403,7 @@ class MemberEvaluation(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,  # see TierChange.member
     )
     spend_fen = models.BigIntegerField(_("spend (fen)"))
     frequency = models.PositiveIntegerField(_("frequency"))
