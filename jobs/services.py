@@ -16,16 +16,20 @@ from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_q.models import Task
 
 from loyalty.bulk import vacuum_analyze
-from members.models import Member
 from tiers.metrics import figures_snapshot_drop
 from tiers.models import MemberEvaluation, MemberTier
-from tiers.services import Scope, tiers_figures_snapshot, tiers_range_evaluate
+from tiers.services import (
+    Scope,
+    member_range_starts,
+    tiers_figures_snapshot,
+    tiers_range_evaluate,
+)
 
 from .models import JobRun, RecomputeChunk
 
@@ -37,18 +41,6 @@ def enqueue_chunk(chunk_id: int) -> None:
     from django_q.tasks import async_task
 
     async_task("jobs.tasks.recompute_chunk", chunk_id, task_name=f"recompute chunk {chunk_id}")
-
-
-def _chunk_starts(chunk_size: int) -> list[int]:
-    """The first member id of every chunk of ``chunk_size`` members, in one query."""
-    table = connection.ops.quote_name(Member._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM {table}) s "
-            "WHERE (n - 1) %% %s = 0 ORDER BY id",
-            [chunk_size],
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def recompute_start(
@@ -65,7 +57,7 @@ def recompute_start(
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     with transaction.atomic():
         run = JobRun.objects.create(kind=kind, as_of=as_of, scope=scope, started_at=timezone.now())
-        starts = _chunk_starts(chunk_size)
+        starts = member_range_starts(chunk_size)
         ends = [start - 1 for start in starts[1:]] + [None]
         chunks = RecomputeChunk.objects.bulk_create(
             RecomputeChunk(run=run, first_id=start, last_id=end)

@@ -97,14 +97,7 @@ class Transaction(models.Model):
         verbose_name_plural = _("transactions")
         ordering = ["-occurred_at", "-id"]
         indexes = [
-            # Covering on PostgreSQL: a range of members' window figures is read from the index
-            # alone (an index-only scan), instead of visiting heap pages scattered over the
-            # whole table; SQLite ignores INCLUDE and uses it as a plain index.
-            models.Index(
-                fields=["member", "occurred_on"],
-                include=["kind", "amount_fen", "id", "refund_of"],
-                name="txn_member_day",
-            ),
+            models.Index(fields=["member", "occurred_on"], name="txn_member_day"),
             models.Index(
                 fields=["refund_of"], name="txn_refund_of", condition=Q(refund_of__isnull=False)
             ),

@@ -9,7 +9,9 @@ would take that member back to an older evaluation.
 Spend and frequency follow domain.md: a purchase in the window counts its amount less the refunds
 of that purchase made on or before the as-of date; it counts towards frequency while that net
 stays above zero. A refund always belongs to its purchase, so a refund of an older purchase
-changes nothing in this window. Amounts are integer fen, so SUM is exact on both databases.
+changes nothing in this window. Amounts are integer fen, so SUM is exact on both databases; the
+sums are cast back to BIGINT because PostgreSQL returns SUM(bigint) as numeric, and arithmetic
+on numeric per row made the figures pass four times slower than the bare GROUP BY.
 
 Refunds are filtered on ``occurred_on > window.after`` too: the importer and the API refuse a
 refund dated before its purchase, so a refund of an in-window purchase is always in that range,
@@ -48,18 +50,18 @@ def _sql(member_condition: str) -> str:
     referrals = Referral._meta.db_table
     activities = ActivityParticipation._meta.db_table
     return f"""
-        SELECT member_id, SUM(spend_fen) AS spend_fen, SUM(purchases) AS frequency,
+        SELECT member_id, CAST(SUM(spend_fen) AS BIGINT) AS spend_fen, SUM(purchases) AS frequency,
                SUM(referrals) AS referrals, SUM(activities) AS activities
         FROM (
             SELECT p.member_id AS member_id,
-                   SUM(p.amount_fen - COALESCE(r.refunded_fen, 0)) AS spend_fen,
+                   CAST(SUM(p.amount_fen - COALESCE(r.refunded_fen, 0)) AS BIGINT) AS spend_fen,
                    SUM(CASE WHEN p.amount_fen - COALESCE(r.refunded_fen, 0) > 0 THEN 1 ELSE 0 END)
                        AS purchases,
                    0 AS referrals,
                    0 AS activities
             FROM {transactions} p
             LEFT JOIN (
-                SELECT refund_of_id, SUM(amount_fen) AS refunded_fen
+                SELECT refund_of_id, CAST(SUM(amount_fen) AS BIGINT) AS refunded_fen
                 FROM {transactions}
                 WHERE kind = 'refund' AND occurred_on > %s AND occurred_on <= %s
                   AND {member_condition.format(column="member_id")}

@@ -412,7 +412,7 @@ class MemberEvaluation(models.Model):
     # Raised by every write of the row. The recompute reads everyone's figures in one pass
     # before it locks ranges; a member whose revision moved since that pass was evaluated in
     # real time meanwhile, from newer facts, and gets their figures read again under the lock.
-    revision = models.PositiveBigIntegerField(_("revision"), default=0, editable=False)
+    revision = models.PositiveBigIntegerField(_("revision"), db_default=0, editable=False)
 
     class Meta:
         verbose_name = _("tier evaluation")

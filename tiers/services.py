@@ -16,10 +16,12 @@ dated after the one being made is left alone.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -32,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.audit import audit_record
-from loyalty.bulk import insert_rows, upsert_rows, vacuum_analyze
+from loyalty.bulk import insert_rows, update_rows, vacuum_analyze
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member
@@ -117,6 +119,15 @@ class RecomputeSummary:
     notices: int = 0
     seconds: float = 0.0
 
+    def add(self, other: RecomputeSummary) -> None:
+        """Count ``other`` (a part of the same run) in this summary."""
+        self.evaluated += other.evaluated
+        self.events.update(other.events)
+        self.not_yet_joined += other.not_yet_joined
+        self.not_taking_part += other.not_taking_part
+        self.evaluated_later_before += other.evaluated_later_before
+        self.notices += other.notices
+
     @property
     def upgrades(self) -> int:
         return self.events[engine.Event.UPGRADE]
@@ -181,15 +192,25 @@ def tiers_recompute(
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: str = "all",
+    workers: int | None = None,
 ) -> RecomputeSummary:
     """Evaluate every member as of ``as_of`` (that date only; days in between are not replayed)
     with the policy in force on it, and apply the lifecycle, in this process. Each range is its
     own durable transaction (so it is refused inside another transaction: a long run never holds
     the database, and a range done is done), and a rerun of the same date changes nothing.
-    The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``)."""
+    The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``).
+
+    On PostgreSQL ``workers`` ranges (default ``RECOMPUTE_WORKERS``) are evaluated at once, each
+    on its own connection: while one waits for the database to write and commit its range,
+    another evaluates in Python (ranges share no member, so they never wait for each other)."""
     started = time.monotonic()
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
+    workers = workers or settings.RECOMPUTE_WORKERS
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # SQLite has one writer at a time; other connections would not see the rows of a
+        # caller's open transaction (only tests can call this inside one: ranges are durable).
+        workers = 1
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     snapshot = None
     if scope == Scope.ALL:
@@ -197,24 +218,74 @@ def tiers_recompute(
         with transaction.atomic(durable=True):
             figures_snapshot_create(context.window, snapshot)
     try:
-        after_id = 0
-        while True:
-            with transaction.atomic(durable=True):
-                ids = _lock_ids(after_id, None, chunk_size)
-                if not ids:
-                    break
-                _evaluate_range(ids[0], ids[-1], context, summary, scope, snapshot)
-            after_id = ids[-1]
-            if progress:
-                progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
-            if len(ids) < chunk_size:
-                break
+        if workers > 1:
+            _ranges_in_threads(context, summary, scope, snapshot, chunk_size, workers, progress)
+        else:
+            _ranges_in_turn(context, summary, scope, snapshot, chunk_size, progress)
     finally:
         if snapshot:
             figures_snapshot_drop(snapshot)
     vacuum_analyze(MemberEvaluation, MemberTier)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _done(summary: RecomputeSummary) -> int:
+    return summary.evaluated + summary.not_yet_joined + summary.not_taking_part
+
+
+def _ranges_in_turn(context, summary, scope, snapshot, chunk_size, progress) -> None:
+    after_id = 0
+    while True:
+        with transaction.atomic(durable=True):
+            ids = _lock_ids(after_id, None, chunk_size)
+            if not ids:
+                break
+            _evaluate_range(ids[0], ids[-1], context, summary, scope, snapshot)
+        after_id = ids[-1]
+        if progress:
+            progress(_done(summary))
+        if len(ids) < chunk_size:
+            break
+
+
+def _ranges_in_threads(context, summary, scope, snapshot, chunk_size, workers, progress) -> None:
+    """The ranges, ``workers`` at a time, each thread on its own connection. Members registered
+    during the run after the last range's start fall in the last range (it has no upper
+    bound), as in the queued recompute."""
+    starts = member_range_starts(chunk_size)
+    bounds = list(zip(starts, [start - 1 for start in starts[1:]] + [None], strict=True))
+    lock = threading.Lock()
+
+    def evaluate(first_id: int, last_id: int | None) -> None:
+        part = RecomputeSummary(as_of=summary.as_of, policy_version=summary.policy_version)
+        try:
+            with transaction.atomic(durable=True):
+                ids = _lock_ids(first_id - 1, last_id, None)
+                if ids:
+                    _evaluate_range(ids[0], ids[-1], context, part, scope, snapshot)
+        finally:
+            connection.close()
+        with lock:
+            summary.add(part)
+            if progress:
+                progress(_done(summary))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # list() re-raises the first failure here, after the other ranges have finished.
+        list(pool.map(lambda bound: evaluate(*bound), bounds))
+
+
+def member_range_starts(chunk_size: int) -> list[int]:
+    """The first member id of every range of ``chunk_size`` members, in one query."""
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM {table}) s "
+            "WHERE (n - 1) %% %s = 0 ORDER BY id",
+            [chunk_size],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def tiers_figures_snapshot(*, as_of: date, table: str) -> None:
@@ -256,11 +327,12 @@ def tiers_range_evaluate(
 _EVALUATED_ON = 7
 _CONTACT = slice(12, 15)
 _REVISION = 15
-_FIGURES = 16
+_HAS_STATE = 16
+_FIGURES = 17
 _ROW_COLUMNS = (
     "m.id, m.status, m.joined_on, t.current_tier_id, t.tier_year_start, t.tier_year_end, "
     "t.downgrade_warned_on, e.evaluated_on, o.id, o.tier_id, o.starts_on, o.ends_on, "
-    "m.name, m.phone, m.email, COALESCE(e.revision, 0)"
+    "m.name, m.phone, m.email, COALESCE(e.revision, 0), t.member_id IS NOT NULL"
 )
 
 
@@ -437,8 +509,12 @@ def _stored_state(rank: int | None, start: date | None, end: date | None, warned
 
 def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
     as_of, policy = context.as_of, context.policy
+    # New rows are inserted, existing ones updated: the row says which (the member is locked),
+    # so neither needs an upsert's staging table and anti-join.
     state_updates: list[tuple] = []
-    evaluations: list[tuple] = []
+    state_inserts: list[tuple] = []
+    evaluation_updates: list[tuple] = []
+    evaluation_inserts: list[tuple] = []
     history: list[tuple] = []
     warnings: list[DowngradeWarning] = []
     warning_keys: list[str] = []  # the event key of each warning's notice
@@ -462,6 +538,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             # Experience and blacklisted members hold no tier; one that still holds one loses it.
             summary.not_taking_part += 1
             if tier_id is not None:
+                # A tier is held, so the state row exists.
                 state_updates.append((member_id, None, None, None, None))
                 history.append(
                     _history_row(
@@ -495,12 +572,12 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         if step.event != engine.Event.NONE:
             summary.events[step.event] += 1
         qualified_tier_id = context.tier_id_by_rank[qualified_rank]
-        evaluations.append(
+        (evaluation_inserts if row[_EVALUATED_ON] is None else evaluation_updates).append(
             (member_id, as_of, context.policy_row.pk, qualified_tier_id, spend_fen,
              frequency, tenure, contribution, row[_REVISION] + 1)
         )  # fmt: skip
         if state_changed:
-            state_updates.append(
+            (state_updates if row[_HAS_STATE] else state_inserts).append(
                 (member_id, new_tier_id, state.year_start, state.year_end, state.warned_on)
             )
         if changes_tier:
@@ -549,8 +626,10 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                 )
             )
 
-    upsert_rows(MemberTier, _STATE_FIELDS, state_updates)
-    upsert_rows(MemberEvaluation, _EVALUATION_FIELDS, evaluations)
+    insert_rows(MemberTier, ["member", *_STATE_FIELDS], state_inserts)
+    update_rows(MemberTier, _STATE_FIELDS, state_updates)
+    insert_rows(MemberEvaluation, ["member", *_EVALUATION_FIELDS], evaluation_inserts)
+    update_rows(MemberEvaluation, _EVALUATION_FIELDS, evaluation_updates)
     insert_rows(TierChange, _HISTORY_FIELDS, history)
     summary.notices += notices_queue(to_notify, now=context.now)
     if warnings:

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             model_name="memberevaluation",
             name="revision",
             field=models.PositiveBigIntegerField(
-                default=0, editable=False, verbose_name="revision"
+                db_default=0, editable=False, verbose_name="revision"
             ),
         ),
         # Every recompute rewrites each member's row: with free room on its page PostgreSQL

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0007_transaction_covering_index'),
+        ('members', '0006_member_search_indexes'),
         ('tiers', '0008_evaluation_revision'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
