@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from .masking import mask_contact
 from .models import AuditEntry
+
+# Staff without it see phone numbers and e-mail addresses masked, in the admin as everywhere.
+CONTACT_PERMISSION = "members.view_member_contact"
 
 admin.site.site_header = _("Membership tiers")
 admin.site.site_title = _("Membership tiers")
@@ -34,3 +40,24 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("=target_id", "action", "=actor__username")
     date_hierarchy = "created_at"
     show_full_result_count = False
+    readonly_fields = ("masked_before", "masked_after")
+
+    def get_fields(self, request, obj=None):
+        changes = ["before", "after"]
+        if not request.user.has_perm(CONTACT_PERMISSION):
+            changes = ["masked_before", "masked_after"]
+        return ["created_at", "actor", "action", "target_type", "target_id", *changes]
+
+    @admin.display(description=_("before"))
+    def masked_before(self, entry: AuditEntry) -> str:
+        return _masked_json(entry.before)
+
+    @admin.display(description=_("after"))
+    def masked_after(self, entry: AuditEntry) -> str:
+        return _masked_json(entry.after)
+
+
+def _masked_json(snapshot) -> str:
+    if snapshot is None:
+        return "-"
+    return json.dumps(mask_contact(snapshot), ensure_ascii=False, sort_keys=True)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import ReadOnlyAdminMixin
+from loyalty.admin import CONTACT_PERMISSION, ReadOnlyAdminMixin
+from loyalty.masking import mask_email, mask_phone
 from loyalty.money import format_fen
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
@@ -37,6 +38,38 @@ class MemberAdmin(admin.ModelAdmin):
         (None, {"fields": ("member_no", "name", "status", "joined_on", "created_at")}),
         (_("Contact"), {"fields": ("phone", "email", "birthday")}),
     )
+
+    # Staff who may not see contact details in full (members.view_member_contact) see them
+    # masked, as in the back office, and cannot change them.
+    _MASKED = {"phone": "masked_phone", "email": "masked_email"}
+
+    def _masks(self, request) -> bool:
+        return not request.user.has_perm(CONTACT_PERMISSION)
+
+    def get_list_display(self, request):
+        if self._masks(request):
+            return [self._MASKED.get(name, name) for name in self.list_display]
+        return self.list_display
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._masks(request):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [self._MASKED.get(f, f) for f in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), *self._MASKED.values())
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, member: Member) -> str:
+        return mask_phone(member.phone)
+
+    @admin.display(description=_("email"))
+    def masked_email(self, member: Member) -> str:
+        return mask_email(member.email)
 
     def has_add_permission(self, request) -> bool:
         # Members arrive through the import, the API or the back office, which check them.

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from loyalty.audit import audit_record
@@ -320,3 +321,55 @@ def test_tiers_and_benefits_are_only_shown_in_the_admin_edited_in_the_back_offic
     benefit.refresh_from_db()
     assert (gold.name_en, benefit.title_en) != ("Renamed", "Changed")
     assert Tier.objects.count() == 5
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """A client logged in as a staff user of ``role``'s group."""
+
+    def login(role: str):
+        user = django_user_model.objects.create_user(role, password="x-12345", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.mark.parametrize("role", ["committee", "policy_owner", "auditor"])
+def test_roles_that_see_contact_details_masked_see_them_masked_in_the_admin(staff_client, role):
+    member = MemberFactory(member_no="C001", phone="13812348000", email="alice@example.com")
+    entry = audit_record(
+        actor=None,
+        action="member.update",
+        target=member,
+        before={"phone": "13900001111", "email": "bob@example.com"},
+        after={"phone": "13812348000", "email": "alice@example.com"},
+    )
+    client = staff_client(role)
+
+    pages = [
+        client.get(admin_url(Member, "changelist")),
+        client.get(admin_url(Member, "change", member.pk)),
+    ]
+    if role == "auditor":  # the one role that reads the audit log
+        pages.append(client.get(admin_url(AuditEntry, "change", entry.pk)))
+
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert "138****8000" in html
+        assert "13812348000" not in html and "alice@example.com" not in html
+        assert "13900001111" not in html and "bob@example.com" not in html
+    assert "a****@example.com" in pages[1].content.decode()
+
+
+def test_staff_who_may_see_contact_details_see_them_in_full_in_the_admin(staff_client):
+    member = MemberFactory(member_no="C001", phone="13812348000", email="alice@example.com")
+    client = staff_client("ops")
+
+    listing = client.get(admin_url(Member, "changelist")).content.decode()
+    page = client.get(admin_url(Member, "change", member.pk)).content.decode()
+
+    assert "13812348000" in listing
+    assert 'value="13812348000"' in page and 'value="alice@example.com"' in page
