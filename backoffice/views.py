@@ -550,6 +550,7 @@ AUDIT_ACTIONS = [
     "transaction",
     "referral.create",
     "activity.create",
+    "admin",
 ]
 
 

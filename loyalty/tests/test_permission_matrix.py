@@ -418,7 +418,8 @@ def _all(row: Callable[[], object], roles: frozenset[str], *, add: bool = True) 
 
 ADMIN: dict[str, AdminAccess] = {
     # Django's and the libraries' own models (accounts and groups, the task queue, login
-    # attempts): no role has their permissions, so superusers only.
+    # attempts): no role has their permissions, so superusers only (what they change there is
+    # audited too: loyalty/admin.py).
     "auth.group": _all(first("auth.Group"), ROOT),
     "auth.user": _all(a_user, ROOT),
     "django_q.schedule": _all(a_schedule, ROOT),
