@@ -362,7 +362,9 @@ TRANSACTION_BATCH = {
 REFERRAL_CREATE = {
     "summary": "Record a referral (老带新)",
     "description": "Member `referrer_no` brought member `referred_no`; dated the day the "
-    "referred member registered. A member is referred once; nobody refers themselves. The same "
+    "referred member registered. A member is referred once; nobody refers themselves; the "
+    "referred member joined on or after the referrer; referrals never go round in a circle "
+    "(A refers B, B refers A): these refusals are a 400 naming `referred_no`. The same "
     "referral again answers 200; another referrer for the same member is a 409. The referrer "
     "is re-evaluated at once.",
     "request": ReferralInSerializer,

@@ -1,12 +1,13 @@
 """Every refusal is JSON with a message in the request's language: a domain rule's refusal is
-400 (409 when the same identity was already recorded with different data), bad fields are 400
-with a message per field, an unknown member is 404."""
+400 (409 when the same identity was already recorded with different data), with the message
+under the field at fault when the rule names one; bad fields are 400 with a message per field,
+an unknown member is 404."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from loyalty.exceptions import ConflictError, DomainError
@@ -43,6 +44,8 @@ class BatchItemRefused(APIException):
 def exception_handler(exc, context):
     if isinstance(exc, ConflictError):
         exc = Conflict(str(exc))
+    elif isinstance(exc, DomainError) and exc.field:
+        exc = ValidationError({exc.field: [str(exc)]})
     elif isinstance(exc, DomainError):
         exc = Refused(str(exc))
     return drf_exception_handler(exc, context)

@@ -25,7 +25,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from loyalty.exceptions import DomainError
-from loyalty.masking import mask_email, mask_phone
+from loyalty.masking import mask_contact
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
 from reviews.selectors import member_review_panel
@@ -550,6 +550,7 @@ AUDIT_ACTIONS = [
     "transaction",
     "referral.create",
     "activity.create",
+    "admin",
 ]
 
 
@@ -558,11 +559,8 @@ def audit_json(value, *, unmasked: bool) -> str:
     masked for readers who may not see them."""
     if value in (None, "", {}):
         return ""
-    if isinstance(value, dict) and not unmasked:
-        value = {
-            key: mask_phone(v) if key == "phone" else mask_email(v) if key == "email" else v
-            for key, v in value.items()
-        }
+    if not unmasked:
+        value = mask_contact(value)
     return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
 
 

@@ -2,7 +2,12 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A rule of the domain refused an action; the message is shown to the person who asked."""
+    """A rule of the domain refused an action; the message is shown to the person who asked.
+    ``field`` names the input at fault when one is (the API answers with a message for it)."""
+
+    def __init__(self, message: str = "", *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class ConflictError(DomainError):

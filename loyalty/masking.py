@@ -28,3 +28,13 @@ def mask_email(email: str | None) -> str:
     if not at:
         return f"{text[:1]}{MASK}"
     return f"{local[:1]}{MASK}@{domain}"
+
+
+def mask_contact(snapshot: object) -> object:
+    """A snapshot (an audit entry's before or after) with its phone and email masked."""
+    if not isinstance(snapshot, dict):
+        return snapshot
+    return {
+        key: mask_phone(value) if key == "phone" else mask_email(value) if key == "email" else value
+        for key, value in snapshot.items()
+    }

@@ -2,11 +2,13 @@
 
 Members can number in the millions: foreign keys to a member are raw-id inputs (a select would
 load every member), searches start from indexed columns, and list pages skip the full count.
-A member's status and tier state are read-only here: status changes (blacklisting, lifting it,
-converting an experience member) are audited actions with their own rules, and the tier state is
-written only by the evaluation (tiers.services). Transactions, referrals, activities and
-blacklist entries come from imports and services, which check what a plain form would not
-(a refund's purchase and remaining amount, the local date), so the admin only shows them.
+A member's contact details are saved through the audited ``member_update``; status and tier
+state are read-only here: status changes (blacklisting, lifting it, converting an experience
+member) are audited actions with their own rules, and the tier state is written only by the
+evaluation (tiers.services). Members are neither added nor deleted here. Transactions,
+referrals, activities and blacklist entries come from imports and services, which check what a
+plain form would not (a refund's purchase and remaining amount, the local date), so the admin
+only shows them.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin import ReadOnlyAdminMixin
-from loyalty.audit import audit_record
+from loyalty.admin import CONTACT_PERMISSION, ReadOnlyAdminMixin
+from loyalty.masking import mask_email, mask_phone
 from loyalty.money import format_fen
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from .services import member_update
 
 
 @admin.register(Member)
@@ -36,19 +39,52 @@ class MemberAdmin(admin.ModelAdmin):
         (_("Contact"), {"fields": ("phone", "email", "birthday")}),
     )
 
+    # Staff who may not see contact details in full (members.view_member_contact) see them
+    # masked, as in the back office, and cannot change them.
+    _MASKED = {"phone": "masked_phone", "email": "masked_email"}
+
+    def _masks(self, request) -> bool:
+        return not request.user.has_perm(CONTACT_PERMISSION)
+
+    def get_list_display(self, request):
+        if self._masks(request):
+            return [self._MASKED.get(name, name) for name in self.list_display]
+        return self.list_display
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._masks(request):
+            return fieldsets
+        return [
+            (title, {**options, "fields": [self._MASKED.get(f, f) for f in options["fields"]]})
+            for title, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), *self._MASKED.values())
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, member: Member) -> str:
+        return mask_phone(member.phone)
+
+    @admin.display(description=_("email"))
+    def masked_email(self, member: Member) -> str:
+        return mask_email(member.email)
+
     def has_add_permission(self, request) -> bool:
         # Members arrive through the import, the API or the back office, which check them.
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A member's facts and history hang on the row; a privacy request erases the personal
+        # data (audited) and keeps the rest anonymously.
+        return False
+
     def save_model(self, request, obj, form, change):
-        before = {f: str(form.initial.get(f, "")) for f in form.changed_data}
-        super().save_model(request, obj, form, change)
-        audit_record(
+        member_update(
+            member=obj,
             actor=request.user,
-            action="member.update",
-            target=obj,
-            before=before,
-            after={f: str(getattr(obj, f) or "") for f in form.changed_data},
+            **{name: form.cleaned_data[name] for name in form.changed_data},
         )
 
 

@@ -413,6 +413,10 @@ class _Fen(int):
 # The framework: staging, checks, writing.
 
 
+# Every temporary table an import may create (dropped at its end, and with its transaction).
+_TEMPORARY_TABLES = ("stg", "dup", "chk", "bad", "same_day", "edges", "rooted", "circle")
+
+
 class _Importer:
     """What every kind shares. A kind declares
 
@@ -448,6 +452,10 @@ class _Importer:
             "dup": qn("_import_repeated"),
             "chk": qn("_import_checked"),
             "bad": qn("_import_bad_refunds"),
+            "same_day": qn("_import_same_day"),
+            "edges": qn("_import_referral_edges"),
+            "rooted": qn("_import_rooted"),
+            "circle": qn("_import_circles"),
             "member": qn(Member._meta.db_table),
             "txn": qn(Transaction._meta.db_table),
             "referral": qn(Referral._meta.db_table),
@@ -514,7 +522,7 @@ class _Importer:
                     "COALESCE(SUM(CASE WHEN status = -1 THEN 1 ELSE 0 END), 0) FROM {chk}"
                 )
                 new = self.write(timezone.now()) if new_rows else 0
-                for table in ("stg", "dup", "chk", "bad"):
+                for table in _TEMPORARY_TABLES:
                     self.sql(f"DROP TABLE IF EXISTS {{{table}}}")
         except IntegrityError as exc:
             # Every constraint was checked before writing: only a concurrent writer gets here.
@@ -1167,7 +1175,7 @@ class _ReferralImporter(_Importer):
 
     def classify(self) -> str:
         # A member referred before the referrer joined is a contradiction (it also rules out
-        # A referring B and B referring A, unless they joined the same day).
+        # A referring B and B referring A, unless they joined the same day: see _find_circles).
         return """
         CREATE TEMPORARY TABLE {chk} AS
         SELECT s.line, s.problem, s.referrer_no, s.referred_no, s.occurred_on, d.first_line,
@@ -1186,20 +1194,111 @@ class _ReferralImporter(_Importer):
         LEFT JOIN {referral} r ON r.referred_id = b.id
         """
 
+    # A new referral closes a circle when its referred member is already, directly or through
+    # others, the referrer of its referrer, counting the stored referrals and the file's new
+    # rows on earlier lines: the line that closes the circle (its last) is the bad one.
+    #
+    # Everyone in a circle joined on the same day (a referrer joined on or before the member
+    # referred), so only same-day referrals matter: the file's new ones and the stored ones
+    # above their referrers. Each member has at most one referrer, so a member whose line of
+    # referrers ends at someone nobody referred is in no circle: walking down from those
+    # members marks them all in one set-based pass. What is left unmarked (only in a bad file)
+    # is a circle or hangs below one, and is followed in Python, each member once.
+    _SAME_DAY = """
+        CREATE TEMPORARY TABLE {same_day} AS
+        SELECT c.line, c.referrer_id, c.referred_id, a.joined_on
+        FROM {chk} c
+        JOIN {member} a ON a.id = c.referrer_id
+        JOIN {member} b ON b.id = c.referred_id
+        WHERE c.status = -1 AND a.joined_on = b.joined_on
+    """
+    # Line 0: a stored referral.
+    _EDGES = """
+        CREATE TEMPORARY TABLE {edges} AS
+        WITH RECURSIVE above (node, joined_on) AS (
+            SELECT referrer_id, joined_on FROM {same_day}
+            UNION
+            SELECT r.referrer_id, above.joined_on FROM above
+            JOIN {referral} r ON r.referred_id = above.node
+            JOIN {member} p ON p.id = r.referrer_id
+            WHERE p.joined_on = above.joined_on
+        )
+        SELECT r.referred_id AS child, r.referrer_id AS parent, CAST(0 AS BIGINT) AS line
+        FROM above
+        JOIN {referral} r ON r.referred_id = above.node
+        JOIN {member} p ON p.id = r.referrer_id
+        WHERE p.joined_on = above.joined_on
+        UNION ALL
+        SELECT referred_id, referrer_id, line FROM {same_day}
+    """
+    _ROOTED = """
+        CREATE TEMPORARY TABLE {rooted} AS
+        WITH RECURSIVE down (node) AS (
+            SELECT DISTINCT e.parent FROM {edges} e
+            WHERE NOT EXISTS (SELECT 1 FROM {edges} x WHERE x.child = e.parent)
+            UNION ALL
+            SELECT e.child FROM down JOIN {edges} e ON e.parent = down.node
+        )
+        SELECT node FROM down
+    """
+
+    def _find_circles(self) -> None:
+        """Fill ``{circle}``: the line closing each circle, and the circle's latest line before
+        it (0 when the rest of the circle is stored)."""
+        self.sql(self._SAME_DAY)
+        self.analyze("same_day")
+        self.sql(self._EDGES)
+        self.sql('CREATE INDEX "_import_edges_child" ON {edges} (child)')
+        self.sql('CREATE INDEX "_import_edges_parent" ON {edges} (parent)')
+        self.analyze("edges")
+        self.sql(self._ROOTED)
+        self.sql('CREATE INDEX "_import_rooted_node" ON {rooted} (node)')
+        self.analyze("rooted")
+        referrer: dict[int, tuple[int, int]] = {
+            child: (parent, line)
+            for child, parent, line in self.query(
+                "SELECT child, parent, line FROM {edges} e "
+                "WHERE NOT EXISTS (SELECT 1 FROM {rooted} o WHERE o.node = e.child)"
+            )
+        }
+        closing = []
+        walked: dict[int, int] = {}  # member → the start of the walk that met them
+        for start in referrer:
+            path, node = [], start
+            while node in referrer and node not in walked:
+                walked[node] = start
+                path.append(node)
+                node = referrer[node][0]
+            if walked.get(node) == start:  # this walk came back to one of its own
+                lines = sorted(referrer[member][1] for member in path[path.index(node) :])
+                closing.append((lines[-1], lines[-2]))
+        column = _LINE.db_type(connection)
+        self.sql(f"CREATE TEMPORARY TABLE {{circle}} (line {column}, through_line {column})")
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO {circle} (line, through_line) VALUES (%s, %s)".format(**self.names),
+                closing,
+            )
+
     def bad_rows(self) -> Iterator[tuple[int, str]]:
+        self._find_circles()
         rows = self.query(
             "SELECT c.line, c.status, c.problem, c.first_line, c.referrer_no, c.referred_no, "
             "c.occurred_on, c.referrer_id, c.referred_id, ra.member_no, r.occurred_on, "
-            "a.joined_on, b.joined_on FROM {chk} c "
+            "a.joined_on, b.joined_on, o.through_line FROM {chk} c "
+            "LEFT JOIN {circle} o ON o.line = c.line "
             "LEFT JOIN {referral} r ON c.status = 3 AND r.id = c.stored_id "
             "LEFT JOIN {member} ra ON ra.id = r.referrer_id "
             "LEFT JOIN {member} a ON c.status = 4 AND a.id = c.referrer_id "
             "LEFT JOIN {member} b ON c.status = 4 AND b.id = c.referred_id "
-            "WHERE c.status > 0 ORDER BY c.line"
+            "WHERE c.status > 0 OR o.line IS NOT NULL ORDER BY c.line"
         )
         for line, status, problem, first, referrer_no, referred_no, day, *rest in rows:
-            referrer_id, referred_id, old_referrer, old_day, referrer_joined, referred_joined = rest
-            if status == 1:
+            referrer_id, referred_id, old_referrer, old_day, *joined, through = rest
+            referrer_joined, referred_joined = joined
+            if status == -1:  # new, but it closes a circle
+                yield line, self._circle(referrer_no, referred_no, through)
+            elif status == 1:
                 repeated = first and gettext(
                     "member %(no)s was already referred (line %(line)d)"
                 ) % {"no": referred_no, "line": first}
@@ -1239,6 +1338,16 @@ class _ReferralImporter(_Importer):
                         "referrer_on": self.day(referrer_joined),
                     },
                 )
+
+    @staticmethod
+    def _circle(referrer_no: str, referred_no: str, through: int) -> str:
+        message = gettext(
+            "member %(referred)s already referred %(referrer)s, directly or through other "
+            "members: referrals cannot go round in a circle"
+        ) % {"referred": referred_no, "referrer": referrer_no}
+        if through:
+            message += " " + gettext("(see line %(line)d)") % {"line": through}
+        return message
 
     def write(self, now: datetime.datetime) -> int:
         with connection.cursor() as cursor:

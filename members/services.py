@@ -322,6 +322,31 @@ def transaction_create(
     return created, True
 
 
+def referral_closes_circle(*, referrer: Member, referred: Member) -> bool:
+    """Whether ``referred`` is already, directly or through others, the referrer of
+    ``referrer``: then this referral would close a circle.
+
+    A referrer joined on or before the member they referred, so everyone in a circle joined on
+    the same day: the walk up ``referrer``'s referrers stops at the first who joined on another
+    day, and is short."""
+    if referrer.joined_on != referred.joined_on:
+        return False
+    seen = {referrer.pk}
+    node = referrer.pk
+    while True:
+        parent = (
+            Referral.objects.filter(referred_id=node, referrer__joined_on=referred.joined_on)
+            .values_list("referrer_id", flat=True)
+            .first()
+        )
+        if parent is None or parent in seen:
+            return False
+        if parent == referred.pk:
+            return True
+        seen.add(parent)
+        node = parent
+
+
 @transaction.atomic
 def referral_create(
     *,
@@ -332,18 +357,31 @@ def referral_create(
     reason: str = "",
 ) -> tuple[Referral, bool]:
     """老带新: ``referrer`` brought ``referred``; dated the day the referred member registered.
-    A member is referred once; nobody refers themselves; the referrer joined first."""
-    member_lock(referrer)
+    A member is referred once; nobody refers themselves; the referrer joined first; referrals
+    never go round in a circle (A refers B, B refers A)."""
+    # Both members locked, in id order: A→B and B→A sent at the same moment are checked one
+    # after the other, so the second sees the first and is refused.
+    for member in sorted((referrer, referred), key=lambda m: m.pk):
+        member_lock(member)
     occurred_on = occurred_on or referred.joined_on
     if referrer.pk == referred.pk:
-        raise DomainError(_("A member cannot refer themselves."))
+        raise DomainError(_("A member cannot refer themselves."), field="referred_no")
     stored = Referral.objects.filter(referred=referred).first()
     if stored is not None:
         if stored.referrer_id == referrer.pk and stored.occurred_on == occurred_on:
             return stored, False
         raise ConflictError(_("Member %(no)s was already referred.") % {"no": referred.member_no})
     if referred.joined_on < referrer.joined_on:
-        raise DomainError(_("The referred member joined before the referrer."))
+        raise DomainError(_("The referred member joined before the referrer."), field="referred_no")
+    if referral_closes_circle(referrer=referrer, referred=referred):
+        raise DomainError(
+            _(
+                "Member %(referred)s already referred member %(referrer)s, directly or through "
+                "other members: referrals cannot go round in a circle."
+            )
+            % {"referred": referred.member_no, "referrer": referrer.member_no},
+            field="referred_no",
+        )
     if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:
         raise DomainError(_("%(what)s cannot be dated in the future.") % {"what": _("A referral")})
     referral = Referral.objects.create(

@@ -1,8 +1,12 @@
 """Admin for tiers, their benefits, policy versions and the tier history.
 
-Tier history and downgrade warnings are append-only records of what the evaluation did, so they
-are read-only here. A published policy version is never edited (evaluations name the version
-that produced them); publishing itself is a service action, so new versions start as drafts.
+Every staff change is audited, so the admin writes nothing the audited services would not:
+tier names and benefits are shown here and edited on the back office's tier pages
+(``tier_rename``, ``benefit_save``, ``benefit_delete``); a policy version is drafted and
+published in the back office (``policy_draft_create``, ``policy_publish``), and a draft's
+settings saved here go through ``policy_draft_update``, which records them. A published version
+is never edited (evaluations name the version that produced them). Tier history and downgrade
+warnings are append-only records of what the evaluation did, so they are read-only here.
 """
 
 from __future__ import annotations
@@ -28,30 +32,26 @@ from .models import (
 )
 from .policy import PolicyError, build_policy
 from .review_settings import review_settings_from_data
+from .services import POLICY_DRAFT_FIELDS, policy_draft_update
 
 
-class BenefitInline(admin.TabularInline):
+class BenefitInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Benefit
     fields = ("position", "kind", "value", "title_zh", "title_en")
+    readonly_fields = fields
     extra = 0
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: names and benefits are edited, with a reason and an audit entry, on the back
+    office's tier page. Policy rules are keyed by code and ordered by rank, so neither ever
+    changes, and tiers are never added or removed."""
+
     list_display = ("code", "rank", "name_zh", "name_en")
     search_fields = ("code", "name_zh", "name_en")
     inlines = (BenefitInline,)
-
-    # Policy rules are keyed by code and ordered by rank: renaming either would silently change
-    # what every stored policy version means, and a tier added or removed here would leave every
-    # published version without a rule for it. Staff edit names and benefits only.
     readonly_fields = ("code", "rank")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # What a policy version decides besides its name and dates: edited together, shown together.
@@ -99,17 +99,31 @@ class TierPolicyAdminForm(forms.ModelForm):
 
 @admin.register(TierPolicy)
 class TierPolicyAdmin(admin.ModelAdmin):
+    """A draft's settings (the special review settings among them) are saved through the
+    audited ``policy_draft_update``. Versions are added (as drafts) and published in the back
+    office; none is deleted here: the audit log and the diff pages refer to every version."""
+
     form = TierPolicyAdminForm
     list_display = ("version", "name", "status", "effective_from", "window_kind", "published_at")
     list_filter = ("status", "window_kind")
     search_fields = ("name", "=version")
     list_select_related = ("published_by",)
-    readonly_fields = ("status", "created_at", "published_at", "published_by")
+    readonly_fields = (
+        "version",
+        "status",
+        "effective_from",
+        "created_at",
+        "published_at",
+        "published_by",
+    )
     fieldsets = (
         (None, {"fields": ("version", "name", "status", "effective_from", "notes")}),
         (_("Evaluation"), {"fields": _EVALUATION_SETTINGS}),
         (_("Record"), {"fields": ("created_at", "published_at", "published_by")}),
     )
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.status == TierPolicy.Status.PUBLISHED:
@@ -117,9 +131,14 @@ class TierPolicyAdmin(admin.ModelAdmin):
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.status == TierPolicy.Status.PUBLISHED:
-            return False
-        return super().has_delete_permission(request, obj)
+        return False
+
+    def save_model(self, request, obj, form, change):
+        policy_draft_update(
+            policy=obj,
+            actor=request.user,
+            **{name: form.cleaned_data[name] for name in POLICY_DRAFT_FIELDS},
+        )
 
 
 @admin.register(TierChange)

@@ -63,6 +63,7 @@ from .models import (
     TierPolicy,
 )
 from .policy import (
+    PolicyError,
     PolicyInvalid,
     RankFinder,
     ordering_problems,
@@ -70,6 +71,7 @@ from .policy import (
     rule_from_data,
     rule_to_data,
 )
+from .review_settings import review_settings_from_data
 from .selectors import engine_policy, policy_in_force
 
 _STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
@@ -815,7 +817,8 @@ def tiers_revoke_not_taking_part(*, as_of: date) -> int:
 # --- Policy versions: drafts and publication ----------------------------------------------
 
 # What a policy owner edits on a draft; everything else (version, status, dates) is the
-# services' to set.
+# services' to set. The back office's policy page edits all but the special review settings,
+# which are edited in the admin (through policy_draft_update too).
 POLICY_DRAFT_FIELDS = (
     "name",
     "notes",
@@ -826,6 +829,7 @@ POLICY_DRAFT_FIELDS = (
     "notice_days",
     "downgrade_step",
     "rules",
+    "review_settings",
 )
 
 
@@ -838,12 +842,17 @@ def _tier_ranks() -> dict[str, int]:
 
 
 def _check_policy_data(policy: TierPolicy) -> None:
+    tier_ranks = _tier_ranks()
     errors = policy_errors(
         rules=policy.rules,
-        tier_ranks=_tier_ranks(),
+        tier_ranks=tier_ranks,
         window_kind=policy.window_kind,
         downgrade_step=policy.downgrade_step,
     )
+    try:
+        review_settings_from_data(policy.review_settings, set(tier_ranks))
+    except PolicyError as error:
+        errors.append(error)
     if errors:
         raise PolicyInvalid(errors)
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import AuditEntry
-from members.models import BlacklistEntry, Member, Transaction
+from members.models import BlacklistEntry, Member, Referral, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.models import TierChange, TierOverride
 from tiers.services import tiers_recompute
@@ -225,6 +225,22 @@ def test_converting_an_experience_member_and_recording_referral_and_activity(as_
     assert AuditEntry.objects.get(action="member.convert").after["reason"] == "已付费"
     page = client.get(reverse("backoffice:member_detail", args=["E001"])).content.decode()
     assert "线下沙龙" in page and "E002" in page
+
+
+def test_a_referral_closing_a_circle_is_refused_on_the_confirmation_with_the_reason(as_role):
+    for no in ("R001", "R002"):
+        MemberFactory(member_no=no, joined_on=datetime.date(2025, 3, 1))
+    client = as_role("ops")
+    for referrer, referred in (("R001", "R002"), ("R002", "R001")):
+        preview = client.post(url("referral", referrer), {"referred_no": referred, "reason": "r"})
+        response = client.post(url("referral", referrer), {"confirm_token": token_of(preview)})
+
+    assert response.status_code == 200
+    assert (
+        "Member R001 already referred member R002, directly or through other members: "
+        "referrals cannot go round in a circle." in response.content.decode()
+    )
+    assert Referral.objects.count() == 1
 
 
 def test_a_role_without_the_permission_sees_no_button_and_gets_403(as_role, silver_member):

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from members import importers
 from members.importers import ImportFailed, import_csv
 from members.models import BlacklistEntry, Member, Referral, Transaction
-from members.tests.factories import MemberFactory
+from members.tests.factories import MemberFactory, ReferralFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -191,9 +191,7 @@ def test_names_with_control_characters_or_bidi_overrides_and_overlong_emails_are
     assert not Member.objects.exists()
 
 
-def test_a_referred_member_who_joined_before_the_referrer_is_refused_which_refuses_cycles(
-    csv_file,
-):
+def test_a_referred_member_who_joined_before_the_referrer_is_refused(csv_file):
     MemberFactory(member_no="A", joined_on=datetime.date(2020, 1, 1))
     MemberFactory(member_no="B", joined_on=datetime.date(2021, 1, 1))
     path = csv_file(REFERRALS, "A,B,2021-01-01", "B,A,2021-01-01")
@@ -202,6 +200,70 @@ def test_a_referred_member_who_joined_before_the_referrer_is_refused_which_refus
         "line 3: member A joined on 2020-01-01, before the referrer B joined (2021-01-01)"
     ]
     assert not Referral.objects.exists()
+
+
+SAME_DAY = datetime.date(2021, 1, 1)
+
+
+@pytest.fixture
+def same_day():
+    """Members A to E, all joined on one day: referrals among them pass the joined-date check."""
+    return {no: MemberFactory(member_no=no, joined_on=SAME_DAY) for no in "ABCDE"}
+
+
+def test_a_referral_back_to_ones_referrer_in_the_same_file_is_refused_on_its_line(
+    csv_file, same_day
+):
+    path = csv_file(REFERRALS, "A,B,2021-01-01", "B,A,2021-01-01")
+
+    assert failures("referrals", path) == [
+        "line 3: member A already referred B, directly or through other members: referrals "
+        "cannot go round in a circle (see line 2)"
+    ]
+    assert not Referral.objects.exists()
+
+
+def test_a_referral_back_to_a_stored_referrer_is_refused(csv_file, same_day):
+    ReferralFactory(referrer=same_day["A"], referred=same_day["B"], occurred_on=SAME_DAY)
+
+    assert failures("referrals", csv_file(REFERRALS, "B,A,2021-01-01")) == [
+        "line 2: member A already referred B, directly or through other members: referrals "
+        "cannot go round in a circle"
+    ]
+    assert Referral.objects.count() == 1
+
+
+def test_a_circle_through_stored_referrals_and_earlier_lines_is_refused_where_it_closes(
+    csv_file, same_day
+):
+    # A→B stored; B→C on line 2; C→D on line 3; D→A on line 4 closes A→B→C→D→A.
+    ReferralFactory(referrer=same_day["A"], referred=same_day["B"], occurred_on=SAME_DAY)
+    path = csv_file(REFERRALS, "B,C,2021-01-01", "C,D,2021-01-01", "D,A,2021-01-01")
+
+    assert failures("referrals", path) == [
+        "line 4: member A already referred D, directly or through other members: referrals "
+        "cannot go round in a circle (see line 3)"
+    ]
+    assert Referral.objects.count() == 1
+
+
+def test_a_circle_is_reported_once_not_on_the_referrals_below_it(csv_file, same_day):
+    # Lines 4 and 5 hang below the circle A→B→A of lines 2 and 3: in no circle themselves.
+    path = csv_file(
+        REFERRALS, "A,B,2021-01-01", "B,A,2021-01-01", "A,C,2021-01-01", "C,D,2021-01-01"
+    )
+
+    assert failures("referrals", path) == [
+        "line 3: member A already referred B, directly or through other members: referrals "
+        "cannot go round in a circle (see line 2)"
+    ]
+
+
+def test_same_day_chains_and_trees_of_referrals_are_no_circle(csv_file, same_day):
+    ReferralFactory(referrer=same_day["A"], referred=same_day["B"], occurred_on=SAME_DAY)
+    path = csv_file(REFERRALS, "B,C,2021-01-01", "A,D,2021-01-01", "C,E,2021-01-01")
+
+    assert "Imported 3 referrals" in run("referrals", path)
 
 
 def test_a_blacklist_entry_dated_in_the_future_is_refused(csv_file, member):

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
-from members.models import Member, Transaction
+from members.models import Member, Referral, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
 from tiers import actions
 from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride
@@ -162,6 +162,23 @@ def test_a_referral_of_someone_who_joined_before_the_referrer_is_refused():
     referred = MemberFactory(joined_on=day(2025, 1, 1))
     with pytest.raises(DomainError, match="joined before"):
         actions.referral_record(referrer=referrer, referred=referred)
+
+
+def test_a_referral_that_would_close_a_circle_is_refused_however_long_the_circle():
+    # Everyone joined the same day, so the joined dates allow every direction.
+    a, b, c = (MemberFactory(member_no=no, joined_on=day(2026, 1, 1)) for no in "ABC")
+    actions.referral_record(referrer=a, referred=b)
+    with pytest.raises(DomainError, match="Member A already referred member B") as refused:
+        actions.referral_record(referrer=b, referred=a)
+    assert refused.value.field == "referred_no"
+
+    actions.referral_record(referrer=b, referred=c)
+    with pytest.raises(DomainError, match="Member A already referred member C"):
+        actions.referral_record(referrer=c, referred=a)
+    assert sorted(
+        (r.referrer.member_no, r.referred.member_no)
+        for r in Referral.objects.select_related("referrer", "referred")
+    ) == [("A", "B"), ("B", "C")]
 
 
 def test_a_new_full_member_starts_at_the_entry_tier_and_an_experience_member_at_none(staff):

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from loyalty.audit import audit_record
@@ -28,7 +29,7 @@ from tiers.models import (
     TierOverride,
     TierPolicy,
 )
-from tiers.services import tier_override_set, tiers_recompute
+from tiers.services import policy_draft_create, tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -124,13 +125,16 @@ def test_every_change_page_renders_for_a_superuser(admin_client, some_of_everyth
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize(
-    "model",
-    [m for m in EVERY_MODEL if m not in [*READ_ONLY, Tier, Member]],
-    ids=lambda m: m._meta.label,
-)
-def test_every_add_page_renders_for_a_superuser(admin_client, model):
-    assert admin_client.get(admin_url(model, "add")).status_code == 200
+@pytest.mark.parametrize("model", EVERY_MODEL, ids=lambda m: m._meta.label)
+def test_nothing_is_added_or_deleted_through_the_admin(admin_client, some_of_everything, model):
+    # Each is added by an import or an audited service, and nothing is deleted: history and
+    # audit entries refer to every row (a member's personal data is erased, audited, instead).
+    obj = model.objects.first()
+    count = model.objects.count()
+
+    assert admin_client.get(admin_url(model, "add")).status_code == 403
+    assert admin_client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    assert model.objects.count() == count
 
 
 @pytest.mark.parametrize("model", READ_ONLY, ids=lambda m: m._meta.label)
@@ -187,6 +191,9 @@ def test_a_members_identity_status_and_tier_state_cannot_be_changed_in_the_admin
     assert response.status_code == 302
     member.refresh_from_db()
     assert member.name == "新名字"
+    entry = AuditEntry.objects.get(action="member.update", target_id=str(member.pk))
+    assert entry.actor.username == "admin"
+    assert entry.before["name"] != "新名字" and entry.after["name"] == "新名字"
     assert (member.member_no, member.joined_on) == ("W001", datetime.date(2025, 6, 1))
     assert member.status == "active"
     assert MemberTier.objects.get(member=member).current_tier == gold
@@ -214,23 +221,48 @@ def policy_form(**overrides) -> dict:
     return data
 
 
-def test_a_new_policy_version_starts_as_a_draft(admin_client):
-    response = admin_client.post(admin_url(TierPolicy, "add"), policy_form())
+@pytest.fixture
+def draft(admin_user):
+    return policy_draft_create(actor=admin_user)
+
+
+def test_a_drafts_settings_saved_in_the_admin_go_through_the_audited_service(admin_client, draft):
+    review_settings = {**draft.review_settings, "cooldown_quarters": 2}
+
+    response = admin_client.post(
+        admin_url(TierPolicy, "change", draft.pk),
+        policy_form(
+            name="第二版",
+            referral_points="300",
+            review_settings=json.dumps(review_settings),
+        ),
+    )
 
     assert response.status_code == 302
-    assert TierPolicy.objects.get(version=2).status == TierPolicy.Status.DRAFT
+    draft.refresh_from_db()
+    assert (draft.name, draft.referral_points) == ("第二版", 300)
+    assert draft.review_settings["cooldown_quarters"] == 2
+    entry = AuditEntry.objects.get(action="policy.draft.update", target_id=str(draft.pk))
+    assert entry.actor.username == "admin"
+    assert entry.before["referral_points"] == 200 and entry.after["referral_points"] == 300
+    assert entry.after["review_settings"]["cooldown_quarters"] == 2
+    assert entry.after["name"] == "第二版"
 
 
-def test_a_policy_with_a_broken_rule_is_refused_with_where_and_why(admin_client):
+def test_a_draft_with_a_broken_rule_is_refused_with_where_and_why(admin_client, draft):
     rules = TierPolicy.objects.get(version=1).rules
     rules["gold"] = {"any": [{"metric": "height", "min": 3}]}
 
-    response = admin_client.post(admin_url(TierPolicy, "add"), policy_form(rules=rules))
+    response = admin_client.post(
+        admin_url(TierPolicy, "change", draft.pk), policy_form(rules=rules)
+    )
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["rules"]
     assert "gold.any[0]" in errors[0] and "height" in errors[0]
-    assert not TierPolicy.objects.filter(version=2).exists()
+    draft.refresh_from_db()
+    assert draft.rules["gold"] != rules["gold"]
+    assert not AuditEntry.objects.filter(action="policy.draft.update").exists()
 
 
 def test_a_published_policy_cannot_be_edited_or_deleted(admin_client):
@@ -247,16 +279,97 @@ def test_a_published_policy_cannot_be_edited_or_deleted(admin_client):
     assert published.name != "改"
 
 
-def test_the_tiers_are_a_fixed_set_whose_codes_and_ranks_cannot_change(
+def test_tiers_and_benefits_are_only_shown_in_the_admin_edited_in_the_back_office(
     admin_client, rf, admin_user
 ):
+    # The back office's tier page renames tiers and edits benefits with an audit entry; the
+    # admin would change them silently.
     request = rf.get("/")
     request.user = admin_user
     gold = Tier.objects.get(code="gold")
+    benefit = gold.benefits.first()
+    tier_admin = admin.site._registry[Tier]
 
-    readonly = admin.site._registry[Tier].get_readonly_fields(request, gold)
+    page = admin_client.get(admin_url(Tier, "change", gold.pk))
+    response = admin_client.post(
+        admin_url(Tier, "change", gold.pk),
+        {
+            "name_zh": "改名",
+            "name_en": "Renamed",
+            "benefits-TOTAL_FORMS": "1",
+            "benefits-INITIAL_FORMS": "1",
+            "benefits-0-id": str(benefit.pk),
+            "benefits-0-tier": str(gold.pk),
+            "benefits-0-position": "1",
+            "benefits-0-kind": benefit.kind,
+            "benefits-0-value": "50",
+            "benefits-0-title_zh": "改",
+            "benefits-0-title_en": "Changed",
+        },
+    )
 
-    assert set(readonly) == {"code", "rank"}
-    assert admin_client.get(admin_url(Tier, "add")).status_code == 403
-    assert admin_client.post(admin_url(Tier, "delete", gold.pk), {"post": "yes"}).status_code == 403
+    assert page.status_code == 200
+    assert response.status_code == 403
+    assert not tier_admin.has_change_permission(request, gold)
+    assert not any(
+        inline.has_change_permission(request, gold)
+        or inline.has_add_permission(request, gold)
+        or inline.has_delete_permission(request, gold)
+        for inline in tier_admin.get_inline_instances(request, gold)
+    )
+    gold.refresh_from_db()
+    benefit.refresh_from_db()
+    assert (gold.name_en, benefit.title_en) != ("Renamed", "Changed")
     assert Tier.objects.count() == 5
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """A client logged in as a staff user of ``role``'s group."""
+
+    def login(role: str):
+        user = django_user_model.objects.create_user(role, password="x-12345", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.mark.parametrize("role", ["committee", "policy_owner", "auditor"])
+def test_roles_that_see_contact_details_masked_see_them_masked_in_the_admin(staff_client, role):
+    member = MemberFactory(member_no="C001", phone="13812348000", email="alice@example.com")
+    entry = audit_record(
+        actor=None,
+        action="member.update",
+        target=member,
+        before={"phone": "13900001111", "email": "bob@example.com"},
+        after={"phone": "13812348000", "email": "alice@example.com"},
+    )
+    client = staff_client(role)
+
+    pages = [
+        client.get(admin_url(Member, "changelist")),
+        client.get(admin_url(Member, "change", member.pk)),
+    ]
+    if role == "auditor":  # the one role that reads the audit log
+        pages.append(client.get(admin_url(AuditEntry, "change", entry.pk)))
+
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert "138****8000" in html
+        assert "13812348000" not in html and "alice@example.com" not in html
+        assert "13900001111" not in html and "bob@example.com" not in html
+    assert "a****@example.com" in pages[1].content.decode()
+
+
+def test_staff_who_may_see_contact_details_see_them_in_full_in_the_admin(staff_client):
+    member = MemberFactory(member_no="C001", phone="13812348000", email="alice@example.com")
+    client = staff_client("ops")
+
+    listing = client.get(admin_url(Member, "changelist")).content.decode()
+    page = client.get(admin_url(Member, "change", member.pk)).content.decode()
+
+    assert "13812348000" in listing
+    assert 'value="13812348000"' in page and 'value="alice@example.com"' in page

@@ -1,0 +1,104 @@
+"""Referrals through the API: a refusal names the field at fault; a referral never closes a
+circle, even when both directions arrive at the same moment."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from api.services import api_key_create
+from members.models import Referral
+from members.tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+SAME_DAY = datetime.date(2024, 3, 1)
+
+
+def refer(client, referrer: str, referred: str):
+    return client.post(
+        "/api/v1/referrals/", {"referrer_no": referrer, "referred_no": referred}, format="json"
+    )
+
+
+@pytest.fixture
+def same_day(db):
+    return [MemberFactory(member_no=no, joined_on=SAME_DAY) for no in ("A", "B", "C")]
+
+
+def test_a_referral_back_to_ones_referrer_is_refused_naming_the_referred_member(api, same_day):
+    assert refer(api, "A", "B").status_code == 201
+
+    response = refer(api, "B", "A")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "referred_no": [
+            "Member A already referred member B, directly or through other members: "
+            "referrals cannot go round in a circle."
+        ]
+    }
+    assert Referral.objects.count() == 1
+
+
+def test_a_circle_through_other_members_is_refused(api, same_day):
+    assert refer(api, "A", "B").status_code == 201
+    assert refer(api, "B", "C").status_code == 201
+
+    response = refer(api, "C", "A")
+
+    assert response.status_code == 400
+    assert "round in a circle" in response.json()["referred_no"][0]
+    assert Referral.objects.count() == 2
+
+
+def test_a_referred_member_who_joined_before_the_referrer_is_refused_naming_the_field(api):
+    MemberFactory(member_no="OLD", joined_on=datetime.date(2020, 1, 1))
+    MemberFactory(member_no="NEW", joined_on=datetime.date(2021, 1, 1))
+
+    response = refer(api, "NEW", "OLD")
+
+    assert response.status_code == 400
+    assert response.json() == {"referred_no": ["The referred member joined before the referrer."]}
+    assert not Referral.objects.exists()
+
+
+def at_the_same_moment(raw_key: str, *pairs: tuple[str, str]) -> list:
+    """The answers to referrals sent at the same moment, one thread (and connection) each."""
+    barrier = threading.Barrier(len(pairs))
+    answers = []
+
+    def send(referrer: str, referred: str) -> None:
+        try:
+            client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            barrier.wait()
+            answers.append(refer(client, referrer, referred))
+        finally:
+            connection.close()  # each thread has its own real connection
+
+    threads = [threading.Thread(target=send, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+# Transactional: real commits, seen by both threads.
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_both_directions_sent_at_the_same_moment_store_one_and_refuse_the_other():
+    _key, raw_key = api_key_create(name="POS", scopes="all")
+    for round_no in range(5):
+        a, b = f"A{round_no}", f"B{round_no}"
+        MemberFactory(member_no=a, joined_on=SAME_DAY)
+        MemberFactory(member_no=b, joined_on=SAME_DAY)
+
+        answers = at_the_same_moment(raw_key, (a, b), (b, a))
+
+        assert sorted(answer.status_code for answer in answers) == [201, 400]
+        assert Referral.objects.filter(referrer__member_no__in=[a, b]).count() == 1
