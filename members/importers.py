@@ -59,6 +59,8 @@ MAX_SHOWN_ERRORS = 1_000_000
 PROGRESS_EVERY = 100_000
 # After writing this many rows on PostgreSQL, refresh the table's planner statistics.
 _ANALYZE_AFTER = 10_000
+# PostgreSQL's memory for each sort or hash of an import's checks and writes.
+_WORK_MEM = "64MB"
 # The PostgreSQL advisory lock key that makes imports run one at a time.
 _IMPORT_LOCK = 7_314_001
 # How much of the file encoding detection reads.
@@ -634,8 +636,11 @@ class _Importer:
                 self._stage()
                 self.errors.raise_if_any()
                 self.sql(_repeated(self.identity))
+                # Before classifying: a table without statistics is planned as 1,850 rows, and
+                # the join to the (nearly always empty) repeats then hashes the whole file.
+                self.analyze("dup")
                 self.sql(self.classify())
-                self.analyze("dup", "chk")
+                self.analyze("chk")
                 for line, message in self.bad_rows():
                     self.errors.add(line, message)
                 self.errors.raise_if_any()
@@ -681,6 +686,9 @@ class _Importer:
         if not self.value("SELECT pg_try_advisory_xact_lock(%s)", [_IMPORT_LOCK])[0]:
             self.progress(gettext("another import is running; waiting for it to finish ..."))
             self.sql("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK])
+        # The checks hash-join and group the whole file and the write sorts it: with the default
+        # 4 MB each spills to disk in many batches. For this transaction only.
+        self.sql("SELECT set_config('work_mem', %s, true)", [_WORK_MEM])
 
     # Step 1: stage.
 
@@ -1446,7 +1454,11 @@ class _TransactionImporter(_Importer):
             cursor.execute(
                 f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "
                 "amount_fen, occurred_at, occurred_on, NULL, %s FROM {chk} "
-                "WHERE status = -1 AND kind = 'purchase'".format(**self.names),
+                # In index order: the (member, day) index and the deferred foreign-key checks
+                # of members at commit then touch each page once, not at random (about a fifth
+                # less time for a million rows than in line order).
+                "WHERE status = -1 AND kind = 'purchase' "
+                "ORDER BY member_id, occurred_on".format(**self.names),
                 [now],
             )
             count += cursor.rowcount
@@ -1457,7 +1469,8 @@ class _TransactionImporter(_Importer):
                 f"INSERT INTO {{txn}} ({columns}) SELECT c.external_id, c.member_id, c.kind, "
                 "c.amount_fen, c.occurred_at, c.occurred_on, "
                 "(SELECT p.id FROM {txn} p WHERE p.external_id = c.refund_of), %s FROM {chk} c "
-                "WHERE c.status = -1 AND c.kind = 'refund'".format(**self.names),
+                "WHERE c.status = -1 AND c.kind = 'refund' "
+                "ORDER BY c.member_id, c.occurred_on".format(**self.names),
                 [now],
             )
             count += cursor.rowcount
