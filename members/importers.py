@@ -13,6 +13,12 @@ runs in one transaction, in three steps, the same for every kind:
    refunds beyond their purchase's amount ...) and reports every bad row by its line number;
 3. write: only when no row is bad, ``INSERT … SELECT`` the new rows.
 
+On PostgreSQL, transactions take a fast path in step 1: a run of lines whose every value is in
+a canonical form (``_CANONICAL_*``, strictly narrower than the converters) is handed to ``COPY``
+as written and PostgreSQL converts it; what no regex can check (a zero amount, a moment later
+than tomorrow) is found in SQL and those lines are staged again the Python way, which names the
+problem. Every other line takes the Python way. Both give the same staged rows (tested).
+
 Importing stores facts and evaluates nobody: tiers move at the next evaluation.
 """
 
@@ -53,6 +59,8 @@ MAX_SHOWN_ERRORS = 1_000_000
 PROGRESS_EVERY = 100_000
 # After writing this many rows on PostgreSQL, refresh the table's planner statistics.
 _ANALYZE_AFTER = 10_000
+# PostgreSQL's memory for each sort or hash of an import's checks and writes.
+_WORK_MEM = "64MB"
 # The PostgreSQL advisory lock key that makes imports run one at a time.
 _IMPORT_LOCK = 7_314_001
 # How much of the file encoding detection reads.
@@ -208,6 +216,95 @@ def _not_decodable(path: Path, encoding: str) -> DomainError:
 def _blank(raw: list[str]) -> bool:
     """A row with no values: an empty line, or only commas."""
     return not any(value.strip() for value in raw)
+
+
+# A physical line as ``TextIOWrapper(newline="")`` yields it: ended by \\n, \\r\\n or \\r.
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)")
+# The fast path reads ahead this many characters at a time.
+_READ_AHEAD = 1 << 20
+# Runs of fewer canonical lines between two odd rows go the Python way (a COPY costs a round trip).
+_FAST_RUN_MIN = 16
+
+
+class _Source:
+    """The decoded file, read ahead in blocks, taken either as runs of lines (the fast path
+    matches a whole run with one regex) or one physical line at a time (for ``csv.reader``,
+    split exactly as reading the file line by line splits it). ``consumed`` counts the physical
+    lines taken either way, so line numbers are the same as ``csv.reader``'s on the file."""
+
+    def __init__(self, handle: io.TextIOWrapper):
+        self.handle = handle
+        self.text = ""
+        self.pos = 0
+        self.consumed = 0
+        self.eof = False
+        self.error: UnicodeDecodeError | None = None
+
+    def fill(self) -> bool:
+        """Read ahead; False at the end of the file. A decoding error is raised only when the
+        text before it has been taken, as reading line by line would raise it."""
+        if self.eof:
+            if self.error is not None:
+                raise self.error
+            return False
+        parts, size = [self.text[self.pos :]], 0
+        while size < _READ_AHEAD:
+            try:
+                # The size TextIOWrapper reads by: decoding errors surface where they did.
+                piece = self.handle.read(8192)
+            except UnicodeDecodeError as exc:
+                self.error, self.eof = exc, True
+                break
+            if not piece:
+                self.eof = True
+                break
+            parts.append(piece)
+            size += len(piece)
+        self.text, self.pos = "".join(parts), 0
+        if not size and self.error is not None:
+            raise self.error
+        return bool(size)
+
+    def lines(self) -> Iterator[str]:
+        while True:
+            line = _PHYSICAL_LINE.match(self.text, self.pos)
+            # A \r at the end of what was read may be the first half of \r\n.
+            if line is not None and (
+                self.eof or line.end() < len(self.text) or not line.group().endswith("\r")
+            ):
+                self.pos = line.end()
+                self.consumed += 1
+                yield line.group()
+            elif not self.fill():
+                if self.pos < len(self.text):
+                    rest, self.pos = self.text[self.pos :], len(self.text)
+                    self.consumed += 1
+                    yield rest
+                return
+
+    def run(self, pattern: re.Pattern, limit: int) -> tuple[int, int, bool]:
+        """Where the run of lines matched by ``pattern`` at the current position stops, how many
+        lines it has, and whether it is whole: ``limit`` lines or the rest of the file (else an
+        odd line follows it)."""
+        while True:
+            stop = pattern.match(self.text, self.pos).end()
+            lines = self.text.count("\n", self.pos, stop)
+            if (
+                not lines
+                or lines >= limit
+                or self.eof
+                or self.text.find("\n", stop) != -1
+                or not self.fill()
+            ):
+                break
+        whole = lines >= limit or (self.eof and stop == len(self.text))
+        return stop, lines, whole
+
+    def take(self, stop: int, lines: int) -> str:
+        run = self.text[self.pos : stop]
+        self.pos = stop
+        self.consumed += lines
+        return run
 
 
 class _Errors:
@@ -368,15 +465,20 @@ def _date(*, required: bool = True) -> Converter:
     return convert
 
 
+def _too_late(latest: datetime.date) -> datetime.datetime:
+    """The first instant after the local day ``latest``: a fact at or after it is in the future.
+    Compared as instants: cheaper than converting every moment to its local date."""
+    return datetime.datetime.combine(
+        latest + datetime.timedelta(days=1), datetime.time(), tzinfo=timezone.get_default_timezone()
+    )
+
+
 def _happened(latest: datetime.date) -> Converter:
     """The aware moment of a fact that already happened: a date-time (local time without a UTC
     offset) or a date (local midnight), dated no later than ``latest`` (tomorrow: a day of
     slack for clocks and time zones)."""
     tz = timezone.get_default_timezone()
-    # Compared as instants: cheaper than converting every moment to its local date.
-    too_late = datetime.datetime.combine(
-        latest + datetime.timedelta(days=1), datetime.time(), tzinfo=tz
-    )
+    too_late = _too_late(latest)
 
     def convert(text: str) -> datetime.datetime:
         if not text:
@@ -408,6 +510,34 @@ class _Fen(int):
 
     def __str__(self) -> str:
         return str(fen_to_yuan(self))
+
+
+# Canonical forms: the values the fast path (PostgreSQL) hands to PostgreSQL as they are written.
+# Each is strictly narrower than what its converter above accepts, and PostgreSQL reads each to
+# exactly what the converter returns (members/tests/test_import_fast_path.py shows both), so
+# the rules stay in the converters: a value that is not canonical takes the Python way, and a
+# canonical value is never one PostgreSQL could refuse (that would abort the COPY, and with it
+# the whole import, without naming the line).
+_CANONICAL_ID = "[A-Za-z0-9_.:/#-]"  # printable ASCII: NFKC and hidden-character checks are moot
+_CANONICAL_AMOUNT = r"\d{1,12}(?:\.\d{1,2})?"  # positive is checked in SQL: "0.00" is restated
+# Valid in every year: day 29 of February goes the Python way.
+_CANONICAL_MONTH_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+_CANONICAL_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+_CANONICAL_OFFSET = r"(?:Z|[+-](?:0\d|1[0-4]):?[0-5]\d)"
+# Local times (no offset) only from 1992, after Shanghai's last daylight-saving time: an
+# ambiguous local time is read as the earlier instant by Python, the later by PostgreSQL.
+# Future moments are checked in SQL and restated the Python way.
+_CANONICAL_MOMENT = (
+    f"(?:(?:19|2\\d)\\d\\d-{_CANONICAL_MONTH_DAY}[T ]{_CANONICAL_CLOCK}{_CANONICAL_OFFSET}"
+    f"|(?:199[2-9]|2\\d\\d\\d)-{_CANONICAL_MONTH_DAY}(?:[T ]{_CANONICAL_CLOCK})?)"
+)
+
+
+def _canonical_identifier(max_length: int) -> str:
+    return f"{_CANONICAL_ID}{{1,{max_length}}}"
 
 
 # The framework: staging, checks, writing.
@@ -443,6 +573,7 @@ class _Importer:
         self.encoding = encoding
         self.tz = timezone.get_default_timezone()
         self.latest = timezone.localdate() + datetime.timedelta(days=1)
+        self.too_late = _too_late(self.latest)
         self.fields = self.columns()
         self.errors = _Errors()
         self.postgres = connection.vendor == "postgresql"
@@ -456,6 +587,7 @@ class _Importer:
             "edges": qn("_import_referral_edges"),
             "rooted": qn("_import_rooted"),
             "circle": qn("_import_circles"),
+            "seq": qn("_import_line"),
             "member": qn(Member._meta.db_table),
             "txn": qn(Transaction._meta.db_table),
             "referral": qn(Referral._meta.db_table),
@@ -512,8 +644,11 @@ class _Importer:
                 self._stage()
                 self.errors.raise_if_any()
                 self.sql(_repeated(self.identity))
+                # Before classifying: a table without statistics is planned as 1,850 rows, and
+                # the join to the (nearly always empty) repeats then hashes the whole file.
+                self.analyze("dup")
                 self.sql(self.classify())
-                self.analyze("dup", "chk")
+                self.analyze("chk")
                 for line, message in self.bad_rows():
                     self.errors.add(line, message)
                 self.errors.raise_if_any()
@@ -559,6 +694,9 @@ class _Importer:
         if not self.value("SELECT pg_try_advisory_xact_lock(%s)", [_IMPORT_LOCK])[0]:
             self.progress(gettext("another import is running; waiting for it to finish ..."))
             self.sql("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK])
+        # The checks hash-join and group the whole file and the write sorts it: with the default
+        # 4 MB each spills to disk in many batches. For this transaction only.
+        self.sql("SELECT set_config('work_mem', %s, true)", [_WORK_MEM])
 
     # Step 1: stage.
 
@@ -583,26 +721,58 @@ class _Importer:
         return io.TextIOWrapper(handle, encoding=self.encoding, newline="")
 
     def _stage(self) -> None:
-        columns = ", ".join(
-            f"{name} {field.db_type(connection)}"
-            for name, field in (("line", _LINE), ("problem", _PROBLEM), *self.staged)
-        )
         self.sql("DROP TABLE IF EXISTS {stg}")
-        self.sql(f"CREATE TEMPORARY TABLE {{stg}} ({columns})")
-        reader = None
+        self.sql(f"CREATE TEMPORARY TABLE {{stg}} ({self.staging_columns()})")
+        reader = source = None
         try:
             with self._open() as handle:
-                reader = csv.reader(handle)
-                self._stage_rows(reader)
+                if self.fast_path_possible():
+                    source = _Source(handle)
+                    reader = csv.reader(source.lines())
+                else:
+                    reader = csv.reader(handle)
+                self._stage_rows(reader, source)
         except UnicodeDecodeError:
             raise _not_decodable(self.path, self.encoding) from None
         except csv.Error as exc:
+            line = source.consumed if source else reader.line_num if reader else 1
             raise DomainError(
                 gettext("%(path)s is not valid CSV at line %(line)d: %(error)s")
-                % {"path": self.path, "line": reader.line_num if reader else 1, "error": exc}
+                % {"path": self.path, "line": line, "error": exc}
             ) from None
         if self.postgres:
             self.sql("ANALYZE {stg}")
+
+    def staging_columns(self) -> str:
+        return ", ".join(
+            f"{name} {field.db_type(connection)}"
+            for name, field in (("line", _LINE), ("problem", _PROBLEM), *self.staged)
+        )
+
+    # The fast path (PostgreSQL, a kind that declares ``canonical``): runs of lines whose every
+    # value is in canonical form go to PostgreSQL as they are, and PostgreSQL converts them.
+
+    canonical: dict[str, str] | None = None
+
+    def fast_path_possible(self) -> bool:
+        return self.postgres and self.canonical is not None
+
+    def fast_pattern(self, header: list[str], limit: int) -> re.Pattern | None:
+        """A regex matching a run of at most ``limit`` whole canonical lines, for this header."""
+        raise NotImplementedError
+
+    def stage_fast(self, header: list[str], text: str, first_line: int) -> None:
+        """Stage a run of canonical lines (``\\n``-terminated) whose first is ``first_line``."""
+        raise NotImplementedError
+
+    def restate_fast(self) -> Iterator[int]:
+        """Lines of the fast path that SQL found outside the range its canonical forms
+        guarantee (a date in the future ...): they are staged again the Python way, which names
+        the problem."""
+        raise NotImplementedError
+
+    def discard_restated(self) -> None:
+        raise NotImplementedError
 
     def _header(self, reader) -> tuple[list[str], int]:
         for names in reader:
@@ -641,51 +811,123 @@ class _Importer:
             self.errors.raise_if_any()
         return names, line
 
-    def _stage_rows(self, reader) -> None:
-        header, end = self._header(reader)
-        width = len(header)
+    def _layout(self, header: list[str]) -> tuple:
         columns = [
             (column, header.index(column), convert) for column, convert in self.fields.items()
         ]
         converters = [(index, convert) for _column, index, convert in columns]
-        empty = (None,) * len(self.staged)
-        parse, size = self.parse, chunk_size()
+        return len(header), columns, converters, (None,) * len(self.staged)
+
+    def _staged_row(self, raw: list[str], line: int, layout: tuple) -> tuple:
+        """The staged tuple of one record: line, problems, the converted values."""
+        width, columns, converters, empty = layout
+        problems: list[str] = []
+        if len(raw) != width:
+            problems.append(
+                gettext("%(found)d values where the header has %(expected)d columns")
+                % {"found": len(raw), "expected": width}
+            )
+            staged = empty
+        else:
+            try:
+                values = [convert(raw[index].strip()) for index, convert in converters]
+            except _Bad:
+                values = self._convert_each(raw, columns, problems)
+            staged = self.parse(values, problems)
+        return (line, "; ".join(problems) if problems else None, *staged)
+
+    def _stage_rows(self, reader, source: _Source | None = None) -> None:
+        header, end = self._header(reader)
+        layout = self._layout(header)
+        size = chunk_size()
+        fast = self.fast_pattern(header, size) if source is not None else None
         count = 0
         block: list[tuple] = []
         with self._stager() as stage:
-            for raw in reader:
-                # A quoted value may span lines: a record starts on the line after the last one.
-                line, end = end + 1, reader.line_num
+
+            def counted(rows: int) -> None:
+                nonlocal count
+                before, count = count, count + rows
+                if count // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                    shown = count - count % PROGRESS_EVERY
+                    self.progress(gettext("  validated %(count)s rows") % {"count": f"{shown:,}"})
+
+            def take(raw: list[str], line: int) -> None:
                 if not raw or (not raw[0].strip() and _blank(raw)):
-                    continue
-                count += 1
-                if count % PROGRESS_EVERY == 0:
-                    self.progress(gettext("  validated %(count)s rows") % {"count": f"{count:,}"})
-                problems: list[str] = []
-                if len(raw) != width:
-                    problems.append(
-                        gettext("%(found)d values where the header has %(expected)d columns")
-                        % {"found": len(raw), "expected": width}
-                    )
-                    staged = empty
-                else:
-                    try:
-                        values = [convert(raw[index].strip()) for index, convert in converters]
-                    except _Bad:
-                        values = self._convert_each(raw, columns, problems)
-                    staged = parse(values, problems)
-                block.append((line, "; ".join(problems) if problems else None, *staged))
+                    return
+                counted(1)
+                block.append(self._staged_row(raw, line, layout))
                 if len(block) >= size:
                     stage(block)
                     block.clear()
+
+            if fast is None:
+                for raw in reader:
+                    # A quoted value may span lines: a record starts on the line after the last.
+                    line, end = end + 1, reader.line_num
+                    take(raw, line)
+            else:
+                records = iter(reader)
+                fast_rows = 0
+                while True:
+                    stop, lines, whole = source.run(fast, size)
+                    # A short run between odd rows is cheaper the Python way than as a COPY.
+                    if lines and (whole or lines >= _FAST_RUN_MIN):
+                        self.stage_fast(header, source.take(stop, lines), end + 1)
+                        end += lines
+                        fast_rows += lines
+                        counted(lines)
+                        continue
+                    # The short run's lines, one per record, then the next record.
+                    for _ in range(lines + 1):
+                        raw = next(records, None)
+                        if raw is None:
+                            break
+                        line, end = end + 1, source.consumed
+                        take(raw, line)
+                    if raw is None:
+                        break
             if block:
                 stage(block)
+        if fast is not None and fast_rows:
+            self._restage(header, layout)
+
+    def _restage(self, header: list[str], layout: tuple) -> None:
+        """Stage again, the Python way, the lines of the fast path that SQL flagged: read the
+        file once more (only a file with such bad rows pays for it), both in line order."""
+        flagged = self.restate_fast()
+        wanted = next(flagged, None)
+        if wanted is None:
+            return
+        block: list[tuple] = []
+        with self._open() as handle, self._stager() as stage:
+            reader = csv.reader(handle)
+            _names, end = self._header(reader)
+            for raw in reader:
+                line, end = end + 1, reader.line_num
+                if line != wanted:
+                    continue
+                block.append(self._staged_row(raw, line, layout))
+                if len(block) >= chunk_size():
+                    stage(block)
+                    block.clear()
+                wanted = next(flagged, None)
+                if wanted is None:
+                    break
+            if block:
+                stage(block)
+        self.discard_restated()
 
     def _stager(self):
         """A context giving a function that writes a block of staged rows."""
         names = ", ".join(("line", "problem", *(name for name, _field in self.staged)))
         if self.postgres:
-            return _CopyStager(self, f"COPY {self.names['stg']} ({names}) FROM STDIN")
+            staged = (("line", _LINE), ("problem", _PROBLEM), *self.staged)
+            return _CopyStager(
+                self,
+                [name for name, _field in staged],
+                [(index, _copy_cell(field)) for index, (_name, field) in enumerate(staged)],
+            )
         marks = ", ".join(["%s"] * (2 + len(self.staged)))
         return _InsertStager(self, f"INSERT INTO {self.names['stg']} ({names}) VALUES ({marks})")
 
@@ -764,37 +1006,37 @@ class _SqliteWriterGate:
 
 
 class _CopyStager:
-    """COPY in text format, fed in blocks: several times faster than a call per row."""
+    """COPY in text format, one statement per block: several times faster than a call per row,
+    and the fast path's own COPYs can run between two blocks."""
 
-    def __init__(self, importer: _Importer, statement: str):
-        self.importer, self.statement = importer, statement
+    def __init__(self, importer: _Importer, columns: list[str], cells: list[tuple[int, object]]):
+        """``cells``: (position in the staged tuple, how its value is written) per column."""
+        self.importer = importer
+        self.statement = f"COPY {importer.names['stg']} ({', '.join(columns)}) FROM STDIN"
+        self.cells = cells
 
     def __enter__(self):
         self.cursor = connection.cursor()
-        self.cells = [_copy_cell(field) for _name, field in ((None, _LINE), (None, _PROBLEM))]
-        self.cells += [_copy_cell(field) for _name, field in self.importer.staged]
-        self.manager = self.cursor.cursor.copy(self.statement)
-        self.copy = self.manager.__enter__()
         return self.write
 
     def write(self, block: list[tuple]) -> None:
         cells = self.cells
-        self.copy.write(
-            "".join(
-                [
-                    "\t".join([cell(value) for cell, value in zip(cells, row, strict=True)]) + "\n"
-                    for row in block
-                ]
+        with self.cursor.cursor.copy(self.statement) as copy:
+            copy.write(
+                "".join(
+                    ["\t".join([cell(row[index]) for index, cell in cells]) + "\n" for row in block]
+                )
             )
-        )
         self.importer.chunks += 1
 
     def __exit__(self, *exc):
-        try:
-            self.manager.__exit__(*exc)
-        finally:
-            self.cursor.close()
+        self.cursor.close()
         return False
+
+
+def _yuan(fen: int | None) -> str:
+    """Fen as the canonical amount in yuan (COPY text)."""
+    return "\\N" if fen is None else f"{fen // 100}.{fen % 100:02d}"
 
 
 def _copy_cell(field) -> Callable[[object], str]:
@@ -998,6 +1240,93 @@ class _TransactionImporter(_Importer):
             "refund_of": _identifier(64, required=False),
         }
 
+    canonical = {
+        "external_id": _canonical_identifier(64),
+        "member_no": _canonical_identifier(32),
+        "amount": _CANONICAL_AMOUNT,
+        "occurred_at": _CANONICAL_MOMENT,
+    }
+
+    def staging_columns(self) -> str:
+        if not self.fast_path_possible():
+            return super().staging_columns()
+        # The fast path stages the amount and the moment as written (numeric, and timestamptz
+        # read with the session's TimeZone set to TIME_ZONE: a time without an offset is local);
+        # fen and the local date follow in SQL, the same for the Python way's rows.
+        zone = "'" + settings.TIME_ZONE.replace("'", "''") + "'"
+        return (
+            "line bigint DEFAULT nextval('{seq}'), problem text, external_id text, "
+            "member_no text, kind text, amount numeric, "
+            "amount_fen bigint GENERATED ALWAYS AS ((amount * 100)::bigint) STORED, "
+            "occurred_at timestamptz, "
+            f"occurred_on date GENERATED ALWAYS AS ((occurred_at AT TIME ZONE {zone})::date) "
+            "STORED, refund_of text"
+        ).format(seq=self.names["seq"].replace("'", "''"))
+
+    def _stage(self) -> None:
+        if not self.fast_path_possible():
+            return super()._stage()
+        zone = self.value("SELECT current_setting('TimeZone')")[0]
+        self.sql("DROP TABLE IF EXISTS {stg}")
+        self.sql("DROP SEQUENCE IF EXISTS {seq}")
+        self.sql("CREATE TEMPORARY SEQUENCE {seq}")
+        self.sql("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
+        super()._stage()
+        self.sql("ALTER SEQUENCE {seq} OWNED BY {stg}.line")
+        # Back to the connection's time zone (an error rolls the setting back with the rest).
+        self.sql("SELECT set_config('TimeZone', %s, true)", [zone])
+
+    def _stager(self):
+        if not self.fast_path_possible():
+            return super()._stager()
+        # The staged tuple: line, problem, external_id, member_no, kind, amount_fen,
+        # occurred_at, occurred_on, refund_of; fen is written as yuan, the date is computed.
+        text = _copy_cell(_TEXT)
+        return _CopyStager(
+            self,
+            ["line", "problem", "external_id", "member_no", "kind", "amount", "occurred_at"]
+            + ["refund_of"],
+            [(0, _copy_cell(_LINE)), (1, text), (2, text), (3, text), (4, text), (5, _yuan)]
+            + [(6, _copy_cell(_MOMENT)), (8, text)],
+        )
+
+    def fast_pattern(self, header: list[str], limit: int) -> re.Pattern:
+        def line(kind: str, refund_of: str) -> str:
+            values = {**self.canonical, "kind": kind, "refund_of": refund_of}
+            return ",".join(values[column] for column in header)
+
+        # A purchase names no purchase, a refund names one (else the Python way says why).
+        purchase = line(_PURCHASE.value, "")
+        refund = line(_REFUND.value, _canonical_identifier(64))
+        return re.compile(f"(?:(?:{purchase}|{refund})\\r?\\n){{0,{limit}}}", re.ASCII)
+
+    def stage_fast(self, header: list[str], text: str, first_line: int) -> None:
+        if "\r" in text:
+            # COPY wants one kind of line end; a canonical value has no \r.
+            text = text.replace("\r\n", "\n")
+        with connection.cursor() as cursor:
+            # The rows take their line numbers from the sequence, in the order COPY reads them.
+            cursor.execute("SELECT setval(%s, %s, false)", [self.names["seq"], first_line])
+            statement = "COPY {} ({}) FROM STDIN (FORMAT csv)".format(
+                self.names["stg"], ", ".join(header)
+            )
+            with cursor.cursor.copy(statement) as copy:
+                copy.write(text)
+        self.chunks += 1
+
+    # What no regex can say: zero is not positive, and "later than tomorrow".
+    _RESTATED = "problem IS NULL AND (amount_fen <= 0 OR occurred_at >= %s)"
+
+    def restate_fast(self) -> Iterator[int]:
+        rows = self.query(
+            f"SELECT line FROM {{stg}} WHERE {self._RESTATED} ORDER BY line", [self.too_late]
+        )
+        return (line for (line,) in rows)
+
+    def discard_restated(self) -> None:
+        # The Python way staged these lines again, each with its problem.
+        self.sql(f"DELETE FROM {{stg}} WHERE {self._RESTATED}", [self.too_late])
+
     def parse(self, values: list, problems: list[str]) -> tuple:
         external_id, member_no, kind, amount, occurred_at, refund_of = values
         if kind == _PURCHASE and refund_of:
@@ -1133,7 +1462,11 @@ class _TransactionImporter(_Importer):
             cursor.execute(
                 f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "
                 "amount_fen, occurred_at, occurred_on, NULL, %s FROM {chk} "
-                "WHERE status = -1 AND kind = 'purchase'".format(**self.names),
+                # In index order: the (member, day) index and the deferred foreign-key checks
+                # of members at commit then touch each page once, not at random (about a fifth
+                # less time for a million rows than in line order).
+                "WHERE status = -1 AND kind = 'purchase' "
+                "ORDER BY member_id, occurred_on".format(**self.names),
                 [now],
             )
             count += cursor.rowcount
@@ -1144,7 +1477,8 @@ class _TransactionImporter(_Importer):
                 f"INSERT INTO {{txn}} ({columns}) SELECT c.external_id, c.member_id, c.kind, "
                 "c.amount_fen, c.occurred_at, c.occurred_on, "
                 "(SELECT p.id FROM {txn} p WHERE p.external_id = c.refund_of), %s FROM {chk} c "
-                "WHERE c.status = -1 AND c.kind = 'refund'".format(**self.names),
+                "WHERE c.status = -1 AND c.kind = 'refund' "
+                "ORDER BY c.member_id, c.occurred_on".format(**self.names),
                 [now],
             )
             count += cursor.rowcount
