@@ -16,12 +16,10 @@ dated after the one being made is left alone.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -121,15 +119,6 @@ class RecomputeSummary:
     notices: int = 0
     seconds: float = 0.0
 
-    def add(self, other: RecomputeSummary) -> None:
-        """Count ``other`` (a part of the same run) in this summary."""
-        self.evaluated += other.evaluated
-        self.events.update(other.events)
-        self.not_yet_joined += other.not_yet_joined
-        self.not_taking_part += other.not_taking_part
-        self.evaluated_later_before += other.evaluated_later_before
-        self.notices += other.notices
-
     @property
     def upgrades(self) -> int:
         return self.events[engine.Event.UPGRADE]
@@ -194,25 +183,15 @@ def tiers_recompute(
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: str = "all",
-    workers: int | None = None,
 ) -> RecomputeSummary:
     """Evaluate every member as of ``as_of`` (that date only; days in between are not replayed)
     with the policy in force on it, and apply the lifecycle, in this process. Each range is its
     own durable transaction (so it is refused inside another transaction: a long run never holds
     the database, and a range done is done), and a rerun of the same date changes nothing.
-    The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``).
-
-    On PostgreSQL ``workers`` ranges (default ``RECOMPUTE_WORKERS``) are evaluated at once, each
-    on its own connection: while one waits for the database to write and commit its range,
-    another evaluates in Python (ranges share no member, so they never wait for each other)."""
+    The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``)."""
     started = time.monotonic()
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
-    workers = workers or settings.RECOMPUTE_WORKERS
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        # SQLite has one writer at a time; other connections would not see the rows of a
-        # caller's open transaction (only tests can call this inside one: ranges are durable).
-        workers = 1
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     snapshot = None
     if scope == Scope.ALL:
@@ -220,62 +199,24 @@ def tiers_recompute(
         with transaction.atomic(durable=True):
             figures_snapshot_create(context.window, snapshot)
     try:
-        if workers > 1:
-            _ranges_in_threads(context, summary, scope, snapshot, chunk_size, workers, progress)
-        else:
-            _ranges_in_turn(context, summary, scope, snapshot, chunk_size, progress)
+        after_id = 0
+        while True:
+            with transaction.atomic(durable=True):
+                ids = _lock_ids(after_id, None, chunk_size)
+                if not ids:
+                    break
+                _evaluate_range(ids[0], ids[-1], context, summary, scope, snapshot)
+            after_id = ids[-1]
+            if progress:
+                progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+            if len(ids) < chunk_size:
+                break
     finally:
         if snapshot:
             figures_snapshot_drop(snapshot)
     vacuum_analyze(MemberEvaluation, MemberTier)
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def _done(summary: RecomputeSummary) -> int:
-    return summary.evaluated + summary.not_yet_joined + summary.not_taking_part
-
-
-def _ranges_in_turn(context, summary, scope, snapshot, chunk_size, progress) -> None:
-    after_id = 0
-    while True:
-        with transaction.atomic(durable=True):
-            ids = _lock_ids(after_id, None, chunk_size)
-            if not ids:
-                break
-            _evaluate_range(ids[0], ids[-1], context, summary, scope, snapshot)
-        after_id = ids[-1]
-        if progress:
-            progress(_done(summary))
-        if len(ids) < chunk_size:
-            break
-
-
-def _ranges_in_threads(context, summary, scope, snapshot, chunk_size, workers, progress) -> None:
-    """The ranges, ``workers`` at a time, each thread on its own connection. Members registered
-    during the run after the last range's start fall in the last range (it has no upper
-    bound), as in the queued recompute."""
-    starts = member_range_starts(chunk_size)
-    bounds = list(zip(starts, [start - 1 for start in starts[1:]] + [None], strict=True))
-    lock = threading.Lock()
-
-    def evaluate(first_id: int, last_id: int | None) -> None:
-        part = RecomputeSummary(as_of=summary.as_of, policy_version=summary.policy_version)
-        try:
-            with transaction.atomic(durable=True):
-                ids = _lock_ids(first_id - 1, last_id, None)
-                if ids:
-                    _evaluate_range(ids[0], ids[-1], context, part, scope, snapshot)
-        finally:
-            connection.close()
-        with lock:
-            summary.add(part)
-            if progress:
-                progress(_done(summary))
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        # list() re-raises the first failure here, after the other ranges have finished.
-        list(pool.map(lambda bound: evaluate(*bound), bounds))
 
 
 def member_range_starts(chunk_size: int) -> list[int]:

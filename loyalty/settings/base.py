@@ -251,9 +251,6 @@ NOTIFICATION_MAX_AGE_DAYS = env.int("NOTIFICATION_MAX_AGE_DAYS", default=7)
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).
 RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)
-# How many ranges recompute_tiers evaluates at once on PostgreSQL, each on its own connection
-# (one evaluates in Python while another waits for the database); SQLite always takes one.
-RECOMPUTE_WORKERS = env.int("RECOMPUTE_WORKERS", default=2)
 # How many rows import_csv stages at a time (bounds its memory, whatever the file's size).
 IMPORT_CHUNK_SIZE = env.int("IMPORT_CHUNK_SIZE", default=10000)
 

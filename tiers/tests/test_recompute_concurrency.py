@@ -10,11 +10,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from members.tests.factories import MemberFactory, PurchaseFactory
+from members.tests.factories import MemberFactory
 from notifications.models import Kind, Notification
 from tiers import actions
 from tiers.models import DowngradeWarning, MemberEvaluation, MemberTier, TierChange
-from tiers.selectors import export_rows
 from tiers.services import tiers_recompute
 
 
@@ -91,50 +90,3 @@ def test_purchases_recorded_during_a_recompute_are_never_overwritten_with_older_
     assert not Notification.objects.filter(kind=Kind.DOWNGRADE_WARNING).exists()
     assert not TierChange.objects.filter(cause="downgrade").exists()
     assert TierChange.objects.filter(cause="upgrade").count() == len(members)
-
-
-def _history() -> list[tuple]:
-    return sorted(
-        TierChange.objects.values_list(
-            "member__member_no", "effective_on", "cause", "from_tier__code", "to_tier__code"
-        ),
-        key=str,
-    )
-
-
-@pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("migrated_data")
-def test_ranges_evaluated_on_several_connections_give_what_one_connection_gives():
-    """recompute_tiers evaluates two ranges at once on PostgreSQL (RECOMPUTE_WORKERS): the
-    export, history and warnings must be exactly those of one range after another."""
-    start = datetime.date(2025, 1, 1)
-    for n in range(90):
-        member = MemberFactory(member_no=f"W{n:03d}", joined_on=start)
-        for k in range(n % 4):
-            PurchaseFactory(
-                member=member,
-                amount_fen=(n % 7 + 1) * 600_000,
-                day=start + datetime.timedelta(days=30 * k + n),
-            )
-    dates = [datetime.date(2025, 6, 30), datetime.date(2026, 5, 20), datetime.date(2026, 7, 10)]
-
-    def run(workers: int) -> tuple:
-        for as_of in dates:
-            summary = tiers_recompute(as_of=as_of, chunk_size=7, workers=workers)
-        return summary.evaluated, list(export_rows()), _history(), _warnings()
-
-    one_at_a_time = run(1)
-    MemberEvaluation.objects.all().delete()
-    MemberTier.objects.all().delete()
-    TierChange.objects.all().delete()
-    DowngradeWarning.objects.all().delete()
-    two_at_a_time = run(2)
-
-    assert two_at_a_time == one_at_a_time
-    assert one_at_a_time[0] == 90
-    assert len({row[3] for row in one_at_a_time[1]}) > 1  # members end in different tiers
-
-
-def _warnings() -> list[tuple]:
-    return sorted(DowngradeWarning.objects.values_list("member__member_no", "warned_on"))

@@ -300,6 +300,8 @@ class Command(BaseCommand):
             "ALLOWED_HOSTS": "127.0.0.1",
             "DJANGO_SETTINGS_MODULE": "loyalty.settings.base",
             "LOG_LEVEL": "WARNING",
+            # As behind the TLS-terminating proxy of the production layout (README).
+            "USE_X_FORWARDED_PROTO": "true",
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "loyalty.wsgi", "-w", str(workers),
@@ -341,7 +343,8 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(url, timeout=5)
+                request = urllib.request.Request(url, headers={"X-Forwarded-Proto": "https"})
+                urllib.request.urlopen(request, timeout=5)
                 return
             except urllib.error.HTTPError:
                 return
@@ -358,6 +361,7 @@ from locust import HttpUser, task
 class Pos(HttpUser):
     def on_start(self):
         self.client.headers["Authorization"] = "Api-Key %(key)s"
+        self.client.headers["X-Forwarded-Proto"] = "https"
 
     @task
     def purchase(self):
