@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 
 @pytest.hookimpl(trylast=True)
@@ -50,6 +52,24 @@ def _migrated_data_in_transactional_tests(request):
     marker = request.node.get_closest_marker("django_db")
     if marker and marker.kwargs.get("transaction"):
         request.getfixturevalue("migrated_data")
+
+
+@pytest.fixture(autouse=True)
+def _configured_language():
+    """Each test starts in the configured language (zh-hans). The active language is per thread
+    and outlives a test (a request or ``translation.activate`` leaves it set), so without this
+    a test could pass only because an earlier one switched to English."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
+def english():
+    """For tests that read messages in English, the source language
+    (``pytestmark = pytest.mark.usefixtures("english")`` for a whole module)."""
+    with translation.override("en"):
+        yield
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,7 +14,8 @@ from members.models import Member
 from members.tests.factories import MemberFactory
 from tiers.models import Tier, TierOverride
 
-pytestmark = pytest.mark.django_db
+# The messages checked here are the English source texts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 URL = "/bulk/"
 

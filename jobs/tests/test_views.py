@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import Task
 
 from jobs import services, tasks
+from jobs.models import JobRun
 from jobs.schedules import schedules_sync
 from members.tests.factories import MemberFactory
 from notifications.models import Notification
@@ -118,7 +119,8 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     assert "1 / 1" in page  # chunks done of the run
     assert "loyalty: daily purge of expired sign-in codes" in page
     assert "portal.tasks.purge_signin_codes" in page
-    assert ">purge of expired sign-in codes</a>" in page  # the run, with its message
+    # The run, by its kind (in the page's language), with its message.
+    assert f">{JobRun.Kind.SIGNIN_CODES_PURGE.label}</a>" in page
     assert "3 sign-in code requests deleted" in page
 
 

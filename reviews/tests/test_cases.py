@@ -21,7 +21,8 @@ from tiers.services import member_evaluate, tier_overrides_expire, tiers_recompu
 
 from .helpers import DECISION_DAY, committee, hand_case, refreshed, seat, staff_user, veteran
 
-pytestmark = pytest.mark.django_db
+# The messages checked here are the English source texts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from tiers.services import tiers_recompute
 
 from .helpers import committee, seat, staff_user, veteran, voting_case
 
-pytestmark = pytest.mark.django_db
+# The messages checked here are the English source texts.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 Q2 = Quarter(2026, 2)  # as of 2026-06-30: the window is 2025-07-01 … 2026-06-30
 D = datetime.date(2026, 6, 30)
