@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import date
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_q.models import Task
@@ -55,6 +55,7 @@ def recompute_start(
     bound, so members registered meanwhile are evaluated too."""
     as_of = as_of or timezone.localdate()
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
+    _finished_runs_tables_drop()
     with transaction.atomic():
         run = JobRun.objects.create(kind=kind, as_of=as_of, scope=scope, started_at=timezone.now())
         starts = member_range_starts(chunk_size)
@@ -76,9 +77,31 @@ def recompute_start(
     return run
 
 
+_FIGURES_TABLE = "tier_figures_run_"
+
+
 def figures_table(run_id: int) -> str:
     """The run's figures snapshot, which its chunks read (a full recompute only)."""
-    return f"tier_figures_run_{run_id}"
+    return f"{_FIGURES_TABLE}{run_id}"
+
+
+def _finished_runs_tables_drop() -> None:
+    """A run drops its figures table when its last chunk ends; one whose finishing step never
+    ran (its worker killed at that moment) leaves it behind: dropped here once the run is
+    finished or gone. A run still going keeps its table."""
+    with connection.cursor() as cursor:
+        names = connection.introspection.table_names(cursor)
+    runs = {
+        int(name.removeprefix(_FIGURES_TABLE)): name
+        for name in names
+        if name.startswith(_FIGURES_TABLE) and name.removeprefix(_FIGURES_TABLE).isdigit()
+    }
+    going = set(
+        JobRun.objects.filter(pk__in=runs, finished_at__isnull=True).values_list("pk", flat=True)
+    )
+    for run_id, name in runs.items():
+        if run_id not in going:
+            figures_snapshot_drop(name)
 
 
 def _worker() -> str:

@@ -159,7 +159,7 @@ def window_figures_table(window: Window) -> Iterator[str]:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def figures_snapshot_create(window: Window, table: str) -> None:
+def figures_snapshot_create(window: Window, table: str, *, shared: bool = False) -> None:
     """Every member's figures and evaluation revision into a new table ``table``, from one
     statement: one snapshot of the facts and the revisions together.
 
@@ -168,15 +168,19 @@ def figures_snapshot_create(window: Window, table: str) -> None:
     each visit the index pages of every member in the range, a range at a time. What the lock
     protected is kept: a member evaluated in real time after this pass has a newer revision by
     the time their range is locked, and the recompute reads their figures again (see
-    ``MemberEvaluation.revision``). A table, not a temporary one, so that queued chunks on
-    other workers can read it; unlogged on PostgreSQL (it is rebuilt, never recovered)."""
+    ``MemberEvaluation.revision``).
+
+    A temporary table, which goes with the connection however the run ends (a killed run leaves
+    nothing behind), unless ``shared``: queued chunks on other workers read the run's table,
+    unlogged on PostgreSQL (it is rebuilt, never recovered), dropped when the run finishes."""
     qn = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
     name = qn(table)
+    kind = "TEMPORARY " if not shared else "UNLOGGED " if postgres else ""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(
-            f"CREATE {'UNLOGGED ' if postgres else ''}TABLE {name} (member_id bigint NOT NULL, "
+            f"CREATE {kind}TABLE {name} (member_id bigint NOT NULL, "
             "revision bigint NOT NULL, spend_fen bigint NOT NULL, frequency integer NOT NULL, "
             "referrals integer NOT NULL, activities integer NOT NULL)"
         )

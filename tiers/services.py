@@ -234,7 +234,7 @@ def member_range_starts(chunk_size: int) -> list[int]:
 def tiers_figures_snapshot(*, as_of: date, table: str) -> None:
     """Everyone's figures for a full recompute as of ``as_of``, in ``table``, for queued chunks
     to read (``tiers_range_evaluate(figures=table)``); drop it with ``figures_snapshot_drop``."""
-    figures_snapshot_create(_context(as_of).window, table)
+    figures_snapshot_create(_context(as_of).window, table, shared=True)
 
 
 def tiers_range_evaluate(
@@ -451,7 +451,7 @@ def _stored_state(rank: int | None, start: date | None, end: date | None, warned
 
 
 def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
-    as_of, policy = context.as_of, context.policy
+    as_of, policy, policy_id = context.as_of, context.policy, context.policy_row.pk
     # New rows are inserted, existing ones updated: the row says which (the member is locked),
     # so neither needs an upsert's staging table and anti-join.
     state_updates: list[tuple] = []
@@ -516,7 +516,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             summary.events[step.event] += 1
         qualified_tier_id = context.tier_id_by_rank[qualified_rank]
         (evaluation_inserts if row[_EVALUATED_ON] is None else evaluation_updates).append(
-            (member_id, as_of, context.policy_row.pk, qualified_tier_id, spend_fen,
+            (member_id, as_of, policy_id, qualified_tier_id, spend_fen,
              frequency, tenure, contribution, row[_REVISION] + 1)
         )  # fmt: skip
         if state_changed:

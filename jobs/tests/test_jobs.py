@@ -8,6 +8,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django_q.brokers import get_broker
@@ -26,7 +27,7 @@ from notifications.models import Kind, Notification
 from reviews.models import ReviewCase
 from reviews.quarters import Quarter
 from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierChange, TierOverride
-from tiers.services import Scope, member_evaluate, tier_override_set
+from tiers.services import Scope, member_evaluate, tier_override_set, tiers_figures_snapshot
 from tiers.tests.helpers import refreshed
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,27 @@ def run_of(as_of: datetime.date, scope: str = Scope.ALL, chunk_size: int = 3) ->
     run = services.recompute_start(as_of=as_of, scope=scope, chunk_size=chunk_size)
     run.refresh_from_db()
     return run
+
+
+def figures_tables() -> list[str]:
+    return [name for name in connection.introspection.table_names() if "figures" in name]
+
+
+def test_a_run_drops_its_figures_table_and_what_finished_runs_left_behind():
+    MemberFactory.create_batch(4, joined_on=day(2025, 1, 1))
+    now = timezone.now()
+    # A run whose finishing step never ran (its worker was killed) left its table.
+    left = JobRun.objects.create(
+        kind=JobRun.Kind.RECOMPUTE, as_of=day(2026, 6, 1), started_at=now, finished_at=now
+    )
+    going = JobRun.objects.create(kind=JobRun.Kind.RECOMPUTE, as_of=day(2026, 6, 1), started_at=now)
+    for old in (left, going):
+        tiers_figures_snapshot(as_of=day(2026, 6, 1), table=services.figures_table(old.pk))
+
+    run = run_of(day(2026, 6, 30))
+
+    assert (run.status, run.evaluated) == (JobRun.Status.DONE, 4)
+    assert figures_tables() == [services.figures_table(going.pk)]
 
 
 # --- Schedules --------------------------------------------------------------------------------
