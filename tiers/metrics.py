@@ -124,39 +124,57 @@ def figures_for_member(member: Member | int, window: Window) -> WindowFigures:
 FIGURES_TABLE = "tier_window_figures"
 
 
+def _figures_table_create(
+    table: str, kind: str, columns: str, select: str, params, *, index_after: bool = True
+) -> None:
+    """A new table ``table`` (``kind``: TEMPORARY, UNLOGGED or plain) of one row per member
+    from the grouped ``select``, its statistics fresh; with ``index_after``, a unique index on
+    the member built once the rows are in (one sorted build instead of a million inserts),
+    else ``columns`` declare their own key."""
+    qn = connection.ops.quote_name
+    postgres = connection.vendor == "postgresql"
+    name = qn(table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE {kind}TABLE {name} ({columns})")
+        with transaction.atomic():
+            if postgres:
+                # The grouped pass hashes one entry per member; with PostgreSQL's default 4 MB
+                # it spills to disk from about 20,000 members and runs twice as long.
+                cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute(f"INSERT INTO {name} {select}", params)
+        if index_after:
+            cursor.execute(f"CREATE UNIQUE INDEX {qn(table + '_member')} ON {name} (member_id)")
+        if postgres:
+            cursor.execute(f"ANALYZE {name}")
+
+
+def figures_snapshot_drop(table: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)}")
+
+
 @contextmanager
 def window_figures_table(window: Window) -> Iterator[str]:
     """Compute every member's figures in one grouped pass into a temporary table (one row per
     member with any figure in the window) and yield its name; dropped on exit.
 
     For whole-population reads that write nothing (the policy impact preview, the quarterly
-    nomination): one pass over the transactions is far cheaper than one per range. The
-    recompute does not use it: it computes each range's figures under that range's lock, so a
-    real-time evaluation committed meanwhile is never overwritten with older figures."""
-    table = connection.ops.quote_name(FIGURES_TABLE)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {table} (member_id bigint PRIMARY KEY, spend_fen bigint, "
-            "frequency integer, referrals integer, activities integer)"
-        )
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # The grouped pass hashes one entry per member; with PostgreSQL's default 4 MB it
-                # spills to disk from about 20,000 members and runs twice as long.
-                cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute(
-                f"INSERT INTO {table} (member_id, spend_fen, frequency, referrals, activities) "
-                + _sql("{column} > %s"),
-                (window.after, window.until, 0) * 4,
-            )
-        if connection.vendor == "postgresql":
-            cursor.execute(f"ANALYZE {table}")
+    nomination); the recompute reads ``figures_snapshot_create``'s table, which also carries
+    each member's evaluation revision."""
+    _figures_table_create(
+        FIGURES_TABLE,
+        "TEMPORARY ",
+        "member_id bigint PRIMARY KEY, spend_fen bigint, frequency integer, referrals integer, "
+        "activities integer",
+        "(member_id, spend_fen, frequency, referrals, activities) " + _sql("{column} > %s"),
+        (window.after, window.until, 0) * 4,
+        index_after=False,
+    )
     try:
         yield FIGURES_TABLE
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        figures_snapshot_drop(FIGURES_TABLE)
 
 
 def figures_snapshot_create(window: Window, table: str, *, shared: bool = False) -> None:
@@ -175,36 +193,19 @@ def figures_snapshot_create(window: Window, table: str, *, shared: bool = False)
     unlogged on PostgreSQL (it is rebuilt, never recovered), dropped when the run finishes."""
     qn = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
-    name = qn(table)
-    kind = "TEMPORARY " if not shared else "UNLOGGED " if postgres else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        cursor.execute(
-            f"CREATE {kind}TABLE {name} (member_id bigint NOT NULL, "
-            "revision bigint NOT NULL, spend_fen bigint NOT NULL, frequency integer NOT NULL, "
-            "referrals integer NOT NULL, activities integer NOT NULL)"
-        )
-        with transaction.atomic():
-            if postgres:
-                cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute(
-                f"INSERT INTO {name} (member_id, revision, spend_fen, frequency, referrals, "
-                "activities) SELECT m.id, COALESCE(e.revision, 0), COALESCE(f.spend_fen, 0), "
-                "COALESCE(f.frequency, 0), COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
-                f"FROM {qn(Member._meta.db_table)} m "
-                f"LEFT JOIN {qn(MemberEvaluation._meta.db_table)} e ON e.member_id = m.id "
-                f"LEFT JOIN ({_sql('{column} > %s')}) f ON f.member_id = m.id",
-                (window.after, window.until, 0) * 4,
-            )
-        # Built after the rows are in: one sorted build instead of a million inserts.
-        cursor.execute(f"CREATE UNIQUE INDEX {qn(table + '_member')} ON {name} (member_id)")
-        if postgres:
-            cursor.execute(f"ANALYZE {name}")
-
-
-def figures_snapshot_drop(table: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)}")
+    _figures_table_create(
+        table,
+        "TEMPORARY " if not shared else "UNLOGGED " if postgres else "",
+        "member_id bigint NOT NULL, revision bigint NOT NULL, spend_fen bigint NOT NULL, "
+        "frequency integer NOT NULL, referrals integer NOT NULL, activities integer NOT NULL",
+        "(member_id, revision, spend_fen, frequency, referrals, activities) "
+        "SELECT m.id, COALESCE(e.revision, 0), COALESCE(f.spend_fen, 0), "
+        "COALESCE(f.frequency, 0), COALESCE(f.referrals, 0), COALESCE(f.activities, 0) "
+        f"FROM {qn(Member._meta.db_table)} m "
+        f"LEFT JOIN {qn(MemberEvaluation._meta.db_table)} e ON e.member_id = m.id "
+        f"LEFT JOIN ({_sql('{column} > %s')}) f ON f.member_id = m.id",
+        (window.after, window.until, 0) * 4,
+    )
 
 
 def figures_snapshot_exists(table: str) -> bool:
