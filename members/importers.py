@@ -47,7 +47,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.bulk import analyze, copy_text
+from loyalty.bulk import KeysSetAside, analyze, copy_text, rows_estimate
 from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
@@ -59,6 +59,9 @@ MAX_SHOWN_ERRORS = 1_000_000
 PROGRESS_EVERY = 100_000
 # After writing this many rows on PostgreSQL, refresh the table's planner statistics.
 _ANALYZE_AFTER = 10_000
+# A transactions import of at least this many new rows that also at least doubles the table
+# writes with the table's indexes and keys set aside (loyalty.bulk.KeysSetAside).
+KEYS_ASIDE_MIN_ROWS = 100_000
 # PostgreSQL's memory for each sort or hash of an import's checks and writes.
 _WORK_MEM = "64MB"
 # The PostgreSQL advisory lock key that makes imports run one at a time.
@@ -597,6 +600,7 @@ class _Importer:
             "same": "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS",
         }
         self.chunks = 0
+        self.new_rows = 0
 
     def columns(self) -> dict[str, Converter]:
         raise NotImplementedError
@@ -656,6 +660,7 @@ class _Importer:
                     "SELECT COALESCE(SUM(CASE WHEN status = 0 THEN 1 ELSE 0 END), 0), "
                     "COALESCE(SUM(CASE WHEN status = -1 THEN 1 ELSE 0 END), 0) FROM {chk}"
                 )
+                self.new_rows = new_rows
                 new = self.write(timezone.now()) if new_rows else 0
                 for table in _TEMPORARY_TABLES:
                     self.sql(f"DROP TABLE IF EXISTS {{{table}}}")
@@ -1457,6 +1462,13 @@ class _TransactionImporter(_Importer):
             "created_at"
         )
         count = 0
+        # A first load of a program's history: one sort per index and one join per foreign key
+        # at the end, not a tree descent and a check per row (about three times faster).
+        keys = None
+        if self.postgres and self.new_rows >= max(KEYS_ASIDE_MIN_ROWS, rows_estimate(Transaction)):
+            self.progress(gettext("  a large load: indexes are made again after writing"))
+            keys = KeysSetAside(Transaction)
+            keys.drop()
         with connection.cursor() as cursor:
             # Purchases first: a refund needs its purchase's id, known only once it is stored.
             cursor.execute(
@@ -1471,6 +1483,9 @@ class _TransactionImporter(_Importer):
             )
             count += cursor.rowcount
             self.progress(gettext("  wrote %(count)s purchases") % {"count": f"{count:,}"})
+            if keys is not None:
+                # Before the refunds, which find their purchases by the external id's index.
+                keys.restore()
             cursor.execute(
                 # A subquery by the unique external id: the planner's statistics still take the
                 # table for what it was before this import.

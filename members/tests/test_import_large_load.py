@@ -1,0 +1,170 @@
+"""A large first load of transactions (PostgreSQL) writes with the table's indexes and keys set
+aside and makes them again: the stored rows, the refunds' links and the table's definition come
+out as the row-by-row way leaves them, and anything going wrong leaves the table as it was."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import translation
+
+from loyalty.bulk import KeysSetAside
+from members import importers
+from members.importers import ImportFailed, import_csv
+from members.models import Transaction
+from members.tests.factories import MemberFactory, PurchaseFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "external_id,member_no,kind,amount,occurred_at,refund_of"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def members():
+    return [MemberFactory(member_no=f"M{n}", joined_on=datetime.date(2020, 1, 1)) for n in range(3)]
+
+
+@pytest.fixture
+def large_from(monkeypatch):
+    """Counts an import of at least ``rows`` new rows as large (the real threshold is 100,000)."""
+
+    def lower(rows: int) -> None:
+        monkeypatch.setattr(importers, "KEYS_ASIDE_MIN_ROWS", rows)
+
+    return lower
+
+
+def table_definition() -> list[tuple]:
+    """The transactions table's indexes and constraints, as PostgreSQL describes them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
+            "UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass ORDER BY 1",
+            [Transaction._meta.db_table, Transaction._meta.db_table],
+        )
+        return cursor.fetchall()
+
+
+def history(path: Path) -> str:
+    lines = [HEADER]
+    for n in range(12):
+        lines.append(f"P{n},M{n % 3},purchase,{n + 10}.25,2026-05-0{1 + n % 9}T10:00:00+08:00,")
+    lines += [
+        "R1,M1,refund,3.00,2026-06-01T09:00:00+08:00,P1",
+        "R2,M1,refund,2.00,2026-06-02T09:00:00+08:00,P1",
+        "R4,M1,refund,14.25,2026-06-02T09:00:00+08:00,P4",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def stored() -> list[tuple]:
+    return list(
+        Transaction.objects.order_by("external_id").values_list(
+            "external_id", "member__member_no", "kind", "amount_fen", "occurred_on",
+            "refund_of__external_id",
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.postgres_only
+def test_a_large_first_load_stores_what_the_row_by_row_way_stores(tmp_path, members, large_from):
+    path = history(tmp_path / "history.csv")
+    before = table_definition()
+    import_csv("transactions", path)
+    row_by_row = stored()
+    Transaction.objects.filter(kind="refund").delete()
+    Transaction.objects.all().delete()
+
+    large_from(1)
+    said: list[str] = []
+    result = import_csv("transactions", path, progress=said.append)
+
+    assert result.new == 15
+    assert stored() == row_by_row
+    assert ("R4", "M1", "refund", 1425, datetime.date(2026, 6, 2), "P4") in row_by_row
+    assert any("indexes are made again" in line for line in said)
+    # Every index, unique constraint and foreign key is back, as it was.
+    assert table_definition() == before
+
+
+@pytest.mark.postgres_only
+def test_the_keys_made_again_hold(tmp_path, members, large_from):
+    large_from(1)
+    import_csv("transactions", history(tmp_path / "history.csv"))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PurchaseFactory(external_id="P1", member=members[0])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Transaction._meta.db_table} SET member_id = -1 WHERE external_id = 'P2'"
+        )
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.mark.postgres_only
+def test_a_table_bigger_than_the_file_keeps_its_indexes_while_writing(
+    tmp_path, members, large_from
+):
+    for n in range(20):
+        PurchaseFactory(external_id=f"OLD{n}", member=members[0])
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Transaction._meta.db_table}")
+    large_from(1)
+    said: list[str] = []
+
+    import_csv("transactions", history(tmp_path / "history.csv"), progress=said.append)
+
+    assert Transaction.objects.count() == 35
+    assert not any("indexes are made again" in line for line in said)
+
+
+@pytest.mark.postgres_only
+def test_a_failure_after_the_keys_were_set_aside_restores_them_with_the_rest(members):
+    PurchaseFactory(external_id="KEEP", member=members[0])
+    before = table_definition()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        keys = KeysSetAside(Transaction)
+        keys.drop()
+        assert len(table_definition()) < len(before)
+        # A second row with the same external id: the unique constraint cannot come back.
+        PurchaseFactory(external_id="KEEP", member=members[1])
+        keys.restore()
+
+    assert table_definition() == before
+    assert list(Transaction.objects.values_list("external_id", flat=True)) == ["KEEP"]
+
+
+def test_a_file_with_bad_rows_writes_nothing_however_large(tmp_path, members, large_from):
+    path = Path(history(tmp_path / "history.csv"))
+    path.write_text(
+        path.read_text() + "X1,NOBODY,purchase,1.00,2026-06-01T09:00:00+08:00,\n", encoding="utf-8"
+    )
+    large_from(1)
+
+    with pytest.raises(ImportFailed) as failed:
+        import_csv("transactions", str(path))
+
+    assert "line 17" in str(failed.value.lines)
+    assert not Transaction.objects.exists()
+
+
+def test_a_large_load_links_refunds_to_their_purchases(tmp_path, members, large_from):
+    # On SQLite nothing is set aside; on PostgreSQL the refunds follow the keys' return.
+    large_from(1)
+
+    result = import_csv("transactions", history(tmp_path / "history.csv"))
+
+    assert result.new == 15
+    assert Transaction.objects.get(external_id="R2").refund_of.external_id == "P1"
