@@ -106,6 +106,34 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: Iterable[tuple]
     return count
 
 
+def insert_rows_skipping_existing(
+    model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
+) -> None:
+    """Insert ``rows`` like ``insert_rows``, leaving out any that one of the table's unique
+    constraints finds stored already (``ON CONFLICT DO NOTHING``): COPYed into a temporary
+    table then one ``INSERT … SELECT`` on PostgreSQL, ``executemany`` on SQLite."""
+    if not rows:
+        return
+    model_fields = _columns(model, fields)
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in model_fields)
+    with connection.cursor() as cursor:
+        if _is_postgres() and len(rows) >= _STAGING_THRESHOLD:
+            temp = _staged(cursor, model, model_fields, rows)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp} "
+                "ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(f"DROP TABLE {temp}")
+            return
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            "ON CONFLICT DO NOTHING",
+            list(_prepared(model_fields, rows)),
+        )
+
+
 def _staged(cursor, model: type[Model], fields: Sequence, rows: Sequence[tuple]) -> str:
     """COPY ``rows`` into a temporary table shaped like ``fields``; returns its quoted name."""
     qn = connection.ops.quote_name

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from loyalty.bulk import insert_rows, update_rows, upsert_rows
+from loyalty.bulk import insert_rows, insert_rows_skipping_existing, update_rows, upsert_rows
 from members.models import Member
 from members.tests.factories import MemberFactory
 from tiers.models import MemberEvaluation, Tier, TierPolicy
@@ -85,3 +85,20 @@ def test_upsert_rows_inserts_new_keys_and_updates_existing_ones(count):
     assert set(
         MemberEvaluation.objects.values_list("evaluated_on", "qualified_tier", "spend_fen")
     ) == {(later, gold.pk, 2_000_000)}
+
+
+@pytest.mark.parametrize("count", [3, 600])
+def test_insert_rows_skipping_existing_leaves_stored_rows_as_they_were(count):
+    stored = MemberFactory(member_no="B0", name="stored")
+    rows = [(f"B{i}", f"new {i}", DAY, Member.Status.ACTIVE, "", "") for i in range(count)]
+
+    insert_rows_skipping_existing(
+        Member,
+        ["member_no", "name", "joined_on", "status", "phone", "email", "created_at"],
+        list(_with_now(rows)),
+    )
+
+    assert Member.objects.count() == count
+    stored.refresh_from_db()
+    assert stored.name == "stored"
+    assert Member.objects.get(member_no=f"B{count - 1}").name == f"new {count - 1}"
