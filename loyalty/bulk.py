@@ -262,16 +262,25 @@ _MAINTENANCE_WORK_MEM = "256MB"
 
 
 def rows_estimate(model: type[Model]) -> int:
-    """The planner's row count of ``model``'s table (0 when never analysed): instant, where
-    ``COUNT(*)`` reads the whole table. For choosing a way of loading, not for figures."""
+    """About how many rows ``model``'s table holds, as the planner reckons it (the density of
+    the last ANALYZE times the table's pages now): instant, where ``COUNT(*)`` reads the whole
+    table, which it does only for a table never analysed. For choosing a way of loading, not
+    for figures."""
     if not _is_postgres():
         return model._default_manager.count()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+            "SELECT reltuples, relpages, "
+            "pg_relation_size(oid) / current_setting('block_size')::int FROM pg_class "
+            "WHERE oid = %s::regclass",
             [connection.ops.quote_name(model._meta.db_table)],
         )
-        return cursor.fetchone()[0]
+        tuples, pages_then, pages_now = cursor.fetchone()
+    if pages_now == 0:
+        return 0
+    if tuples >= 0 and pages_then > 0:
+        return int(tuples / pages_then * pages_now)
+    return model._default_manager.count()
 
 
 class KeysSetAside:
