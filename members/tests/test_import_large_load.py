@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.utils import translation
 
 from loyalty.bulk import KeysSetAside, analyze
 from members import importers
@@ -17,15 +16,9 @@ from members.importers import ImportFailed, import_csv
 from members.models import Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 HEADER = "external_id,member_no,kind,amount,occurred_at,refund_of"
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture
