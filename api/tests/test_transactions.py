@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from api.services import api_key_create
 from members.models import Member, Transaction
 from members.tests.factories import MemberFactory
-from tiers.models import TierChange
+from tiers.models import MemberEvaluation, TierChange, TierPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,27 @@ def test_a_purchase_upgrades_the_member_at_once_and_answers_with_the_tier(api, m
     assert (body["external_id"], body["amount"], body["refund_of"]) == ("T1", "20000.00", None)
     assert body["member"]["current_tier"] == "gold"
     assert TierChange.objects.filter(member=member, to_tier__code="gold").exists()
+
+
+def test_a_policy_version_taking_effect_is_used_by_the_very_next_transaction(api, member):
+    # Each process keeps the policy in force between requests: a version whose effective date
+    # has come must apply to the next transaction, not after a restart.
+    first = api.post("/api/v1/transactions/", purchase("T1", amount="20000.00"), format="json")
+    assert first.json()["member"]["qualified_tier"] == "gold"
+    stricter = TierPolicy.objects.get(version=1).rules
+    stricter["gold"] = {"metric": "spend", "min": "30000.00"}
+    TierPolicy.objects.create(
+        version=2,
+        name="v2",
+        status=TierPolicy.Status.PUBLISHED,
+        effective_from=timezone.localdate(),
+        rules=stricter,
+    )
+
+    second = api.post("/api/v1/transactions/", purchase("T2", amount="1.00"), format="json")
+
+    assert second.json()["member"]["qualified_tier"] == "silver"
+    assert MemberEvaluation.objects.get(member=member).policy.version == 2
 
 
 def test_the_same_transaction_sent_again_returns_the_stored_one_and_changes_nothing(api, member):
