@@ -203,6 +203,33 @@ def upsert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     return len(rows)
 
 
+def insert_unless_taken(instance: Model, unique: Sequence[str]) -> bool:
+    """Insert ``instance`` unless a row with the same values of ``unique`` (the fields of a
+    unique constraint) exists; returns whether it was inserted, and then sets its primary key.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on both databases: no read before,
+    no savepoint around it, and a concurrent insert of the same values is waited for, not an
+    error. Other constraints still raise ``IntegrityError``."""
+    model = type(instance)
+    qn = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    conflict = ", ".join(qn(f.column) for f in _columns(model, unique))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({conflict}) DO NOTHING "
+            f"RETURNING {qn(model._meta.pk.column)}",
+            values,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    instance.pk = row[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return True
+
+
 def analyze(*models: type[Model]) -> None:
     """Refresh PostgreSQL's planner statistics after a bulk load. Without them a table loaded by
     COPY looks empty to the planner, which then picks nested loops: seconds become minutes."""
