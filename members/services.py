@@ -247,7 +247,9 @@ def member_lock_row(member: Member) -> None:
             raise Member.DoesNotExist(member.pk)
 
 
-@transaction.atomic
+# No savepoint of its own: its callers (tiers.actions, the API's batch) write nothing before
+# it that should outlive its error, and the savepoint cost two statements per transaction.
+@transaction.atomic(savepoint=False)
 def transaction_create(
     *,
     member: Member,

@@ -175,24 +175,25 @@ _rules_cache: tuple[tuple, _Rules] | None = None
 
 
 def _stored_rules(as_of: date) -> tuple:
-    """Every column of the policy in force on ``as_of`` and of every tier, as stored: two
-    statements without the ORM. Comparing them with the cached ones is exact, whatever changed
-    them (a version taking effect at midnight, a publication, a rename, an edit in SQL)."""
+    """Every column of the policy in force on ``as_of`` and of every tier, as stored, in one
+    statement without the ORM (a row per tier, the policy's columns first); no row when no
+    policy is in force. Comparing them with the cached ones is exact, whatever changed them
+    (a version taking effect at midnight, a publication, a rename, an edit in SQL)."""
     qn = connection.ops.quote_name
 
-    def columns(model) -> str:
-        return ", ".join(qn(f.column) for f in model._meta.concrete_fields)
+    def columns(model, alias: str) -> str:
+        return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
 
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns(TierPolicy)} FROM {qn(TierPolicy._meta.db_table)} "
+            f"SELECT {columns(TierPolicy, 'p')}, {columns(Tier, 't')} FROM ("
+            f"SELECT * FROM {qn(TierPolicy._meta.db_table)} "
             "WHERE status = %s AND effective_from <= %s "
-            "ORDER BY effective_from DESC, version DESC LIMIT 1",
+            f"ORDER BY effective_from DESC, version DESC LIMIT 1) p "
+            f"LEFT JOIN {qn(Tier._meta.db_table)} t ON 1 = 1 ORDER BY t.id",
             [TierPolicy.Status.PUBLISHED, as_of],
         )
-        policy = cursor.fetchone()
-        cursor.execute(f"SELECT {columns(Tier)} FROM {qn(Tier._meta.db_table)} ORDER BY id")
-        return policy, tuple(cursor.fetchall())
+        return tuple(cursor.fetchall())
 
 
 def _rules(as_of: date) -> _Rules:
@@ -205,7 +206,7 @@ def _rules(as_of: date) -> _Rules:
     tiers = tuple(Tier.objects.all())
     policy = engine_policy(policy_row, {tier.code: tier for tier in tiers})
     rules = _Rules(policy_row, policy, tiers, RankFinder(policy))
-    if stored[0] is not None and policy_row.pk == stored[0][0]:
+    if stored and stored[0][0] == policy_row.pk:
         _rules_cache = (stored, rules)
     return rules
 
@@ -461,7 +462,9 @@ def _locked_row(member_id: int, context: _Context) -> tuple:
     return _read_range(member_id, member_id, context, Scope.ALL)[0]
 
 
-@transaction.atomic
+# No savepoint of its own: inside a caller's transaction (every action records a fact, then
+# evaluates) it would cost two statements, and an error here ends the caller's work anyway.
+@transaction.atomic(savepoint=False)
 def member_evaluate(*, member: Member, as_of: date, actor=None) -> engine.Event:
     """Evaluate one member as of ``as_of``, exactly as the recompute would (real time: after
     each fact recorded for them, and on staff request)."""
