@@ -217,21 +217,27 @@ def upsert_rows(model: type[Model], fields: Sequence[str], rows: Sequence[tuple]
     return len(rows)
 
 
-def insert_unless_taken(instance: Model, unique: Sequence[str]) -> bool:
-    """Insert ``instance`` unless a row with the same values of ``unique`` (the fields of a
-    unique constraint) exists; returns whether it was inserted, and then sets its primary key.
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on both databases: no read before,
-    no savepoint around it, and a concurrent insert of the same values is waited for, not an
-    error. Other constraints still raise ``IntegrityError``."""
+def insert_one(instance: Model, *, unless_taken: Sequence[str] = ()) -> bool:
+    """Insert ``instance`` with one plain ``INSERT ... RETURNING`` (no ORM query to compile: a
+    third of the cost of ``save()`` for a real-time write) and set its primary key; model
+    defaults such as ``auto_now_add`` apply as in ``save()``. Returns whether it was inserted.
+
+    With ``unless_taken`` (the fields of a unique constraint), nothing is written when a row
+    with the same values exists (``ON CONFLICT DO NOTHING`` on both databases): no read before
+    and no savepoint around it, and a concurrent insert of the same values is waited for, not
+    an error. Other constraints still raise ``IntegrityError``."""
     model = type(instance)
     qn = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    conflict = ", ".join(qn(f.column) for f in _columns(model, unique))
+    on_conflict = ""
+    if unless_taken:
+        taken = ", ".join(qn(f.column) for f in _columns(model, unless_taken))
+        on_conflict = f" ON CONFLICT ({taken}) DO NOTHING"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({conflict}) DO NOTHING "
+            f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict} "
             f"RETURNING {qn(model._meta.pk.column)}",
             values,
         )

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.audit import audit_record
-from loyalty.bulk import insert_unless_taken
+from loyalty.bulk import insert_one
 from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 
@@ -326,7 +326,7 @@ def transaction_create(
     # A purchase is inserted first and compared only when its id is taken (a repeat, or the id
     # used for another member, perhaps committed a moment ago): the common new purchase costs
     # one statement.
-    if not insert_unless_taken(created, ["external_id"]):
+    if not insert_one(created, unless_taken=["external_id"]):
         return _repeat(Transaction.objects.get(external_id=external_id), **data)
     if getattr(actor, "pk", None):
         audit_record(
