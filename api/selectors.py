@@ -33,7 +33,7 @@ def api_key_for(raw_key: str) -> ApiKey | None:
     prefix = raw_key[len(KEY_START) :].split(".", 1)[0]
     user_model = get_user_model()
     qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with rows.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {rows.columns(ApiKey, 'k')}, {rows.columns(user_model, 'u')} "
             f"FROM {qn(ApiKey._meta.db_table)} k JOIN {qn(user_model._meta.db_table)} u "
@@ -78,7 +78,7 @@ def member_by_no(member_no: str) -> Member:
     one plain statement. Raises ``Member.DoesNotExist`` for an unknown number."""
     if not _plausible_member_no(member_no):
         raise Member.DoesNotExist
-    with connection.cursor() as cursor:
+    with rows.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {rows.columns(Member, 'm')} "
             f"FROM {connection.ops.quote_name(Member._meta.db_table)} m WHERE m.member_no = %s",
@@ -98,7 +98,7 @@ def member_tiers_by_id(ids) -> dict[int, dict]:
     if not ids:
         return {}
     qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with rows.hot_cursor() as cursor:
         cursor.execute(
             "SELECT m.id, m.member_no, m.status, c.code, t.tier_year_end, q.code "
             f"FROM {qn(Member._meta.db_table)} m "

@@ -8,6 +8,8 @@ import time
 from django.db import connection
 from rest_framework.throttling import BaseThrottle
 
+from loyalty import rows
+
 from .models import ApiKey, ApiKeyUsage
 
 
@@ -27,7 +29,7 @@ def requests_this_minute(api_key: ApiKey, minute: int) -> int:
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         # Inside a transaction the setting would apply to the whole of it: only alone.
         source = "SELECT %s, %s, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) s"
-    with connection.cursor() as cursor:
+    with rows.hot_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (api_key_id, minute, count) {source} "
             f"ON CONFLICT (api_key_id, minute) DO UPDATE SET count = {table}.count + 1 "

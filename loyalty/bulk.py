@@ -15,6 +15,8 @@ from functools import lru_cache
 from django.db import connection
 from django.db.models import Model
 
+from . import rows
+
 # Below this many rows, staging them in a temporary table costs more queries than it saves.
 _STAGING_THRESHOLD = 500
 
@@ -70,13 +72,14 @@ def _copy_blocks(copy, rows: Iterable[tuple]) -> int:
     return count + len(block)
 
 
-def _execute_each(cursor, sql: str, rows: list) -> None:
+def _execute_each(cursor, sql: str, values: list) -> None:
     """``executemany``, except for one row: psycopg's pipeline for many costs a third more
-    than a plain execute for a real-time evaluation's single row."""
-    if len(rows) == 1:
-        cursor.execute(sql, rows[0])
+    than a plain execute (prepared: ``rows.hot_cursor``) for a real-time evaluation's row."""
+    if len(values) == 1:
+        with rows.hot_cursor() as single:
+            single.execute(sql, values[0])
     else:
-        cursor.executemany(sql, rows)
+        cursor.executemany(sql, values)
 
 
 def _columns(model: type[Model], fields: Sequence[str]):
@@ -234,7 +237,7 @@ def insert_one(instance: Model, *, unless_taken: Sequence[str] = ()) -> bool:
     if unless_taken:
         taken = ", ".join(qn(f.column) for f in _columns(model, unless_taken))
         on_conflict = f" ON CONFLICT ({taken}) DO NOTHING"
-    with connection.cursor() as cursor:
+    with rows.hot_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}){on_conflict} "

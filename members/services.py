@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty import rows
 from loyalty.audit import audit_record
 from loyalty.bulk import insert_one
 from loyalty.exceptions import ConflictError, DomainError
@@ -236,15 +237,16 @@ def _repeat(stored: Transaction, **data) -> tuple[Transaction, bool]:
     )
 
 
-def member_lock_row(member: Member) -> None:
+def member_lock_row(member: Member | int) -> None:
     """``member_lock`` for a writer that needs only the lock, not a fresh copy of the row (it
     uses only the member's id and number, which never change)."""
+    member_id = member if isinstance(member, int) else member.pk
     table = connection.ops.quote_name(Member._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table} WHERE id = %s{lock}", [member.pk])
+    with rows.hot_cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id = %s{lock}", [member_id])
         if cursor.fetchone() is None:
-            raise Member.DoesNotExist(member.pk)
+            raise Member.DoesNotExist(member_id)
 
 
 # No savepoint of its own: its callers (tiers.actions, the API's batch) write nothing before

@@ -31,12 +31,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from loyalty import rows
 from loyalty.audit import audit_record
 from loyalty.bulk import insert_rows, update_rows, vacuum_analyze
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member
-from members.services import member_lock
+from members.services import member_lock, member_lock_row
 from notifications.models import Kind
 from notifications.selectors import in_app_delivered
 from notifications.services import Notice, notices_queue
@@ -184,7 +185,7 @@ def _stored_rules(as_of: date) -> tuple:
     def columns(model, alias: str) -> str:
         return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
 
-    with connection.cursor() as cursor:
+    with rows.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {columns(TierPolicy, 'p')}, {columns(Tier, 't')} FROM ("
             f"SELECT * FROM {qn(TierPolicy._meta.db_table)} "
@@ -417,8 +418,13 @@ def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> l
     if only:
         sql += " AND " + only.format(column="m.id")
         params += only_params
+    if first_id == last_id:
+        # One member, in real time: the same statement every time, prepared.
+        with rows.hot_cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and last_id > first_id:
+        if connection.vendor == "postgresql":
             # The range's grouped figures hash one entry per member: with the default 4 MB
             # they spill to disk at about 20,000 members and take twice as long.
             cursor.execute("SET LOCAL work_mem = '64MB'")
@@ -457,8 +463,7 @@ def _locked_row(member_id: int, context: _Context) -> tuple:
     """One member's row to evaluate, read after taking the member's row lock (the same lock
     every writer of that member's facts and tier takes): the range read of a range of one, its
     figures served by the (member, occurred_on) indexes."""
-    if not _lock_ids(member_id - 1, member_id, None):
-        raise Member.DoesNotExist(member_id)
+    member_lock_row(member_id)
     return _read_range(member_id, member_id, context, Scope.ALL)[0]
 
 
