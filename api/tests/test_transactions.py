@@ -5,6 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -75,6 +76,22 @@ def test_a_policy_version_taking_effect_is_used_by_the_very_next_transaction(api
 
     assert second.json()["member"]["qualified_tier"] == "silver"
     assert MemberEvaluation.objects.get(member=member).policy.version == 2
+
+
+@pytest.mark.postgres_only
+def test_a_client_sending_transactions_reuses_prepared_statements(api, member):
+    # Planning the member's row with its figures cost more than running it: the hot path's
+    # statements are prepared on the connection after a few runs (loyalty/rows.py).
+    if not settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold"):
+        pytest.skip("prepared statements are turned off (DB_PREPARE_THRESHOLD=0)")
+    for n in range(8):
+        response = api.post("/api/v1/transactions/", purchase(f"T{n}"), format="json")
+        assert response.status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(row[0] for row in cursor.fetchall())
+    assert "FOR UPDATE" in prepared and "members_transaction" in prepared
 
 
 def test_the_same_transaction_sent_again_returns_the_stored_one_and_changes_nothing(api, member):
