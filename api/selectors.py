@@ -62,15 +62,15 @@ def members_with_tiers() -> QuerySet[Member]:
     return Member.objects.select_related("tier_state__current_tier", "evaluation__qualified_tier")
 
 
+def _plausible_member_no(member_no: str) -> bool:
+    return bool(member_no) and len(member_no) <= 32 and "\x00" not in member_no
+
+
 def member_with_tier(member_no: str) -> Member:
     """Raises ``Member.DoesNotExist`` for an unknown number (or one no member could have)."""
     if not _plausible_member_no(member_no):
         raise Member.DoesNotExist
     return members_with_tiers().get(member_no=member_no)
-
-
-def _plausible_member_no(member_no: str) -> bool:
-    return bool(member_no) and len(member_no) <= 32 and "\x00" not in member_no
 
 
 def member_by_no(member_no: str) -> Member:
