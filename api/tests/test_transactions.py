@@ -114,6 +114,29 @@ def test_the_same_external_id_with_different_data_is_a_conflict(api, member):
     assert Transaction.objects.get().amount_fen == 10000
 
 
+def test_an_external_id_taken_by_another_member_is_a_conflict_and_leaves_both_alone(api, member):
+    MemberFactory(member_no="M2", joined_on=timezone.localdate())
+    api.post("/api/v1/transactions/", purchase(), format="json")
+    evaluated = MemberEvaluation.objects.count()
+
+    response = api.post("/api/v1/transactions/", purchase(member_no="M2"), format="json")
+
+    assert response.status_code == 409
+    assert Transaction.objects.get().member == member
+    assert MemberEvaluation.objects.count() == evaluated  # M2 is not evaluated
+
+
+def test_a_refund_sent_again_returns_the_stored_one_though_it_used_up_the_purchase(api, member):
+    api.post("/api/v1/transactions/", purchase("P1", amount="100.00"), format="json")
+    data = refund("R1", of="P1", amount="100.00")
+    first = api.post("/api/v1/transactions/", data, format="json")
+
+    again = api.post("/api/v1/transactions/", data, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["recorded_at"] == first.json()["recorded_at"]
+
+
 def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
     api.post("/api/v1/transactions/", purchase(amount="20000.00"), format="json")
     response = api.post("/api/v1/transactions/", refund("R1", "T1", "0.01"), format="json")
