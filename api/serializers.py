@@ -25,24 +25,29 @@ def member_type(member: Member) -> str:
     return "experience" if member.status == Member.Status.EXPERIENCE else "regular"
 
 
+def tier_fields(*, status: str, current_tier, qualified_tier, tier_year_end) -> dict:
+    """The tier part of a member in an answer, from the codes tiers keeps for them: members who
+    take no part (experience, blacklisted) show none."""
+    takes_part = status == Member.Status.ACTIVE
+    current = current_tier if takes_part else None
+    return {
+        "current_tier": current,
+        "qualified_tier": qualified_tier if takes_part else None,
+        "tier_year_ends_on": tier_year_end.isoformat() if current and tier_year_end else None,
+    }
+
+
 def _tier_fields(member: Member) -> dict:
     """What the member holds after the write: read from the rows tiers keeps (loaded with
     ``selectors.members_with_tiers``)."""
     state = getattr(member, "tier_state", None)
     evaluation = getattr(member, "evaluation", None)
-    takes_part = member.status == Member.Status.ACTIVE
-    current = state.current_tier if state is not None and takes_part else None
-    return {
-        "current_tier": current.code if current else None,
-        "qualified_tier": (
-            evaluation.qualified_tier.code if evaluation is not None and takes_part else None
-        ),
-        "tier_year_ends_on": (
-            state.tier_year_end.isoformat()
-            if state is not None and current and state.tier_year_end
-            else None
-        ),
-    }
+    return tier_fields(
+        status=member.status,
+        current_tier=state.current_tier.code if state is not None and state.current_tier else None,
+        qualified_tier=evaluation.qualified_tier.code if evaluation is not None else None,
+        tier_year_end=state.tier_year_end if state is not None else None,
+    )
 
 
 class MemberTierSerializer(serializers.Serializer):
@@ -177,16 +182,26 @@ class TransactionSerializer(serializers.Serializer):
     member = MemberTierSerializer(help_text=_("The member's tier after this write."))
 
     def to_representation(self, txn: Transaction) -> dict:
-        members = self.context.get("members", {})
+        # The member's tier after the write, by member id (``selectors.member_tiers_by_id``).
+        member = self.context["members"][txn.member_id]
         return {
             "external_id": txn.external_id,
-            "member_no": txn.member.member_no,
+            "member_no": member["member_no"],
             "kind": txn.kind,
             "amount": str(fen_to_yuan(txn.amount_fen)),
             "occurred_at": timezone.localtime(txn.occurred_at).isoformat(),
             "refund_of": txn.refund_of.external_id if txn.refund_of_id else None,
             "recorded_at": timezone.localtime(txn.created_at).isoformat(),
-            "member": MemberTierSerializer(members.get(txn.member_id, txn.member)).data,
+            "member": {
+                "member_no": member["member_no"],
+                "status": member["status"],
+                **tier_fields(
+                    status=member["status"],
+                    current_tier=member["current_tier"],
+                    qualified_tier=member["qualified_tier"],
+                    tier_year_end=member["tier_year_end"],
+                ),
+            },
         }
 
 

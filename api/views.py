@@ -27,9 +27,10 @@ from .filters import MemberFilter
 from .models import Scope
 from .pagination import HistoryCursor, MemberCursor
 from .selectors import (
+    member_by_no,
     member_tier_history,
+    member_tiers_by_id,
     member_with_tier,
-    members_by_id,
     members_with_tiers,
     transaction_by_external_id,
 )
@@ -52,9 +53,9 @@ from .serializers import (
 from .services import BatchItemError, transactions_record_batch
 
 
-def member_or_404(member_no: str) -> Member:
+def member_or_404(member_no: str, lookup=member_with_tier) -> Member:
     try:
-        return member_with_tier(member_no)
+        return lookup(member_no)
     except Member.DoesNotExist:
         raise NotFound(_("No member has number %(no)s.") % {"no": member_no}) from None
 
@@ -264,7 +265,7 @@ def _record_transaction(data: dict, member: Member, actor):
 
 
 def _transaction_data(transactions, member_ids) -> list[dict]:
-    members = members_by_id(member_ids)
+    members = member_tiers_by_id(member_ids)
     return TransactionSerializer(transactions, many=True, context={"members": members}).data
 
 
@@ -274,7 +275,7 @@ class TransactionCreate(APIView):
     @extend_schema(**docs.TRANSACTION_CREATE)
     def post(self, request):
         data = _validated(TransactionInSerializer, request.data)
-        member = member_or_404(data["member_no"])
+        member = member_or_404(data["member_no"], lookup=member_by_no)
         txn, created = _record_transaction(data, member, request.user)
         body = _transaction_data([txn], [member.pk])[0]
         return Response(body, status=_written(created))

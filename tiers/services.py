@@ -31,12 +31,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from loyalty import rows
 from loyalty.audit import audit_record
 from loyalty.bulk import insert_rows, update_rows, vacuum_analyze
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member
-from members.services import member_lock
+from members.services import member_lock, member_lock_row
 from notifications.models import Kind
 from notifications.selectors import in_app_delivered
 from notifications.services import Notice, notices_queue
@@ -159,13 +160,64 @@ class _Context:
     tenures: dict = field(default_factory=dict)
 
 
-def _context(as_of: date, actor=None) -> _Context:
-    policy_row = policy_in_force(as_of)
-    tiers = list(Tier.objects.all())
+@dataclass(frozen=True)
+class _Rules:
+    """The policy in force and the tiers, ready for the engine: the same for every evaluation
+    until a version takes effect or a tier is renamed, so each process keeps the last one."""
+
+    policy_row: TierPolicy
+    policy: engine.Policy
+    tiers: tuple[Tier, ...]
+    finder: RankFinder
+
+
+# (the stored rows the rules were built from, the rules); one entry per process.
+_rules_cache: tuple[tuple, _Rules] | None = None
+
+
+def _stored_rules(as_of: date) -> tuple:
+    """Every column of the policy in force on ``as_of`` and of every tier, as stored, in one
+    statement without the ORM (a row per tier, the policy's columns first); no row when no
+    policy is in force. Comparing them with the cached ones is exact, whatever changed them
+    (a version taking effect at midnight, a publication, a rename, an edit in SQL)."""
+    qn = connection.ops.quote_name
+
+    def columns(model, alias: str) -> str:
+        return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+
+    with rows.hot_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns(TierPolicy, 'p')}, {columns(Tier, 't')} FROM ("
+            f"SELECT * FROM {qn(TierPolicy._meta.db_table)} "
+            "WHERE status = %s AND effective_from <= %s "
+            f"ORDER BY effective_from DESC, version DESC LIMIT 1) p "
+            f"LEFT JOIN {qn(Tier._meta.db_table)} t ON 1 = 1 ORDER BY t.id",
+            [TierPolicy.Status.PUBLISHED, as_of],
+        )
+        return tuple(cursor.fetchall())
+
+
+def _rules(as_of: date) -> _Rules:
+    global _rules_cache
+    stored = _stored_rules(as_of)
+    cached = _rules_cache
+    if cached is not None and cached[0] == stored:
+        return cached[1]
+    policy_row = policy_in_force(as_of)  # raises the usual error when none is in force
+    tiers = tuple(Tier.objects.all())
     policy = engine_policy(policy_row, {tier.code: tier for tier in tiers})
+    rules = _Rules(policy_row, policy, tiers, RankFinder(policy))
+    if stored and stored[0][0] == policy_row.pk:
+        _rules_cache = (stored, rules)
+    return rules
+
+
+def _context(as_of: date, actor=None) -> _Context:
+    rules = _rules(as_of)
+    tiers, policy = rules.tiers, rules.policy
     return _Context(
         as_of=as_of,
-        policy_row=policy_row,
+        policy_row=rules.policy_row,
         policy=policy,
         window=engine.window_for(as_of, policy.window),
         tier_id_by_rank={tier.rank: tier.pk for tier in tiers},
@@ -173,7 +225,7 @@ def _context(as_of: date, actor=None) -> _Context:
         tier_by_id={tier.pk: tier for tier in tiers},
         now=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
-        finder=RankFinder(policy),
+        finder=rules.finder,
     )
 
 
@@ -366,6 +418,11 @@ def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> l
     if only:
         sql += " AND " + only.format(column="m.id")
         params += only_params
+    if first_id == last_id:
+        # One member, in real time: the same statement every time, prepared.
+        with rows.hot_cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The range's grouped figures hash one entry per member: with the default 4 MB
@@ -404,17 +461,15 @@ def _with_figures_now(state: tuple, context: _Context) -> tuple:
 
 def _locked_row(member_id: int, context: _Context) -> tuple:
     """One member's row to evaluate, read after taking the member's row lock (the same lock
-    every writer of that member's facts and tier takes), with figures from the indexed
-    per-member query."""
-    if not _lock_ids(member_id - 1, member_id, None):
-        raise Member.DoesNotExist(member_id)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_ROW_COLUMNS} {_row_joins()}WHERE m.id = %s", [member_id])
-        state = cursor.fetchone()
-    return _with_figures_now(state, context)
+    every writer of that member's facts and tier takes): the range read of a range of one, its
+    figures served by the (member, occurred_on) indexes."""
+    member_lock_row(member_id)
+    return _read_range(member_id, member_id, context, Scope.ALL)[0]
 
 
-@transaction.atomic
+# No savepoint of its own: inside a caller's transaction (every action records a fact, then
+# evaluates) it would cost two statements, and an error here ends the caller's work anyway.
+@transaction.atomic(savepoint=False)
 def member_evaluate(*, member: Member, as_of: date, actor=None) -> engine.Event:
     """Evaluate one member as of ``as_of``, exactly as the recompute would (real time: after
     each fact recorded for them, and on staff request)."""

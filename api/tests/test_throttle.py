@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from api.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -16,3 +22,36 @@ def test_a_key_over_its_rate_is_told_to_wait_and_other_keys_are_not(make_client)
     assert 0 < int(refused["Retry-After"]) <= 60
     assert "throttled" in refused.json()["detail"]
     assert other.get("/api/v1/members/").status_code == 200
+
+
+# Transactional: each thread's count is committed on its own connection, as in production.
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_many_clients_sharing_a_key_are_counted_exactly_and_later_commits_stay_durable():
+    _key, raw_key = api_key_create(name="POS", scopes="all", requests_per_minute=40)
+    barrier = threading.Barrier(8)
+    statuses = []
+    durability = []
+
+    def client():
+        try:
+            api = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            barrier.wait()
+            statuses.extend(api.get("/api/v1/members/").status_code for _ in range(5))
+            with connection.cursor() as cursor:
+                # The count's asynchronous commit was for its own transaction only.
+                cursor.execute("SHOW synchronous_commit")
+                durability.append(cursor.fetchone()[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 40
+    assert durability == ["on"] * 8
+    over = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}").get("/api/v1/members/")
+    assert over.status_code == 429

@@ -5,6 +5,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -12,7 +13,7 @@ from rest_framework.test import APIClient
 from api.services import api_key_create
 from members.models import Member, Transaction
 from members.tests.factories import MemberFactory
-from tiers.models import TierChange
+from tiers.models import MemberEvaluation, TierChange, TierPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +57,43 @@ def test_a_purchase_upgrades_the_member_at_once_and_answers_with_the_tier(api, m
     assert TierChange.objects.filter(member=member, to_tier__code="gold").exists()
 
 
+def test_a_policy_version_taking_effect_is_used_by_the_very_next_transaction(api, member):
+    # Each process keeps the policy in force between requests: a version whose effective date
+    # has come must apply to the next transaction, not after a restart.
+    first = api.post("/api/v1/transactions/", purchase("T1", amount="20000.00"), format="json")
+    assert first.json()["member"]["qualified_tier"] == "gold"
+    stricter = TierPolicy.objects.get(version=1).rules
+    stricter["gold"] = {"metric": "spend", "min": "30000.00"}
+    TierPolicy.objects.create(
+        version=2,
+        name="v2",
+        status=TierPolicy.Status.PUBLISHED,
+        effective_from=timezone.localdate(),
+        rules=stricter,
+    )
+
+    second = api.post("/api/v1/transactions/", purchase("T2", amount="1.00"), format="json")
+
+    assert second.json()["member"]["qualified_tier"] == "silver"
+    assert MemberEvaluation.objects.get(member=member).policy.version == 2
+
+
+@pytest.mark.postgres_only
+def test_a_client_sending_transactions_reuses_prepared_statements(api, member):
+    # Planning the member's row with its figures cost more than running it: the hot path's
+    # statements are prepared on the connection after a few runs (loyalty/rows.py).
+    if not settings.DATABASES["default"]["OPTIONS"].get("prepare_threshold"):
+        pytest.skip("prepared statements are turned off (DB_PREPARE_THRESHOLD=0)")
+    for n in range(8):
+        response = api.post("/api/v1/transactions/", purchase(f"T{n}"), format="json")
+        assert response.status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(row[0] for row in cursor.fetchall())
+    assert "FOR UPDATE" in prepared and "members_transaction" in prepared
+
+
 def test_the_same_transaction_sent_again_returns_the_stored_one_and_changes_nothing(api, member):
     data = purchase()
     first = api.post("/api/v1/transactions/", data, format="json")
@@ -74,6 +112,29 @@ def test_the_same_external_id_with_different_data_is_a_conflict(api, member):
     assert response.status_code == 409
     assert response.json() == {"detail": "External id T1 was already recorded with different data."}
     assert Transaction.objects.get().amount_fen == 10000
+
+
+def test_an_external_id_taken_by_another_member_is_a_conflict_and_leaves_both_alone(api, member):
+    MemberFactory(member_no="M2", joined_on=timezone.localdate())
+    api.post("/api/v1/transactions/", purchase(), format="json")
+    evaluated = MemberEvaluation.objects.count()
+
+    response = api.post("/api/v1/transactions/", purchase(member_no="M2"), format="json")
+
+    assert response.status_code == 409
+    assert Transaction.objects.get().member == member
+    assert MemberEvaluation.objects.count() == evaluated  # M2 is not evaluated
+
+
+def test_a_refund_sent_again_returns_the_stored_one_though_it_used_up_the_purchase(api, member):
+    api.post("/api/v1/transactions/", purchase("P1", amount="100.00"), format="json")
+    data = refund("R1", of="P1", amount="100.00")
+    first = api.post("/api/v1/transactions/", data, format="json")
+
+    again = api.post("/api/v1/transactions/", data, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["recorded_at"] == first.json()["recorded_at"]
 
 
 def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):

@@ -5,6 +5,7 @@ change leaves an audit entry."""
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 from decimal import Decimal
 
@@ -17,9 +18,15 @@ from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from members.models import Member, Referral, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
+from notifications.models import Channel, Kind, Notification
 from tiers import actions
 from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride
-from tiers.services import member_evaluate, tier_override_end, tier_override_set
+from tiers.services import (
+    member_evaluate,
+    tier_override_end,
+    tier_override_set,
+    tier_rename,
+)
 from tiers.tests.helpers import refreshed
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +83,22 @@ def test_a_purchase_recorded_by_staff_upgrades_the_member_at_once(staff):
     change = TierChange.objects.get(member=member, cause=Cause.UPGRADE)
     assert (change.to_tier.code, change.actor, change.spend_fen) == ("gold", staff, 2_000_000)
     assert AuditEntry.objects.filter(action="transaction.purchase", actor=staff).exists()
+
+
+def test_a_tier_renamed_between_two_purchases_is_named_anew_in_the_next_notice(staff):
+    # The evaluation keeps the tiers per process: a rename must reach the very next notice.
+    member = MemberFactory(joined_on=timezone.localdate())
+    record = functools.partial(
+        actions.transaction_record, member=member, kind="purchase", occurred_at=now_minus(1)
+    )
+    record(external_id="POS-1", amount=Decimal("5000.00"))
+    tier_rename(tier=tier("gold"), name_zh="金卡尊享会员", name_en="Gold Plus", actor=staff)
+
+    record(external_id="POS-2", amount=Decimal("15000.00"))
+
+    assert tier_of(member) == "gold"
+    told = Notification.objects.get(member=member, kind=Kind.UPGRADE, channel=Channel.IN_APP)
+    assert "金卡尊享会员" in told.subject
 
 
 def test_the_same_transaction_sent_twice_is_stored_once_and_evaluates_once(staff):
