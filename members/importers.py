@@ -1493,14 +1493,17 @@ class _TransactionImporter(_Importer):
             keys.drop()
         # In index order: the (member, day) index and the deferred foreign-key checks of members
         # at commit then touch each page once, not at random (about a fifth less time for a
-        # million rows than in line order). With the keys aside, sorting would only cost time.
-        order = "" if keys is not None else "ORDER BY member_id, occurred_on"
+        # million rows than in line order). With the keys aside too: a member's transactions
+        # then share pages, and every later read by member or grouped by member is faster (at
+        # 10M rows, without the sort, the import was 14 s faster but the policy preview 25 s
+        # instead of 18 s and the member page's p95 96 ms instead of 71 ms).
         with connection.cursor() as cursor:
             # Purchases first: a refund needs its purchase's id, known only once it is stored.
             cursor.execute(
                 f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "
                 "amount_fen, occurred_at, occurred_on, NULL, %s FROM {chk} "
-                f"WHERE status = -1 AND kind = 'purchase' {order}".format(**self.names),
+                "WHERE status = -1 AND kind = 'purchase' "
+                "ORDER BY member_id, occurred_on".format(**self.names),
                 [now],
             )
             count += cursor.rowcount
