@@ -9,7 +9,9 @@ of e-mail and SMS happens after the commit, in a django-q2 task.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -119,11 +121,38 @@ def notices_queue(notices: Sequence[Notice], *, now: datetime.datetime | None = 
     # Tens of thousands on a recompute's busy night: COPYed, not one INSERT each.
     insert_rows_skipping_existing(Notification, _INSERT_FIELDS, rows)
     if any(row[1] != Channel.IN_APP for row in rows):
-        # Robust: the notices are already in the outbox, and the daily retry job delivers what
-        # is pending, so a broker that cannot take the task (down, or no SECRET_KEY to sign it
-        # in a command run) must not fail the evaluation that queued them.
-        transaction.on_commit(deliver_soon, robust=True)
+        if getattr(_deferral, "pending", None) is not None:
+            _deferral.pending = True
+        else:
+            # Robust: the notices are already in the outbox, and the daily retry job delivers
+            # what is pending, so a broker that cannot take the task (down, or no SECRET_KEY to
+            # sign it in a command run) must not fail the evaluation that queued them.
+            transaction.on_commit(deliver_soon, robust=True)
     return len(rows)
+
+
+_deferral = threading.local()
+
+
+@contextmanager
+def deliveries_deferred() -> Iterator[None]:
+    """Queue one delivery run when the block ends instead of one after each commit in it.
+
+    For long runs that keep state on their database connection (the recompute's temporary
+    figures snapshot): django-q2's ORM broker closes the connections it takes for old before
+    it enqueues a task (``close_old_connections``), which in the middle of such a run dropped
+    its temporary tables with the connection."""
+    outer = getattr(_deferral, "pending", None)
+    _deferral.pending = False
+    try:
+        yield
+    finally:
+        pending, _deferral.pending = _deferral.pending, outer
+        if pending and outer is not None:
+            _deferral.pending = True
+        elif pending:
+            # At once outside a transaction (a recompute runs in none), else after its commit.
+            transaction.on_commit(deliver_soon, robust=True)
 
 
 def deliver_soon() -> None:

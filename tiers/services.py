@@ -40,7 +40,7 @@ from members.models import Member
 from members.services import member_lock, member_lock_row
 from notifications.models import Kind
 from notifications.selectors import in_app_delivered
-from notifications.services import Notice, notices_queue
+from notifications.services import Notice, deliveries_deferred, notices_queue
 
 from . import engine, notices
 from .engine import add_years
@@ -241,6 +241,11 @@ def tiers_recompute(
     own durable transaction (so it is refused inside another transaction: a long run never holds
     the database, and a range done is done), and a rerun of the same date changes nothing.
     The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``)."""
+    with deliveries_deferred():
+        return _recompute(as_of, chunk_size=chunk_size, progress=progress, scope=scope)
+
+
+def _recompute(as_of: date, *, chunk_size, progress, scope: str) -> RecomputeSummary:
     started = time.monotonic()
     context = _context(as_of)
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
