@@ -343,7 +343,8 @@ class KeysSetAside:
     everything with the rest). Dropping an index locks the table for the transaction: readers
     and writers of the table wait until it commits, so only a load that at least doubles the
     table is worth it. ``restore()`` makes the indexes and unique constraints again, then
-    the foreign keys, each validated by one query; the primary key and check constraints stay.
+    the foreign keys, each validated by one query (or in two steps: ``restore_indexes()``,
+    ``restore_foreign_keys()``); the primary key and check constraints stay.
     Only PostgreSQL: on SQLite nothing is set aside."""
 
     def __init__(self, model: type[Model]):
@@ -384,6 +385,12 @@ class KeysSetAside:
                 cursor.execute(f"DROP INDEX {name}")
 
     def restore(self) -> None:
+        self.restore_indexes()
+        self.restore_foreign_keys()
+
+    def restore_indexes(self) -> None:
+        """The indexes and unique constraints only: rows written between this and
+        ``restore_foreign_keys`` find their way by index and are checked in one join later."""
         if not _is_postgres():
             return
         qn = connection.ops.quote_name
@@ -393,6 +400,15 @@ class KeysSetAside:
             )
             for definition in self.indexes:
                 cursor.execute(definition)
-            for name, definition in self.uniques + self.foreign_keys:
+            for name, definition in self.uniques:
                 cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT {qn(name)} {definition}")
-        self.indexes, self.uniques, self.foreign_keys = [], [], []
+        self.indexes, self.uniques = [], []
+
+    def restore_foreign_keys(self) -> None:
+        if not _is_postgres():
+            return
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            for name, definition in self.foreign_keys:
+                cursor.execute(f"ALTER TABLE {self.table} ADD CONSTRAINT {qn(name)} {definition}")
+        self.foreign_keys = []
