@@ -181,13 +181,9 @@ def _stored_rules(as_of: date) -> tuple:
     policy is in force. Comparing them with the cached ones is exact, whatever changed them
     (a version taking effect at midnight, a publication, a rename, an edit in SQL)."""
     qn = connection.ops.quote_name
-
-    def columns(model, alias: str) -> str:
-        return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
-
     with rows.hot_cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns(TierPolicy, 'p')}, {columns(Tier, 't')} FROM ("
+            f"SELECT {rows.columns(TierPolicy, 'p')}, {rows.columns(Tier, 't')} FROM ("
             f"SELECT * FROM {qn(TierPolicy._meta.db_table)} "
             "WHERE status = %s AND effective_from <= %s "
             f"ORDER BY effective_from DESC, version DESC LIMIT 1) p "
