@@ -121,8 +121,9 @@ def notices_queue(notices: Sequence[Notice], *, now: datetime.datetime | None = 
     # Tens of thousands on a recompute's busy night: COPYed, not one INSERT each.
     insert_rows_skipping_existing(Notification, _INSERT_FIELDS, rows)
     if any(row[1] != Channel.IN_APP for row in rows):
-        if getattr(_deferral, "pending", None) is not None:
-            _deferral.pending = True
+        deferral = getattr(_deferral, "current", None)
+        if deferral is not None:
+            deferral.pending = True
         else:
             # Robust: the notices are already in the outbox, and the daily retry job delivers
             # what is pending, so a broker that cannot take the task (down, or no SECRET_KEY to
@@ -131,28 +132,49 @@ def notices_queue(notices: Sequence[Notice], *, now: datetime.datetime | None = 
     return len(rows)
 
 
+class Deferral:
+    """Whether notices were queued in a ``deliveries_deferred`` block, on whichever thread
+    worked for it (``deliveries_deferred_to``)."""
+
+    pending = False
+
+
+# .current: the Deferral of the outermost block on this thread, if any.
 _deferral = threading.local()
 
 
 @contextmanager
-def deliveries_deferred() -> Iterator[None]:
-    """Queue one delivery run when the block ends instead of one after each commit in it.
+def deliveries_deferred() -> Iterator[Deferral]:
+    """Queue one delivery run when the block ends instead of one after each commit in it
+    (an inner block leaves it to the outer one).
 
     For long runs that keep state on their database connection (the recompute's temporary
     figures snapshot): django-q2's ORM broker closes the connections it takes for old before
     it enqueues a task (``close_old_connections``), which in the middle of such a run dropped
     its temporary tables with the connection."""
-    outer = getattr(_deferral, "pending", None)
-    _deferral.pending = False
+    outer = getattr(_deferral, "current", None)
+    if outer is not None:
+        yield outer
+        return
+    deferral = _deferral.current = Deferral()
+    try:
+        yield deferral
+    finally:
+        _deferral.current = None
+        if deferral.pending:
+            # At once outside a transaction (a recompute runs in none), else after its commit.
+            transaction.on_commit(deliver_soon, robust=True)
+
+
+@contextmanager
+def deliveries_deferred_to(deferral: Deferral) -> Iterator[None]:
+    """On a thread working for another thread's ``deliveries_deferred`` block: leave the
+    delivery run to that block (a recompute's worker threads)."""
+    _deferral.current = deferral
     try:
         yield
     finally:
-        pending, _deferral.pending = _deferral.pending, outer
-        if pending and outer is not None:
-            _deferral.pending = True
-        elif pending:
-            # At once outside a transaction (a recompute runs in none), else after its commit.
-            transaction.on_commit(deliver_soon, robust=True)
+        _deferral.current = None
 
 
 def deliver_soon() -> None:

@@ -20,6 +20,7 @@ and the filter lets the index on (member, occurred_on) serve the refund subquery
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -206,6 +207,46 @@ def figures_snapshot_create(window: Window, table: str, *, shared: bool = False)
         f"LEFT JOIN ({_sql('{column} > %s')}) f ON f.member_id = m.id",
         (window.after, window.until, 0) * 4,
     )
+
+
+# Shared snapshots of runs in one process (``shared_figures_snapshot``): each held by a session
+# advisory lock of this class, keyed by the table's name, while its run goes.
+_SHARED_PREFIX = "tier_figures_shared_"
+_SHARED_LOCK_CLASS = 7469
+
+
+@contextmanager
+def shared_figures_snapshot(window: Window) -> Iterator[str]:
+    """A figures snapshot (``figures_snapshot_create``) that the run's other connections can
+    read, for a run in this process on several connections (PostgreSQL): an unlogged table,
+    dropped on exit. A killed process cannot drop it, so the run holds a session advisory lock
+    on it meanwhile, which goes with its connection: the next run drops any such table whose
+    lock it can take."""
+    _abandoned_shared_snapshots_drop()
+    table = f"{_SHARED_PREFIX}{uuid.uuid4().hex[:12]}"
+    lock = [_SHARED_LOCK_CLASS, table]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", lock)
+    try:
+        with transaction.atomic(durable=True):
+            figures_snapshot_create(window, table, shared=True)
+        yield table
+    finally:
+        figures_snapshot_drop(table)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+
+
+def _abandoned_shared_snapshots_drop() -> None:
+    with connection.cursor() as cursor:
+        names = connection.introspection.table_names(cursor)
+        for table in (name for name in names if name.startswith(_SHARED_PREFIX)):
+            lock = [_SHARED_LOCK_CLASS, table]
+            cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", lock)
+            if cursor.fetchone()[0]:
+                # Its run is gone (a run drops its table before it lets go of the lock).
+                figures_snapshot_drop(table)
+                cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
 
 
 def figures_snapshot_exists(table: str) -> bool:

@@ -16,6 +16,7 @@ dated after the one being made is left alone.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections import Counter
@@ -25,7 +26,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,7 +41,13 @@ from members.models import Member
 from members.services import member_lock, member_lock_row
 from notifications.models import Kind
 from notifications.selectors import in_app_delivered
-from notifications.services import Notice, deliveries_deferred, notices_queue
+from notifications.services import (
+    Deferral,
+    Notice,
+    deliveries_deferred,
+    deliveries_deferred_to,
+    notices_queue,
+)
 
 from . import engine, notices
 from .engine import add_years
@@ -50,6 +57,7 @@ from .metrics import (
     figures_snapshot_drop,
     figures_snapshot_exists,
     range_figures_sql,
+    shared_figures_snapshot,
 )
 from .models import (
     Benefit,
@@ -231,20 +239,118 @@ def tiers_recompute(
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
     scope: str = "all",
+    workers: int | None = None,
 ) -> RecomputeSummary:
     """Evaluate every member as of ``as_of`` (that date only; days in between are not replayed)
-    with the policy in force on it, and apply the lifecycle, in this process. Each range is its
-    own durable transaction (so it is refused inside another transaction: a long run never holds
+    with the policy in force on it, and apply the lifecycle, in this process (on PostgreSQL with
+    ``workers`` connections at once, default ``RECOMPUTE_WORKERS``). Each range is its own
+    durable transaction (so it is refused inside another transaction: a long run never holds
     the database, and a range done is done), and a rerun of the same date changes nothing.
     The jobs app runs the same ranges as separate tasks (``tiers_range_evaluate``)."""
-    with deliveries_deferred():
+    workers = settings.RECOMPUTE_WORKERS if workers is None else workers
+    chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
+    with deliveries_deferred() as deferral:
+        if _in_parallel_possible(workers, scope):
+            return _recompute_in_parallel(as_of, chunk_size, progress, workers, deferral)
         return _recompute(as_of, chunk_size=chunk_size, progress=progress, scope=scope)
+
+
+def _in_parallel_possible(workers: int, scope: str) -> bool:
+    """Ranges on several connections at once: PostgreSQL only (SQLite has one writer at a
+    time), a full run (its figures snapshot is shared), and outside any transaction, since
+    the other connections see only committed rows."""
+    return (
+        workers > 1
+        and scope == Scope.ALL
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+
+
+def _recompute_in_parallel(
+    as_of: date, chunk_size: int, progress, workers: int, deferral: Deferral
+) -> RecomputeSummary:
+    """The full recompute with ``workers`` threads, each on its own connection taking the next
+    range (``tiers_range_evaluate`` in a durable transaction, the same unit the queued run
+    uses) from the run's shared figures snapshot. Reading and writing a range happen in the
+    database while Python evaluates another, so both cores work (the evaluation itself holds
+    the GIL, so more threads than cores gain nothing). The first error stops the others
+    after their current range; ranges done stay done, as in a run on one connection."""
+    started = time.monotonic()
+    context = _context(as_of)
+    summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
+    with shared_figures_snapshot(context.window) as snapshot:
+        _ranges_in_parallel(snapshot, as_of, chunk_size, progress, workers, deferral, summary)
+    vacuum_analyze(MemberEvaluation, MemberTier)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _ranges_in_parallel(
+    snapshot: str,
+    as_of: date,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+    workers: int,
+    deferral: Deferral,
+    summary: RecomputeSummary,
+) -> None:
+    """Hand the ranges to ``workers`` threads, adding what each range did to ``summary``; the
+    first error is raised here once every thread has stopped."""
+    starts = member_range_starts(chunk_size)
+    # The last range has no upper bound: members registered meanwhile are evaluated too.
+    ranges = iter(zip(starts, [start - 1 for start in starts[1:]] + [None], strict=True))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with deliveries_deferred_to(deferral):
+                while not errors:
+                    with lock:
+                        first_last = next(ranges, None)
+                    if first_last is None:
+                        return
+                    with transaction.atomic(durable=True):
+                        done = tiers_range_evaluate(
+                            first_id=first_last[0], last_id=first_last[1], as_of=as_of,
+                            figures=snapshot,
+                        )  # fmt: skip
+                    with lock:
+                        _summary_add(summary, done)
+                        if progress:
+                            progress(_summary_members(summary))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    threads = [threading.Thread(target=work, name=f"recompute-{n}") for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _summary_add(total: RecomputeSummary, part: RecomputeSummary) -> None:
+    total.evaluated += part.evaluated
+    total.events.update(part.events)
+    total.not_yet_joined += part.not_yet_joined
+    total.not_taking_part += part.not_taking_part
+    total.evaluated_later_before += part.evaluated_later_before
+    total.notices += part.notices
+
+
+def _summary_members(summary: RecomputeSummary) -> int:
+    """Members a run has been through so far, for progress."""
+    return summary.evaluated + summary.not_yet_joined + summary.not_taking_part
 
 
 def _recompute(as_of: date, *, chunk_size, progress, scope: str) -> RecomputeSummary:
     started = time.monotonic()
     context = _context(as_of)
-    chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     snapshot = None
     if scope == Scope.ALL:
@@ -261,7 +367,7 @@ def _recompute(as_of: date, *, chunk_size, progress, scope: str) -> RecomputeSum
                 _evaluate_range(ids[0], ids[-1], context, summary, scope, snapshot)
             after_id = ids[-1]
             if progress:
-                progress(summary.evaluated + summary.not_yet_joined + summary.not_taking_part)
+                progress(_summary_members(summary))
             if len(ids) < chunk_size:
                 break
     finally:

@@ -257,6 +257,8 @@ NOTIFICATION_MAX_AGE_DAYS = env.int("NOTIFICATION_MAX_AGE_DAYS", default=7)
 
 # How many members the recompute reads, evaluates and writes at a time (bounds memory).
 RECOMPUTE_CHUNK_SIZE = env.int("RECOMPUTE_CHUNK_SIZE", default=20000)
+# Connections a full recompute in one process evaluates ranges on at once (PostgreSQL only).
+RECOMPUTE_WORKERS = env.int("RECOMPUTE_WORKERS", default=2)
 # How many rows import_csv stages at a time (bounds its memory, whatever the file's size).
 IMPORT_CHUNK_SIZE = env.int("IMPORT_CHUNK_SIZE", default=10000)
 

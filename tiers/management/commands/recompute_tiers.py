@@ -28,8 +28,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="local date YYYY-MM-DD")
         parser.add_argument("--chunk-size", type=int, help="members per range (bounds memory)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="ranges evaluated at once on PostgreSQL, each on its own connection "
+            "(default RECOMPUTE_WORKERS)",
+        )
 
-    def handle(self, *args, as_of=None, chunk_size=None, **options):
+    def handle(self, *args, as_of=None, chunk_size=None, workers=None, **options):
         as_of = _local_date(as_of) if as_of else timezone.localdate()
         total = Member.objects.count()
         verbose = options["verbosity"] >= 1
@@ -39,7 +45,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"  {done:,}/{total:,} members ({done * 100 // total}%)")
 
         try:
-            summary = tiers_recompute(as_of=as_of, chunk_size=chunk_size, progress=progress)
+            summary = tiers_recompute(
+                as_of=as_of, chunk_size=chunk_size, progress=progress, workers=workers
+            )
         except DomainError as exc:
             raise CommandError(str(exc)) from None
 
