@@ -71,18 +71,22 @@ class Command(BaseCommand):
         if options["api"]:
             self._api(options["api_users"], options["api_seconds"], options["api_workers"])
             return
-        workdir = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
-        started = time.monotonic()
-        members_csv, transactions_csv = self._generate(workdir, members, transactions, as_of, seed)
-        self.stdout.write(
-            f"generated {members:,} members and {transactions:,} transactions in "
-            f"{time.monotonic() - started:.1f} s ({connection.vendor})"
-        )
-
-        members_s, _mib = self._step("import members", "import_csv", "members", str(members_csv))
-        seconds, peak_mib = self._step(
-            "import transactions", "import_csv", "transactions", str(transactions_csv)
-        )
+        # The files (about 700 MB at 1M members) are needed only by the imports.
+        with tempfile.TemporaryDirectory(prefix="loyalty-bench-") as workdir:
+            started = time.monotonic()
+            members_csv, transactions_csv = self._generate(
+                Path(workdir), members, transactions, as_of, seed
+            )
+            self.stdout.write(
+                f"generated {members:,} members and {transactions:,} transactions in "
+                f"{time.monotonic() - started:.1f} s ({connection.vendor})"
+            )
+            members_s, _mib = self._step(
+                "import members", "import_csv", "members", str(members_csv)
+            )
+            seconds, peak_mib = self._step(
+                "import transactions", "import_csv", "transactions", str(transactions_csv)
+            )
         # Machine-readable lines (name: value unit), end to end as an operator sees it.
         self.stdout.write(f"import_rows_per_s: {transactions / seconds:.0f} rows/s")
         self.stdout.write(f"import_peak_rss_mb: {peak_mib:.0f} MB")
@@ -291,7 +295,21 @@ class Command(BaseCommand):
         _key, raw_key = api_key_create(
             name="benchmark", scopes="transactions:write", requests_per_minute=10**8
         )
-        workdir = Path(tempfile.mkdtemp(prefix="loyalty-api-bench-"))
+        with tempfile.TemporaryDirectory(prefix="loyalty-api-bench-") as workdir:
+            total = self._locust(Path(workdir), raw_key, count, users, seconds, workers)
+        stored = Transaction.objects.count()
+        self.stdout.write(
+            f"{total['Request Count']} requests, {total['Failure Count']} failed, "
+            f"{stored} transactions stored ({connection.vendor}, {workers} gunicorn workers, "
+            f"{users} users, {seconds} s)"
+        )
+        self.stdout.write(f"api_tx_per_s: {float(total['Requests/s']):.0f} tx/s")
+        self.stdout.write(f"api_p99_ms: {float(total['99%']):.0f} ms")
+
+    def _locust(
+        self, workdir: Path, raw_key: str, count: int, users: int, seconds: int, workers: int
+    ) -> dict:
+        """Serve with gunicorn, load with locust; the measured run's aggregated stats row."""
         locustfile = workdir / "locustfile.py"
         locustfile.write_text(_LOCUSTFILE % {"key": raw_key, "members": count})
         port = 8765
@@ -330,15 +348,7 @@ class Command(BaseCommand):
             server.terminate()
             server.wait()
         with (workdir / "out_stats.csv").open(encoding="utf-8") as handle:
-            total = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
-        stored = Transaction.objects.count()
-        self.stdout.write(
-            f"{total['Request Count']} requests, {total['Failure Count']} failed, "
-            f"{stored} transactions stored ({connection.vendor}, {workers} gunicorn workers, "
-            f"{users} users, {seconds} s)"
-        )
-        self.stdout.write(f"api_tx_per_s: {float(total['Requests/s']):.0f} tx/s")
-        self.stdout.write(f"api_p99_ms: {float(total['99%']):.0f} ms")
+            return next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
 
     @staticmethod
     def _wait_for(url: str, timeout: float = 120) -> None:
