@@ -256,6 +256,8 @@ MATRIX: dict[str, Entry] = {
     "portal:history": Entry(MEMBER, a_member, **TO_PORTAL),
     # For load balancers.
     "healthz": Entry(EVERYONE),
+    # The site's icon, for browsers (a redirect to the static file).
+    "favicon": Entry(EVERYONE, ok=301),
 }
 
 
