@@ -170,11 +170,12 @@ def deliveries_deferred() -> Iterator[Deferral]:
 def deliveries_deferred_to(deferral: Deferral) -> Iterator[None]:
     """On a thread working for another thread's ``deliveries_deferred`` block: leave the
     delivery run to that block (a recompute's worker threads)."""
+    previous = getattr(_deferral, "current", None)
     _deferral.current = deferral
     try:
         yield
     finally:
-        _deferral.current = None
+        _deferral.current = previous
 
 
 def deliver_soon() -> None:

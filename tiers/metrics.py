@@ -144,15 +144,35 @@ def _figures_table_create(table: str, kind: str, select: str, params) -> None:
             if postgres:
                 # The grouped pass hashes one entry per member; with PostgreSQL's default 4 MB
                 # it spills to disk from about 20,000 members and runs twice as long.
-                cursor.execute(
-                    "SELECT set_config('work_mem', '256MB', true), set_config('jit', 'off', true), "
-                    "set_config('parallel_setup_cost', '0', true), "
-                    "set_config('parallel_tuple_cost', '0.01', true)"
-                )
+                previous = _settings_set(_SNAPSHOT_SETTINGS)
             cursor.execute(f"CREATE {kind}TABLE {name} AS {select}", params)
+            if postgres:
+                # Back as they were for the rest of a caller's transaction.
+                _settings_set(previous)
         cursor.execute(f"CREATE UNIQUE INDEX {qn(table + '_member')} ON {name} (member_id)")
         if postgres:
             cursor.execute(f"ANALYZE {name}")
+
+
+_SNAPSHOT_SETTINGS = {
+    "work_mem": "256MB",
+    "jit": "off",
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0.01",
+}
+
+
+def _settings_set(settings: dict[str, str]) -> dict[str, str]:
+    """Set PostgreSQL settings to the end of the current transaction; returns the old values."""
+    names = list(settings)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+        previous = dict(zip(names, cursor.fetchone(), strict=True))
+        cursor.execute(
+            "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+            [value for name in names for value in (name, settings[name])],
+        )
+    return previous
 
 
 def figures_snapshot_drop(table: str) -> None:
@@ -236,9 +256,11 @@ def shared_figures_snapshot(window: Window) -> Iterator[str]:
             figures_snapshot_create(window, table, shared=True)
         yield table
     finally:
-        figures_snapshot_drop(table)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
+        try:
+            figures_snapshot_drop(table)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", lock)
 
 
 def _abandoned_shared_snapshots_drop() -> None:

@@ -298,12 +298,14 @@ def _ranges_in_parallel(
     """Hand the ranges to ``workers`` threads, adding what each range did to ``summary``; the
     first error is raised here once every thread has stopped."""
     starts = member_range_starts(chunk_size)
+    if not starts:
+        return  # no members
     # The last range has no upper bound: members registered meanwhile are evaluated too.
     ranges = iter(zip(starts, [start - 1 for start in starts[1:]] + [None], strict=True))
     lock = threading.Lock()
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def work(done: threading.Event) -> None:
         try:
             with deliveries_deferred_to(deferral):
                 while not errors:
@@ -312,24 +314,35 @@ def _ranges_in_parallel(
                     if first_last is None:
                         return
                     with transaction.atomic(durable=True):
-                        done = tiers_range_evaluate(
+                        done_range = tiers_range_evaluate(
                             first_id=first_last[0], last_id=first_last[1], as_of=as_of,
                             figures=snapshot,
                         )  # fmt: skip
                     with lock:
-                        _summary_add(summary, done)
+                        _summary_add(summary, done_range)
                         if progress:
                             progress(_summary_members(summary))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             errors.append(exc)
         finally:
             connections.close_all()  # this thread's connections
+            done.set()
 
-    threads = [threading.Thread(target=work, name=f"recompute-{n}") for n in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # Events, not Thread.join: before Python 3.13 a join interrupted by Ctrl-C marks its thread
+    # as stopped while it still runs, and a second join returns at once.
+    finished = [threading.Event() for _ in range(workers)]
+    for n, done in enumerate(finished):
+        threading.Thread(target=work, args=(done,), name=f"recompute-{n}").start()
+    try:
+        for done in finished:
+            done.wait()
+    except BaseException as exc:
+        # Interrupted here (Ctrl-C): the workers finish their current range and stop before
+        # the caller drops the snapshot they read.
+        errors.append(exc)
+        for done in finished:
+            done.wait()
+        raise
     if errors:
         raise errors[0]
 

@@ -401,7 +401,7 @@ def test_the_nomination_reads_members_in_a_fixed_number_of_queries(
     seat("someone", "sales")
 
     # Per case opened: the case, its transition and its audit row; the rest is fixed.
-    with django_assert_max_num_queries(20 + 3 * 30):
+    with django_assert_max_num_queries(23 + 3 * 30):
         result = nominate()
 
     assert result.cases == 30

@@ -336,3 +336,24 @@ def test_a_member_with_nothing_in_the_window_has_blank_figures():
     PurchaseFactory(member=member, day=BEFORE_WINDOW)
 
     assert figures_for_member(member, ROLLING) == NONE
+
+
+@pytest.mark.postgres_only
+def test_a_snapshot_leaves_the_callers_transaction_settings_as_they_were():
+    # cases_nominate builds its snapshot inside its own transaction and queries on after it.
+    from django.db import connection
+
+    from tiers.metrics import figures_snapshot_create, figures_snapshot_drop
+
+    MemberFactory()
+    read = "SELECT current_setting('work_mem'), current_setting('jit')"
+    with connection.cursor() as cursor:
+        cursor.execute(read)
+        before = cursor.fetchone()
+        figures_snapshot_create(ROLLING, "tier_figures_t")
+        cursor.execute(read)
+        after = cursor.fetchone()
+    figures_snapshot_drop("tier_figures_t")
+
+    assert after == before
+    assert before[0] != "256MB"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime
 import random
+import signal
+import threading
+import time
 
 import psycopg
 import pytest
@@ -174,3 +177,41 @@ def test_a_run_drops_the_snapshot_a_killed_run_left_but_not_a_running_ones(setti
         running.close()
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE tier_figures_shared_running")
+
+
+def test_a_run_over_no_members_evaluates_no_one():
+    summary = tiers_recompute(as_of=FIRST, workers=2)
+
+    assert summary.evaluated == 0
+    assert snapshot_tables() == set()
+
+
+def test_an_interrupted_run_lets_its_workers_finish_before_it_drops_their_snapshot(monkeypatch):
+    MemberFactory.create_batch(12, joined_on=FIRST - datetime.timedelta(days=100))
+    evaluate = services.tiers_range_evaluate
+    interrupted = threading.Event()
+    interrupted_range: list[int] = []
+    finished: list[int] = []
+
+    def ctrl_c_during_a_range(*, first_id, **kwargs):
+        if not interrupted.is_set():
+            interrupted.set()
+            interrupted_range.append(first_id)
+            time.sleep(0.2)  # the main thread is waiting for the workers by now
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            time.sleep(0.3)  # still working when the main thread is interrupted
+        done = evaluate(first_id=first_id, **kwargs)
+        finished.append(first_id)
+        return done
+
+    monkeypatch.setattr(services, "tiers_range_evaluate", ctrl_c_during_a_range)
+
+    with pytest.raises(KeyboardInterrupt):
+        tiers_recompute(as_of=FIRST, chunk_size=4, workers=2)
+
+    # The interrupted range was finished from the snapshot before the run ended and dropped it.
+    evaluated = set(MemberEvaluation.objects.values_list("member_id", flat=True))
+    ids = sorted(Member.objects.values_list("id", flat=True))
+    assert interrupted_range[0] in finished
+    assert all(set(ids[ids.index(first) :][:4]) <= evaluated for first in finished)
+    assert snapshot_tables() == set()

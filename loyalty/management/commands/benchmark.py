@@ -300,8 +300,8 @@ class Command(BaseCommand):
         stored = Transaction.objects.count()
         self.stdout.write(
             f"{total['Request Count']} requests, {total['Failure Count']} failed, "
-            f"{stored} transactions stored ({connection.vendor}, {workers} gunicorn workers, "
-            f"{users} users, {seconds} s)"
+            f"{stored} transactions stored, warm-up included "
+            f"({connection.vendor}, {workers} gunicorn workers, {users} users, {seconds} s)"
         )
         self.stdout.write(f"api_tx_per_s: {float(total['Requests/s']):.0f} tx/s")
         self.stdout.write(f"api_p99_ms: {float(total['99%']):.0f} ms")
