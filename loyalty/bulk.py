@@ -8,7 +8,8 @@ for updates, COPY into a temporary table then one ``UPDATE ... FROM``. SQLite ge
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -23,6 +24,44 @@ _STAGING_THRESHOLD = 500
 
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+# For one big grouped or sorted statement over millions of rows: enough memory not to spill,
+# PostgreSQL's parallel workers (with its default costs of moving rows between processes it kept
+# such statements on one core, about 30% slower), and no JIT, whose compilation cost more than
+# it saved.
+BIG_STATEMENT_SETTINGS = {
+    "work_mem": "256MB",
+    "jit": "off",
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0.01",
+}
+
+
+@contextmanager
+def postgres_settings(settings: dict[str, str]) -> Iterator[None]:
+    """PostgreSQL settings for the statements of the block (in a transaction), set back after
+    it for the rest of the transaction; nothing on SQLite."""
+    if not _is_postgres():
+        yield
+        return
+    names = list(settings)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+        previous = cursor.fetchone()
+    _set_local(settings)
+    try:
+        yield
+    finally:
+        _set_local(dict(zip(names, previous, strict=True)))
+
+
+def _set_local(settings: dict[str, str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+            [value for item in settings.items() for value in item],
+        )
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

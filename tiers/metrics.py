@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from loyalty.bulk import BIG_STATEMENT_SETTINGS, postgres_settings
 from members.models import ActivityParticipation, Member, Referral, Transaction
 
 from .engine import Window
@@ -131,48 +132,19 @@ def _figures_table_create(table: str, kind: str, select: str, params) -> None:
     index on the member (one sorted build instead of a million inserts) and fresh statistics.
 
     CREATE TABLE … AS, not INSERT … SELECT: PostgreSQL can run the former's grouped pass on its
-    parallel workers, never the latter's. With the planner's default costs for moving rows
-    between processes it kept the pass on one core all the same; it takes about 30% less on
-    the workers at a million members (BENCHMARKS.md), and the JIT compilation it wanted cost
-    more than it saved."""
+    parallel workers, never the latter's (about 30% less time at a million members)."""
     qn = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
     name = qn(table)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        with transaction.atomic():
-            if postgres:
-                # The grouped pass hashes one entry per member; with PostgreSQL's default 4 MB
-                # it spills to disk from about 20,000 members and runs twice as long.
-                previous = _settings_set(_SNAPSHOT_SETTINGS)
+        # The grouped pass hashes one entry per member; with PostgreSQL's default 4 MB of
+        # work_mem it spills to disk from about 20,000 members and runs twice as long.
+        with transaction.atomic(), postgres_settings(BIG_STATEMENT_SETTINGS):
             cursor.execute(f"CREATE {kind}TABLE {name} AS {select}", params)
-            if postgres:
-                # Back as they were for the rest of a caller's transaction.
-                _settings_set(previous)
         cursor.execute(f"CREATE UNIQUE INDEX {qn(table + '_member')} ON {name} (member_id)")
         if postgres:
             cursor.execute(f"ANALYZE {name}")
-
-
-_SNAPSHOT_SETTINGS = {
-    "work_mem": "256MB",
-    "jit": "off",
-    "parallel_setup_cost": "0",
-    "parallel_tuple_cost": "0.01",
-}
-
-
-def _settings_set(settings: dict[str, str]) -> dict[str, str]:
-    """Set PostgreSQL settings to the end of the current transaction; returns the old values."""
-    names = list(settings)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
-        previous = dict(zip(names, cursor.fetchone(), strict=True))
-        cursor.execute(
-            "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
-            [value for name in names for value in (name, settings[name])],
-        )
-    return previous
 
 
 def figures_snapshot_drop(table: str) -> None:

@@ -162,3 +162,18 @@ def test_a_large_load_links_refunds_to_their_purchases(tmp_path, members, large_
 
     assert result.new == 15
     assert Transaction.objects.get(external_id="R2").refund_of.external_id == "P1"
+
+
+def test_an_import_stores_each_members_purchases_together_in_date_order(tmp_path, members):
+    # Lines come member after member in turn, days out of order; stored rows (by id, which is
+    # how a fresh table lies on disk) come member by member, day by day: a member's page and
+    # the recompute's grouping read neighbouring rows.
+    import_csv("transactions", history(tmp_path / "history.csv"))
+
+    purchases = list(
+        Transaction.objects.filter(kind="purchase")
+        .order_by("id")
+        .values_list("member_id", "occurred_on")
+    )
+    assert purchases == sorted(purchases)
+    assert len({member for member, _ in purchases}) == 3
