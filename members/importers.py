@@ -30,6 +30,7 @@ import datetime
 import io
 import os
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -597,7 +598,6 @@ class _Importer:
             "edges": qn("_import_referral_edges"),
             "rooted": qn("_import_rooted"),
             "circle": qn("_import_circles"),
-            "seq": qn("_import_line"),
             # The import's work tables: unlogged on PostgreSQL, where its parallel workers can
             # read them (they cannot read a temporary table: the checks ran on one core). They
             # live in the import's transaction, which drops them at its end, and imports run one
@@ -613,6 +613,7 @@ class _Importer:
         }
         self.chunks = 0
         self.new_rows = 0
+        self.copying = _CopyInBackground()
 
     def columns(self) -> dict[str, Converter]:
         raise NotImplementedError
@@ -760,7 +761,12 @@ class _Importer:
                     reader = csv.reader(source.lines())
                 else:
                     reader = csv.reader(handle)
-                self._stage_rows(reader, source)
+                try:
+                    self._stage_rows(reader, source)
+                except BaseException:
+                    self.copying.join()  # the error in hand is the one to tell
+                    raise
+                self.copying.wait()
         except UnicodeDecodeError:
             raise _not_decodable(self.path, self.encoding) from None
         except csv.Error as exc:
@@ -923,6 +929,7 @@ class _Importer:
             if block:
                 stage(block)
         if fast is not None and fast_rows:
+            self.copying.wait()
             self._restage(header, layout)
 
     def _restage(self, header: list[str], layout: tuple) -> None:
@@ -1054,6 +1061,7 @@ class _CopyStager:
 
     def write(self, block: list[tuple]) -> None:
         cells = self.cells
+        self.importer.copying.wait()
         with self.cursor.cursor.copy(self.statement) as copy:
             copy.write(
                 "".join(
@@ -1065,6 +1073,41 @@ class _CopyStager:
     def __exit__(self, *exc):
         self.cursor.close()
         return False
+
+
+class _CopyInBackground:
+    """The fast path's COPYs, one at a time, each sent from a thread: PostgreSQL parses one run
+    of lines while Python matches the next, instead of each waiting for the other (the thread
+    waits on the network without holding the GIL). Nothing else may use the connection before
+    ``wait``, which also raises the COPY's error."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self, statement: str, text: str) -> None:
+        raw = connection.connection  # psycopg's own: Django's wrapper belongs to this thread
+
+        def send() -> None:
+            try:
+                with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                    copy.write(text)
+            except BaseException as exc:  # noqa: BLE001 - raised by wait() in the caller's thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=send, name="import-copy")
+        self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 def _yuan(fen: int | None) -> str:
@@ -1293,26 +1336,20 @@ class _TransactionImporter(_Importer):
         # fen and the local date follow in SQL, the same for the Python way's rows.
         zone = "'" + settings.TIME_ZONE.replace("'", "''") + "'"
         return (
-            "line bigint DEFAULT nextval('{seq}'), problem text, external_id text COLLATE \"C\", "
+            'line bigint, problem text, external_id text COLLATE "C", '
             "member_no text, kind text, amount numeric, "
             "amount_fen bigint GENERATED ALWAYS AS ((amount * 100)::bigint) STORED, "
             "occurred_at timestamptz, "
             f"occurred_on date GENERATED ALWAYS AS ((occurred_at AT TIME ZONE {zone})::date) "
             'STORED, refund_of text COLLATE "C"'
-        ).format(seq=self.names["seq"].replace("'", "''"))
+        )
 
     def _stage(self) -> None:
         if not self.fast_path_possible():
             return super()._stage()
         zone = self.value("SELECT current_setting('TimeZone')")[0]
-        self.sql("DROP TABLE IF EXISTS {stg}")
-        self.sql("DROP SEQUENCE IF EXISTS {seq}")
-        # Beside the staging table, which owns it (a plain sequence: an unlogged one needs
-        # PostgreSQL 15), dropped with it.
-        self.sql("CREATE SEQUENCE {seq}")
         self.sql("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
         super()._stage()
-        self.sql("ALTER SEQUENCE {seq} OWNED BY {stg}.line")
         # Back to the connection's time zone (an error rolls the setting back with the rest).
         self.sql("SELECT set_config('TimeZone', %s, true)", [zone])
 
@@ -1344,14 +1381,18 @@ class _TransactionImporter(_Importer):
         if "\r" in text:
             # COPY wants one kind of line end; a canonical value has no \r.
             text = text.replace("\r\n", "\n")
-        with connection.cursor() as cursor:
-            # The rows take their line numbers from the sequence, in the order COPY reads them.
-            cursor.execute("SELECT setval(%s, %s, false)", [self.names["seq"], first_line])
-            statement = "COPY {} ({}) FROM STDIN (FORMAT csv)".format(
+        # Each line with its number in front: Python has time to spare while PostgreSQL
+        # parses the previous run (a sequence's default cost the server 15% more).
+        numbered = "".join(
+            [f"{line},{values}\n" for line, values in enumerate(text.split("\n")[:-1], first_line)]
+        )
+        self.copying.wait()
+        self.copying.start(
+            "COPY {} (line, {}) FROM STDIN (FORMAT csv)".format(
                 self.names["stg"], ", ".join(header)
-            )
-            with cursor.cursor.copy(statement) as copy:
-                copy.write(text)
+            ),
+            numbered,
+        )
         self.chunks += 1
 
     # What no regex can say: zero is not positive, and "later than tomorrow".
