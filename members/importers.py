@@ -705,11 +705,10 @@ class _Importer:
     repeats_by_sorting = False
 
     def _find_repeats(self) -> None:
-        if self.postgres and self.repeats_by_sorting:
-            self.sql("SELECT set_config('enable_hashagg', 'off', true)")
-            self.sql(_repeated(self.identity))
-            self.sql("SELECT set_config('enable_hashagg', 'on', true)")
-        else:
+        settings = BIG_STATEMENT_SETTINGS
+        if self.repeats_by_sorting:
+            settings = {**settings, "enable_hashagg": "off"}
+        with postgres_settings(settings):
             self.sql(_repeated(self.identity))
 
     # Two imports checking at the same time would each miss the other's rows (refunds could
@@ -1473,7 +1472,8 @@ class _TransactionImporter(_Importer):
     """
 
     def bad_rows(self) -> Iterator[tuple[int, str]]:
-        self.sql(self._REFUNDS)
+        with postgres_settings(BIG_STATEMENT_SETTINGS):
+            self.sql(self._REFUNDS)
         self.analyze("bad")
         # Most files have no bad line: asked first in a statement PostgreSQL can run on its
         # parallel workers, where the reading cursor below runs on one core (4 s at 10M rows).
