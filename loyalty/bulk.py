@@ -41,7 +41,9 @@ BIG_STATEMENT_SETTINGS = {
 @contextmanager
 def postgres_settings(settings: dict[str, str]) -> Iterator[None]:
     """PostgreSQL settings for the statements of the block (in a transaction), set back after
-    it for the rest of the transaction; nothing on SQLite."""
+    it for the rest of the transaction; nothing on SQLite. Not set back when the block raises:
+    the rollback that follows undoes them, and a statement in an aborted transaction would
+    replace the error in hand with "current transaction is aborted"."""
     if not _is_postgres():
         yield
         return
@@ -50,10 +52,8 @@ def postgres_settings(settings: dict[str, str]) -> Iterator[None]:
         cursor.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
         previous = cursor.fetchone()
     _set_local(settings)
-    try:
-        yield
-    finally:
-        _set_local(dict(zip(names, previous, strict=True)))
+    yield
+    _set_local(dict(zip(names, previous, strict=True)))
 
 
 def _set_local(settings: dict[str, str]) -> None:

@@ -1081,7 +1081,10 @@ class _CopyInBackground:
     ``wait``, which also raises the COPY's error."""
 
     def __init__(self) -> None:
-        self.thread: threading.Thread | None = None
+        # Set while no COPY is running. An event, not Thread.join: before Python 3.13 a join
+        # interrupted by Ctrl-C marks its thread as stopped while it still runs.
+        self.idle = threading.Event()
+        self.idle.set()
         self.error: BaseException | None = None
 
     def start(self, statement: str, text: str) -> None:
@@ -1093,14 +1096,19 @@ class _CopyInBackground:
                     copy.write(text)
             except BaseException as exc:  # noqa: BLE001 - raised by wait() in the caller's thread
                 self.error = exc
+            finally:
+                self.idle.set()
 
-        self.thread = threading.Thread(target=send, name="import-copy")
-        self.thread.start()
+        self.idle.clear()
+        try:
+            threading.Thread(target=send, name="import-copy").start()
+        except BaseException:
+            self.idle.set()
+            raise
 
     def join(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
+        """Until the COPY is done, without raising its error."""
+        self.idle.wait()
 
     def wait(self) -> None:
         self.join()
@@ -1560,7 +1568,9 @@ class _TransactionImporter(_Importer):
         # instead of 18 s and the member page's p95 was 96 ms instead of 71 ms). The order is
         # not asked for here: INSERT … SELECT sorts on one core, the classification's CREATE
         # TABLE … AS on PostgreSQL's parallel workers (10 s less at 10M rows).
-        with connection.cursor() as cursor:
+        # Scanned from its first page: a scan of a big table may otherwise start where another
+        # one stopped, and the rows would be written out of order.
+        with connection.cursor() as cursor, postgres_settings({"synchronize_seqscans": "off"}):
             # Purchases first: a refund needs its purchase's id, known only once it is stored.
             cursor.execute(
                 f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "

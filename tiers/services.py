@@ -325,23 +325,30 @@ def _ranges_in_parallel(
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             errors.append(exc)
         finally:
-            connections.close_all()  # this thread's connections
-            done.set()
+            try:
+                connections.close_all()  # this thread's connections
+            finally:
+                done.set()
 
     # Events, not Thread.join: before Python 3.13 a join interrupted by Ctrl-C marks its thread
     # as stopped while it still runs, and a second join returns at once.
     finished = [threading.Event() for _ in range(workers)]
-    for n, done in enumerate(finished):
-        threading.Thread(target=work, args=(done,), name=f"recompute-{n}").start()
+    threads = [
+        threading.Thread(target=work, args=(done,), name=f"recompute-{n}")
+        for n, done in enumerate(finished)
+    ]
     try:
+        for thread in threads:
+            thread.start()
         for done in finished:
             done.wait()
     except BaseException as exc:
         # Interrupted here (Ctrl-C): the workers finish their current range and stop before
         # the caller drops the snapshot they read.
         errors.append(exc)
-        for done in finished:
-            done.wait()
+        for done, thread in zip(finished, threads, strict=True):
+            if thread.ident is not None:  # started
+                done.wait()
         raise
     if errors:
         raise errors[0]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import DataError, connection, transaction
 
 from loyalty.bulk import (
     analyze,
     insert_rows,
     insert_rows_skipping_existing,
+    postgres_settings,
     rows_estimate,
     update_rows,
     upsert_rows,
@@ -118,3 +120,32 @@ def test_rows_estimate_follows_the_table():
     analyze(Member)
 
     assert rows_estimate(Member) == 50
+
+
+@pytest.mark.postgres_only
+def test_settings_for_a_block_are_set_back_after_it_within_the_transaction():
+    def work_mem() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW work_mem")
+            return cursor.fetchone()[0]
+
+    before = work_mem()
+    with transaction.atomic():
+        with postgres_settings({"work_mem": "77MB"}):
+            inside = work_mem()
+        after = work_mem()
+
+    assert (inside, after) == ("77MB", before)
+
+
+@pytest.mark.postgres_only
+def test_a_database_error_in_a_settings_block_comes_out_as_itself():
+    # Not "current transaction is aborted" from setting them back: the import's Ctrl-C and
+    # errors in its long statements are told as what they are.
+    with (
+        pytest.raises(DataError, match="division by zero"),
+        transaction.atomic(),
+        postgres_settings({"work_mem": "77MB"}),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT 1 / 0")

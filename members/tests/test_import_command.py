@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import signal
+import threading
+from signal import SIGINT
 
 import pytest
 from django.core.management import call_command
@@ -195,3 +198,35 @@ def test_progress_goes_to_the_callback_every_hundred_thousand_rows(tmp_path):
         import_csv("members", path, progress=messages.append)
 
     assert messages == ["  validated 100,000 rows"]
+
+
+@pytest.mark.postgres_only
+def test_ctrl_c_while_postgresql_checks_the_file_imports_nothing_and_says_so(tmp_path, monkeypatch):
+    from members.models import Transaction
+    from members.tests.factories import MemberFactory
+
+    MemberFactory(member_no="M1")
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "external_id,member_no,kind,amount,occurred_at,refund_of\n"
+        "T1,M1,purchase,10.00,2026-01-05T10:00:00+08:00,\n",
+        encoding="utf-8",
+    )
+    classify = importers._TransactionImporter.classify
+    # The classification, made long enough to be interrupted in the database.
+    monkeypatch.setattr(
+        importers._TransactionImporter,
+        "classify",
+        lambda self: classify(self).replace(
+            "FROM {stg} s", "FROM (SELECT * FROM {stg}, pg_sleep(5)) s"
+        ),
+    )
+    timer = threading.Timer(0.5, signal.pthread_kill, [threading.main_thread().ident, SIGINT])
+    timer.start()
+    try:
+        message, _ = fail("transactions", str(path))
+    finally:
+        timer.cancel()
+
+    assert message == "Interrupted: nothing was imported."
+    assert not Transaction.objects.exists()
