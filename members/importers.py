@@ -59,6 +59,7 @@ from loyalty.bulk import (
 from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
+from loyalty.threads import thread_start
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
@@ -1085,15 +1086,12 @@ class _CopyInBackground:
     server would idle (in one experiment the thread overlapped one second in six)."""
 
     def __init__(self) -> None:
-        # Set while no COPY is running. An event, not Thread.join: before Python 3.13 a join
-        # interrupted by Ctrl-C marks its thread as stopped while it still runs.
-        self.idle = threading.Event()
+        self.idle = threading.Event()  # set while no COPY is running
         self.idle.set()
         self.error: BaseException | None = None
 
     def start(self, statement: str, text: str) -> None:
         raw = connection.connection  # psycopg's own: Django's wrapper belongs to this thread
-
         sent = threading.Event()
 
         def send() -> None:
@@ -1105,14 +1103,8 @@ class _CopyInBackground:
                 self.error = exc
             finally:
                 sent.set()
-                self.idle.set()
 
-        self.idle.clear()
-        try:
-            threading.Thread(target=send, name="import-copy").start()
-        except BaseException:
-            self.idle.set()
-            raise
+        self.idle = thread_start(send, name="import-copy")
         sent.wait()
 
     def join(self) -> None:
@@ -1363,11 +1355,8 @@ class _TransactionImporter(_Importer):
     def _stage(self) -> None:
         if not self.fast_path_possible():
             return super()._stage()
-        zone = self.value("SELECT current_setting('TimeZone')")[0]
-        self.sql("SELECT set_config('TimeZone', %s, true)", [settings.TIME_ZONE])
-        super()._stage()
-        # Back to the connection's time zone (an error rolls the setting back with the rest).
-        self.sql("SELECT set_config('TimeZone', %s, true)", [zone])
+        with postgres_settings({"TimeZone": settings.TIME_ZONE}):
+            super()._stage()
 
     def _stager(self):
         if not self.fast_path_possible():

@@ -37,6 +37,7 @@ from loyalty.audit import audit_record
 from loyalty.bulk import insert_rows, update_rows, vacuum_analyze
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
+from loyalty.threads import thread_start
 from members.models import Member
 from members.services import member_lock, member_lock_row
 from notifications.models import Kind
@@ -305,7 +306,7 @@ def _ranges_in_parallel(
     lock = threading.Lock()
     errors: list[BaseException] = []
 
-    def work(done: threading.Event) -> None:
+    def work() -> None:
         try:
             with deliveries_deferred_to(deferral):
                 while not errors:
@@ -325,30 +326,20 @@ def _ranges_in_parallel(
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             errors.append(exc)
         finally:
-            try:
-                connections.close_all()  # this thread's connections
-            finally:
-                done.set()
+            connections.close_all()  # this thread's connections
 
-    # Events, not Thread.join: before Python 3.13 a join interrupted by Ctrl-C marks its thread
-    # as stopped while it still runs, and a second join returns at once.
-    finished = [threading.Event() for _ in range(workers)]
-    threads = [
-        threading.Thread(target=work, args=(done,), name=f"recompute-{n}")
-        for n, done in enumerate(finished)
-    ]
+    finished: list[threading.Event] = []
     try:
-        for thread in threads:
-            thread.start()
+        for n in range(workers):
+            finished.append(thread_start(work, name=f"recompute-{n}"))
         for done in finished:
             done.wait()
     except BaseException as exc:
         # Interrupted here (Ctrl-C): the workers finish their current range and stop before
         # the caller drops the snapshot they read.
         errors.append(exc)
-        for done, thread in zip(finished, threads, strict=True):
-            if thread.ident is not None:  # started
-                done.wait()
+        for done in finished:
+            done.wait()
         raise
     if errors:
         raise errors[0]
