@@ -218,7 +218,7 @@ def test_ctrl_c_while_postgresql_checks_the_file_imports_nothing_and_says_so(tmp
         importers._TransactionImporter,
         "classify",
         lambda self: classify(self).replace(
-            "FROM {stg} s", "FROM (SELECT * FROM {stg}, pg_sleep(5)) s"
+            "FROM {typed} s", "FROM (SELECT * FROM {typed} s, pg_sleep(5)) s"
         ),
     )
     timer = threading.Timer(0.5, signal.pthread_kill, [threading.main_thread().ident, SIGINT])

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loyalty.bulk import postgres_settings
 from members import importers
 from members.importers import ImportFailed, import_csv
 from members.models import Transaction
@@ -92,10 +93,11 @@ def staged(path: str, *, fast: bool) -> tuple[list[tuple], int]:
         importer.canonical = None
     with transaction.atomic():
         importer._stage()
-        with connection.cursor() as cursor:
+        # As the checks read them: the fast path stages text, converted in SQL.
+        with connection.cursor() as cursor, postgres_settings(importer.classification_settings()):
             cursor.execute(
                 "SELECT line, problem, external_id, member_no, kind, amount_fen, occurred_at, "
-                "occurred_on, refund_of FROM _import_staged ORDER BY line"
+                "occurred_on, refund_of FROM {typed} s ORDER BY line".format(**importer.names)
             )
             rows = cursor.fetchall()
         transaction.set_rollback(True)

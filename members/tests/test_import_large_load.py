@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from loyalty.bulk import KeysSetAside, analyze
 from members import importers
 from members.importers import ImportFailed, import_csv
-from members.models import Transaction
+from members.models import Member, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -177,3 +177,42 @@ def test_an_import_stores_each_members_purchases_together_in_date_order(tmp_path
     )
     assert purchases == sorted(purchases)
     assert len({member for member, _ in purchases}) == 3
+
+
+def primary_key_of(model) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+            [model._meta.db_table],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.postgres_only
+def test_the_primary_key_is_set_aside_only_when_no_other_table_refers_to_it():
+    with transaction.atomic():
+        KeysSetAside(Transaction).drop()  # only its own refunds refer to it
+        KeysSetAside(Member).drop()  # transactions, tier states, referrals ... refer to it
+        assert primary_key_of(Transaction) == []
+        assert primary_key_of(Member) == [f"{Member._meta.db_table}_pkey"]
+        transaction.set_rollback(True)
+
+    assert primary_key_of(Transaction) == [f"{Transaction._meta.db_table}_pkey"]
+
+
+def test_a_large_load_links_refunds_to_purchases_stored_before(tmp_path, members, large_from):
+    old = PurchaseFactory(
+        external_id="OLD",
+        member=members[1],
+        amount_fen=5000,
+        occurred_at=datetime.datetime(2026, 1, 5, 10, tzinfo=datetime.UTC),
+    )
+    path = Path(history(tmp_path / "history.csv"))
+    path.write_text(
+        path.read_text() + "R9,M1,refund,20.00,2026-06-03T09:00:00+08:00,OLD\n", encoding="utf-8"
+    )
+    large_from(1)
+
+    import_csv("transactions", str(path))
+
+    assert Transaction.objects.get(external_id="R9").refund_of == old
