@@ -1579,10 +1579,6 @@ class _TransactionImporter(_Importer):
         ) % {"id": target, "total": _Fen(total), "amount": _Fen(purchase_fen)}
 
     def write(self, now: datetime.datetime) -> int:
-        columns = (
-            "external_id, member_id, kind, amount_fen, occurred_at, occurred_on, refund_of_id, "
-            "created_at"
-        )
         # A first load of a program's history: one sort per index and one join per foreign key
         # at the end, not a tree descent and a check per row (about three times faster).
         keys = None
@@ -1602,37 +1598,23 @@ class _TransactionImporter(_Importer):
         # one stopped, and the rows would be written out of order.
         with connection.cursor() as cursor, postgres_settings({"synchronize_seqscans": "off"}):
             # Purchases first: a refund needs its purchase's id, known only once it is stored.
-            cursor.execute(
-                f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "
-                "amount_fen, occurred_at, occurred_on, NULL, %s FROM {chk} "
-                "WHERE status = -1 AND kind = 'purchase'".format(**self.names),
-                [now],
+            purchases = self._insert(
+                cursor, "{chk}", "NULL", "WHERE c.status = -1 AND c.kind = 'purchase'", now
             )
-            purchases = cursor.rowcount
             self.progress(gettext("  wrote %(count)s purchases") % {"count": f"{purchases:,}"})
+            in_order = "ORDER BY c.member_id, c.occurred_on"
             if keys is None:
-                cursor.execute(
-                    # A subquery by the unique external id: the planner's statistics still
-                    # take the table for what it was before this import.
-                    f"INSERT INTO {{txn}} ({columns}) SELECT c.external_id, c.member_id, "
-                    "c.kind, c.amount_fen, c.occurred_at, c.occurred_on, "
-                    "(SELECT p.id FROM {txn} p WHERE p.external_id = c.refund_of), %s "
-                    "FROM {refunds} c ORDER BY c.member_id, c.occurred_on".format(**self.names),
-                    [now],
-                )
+                # A subquery by the unique external id: the planner's statistics still take the
+                # table for what it was before this import.
+                purchase = "(SELECT p.id FROM {txn} p WHERE p.external_id = c.refund_of)"
+                refunds = self._insert(cursor, "{refunds}", purchase, in_order, now)
             else:
                 # Refunds written after the indexes are made put their entries at random
                 # places in four indexes (5.6 s for 200,000 refunds): they are written before,
                 # each finding its purchase by one join on the parallel workers (1.8 s).
                 with postgres_settings(BIG_STATEMENT_SETTINGS):
                     self.sql(self._LINKED_REFUNDS)
-                cursor.execute(
-                    f"INSERT INTO {{txn}} ({columns}) SELECT external_id, member_id, kind, "
-                    "amount_fen, occurred_at, occurred_on, refund_of_id, %s FROM {linked} "
-                    "ORDER BY member_id, occurred_on".format(**self.names),
-                    [now],
-                )
-            refunds = cursor.rowcount
+                refunds = self._insert(cursor, "{linked}", "c.refund_of_id", in_order, now)
         if refunds != self.new_rows - purchases:
             # Every refund's purchase was found by the checks: only a concurrent writer gets here.
             raise IntegrityError(
@@ -1642,6 +1624,18 @@ class _TransactionImporter(_Importer):
             # The foreign keys after the indexes, checked in one join each, not per row.
             keys.restore()
         return purchases + refunds
+
+    def _insert(self, cursor, source: str, refund_of: str, rest: str, now) -> int:
+        """Write the rows of ``source`` (aliased ``c``) with ``refund_of`` as the purchase's id;
+        returns how many."""
+        cursor.execute(
+            "INSERT INTO {txn} (external_id, member_id, kind, amount_fen, occurred_at, "
+            "occurred_on, refund_of_id, created_at) SELECT c.external_id, c.member_id, c.kind, "
+            f"c.amount_fen, c.occurred_at, c.occurred_on, {refund_of}, %s FROM {source} c "
+            f"{rest}".format(**self.names),
+            [now],
+        )
+        return cursor.rowcount
 
     _LINKED_REFUNDS = """
         CREATE {work} TABLE {linked} AS
