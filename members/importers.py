@@ -1484,7 +1484,12 @@ class _TransactionImporter(_Importer):
                 COALESCE((SELECT SUM(x.amount_fen) FROM {txn} x WHERE x.refund_of_id = t.id), 0)
                     AS stored_fen
             FROM {refunds} c
-            LEFT JOIN {chk} f ON f.external_id = c.refund_of AND f.first_line IS NULL
+            -- Only the file's rows some refund names: found on the parallel workers, where
+            -- joining the whole file brought ten million rows to one process first.
+            LEFT JOIN (
+                SELECT * FROM {chk} WHERE first_line IS NULL
+                AND external_id IN (SELECT refund_of FROM {refunds})
+            ) f ON f.external_id = c.refund_of
             LEFT JOIN {txn} t ON t.external_id = c.refund_of
             LEFT JOIN {member} tm ON tm.id = t.member_id
         ), totals AS (
