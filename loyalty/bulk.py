@@ -373,18 +373,18 @@ def rows_estimate(model: type[Model]) -> int:
 
 
 class KeysSetAside:
-    """A bulk load into ``model``'s table with its secondary indexes, unique constraints and
+    """A bulk load into ``model``'s table with its primary key, indexes, unique constraints and
     foreign keys dropped, then made again: PostgreSQL's own advice for loading much data (one
     sort per index instead of one tree descent per row, one join per foreign key instead of a
-    trigger per row). For a first load of a million rows it is about three times faster.
+    trigger per row). A first load of a million rows is about three times faster.
 
     Use it inside the caller's transaction (DDL is transactional: an error restores
     everything with the rest). Dropping an index locks the table for the transaction: readers
     and writers of the table wait until it commits, so only a load that at least doubles the
     table is worth it. ``restore()`` makes the primary key, indexes and unique constraints
     again, then the foreign keys, each validated by one query (or in two steps:
-    ``restore_indexes()``, ``restore_foreign_keys()``). The primary key is set aside only when
-    no other table's foreign key refers to it; check constraints stay.
+    ``restore_indexes()``, ``restore_foreign_keys()``). The primary key or a unique constraint
+    is set aside only when no other table's foreign key refers to it; check constraints stay.
     Only PostgreSQL: on SQLite nothing is set aside."""
 
     def __init__(self, model: type[Model]):
@@ -398,13 +398,13 @@ class KeysSetAside:
         if not _is_postgres():
             return
         with connection.cursor() as cursor:
-            # The primary key too (its index costs a third of writing ten million rows), unless
-            # another table's foreign key needs it.
+            # The primary key too (its index costs a third of writing ten million rows), and
+            # the unique constraints, unless another table's foreign key needs its index.
             cursor.execute(
                 "SELECT c.conname, c.contype, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-                "WHERE c.conrelid = %s::regclass AND (c.contype IN ('u', 'f') OR c.contype = 'p' "
-                "AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.confrelid = c.conrelid "
-                "AND r.conrelid <> c.conrelid AND r.contype = 'f')) ORDER BY c.conname",
+                "WHERE c.conrelid = %s::regclass AND (c.contype = 'f' OR c.contype IN ('p', 'u') "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' "
+                "AND r.conindid = c.conindid AND r.conrelid <> c.conrelid)) ORDER BY c.conname",
                 [self.table],
             )
             kinds = {"p": self.primary_key, "u": self.uniques, "f": self.foreign_keys}

@@ -1504,8 +1504,8 @@ class _TransactionImporter(_Importer):
         WHERE total > purchase_fen
     """
 
-    # The new refunds, a fiftieth of a file, apart: checked and written without reading the
-    # whole file again.
+    # The new refunds, a fiftieth of a file, apart: the checks read them and only the file's
+    # rows they name, and the write takes them from here, not from a scan of the whole file.
     _NEW_REFUNDS = """
         CREATE {work} TABLE {refunds} AS
         SELECT line, external_id, member_no, member_id, kind, amount_fen, occurred_at,
@@ -1596,9 +1596,10 @@ class _TransactionImporter(_Importer):
         # random (about a fifth less time for a million rows than in line order). With the keys
         # aside too: a member's transactions then share pages, and every later read by member or
         # grouped by member is faster (at 10M rows in line order the policy preview took 25 s
-        # instead of 18 s and the member page's p95 was 96 ms instead of 71 ms). The order is
-        # not asked for here: INSERT … SELECT sorts on one core, the classification's CREATE
-        # TABLE … AS on PostgreSQL's parallel workers (10 s less at 10M rows).
+        # instead of 18 s and the member page's p95 was 96 ms instead of 71 ms). The purchases'
+        # order is not asked for here: INSERT … SELECT sorts on one core, the classification's
+        # CREATE TABLE … AS on PostgreSQL's parallel workers (10 s less at 10M rows); the
+        # refunds, a fiftieth of the rows, are sorted as they are written.
         # Scanned from its first page: a scan of a big table may otherwise start where another
         # one stopped, and the rows would be written out of order.
         with connection.cursor() as cursor, postgres_settings({"synchronize_seqscans": "off"}):
@@ -1623,7 +1624,8 @@ class _TransactionImporter(_Importer):
         if refunds != self.new_rows - purchases:
             # Every refund's purchase was found by the checks: only a concurrent writer gets here.
             raise IntegrityError(
-                f"{self.new_rows - purchases - refunds} refunds lost their purchase"
+                f"wrote {refunds} refunds, expected {self.new_rows - purchases}: "
+                "a purchase they refund is gone"
             )
         if keys is not None:
             # The foreign keys after the indexes, checked in one join each, not per row.
