@@ -65,6 +65,11 @@ def history(path: Path) -> str:
     return str(path)
 
 
+def with_lines(path: Path, *lines: str) -> str:
+    path.write_text(path.read_text() + "".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return str(path)
+
+
 def stored() -> list[tuple]:
     return list(
         Transaction.objects.order_by("external_id").values_list(
@@ -142,17 +147,20 @@ def test_a_failure_after_the_keys_were_set_aside_restores_them_with_the_rest(mem
 
 
 def test_a_file_with_bad_rows_writes_nothing_however_large(tmp_path, members, large_from):
-    path = Path(history(tmp_path / "history.csv"))
-    path.write_text(
-        path.read_text() + "X1,NOBODY,purchase,1.00,2026-06-01T09:00:00+08:00,\n", encoding="utf-8"
+    path = with_lines(
+        Path(history(tmp_path / "history.csv")),
+        "X1,NOBODY,purchase,1.00,2026-06-01T09:00:00+08:00,",
     )
     large_from(1)
+    said: list[str] = []
 
     with pytest.raises(ImportFailed) as failed:
-        import_csv("transactions", str(path))
+        import_csv("transactions", path, progress=said.append)
 
-    assert "line 17" in str(failed.value.lines)
+    assert failed.value.lines == ["line 17: unknown member NOBODY"]
     assert not Transaction.objects.exists()
+    # No repeat among the bad rows: they are told as found, the file is not checked again.
+    assert not any("checking the file again" in line for line in said)
 
 
 def test_a_large_load_links_refunds_to_their_purchases(tmp_path, members, large_from):
@@ -269,3 +277,48 @@ def test_a_unique_constraint_another_table_refers_to_stays():
     assert "txn_external_id_unique" in kept
     assert "txn_external_id_unique" in left
     assert f"{table}_pkey" not in left
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_repeated_external_id_in_a_first_load_is_named_as_in_any_import(
+    tmp_path, members, large_from, large
+):
+    # A first large load leaves repeats to the unique index, then looks for them when it
+    # refuses the file: the messages are the ones every import gives.
+    path = with_lines(
+        Path(history(tmp_path / "history.csv")),
+        "P3,M0,purchase,13.25,2026-05-04T10:00:00+08:00,",
+        "X1,NOBODY,purchase,1.00,2026-06-01T09:00:00+08:00,",
+    )
+    if large:
+        large_from(1)
+    said: list[str] = []
+
+    with pytest.raises(ImportFailed) as failed:
+        import_csv("transactions", path, progress=said.append)
+
+    assert failed.value.lines == [
+        "line 17: external id P3 appears again (first on line 5)",
+        "line 18: unknown member NOBODY",
+    ]
+    assert not Transaction.objects.exists()
+    checked_again = any("checking the file again" in line for line in said)
+    assert checked_again == (large and connection.vendor == "postgresql")
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_repeat_that_is_the_only_fault_of_a_first_load_is_found(
+    tmp_path, members, large_from, large
+):
+    # Every line is good on its own: the unique index refuses the second P3 after writing.
+    path = with_lines(
+        Path(history(tmp_path / "history.csv")), "P3,M0,purchase,13.25,2026-05-04T10:00:00+08:00,"
+    )
+    if large:
+        large_from(1)
+
+    with pytest.raises(ImportFailed) as failed:
+        import_csv("transactions", path)
+
+    assert failed.value.lines == ["line 17: external id P3 appears again (first on line 5)"]
+    assert not Transaction.objects.exists()
