@@ -26,12 +26,16 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-# For one big grouped or sorted statement over millions of rows: enough memory not to spill,
+# For one big grouped or sorted statement over millions of rows: 256 MB for each hash table, so
+# that grouping a million members does not spill, but sorts in runs of 32 MB, which fit the
+# CPU's caches (sorting ten million rows in 256 MB runs took a quarter longer: the import's
+# classification 15.9 s instead of 12.6 s, its search for repeats 8.6 s instead of 4.9 s);
 # PostgreSQL's parallel workers (with its default costs of moving rows between processes it kept
 # such statements on one core, about 30% slower), and no JIT, whose compilation cost more than
 # it saved.
 BIG_STATEMENT_SETTINGS = {
-    "work_mem": "256MB",
+    "work_mem": "32MB",
+    "hash_mem_multiplier": "8",
     "jit": "off",
     "parallel_setup_cost": "0",
     "parallel_tuple_cost": "0.01",
@@ -346,8 +350,10 @@ def vacuum_analyze(*models: type[Model]) -> None:
         cursor.execute(f"VACUUM (ANALYZE) {tables}")
 
 
-# For index builds when a load sets a table's keys aside (for this transaction only).
-_MAINTENANCE_WORK_MEM = "256MB"
+# For index builds when a load sets a table's keys aside (for this transaction only): 32 MB for
+# each of the three processes of a parallel build (its least), whose sort runs then fit the
+# CPU's caches; with 256 MB the indexes of ten million transactions took 15% longer.
+_MAINTENANCE_WORK_MEM = "96MB"
 
 
 def rows_estimate(model: type[Model]) -> int:
