@@ -363,19 +363,26 @@ def rows_estimate(model: type[Model]) -> int:
     for figures."""
     if not _is_postgres():
         return model._default_manager.count()
+    estimate = table_rows_estimate(connection.ops.quote_name(model._meta.db_table))
+    return model._default_manager.count() if estimate is None else estimate
+
+
+def table_rows_estimate(table: str) -> int | None:
+    """``rows_estimate`` for a (quoted) table name on PostgreSQL; None for a table with pages
+    that was never analysed."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reltuples, relpages, "
             "pg_relation_size(oid) / current_setting('block_size')::int FROM pg_class "
             "WHERE oid = %s::regclass",
-            [connection.ops.quote_name(model._meta.db_table)],
+            [table],
         )
         tuples, pages_then, pages_now = cursor.fetchone()
     if pages_now == 0:
         return 0
     if tuples >= 0 and pages_then > 0:
         return int(tuples / pages_then * pages_now)
-    return model._default_manager.count()
+    return None
 
 
 class KeysSetAside:

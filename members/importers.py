@@ -55,6 +55,7 @@ from loyalty.bulk import (
     copy_text,
     postgres_settings,
     rows_estimate,
+    table_rows_estimate,
 )
 from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
@@ -662,6 +663,13 @@ class _Importer:
             cursor.execute(statement.format(**self.names), params)
             return cursor.fetchone()
 
+    def any_row(self, rows: str, params=()) -> bool:
+        """Whether ``rows`` (``{table} WHERE ...``) has any. Asked as an ``EXISTS`` that
+        PostgreSQL's parallel workers can answer, where a cursor reading the rows runs on one
+        core: checked first, since the answer is nearly always no."""
+        with postgres_settings(BIG_STATEMENT_SETTINGS):
+            return self.value(f"SELECT EXISTS (SELECT 1 FROM {rows})", params)[0]
+
     def run(self) -> ImportResult:
         started = time.monotonic()
         try:
@@ -713,7 +721,7 @@ class _Importer:
         except ImportFailed:
             # The bad rows found stand as they are, unless a repeat is among them.
             self._find_repeats()
-            if not self.value("SELECT EXISTS (SELECT 1 FROM {dup})")[0]:
+            if not self.any_row("{dup}"):
                 raise
         except IntegrityError:
             self._find_repeats()
@@ -724,10 +732,7 @@ class _Importer:
     def _repeats_left_to_the_unique_index(self) -> bool:
         if not (self.repeats_left_to_the_unique_index and self.postgres):
             return False
-        # The staged rows as ANALYZE counted them.
-        (staged,) = self.value(
-            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [self.names["stg"]]
-        )
+        staged = table_rows_estimate(self.names["stg"]) or 0
         return staged >= KEYS_ASIDE_MIN_ROWS and not self.model.objects.exists()
 
     def _classify_and_write(self) -> tuple[int, int]:
@@ -1468,13 +1473,8 @@ class _TransactionImporter(_Importer):
     _RESTATED = "problem IS NULL AND (amount <= 0 OR occurred_at >= %s)"
 
     def restate_fast(self) -> Iterator[int]:
-        # Nearly always none: asked first in a statement PostgreSQL's parallel workers answer
-        # (the cursor below reads the whole file on one core: 1.3 s at 10M rows).
-        with postgres_settings(BIG_STATEMENT_SETTINGS):
-            (any_restated,) = self.value(
-                f"SELECT EXISTS (SELECT 1 FROM {{stg}} WHERE {self._RESTATED})", [self.too_late]
-            )
-        if not any_restated:
+        # The cursor below reads the whole file on one core (1.3 s at 10M rows).
+        if not self.any_row(f"{{stg}} WHERE {self._RESTATED}", [self.too_late]):
             return iter(())
         rows = self.query(
             f"SELECT line FROM {{stg}} WHERE {self._RESTATED} ORDER BY line", [self.too_late]
@@ -1568,11 +1568,8 @@ class _TransactionImporter(_Importer):
             self.analyze("refunds")
             self.sql(self._REFUNDS)
         self.analyze("bad")
-        # Most files have no bad line: asked first in a statement PostgreSQL can run on its
-        # parallel workers, where the reading cursor below runs on one core (4 s at 10M rows).
-        if not self.value(
-            "SELECT EXISTS (SELECT 1 FROM {chk} WHERE status > 0) OR EXISTS (SELECT 1 FROM {bad})"
-        )[0]:
+        # The reading cursor below runs on one core (4 s at 10M rows).
+        if not (self.any_row("{chk} WHERE status > 0") or self.any_row("{bad}")):
             return
         rows = self.query(
             "SELECT c.line, c.status, c.problem, c.first_line, c.external_id, c.member_no, "
