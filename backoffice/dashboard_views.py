@@ -13,6 +13,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from . import dashboard
+from .forms import date_input
 
 
 def home(request):
@@ -29,8 +30,8 @@ class HomeView(View):
 
 
 class MigrationForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), widget=date_input())
+    end = forms.DateField(label=_("To"), widget=date_input())
 
     def clean(self):
         data = super().clean()

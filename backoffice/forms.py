@@ -29,16 +29,21 @@ def _tier_field(label, required: bool = False, empty_label=None):
     )
 
 
+# The browser's date pickers take only ISO values; Django would write a date given in Python in
+# the language's own first input format (2026/09/06 in zh-hans), which the browser drops, showing
+# an empty field.
+def date_input() -> forms.DateInput:
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+
 def _date_field(label, required: bool = False):
-    return forms.DateField(
-        label=label, required=required, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    return forms.DateField(label=label, required=required, widget=date_input())
 
 
 def _moment_field():
     return forms.DateTimeField(
         label=_("Date and time"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
 

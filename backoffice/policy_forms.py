@@ -22,6 +22,8 @@ from tiers.models import Benefit, Tier, TierPolicy
 from tiers.policy import PolicyError, form_path
 from tiers.templatetags.tier_display import METRIC_LABELS
 
+from .forms import date_input
+
 GROUP_KINDS = [
     ("all", _("all of these")),
     ("any", _("any one of these")),
@@ -255,9 +257,7 @@ class RulesEditor:
 
 
 class PublishForm(forms.Form):
-    effective_from = forms.DateField(
-        label=_("In force from"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    effective_from = forms.DateField(label=_("In force from"), widget=date_input())
     accept_warnings = forms.BooleanField(
         label=_("I have read the warnings above and publish anyway"), required=False
     )

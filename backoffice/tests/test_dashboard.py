@@ -11,6 +11,7 @@ from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from backoffice import dashboard
 from loyalty.roles import ROLES
@@ -275,6 +276,21 @@ def test_the_dashboard_shows_each_chart_with_its_numbers(login_as, cast):
     assert finders.find("vendor/chart.js/chart.umd.min.js")
     assert finders.find("vendor/chart.js/LICENSE.md")
     assert 'id="review-cases"' in html
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_migration_dates_are_filled_in_for_the_browser_in_each_language(login_as, language):
+    # A date picker takes only ISO values: one written as 2026/09/06 shows an empty field.
+    today = timezone.localdate()
+    client = login_as("ops")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+
+    assert f'<html lang="{language}">' in html
+    start = today - datetime.timedelta(days=90)
+    assert f'name="start" value="{start.isoformat()}"' in html
+    assert f'name="end" value="{today.isoformat()}"' in html
 
 
 def test_the_migration_form_takes_two_dates_and_refuses_them_reversed(login_as, cast):

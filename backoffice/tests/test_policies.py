@@ -39,6 +39,7 @@ from tiers.services import (
     benefit_save,
     policy_draft_create,
     policy_draft_update,
+    policy_earliest_effective_date,
     policy_publish,
     tier_rename,
 )
@@ -436,6 +437,20 @@ def test_the_preview_page_shows_the_matrix_and_links_to_the_members(login_as, ow
     assert 'id="preview-matrix"' in html
     assert reverse("backoffice:member_detail", args=["P-G2S"]) in html
     assert reverse("backoffice:policy_publish", args=[draft.version]) in html
+
+
+def test_the_publish_date_is_filled_in_for_the_browser_in_chinese_too(login_as, owner):
+    # A date picker takes only ISO values: one written as 2026/09/06 shows an empty field.
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+    earliest = policy_earliest_effective_date(timezone.localdate())
+
+    client = login_as("policy_owner")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(reverse("backoffice:policy_preview", args=[draft.version]))
+
+    html = page.content.decode()
+    assert '<html lang="zh-hans">' in html
+    assert f'name="effective_from" value="{earliest.isoformat()}"' in html
 
 
 # --- Publishing ---------------------------------------------------------------------------
