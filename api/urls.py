@@ -33,7 +33,11 @@ urlpatterns = [
     path("keys/<int:pk>/revoke/", staff_views.ApiKeyRevokeView.as_view(), name="key_revoke"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        name="redoc",
+    ),
     path("v1/members/", views.MemberListCreate.as_view(), name="members"),
     # Member numbers may hold slashes: the tier routes come first, the member's page last.
     path(
