@@ -9,6 +9,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -30,8 +31,8 @@ class HomeView(View):
 
 
 class MigrationForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=date_input())
-    end = forms.DateField(label=_("To"), widget=date_input())
+    start = forms.DateField(label=pgettext_lazy("date range", "From"), widget=date_input())
+    end = forms.DateField(label=pgettext_lazy("date range", "To"), widget=date_input())
 
     def clean(self):
         data = super().clean()

@@ -291,6 +291,9 @@ def test_the_migration_dates_are_filled_in_for_the_browser_in_each_language(logi
     start = today - datetime.timedelta(days=90)
     assert f'name="start" value="{start.isoformat()}"' in html
     assert f'name="end" value="{today.isoformat()}"' in html
+    start_label, end_label = {"zh-hans": ("起始日期", "截止日期"), "en": ("From", "To")}[language]
+    assert f'<label for="id_start">{start_label}' in html
+    assert f'<label for="id_end">{end_label}' in html
 
 
 def test_the_migration_form_takes_two_dates_and_refuses_them_reversed(login_as, cast):
