@@ -15,7 +15,7 @@ from django.utils import timezone
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
-from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from members.models import BlacklistEntry, Member, Referral, Transaction
 from tiers import engine
 from tiers.models import (
     Benefit,
@@ -40,8 +40,8 @@ from tiers.selectors import (
 
 from .paging import LookaheadPage, lookahead_page
 
-TRANSACTIONS_PER_PAGE = 20
-LATEST_ROWS = 50  # referrals, activities and audit entries shown on the member page
+ROWS_PER_PAGE = 20  # transactions, referrals and activities on the member page, a page each
+LATEST_ROWS = 50  # audit entries on the member page (the audit log has them all)
 DUE_WITHIN_DAYS = 30
 
 SORTS = {
@@ -213,9 +213,9 @@ class MemberProfile:
     blacklist: list[BlacklistEntry]
     overrides: list[TierOverride]
     transactions: LookaheadPage
-    referrals_made: list[Referral]
+    referrals_made: LookaheadPage
     referred_by: Referral | None
-    activities: list[ActivityParticipation]
+    activities: LookaheadPage
     audit_entries: list[AuditEntry]
 
     @property
@@ -258,8 +258,12 @@ def member_lookup(member_no: str) -> Member:
     ).get(member_no=member_no)
 
 
-def member_profile(*, member_no: str, transactions_page=1) -> MemberProfile:
-    """The member page's data in a fixed number of queries; raises ``Member.DoesNotExist``."""
+def member_profile(
+    *, member_no: str, transactions_page=1, referrals_page=1, activities_page=1
+) -> MemberProfile:
+    """The member page's data in a fixed number of queries; raises ``Member.DoesNotExist``.
+    Transactions, referrals made and activities come a page at a time (``*_page``: the raw
+    page numbers of the request; a bad one is not found)."""
     member = member_lookup(member_no)
     state = tier_state(member)
     explanation = member_explanation(member)
@@ -295,16 +299,16 @@ def member_profile(*, member_no: str, transactions_page=1) -> MemberProfile:
                 "-created_at", "-id"
             )
         ),
-        transactions=lookahead_page(
-            member_transactions(member), transactions_page, TRANSACTIONS_PER_PAGE
-        ),
-        referrals_made=list(
-            member.referrals.select_related("referred").order_by("-occurred_on", "-id")[
-                :LATEST_ROWS
-            ]
+        transactions=lookahead_page(member_transactions(member), transactions_page, ROWS_PER_PAGE),
+        referrals_made=lookahead_page(
+            member.referrals.select_related("referred").order_by("-occurred_on", "-id"),
+            referrals_page,
+            ROWS_PER_PAGE,
         ),
         referred_by=referred_by,
-        activities=list(member.activities.order_by("-occurred_at", "-id")[:LATEST_ROWS]),
+        activities=lookahead_page(
+            member.activities.order_by("-occurred_at", "-id"), activities_page, ROWS_PER_PAGE
+        ),
         audit_entries=list(member_audit_entries(member)[:LATEST_ROWS]),
     )
 

@@ -114,7 +114,10 @@ class MemberDetailView(StaffView, TemplateView):
     def get_context_data(self, **kwargs):
         try:
             profile = member_profile(
-                member_no=kwargs["member_no"], transactions_page=self.request.GET.get("tpage")
+                member_no=kwargs["member_no"],
+                transactions_page=self.request.GET.get("tpage"),
+                referrals_page=self.request.GET.get("rpage"),
+                activities_page=self.request.GET.get("apage"),
             )
         except Member.DoesNotExist:
             raise Http404(_("No member has this number.")) from None

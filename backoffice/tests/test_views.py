@@ -397,6 +397,33 @@ def test_the_member_pages_transactions_twenty_at_a_time(staff):
     assert second.object_list[-1].occurred_on == datetime.date(2026, 1, 1)
 
 
+def test_the_member_pages_referrals_and_activities_twenty_at_a_time(staff):
+    member = MemberFactory(member_no="R001", joined_on=datetime.date(2020, 1, 1))
+    for day in range(1, 26):
+        ReferralFactory(referrer=member, occurred_on=datetime.date(2026, 1, day))
+        ActivityFactory(member=member, day=datetime.date(2026, 1, day))
+    url = reverse("backoffice:member_detail", args=["R001"])
+
+    first = staff.get(url)
+    # Each list keeps its own page; the others stay where they were.
+    later = staff.get(url, {"rpage": 2, "apage": 2})
+
+    page = first.content.decode()
+    assert len(first.context["profile"].referrals_made) == 20
+    assert len(first.context["profile"].activities) == 20
+    assert 'href="?rpage=2#referrals"' in page and 'href="?apage=2#activities"' in page
+    referrals, activities = (
+        later.context["profile"].referrals_made,
+        later.context["profile"].activities,
+    )
+    assert len(referrals) == 5 and not referrals.has_next
+    assert referrals.object_list[-1].occurred_on == datetime.date(2026, 1, 1)
+    assert len(activities) == 5 and not activities.has_next
+    assert activities.object_list[-1].occurred_at.date() == datetime.date(2026, 1, 1)
+    assert 'href="?rpage=1&amp;apage=2#referrals"' in later.content.decode()
+    assert staff.get(url, {"rpage": 3}).status_code == 404
+
+
 def test_the_member_page_shows_the_tiers_benefits_in_english(staff, gold_member):
     page = detail(staff, "G001").content.decode()
 
@@ -497,7 +524,7 @@ def test_the_member_page_makes_a_fixed_number_of_queries(
     profile = response.context["profile"]
     assert profile.open_warning is not None or profile.open_override is not None
     assert len(profile.transactions) == 20
-    assert len(profile.referrals_made) == 25 and len(profile.activities) == 25
+    assert len(profile.referrals_made) == 20 and len(profile.activities) == 20
     assert len(profile.overrides) == 2 and len(profile.audit_entries) >= 25
 
 
