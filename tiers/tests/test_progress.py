@@ -100,6 +100,19 @@ def test_ways_read_as_one_sentence_in_chinese_and_english():
         assert ways_in_words(ways) == "再消费 ¥3,200.50 或再购买 2 次"
 
 
+def test_years_still_needed_read_as_tenure_not_as_joining_again():
+    # 「再入会」 would read as joining again; the seeds call tenure 合作年限.
+    ways = [
+        w for w in ways_to_reach(DIAMOND, metrics("100000", 30, 3, 0)) if len(w.shortfalls) == 1
+    ]
+    tenure_way = next(w for w in ways if w.shortfalls[0].metric == Metric.TENURE)
+
+    with translation.override("en"):
+        assert ways_in_words([tenure_way]) == "stay a member 2 more years"
+    with translation.override("zh-hans"):
+        assert ways_in_words([tenure_way]) == "合作年限再满 2 年"
+
+
 def test_a_progress_bar_is_never_full_before_the_tier_is_reached():
     (way,) = ways_to_reach(Threshold(Metric.SPEND, Decimal(20000)), metrics("19999.99"))
 
