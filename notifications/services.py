@@ -9,12 +9,14 @@ of e-mail and SMS happens after the commit, in a django-q2 task.
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -51,6 +53,8 @@ _INSERT_FIELDS = [
 # How long a claimed notice may stay "sending" before another delivery run takes it over (the
 # worker that claimed it died).
 _CLAIM_SECONDS = 600
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -179,10 +183,18 @@ def deliveries_deferred_to(deferral: Deferral) -> Iterator[None]:
 
 
 def deliver_soon() -> None:
-    """Queue a delivery run (after the commit that queued the notices)."""
+    """Queue a delivery run (after the commit that queued the notices). A command run without
+    SECRET_KEY cannot sign the task: the notices then wait for the daily delivery run."""
     from django_q.tasks import async_task
 
-    async_task("notifications.tasks.deliver_due", task_name="deliver notifications")
+    try:
+        async_task("notifications.tasks.deliver_due", task_name="deliver notifications")
+    except ImproperlyConfigured as error:
+        logger.warning(
+            "No delivery run queued (%s): the e-mail and SMS notices wait in the outbox for the "
+            "daily notification run.",
+            error,
+        )
 
 
 def _backoff(attempts: int) -> datetime.timedelta:

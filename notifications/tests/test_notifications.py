@@ -12,6 +12,7 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
+from django_q.conf import Conf
 
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
@@ -94,6 +95,24 @@ def test_a_notice_is_queued_once_per_channel_and_event_however_often_it_is_queue
     in_app = rows.get(channel="in_app")
     assert in_app.status == "sent" and "金卡会员" in in_app.subject
     assert in_app.body.startswith(member.name)
+
+
+def test_without_a_secret_key_notices_wait_for_the_daily_run_and_the_log_says_so(
+    settings, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    # A command run outside the web's environment (import, recompute) has no SECRET_KEY to
+    # sign a task with; django-q2 reads it when it is first imported.
+    settings.SECRET_KEY = ""
+    monkeypatch.setattr(Conf, "SECRET_KEY", None)
+    member = MemberFactory(phone="13800000000")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_upgrade(member)
+
+    sms = Notification.objects.get(member=member, channel="sms")
+    assert sms.status == "pending"
+    assert "wait in the outbox for the daily notification run" in caplog.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 def test_email_and_sms_are_delivered_through_the_configured_backends(gateway):
