@@ -78,6 +78,15 @@ def test_two_clusters_share_one_run_and_evaluate_every_member_exactly_once(tmp_p
         wait_for(
             lambda: all("running" in log.read_text() for log in logs), 90, "both clusters to start"
         )
+        # A whole run of small chunks can end within one broker poll, so one cluster could take
+        # every chunk. Keep one cluster's only worker busy first: that cluster holds at most
+        # the chunks its pusher has reserved, and the other cluster must take the rest.
+        async_task("time.sleep", 2, sync=False)
+        wait_for(
+            lambda: any("'time.sleep'" in log.read_text() for log in logs),
+            30,
+            "a cluster to take the busy task",
+        )
 
         run = services.recompute_start(
             as_of=datetime.date(2026, 6, 30), chunk_size=3, enqueue=enqueue_on_broker
