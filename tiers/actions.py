@@ -23,8 +23,11 @@ from members.models import ActivityParticipation, BlacklistEntry, Member, Referr
 from .services import member_evaluate
 
 
-def _evaluate_now(member: Member, actor=None) -> None:
-    member_evaluate(member=member, as_of=timezone.localdate(), actor=actor)
+def _evaluate_now(member: Member, actor=None, *, locked: bool = True) -> None:
+    """``locked``: the fact was just written by ``members.services``, whose writers all take
+    the member's row lock first (a new member's row is not seen by anyone else before the
+    commit), so this transaction holds it already."""
+    member_evaluate(member=member, as_of=timezone.localdate(), actor=actor, locked=locked)
 
 
 @transaction.atomic
@@ -124,7 +127,7 @@ def activity_record(
 @transaction.atomic
 def member_reevaluate(*, member: Member, actor, reason: str = "") -> None:
     """Staff asked for an evaluation now (audited: who looked again, when and why)."""
-    _evaluate_now(member, actor)
+    _evaluate_now(member, actor, locked=False)
     reason = reason.strip()
     audit_record(
         actor=actor,

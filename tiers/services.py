@@ -577,23 +577,28 @@ def _with_figures_now(state: tuple, context: _Context) -> tuple:
     return (*state, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
 
 
-def _locked_row(member_id: int, context: _Context) -> tuple:
+def _locked_row(member_id: int, context: _Context, *, locked: bool = False) -> tuple:
     """One member's row to evaluate, read after taking the member's row lock (the same lock
-    every writer of that member's facts and tier takes): the range read of a range of one, its
-    figures served by the (member, occurred_on) indexes."""
-    member_lock_row(member_id)
+    every writer of that member's facts and tier takes) unless the caller holds it already:
+    the range read of a range of one, its figures served by the (member, occurred_on) indexes."""
+    if not locked:
+        member_lock_row(member_id)
     return _read_range(member_id, member_id, context, Scope.ALL)[0]
 
 
 # No savepoint of its own: inside a caller's transaction (every action records a fact, then
 # evaluates) it would cost two statements, and an error here ends the caller's work anyway.
 @transaction.atomic(savepoint=False)
-def member_evaluate(*, member: Member, as_of: date, actor=None) -> engine.Event:
+def member_evaluate(
+    *, member: Member, as_of: date, actor=None, locked: bool = False
+) -> engine.Event:
     """Evaluate one member as of ``as_of``, exactly as the recompute would (real time: after
-    each fact recorded for them, and on staff request)."""
+    each fact recorded for them, and on staff request). ``locked``: this transaction already
+    holds the member's row lock (it has just written one of their facts), so the statement
+    that takes it is saved."""
     context = _context(as_of, actor=actor)
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
-    _evaluate_rows([_locked_row(member.pk, context)], context, summary)
+    _evaluate_rows([_locked_row(member.pk, context, locked=locked)], context, summary)
     return next(iter(summary.events), engine.Event.NONE)
 
 

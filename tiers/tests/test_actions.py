@@ -12,6 +12,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from loyalty.exceptions import DomainError
@@ -83,6 +85,33 @@ def test_a_purchase_recorded_by_staff_upgrades_the_member_at_once(staff):
     change = TierChange.objects.get(member=member, cause=Cause.UPGRADE)
     assert (change.to_tier.code, change.actor, change.spend_fen) == ("gold", staff, 2_000_000)
     assert AuditEntry.objects.filter(action="transaction.purchase", actor=staff).exists()
+
+
+def _member_locks(queries) -> list[bool]:
+    """For each statement that reads the members table: whether it takes row locks."""
+    return [
+        q["sql"].rstrip().endswith("FOR UPDATE")
+        for q in queries
+        if q["sql"].startswith("SELECT") and 'FROM "members_member"' in q["sql"]
+    ]
+
+
+@pytest.mark.postgres_only
+def test_a_purchase_locks_its_member_once_before_anything_is_read_and_a_staff_look_locks_too(staff):
+    # The purchase's writer takes the lock and the evaluation after it, in the same
+    # transaction, does not take it again; a staff re-evaluation writes nothing first, so it
+    # takes the lock itself.
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    with CaptureQueriesContext(connection) as recording:
+        actions.transaction_record(
+            member=member, external_id="P-1", kind="purchase", amount="10", occurred_at=now_minus(1)
+        )
+    with CaptureQueriesContext(connection) as looking:
+        actions.member_reevaluate(member=member, actor=staff)
+
+    assert _member_locks(recording) == [True, False]
+    assert _member_locks(looking) == [True, False]
+    assert tier_of(member) == "silver"  # six years a member: evaluated as usual
 
 
 def test_a_tier_renamed_between_two_purchases_is_named_anew_in_the_next_notice(staff):
