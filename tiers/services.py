@@ -52,8 +52,9 @@ from notifications.services import (
 
 from . import engine, notices
 from .engine import add_years
+from .metrics import NONE as NO_FIGURES
 from .metrics import (
-    figures_for_member,
+    figures_for_range,
     figures_snapshot_create,
     figures_snapshot_drop,
     figures_snapshot_exists,
@@ -553,9 +554,10 @@ def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> l
 def _read_range_from_snapshot(
     first_id: int, last_id: int, context: _Context, snapshot: str
 ) -> list[tuple]:
-    """The range's rows with the snapshot's figures; a member whose evaluation was written
-    after the snapshot (another revision), or who is not in it, has their figures read again
-    now, under the lock: they may have been evaluated from facts the snapshot does not have."""
+    """The range's rows with the snapshot's figures; members whose evaluation was written after
+    the snapshot (another revision), or who are not in it, have their figures read again now,
+    under the lock, in one grouped statement: they may have been evaluated from facts the
+    snapshot does not have (a real-time write, or another run over the same members)."""
     bound = "{column} BETWEEN %s AND %s"
     sql = (
         f"SELECT {_ROW_COLUMNS}, f.spend_fen, f.frequency, f.referrals, f.activities, "
@@ -566,15 +568,17 @@ def _read_range_from_snapshot(
     with connection.cursor() as cursor:
         cursor.execute(sql, [first_id, last_id] * 4)
         rows = cursor.fetchall()
-    return [
-        row[:-1] if row[-1] == row[_REVISION] else _with_figures_now(row[:_FIGURES], context)
-        for row in rows
-    ]
+    stale = [row[0] for row in rows if row[-1] != row[_REVISION]]
+    if not stale:
+        return [row[:-1] for row in rows]
+    # The rows come in id order: one grouped read from the first stale member to the last.
+    figures_now = figures_for_range(stale[0], stale[-1], context.window)
 
+    def with_figures_now(row: tuple) -> tuple:
+        raw = figures_now.get(row[0], NO_FIGURES)
+        return (*row[:_FIGURES], raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
 
-def _with_figures_now(state: tuple, context: _Context) -> tuple:
-    raw = figures_for_member(state[0], context.window)
-    return (*state, raw.spend_fen, raw.frequency, raw.referrals, raw.activities)
+    return [row[:-1] if row[-1] == row[_REVISION] else with_figures_now(row) for row in rows]
 
 
 def _locked_row(member_id: int, context: _Context, *, locked: bool = False) -> tuple:
