@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -43,6 +45,16 @@ def migrated_data(transactional_db):
         tiers = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
         tiers.create_defaults(apps, None)
     importlib.import_module("notifications.migrations.0002_default_templates").create(apps, None)
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in this test, as in a terminal. A shell starts
+    a background job with SIGINT ignored, and Python then installs no handler of its own, so a
+    test that sends itself Ctrl-C would see nothing happen."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(autouse=True)

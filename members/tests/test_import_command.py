@@ -201,6 +201,7 @@ def test_progress_goes_to_the_callback_every_hundred_thousand_rows(tmp_path):
 
 
 @pytest.mark.postgres_only
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_while_postgresql_checks_the_file_imports_nothing_and_says_so(tmp_path, monkeypatch):
     from members.models import Transaction
     from members.tests.factories import MemberFactory

@@ -186,6 +186,7 @@ def test_a_run_over_no_members_evaluates_no_one():
     assert snapshot_tables() == set()
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_an_interrupted_run_lets_its_workers_finish_before_it_drops_their_snapshot(monkeypatch):
     MemberFactory.create_batch(12, joined_on=FIRST - datetime.timedelta(days=100))
     evaluate = services.tiers_range_evaluate
