@@ -1042,6 +1042,10 @@ def policy_draft_update(*, policy: TierPolicy, actor, **changes) -> TierPolicy:
     return policy
 
 
+# How far beyond the earliest possible date a version may be published to take effect.
+POLICY_PUBLISH_AHEAD = timedelta(days=366)
+
+
 def policy_earliest_effective_date(today: date | None = None) -> date:
     """The earliest effective date a version published today may have: members are told
     ``POLICY_NOTICE_DAYS`` ahead (公示期), and versions take effect one after another."""
@@ -1092,6 +1096,17 @@ def policy_publish(
                 "days ahead, and a new version takes effect after every published one."
             )
             % {"date": earliest.isoformat(), "days": settings.POLICY_NOTICE_DAYS}
+        )
+    # A published version is never withdrawn and every later one must start after it: a date
+    # mistyped years ahead would block every new version until then.
+    latest = earliest + POLICY_PUBLISH_AHEAD
+    if effective_from > latest:
+        raise DomainError(
+            _(
+                "The effective date must be on or before %(date)s: a published version cannot "
+                "be withdrawn, and every later version must take effect after it."
+            )
+            % {"date": latest.isoformat()}
         )
     _check_policy_data(policy)
     problems = ordering_problems(engine_policy(policy))

@@ -468,6 +468,31 @@ def test_publishing_needs_the_notice_period(owner):
     assert draft.status == TierPolicy.Status.DRAFT
 
 
+def test_publishing_refuses_a_date_more_than_a_year_after_the_earliest(owner):
+    # Published versions cannot be withdrawn: 9999-12-31 would block every later version.
+    draft = draft_with(owner, rules=with_gold_spend(active().rules, "25000"))
+
+    for too_late in (datetime.date(2027, 7, 9), datetime.date(9999, 12, 31)):
+        with pytest.raises(DomainError, match="on or before 2027-07-08"):
+            policy_publish(
+                policy=draft,
+                effective_from=too_late,
+                actor=owner,
+                accept_warnings=True,
+                today=AS_OF,
+            )
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
+    policy_publish(
+        policy=draft,
+        effective_from=datetime.date(2027, 7, 8),
+        actor=owner,
+        accept_warnings=True,
+        today=AS_OF,
+    )
+    assert draft_with(owner).status == TierPolicy.Status.DRAFT
+
+
 def test_publishing_sets_the_date_audits_and_announces_the_version(owner):
     draft = draft_with(owner, rules=with_gold_spend(active().rules, "25000"))
     effective = AS_OF + datetime.timedelta(days=7)
