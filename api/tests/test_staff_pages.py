@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -79,8 +80,12 @@ def test_a_created_key_is_shown_once_and_works(login_as):
     api_key = ApiKey.objects.get(name="E-commerce")
     assert api_key.scopes == ["members:read", "tiers:read"] and api_key.created_by == client.user
     assert AuditEntry.objects.filter(action="api_key.create", actor=client.user).exists()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     listing = client.get(reverse("api:key_list")).content.decode()
     assert raw_key not in listing and api_key.prefix in listing
+    # A key in use reads 有效, not the member status 正式会员 (the same English word).
+    status = listing.split(f"{api_key.prefix}", 1)[1].split("</tr>", 1)[0]
+    assert "有效" in status and "正式会员" not in status
 
 
 def test_creating_a_key_needs_a_name_and_a_scope(login_as):

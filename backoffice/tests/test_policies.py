@@ -757,6 +757,16 @@ def test_buttons_are_shown_only_to_roles_that_may_use_them(login_as, owner, role
     assert (reverse("backoffice:policy_edit", args=[draft.version]) in detail) == may_edit
 
 
+def test_the_policy_list_names_the_version_in_force_and_its_name_column_in_chinese(login_as):
+    client = login_as("policy_owner")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    listing = client.get(reverse("backoffice:policy_list")).content.decode()
+
+    # Not the member words that share the English "active" and "Name" (正式会员, 姓名).
+    assert 'policy-active">生效中</span>' in listing
+    assert '<th scope="col">名称</th>' in listing
+
+
 def test_publishing_without_the_confirmation_says_what_is_missing(login_as, owner):
     draft = draft_with(owner)
     client = login_as("policy_owner")
