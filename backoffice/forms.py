@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
+from loyalty.money import AmountError, parse_amount
 from members.models import Member
 from tiers.models import Tier
 
@@ -169,6 +170,16 @@ class TransactionForm(forms.Form):
         label=_("Refund of (purchase external id)"), max_length=64, required=False
     )
     reason = _reason_field()
+
+    def clean_amount(self) -> str:
+        # Checked here too, so that a bad amount is named at its field before the confirmation
+        # page, not after it (the service checks it again when it records).
+        amount = self.cleaned_data["amount"].strip()
+        try:
+            parse_amount(amount)
+        except AmountError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return amount
 
 
 class ReferralForm(forms.Form):

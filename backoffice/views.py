@@ -255,6 +255,8 @@ class MemberActionView(StaffView, View):
                 value = PurePath(value.name).name if hasattr(value, "size") else value.name
             elif isinstance(value, Member):
                 value = f"{value.member_no} {value.name}"
+            elif isinstance(field, forms.forms.ChoiceField):
+                value = dict(field.choices).get(value, value)  # its label, translated
             rows.append((str(field.label), str(value)))
         return rows
 

@@ -201,6 +201,44 @@ def test_a_refused_transaction_shows_the_domain_error_as_a_form_error(as_role):
     assert not Transaction.objects.exists()
 
 
+@pytest.mark.parametrize("amount", ["-100", "12.345", "abc", "0"])
+def test_a_bad_amount_is_named_at_its_field_before_the_confirmation_page(as_role, amount):
+    MemberFactory(member_no="P003")
+    client = as_role("ops")
+    data = {
+        "kind": "purchase",
+        "external_id": "POS-A",
+        "amount": amount,
+        "occurred_at": "2026-01-01T10:00",
+        "reason": "补录",
+    }
+
+    response = client.post(url("transaction", "P003"), data)
+
+    assert response.status_code == 200
+    assert "confirm_token" not in response.content.decode()
+    assert response.context["form"].errors["amount"]
+    assert not Transaction.objects.exists()
+
+
+def test_the_confirmation_page_shows_the_kind_by_its_label(as_role):
+    MemberFactory(member_no="P004")
+    client = as_role("ops")
+    data = {
+        "kind": "refund",
+        "external_id": "R-2",
+        "amount": "10",
+        "occurred_at": "2026-01-01T10:00",
+        "refund_of": "POS-1",
+        "reason": "补录",
+    }
+
+    client.cookies["django_language"] = "zh-hans"
+    preview = client.post(url("transaction", "P004"), data).content.decode()
+
+    assert "<dd>退款</dd>" in preview and "<dd>refund</dd>" not in preview
+
+
 def test_converting_an_experience_member_and_recording_referral_and_activity(as_role):
     trial = MemberFactory(member_no="E001", status=Member.Status.EXPERIENCE)
     friend = MemberFactory(member_no="E002", joined_on=datetime.date(2025, 3, 1))
