@@ -181,19 +181,24 @@ def test_recording_a_purchase_evaluates_at_once(as_role):
     assert AuditEntry.objects.get(action="transaction.purchase").after["reason"] == "门店补录"
 
 
-def test_a_refused_transaction_shows_the_domain_error_as_a_form_error(as_role):
-    MemberFactory(member_no="P002")
-    client = as_role("ops")
-    data = {
+def transaction_form(**fields) -> dict:
+    """The transaction form's fields: a refund of an unknown purchase unless told otherwise."""
+    return {
         "kind": "refund",
         "external_id": "R-1",
         "amount": "10",
         "occurred_at": "2026-01-01T10:00",
         "refund_of": "NOPE",
         "reason": "补录",
+        **fields,
     }
 
-    preview = client.post(url("transaction", "P002"), data)
+
+def test_a_refused_transaction_shows_the_domain_error_as_a_form_error(as_role):
+    MemberFactory(member_no="P002")
+    client = as_role("ops")
+
+    preview = client.post(url("transaction", "P002"), transaction_form())
     response = client.post(url("transaction", "P002"), {"confirm_token": token_of(preview)})
 
     assert response.status_code == 200
@@ -205,13 +210,7 @@ def test_a_refused_transaction_shows_the_domain_error_as_a_form_error(as_role):
 def test_a_bad_amount_is_named_at_its_field_before_the_confirmation_page(as_role, amount):
     MemberFactory(member_no="P003")
     client = as_role("ops")
-    data = {
-        "kind": "purchase",
-        "external_id": "POS-A",
-        "amount": amount,
-        "occurred_at": "2026-01-01T10:00",
-        "reason": "补录",
-    }
+    data = transaction_form(kind="purchase", amount=amount, refund_of="")
 
     response = client.post(url("transaction", "P003"), data)
 
@@ -224,17 +223,9 @@ def test_a_bad_amount_is_named_at_its_field_before_the_confirmation_page(as_role
 def test_the_confirmation_page_shows_the_kind_by_its_label(as_role):
     MemberFactory(member_no="P004")
     client = as_role("ops")
-    data = {
-        "kind": "refund",
-        "external_id": "R-2",
-        "amount": "10",
-        "occurred_at": "2026-01-01T10:00",
-        "refund_of": "POS-1",
-        "reason": "补录",
-    }
 
     client.cookies["django_language"] = "zh-hans"
-    preview = client.post(url("transaction", "P004"), data).content.decode()
+    preview = client.post(url("transaction", "P004"), transaction_form()).content.decode()
 
     assert "<dd>退款</dd>" in preview and "<dd>refund</dd>" not in preview
 
