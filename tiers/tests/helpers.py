@@ -1,4 +1,5 @@
-"""Test helpers: a member read back with what tiers holds about them."""
+"""Test helpers: a member read back with what tiers holds about them; the row locks a piece
+of work took on members."""
 
 from __future__ import annotations
 
@@ -20,3 +21,13 @@ def refreshed(member: Member) -> Member:
     member.downgrade_warned_on = state.downgrade_warned_on
     member.last_evaluation = last_evaluation(member)
     return member
+
+
+def member_row_locks(queries) -> list[bool]:
+    """For each captured statement that reads the members table, in order: whether it takes
+    row locks (``CaptureQueriesContext.captured_queries``)."""
+    return [
+        q["sql"].rstrip().endswith("FOR UPDATE")
+        for q in queries
+        if q["sql"].startswith("SELECT") and 'FROM "members_member"' in q["sql"]
+    ]

@@ -29,7 +29,7 @@ from tiers.services import (
     tier_override_set,
     tier_rename,
 )
-from tiers.tests.helpers import refreshed
+from tiers.tests.helpers import member_row_locks, refreshed
 
 pytestmark = pytest.mark.django_db
 
@@ -87,15 +87,6 @@ def test_a_purchase_recorded_by_staff_upgrades_the_member_at_once(staff):
     assert AuditEntry.objects.filter(action="transaction.purchase", actor=staff).exists()
 
 
-def _member_locks(queries) -> list[bool]:
-    """For each statement that reads the members table: whether it takes row locks."""
-    return [
-        q["sql"].rstrip().endswith("FOR UPDATE")
-        for q in queries
-        if q["sql"].startswith("SELECT") and 'FROM "members_member"' in q["sql"]
-    ]
-
-
 @pytest.mark.postgres_only
 def test_a_purchase_locks_its_member_once_before_anything_is_read_and_a_staff_look_locks_too(staff):
     # The purchase's writer takes the lock and the evaluation after it, in the same
@@ -109,8 +100,8 @@ def test_a_purchase_locks_its_member_once_before_anything_is_read_and_a_staff_lo
     with CaptureQueriesContext(connection) as looking:
         actions.member_reevaluate(member=member, actor=staff)
 
-    assert _member_locks(recording) == [True, False]
-    assert _member_locks(looking) == [True, False]
+    assert member_row_locks(recording) == [True, False]
+    assert member_row_locks(looking) == [True, False]
     assert tier_of(member) == "silver"  # six years a member: evaluated as usual
 
 

@@ -59,7 +59,7 @@ from tiers.services import (
     tiers_range_evaluate,
     tiers_recompute,
 )
-from tiers.tests.helpers import refreshed
+from tiers.tests.helpers import member_row_locks, refreshed
 
 pytestmark = pytest.mark.django_db
 
@@ -945,12 +945,7 @@ def test_the_recompute_locks_each_range_of_members_before_reading_their_state_an
 
     # The figures snapshot before the ranges reads members without locks (INSERT ... SELECT);
     # a member evaluated after it is caught by the revision check (the next test).
-    member_reads = [
-        q["sql"].rstrip()
-        for q in queries
-        if 'FROM "members_member"' in q["sql"] and q["sql"].startswith("SELECT")
-    ]
-    locks = [sql.endswith("FOR UPDATE") for sql in member_reads]
+    locks = member_row_locks(queries)
     # Two ranges: lock, then read (a read in the lock's own statement could see state that
     # predates a real-time evaluation the lock waited for).
     assert locks == [True, False, True, False]
