@@ -8,14 +8,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Right
 from django.utils import timezone
 
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
-from members.models import BlacklistEntry, Member, Referral, Transaction
+from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from notifications.models import Notification
+from reviews.models import ReviewCase
 from tiers import engine
 from tiers.models import (
     Benefit,
@@ -242,10 +244,59 @@ def member_transactions(member: Member) -> QuerySet[Transaction]:
     )
 
 
+# Entries about a member's facts, cases and messages name those rows, not the member: the
+# model of each such row and the field that names its member.
+MEMBER_LINKED_TARGETS = (
+    (Transaction, "member"),
+    (Referral, "referrer"),
+    (Referral, "referred"),
+    (ActivityParticipation, "member"),
+    (ReviewCase, "member"),
+    (Notification, "member"),
+)
+
+
+def about_member(member: Member) -> Q:
+    """Audit entries about ``member``: their own, and those of every row linked to them. The
+    linked rows' keys are read first (one query): a condition of plain values lets the
+    database read each kind from the (target type, target id) index, where subqueries joined
+    by OR would make it scan the whole log, which grows with every recorded transaction."""
+    linked = [
+        model.objects.filter(**{field: member})
+        .order_by()  # a compound statement may not order its parts (SQLite refuses)
+        .values_list(Value(model._meta.label_lower, output_field=CharField()), "pk")
+        for model, field in MEMBER_LINKED_TARGETS
+    ]
+    keys: dict[str, list[str]] = {Member._meta.label_lower: [str(member.pk)]}
+    for label, pk in linked[0].union(*linked[1:], all=True):
+        keys.setdefault(label, []).append(str(pk))
+    condition = Q()
+    for label, ids in keys.items():
+        condition |= Q(target_type=label, target_id__in=ids)
+    return condition
+
+
+def audit_member_numbers(entries) -> dict[tuple[str, str], str]:
+    """The member number each entry is about, keyed by (target type, target id), one query per
+    kind of target on the page; a referral's is its referrer's."""
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        if entry.target_id.isdigit():
+            wanted.setdefault(entry.target_type, set()).add(int(entry.target_id))
+    numbers = {}
+    links = {Member._meta.label_lower: (Member, "member_no")}
+    for model, field in MEMBER_LINKED_TARGETS:
+        links.setdefault(model._meta.label_lower, (model, f"{field}__member_no"))
+    for label, ids in wanted.items():
+        if label in links:
+            model, number = links[label]
+            for pk, member_no in model.objects.filter(pk__in=ids).values_list("pk", number):
+                numbers[(label, str(pk))] = member_no
+    return numbers
+
+
 def member_audit_entries(member: Member) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.select_related("actor").filter(
-        target_type=Member._meta.label_lower, target_id=str(member.pk)
-    )
+    return AuditEntry.objects.select_related("actor").filter(about_member(member))
 
 
 def member_lookup(member_no: str) -> Member:
@@ -327,7 +378,7 @@ def audit_search(
     if actor:
         entries = entries.filter(actor__username=actor)
     if member is not None:
-        entries = entries.filter(target_type=Member._meta.label_lower, target_id=str(member.pk))
+        entries = entries.filter(about_member(member))
     if action:
         entries = entries.filter(Q(action=action) | Q(action__startswith=f"{action}."))
     zone = timezone.get_current_timezone()

@@ -37,6 +37,7 @@ from tiers.services import tier_override_end, tier_override_set
 from . import bulk, forms
 from .paging import lookahead_page
 from .selectors import (
+    audit_member_numbers,
     audit_search,
     member_export_rows,
     member_lookup,
@@ -590,18 +591,12 @@ class AuditLogView(StaffView, TemplateView):
         page = lookahead_page(
             entries if entries is not None else [], self.request.GET.get("page"), AUDIT_PER_PAGE
         )
-        member_type = Member._meta.label_lower
-        ids = [
-            int(e.target_id) for e in page if e.target_type == member_type and e.target_id.isdigit()
-        ]
-        numbers = dict(Member.objects.filter(pk__in=ids).values_list("pk", "member_no"))
+        numbers = audit_member_numbers(page)
         unmasked = self.request.user.has_perm("members.view_member_contact")
         rows = [
             (
                 entry,
-                numbers.get(int(entry.target_id))
-                if entry.target_type == member_type and entry.target_id.isdigit()
-                else None,
+                numbers.get((entry.target_type, entry.target_id)),
                 audit_json(entry.before, unmasked=unmasked),
                 audit_json(entry.after, unmasked=unmasked),
             )

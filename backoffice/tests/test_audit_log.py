@@ -11,7 +11,12 @@ from django.urls import reverse
 
 from loyalty.audit import audit_record
 from loyalty.models import AuditEntry
-from members.tests.factories import MemberFactory
+from members.tests.factories import (
+    ActivityFactory,
+    MemberFactory,
+    PurchaseFactory,
+    ReferralFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +109,34 @@ def test_nothing_in_the_audit_log_can_be_changed_through_the_application(as_role
 
 def test_only_roles_with_the_audit_permission_open_the_log(as_role, entries):
     assert as_role("ops").get(URL).status_code == 403
+
+
+def test_the_member_filter_finds_entries_about_the_members_facts(as_role, django_user_model):
+    """Staff-entered transactions, referrals and activities are audited against their own
+    rows; filtering by the member finds them, with the member shown in the About column."""
+    clerk = django_user_model.objects.create_user("clerk")
+    member, other, newcomer = MemberFactory(member_no="AF1"), MemberFactory(), MemberFactory()
+    purchase = PurchaseFactory(member=member)
+    referral = ReferralFactory(referrer=member, referred=newcomer)
+    activity = ActivityFactory(member=member)
+    audit_record(actor=clerk, action="transaction.purchase", target=purchase)
+    audit_record(actor=clerk, action="referral.create", target=referral)
+    audit_record(actor=clerk, action="activity.create", target=activity)
+    audit_record(actor=clerk, action="transaction.purchase", target=PurchaseFactory(member=other))
+    client = as_role("auditor")
+
+    response = client.get(URL, {"member_no": "AF1"})
+
+    assert [row[0].action for row in response.context["rows"]] == [
+        "activity.create",
+        "referral.create",
+        "transaction.purchase",
+    ]
+    assert {row[1] for row in response.context["rows"]} == {"AF1"}
+    assert listed(client, member_no=newcomer.member_no) == ["referral.create"]
+    page = as_role("ops").get(reverse("backoffice:member_detail", args=["AF1"]))
+    assert [entry.action for entry in page.context["profile"].audit_entries] == [
+        "activity.create",
+        "referral.create",
+        "transaction.purchase",
+    ]
