@@ -114,6 +114,10 @@ class OverrideForm(forms.Form):
     ends_on = _date_field(_("Ends on (optional)"))
     message = forms.CharField(
         label=_("Message to the member (optional)"),
+        help_text=_(
+            "Sent to the member with the tier granted: in the app, and by e-mail or SMS where "
+            "they have one. Leave empty to tell them nothing."
+        ),
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -853,9 +853,10 @@ def tier_override_set(
                     )
                 ],
             )
-    if kind == TierOverride.Kind.COMMITTEE:
+    if kind == TierOverride.Kind.COMMITTEE or override.message:
         # The member is told why (domain.md: "the member is told the reason"), in this
-        # transaction: the notice exists exactly when the exceptional upgrade does.
+        # transaction: the notice exists exactly when the exceptional upgrade does. A manual
+        # override tells the member only when staff wrote them a message.
         notices_queue(
             [
                 notices.exceptional_upgrade(

@@ -457,3 +457,35 @@ def test_an_override_needs_a_reason_an_active_member_and_a_future_end(staff, sil
     with pytest.raises(DomainError):
         tier_override_set(member=blocked, tier=tier("gold"), reason="r", ends_on=None, actor=staff)
     assert not TierOverride.objects.exists()
+
+
+def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays_silent(
+    staff, silver_member
+):
+    silver_member.email, silver_member.phone = "m@example.com", ""
+    silver_member.save(update_fields=["email", "phone"])
+    quiet = MemberFactory(joined_on=day(2020, 1, 1))
+    member_evaluate(member=quiet, as_of=GRANTED)
+
+    tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="key account",
+        ends_on=ENDS,
+        actor=staff,
+        message="感谢您多年来的支持。",
+        today=GRANTED,
+    )
+    tier_override_set(
+        member=quiet,
+        tier=tier("gold"),
+        reason="key account",
+        ends_on=ENDS,
+        actor=staff,
+        today=GRANTED,
+    )
+
+    sent = Notification.objects.filter(member=silver_member, kind=Kind.EXCEPTIONAL_UPGRADE)
+    assert {n.channel for n in sent} == {Channel.IN_APP, Channel.EMAIL}
+    assert all("感谢您多年来的支持。" in n.body for n in sent)
+    assert not Notification.objects.filter(member=quiet, kind=Kind.EXCEPTIONAL_UPGRADE).exists()
