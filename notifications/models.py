@@ -12,6 +12,7 @@ class Kind(models.TextChoices):
     DOWNGRADE = "downgrade", _("downgrade")
     EXCEPTIONAL_UPGRADE = "exceptional_upgrade", _("exceptional upgrade")
     BLACKLIST = "blacklist", _("membership revoked")
+    REINSTATED = "reinstated", _("membership restored")
 
 
 class Channel(models.TextChoices):

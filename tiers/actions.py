@@ -62,7 +62,9 @@ def member_blacklist(
 def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
     """Lift the blacklist entry; the member is active again and evaluated at once."""
     entry = facts.blacklist_lift(member=member, reason=reason, actor=actor)
-    _evaluate_now(member, actor)
+    member_evaluate(
+        member=member, as_of=timezone.localdate(), actor=actor, locked=True, reinstated=True
+    )
     return entry
 
 

@@ -9,6 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import fen_to_yuan
+from members.models import Member
 
 from . import engine
 from .review_settings import default_review_settings
@@ -166,6 +167,8 @@ class TierChange(models.Model):
         REVOKED = "revoked", _("no longer takes part")
         OVERRIDE = "override", _("manual override")
         COMMITTEE = "committee", _("committee decision")
+        # Back after a blacklist entry was lifted: the tier the member qualifies for that day.
+        REINSTATED = "reinstated", _("membership restored")
         # Carried over from a previous programme (import_csv legacy_tiers): held for one tier
         # year from the day it was granted there.
         LEGACY = "legacy", _("carried over from the previous programme")
@@ -255,6 +258,14 @@ class TierChange(models.Model):
         if self.pk is not None:
             raise ValueError("tier history is append-only")
         super().save(*args, **kwargs)
+
+    @property
+    def note_display(self) -> str:
+        """The note as people read it: a revoked tier's note is the member's status code
+        (stored as data, in no language), shown by its label."""
+        if self.cause == self.Cause.REVOKED and self.note in Member.Status.values:
+            return Member.Status(self.note).label
+        return self.note
 
 
 class MemberTier(models.Model):

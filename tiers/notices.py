@@ -116,6 +116,12 @@ def blacklist(row, as_of: date) -> Notice:
     return _notice(row, Kind.BLACKLIST, f"blacklist:{as_of}", as_of)
 
 
+def reinstated(row, as_of: date, tier, year_end: date) -> Notice:
+    return _notice(
+        row, Kind.REINSTATED, f"reinstated:{as_of}", as_of, tier=tier, tier_year_end=year_end
+    )
+
+
 def exceptional_upgrade(row, as_of: date, override) -> Notice:
     return _notice(
         row,

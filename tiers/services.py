@@ -162,6 +162,8 @@ class _Context:
     tier_by_id: dict[int, Tier]
     now: object
     actor: object = None
+    # The member comes back from the blacklist: their entry into a tier is a restoration.
+    reinstated: bool = False
     # Memos for the run (a context lives for one run): ranks by the thresholds the figures
     # reach, lifecycle steps by stored state and qualified rank, completed years by join date.
     # A million members share a few thousand of each, so the engine runs that many times.
@@ -218,7 +220,7 @@ def _rules(as_of: date) -> _Rules:
     return rules
 
 
-def _context(as_of: date, actor=None) -> _Context:
+def _context(as_of: date, actor=None, reinstated: bool = False) -> _Context:
     rules = _rules(as_of)
     tiers, policy = rules.tiers, rules.policy
     return _Context(
@@ -231,6 +233,7 @@ def _context(as_of: date, actor=None) -> _Context:
         tier_by_id={tier.pk: tier for tier in tiers},
         now=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
+        reinstated=reinstated,
         finder=rules.finder,
     )
 
@@ -594,13 +597,14 @@ def _locked_row(member_id: int, context: _Context, *, locked: bool = False) -> t
 # evaluates) it would cost two statements, and an error here ends the caller's work anyway.
 @transaction.atomic(savepoint=False)
 def member_evaluate(
-    *, member: Member, as_of: date, actor=None, locked: bool = False
+    *, member: Member, as_of: date, actor=None, locked: bool = False, reinstated: bool = False
 ) -> engine.Event:
     """Evaluate one member as of ``as_of``, exactly as the recompute would (real time: after
     each fact recorded for them, and on staff request). ``locked``: this transaction already
     holds the member's row lock (it has just written one of their facts), so the statement
-    that takes it is saved."""
-    context = _context(as_of, actor=actor)
+    that takes it is saved. ``reinstated``: a blacklist entry was just lifted, so the tier
+    the member enters is recorded and announced as their membership restored."""
+    context = _context(as_of, actor=actor, reinstated=reinstated)
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     _evaluate_rows([_locked_row(member.pk, context, locked=locked)], context, summary)
     return next(iter(summary.events), engine.Event.NONE)
@@ -709,14 +713,18 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             figures = (spend_fen, frequency, tenure, contribution)
             # An upgrade that only the floor gives is the override's doing.
             by_floor = floor is not None and state.rank == floor.rank > qualified_rank
+            restored = context.reinstated and step.event == engine.Event.QUALIFIED
+            cause = TierChange.Cause.REINSTATED if restored else _CAUSE[step.event]
             history.append(
                 _history_row(
-                    context, member_id, tier_id, new_tier_id, _CAUSE[step.event],
+                    context, member_id, tier_id, new_tier_id, cause,
                     figures=figures, override_id=override_id if by_floor else None,
                 )
             )  # fmt: skip
             new_tier = tier_by_id[new_tier_id]
-            if step.event == engine.Event.UPGRADE:
+            if restored:
+                to_notify.append(notices.reinstated(contact, as_of, new_tier, state.year_end))
+            elif step.event == engine.Event.UPGRADE:
                 to_notify.append(notices.upgrade(contact, as_of, new_tier, state.year_end))
             elif step.event == engine.Event.DOWNGRADE:
                 to_notify.append(notices.downgrade(contact, as_of, tier_by_id[tier_id], new_tier))

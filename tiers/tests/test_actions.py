@@ -263,6 +263,24 @@ def test_blacklisting_revokes_the_tier_at_once_and_lifting_brings_it_back(staff)
     member = refreshed(member)
     assert member.status == Member.Status.ACTIVE and member.current_tier.code == "silver"
     assert member.blacklist_entries.get().lift_reason == "误判"
+    # A restoration, not a first evaluation, and the member is told.
+    restored = TierChange.objects.filter(member=member).first()  # the newest
+    assert (restored.from_tier, restored.to_tier.code) == (None, "silver")
+    assert (restored.cause, restored.actor) == (Cause.REINSTATED, staff)
+    notice = Notification.objects.get(member=member, kind=Kind.REINSTATED, channel=Channel.IN_APP)
+    assert notice.subject == "您的会员资格已恢复" and "当前等级为银卡会员" in notice.body
+
+
+def test_the_revoked_history_names_the_members_status_in_the_page_language(staff, client):
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    member_evaluate(member=member, as_of=timezone.localdate())
+    actions.member_blacklist(member=member, reason="恶意投诉", actor=staff)
+    revoked = TierChange.objects.get(member=member, cause=Cause.REVOKED)
+
+    with translation.override("zh-hans"):
+        assert revoked.note_display == "黑名单"
+    assert revoked.note_display == "blacklisted"
+    assert TierChange(cause=Cause.OVERRIDE, note="VIP").note_display == "VIP"
 
 
 def test_blacklisting_needs_a_reason_and_cannot_happen_twice(staff):
