@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import get_language
@@ -77,6 +78,12 @@ class Benefit(BilingualNameMixin, models.Model):
         return self.localized("title")
 
 
+# Upper bounds of a policy's settings: a warning or notice longer than the tier year itself,
+# or points beyond any threshold, can only be a typing slip.
+MAX_POLICY_DAYS = 365
+MAX_POINTS = 1_000_000
+
+
 class TierPolicy(models.Model):
     """One version of the tier rules. Drafts are edited; a published version is never edited,
     and is in force from its effective date until a later published version takes over."""
@@ -100,16 +107,22 @@ class TierPolicy(models.Model):
         ],
         default=engine.WindowKind.ROLLING_YEAR.value,
     )
-    referral_points = models.PositiveIntegerField(_("points per referral"), default=200)
-    activity_points = models.PositiveIntegerField(_("points per activity"), default=100)
+    referral_points = models.PositiveIntegerField(
+        _("points per referral"), default=200, validators=[MaxValueValidator(MAX_POINTS)]
+    )
+    activity_points = models.PositiveIntegerField(
+        _("points per activity"), default=100, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     warning_lead_days = models.PositiveSmallIntegerField(
         _("warning lead days"),
         default=30,
+        validators=[MaxValueValidator(MAX_POLICY_DAYS)],
         help_text=_("How long before the tier year ends a member below their tier is warned."),
     )
     notice_days = models.PositiveSmallIntegerField(
         _("notice days"),
         default=30,
+        validators=[MaxValueValidator(MAX_POLICY_DAYS)],
         help_text=_("No downgrade takes effect sooner than this many days after the warning."),
     )
     downgrade_step = models.CharField(

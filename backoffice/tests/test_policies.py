@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -154,6 +154,25 @@ def test_every_invalid_rule_is_reported_at_once_with_its_place(owner):
     ]
     draft.refresh_from_db()
     assert draft.rules == active().rules  # nothing saved
+
+
+def test_day_counts_and_points_beyond_any_sense_are_refused_at_the_field(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data.update(warning_lead_days="400", notice_days="999999999999", referral_points="10000001")
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert set(errors) == {"warning_lead_days", "notice_days", "referral_points"}
+    assert "less than or equal to 365" in errors["warning_lead_days"][0]
+    with pytest.raises(ValidationError):
+        policy_draft_update(policy=draft, actor=owner, notice_days=366)
+    draft.refresh_from_db()
+    assert (draft.warning_lead_days, draft.notice_days, draft.referral_points) == (30, 30, 200)
 
 
 def test_the_ordering_check_finds_a_higher_tier_easier_to_reach_than_a_lower_one(owner):
