@@ -96,9 +96,12 @@ class MemberSearchForm(forms.Form):
         ],
     )
 
-    def search_arguments(self) -> dict:
-        """The valid filters; one that does not validate is left out (and shown as an error)."""
-        self.is_valid()
+    def search_arguments(self) -> dict | None:
+        """The filters, or None when one does not validate: a search that cannot be read
+        matches nobody rather than, with that filter left out, everybody (an export of
+        every member where a few were asked for)."""
+        if not self.is_valid():
+            return None
         data = dict(self.cleaned_data)
         if data.get("sort") not in SORTS:
             data.pop("sort", None)

@@ -65,7 +65,8 @@ class MemberListView(StaffView, TemplateView):
 
     def get_context_data(self, **kwargs):
         form = forms.MemberSearchForm(self.request.GET)
-        members = member_search(**form.search_arguments())
+        search = form.search_arguments()
+        members = Member.objects.none() if search is None else member_search(**search)
         page = lookahead_page(members, self.request.GET.get("page"), MEMBERS_PER_PAGE)
         user = self.request.user
         return super().get_context_data(
@@ -90,7 +91,11 @@ class MemberExportView(StaffView, View):
 
     def get(self, request):
         form = forms.MemberSearchForm(request.GET)
-        members = member_search(**form.search_arguments())
+        search = form.search_arguments()
+        if search is None:
+            messages.error(request, _("Nothing was exported: correct the search first."))
+            return redirect(f"{reverse('backoffice:member_list')}?{request.GET.urlencode()}")
+        members = member_search(**search)
         unmasked = request.user.has_perm("members.view_member_contact")
         writer = csv.writer(_Echo())
 
