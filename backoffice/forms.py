@@ -4,6 +4,8 @@ error)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -195,11 +197,16 @@ class ReferralForm(forms.Form):
     reason = _reason_field()
 
     def clean_referred_no(self):
-        number = self.cleaned_data["referred_no"].strip()
-        try:
-            return Member.objects.get(member_no=number)
-        except Member.DoesNotExist:
-            raise forms.ValidationError(_("No member has this number.")) from None
+        # As the search reads numbers: full-width forms folded (ＭＢ００１ is MB001), and as
+        # typed or in capitals, the number as typed winning if both exist.
+        number = unicodedata.normalize("NFKC", self.cleaned_data["referred_no"].strip())
+        found = {
+            m.member_no: m for m in Member.objects.filter(member_no__in={number, number.upper()})
+        }
+        member = found.get(number) or found.get(number.upper())
+        if member is None:
+            raise forms.ValidationError(_("No member has this number."))
+        return member
 
 
 class ActivityForm(forms.Form):

@@ -256,6 +256,19 @@ def test_converting_an_experience_member_and_recording_referral_and_activity(as_
     assert "线下沙龙" in page and "E002" in page
 
 
+def test_the_referred_member_is_found_in_lower_case_or_full_width_as_the_search_finds_them(
+    as_role,
+):
+    MemberFactory(member_no="E001")
+    friend = MemberFactory(member_no="E002", joined_on=datetime.date(2025, 3, 1))
+    client = as_role("ops")
+
+    preview = client.post(url("referral", "E001"), {"referred_no": " ｅ００２ ", "reason": "r"})
+    client.post(url("referral", "E001"), {"confirm_token": token_of(preview)})
+
+    assert Referral.objects.get().referred == friend
+
+
 def test_a_referral_closing_a_circle_is_refused_on_the_confirmation_with_the_reason(as_role):
     for no in ("R001", "R002"):
         MemberFactory(member_no=no, joined_on=datetime.date(2025, 3, 1))
