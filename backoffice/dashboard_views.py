@@ -38,6 +38,9 @@ class MigrationForm(forms.Form):
         data = super().clean()
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise forms.ValidationError(_("The first date must not be after the second."))
+        # Tiers are known up to today: a range into the future would read as "no movement".
+        if data.get("end") and data["end"] > timezone.localdate():
+            raise forms.ValidationError(_("The range must end today or earlier."))
         return data
 
 

@@ -307,6 +307,10 @@ def test_the_migration_form_takes_two_dates_and_refuses_them_reversed(login_as, 
     assert chosen.context["migration"].counts
     assert reversed_dates.context["migration_form"].errors
     assert "The first date must not be after the second." in reversed_dates.content.decode()
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    future = client.get(url, {"start": "2026-01-01", "end": tomorrow.isoformat()})
+    assert "The range must end today or earlier." in future.content.decode()
+    assert future.context["migration"].end == timezone.localdate()  # the default range
 
 
 def test_the_home_page_after_login_is_the_dashboard(client, django_user_model):
