@@ -64,11 +64,17 @@ def numbers_from_text(text: str) -> list[str]:
 
 def numbers_from_csv(content: bytes) -> list[str]:
     """Member numbers from a CSV file: the ``member_no`` column if the header names one, else
-    the first column of every line (a header-less list)."""
+    the first column of every line (a header-less list). UTF-8, or GB18030 (GBK), what Excel
+    on Chinese Windows saves as plain "CSV"."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DomainError(_("The file is not UTF-8 text.")) from None
+        try:
+            text = content.decode("gb18030")
+        except UnicodeDecodeError:
+            raise DomainError(
+                _('The file is neither UTF-8 nor GBK text. In Excel, save it as "CSV UTF-8".')
+            ) from None
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     if not rows:
         return []

@@ -38,6 +38,10 @@ def test_numbers_come_from_text_or_a_csv_file():
     assert bulk.numbers_from_text("B1\nB2, B3；B4") == ["B1", "B2", "B3", "B4"]
     assert bulk.numbers_from_csv("\ufeffmember_no,note\nB1,x\n\nB2,y\n".encode()) == ["B1", "B2"]
     assert bulk.numbers_from_csv(b"B7\nB8\n") == ["B7", "B8"]
+    # Excel's plain "CSV" on Chinese Windows is GBK.
+    assert bulk.numbers_from_csv("member_no,备注\nB1,老客户\n".encode("gbk")) == ["B1"]
+    with pytest.raises(DomainError, match="CSV UTF-8"):
+        bulk.numbers_from_csv(b"\xff\xfe\x00B1\x80\x80")
 
 
 def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
