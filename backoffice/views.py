@@ -35,6 +35,7 @@ from tiers.selectors import open_override
 from tiers.services import tier_override_end, tier_override_set
 
 from . import bulk, forms
+from .audit_actions import FILTER_SUGGESTIONS, action_label
 from .paging import lookahead_page
 from .selectors import (
     audit_member_numbers,
@@ -546,24 +547,6 @@ class BulkView(StaffView, View):
 
 # --- Audit log -----------------------------------------------------------------------------
 
-# Offered as suggestions in the action filter; a family ("tier.override") finds its members.
-AUDIT_ACTIONS = [
-    "member.blacklist",
-    "member.blacklist_lift",
-    "member.convert",
-    "member.create",
-    "member.reevaluate",
-    "member.update",
-    "tier.override",
-    "tier.override.manual",
-    "tier.override.committee",
-    "tier.override.end",
-    "transaction",
-    "referral.create",
-    "activity.create",
-    "admin",
-]
-
 
 def audit_json(value, *, unmasked: bool) -> str:
     """An entry's before/after, readable (keys sorted, Chinese as is), with phone and e-mail
@@ -608,5 +591,9 @@ class AuditLogView(StaffView, TemplateView):
             for entry in page
         ]
         return super().get_context_data(
-            form=form, page_obj=page, rows=rows, actions=AUDIT_ACTIONS, **kwargs
+            form=form,
+            page_obj=page,
+            rows=rows,
+            actions=[(code, action_label(code)) for code in FILTER_SUGGESTIONS],
+            **kwargs,
         )

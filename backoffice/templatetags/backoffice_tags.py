@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django import template
 
+from backoffice.audit_actions import action_label
+
 register = template.Library()
+
+
+@register.filter
+def audit_action(action: str) -> str:
+    """An audit entry's action in words (empty when it has none)."""
+    return action_label(action)
 
 
 @register.simple_tag(takes_context=True)

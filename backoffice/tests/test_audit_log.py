@@ -4,11 +4,15 @@ count, contact details masked."""
 from __future__ import annotations
 
 import datetime
+import re
+from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
+from backoffice.audit_actions import action_label
 from loyalty.audit import audit_record
 from loyalty.models import AuditEntry
 from members.tests.factories import (
@@ -140,3 +144,31 @@ def test_the_member_filter_finds_entries_about_the_members_facts(as_role, django
         "referral.create",
         "transaction.purchase",
     ]
+
+
+def test_each_action_is_named_in_words_beside_its_code_in_the_page_language(as_role):
+    member = MemberFactory(member_no="AL1")
+    audit_record(actor=None, action="tier.override.manual", target=member)
+    audit_record(actor=None, action="review.case.approved", target=member)
+    client = as_role("auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    html = client.get(URL, {"member_no": "AL1"}).content.decode()
+
+    assert "人工调整等级" in html and "tier.override.manual" in html
+    assert "评审案例：已通过" in html
+    assert '<option value="member.blacklist">列入黑名单</option>' in html
+
+
+def test_every_action_the_code_records_has_a_label():
+    """A new audited action without words would show as a bare code: caught here."""
+    root = Path(__file__).resolve().parents[2]
+    recorded = set()
+    for path in root.glob("*/**/*.py"):
+        if ".venv" in path.parts or "tests" in path.parts or "migrations" in path.parts:
+            continue
+        for line in path.read_text().splitlines():
+            if "action=" in line:
+                recorded |= set(re.findall(r'"([a-z_]+\.[a-z_.]+)"', line))
+    assert recorded >= {"member.blacklist", "policy.publish", "benefit.update"}
+    assert sorted(code for code in recorded if not action_label(code)) == []
