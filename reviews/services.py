@@ -38,10 +38,25 @@ from .quarters import Quarter, add_months
 
 BIGGEST_PURCHASES = 5
 MAX_VALIDITY_MONTHS = 120
+# The longest reason for a decision or a withdrawal: the forms and the services both refuse more.
+MAX_REASON_LENGTH = 2000
 
 
 def _user(actor):
     return actor if getattr(actor, "pk", None) else None
+
+
+def _reason(reason: str) -> str:
+    """The reason for a decision or a withdrawal, stripped: required, at most
+    ``MAX_REASON_LENGTH`` characters."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DomainError(
+            _("The reason is at most %(max)d characters long.") % {"max": MAX_REASON_LENGTH}
+        )
+    return reason
 
 
 # --- Policy context ---------------------------------------------------------------------
@@ -522,9 +537,7 @@ def case_decide(
         raise DomainError(_("The person who nominated a case does not decide it."))
     if case.state != ReviewCase.State.DISCUSSION:
         raise DomainError(_("Only a case in discussion is decided by the chair."))
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(_("A reason is required."))
+    reason = _reason(reason)
     if approve:
         return _approve(case, actor=actor, reason=reason, today=today)
     case.state = ReviewCase.State.REJECTED
@@ -578,9 +591,7 @@ def case_withdraw(*, case: ReviewCase, reason: str, actor) -> ReviewCase:
     case = _locked(case)
     if not case.is_open:
         raise DomainError(_("Only an open case can be withdrawn."))
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(_("A reason is required."))
+    reason = _reason(reason)
     from_state = case.state
     case.state = ReviewCase.State.WITHDRAWN
     case.decided_at = timezone.now()

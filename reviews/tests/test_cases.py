@@ -247,6 +247,25 @@ def test_a_case_is_withdrawn_with_a_reason(case, nominator):
     assert not open_cases().exists()
 
 
+def test_a_reason_longer_than_the_limit_is_refused_and_nothing_is_written(case, voters, nominator):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    too_long = "长" * (services.MAX_REASON_LENGTH + 1)
+
+    with pytest.raises(DomainError, match="at most 2000 characters"):
+        services.case_decide(
+            case=case, approve=False, reason=too_long, actor=voters["customer_service"]
+        )
+    with pytest.raises(DomainError, match="at most 2000 characters"):
+        services.case_withdraw(case=case, reason=too_long, actor=nominator)
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.DISCUSSION and case.decision_reason == ""
+    services.case_withdraw(
+        case=case, reason="长" * services.MAX_REASON_LENGTH, actor=nominator
+    )  # at the limit: accepted
+    assert refreshed(case).state == ReviewCase.State.WITHDRAWN
+
+
 # --- The outcome ----------------------------------------------------------------------------
 
 

@@ -17,8 +17,10 @@ from loyalty.roles import ROLES
 from loyalty.spreadsheet import csv_safe
 from members.tests.factories import MemberFactory
 from reviews import services
+from reviews.forms import DecideForm, WithdrawForm
 from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
+from reviews.services import MAX_REASON_LENGTH
 
 from .helpers import PASSWORD, committee, hand_case, refreshed, staff_user, veteran
 
@@ -272,6 +274,28 @@ def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case
 
     assert "Only the committee chair" in response.content.decode()
     assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
+
+
+@pytest.mark.parametrize("form_class", [DecideForm, WithdrawForm])
+def test_the_reason_forms_refuse_more_than_the_limit_at_the_field(form_class):
+    data = {"decision": "reject", "reason": "长" * MAX_REASON_LENGTH}
+    assert form_class(data).is_valid()
+
+    form = form_class({**data, "reason": "长" * (MAX_REASON_LENGTH + 1)})
+
+    assert not form.is_valid() and list(form.errors) == ["reason"]
+
+
+def test_a_too_long_withdrawal_reason_is_named_at_its_field(login_as, a_case):
+    client = login_as("ops")
+
+    response = client.post(
+        reverse("reviews:case_withdraw", kwargs={"pk": a_case.pk}),
+        {"reason": "x" * (MAX_REASON_LENGTH + 1)},
+    )
+
+    assert response.status_code == 200 and response.context["form"].errors["reason"]
+    assert refreshed(a_case).is_open
 
 
 # --- Hand nomination from the member page --------------------------------------------------
