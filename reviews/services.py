@@ -553,14 +553,22 @@ def qualified_rank_now(member: Member, rnd: _Round) -> int:
     return _candidate(rnd, member).qualified_rank
 
 
+def case_tier_to_grant(*, case: ReviewCase, today: date | None = None) -> Tier:
+    """The tier an approval on ``today`` grants: ``case.uplift`` tiers above the member's
+    qualified tier that day, with the policy in force then, never above the top tier (domain.md:
+    "1 or 2 tiers above the member's qualified tier at the decision"). The decision and the
+    chair's confirmation page both ask this function, so the page shows what is granted."""
+    rnd = _round(today or timezone.localdate())
+    rank = uplifted_rank(rnd.policy, qualified_rank_now(case.member, rnd), case.uplift)
+    return rnd.tier_by_rank(rank)
+
+
 def _approve(case: ReviewCase, *, actor, reason: str, today: date | None) -> ReviewCase:
     """Grant ``uplift`` tiers above the member's qualified tier today (never above the top), for
     the validity, through the tier service every override goes through."""
     today = today or timezone.localdate()
     from_state = case.state
-    rnd = _round(today)
-    rank = uplifted_rank(rnd.policy, qualified_rank_now(case.member, rnd), case.uplift)
-    tier = rnd.tier_by_rank(rank)
+    tier = case_tier_to_grant(case=case, today=today)
     override = tier_override_set(
         member=case.member,
         tier=tier,

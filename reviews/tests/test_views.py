@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.conf import settings
@@ -15,14 +16,14 @@ from django.urls import reverse
 from loyalty.models import AuditEntry
 from loyalty.roles import ROLES
 from loyalty.spreadsheet import csv_safe
-from members.tests.factories import MemberFactory
+from members.tests.factories import MemberFactory, PurchaseFactory
 from reviews import services
 from reviews.forms import DecideForm, WithdrawForm
 from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
 from reviews.services import MAX_REASON_LENGTH
 
-from .helpers import PASSWORD, committee, hand_case, refreshed, staff_user, veteran
+from .helpers import DECISION_DAY, PASSWORD, committee, hand_case, refreshed, staff_user, veteran
 
 pytestmark = pytest.mark.django_db
 
@@ -174,6 +175,31 @@ def test_the_case_page_makes_a_fixed_number_of_queries(
         response = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk}))
 
     assert len(response.context["page"].votes) == 2
+
+
+def test_after_approval_the_case_page_shows_the_tier_granted_not_the_proposal(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    # Qualified Silver at nomination (Gold proposed), Gold by the decision: +1 is Platinum.
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    for voter in voters.values():
+        services.case_vote(case=a_case, voter=voter, approve=True, comment="", today=DECISION_DAY)
+    client.force_login(voters["sales"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    assert refreshed(a_case).granted_tier.code == "platinum"
+    assert "拟授予等级" not in page
+    tier = re.search(r'<dt>([^<]*)</dt><dd id="case-tier">(.*?)</dd>', page, re.S)
+    assert tier[1] == "授予等级" and "铂金会员" in tier[2] and "金卡会员" not in tier[2]
+
+
+def test_a_closed_case_without_a_grant_shows_no_proposed_tier(login_as, a_case):
+    services.case_withdraw(case=a_case, reason="会员要求", actor=None)
+
+    page = login_as("ops").get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content
+    assert b'id="case-tier"' not in page and b"Proposed tier" not in page
 
 
 def test_ops_edit_the_proposal_and_open_voting(login_as, a_case):
