@@ -9,6 +9,7 @@ after which the normal lifecycle (warning, notice) takes over.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,7 +28,7 @@ from members.services import member_lock
 from tiers import engine
 from tiers.metrics import figures_for_member
 from tiers.models import Tier, TierChange, TierOverride, TierPolicy
-from tiers.review_settings import ReviewSettings, review_settings_from_data
+from tiers.review_settings import LOYAL_VETERAN, ReviewSettings, review_settings_from_data
 from tiers.selectors import engine_policy, policy_in_force, tier_state, tiers_by_code
 from tiers.services import tier_override_set
 
@@ -193,16 +194,47 @@ def _biggest_purchases(member_ids: list[int], until: date) -> dict[int, list[dic
     return result
 
 
-def _default_message(rnd: _Round, candidate: Candidate, profiles: list[str]) -> str:
-    proposed = rnd.tier_by_rank(uplifted_rank(rnd.policy, candidate.qualified_rank, 1))
-    if "loyal_veteran" in profiles:
-        return _(
-            "Thank you for being with us for %(years)d years: we are pleased to grant you "
-            "%(tier)s membership."
-        ) % {"years": candidate.metrics.tenure_years, "tier": proposed.name}
-    return _("Thank you for your support: we are pleased to grant you %(tier)s membership.") % {
-        "tier": proposed.name
-    }
+def _default_message(candidate: Candidate, profiles: list[str]) -> str:
+    """The proposal's first message: it names no tier, since the tier granted is only known on
+    the day of the decision; the notice to the member names it (``message_check``)."""
+    if LOYAL_VETERAN in profiles:
+        return _("Thank you for being with us for %(years)d years.") % {
+            "years": candidate.metrics.tenure_years
+        }
+    return _("Thank you for your support.")
+
+
+def _tier_names() -> list[tuple[str, re.Pattern]]:
+    """Every way a message can name a tier an exceptional upgrade can grant: the Chinese name
+    with and without 会员, the English name and the code. The entry tier is left out: it is never
+    granted (the uplift is at least +1), and its names (普通, regular) are ordinary words."""
+    names = []
+    for tier in Tier.objects.order_by("rank")[1:]:
+        for name in dict.fromkeys([tier.name_zh, tier.name_zh.removesuffix("会员")]):
+            if len(name) >= 2:
+                names.append((name, re.compile(re.escape(name))))
+        # A whole word, also inside Chinese text (授予您Gold资格), but not "golden".
+        for name in dict.fromkeys([tier.name_en, tier.code]):
+            if name:
+                word = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"
+                names.append((name, re.compile(word, re.IGNORECASE)))
+    return names
+
+
+def message_check(message: str) -> None:
+    """Raise DomainError when the message to the member names a tier. The message is written at
+    nomination, but the tier granted is counted from the qualified tier on the day of the
+    decision, so a tier in the message could contradict the notice, which names the tier
+    actually granted."""
+    for name, pattern in _tier_names():
+        if pattern.search(message):
+            raise DomainError(
+                _(
+                    "The message must not name a tier (it says “%(name)s”): the notice to the "
+                    "member names the tier granted on the day of the decision."
+                )
+                % {"name": name}
+            )
 
 
 def _transition(case: ReviewCase, from_state: str, actor, note: str = "") -> None:
@@ -243,7 +275,7 @@ def _open_case(
         qualified_tier=rnd.tier_by_rank(candidate.qualified_rank),
         evidence=_evidence(rnd, member, candidate, history, purchases),
         validity_months=rnd.settings.validity_months,
-        message=_default_message(rnd, candidate, profiles),
+        message=_default_message(candidate, profiles),
     )
     _transition(case, "", actor, justification or ", ".join(profiles))
     return case
@@ -430,6 +462,7 @@ def case_update(
         raise DomainError(_("The uplift is +1 or +2 tiers."))
     if not 1 <= validity_months <= MAX_VALIDITY_MONTHS:
         raise DomainError(_("The validity is 1 to %(max)d months.") % {"max": MAX_VALIDITY_MONTHS})
+    message_check(message)
     before = {
         "uplift": case.uplift,
         "validity_months": case.validity_months,
@@ -457,6 +490,8 @@ def case_open_voting(*, case: ReviewCase, actor) -> ReviewCase:
         raise DomainError(_("Voting can only start on a nominated case."))
     if not case.message.strip():
         raise DomainError(_("Write the message to the member before voting starts."))
+    # A message written before messages were checked may still name a tier.
+    message_check(case.message)
     case.state = ReviewCase.State.VOTING
     case.save(update_fields=["state"])
     _transition(case, ReviewCase.State.NOMINATED, actor)

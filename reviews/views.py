@@ -91,7 +91,7 @@ class CaseView(StaffMixin, TemplateView):
             "is_nominator": is_nominator,
         }
         if context["can_edit"]:
-            context["proposal_form"] = kwargs.get("proposal_form") or ProposalForm(
+            context["proposal_form"] = kwargs.pop("proposal_form", None) or ProposalForm(
                 initial={
                     "uplift": case.uplift,
                     "validity_months": case.validity_months,
@@ -135,8 +135,22 @@ class CaseActionView(StaffMixin, View):
 
 
 class CaseUpdateView(CaseActionView):
+    """A refused proposal is shown again on the case page with its errors at the fields (a
+    message naming a tier), not as a message after a redirect."""
+
     permission_required = "reviews.change_reviewcase"
     form_class = ProposalForm
+
+    def post(self, request, pk: int):
+        form = ProposalForm(request.POST)
+        if form.is_valid():
+            return super().post(request, pk)
+        page = CaseView()
+        page.setup(request, pk=pk)
+        context = page.get_context_data(pk=pk, proposal_form=form)
+        if not context["can_edit"]:  # no form on the page to show the errors at
+            return super().post(request, pk)
+        return page.render_to_response(context)
 
     def perform(self, case, data):
         services.case_update(case=case, actor=self.request.user, **data)

@@ -206,12 +206,30 @@ def test_ops_edit_the_proposal_and_open_voting(login_as, a_case):
     client = login_as("ops")
     url = reverse("reviews:case_update", kwargs={"pk": a_case.pk})
 
-    client.post(url, {"uplift": "2", "validity_months": "6", "message": "特别授予您铂金卡"})
+    client.post(url, {"uplift": "2", "validity_months": "6", "message": "感谢您的一路相伴"})
     client.post(reverse("reviews:case_open", kwargs={"pk": a_case.pk}))
 
     case = refreshed(a_case)
-    assert (case.uplift, case.validity_months, case.message) == (2, 6, "特别授予您铂金卡")
+    assert (case.uplift, case.validity_months, case.message) == (2, 6, "感谢您的一路相伴")
     assert case.state == ReviewCase.State.VOTING
+
+
+def test_a_message_naming_a_tier_is_refused_at_its_field_on_the_case_page(login_as, a_case):
+    client = login_as("ops")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("reviews:case_update", kwargs={"pk": a_case.pk})
+
+    response = client.post(
+        url, {"uplift": "2", "validity_months": "6", "message": "特别授予您金卡会员资格"}
+    )
+
+    assert response.status_code == 200
+    form = response.context["proposal_form"]
+    assert list(form.errors) == ["message"]
+    assert "致会员的说明中不得写明等级（其中写有“金卡会员”）" in response.content.decode()
+    assert 'id="proposal-form"' in response.content.decode()
+    case = refreshed(a_case)
+    assert (case.uplift, case.message) == (1, a_case.message)
 
 
 def test_a_committee_member_votes_on_the_page(client, a_case):
@@ -361,7 +379,7 @@ def test_ops_nominate_by_hand_with_a_justification(login_as):
 def test_the_member_page_shows_the_exceptional_upgrade_and_its_message(login_as, a_case):
     voters = committee()
     services.case_update(
-        case=a_case, uplift=1, validity_months=12, message="特别授予您金卡会员资格", actor=None
+        case=a_case, uplift=1, validity_months=12, message="感谢您十年来的一路相伴", actor=None
     )
     services.case_open_voting(case=a_case, actor=None)
     for voter in voters.values():
@@ -369,7 +387,7 @@ def test_the_member_page_shows_the_exceptional_upgrade_and_its_message(login_as,
 
     page = login_as("auditor").get("/members/M-MATRIX/").content.decode()
 
-    assert "exceptional upgrade" in page and "特别授予您金卡会员资格" in page
+    assert "exceptional upgrade" in page and "感谢您十年来的一路相伴" in page
     assert "committee decision" in page  # the history's cause
 
 
