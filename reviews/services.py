@@ -559,12 +559,9 @@ def case_vote(
     return vote
 
 
-@transaction.atomic
-def case_decide(
-    *, case: ReviewCase, approve: bool, reason: str, actor, today: date | None = None
-) -> ReviewCase:
-    """The chair decides a case in discussion, with the reason."""
-    case = _locked(case)
+def _decision_checked(case: ReviewCase, actor, reason: str) -> str:
+    """Whether ``actor`` may decide ``case`` now (the chair, not its nominator, in discussion);
+    returns the reason, checked."""
     seat = committee_seat(actor)
     if seat is None or not seat.is_chair:
         raise DomainError(_("Only the committee chair decides a case in discussion."))
@@ -572,9 +569,56 @@ def case_decide(
         raise DomainError(_("The person who nominated a case does not decide it."))
     if case.state != ReviewCase.State.DISCUSSION:
         raise DomainError(_("Only a case in discussion is decided by the chair."))
-    reason = _reason(reason)
+    return _reason(reason)
+
+
+@dataclass(frozen=True)
+class DecisionPreview:
+    """What the chair's decision would do today: shown on the confirmation page."""
+
+    approve: bool
+    reason: str
+    tier: Tier | None  # the tier an approval grants; None for a rejection
+    ends_on: date | None
+
+
+def case_decision_preview(
+    *, case: ReviewCase, approve: bool, reason: str, actor, today: date | None = None
+) -> DecisionPreview:
+    """The chair's decision as ``case_decide`` would take it today, without writing anything:
+    the same refusals (DomainError), and for an approval the tier granted and its end."""
+    today = today or timezone.localdate()
+    case = ReviewCase.objects.select_related("member").get(pk=case.pk)  # as it stands now
+    reason = _decision_checked(case, actor, reason)
+    if not approve:
+        return DecisionPreview(approve=False, reason=reason, tier=None, ends_on=None)
+    return DecisionPreview(
+        approve=True,
+        reason=reason,
+        tier=case_tier_to_grant(case=case, today=today),
+        ends_on=add_months(today, case.validity_months),
+    )
+
+
+@transaction.atomic
+def case_decide(
+    *,
+    case: ReviewCase,
+    approve: bool,
+    reason: str,
+    actor,
+    today: date | None = None,
+    expected_tier_id: int | None = None,
+) -> ReviewCase:
+    """The chair decides a case in discussion, with the reason. ``expected_tier_id``: the tier
+    the chair confirmed (``case_decision_preview``); an approval that would now grant another
+    (the member's figures changed since) is refused, so nothing is granted unseen."""
+    case = _locked(case)
+    reason = _decision_checked(case, actor, reason)
     if approve:
-        return _approve(case, actor=actor, reason=reason, today=today)
+        return _approve(
+            case, actor=actor, reason=reason, today=today, expected_tier_id=expected_tier_id
+        )
     case.state = ReviewCase.State.REJECTED
     case.decided_at = timezone.now()
     case.decided_by = _user(actor)
@@ -598,12 +642,27 @@ def case_tier_to_grant(*, case: ReviewCase, today: date | None = None) -> Tier:
     return rnd.tier_by_rank(rank)
 
 
-def _approve(case: ReviewCase, *, actor, reason: str, today: date | None) -> ReviewCase:
+def _approve(
+    case: ReviewCase,
+    *,
+    actor,
+    reason: str,
+    today: date | None,
+    expected_tier_id: int | None = None,
+) -> ReviewCase:
     """Grant ``uplift`` tiers above the member's qualified tier today (never above the top), for
     the validity, through the tier service every override goes through."""
     today = today or timezone.localdate()
     from_state = case.state
     tier = case_tier_to_grant(case=case, today=today)
+    if expected_tier_id is not None and tier.pk != expected_tier_id:
+        raise DomainError(
+            _(
+                "Approving now would grant %(tier)s, not the tier you confirmed: the member's "
+                "figures changed. Check the decision again."
+            )
+            % {"tier": tier.name}
+        )
     override = tier_override_set(
         member=case.member,
         tier=tier,

@@ -253,6 +253,49 @@ def test_the_chair_rejects_with_the_reasons_recorded(case, voters):
     ).exists()
 
 
+def test_the_preview_shows_what_the_decision_grants_and_writes_nothing(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    chair = voters["customer_service"]
+
+    preview = services.case_decision_preview(
+        case=case, approve=True, reason=" 十年忠诚 ", actor=chair, today=DECISION_DAY
+    )
+
+    assert (preview.tier.code, preview.ends_on, preview.reason) == (
+        "platinum", datetime.date(2027, 7, 10), "十年忠诚",
+    )  # fmt: skip
+    assert refreshed(case).state == ReviewCase.State.DISCUSSION
+    with pytest.raises(DomainError, match="chair"):
+        services.case_decision_preview(
+            case=case, approve=True, reason="x", actor=voters["sales"], today=DECISION_DAY
+        )
+    services.case_decide(
+        case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY,
+        expected_tier_id=preview.tier.pk,
+    )  # fmt: skip
+    assert refreshed(case).granted_tier == preview.tier
+
+
+def test_an_approval_granting_another_tier_than_confirmed_is_refused(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    chair = voters["customer_service"]
+    preview = services.case_decision_preview(
+        case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY
+    )
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+
+    with pytest.raises(DomainError, match="not the tier you confirmed"):
+        services.case_decide(
+            case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY,
+            expected_tier_id=preview.tier.pk,
+        )  # fmt: skip
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.DISCUSSION and case.override is None
+    assert open_override(case.member) is None
+
+
 def test_only_the_chair_decides_and_only_in_discussion(case, voters):
     with pytest.raises(DomainError, match="Only a case in discussion"):
         services.case_decide(case=case, approve=True, reason="x", actor=voters["customer_service"])

@@ -7,11 +7,14 @@ import csv
 import datetime
 import io
 import re
+import time
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.models import AuditEntry
 from loyalty.roles import ROLES
@@ -287,21 +290,116 @@ def test_withdrawing_asks_for_a_reason_on_its_own_page(login_as, a_case):
     assert refreshed(a_case).state == ReviewCase.State.WITHDRAWN
 
 
-def test_the_chair_decides_on_the_decision_page(client, a_case):
+@pytest.fixture
+def in_discussion(client, a_case):
+    """``a_case`` in discussion, the chair logged in (Chinese pages); returns the chair."""
     voters = committee()
     services.case_open_voting(case=a_case, actor=None)
     services.case_vote(case=a_case, voter=voters["sales"], approve=False, comment="no")
     client.force_login(voters["customer_service"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return voters["customer_service"]
+
+
+def decide_url(case) -> str:
+    return reverse("reviews:case_decide", kwargs={"pk": case.pk})
+
+
+def confirmation_token(page: str) -> str:
+    return re.search(r'name="confirm_token" value="([^"]+)"', page)[1]
+
+
+def test_the_chair_decides_on_the_decision_page_then_confirms(client, a_case, in_discussion):
     page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
-    assert reverse("reviews:case_decide", kwargs={"pk": a_case.pk}) in page
+    assert decide_url(a_case) in page
 
-    client.post(
-        reverse("reviews:case_decide", kwargs={"pk": a_case.pk}),
-        {"decision": "reject", "reason": "不符合"},
-    )
+    confirm = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
 
+    page = confirm.content.decode()
+    assert confirm.status_code == 200 and "确认决定" in page and "不符合" in page
+    assert 'id="tier-to-grant"' not in page  # a rejection grants nothing
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION  # nothing written yet
+
+    done = client.post(decide_url(a_case), {"confirm_token": confirmation_token(page)})
+
+    assert done["Location"] == reverse("reviews:case", kwargs={"pk": a_case.pk})
     case = refreshed(a_case)
     assert case.state == ReviewCase.State.REJECTED and case.decision_reason == "不符合"
+
+
+def test_the_confirmation_shows_the_tier_the_approval_grants(client, a_case, in_discussion):
+    # Qualified Silver at nomination (Gold proposed), Gold today: +1 is Platinum.
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    expected = services.case_tier_to_grant(case=a_case)
+
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    page = page.content.decode()
+
+    tier = re.search(r'id="tier-to-grant">(.*?)</dd>', page, re.S)[1]
+    assert expected.code == "platinum" and "铂金会员" in tier
+    assert "<dd>通过</dd>" in page and "十年忠诚" in page
+    assert refreshed(a_case).override is None
+    client.post(decide_url(a_case), {"confirm_token": confirmation_token(page)})
+    case = refreshed(a_case)
+    assert case.state == ReviewCase.State.APPROVED and case.granted_tier == expected
+    assert AuditEntry.objects.filter(
+        action="review.case.approved", target_id=str(case.pk), actor=in_discussion
+    ).exists()
+
+
+def _refused(response, case) -> None:
+    assert response["Location"] == decide_url(case)
+    assert refreshed(case).state == ReviewCase.State.DISCUSSION
+    assert refreshed(case).override is None
+
+
+def test_a_forged_confirmation_is_refused_and_nothing_is_written(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    token = confirmation_token(page.content.decode())
+    forged = signing.dumps(
+        {"c": a_case.pk, "u": in_discussion.pk, "d": "approve", "r": "x", "t": None},
+        salt="another.salt",
+    )
+
+    for bad in (forged, token[:-2] + "xx", ""):
+        response = client.post(decide_url(a_case), {"confirm_token": bad})
+        _refused(response, a_case)
+    page = client.get(response["Location"]).content.decode()
+    assert "确认已过期或无效，未记录任何内容。" in page
+
+
+def test_a_confirmation_older_than_thirty_minutes_is_refused(
+    client, a_case, in_discussion, monkeypatch
+):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    token = confirmation_token(page.content.decode())
+    later = time.time() + 31 * 60
+    monkeypatch.setattr(signing.time, "time", lambda: later)
+
+    _refused(client.post(decide_url(a_case), {"confirm_token": token}), a_case)
+
+
+def test_another_users_confirmation_is_refused(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    token = confirmation_token(page.content.decode())
+    other = staff_user("other-committee", "committee")
+    client.force_login(other)
+
+    _refused(client.post(decide_url(a_case), {"confirm_token": token}), a_case)
+
+
+def test_a_decision_whose_tier_changed_since_the_confirmation_is_refused(
+    client, a_case, in_discussion
+):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    token = confirmation_token(page.content.decode())
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=timezone.localdate())
+
+    response = client.post(decide_url(a_case), {"confirm_token": token})
+
+    assert response.status_code == 200
+    assert "现在批准将授予铂金会员，而不是您确认的等级" in response.content.decode()
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
 
 
 def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case):
