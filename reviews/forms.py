@@ -3,8 +3,10 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.exceptions import DomainError
+
 from .models import ReviewCase, Vote
-from .services import MAX_VALIDITY_MONTHS
+from .services import MAX_REASON_LENGTH, MAX_VALIDITY_MONTHS, message_check
 
 
 class QueueFilterForm(forms.Form):
@@ -32,8 +34,19 @@ class ProposalForm(forms.Form):
         label=_("Message to the member"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Shown to the member with the exceptional upgrade."),
+        help_text=_(
+            "Shown to the member with the exceptional upgrade. Name no tier: the notice names "
+            "the tier granted on the day of the decision."
+        ),
     )
+
+    def clean_message(self) -> str:
+        message = self.cleaned_data["message"]
+        try:
+            message_check(message)
+        except DomainError as error:
+            raise forms.ValidationError(str(error), code="names_a_tier") from None
+        return message
 
 
 class VoteForm(forms.Form):
@@ -56,13 +69,13 @@ class DecideForm(forms.Form):
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(
-        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason"), max_length=MAX_REASON_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason"), max_length=MAX_REASON_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 

@@ -9,6 +9,7 @@ after which the normal lifecycle (warning, notice) takes over.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,7 +28,7 @@ from members.services import member_lock
 from tiers import engine
 from tiers.metrics import figures_for_member
 from tiers.models import Tier, TierChange, TierOverride, TierPolicy
-from tiers.review_settings import ReviewSettings, review_settings_from_data
+from tiers.review_settings import LOYAL_VETERAN, ReviewSettings, review_settings_from_data
 from tiers.selectors import engine_policy, policy_in_force, tier_state, tiers_by_code
 from tiers.services import tier_override_set
 
@@ -38,10 +39,25 @@ from .quarters import Quarter, add_months
 
 BIGGEST_PURCHASES = 5
 MAX_VALIDITY_MONTHS = 120
+# The longest reason for a decision or a withdrawal: the forms and the services both refuse more.
+MAX_REASON_LENGTH = 2000
 
 
 def _user(actor):
     return actor if getattr(actor, "pk", None) else None
+
+
+def _reason(reason: str) -> str:
+    """The reason for a decision or a withdrawal, stripped: required, at most
+    ``MAX_REASON_LENGTH`` characters."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DomainError(
+            _("The reason is at most %(max)d characters long.") % {"max": MAX_REASON_LENGTH}
+        )
+    return reason
 
 
 # --- Policy context ---------------------------------------------------------------------
@@ -178,16 +194,47 @@ def _biggest_purchases(member_ids: list[int], until: date) -> dict[int, list[dic
     return result
 
 
-def _default_message(rnd: _Round, candidate: Candidate, profiles: list[str]) -> str:
-    proposed = rnd.tier_by_rank(uplifted_rank(rnd.policy, candidate.qualified_rank, 1))
-    if "loyal_veteran" in profiles:
-        return _(
-            "Thank you for being with us for %(years)d years: we are pleased to grant you "
-            "%(tier)s membership."
-        ) % {"years": candidate.metrics.tenure_years, "tier": proposed.name}
-    return _("Thank you for your support: we are pleased to grant you %(tier)s membership.") % {
-        "tier": proposed.name
-    }
+def _default_message(candidate: Candidate, profiles: list[str]) -> str:
+    """The proposal's first message: it names no tier, since the tier granted is only known on
+    the day of the decision; the notice to the member names it (``message_check``)."""
+    if LOYAL_VETERAN in profiles:
+        return _("Thank you for being with us for %(years)d years.") % {
+            "years": candidate.metrics.tenure_years
+        }
+    return _("Thank you for your support.")
+
+
+def _tier_names() -> list[tuple[str, re.Pattern]]:
+    """Every way a message can name a tier an exceptional upgrade can grant: the Chinese name
+    with and without 会员, the English name and the code. The entry tier is left out: it is never
+    granted (the uplift is at least +1), and its names (普通, regular) are ordinary words."""
+    names = []
+    for tier in Tier.objects.order_by("rank")[1:]:
+        for name in dict.fromkeys([tier.name_zh, tier.name_zh.removesuffix("会员")]):
+            if len(name) >= 2:
+                names.append((name, re.compile(re.escape(name))))
+        # A whole word, also inside Chinese text (授予您Gold资格), but not "golden".
+        for name in dict.fromkeys([tier.name_en, tier.code]):
+            if name:
+                word = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"
+                names.append((name, re.compile(word, re.IGNORECASE)))
+    return names
+
+
+def message_check(message: str) -> None:
+    """Raise DomainError when the message to the member names a tier. The message is written at
+    nomination, but the tier granted is counted from the qualified tier on the day of the
+    decision, so a tier in the message could contradict the notice, which names the tier
+    actually granted."""
+    for name, pattern in _tier_names():
+        if pattern.search(message):
+            raise DomainError(
+                _(
+                    "The message must not name a tier (it says “%(name)s”): the notice to the "
+                    "member names the tier granted on the day of the decision."
+                )
+                % {"name": name}
+            )
 
 
 def _transition(case: ReviewCase, from_state: str, actor, note: str = "") -> None:
@@ -228,7 +275,7 @@ def _open_case(
         qualified_tier=rnd.tier_by_rank(candidate.qualified_rank),
         evidence=_evidence(rnd, member, candidate, history, purchases),
         validity_months=rnd.settings.validity_months,
-        message=_default_message(rnd, candidate, profiles),
+        message=_default_message(candidate, profiles),
     )
     _transition(case, "", actor, justification or ", ".join(profiles))
     return case
@@ -415,6 +462,7 @@ def case_update(
         raise DomainError(_("The uplift is +1 or +2 tiers."))
     if not 1 <= validity_months <= MAX_VALIDITY_MONTHS:
         raise DomainError(_("The validity is 1 to %(max)d months.") % {"max": MAX_VALIDITY_MONTHS})
+    message_check(message)
     before = {
         "uplift": case.uplift,
         "validity_months": case.validity_months,
@@ -442,6 +490,8 @@ def case_open_voting(*, case: ReviewCase, actor) -> ReviewCase:
         raise DomainError(_("Voting can only start on a nominated case."))
     if not case.message.strip():
         raise DomainError(_("Write the message to the member before voting starts."))
+    # A message written before messages were checked may still name a tier.
+    message_check(case.message)
     case.state = ReviewCase.State.VOTING
     case.save(update_fields=["state"])
     _transition(case, ReviewCase.State.NOMINATED, actor)
@@ -509,12 +559,9 @@ def case_vote(
     return vote
 
 
-@transaction.atomic
-def case_decide(
-    *, case: ReviewCase, approve: bool, reason: str, actor, today: date | None = None
-) -> ReviewCase:
-    """The chair decides a case in discussion, with the reason."""
-    case = _locked(case)
+def _decision_checked(case: ReviewCase, actor, reason: str) -> str:
+    """Whether ``actor`` may decide ``case`` now (the chair, not its nominator, in discussion);
+    returns the reason, checked."""
     seat = committee_seat(actor)
     if seat is None or not seat.is_chair:
         raise DomainError(_("Only the committee chair decides a case in discussion."))
@@ -522,11 +569,56 @@ def case_decide(
         raise DomainError(_("The person who nominated a case does not decide it."))
     if case.state != ReviewCase.State.DISCUSSION:
         raise DomainError(_("Only a case in discussion is decided by the chair."))
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(_("A reason is required."))
+    return _reason(reason)
+
+
+@dataclass(frozen=True)
+class DecisionPreview:
+    """What the chair's decision would do today: shown on the confirmation page."""
+
+    approve: bool
+    reason: str
+    tier: Tier | None  # the tier an approval grants; None for a rejection
+    ends_on: date | None
+
+
+def case_decision_preview(
+    *, case: ReviewCase, approve: bool, reason: str, actor, today: date | None = None
+) -> DecisionPreview:
+    """The chair's decision as ``case_decide`` would take it today, without writing anything:
+    the same refusals (DomainError), and for an approval the tier granted and its end."""
+    today = today or timezone.localdate()
+    case = ReviewCase.objects.select_related("member").get(pk=case.pk)  # as it stands now
+    reason = _decision_checked(case, actor, reason)
+    if not approve:
+        return DecisionPreview(approve=False, reason=reason, tier=None, ends_on=None)
+    return DecisionPreview(
+        approve=True,
+        reason=reason,
+        tier=case_tier_to_grant(case=case, today=today),
+        ends_on=add_months(today, case.validity_months),
+    )
+
+
+@transaction.atomic
+def case_decide(
+    *,
+    case: ReviewCase,
+    approve: bool,
+    reason: str,
+    actor,
+    today: date | None = None,
+    expected_tier_id: int | None = None,
+) -> ReviewCase:
+    """The chair decides a case in discussion, with the reason. ``expected_tier_id``: the tier
+    the chair confirmed (``case_decision_preview``); an approval that would now grant another
+    (the member's figures changed since) is refused, so nothing is granted unseen."""
+    case = _locked(case)
+    reason = _decision_checked(case, actor, reason)
     if approve:
-        return _approve(case, actor=actor, reason=reason, today=today)
+        return _approve(
+            case, actor=actor, reason=reason, today=today, expected_tier_id=expected_tier_id
+        )
     case.state = ReviewCase.State.REJECTED
     case.decided_at = timezone.now()
     case.decided_by = _user(actor)
@@ -540,14 +632,37 @@ def qualified_rank_now(member: Member, rnd: _Round) -> int:
     return _candidate(rnd, member).qualified_rank
 
 
-def _approve(case: ReviewCase, *, actor, reason: str, today: date | None) -> ReviewCase:
+def case_tier_to_grant(*, case: ReviewCase, today: date | None = None) -> Tier:
+    """The tier an approval on ``today`` grants: ``case.uplift`` tiers above the member's
+    qualified tier that day, with the policy in force then, never above the top tier (domain.md:
+    "1 or 2 tiers above the member's qualified tier at the decision"). The decision and the
+    chair's confirmation page both ask this function, so the page shows what is granted."""
+    rnd = _round(today or timezone.localdate())
+    rank = uplifted_rank(rnd.policy, qualified_rank_now(case.member, rnd), case.uplift)
+    return rnd.tier_by_rank(rank)
+
+
+def _approve(
+    case: ReviewCase,
+    *,
+    actor,
+    reason: str,
+    today: date | None,
+    expected_tier_id: int | None = None,
+) -> ReviewCase:
     """Grant ``uplift`` tiers above the member's qualified tier today (never above the top), for
     the validity, through the tier service every override goes through."""
     today = today or timezone.localdate()
     from_state = case.state
-    rnd = _round(today)
-    rank = uplifted_rank(rnd.policy, qualified_rank_now(case.member, rnd), case.uplift)
-    tier = rnd.tier_by_rank(rank)
+    tier = case_tier_to_grant(case=case, today=today)
+    if expected_tier_id is not None and tier.pk != expected_tier_id:
+        raise DomainError(
+            _(
+                "Approving now would grant %(tier)s, not the tier you confirmed: the member's "
+                "figures changed. Check the decision again."
+            )
+            % {"tier": tier.name}
+        )
     override = tier_override_set(
         member=case.member,
         tier=tier,
@@ -578,9 +693,7 @@ def case_withdraw(*, case: ReviewCase, reason: str, actor) -> ReviewCase:
     case = _locked(case)
     if not case.is_open:
         raise DomainError(_("Only an open case can be withdrawn."))
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(_("A reason is required."))
+    reason = _reason(reason)
     from_state = case.state
     case.state = ReviewCase.State.WITHDRAWN
     case.decided_at = timezone.now()

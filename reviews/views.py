@@ -8,6 +8,7 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.core import signing
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -31,6 +32,9 @@ from .forms import (
 from .models import ReviewCase, Vote
 from .quarters import Quarter
 from .selectors import case_page, committee_queue, quarter_summary, quarters_with_cases
+
+DECIDE_SALT = "reviews.case_decide"
+CONFIRM_MAX_AGE = 30 * 60  # seconds a decision's confirmation page stays valid
 
 
 class StaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -91,7 +95,7 @@ class CaseView(StaffMixin, TemplateView):
             "is_nominator": is_nominator,
         }
         if context["can_edit"]:
-            context["proposal_form"] = kwargs.get("proposal_form") or ProposalForm(
+            context["proposal_form"] = kwargs.pop("proposal_form", None) or ProposalForm(
                 initial={
                     "uplift": case.uplift,
                     "validity_months": case.validity_months,
@@ -135,8 +139,22 @@ class CaseActionView(StaffMixin, View):
 
 
 class CaseUpdateView(CaseActionView):
+    """A refused proposal is shown again on the case page with its errors at the fields (a
+    message naming a tier), not as a message after a redirect."""
+
     permission_required = "reviews.change_reviewcase"
     form_class = ProposalForm
+
+    def post(self, request, pk: int):
+        form = ProposalForm(request.POST)
+        if form.is_valid():
+            return super().post(request, pk)
+        page = CaseView()
+        page.setup(request, pk=pk)
+        context = page.get_context_data(pk=pk, proposal_form=form)
+        if not context["can_edit"]:  # no form on the page to show the errors at
+            return super().post(request, pk)
+        return page.render_to_response(context)
 
     def perform(self, case, data):
         services.case_update(case=case, actor=self.request.user, **data)
@@ -217,6 +235,12 @@ class CaseWithdrawView(ConfirmCaseView):
 
 
 class CaseDecideView(ConfirmCaseView):
+    """The chair's final decision in two steps: the form, then a confirmation page showing what
+    the decision does (the tier an approval grants today, from the same service function the
+    decision uses). The confirming POST carries only a signed token (this case, this user, the
+    decision, the reason, the tier shown), valid for ``CONFIRM_MAX_AGE``; a stale or forged one
+    is refused with a message and nothing is written."""
+
     permission_required = "reviews.vote_reviewcase"
     form_class = DecideForm
 
@@ -233,16 +257,70 @@ class CaseDecideView(ConfirmCaseView):
 
     @property
     def button(self):
-        return _("Record the decision")
+        return _("Review the decision")
 
-    def perform(self, data):
-        services.case_decide(
-            case=self.case,
-            approve=data["decision"] == "approve",
-            reason=data["reason"],
-            actor=self.request.user,
+    def post(self, request, *args, **kwargs):
+        if "confirm_token" in request.POST:
+            return self._confirmed(request.POST["confirm_token"])
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        decision = form.cleaned_data["decision"]
+        try:
+            preview = services.case_decision_preview(
+                case=self.case,
+                approve=decision == "approve",
+                reason=form.cleaned_data["reason"],
+                actor=self.request.user,
+            )
+        except DomainError as error:
+            form.add_error(None, str(error))
+            return self.form_invalid(form)
+        payload = {
+            "c": self.case.pk,
+            "u": self.request.user.pk,
+            "d": decision,
+            "r": preview.reason,
+            "t": preview.tier.pk if preview.tier else None,
+        }
+        token = signing.dumps(payload, salt=DECIDE_SALT, compress=True)
+        return self.render_to_response(
+            self.get_context_data(
+                form=form,
+                preview=preview,
+                token=token,
+                decision_label=dict(form.fields["decision"].choices)[decision],
+            )
         )
+
+    def _confirmed(self, token: str):
+        try:
+            payload = signing.loads(token, salt=DECIDE_SALT, max_age=CONFIRM_MAX_AGE)
+        except signing.BadSignature:
+            payload = None
+        if payload is None or (payload.get("c"), payload.get("u")) != (
+            self.case.pk,
+            self.request.user.pk,
+        ):
+            messages.error(
+                self.request, _("The confirmation expired or is not valid; nothing was recorded.")
+            )
+            return redirect("reviews:case_decide", pk=self.case.pk)
+        try:
+            services.case_decide(
+                case=self.case,
+                approve=payload["d"] == "approve",
+                reason=payload["r"],
+                actor=self.request.user,
+                expected_tier_id=payload["t"],
+            )
+        except DomainError as error:
+            form = self.get_form_class()({"decision": payload["d"], "reason": payload["r"]})
+            form.is_valid()
+            form.add_error(None, str(error))
+            return self.form_invalid(form)
         messages.success(self.request, _("The decision was recorded."))
+        return redirect("reviews:case", pk=self.case.pk)
 
 
 class NominateView(StaffMixin, FormView):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime
 import http.server
+import importlib
 import json
 import threading
 
 import pytest
+from django.apps import apps
 from django.core import mail
 from django.test import override_settings
 from django.utils import timezone
@@ -231,3 +233,21 @@ def test_a_template_change_is_audited_and_an_invalid_one_refused():
     audit = AuditEntry.objects.get(action="notification.template.update")
     assert audit.after["subject"] == "Welcome to {{ tier.name }}"
     assert NotificationTemplate.objects.filter(language="zh-hans").count() == len(Kind)
+
+
+def test_the_exceptional_upgrade_default_names_the_tier_and_the_migration_reverses():
+    migration = importlib.import_module(
+        "notifications.migrations.0003_exceptional_upgrade_names_the_tier_granted"
+    )
+    templates = NotificationTemplate.objects.filter(kind=Kind.EXCEPTIONAL_UPGRADE)
+    edited = templates.get(language="en")
+    edited.body = "Dear {{ member_name }}, {{ message }}"
+    edited.save()
+
+    assert templates.get(language="zh-hans").body == migration.NEW["zh-hans"]
+    assert "{{ tier.name }}" in migration.NEW["zh-hans"]
+    migration.backwards(apps, None)
+    assert templates.get(language="zh-hans").body == migration.OLD["zh-hans"]
+    migration.forwards(apps, None)
+    assert templates.get(language="zh-hans").body == migration.NEW["zh-hans"]
+    assert templates.get(language="en").body == edited.body  # an edited text stays as it is

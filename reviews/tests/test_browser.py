@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-MESSAGE = "感谢您10年来的一路相伴,特别授予您金卡会员资格"
+MESSAGE = "感谢您10年来的一路相伴"
 
 
 def logged_in(browser, live_server, username):

@@ -5,6 +5,7 @@ return to the normal lifecycle when the exceptional upgrade ends."""
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 
@@ -12,9 +13,12 @@ from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory
+from notifications.models import Channel, Kind, Notification
 from reviews import services
-from reviews.models import CommitteeMember, Department, ReviewCase, Vote
+from reviews.models import CommitteeMember, Department, Profile, ReviewCase, Vote
+from reviews.profiles import Candidate
 from reviews.selectors import open_cases, overdue_cases
+from tiers import engine
 from tiers.models import MemberTier, TierChange, TierOverride
 from tiers.selectors import open_override
 from tiers.services import member_evaluate, tier_overrides_expire, tiers_recompute
@@ -49,10 +53,19 @@ def case(member, nominator):
         case=case,
         uplift=1,
         validity_months=12,
-        message="感谢您10年来的一路相伴,特别授予您金卡会员资格",
+        message="感谢您10年来的一路相伴。",
         actor=nominator,
     )
     return services.case_open_voting(case=case, actor=nominator)
+
+
+def _candidate(tenure_years: int) -> Candidate:
+    metrics = engine.Metrics(
+        spend=Decimal("0"), frequency=0, tenure_years=tenure_years, contribution=0
+    )
+    return Candidate(
+        metrics=metrics, qualified_rank=1, max_net_purchase=Decimal("0"), referrals_all_time=0
+    )
 
 
 def vote(case, voter, approve=True, comment=""):
@@ -100,6 +113,52 @@ def test_the_proposal_is_editable_until_voting_starts(member, nominator):
         services.case_update(case=case, uplift=1, validity_months=6, message="x", actor=nominator)
     case = refreshed(case)
     assert (case.uplift, case.validity_months, case.message) == (2, 6, "特别授予")
+
+
+def test_the_default_message_names_no_tier(member, nominator):
+    case = hand_case(member, nominator)
+
+    assert case.message == "Thank you for your support."
+    services.message_check(case.message)
+    veteran_case = services._default_message(_candidate(tenure_years=10), [Profile.LOYAL_VETERAN])
+    assert veteran_case == "Thank you for being with us for 10 years."
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["感谢您10年来的一路相伴,特别授予您金卡会员资格", "特别授予您铂金资格", "授予您Gold资格",
+     "Welcome to Platinum membership", "you are now DIAMOND", "银卡"],
+)  # fmt: skip
+def test_a_message_naming_a_tier_is_refused(member, nominator, message):
+    case = hand_case(member, nominator)
+
+    with pytest.raises(DomainError, match="must not name a tier"):
+        services.case_update(
+            case=case, uplift=1, validity_months=12, message=message, actor=nominator
+        )
+
+    assert refreshed(case).message == "Thank you for your support."
+
+
+@pytest.mark.parametrize(
+    "message", ["感谢您10年来的一路相伴", "A golden decade with us", "our regular customer", "普通"]
+)
+def test_a_message_without_a_tier_is_accepted(member, nominator, message):
+    case = hand_case(member, nominator)
+
+    services.case_update(case=case, uplift=1, validity_months=12, message=message, actor=nominator)
+
+    assert refreshed(case).message == message
+
+
+def test_voting_does_not_open_on_an_older_message_naming_a_tier(member, nominator):
+    case = hand_case(member, nominator)
+    ReviewCase.objects.filter(pk=case.pk).update(message="特别授予您金卡会员资格")
+
+    with pytest.raises(DomainError, match="must not name a tier"):
+        services.case_open_voting(case=case, actor=nominator)
+
+    assert refreshed(case).state == ReviewCase.State.NOMINATED
 
 
 def test_voting_needs_a_message_to_the_member(member, nominator):
@@ -194,6 +253,49 @@ def test_the_chair_rejects_with_the_reasons_recorded(case, voters):
     ).exists()
 
 
+def test_the_preview_shows_what_the_decision_grants_and_writes_nothing(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    chair = voters["customer_service"]
+
+    preview = services.case_decision_preview(
+        case=case, approve=True, reason=" 十年忠诚 ", actor=chair, today=DECISION_DAY
+    )
+
+    assert (preview.tier.code, preview.ends_on, preview.reason) == (
+        "platinum", datetime.date(2027, 7, 10), "十年忠诚",
+    )  # fmt: skip
+    assert refreshed(case).state == ReviewCase.State.DISCUSSION
+    with pytest.raises(DomainError, match="chair"):
+        services.case_decision_preview(
+            case=case, approve=True, reason="x", actor=voters["sales"], today=DECISION_DAY
+        )
+    services.case_decide(
+        case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY,
+        expected_tier_id=preview.tier.pk,
+    )  # fmt: skip
+    assert refreshed(case).granted_tier == preview.tier
+
+
+def test_an_approval_granting_another_tier_than_confirmed_is_refused(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    chair = voters["customer_service"]
+    preview = services.case_decision_preview(
+        case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY
+    )
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+
+    with pytest.raises(DomainError, match="not the tier you confirmed"):
+        services.case_decide(
+            case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY,
+            expected_tier_id=preview.tier.pk,
+        )  # fmt: skip
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.DISCUSSION and case.override is None
+    assert open_override(case.member) is None
+
+
 def test_only_the_chair_decides_and_only_in_discussion(case, voters):
     with pytest.raises(DomainError, match="Only a case in discussion"):
         services.case_decide(case=case, approve=True, reason="x", actor=voters["customer_service"])
@@ -247,6 +349,25 @@ def test_a_case_is_withdrawn_with_a_reason(case, nominator):
     assert not open_cases().exists()
 
 
+def test_a_reason_longer_than_the_limit_is_refused_and_nothing_is_written(case, voters, nominator):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    too_long = "长" * (services.MAX_REASON_LENGTH + 1)
+
+    with pytest.raises(DomainError, match="at most 2000 characters"):
+        services.case_decide(
+            case=case, approve=False, reason=too_long, actor=voters["customer_service"]
+        )
+    with pytest.raises(DomainError, match="at most 2000 characters"):
+        services.case_withdraw(case=case, reason=too_long, actor=nominator)
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.DISCUSSION and case.decision_reason == ""
+    services.case_withdraw(
+        case=case, reason="长" * services.MAX_REASON_LENGTH, actor=nominator
+    )  # at the limit: accepted
+    assert refreshed(case).state == ReviewCase.State.WITHDRAWN
+
+
 # --- The outcome ----------------------------------------------------------------------------
 
 
@@ -265,7 +386,7 @@ def test_approval_grants_the_tier_as_a_committee_override_with_history(case, vot
     assert override.tier.code == "gold"
     assert override.starts_on == DECISION_DAY
     assert override.ends_on == datetime.date(2027, 7, 10)
-    assert override.message == "感谢您10年来的一路相伴,特别授予您金卡会员资格"
+    assert override.message == "感谢您10年来的一路相伴。"
     state = MemberTier.objects.get(member=case.member)
     assert state.current_tier.code == "gold" and state.tier_year_end == datetime.date(2027, 7, 10)
     change = TierChange.objects.filter(member=case.member).first()
@@ -281,6 +402,23 @@ def test_the_uplift_counts_from_the_qualified_tier_on_the_day_of_the_decision(ca
     case = approve(case, voters)
 
     assert case.granted_tier.code == "platinum"
+
+
+def test_the_notice_body_names_the_tier_granted_like_its_subject(case, voters):
+    # Qualified Silver at nomination (Gold proposed), Gold by the decision: +1 is Platinum.
+    PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+
+    case = approve(case, voters)
+
+    notice = Notification.objects.get(
+        member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP
+    )
+    assert case.granted_tier.code == "platinum" and notice.language == "zh-hans"
+    assert notice.subject == "特别授予您铂金会员资格"
+    assert notice.body == (
+        f"{case.member.name}，您好！感谢您10年来的一路相伴。我们很高兴授予您铂金会员资格，"
+        "有效期至 2027-07-10。"
+    )
 
 
 def test_the_uplift_never_goes_above_the_top_tier(nominator, voters):

@@ -6,21 +6,27 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import re
+import time
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.models import AuditEntry
 from loyalty.roles import ROLES
 from loyalty.spreadsheet import csv_safe
-from members.tests.factories import MemberFactory
+from members.tests.factories import MemberFactory, PurchaseFactory
 from reviews import services
+from reviews.forms import DecideForm, WithdrawForm
 from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
+from reviews.services import MAX_REASON_LENGTH
 
-from .helpers import PASSWORD, committee, hand_case, refreshed, staff_user, veteran
+from .helpers import DECISION_DAY, PASSWORD, committee, hand_case, refreshed, staff_user, veteran
 
 pytestmark = pytest.mark.django_db
 
@@ -174,16 +180,59 @@ def test_the_case_page_makes_a_fixed_number_of_queries(
     assert len(response.context["page"].votes) == 2
 
 
+def test_after_approval_the_case_page_shows_the_tier_granted_not_the_proposal(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    # Qualified Silver at nomination (Gold proposed), Gold by the decision: +1 is Platinum.
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    for voter in voters.values():
+        services.case_vote(case=a_case, voter=voter, approve=True, comment="", today=DECISION_DAY)
+    client.force_login(voters["sales"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    assert refreshed(a_case).granted_tier.code == "platinum"
+    assert "拟授予等级" not in page
+    tier = re.search(r'<dt>([^<]*)</dt><dd id="case-tier">(.*?)</dd>', page, re.S)
+    assert tier[1] == "授予等级" and "铂金会员" in tier[2] and "金卡会员" not in tier[2]
+
+
+def test_a_closed_case_without_a_grant_shows_no_proposed_tier(login_as, a_case):
+    services.case_withdraw(case=a_case, reason="会员要求", actor=None)
+
+    page = login_as("ops").get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content
+    assert b'id="case-tier"' not in page and b"Proposed tier" not in page
+
+
 def test_ops_edit_the_proposal_and_open_voting(login_as, a_case):
     client = login_as("ops")
     url = reverse("reviews:case_update", kwargs={"pk": a_case.pk})
 
-    client.post(url, {"uplift": "2", "validity_months": "6", "message": "特别授予您铂金卡"})
+    client.post(url, {"uplift": "2", "validity_months": "6", "message": "感谢您的一路相伴"})
     client.post(reverse("reviews:case_open", kwargs={"pk": a_case.pk}))
 
     case = refreshed(a_case)
-    assert (case.uplift, case.validity_months, case.message) == (2, 6, "特别授予您铂金卡")
+    assert (case.uplift, case.validity_months, case.message) == (2, 6, "感谢您的一路相伴")
     assert case.state == ReviewCase.State.VOTING
+
+
+def test_a_message_naming_a_tier_is_refused_at_its_field_on_the_case_page(login_as, a_case):
+    client = login_as("ops")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("reviews:case_update", kwargs={"pk": a_case.pk})
+
+    response = client.post(
+        url, {"uplift": "2", "validity_months": "6", "message": "特别授予您金卡会员资格"}
+    )
+
+    assert response.status_code == 200
+    form = response.context["proposal_form"]
+    assert list(form.errors) == ["message"]
+    assert "致会员的说明中不得写明等级（其中写有“金卡会员”）" in response.content.decode()
+    assert 'id="proposal-form"' in response.content.decode()
+    case = refreshed(a_case)
+    assert (case.uplift, case.message) == (1, a_case.message)
 
 
 def test_a_committee_member_votes_on_the_page(client, a_case):
@@ -241,21 +290,116 @@ def test_withdrawing_asks_for_a_reason_on_its_own_page(login_as, a_case):
     assert refreshed(a_case).state == ReviewCase.State.WITHDRAWN
 
 
-def test_the_chair_decides_on_the_decision_page(client, a_case):
+@pytest.fixture
+def in_discussion(client, a_case):
+    """``a_case`` in discussion, the chair logged in (Chinese pages); returns the chair."""
     voters = committee()
     services.case_open_voting(case=a_case, actor=None)
     services.case_vote(case=a_case, voter=voters["sales"], approve=False, comment="no")
     client.force_login(voters["customer_service"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return voters["customer_service"]
+
+
+def decide_url(case) -> str:
+    return reverse("reviews:case_decide", kwargs={"pk": case.pk})
+
+
+def confirmation_token(page: str) -> str:
+    return re.search(r'name="confirm_token" value="([^"]+)"', page)[1]
+
+
+def test_the_chair_decides_on_the_decision_page_then_confirms(client, a_case, in_discussion):
     page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
-    assert reverse("reviews:case_decide", kwargs={"pk": a_case.pk}) in page
+    assert decide_url(a_case) in page
 
-    client.post(
-        reverse("reviews:case_decide", kwargs={"pk": a_case.pk}),
-        {"decision": "reject", "reason": "不符合"},
-    )
+    confirm = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
 
+    page = confirm.content.decode()
+    assert confirm.status_code == 200 and "确认决定" in page and "不符合" in page
+    assert 'id="tier-to-grant"' not in page  # a rejection grants nothing
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION  # nothing written yet
+
+    done = client.post(decide_url(a_case), {"confirm_token": confirmation_token(page)})
+
+    assert done["Location"] == reverse("reviews:case", kwargs={"pk": a_case.pk})
     case = refreshed(a_case)
     assert case.state == ReviewCase.State.REJECTED and case.decision_reason == "不符合"
+
+
+def test_the_confirmation_shows_the_tier_the_approval_grants(client, a_case, in_discussion):
+    # Qualified Silver at nomination (Gold proposed), Gold today: +1 is Platinum.
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    expected = services.case_tier_to_grant(case=a_case)
+
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    page = page.content.decode()
+
+    tier = re.search(r'id="tier-to-grant">(.*?)</dd>', page, re.S)[1]
+    assert expected.code == "platinum" and "铂金会员" in tier
+    assert "<dd>通过</dd>" in page and "十年忠诚" in page
+    assert refreshed(a_case).override is None
+    client.post(decide_url(a_case), {"confirm_token": confirmation_token(page)})
+    case = refreshed(a_case)
+    assert case.state == ReviewCase.State.APPROVED and case.granted_tier == expected
+    assert AuditEntry.objects.filter(
+        action="review.case.approved", target_id=str(case.pk), actor=in_discussion
+    ).exists()
+
+
+def _refused(response, case) -> None:
+    assert response["Location"] == decide_url(case)
+    assert refreshed(case).state == ReviewCase.State.DISCUSSION
+    assert refreshed(case).override is None
+
+
+def test_a_forged_confirmation_is_refused_and_nothing_is_written(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    token = confirmation_token(page.content.decode())
+    forged = signing.dumps(
+        {"c": a_case.pk, "u": in_discussion.pk, "d": "approve", "r": "x", "t": None},
+        salt="another.salt",
+    )
+
+    for bad in (forged, token[:-2] + "xx", ""):
+        response = client.post(decide_url(a_case), {"confirm_token": bad})
+        _refused(response, a_case)
+    page = client.get(response["Location"]).content.decode()
+    assert "确认已过期或无效，未记录任何内容。" in page
+
+
+def test_a_confirmation_older_than_thirty_minutes_is_refused(
+    client, a_case, in_discussion, monkeypatch
+):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    token = confirmation_token(page.content.decode())
+    later = time.time() + 31 * 60
+    monkeypatch.setattr(signing.time, "time", lambda: later)
+
+    _refused(client.post(decide_url(a_case), {"confirm_token": token}), a_case)
+
+
+def test_another_users_confirmation_is_refused(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    token = confirmation_token(page.content.decode())
+    other = staff_user("other-committee", "committee")
+    client.force_login(other)
+
+    _refused(client.post(decide_url(a_case), {"confirm_token": token}), a_case)
+
+
+def test_a_decision_whose_tier_changed_since_the_confirmation_is_refused(
+    client, a_case, in_discussion
+):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    token = confirmation_token(page.content.decode())
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=timezone.localdate())
+
+    response = client.post(decide_url(a_case), {"confirm_token": token})
+
+    assert response.status_code == 200
+    assert "现在批准将授予铂金会员，而不是您确认的等级" in response.content.decode()
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
 
 
 def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case):
@@ -272,6 +416,28 @@ def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case
 
     assert "Only the committee chair" in response.content.decode()
     assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
+
+
+@pytest.mark.parametrize("form_class", [DecideForm, WithdrawForm])
+def test_the_reason_forms_refuse_more_than_the_limit_at_the_field(form_class):
+    data = {"decision": "reject", "reason": "长" * MAX_REASON_LENGTH}
+    assert form_class(data).is_valid()
+
+    form = form_class({**data, "reason": "长" * (MAX_REASON_LENGTH + 1)})
+
+    assert not form.is_valid() and list(form.errors) == ["reason"]
+
+
+def test_a_too_long_withdrawal_reason_is_named_at_its_field(login_as, a_case):
+    client = login_as("ops")
+
+    response = client.post(
+        reverse("reviews:case_withdraw", kwargs={"pk": a_case.pk}),
+        {"reason": "x" * (MAX_REASON_LENGTH + 1)},
+    )
+
+    assert response.status_code == 200 and response.context["form"].errors["reason"]
+    assert refreshed(a_case).is_open
 
 
 # --- Hand nomination from the member page --------------------------------------------------
@@ -311,7 +477,7 @@ def test_ops_nominate_by_hand_with_a_justification(login_as):
 def test_the_member_page_shows_the_exceptional_upgrade_and_its_message(login_as, a_case):
     voters = committee()
     services.case_update(
-        case=a_case, uplift=1, validity_months=12, message="特别授予您金卡会员资格", actor=None
+        case=a_case, uplift=1, validity_months=12, message="感谢您十年来的一路相伴", actor=None
     )
     services.case_open_voting(case=a_case, actor=None)
     for voter in voters.values():
@@ -319,7 +485,7 @@ def test_the_member_page_shows_the_exceptional_upgrade_and_its_message(login_as,
 
     page = login_as("auditor").get("/members/M-MATRIX/").content.decode()
 
-    assert "exceptional upgrade" in page and "特别授予您金卡会员资格" in page
+    assert "exceptional upgrade" in page and "感谢您十年来的一路相伴" in page
     assert "committee decision" in page  # the history's cause
 
 

@@ -35,7 +35,7 @@ def remove(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0002_default_templates'),
+        ('notifications', '0003_exceptional_upgrade_names_the_tier_granted'),
     ]
 
     operations = [
