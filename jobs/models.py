@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -46,7 +47,8 @@ class JobRun(models.Model):
         indexes = [models.Index(fields=["kind", "-started_at"], name="jobrun_kind_started")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M}"
+        # Local time (settings.TIME_ZONE), as every other time on the staff pages.
+        return f"{self.get_kind_display()} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
 
 
 class RecomputeChunk(models.Model):

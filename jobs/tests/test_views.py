@@ -131,3 +131,14 @@ def test_the_member_page_links_to_the_notifications(client, django_user_model, s
     page = client.get(f"/members/{member.member_no}/").content.decode()
 
     assert f"/jobs/members/{member.member_no}/notifications/" in page
+
+
+def test_a_runs_heading_shows_its_start_in_local_time(client, django_user_model):
+    login(client, django_user_model, "auditor")
+    started = datetime.datetime(2026, 6, 2, 18, 30, tzinfo=datetime.UTC)
+    run = JobRun.objects.create(kind=JobRun.Kind.RECOMPUTE, started_at=started)
+
+    page = client.get(f"/jobs/runs/{run.pk}/").content.decode()
+
+    assert "2026-06-03 02:30" in page  # Asia/Shanghai, UTC+8
+    assert "2026-06-02 18:30" not in page
