@@ -8,12 +8,17 @@ from notifications.models import Notification
 from notifications.selectors import failed_notifications, member_notifications
 
 from .models import JobRun, RecomputeChunk
+from .schedules import schedule_label
 
 
-def schedules_with_last_run() -> list[tuple[Schedule, Task | None]]:
+def schedules_with_last_run() -> list[tuple[Schedule, str, Task | None]]:
+    """Each schedule with its name in the current language and its last task."""
     schedules = list(Schedule.objects.order_by("name"))
     tasks = Task.objects.in_bulk([s.task for s in schedules if s.task])
-    return [(schedule, tasks.get(schedule.task)) for schedule in schedules]
+    return [
+        (schedule, schedule_label(schedule.name), tasks.get(schedule.task))
+        for schedule in schedules
+    ]
 
 
 def job_runs() -> QuerySet[JobRun]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
-from django_q.models import Task
+from django_q.models import Schedule, Task
 
 from jobs import services, tasks
 from jobs.models import JobRun
@@ -114,10 +115,10 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     with django_assert_max_num_queries(15):
         page = client.get("/jobs/").content.decode()
 
-    assert "loyalty: nightly recompute" in page and "jobs.tasks.nightly_recompute" in page
-    assert "quarterly special-review nomination" in page
+    # Schedules by their names in the page's language, with their tasks.
+    assert "每日清理过期登录验证码" in page and "jobs.tasks.nightly_recompute" in page
+    assert "每季度特殊评审提名" in page
     assert "1 / 1" in page  # chunks done of the run
-    assert "loyalty: daily purge of expired sign-in codes" in page
     assert "portal.tasks.purge_signin_codes" in page
     # The run, by its kind (in the page's language), with its message.
     assert f">{JobRun.Kind.SIGNIN_CODES_PURGE.label}</a>" in page
@@ -142,3 +143,27 @@ def test_a_runs_heading_shows_its_start_in_local_time(client, django_user_model)
 
     assert "2026-06-03 02:30" in page  # Asia/Shanghai, UTC+8
     assert "2026-06-02 18:30" not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "hidden"),
+    [
+        ("zh-hans", ["每日清理过期登录验证码", "每日通知发送重试"], ["daily notification retries"]),
+        ("en", ["daily purge of expired sign-in codes", "daily notification retries"], ["每日"]),
+    ],
+)
+def test_schedule_names_are_shown_in_the_pages_language(
+    client, django_user_model, language, shown, hidden
+):
+    schedules_sync()
+    Schedule.objects.create(name="typed by hand", func="math.floor", args="1")
+    login(client, django_user_model, "auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    page = client.get("/jobs/").content.decode()
+
+    assert all(name in page for name in shown), language
+    assert not any(name in page for name in hidden), language
+    assert "typed by hand" in page  # not ours: as it was typed
+    # The stored identifiers stay as they were: the sync finds its rows by them.
+    assert Schedule.objects.filter(name="loyalty: daily notification retries").exists()
