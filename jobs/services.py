@@ -31,6 +31,7 @@ from tiers.services import (
     tiers_range_evaluate,
 )
 
+from . import outcomes
 from .models import JobRun, RecomputeChunk
 
 # Attempts of one chunk before it is marked failed (the run then finishes as failed).
@@ -175,19 +176,20 @@ def _run_finish_if_complete(run_id: int) -> None:
         failed = chunks.filter(status=RecomputeChunk.Status.FAILED).count()
         run.status = JobRun.Status.FAILED if failed else JobRun.Status.DONE
         if failed:
-            run.message = f"{failed} of {run.chunks_total} chunks failed"
+            run.outcome = outcomes.chunks_failed(failed=failed, chunks=run.chunks_total)
         run.finished_at = timezone.now()
-        run.save(update_fields=["status", "message", "finished_at"])
+        run.save(update_fields=["status", "outcome", "finished_at"])
         figures_snapshot_drop(figures_table(run_id))
     vacuum_analyze(MemberEvaluation, MemberTier)
 
 
-def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None) -> JobRun:
-    """Run ``work`` with a run record: done with its message, or failed with the error (and
-    the error raised again, so django-q2 lists the task as failed too)."""
+def job_record(kind: str, work: Callable[[], dict | str], *, as_of: date | None = None) -> JobRun:
+    """Run ``work`` with a run record: done with its outcome (a dict, ``jobs.outcomes``) or its
+    message (text), or failed with the error (and the error raised again, so django-q2 lists
+    the task as failed too)."""
     run = JobRun.objects.create(kind=kind, as_of=as_of, started_at=timezone.now())
     try:
-        message = work()
+        result = work()
     except Exception:
         run.status = JobRun.Status.FAILED
         run.errors = 1
@@ -196,7 +198,10 @@ def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None)
         run.save()
         raise
     run.status = JobRun.Status.DONE
-    run.message = message
+    if isinstance(result, dict):
+        run.outcome = result
+    else:
+        run.message = result
     run.finished_at = timezone.now()
     run.save()
     return run

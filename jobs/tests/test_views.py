@@ -167,3 +167,38 @@ def test_schedule_names_are_shown_in_the_pages_language(
     assert "typed by hand" in page  # not ours: as it was typed
     # The stored identifiers stay as they were: the sync finds its rows by them.
     assert Schedule.objects.filter(name="loyalty: daily notification retries").exists()
+
+
+def test_results_are_shown_in_the_pages_language_old_english_ones_too(client, django_user_model):
+    MemberFactory(joined_on=datetime.date(2020, 1, 1))
+    schedules_sync()
+    now = timezone.now()
+    for func, result in [
+        ("jobs.tasks.nightly_recompute", tasks.nightly_recompute()),
+        ("jobs.tasks.daily_lifecycle", "run 41: 2 chunks queued"),  # written before outcomes
+        ("jobs.tasks.expire_overrides", tasks.expire_overrides()),
+    ]:
+        task = Task.objects.create(
+            id=func, name=func, func=func, started=now, stopped=now, success=True, result=result
+        )
+        Schedule.objects.filter(func=func).update(task=task.id)
+    now = timezone.now()
+    JobRun.objects.create(
+        kind=JobRun.Kind.RECOMPUTE,
+        status=JobRun.Status.FAILED,
+        started_at=now,
+        finished_at=now,
+        message="3 of 4 chunks failed",  # written before outcomes
+    )
+    login(client, django_user_model, "auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get("/jobs/").content.decode()
+
+    run = JobRun.objects.get(kind=JobRun.Kind.RECOMPUTE, status=JobRun.Status.DONE)
+    assert f"运行记录 {run.pk}：已排入 1 个分块" in page
+    assert "运行记录 41：已排入 2 个分块" in page
+    assert "0 项人工调整已结束" in page
+    assert "4 个分块中有 3 个失败" in page
+    assert "chunks queued" not in page and "overrides ended" not in page
+    assert "chunks failed" not in page
