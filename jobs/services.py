@@ -60,7 +60,7 @@ def recompute_start(
     with transaction.atomic():
         run = JobRun.objects.create(kind=kind, as_of=as_of, scope=scope, started_at=timezone.now())
         starts = member_range_starts(chunk_size)
-        ends = [start - 1 for start in starts[1:]] + [None]
+        ends = [start - 1 for start in starts[1:]] + [None] if starts else []
         chunks = RecomputeChunk.objects.bulk_create(
             RecomputeChunk(run=run, first_id=start, last_id=end)
             for start, end in zip(starts, ends, strict=True)

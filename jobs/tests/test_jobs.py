@@ -68,6 +68,13 @@ def test_a_run_drops_its_figures_table_and_what_finished_runs_left_behind():
     assert figures_tables() == [services.figures_table(going.pk)]
 
 
+def test_a_run_without_members_is_done_at_once():
+    run = run_of(day(2026, 6, 30))
+
+    assert (run.status, run.chunks_total, run.evaluated) == (JobRun.Status.DONE, 0, 0)
+    assert run.finished_at is not None
+
+
 # --- Schedules --------------------------------------------------------------------------------
 
 
