@@ -49,6 +49,7 @@ class JobRun(models.Model):
         verbose_name = _("job run")
         verbose_name_plural = _("job runs")
         ordering = ["-started_at", "-id"]
+        permissions = [("start_jobrun", _("Can start a job run now"))]
         indexes = [models.Index(fields=["kind", "-started_at"], name="jobrun_kind_started")]
 
     def __str__(self) -> str:

@@ -47,3 +47,10 @@ def run_chunks(run: JobRun) -> QuerySet[RecomputeChunk]:
 
 def notifications_of(member: Member) -> QuerySet[Notification]:
     return member_notifications(member)
+
+
+def unfinished_run(kind: str) -> JobRun | None:
+    """The run of ``kind`` still going (pending chunks), if any: the newest."""
+    return (
+        JobRun.objects.filter(kind=kind, finished_at__isnull=True).order_by("-started_at").first()
+    )

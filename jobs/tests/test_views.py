@@ -13,6 +13,8 @@ from django_q.models import Schedule, Task
 from jobs import services, tasks
 from jobs.models import JobRun
 from jobs.schedules import schedules_sync
+from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
 from members.tests.factories import MemberFactory
 from notifications.models import Notification
 from tiers.services import member_evaluate
@@ -202,3 +204,71 @@ def test_results_are_shown_in_the_pages_language_old_english_ones_too(client, dj
     assert "4 个分块中有 3 个失败" in page
     assert "chunks queued" not in page and "overrides ended" not in page
     assert "chunks failed" not in page
+
+
+# --- Starting a run now -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [JobRun.Kind.RECOMPUTE, JobRun.Kind.LIFECYCLE])
+def test_an_ops_lead_starts_a_run_after_confirming_and_it_is_audited(
+    client, django_user_model, kind
+):
+    MemberFactory(joined_on=datetime.date(2020, 1, 1))
+    login(client, django_user_model, "ops_lead")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = f"/jobs/start/{kind}/"
+    assert url in client.get("/jobs/").content.decode()
+
+    page = client.get(url).content.decode()
+
+    assert str(JobRun.Kind(kind).label) in page and timezone.localdate().isoformat() in page
+    assert "启动运行" in page  # the start button
+    assert not JobRun.objects.exists()  # the confirmation page starts nothing
+
+    response = client.post(url)
+
+    run = JobRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/runs/{run.pk}/"
+    assert (run.kind, run.as_of) == (kind, timezone.localdate())
+    assert run.scope == services.STARTABLE[kind]
+    assert run.status == JobRun.Status.DONE  # the chunks ran (django-q2 in sync mode)
+    entry = AuditEntry.objects.get(action="job.start")
+    assert (entry.actor.username, entry.target_id) == ("ops_lead-u", str(run.pk))
+    assert entry.after["kind"] == kind
+    assert "运行已启动" in client.get(response["Location"]).content.decode()
+
+
+def test_a_run_is_not_started_while_one_of_the_same_job_has_not_finished(client, django_user_model):
+    going = JobRun.objects.create(kind=JobRun.Kind.LIFECYCLE, started_at=timezone.now())
+    login(client, django_user_model, "ops_lead")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get("/jobs/start/lifecycle/").content.decode()
+    assert "尚有一次运行未结束" in page and f"/jobs/runs/{going.pk}/" in page
+    assert "启动运行" not in page  # no start button
+
+    response = client.post("/jobs/start/lifecycle/", follow=True)
+
+    assert "尚有一次运行未结束" in response.content.decode()
+    assert list(JobRun.objects.all()) == [going]
+    assert not AuditEntry.objects.filter(action="job.start").exists()
+    # Another job is not held up by it.
+    assert client.post("/jobs/start/recompute/").status_code == 302
+
+
+def test_only_the_recompute_and_the_lifecycle_can_be_started(client, django_user_model):
+    login(client, django_user_model, "ops_lead")
+
+    assert client.get("/jobs/start/nomination/").status_code == 404
+    assert client.post("/jobs/start/nomination/").status_code == 404
+    with pytest.raises(DomainError):
+        services.job_start(kind=JobRun.Kind.NOMINATION, actor=None)
+    assert not JobRun.objects.exists()
+
+
+def test_the_start_buttons_show_only_with_the_permission(client, django_user_model):
+    login(client, django_user_model, "ops")
+
+    page = client.get("/jobs/").content.decode()
+
+    assert "/jobs/start/" not in page
