@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .outcomes import result_text
 
 
 class JobRun(models.Model):
@@ -38,15 +41,24 @@ class JobRun(models.Model):
     warnings = models.PositiveIntegerField(_("warnings"), default=0)
     errors = models.PositiveIntegerField(_("errors"), default=0)
     message = models.TextField(_("message"), blank=True)
+    # What the run did as data (jobs.outcomes), put into words when shown; ``message`` keeps
+    # free text: an error's traceback, another app's result.
+    outcome = models.JSONField(_("outcome"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("job run")
         verbose_name_plural = _("job runs")
         ordering = ["-started_at", "-id"]
+        permissions = [("start_jobrun", _("Can start a job run now"))]
         indexes = [models.Index(fields=["kind", "-started_at"], name="jobrun_kind_started")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M}"
+        # Local time (settings.TIME_ZONE), as every other time on the staff pages.
+        return f"{self.get_kind_display()} {timezone.localtime(self.started_at):%Y-%m-%d %H:%M}"
+
+    def result_text(self) -> str:
+        """What the run did, in the current language (its message as it is, without one)."""
+        return result_text(self.outcome or self.message)
 
 
 class RecomputeChunk(models.Model):

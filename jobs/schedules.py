@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule
 
 # Names of the schedules this module owns; others (added by hand in the admin) are left alone.
@@ -21,7 +23,11 @@ PREFIX = "loyalty: "
 
 @dataclass(frozen=True)
 class Declared:
+    """``name`` is the stored identifier (after ``PREFIX``; never translated, the sync finds
+    the row by it); ``label`` is what the jobs page shows, in the reader's language."""
+
     name: str
+    label: Promise
     func: str
     schedule_type: str
     at: datetime.time
@@ -30,27 +36,37 @@ class Declared:
 
 
 SCHEDULES = (
-    Declared("nightly recompute", "jobs.tasks.nightly_recompute", Schedule.DAILY, datetime.time(2)),
+    Declared(
+        "nightly recompute",
+        _("nightly recompute"),
+        "jobs.tasks.nightly_recompute",
+        Schedule.DAILY,
+        datetime.time(2),
+    ),
     Declared(
         "daily lifecycle and warnings",
+        _("daily lifecycle and warnings"),
         "jobs.tasks.daily_lifecycle",
         Schedule.DAILY,
         datetime.time(9),
     ),
     Declared(
         "daily expiry of overrides",
+        _("daily expiry of overrides"),
         "jobs.tasks.expire_overrides",
         Schedule.DAILY,
         datetime.time(0, 10),
     ),
     Declared(
         "daily notification retries",
+        _("daily notification retries"),
         "jobs.tasks.notification_retries",
         Schedule.DAILY,
         datetime.time(10),
     ),
     Declared(
         "daily purge of expired sign-in codes",
+        _("daily purge of expired sign-in codes"),
         "portal.tasks.purge_signin_codes",
         Schedule.DAILY,
         datetime.time(4),
@@ -58,11 +74,20 @@ SCHEDULES = (
     ),
     Declared(
         "quarterly special-review nomination",
+        _("quarterly special-review nomination"),
         "jobs.tasks.nominate_quarter",
         Schedule.QUARTERLY,
         datetime.time(3),
     ),
 )
+
+_LABELS = {PREFIX + declared.name: declared.label for declared in SCHEDULES}
+
+
+def schedule_label(name: str) -> str:
+    """A schedule's name for the page: ours translated, one added by hand in the admin as
+    it was typed."""
+    return str(_LABELS.get(name, name))
 
 
 def next_run(declared: Declared, now: datetime.datetime) -> datetime.datetime:

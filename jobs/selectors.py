@@ -8,12 +8,17 @@ from notifications.models import Notification
 from notifications.selectors import failed_notifications, member_notifications
 
 from .models import JobRun, RecomputeChunk
+from .schedules import schedule_label
 
 
-def schedules_with_last_run() -> list[tuple[Schedule, Task | None]]:
+def schedules_with_last_run() -> list[tuple[Schedule, str, Task | None]]:
+    """Each schedule with its name in the current language and its last task."""
     schedules = list(Schedule.objects.order_by("name"))
     tasks = Task.objects.in_bulk([s.task for s in schedules if s.task])
-    return [(schedule, tasks.get(schedule.task)) for schedule in schedules]
+    return [
+        (schedule, schedule_label(schedule.name), tasks.get(schedule.task))
+        for schedule in schedules
+    ]
 
 
 def job_runs() -> QuerySet[JobRun]:
@@ -42,3 +47,10 @@ def run_chunks(run: JobRun) -> QuerySet[RecomputeChunk]:
 
 def notifications_of(member: Member) -> QuerySet[Notification]:
     return member_notifications(member)
+
+
+def unfinished_run(kind: str) -> JobRun | None:
+    """The run of ``kind`` still going (pending chunks), if any: the newest."""
+    return (
+        JobRun.objects.filter(kind=kind, finished_at__isnull=True).order_by("-started_at").first()
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import traceback
+import zlib
 from collections.abc import Callable
 from datetime import date
 
@@ -19,9 +20,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_q.models import Task
 
+from loyalty.audit import audit_record
 from loyalty.bulk import vacuum_analyze
+from loyalty.exceptions import DomainError
 from tiers.metrics import figures_snapshot_drop
 from tiers.models import MemberEvaluation, MemberTier
 from tiers.services import (
@@ -31,6 +35,7 @@ from tiers.services import (
     tiers_range_evaluate,
 )
 
+from . import outcomes
 from .models import JobRun, RecomputeChunk
 
 # Attempts of one chunk before it is marked failed (the run then finishes as failed).
@@ -59,7 +64,7 @@ def recompute_start(
     with transaction.atomic():
         run = JobRun.objects.create(kind=kind, as_of=as_of, scope=scope, started_at=timezone.now())
         starts = member_range_starts(chunk_size)
-        ends = [start - 1 for start in starts[1:]] + [None]
+        ends = [start - 1 for start in starts[1:]] + [None] if starts else []
         chunks = RecomputeChunk.objects.bulk_create(
             RecomputeChunk(run=run, first_id=start, last_id=end)
             for start, end in zip(starts, ends, strict=True)
@@ -75,6 +80,55 @@ def recompute_start(
     for chunk in chunks:
         enqueue(chunk.pk)
     return run
+
+
+# The jobs staff may start now from the jobs page, with the members their schedule evaluates.
+STARTABLE: dict[str, str] = {JobRun.Kind.RECOMPUTE: Scope.ALL, JobRun.Kind.LIFECYCLE: Scope.DUE}
+
+
+def job_start(*, kind: str, actor, enqueue: Callable[[int], None] = enqueue_chunk) -> JobRun:
+    """Start a run of ``kind`` now, as its schedule would (as of today, the same members),
+    through ``recompute_start``. Refused while a run of that kind has not finished (two would
+    evaluate the same members side by side). Audited as ``job.start``."""
+    scope = STARTABLE.get(kind)
+    if scope is None:
+        raise DomainError(_("This job cannot be started from the jobs page."))
+    queued: list[int] = []
+    with transaction.atomic():
+        _job_start_lock(kind)
+        if JobRun.objects.filter(kind=kind, finished_at__isnull=True).exists():
+            raise DomainError(
+                _("A run of this job has not finished yet; start another once it has.")
+            )
+        run = recompute_start(
+            as_of=timezone.localdate(), scope=scope, kind=kind, enqueue=queued.append
+        )
+        audit_record(
+            actor=actor,
+            action="job.start",
+            target=run,
+            after={
+                "kind": kind,
+                "as_of": run.as_of.isoformat(),
+                "scope": scope,
+                "chunks": run.chunks_total,
+            },
+        )
+    # Queued after the commit: a worker must find the chunk rows.
+    for chunk_id in queued:
+        enqueue(chunk_id)
+    return run
+
+
+def _job_start_lock(kind: str) -> None:
+    """Two staff starting the same job at once: the second waits here, then finds the first's
+    run. A row lock cannot do it (the run does not exist yet); PostgreSQL has a lock by number
+    for the transaction. SQLite needs none: a transaction there takes the write lock at once
+    (``transaction_mode`` IMMEDIATE in the settings)."""
+    if connection.vendor == "postgresql":
+        key = zlib.crc32(f"jobs.job_start:{kind}".encode())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 _FIGURES_TABLE = "tier_figures_run_"
@@ -175,19 +229,20 @@ def _run_finish_if_complete(run_id: int) -> None:
         failed = chunks.filter(status=RecomputeChunk.Status.FAILED).count()
         run.status = JobRun.Status.FAILED if failed else JobRun.Status.DONE
         if failed:
-            run.message = f"{failed} of {run.chunks_total} chunks failed"
+            run.outcome = outcomes.chunks_failed(failed=failed, chunks=run.chunks_total)
         run.finished_at = timezone.now()
-        run.save(update_fields=["status", "message", "finished_at"])
+        run.save(update_fields=["status", "outcome", "finished_at"])
         figures_snapshot_drop(figures_table(run_id))
     vacuum_analyze(MemberEvaluation, MemberTier)
 
 
-def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None) -> JobRun:
-    """Run ``work`` with a run record: done with its message, or failed with the error (and
-    the error raised again, so django-q2 lists the task as failed too)."""
+def job_record(kind: str, work: Callable[[], dict | str], *, as_of: date | None = None) -> JobRun:
+    """Run ``work`` with a run record: done with its outcome (a dict, ``jobs.outcomes``) or its
+    message (text), or failed with the error (and the error raised again, so django-q2 lists
+    the task as failed too)."""
     run = JobRun.objects.create(kind=kind, as_of=as_of, started_at=timezone.now())
     try:
-        message = work()
+        result = work()
     except Exception:
         run.status = JobRun.Status.FAILED
         run.errors = 1
@@ -196,7 +251,10 @@ def job_record(kind: str, work: Callable[[], str], *, as_of: date | None = None)
         run.save()
         raise
     run.status = JobRun.Status.DONE
-    run.message = message
+    if isinstance(result, dict):
+        run.outcome = result
+    else:
+        run.message = result
     run.finished_at = timezone.now()
     run.save()
     return run

@@ -13,22 +13,23 @@ from notifications.services import notifications_deliver_due
 from reviews.tasks import nominate_quarter as reviews_nominate_quarter
 from tiers.services import Scope, tier_overrides_expire
 
-from . import services
+from . import outcomes, services
 from .models import JobRun
 
 
-def nightly_recompute() -> str:
+def nightly_recompute() -> dict:
+    """The result django-q2 keeps is an outcome (``jobs.outcomes``), worded when shown."""
     run = services.recompute_start(as_of=timezone.localdate(), scope=Scope.ALL)
-    return f"run {run.pk}: {run.chunks_total} chunks queued"
+    return outcomes.chunks_queued(run=run.pk, chunks=run.chunks_total)
 
 
-def daily_lifecycle() -> str:
+def daily_lifecycle() -> dict:
     """Warnings, downgrades and new tier years that fall due today (domain.md's pseudo-code),
     through the same chunked evaluation as the recompute, for the members concerned only."""
     run = services.recompute_start(
         as_of=timezone.localdate(), scope=Scope.DUE, kind=JobRun.Kind.LIFECYCLE
     )
-    return f"run {run.pk}: {run.chunks_total} chunks queued"
+    return outcomes.chunks_queued(run=run.pk, chunks=run.chunks_total)
 
 
 def recompute_chunk(chunk_id: int) -> str:
@@ -43,14 +44,14 @@ def recompute_chunk(chunk_id: int) -> str:
         raise
 
 
-def expire_overrides() -> str:
+def expire_overrides() -> dict:
     today = timezone.localdate()
     run = services.job_record(
         JobRun.Kind.OVERRIDES_EXPIRE,
-        lambda: f"{tier_overrides_expire(as_of=today)} overrides ended",
+        lambda: outcomes.overrides_ended(count=tier_overrides_expire(as_of=today)),
         as_of=today,
     )
-    return run.message
+    return run.outcome
 
 
 def notification_retries() -> str:

@@ -1,23 +1,26 @@
-"""Staff pages of the jobs app: schedules, runs and failures; a run's chunks; a member's
-notifications with a resend action. Each view checks a permission and calls a selector or a
-service."""
+"""Staff pages of the jobs app: schedules, runs and failures; a run's chunks; starting a run
+now; a member's notifications with a resend action. Each view checks a permission and calls a
+selector or a service."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.generic import DetailView, ListView, View
+from django.views.generic import DetailView, ListView, TemplateView, View
 
 from loyalty.exceptions import DomainError
 from members.models import Member
 from notifications.models import Notification
 from notifications.services import notification_resend
+from tiers.services import Scope
 
-from . import selectors
+from . import selectors, services
 from .models import JobRun
 
 
@@ -36,6 +39,7 @@ class JobsOverviewView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
             failures=selectors.recent_failures(),
             failed_chunks=selectors.failed_chunks(),
             failed_notices=selectors.failed_notices(),
+            startable=[(kind, JobRun.Kind(kind).label) for kind in services.STARTABLE],
             **kwargs,
         )
 
@@ -48,6 +52,38 @@ class RunDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(chunks=selectors.run_chunks(self.object), **kwargs)
+
+
+class JobStartView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
+    """GET: what would run (the job, today, which members), or the run still going; POST:
+    start it."""
+
+    permission_required = "jobs.start_jobrun"
+    template_name = "jobs/job_start.html"
+
+    def kind(self) -> JobRun.Kind:
+        if self.kwargs["kind"] not in services.STARTABLE:
+            raise Http404
+        return JobRun.Kind(self.kwargs["kind"])
+
+    def get_context_data(self, **kwargs):
+        kind = self.kind()
+        kwargs["kind"] = kind
+        return super().get_context_data(
+            members=Scope(services.STARTABLE[kind]).label,
+            as_of=timezone.localdate(),
+            going=selectors.unfinished_run(kind),
+            **kwargs,
+        )
+
+    def post(self, request, kind: str):
+        try:
+            run = services.job_start(kind=self.kind(), actor=request.user)
+        except DomainError as exc:
+            messages.error(request, str(exc))
+            return redirect("jobs:job_start", kind=kind)
+        messages.success(request, _("The run is started: its chunks are queued for the workers."))
+        return redirect("jobs:run_detail", pk=run.pk)
 
 
 class ResendForm(forms.Form):

@@ -87,6 +87,8 @@ ROLES: dict[str, dict] = {
             "api.view_apikey",
             "api.add_apikey",
             "api.revoke_apikey",
+            # A recompute or lifecycle run started now from the jobs page (a missed night).
+            "jobs.start_jobrun",
         ]
         + VIEW_JOBS,
     },

@@ -68,6 +68,13 @@ def test_a_run_drops_its_figures_table_and_what_finished_runs_left_behind():
     assert figures_tables() == [services.figures_table(going.pk)]
 
 
+def test_a_run_without_members_is_done_at_once():
+    run = run_of(day(2026, 6, 30))
+
+    assert (run.status, run.chunks_total, run.evaluated) == (JobRun.Status.DONE, 0, 0)
+    assert run.finished_at is not None
+
+
 # --- Schedules --------------------------------------------------------------------------------
 
 
@@ -220,7 +227,7 @@ def test_a_chunk_that_keeps_failing_is_marked_failed_and_so_is_the_run(monkeypat
     chunk = run.chunks.get()
     assert (chunk.status, chunk.attempts) == (RecomputeChunk.Status.FAILED, 3)
     assert (run.status, run.errors, run.chunks_done) == ("failed", 3, 0)
-    assert "1 of 1 chunks failed" in run.message
+    assert run.outcome == {"kind": "chunks_failed", "failed": 1, "chunks": 1}
 
 
 def test_a_chunk_delivered_twice_is_evaluated_and_counted_once():
@@ -359,7 +366,8 @@ def test_the_expiry_job_records_its_run():
     result = tasks.expire_overrides()
 
     run = JobRun.objects.get(kind=JobRun.Kind.OVERRIDES_EXPIRE)
-    assert (run.status, run.message, result) == ("done", "0 overrides ended", "0 overrides ended")
+    assert (run.status, run.message) == ("done", "")
+    assert run.outcome == result == {"kind": "overrides_ended", "count": 0}
 
 
 def test_the_nomination_job_nominates_the_quarter_just_ended_and_records_its_run():

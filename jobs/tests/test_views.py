@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
-from django_q.models import Task
+from django_q.models import Schedule, Task
 
 from jobs import services, tasks
 from jobs.models import JobRun
 from jobs.schedules import schedules_sync
+from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
 from members.tests.factories import MemberFactory
 from notifications.models import Notification
 from tiers.services import member_evaluate
@@ -114,10 +117,10 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     with django_assert_max_num_queries(15):
         page = client.get("/jobs/").content.decode()
 
-    assert "loyalty: nightly recompute" in page and "jobs.tasks.nightly_recompute" in page
-    assert "quarterly special-review nomination" in page
+    # Schedules by their names in the page's language, with their tasks.
+    assert "每日清理过期登录验证码" in page and "jobs.tasks.nightly_recompute" in page
+    assert "每季度特殊评审提名" in page
     assert "1 / 1" in page  # chunks done of the run
-    assert "loyalty: daily purge of expired sign-in codes" in page
     assert "portal.tasks.purge_signin_codes" in page
     # The run, by its kind (in the page's language), with its message.
     assert f">{JobRun.Kind.SIGNIN_CODES_PURGE.label}</a>" in page
@@ -131,3 +134,141 @@ def test_the_member_page_links_to_the_notifications(client, django_user_model, s
     page = client.get(f"/members/{member.member_no}/").content.decode()
 
     assert f"/jobs/members/{member.member_no}/notifications/" in page
+
+
+def test_a_runs_heading_shows_its_start_in_local_time(client, django_user_model):
+    login(client, django_user_model, "auditor")
+    started = datetime.datetime(2026, 6, 2, 18, 30, tzinfo=datetime.UTC)
+    run = JobRun.objects.create(kind=JobRun.Kind.RECOMPUTE, started_at=started)
+
+    page = client.get(f"/jobs/runs/{run.pk}/").content.decode()
+
+    assert "2026-06-03 02:30" in page  # Asia/Shanghai, UTC+8
+    assert "2026-06-02 18:30" not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "hidden"),
+    [
+        ("zh-hans", ["每日清理过期登录验证码", "每日通知发送重试"], ["daily notification retries"]),
+        ("en", ["daily purge of expired sign-in codes", "daily notification retries"], ["每日"]),
+    ],
+)
+def test_schedule_names_are_shown_in_the_pages_language(
+    client, django_user_model, language, shown, hidden
+):
+    schedules_sync()
+    Schedule.objects.create(name="typed by hand", func="math.floor", args="1")
+    login(client, django_user_model, "auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    page = client.get("/jobs/").content.decode()
+
+    assert all(name in page for name in shown), language
+    assert not any(name in page for name in hidden), language
+    assert "typed by hand" in page  # not ours: as it was typed
+    # The stored identifiers stay as they were: the sync finds its rows by them.
+    assert Schedule.objects.filter(name="loyalty: daily notification retries").exists()
+
+
+def test_results_are_shown_in_the_pages_language_old_english_ones_too(client, django_user_model):
+    MemberFactory(joined_on=datetime.date(2020, 1, 1))
+    schedules_sync()
+    now = timezone.now()
+    for func, result in [
+        ("jobs.tasks.nightly_recompute", tasks.nightly_recompute()),
+        ("jobs.tasks.daily_lifecycle", "run 41: 2 chunks queued"),  # written before outcomes
+        ("jobs.tasks.expire_overrides", tasks.expire_overrides()),
+    ]:
+        task = Task.objects.create(
+            id=func, name=func, func=func, started=now, stopped=now, success=True, result=result
+        )
+        Schedule.objects.filter(func=func).update(task=task.id)
+    now = timezone.now()
+    JobRun.objects.create(
+        kind=JobRun.Kind.RECOMPUTE,
+        status=JobRun.Status.FAILED,
+        started_at=now,
+        finished_at=now,
+        message="3 of 4 chunks failed",  # written before outcomes
+    )
+    login(client, django_user_model, "auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get("/jobs/").content.decode()
+
+    run = JobRun.objects.get(kind=JobRun.Kind.RECOMPUTE, status=JobRun.Status.DONE)
+    assert f"运行记录 {run.pk}：已排入 1 个分块" in page
+    assert "运行记录 41：已排入 2 个分块" in page
+    assert "0 项人工调整已结束" in page
+    assert "4 个分块中有 3 个失败" in page
+    assert "chunks queued" not in page and "overrides ended" not in page
+    assert "chunks failed" not in page
+
+
+# --- Starting a run now -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [JobRun.Kind.RECOMPUTE, JobRun.Kind.LIFECYCLE])
+def test_an_ops_lead_starts_a_run_after_confirming_and_it_is_audited(
+    client, django_user_model, kind
+):
+    MemberFactory(joined_on=datetime.date(2020, 1, 1))
+    login(client, django_user_model, "ops_lead")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = f"/jobs/start/{kind}/"
+    assert url in client.get("/jobs/").content.decode()
+
+    page = client.get(url).content.decode()
+
+    assert str(JobRun.Kind(kind).label) in page and timezone.localdate().isoformat() in page
+    assert "启动运行" in page  # the start button
+    assert not JobRun.objects.exists()  # the confirmation page starts nothing
+
+    response = client.post(url)
+
+    run = JobRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/runs/{run.pk}/"
+    assert (run.kind, run.as_of) == (kind, timezone.localdate())
+    assert run.scope == services.STARTABLE[kind]
+    assert run.status == JobRun.Status.DONE  # the chunks ran (django-q2 in sync mode)
+    entry = AuditEntry.objects.get(action="job.start")
+    assert (entry.actor.username, entry.target_id) == ("ops_lead-u", str(run.pk))
+    assert entry.after["kind"] == kind
+    assert "运行已启动" in client.get(response["Location"]).content.decode()
+
+
+def test_a_run_is_not_started_while_one_of_the_same_job_has_not_finished(client, django_user_model):
+    going = JobRun.objects.create(kind=JobRun.Kind.LIFECYCLE, started_at=timezone.now())
+    login(client, django_user_model, "ops_lead")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get("/jobs/start/lifecycle/").content.decode()
+    assert "尚有一次运行未结束" in page and f"/jobs/runs/{going.pk}/" in page
+    assert "启动运行" not in page  # no start button
+
+    response = client.post("/jobs/start/lifecycle/", follow=True)
+
+    assert "尚有一次运行未结束" in response.content.decode()
+    assert list(JobRun.objects.all()) == [going]
+    assert not AuditEntry.objects.filter(action="job.start").exists()
+    # Another job is not held up by it.
+    assert client.post("/jobs/start/recompute/").status_code == 302
+
+
+def test_only_the_recompute_and_the_lifecycle_can_be_started(client, django_user_model):
+    login(client, django_user_model, "ops_lead")
+
+    assert client.get("/jobs/start/nomination/").status_code == 404
+    assert client.post("/jobs/start/nomination/").status_code == 404
+    with pytest.raises(DomainError):
+        services.job_start(kind=JobRun.Kind.NOMINATION, actor=None)
+    assert not JobRun.objects.exists()
+
+
+def test_the_start_buttons_show_only_with_the_permission(client, django_user_model):
+    login(client, django_user_model, "ops")
+
+    page = client.get("/jobs/").content.decode()
+
+    assert "/jobs/start/" not in page

@@ -208,6 +208,11 @@ MATRIX: dict[str, Entry] = {
     # Jobs and notifications.
     "jobs:overview": Entry(JOBS),
     "jobs:run_detail": Entry(JOBS, a_run),
+    # Starting a run now: the confirmation page, then the start (ops leads).
+    "jobs:job_start": Entry(LEADS, lambda: {"kind": "recompute"}),
+    "jobs:job_start (start)": Entry(
+        LEADS, lambda: {"kind": "lifecycle"}, method="post", ok=302, name="jobs:job_start"
+    ),
     "jobs:member_notifications": Entry(JOBS, a_member),
     "jobs:notification_resend": Entry(OPS, a_notification, method="post", ok=302),
     # The committee.

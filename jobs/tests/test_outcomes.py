@@ -1,0 +1,51 @@
+"""A job's outcome in words, in the reader's language; old English results read back."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import translation
+
+from jobs import outcomes
+from jobs.outcomes import result_text
+
+
+@pytest.mark.parametrize(
+    ("result", "english", "chinese"),
+    [
+        (
+            outcomes.chunks_queued(run=7, chunks=1),
+            "run 7: 1 chunk queued",
+            "运行记录 7：已排入 1 个分块",
+        ),
+        (
+            outcomes.chunks_queued(run=7, chunks=3),
+            "run 7: 3 chunks queued",
+            "运行记录 7：已排入 3 个分块",
+        ),
+        (
+            outcomes.chunks_failed(failed=1, chunks=1),
+            "1 of 1 chunk failed",
+            "1 个分块中有 1 个失败",
+        ),
+        (
+            outcomes.chunks_failed(failed=2, chunks=5),
+            "2 of 5 chunks failed",
+            "5 个分块中有 2 个失败",
+        ),
+        (outcomes.overrides_ended(count=1), "1 override ended", "1 项人工调整已结束"),
+        (outcomes.overrides_ended(count=0), "0 overrides ended", "0 项人工调整已结束"),
+        # Written before outcomes existed: English sentences of a known format.
+        ("run 12: 1 chunks queued", "run 12: 1 chunk queued", "运行记录 12：已排入 1 个分块"),
+        ("2 of 4 chunks failed", "2 of 4 chunks failed", "4 个分块中有 2 个失败"),
+        ("3 overrides ended", "3 overrides ended", "3 项人工调整已结束"),
+        # Anything else as it is.
+        ("sent: 2, failed: 1", "sent: 2, failed: 1", "sent: 2, failed: 1"),
+        ({"kind": "unknown", "n": 1}, "{'kind': 'unknown', 'n': 1}", "{'kind': 'unknown', 'n': 1}"),
+        (None, "", ""),
+    ],
+)
+def test_a_result_is_worded_in_the_readers_language(result, english, chinese):
+    with translation.override("en"):
+        assert result_text(result) == english
+    with translation.override("zh-hans"):
+        assert result_text(result) == chinese
