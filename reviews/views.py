@@ -154,7 +154,7 @@ class CaseUpdateView(CaseActionView):
         context = page.get_context_data(pk=pk, proposal_form=form)
         if not context["can_edit"]:  # no form on the page to show the errors at
             return super().post(request, pk)
-        return page.render_to_response(context)
+        return page.render_to_response(context, status=400)
 
     def perform(self, case, data):
         services.case_update(case=case, actor=self.request.user, **data)

@@ -218,7 +218,8 @@ MATRIX: dict[str, Entry] = {
     # The committee.
     "reviews:queue": Entry(STAFF),
     "reviews:case": Entry(STAFF, a_case),
-    "reviews:case_update": Entry(OPS, a_case, method="post", ok=302),
+    # Posted empty: the proposal form's errors, on the case page.
+    "reviews:case_update": Entry(OPS, a_case, method="post", ok=400),
     "reviews:case_open": Entry(OPS, a_case, method="post", ok=302),
     "reviews:case_vote": Entry(COMMITTEE, a_case, method="post", ok=302),
     "reviews:case_decide": Entry(COMMITTEE, a_case),
