@@ -485,23 +485,16 @@ def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays
     quiet = MemberFactory(joined_on=day(2020, 1, 1))
     member_evaluate(member=quiet, as_of=GRANTED)
 
-    tier_override_set(
-        member=silver_member,
-        tier=tier("gold"),
-        reason="key account",
-        ends_on=ENDS,
-        actor=staff,
-        message="感谢您多年来的支持。",
-        today=GRANTED,
-    )
-    tier_override_set(
-        member=quiet,
-        tier=tier("gold"),
-        reason="key account",
-        ends_on=ENDS,
-        actor=staff,
-        today=GRANTED,
-    )
+    for member, message in ((silver_member, "感谢您多年来的支持。"), (quiet, "")):
+        tier_override_set(
+            member=member,
+            tier=tier("gold"),
+            reason="key account",
+            ends_on=ENDS,
+            actor=staff,
+            message=message,
+            today=GRANTED,
+        )
 
     sent = Notification.objects.filter(member=silver_member, kind=Kind.EXCEPTIONAL_UPGRADE)
     assert {n.channel for n in sent} == {Channel.IN_APP, Channel.EMAIL}
