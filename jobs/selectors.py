@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import QuerySet
+from django.utils import timezone
 from django_q.models import Failure, Schedule, Task
 
 from members.models import Member
@@ -49,8 +52,20 @@ def notifications_of(member: Member) -> QuerySet[Notification]:
     return member_notifications(member)
 
 
+# A run of a million members takes minutes; one unfinished after this long lost its workers
+# (killed, or the broker dropped its chunks) and must not block new runs for good.
+RUN_GIVEN_UP_AFTER = timedelta(hours=6)
+
+
 def unfinished_run(kind: str) -> JobRun | None:
-    """The run of ``kind`` still going (pending chunks), if any: the newest."""
+    """The run of ``kind`` still going (pending chunks), if any: the newest started within
+    ``RUN_GIVEN_UP_AFTER``."""
     return (
-        JobRun.objects.filter(kind=kind, finished_at__isnull=True).order_by("-started_at").first()
+        JobRun.objects.filter(
+            kind=kind,
+            finished_at__isnull=True,
+            started_at__gte=timezone.now() - RUN_GIVEN_UP_AFTER,
+        )
+        .order_by("-started_at")
+        .first()
     )

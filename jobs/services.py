@@ -35,7 +35,7 @@ from tiers.services import (
     tiers_range_evaluate,
 )
 
-from . import outcomes
+from . import outcomes, selectors
 from .models import JobRun, RecomputeChunk
 
 # Attempts of one chunk before it is marked failed (the run then finishes as failed).
@@ -89,14 +89,15 @@ STARTABLE: dict[str, str] = {JobRun.Kind.RECOMPUTE: Scope.ALL, JobRun.Kind.LIFEC
 def job_start(*, kind: str, actor, enqueue: Callable[[int], None] = enqueue_chunk) -> JobRun:
     """Start a run of ``kind`` now, as its schedule would (as of today, the same members),
     through ``recompute_start``. Refused while a run of that kind has not finished (two would
-    evaluate the same members side by side). Audited as ``job.start``."""
+    evaluate the same members side by side), unless it was given up
+    (``selectors.RUN_GIVEN_UP_AFTER``). Audited as ``job.start``."""
     scope = STARTABLE.get(kind)
     if scope is None:
         raise DomainError(_("This job cannot be started from the jobs page."))
     queued: list[int] = []
     with transaction.atomic():
         _job_start_lock(kind)
-        if JobRun.objects.filter(kind=kind, finished_at__isnull=True).exists():
+        if selectors.unfinished_run(kind) is not None:
             raise DomainError(
                 _("A run of this job has not finished yet; start another once it has.")
             )

@@ -254,6 +254,12 @@ def test_a_run_is_not_started_while_one_of_the_same_job_has_not_finished(client,
     assert not AuditEntry.objects.filter(action="job.start").exists()
     # Another job is not held up by it.
     assert client.post("/jobs/start/recompute/").status_code == 302
+    # Nor, once given up (its workers died), is the same job.
+    JobRun.objects.filter(pk=going.pk).update(
+        started_at=timezone.now() - datetime.timedelta(hours=7)
+    )
+    assert client.post("/jobs/start/lifecycle/").status_code == 302
+    assert JobRun.objects.filter(kind=JobRun.Kind.LIFECYCLE).count() == 2
 
 
 def test_only_the_recompute_and_the_lifecycle_can_be_started(client, django_user_model):
