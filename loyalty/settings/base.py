@@ -330,5 +330,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # Django's own request and security loggers propagate here (tracebacks of 500s go to the
-    # log, never to the page).
+    # log, never to the page). Its default handlers are dropped: with DEBUG on, its console
+    # handler wrote every warning a second time (a 403's traceback twice).
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
