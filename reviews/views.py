@@ -260,6 +260,12 @@ class CaseDecideView(ConfirmCaseView):
         return _("Review the decision")
 
     def post(self, request, *args, **kwargs):
+        if "change" in request.POST:
+            # Back from the confirmation to the form, with what the chair entered.
+            form = self.form_class(
+                initial={key: request.POST.get(key, "") for key in ("decision", "reason")}
+            )
+            return self.render_to_response(self.get_context_data(form=form))
         if "confirm_token" in request.POST:
             return self._confirmed(request.POST["confirm_token"])
         return super().post(request, *args, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import html
 import io
 import re
 import time
@@ -325,6 +326,25 @@ def test_the_chair_decides_on_the_decision_page_then_confirms(client, a_case, in
     assert done["Location"] == reverse("reviews:case", kwargs={"pk": a_case.pk})
     case = refreshed(a_case)
     assert case.state == ReviewCase.State.REJECTED and case.decision_reason == "不符合"
+
+
+def test_changing_the_decision_goes_back_to_the_form_with_what_was_entered(
+    client, a_case, in_discussion
+):
+    confirm = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合 <条件>"})
+    back = re.search(r'<form method="post" class="inline-form">(?:(?!</form>).)*name="change"',
+                     confirm.content.decode(), re.S)[0]  # fmt: skip
+    fields = {
+        name: html.unescape(value)  # as the browser posts it back
+        for name, value in re.findall(r'name="(decision|reason)" value="([^"]*)"', back)
+    }
+
+    response = client.post(decide_url(a_case), {**fields, "change": "1"})
+
+    form = response.context["form"]
+    assert (form["decision"].value(), form["reason"].value()) == ("reject", "不符合 <条件>")
+    assert "confirm_token" not in response.content.decode()
+    assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
 
 
 def test_the_confirmation_shows_the_tier_the_approval_grants(client, a_case, in_discussion):
