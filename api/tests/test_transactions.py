@@ -375,3 +375,31 @@ def test_thirty_two_clients_sending_each_purchase_twice_store_each_once_exact_to
         ]
     }
     assert live == again
+
+
+@pytest.mark.parametrize(
+    ("language", "body", "message"),
+    [
+        (
+            "zh-hans",
+            b'{"member_no": "M1",\n "amount": }',
+            "请求正文不是有效的 JSON（第 2 行第 12 列）。",
+        ),
+        (
+            "en",
+            b'{"member_no": "M1",\n "amount": }',
+            "The body is not valid JSON (line 2, column 12).",
+        ),
+        ("zh-hans", b"\xff\xfe", "请求正文不是有效的 JSON。"),
+    ],
+)
+def test_a_broken_body_is_refused_in_the_requests_language_saying_where(
+    make_client, language, body, message
+):
+    client = make_client(language=language)
+
+    response = client.post("/api/v1/transactions/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": message}
+    assert Transaction.objects.count() == 0

@@ -1,0 +1,24 @@
+"""The request body's parser: DRF's JSON parser, refusing a broken body in the request's
+language and saying where it breaks (DRF's message is English, with Python's wording)."""
+
+from __future__ import annotations
+
+import json
+
+from django.utils.translation import gettext as _
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+
+class JSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except ParseError as error:
+            cause = error.__context__
+            if isinstance(cause, json.JSONDecodeError):
+                raise ParseError(
+                    _("The body is not valid JSON (line %(line)d, column %(column)d).")
+                    % {"line": cause.lineno, "column": cause.colno}
+                ) from cause
+            raise ParseError(_("The body is not valid JSON.")) from cause
