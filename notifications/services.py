@@ -291,11 +291,29 @@ def notifications_deliver_due(
 @transaction.atomic
 def notification_resend(*, notification: Notification, reason: str, actor) -> Notification:
     """Send a notice again (staff, e.g. after the member changed their phone number): it is
-    queued as new, with its attempts reset; an in-app message is shown as new again."""
+    queued as new, with its attempts reset; an in-app message is shown as new again. Only the
+    member's latest event is sent again: an upgrade resent after a downgrade would tell them a
+    tier they no longer hold."""
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    later = (
+        Notification.objects.filter(
+            member_id=notification.member_id, created_at__gt=notification.created_at
+        )
+        .exclude(dedupe_key=notification.dedupe_key)
+        .order_by("-created_at")
+        .first()
+    )
+    if later is not None:
+        raise DomainError(
+            _(
+                "This notice is out of date: the member has since been sent “%(kind)s” "
+                "(%(date)s). Resend that one if they need it again."
+            )
+            % {"kind": later.get_kind_display(), "date": later.event_on.isoformat()}
+        )
     before = {"status": notification.status, "attempts": notification.attempts}
     now = timezone.now()
     notification.attempts = 0

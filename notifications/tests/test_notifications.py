@@ -13,7 +13,7 @@ import pytest
 from django.apps import apps
 from django.core import mail
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_q.conf import Conf
 
 from loyalty.exceptions import DomainError
@@ -187,6 +187,27 @@ def test_staff_resend_a_failed_notice_with_a_reason_and_it_is_audited(gateway):
     assert (sms.status, sms.attempts) == ("sent", 1)
     audit = AuditEntry.objects.get(action="notification.resend")
     assert audit.after == {"status": "pending", "reason": "member asked again"}
+
+
+def test_a_notice_overtaken_by_a_later_one_is_not_resent(gateway):
+    member = MemberFactory(phone="13800000005", email="")
+    queue_upgrade(member, today=timezone.localdate() - datetime.timedelta(days=40))
+    upgrade = Notification.objects.get(channel="sms")
+    later = timezone.now() + datetime.timedelta(seconds=1)
+    notices_queue(
+        [Notice(member_id=member.pk, kind=Kind.BLACKLIST, dedupe_key="blacklist:x",
+                event_on=timezone.localdate(), name=member.name, phone=member.phone)],
+        now=later,
+    )  # fmt: skip
+    revoked = Notification.objects.get(channel="sms", kind=Kind.BLACKLIST)
+
+    with translation.override("en"), pytest.raises(DomainError, match="out of date"):
+        notification_resend(notification=upgrade, reason="member asked", actor=None)
+    notification_resend(notification=revoked, reason="member asked", actor=None)
+
+    unchanged = Notification.objects.get(pk=upgrade.pk)
+    assert (unchanged.event_on, unchanged.attempts) == (upgrade.event_on, upgrade.attempts)
+    assert AuditEntry.objects.filter(action="notification.resend").count() == 1
 
 
 def test_notices_about_old_events_are_stored_in_app_but_not_sent():
