@@ -23,11 +23,19 @@ from members.models import ActivityParticipation, BlacklistEntry, Member, Referr
 from .services import member_evaluate
 
 
-def _evaluate_now(member: Member, actor=None, *, locked: bool = True) -> None:
+def _evaluate_now(
+    member: Member, actor=None, *, locked: bool = True, reinstated: bool = False
+) -> None:
     """``locked``: the fact was just written by ``members.services``, whose writers all take
     the member's row lock first (a new member's row is not seen by anyone else before the
-    commit), so this transaction holds it already."""
-    member_evaluate(member=member, as_of=timezone.localdate(), actor=actor, locked=locked)
+    commit), so this transaction holds it already. ``reinstated``: see ``member_evaluate``."""
+    member_evaluate(
+        member=member,
+        as_of=timezone.localdate(),
+        actor=actor,
+        locked=locked,
+        reinstated=reinstated,
+    )
 
 
 @transaction.atomic
@@ -62,9 +70,7 @@ def member_blacklist(
 def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
     """Lift the blacklist entry; the member is active again and evaluated at once."""
     entry = facts.blacklist_lift(member=member, reason=reason, actor=actor)
-    member_evaluate(
-        member=member, as_of=timezone.localdate(), actor=actor, locked=True, reinstated=True
-    )
+    _evaluate_now(member, actor, reinstated=True)
     return entry
 
 

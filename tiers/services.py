@@ -723,7 +723,10 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             )  # fmt: skip
             new_tier = tier_by_id[new_tier_id]
             if restored:
-                to_notify.append(notices.reinstated(contact, as_of, new_tier, state.year_end))
+                # Told only where a blacklisting is told: else it would reveal one the member
+                # never heard of.
+                if settings.NOTIFY_BLACKLISTED:
+                    to_notify.append(notices.reinstated(contact, as_of, new_tier, state.year_end))
             elif step.event == engine.Event.UPGRADE:
                 to_notify.append(notices.upgrade(contact, as_of, new_tier, state.year_end))
             elif step.event == engine.Event.DOWNGRADE:
@@ -831,7 +834,7 @@ def tier_override_set(
     }
     current_rank = state.current_tier.rank if state.current_tier else None
     year_end = ends_on or add_years(today, 1)
-    if current_rank is None or tier.rank >= current_rank:
+    if current_rank is None or tier.rank >= current_rank:  # it takes hold now
         # The override holds the tier: a tier year that ends with it (domain.md).
         from_tier = state.current_tier
         state.current_tier = tier
@@ -861,10 +864,12 @@ def tier_override_set(
                     )
                 ],
             )
-    if kind == TierOverride.Kind.COMMITTEE or override.message:
+    takes_hold = current_rank is None or tier.rank >= current_rank
+    if kind == TierOverride.Kind.COMMITTEE or (override.message and takes_hold):
         # The member is told why (domain.md: "the member is told the reason"), in this
         # transaction: the notice exists exactly when the exceptional upgrade does. A manual
-        # override tells the member only when staff wrote them a message.
+        # override tells the member only when staff wrote them a message and it gives them the
+        # tier (a floor below their tier changes nothing they would notice).
         notices_queue(
             [
                 notices.exceptional_upgrade(

@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
@@ -263,10 +264,21 @@ def test_blacklisting_revokes_the_tier_at_once_and_lifting_brings_it_back(staff)
     member = refreshed(member)
     assert member.status == Member.Status.ACTIVE and member.current_tier.code == "silver"
     assert member.blacklist_entries.get().lift_reason == "误判"
-    # A restoration, not a first evaluation, and the member is told.
+    # A restoration, not a first evaluation; told only where blacklistings are (default off).
     restored = TierChange.objects.filter(member=member).first()  # the newest
     assert (restored.from_tier, restored.to_tier.code) == (None, "silver")
     assert (restored.cause, restored.actor) == (Cause.REINSTATED, staff)
+    assert not Notification.objects.filter(member=member, kind=Kind.REINSTATED).exists()
+
+
+@override_settings(NOTIFY_BLACKLISTED=True)
+def test_where_blacklistings_are_told_a_lifted_one_is_told_too(staff):
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    member_evaluate(member=member, as_of=timezone.localdate())
+    actions.member_blacklist(member=member, reason="恶意投诉", actor=staff)
+
+    actions.blacklist_lift(member=member, reason="误判", actor=staff)
+
     notice = Notification.objects.get(member=member, kind=Kind.REINSTATED, channel=Channel.IN_APP)
     assert notice.subject == "您的会员资格已恢复" and "当前等级为银卡会员" in notice.body
 
@@ -500,3 +512,19 @@ def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays
     assert {n.channel for n in sent} == {Channel.IN_APP, Channel.EMAIL}
     assert all("感谢您多年来的支持。" in n.body for n in sent)
     assert not Notification.objects.filter(member=quiet, kind=Kind.EXCEPTIONAL_UPGRADE).exists()
+
+
+def test_a_manual_override_below_the_members_tier_tells_them_nothing(staff, silver_member):
+    """A floor under a higher tier changes nothing for the member: no "granted" notice."""
+    tier_override_set(
+        member=silver_member,
+        tier=tier("regular"),
+        reason="floor",
+        ends_on=ENDS,
+        actor=staff,
+        message="感谢您的支持。",
+        today=GRANTED,
+    )
+
+    assert tier_of(silver_member) == "silver"
+    assert not Notification.objects.filter(kind=Kind.EXCEPTIONAL_UPGRADE).exists()
