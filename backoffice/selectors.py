@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Right
+from django.db.models.functions import Cast, Coalesce, Right
 from django.utils import timezone
 
 from loyalty.exceptions import DomainError
@@ -256,24 +256,47 @@ MEMBER_LINKED_TARGETS = (
 )
 
 
+# Past this many rows of one kind, the keys are left to a subquery: a statement may carry only
+# so many values (SQLite: 32,766), and such members are rare.
+MAX_LINKED_KEYS = 2000
+
+
 def about_member(member: Member) -> Q:
     """Audit entries about ``member``: their own, and those of every row linked to them. The
     linked rows' keys are read first (one query): a condition of plain values lets the
     database read each kind from the (target type, target id) index, where subqueries joined
-    by OR would make it scan the whole log, which grows with every recorded transaction."""
+    by OR would make it scan the whole log, which grows with every recorded transaction. A
+    kind with more than ``MAX_LINKED_KEYS`` rows is matched by a subquery instead."""
     linked = [
         model.objects.filter(**{field: member})
         .order_by()  # a compound statement may not order its parts (SQLite refuses)
         .values_list(Value(model._meta.label_lower, output_field=CharField()), "pk")
         for model, field in MEMBER_LINKED_TARGETS
     ]
-    keys: dict[str, list[str]] = {Member._meta.label_lower: [str(member.pk)]}
+    keys: dict[str, list[str]] = {}
     for label, pk in linked[0].union(*linked[1:], all=True):
         keys.setdefault(label, []).append(str(pk))
-    condition = Q()
+    condition = Q(target_type=Member._meta.label_lower, target_id=str(member.pk))
     for label, ids in keys.items():
+        if len(ids) > MAX_LINKED_KEYS:
+            ids = _linked_keys_subquery(label, member)
         condition |= Q(target_type=label, target_id__in=ids)
     return condition
+
+
+def _linked_keys_subquery(label: str, member: Member) -> QuerySet:
+    """The keys, as text like ``AuditEntry.target_id``, of the rows of kind ``label`` linked to
+    ``member``."""
+    model = next(model for model, _f in MEMBER_LINKED_TARGETS if model._meta.label_lower == label)
+    names_member = Q()
+    for other, field in MEMBER_LINKED_TARGETS:
+        if other is model:
+            names_member |= Q(**{field: member})
+    return (
+        model.objects.filter(names_member)
+        .order_by()
+        .values_list(Cast("pk", CharField()), flat=True)
+    )
 
 
 def audit_member_numbers(entries) -> dict[tuple[str, str], str]:

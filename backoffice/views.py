@@ -594,6 +594,7 @@ class AuditLogView(StaffView, TemplateView):
             form=form,
             page_obj=page,
             rows=rows,
+            member_type=Member._meta.label_lower,
             actions=[(code, action_label(code)) for code in FILTER_SUGGESTIONS],
             **kwargs,
         )

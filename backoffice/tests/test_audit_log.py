@@ -12,15 +12,19 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from backoffice import selectors
 from backoffice.audit_actions import action_label
 from loyalty.audit import audit_record
 from loyalty.models import AuditEntry
+from members.models import Transaction
 from members.tests.factories import (
     ActivityFactory,
     MemberFactory,
     PurchaseFactory,
     ReferralFactory,
 )
+from reviews.models import ReviewCase
+from tiers.models import TierOverride
 
 pytestmark = pytest.mark.django_db
 
@@ -115,9 +119,15 @@ def test_only_roles_with_the_audit_permission_open_the_log(as_role, entries):
     assert as_role("ops").get(URL).status_code == 403
 
 
-def test_the_member_filter_finds_entries_about_the_members_facts(as_role, django_user_model):
+@pytest.mark.parametrize("keys_by_value", [True, False])
+def test_the_member_filter_finds_entries_about_the_members_facts(
+    as_role, django_user_model, monkeypatch, keys_by_value
+):
     """Staff-entered transactions, referrals and activities are audited against their own
-    rows; filtering by the member finds them, with the member shown in the About column."""
+    rows; filtering by the member finds them, with the member shown in the About column. The
+    linked keys are matched as values, or past ``MAX_LINKED_KEYS`` by subqueries."""
+    if not keys_by_value:
+        monkeypatch.setattr(selectors, "MAX_LINKED_KEYS", 0)
     clerk = django_user_model.objects.create_user("clerk")
     member, other, newcomer = MemberFactory(member_no="AF1"), MemberFactory(), MemberFactory()
     purchase = PurchaseFactory(member=member)
@@ -137,6 +147,7 @@ def test_the_member_filter_finds_entries_about_the_members_facts(as_role, django
         "transaction.purchase",
     ]
     assert {row[1] for row in response.context["rows"]} == {"AF1"}
+    assert f"members.transaction #{purchase.pk}" in response.content.decode()
     assert listed(client, member_no=newcomer.member_no) == ["referral.create"]
     page = as_role("ops").get(reverse("backoffice:member_detail", args=["AF1"]))
     assert [entry.action for entry in page.context["profile"].audit_entries] == [
@@ -171,4 +182,8 @@ def test_every_action_the_code_records_has_a_label():
             if "action=" in line:
                 recorded |= set(re.findall(r'"([a-z_]+\.[a-z_.]+)"', line))
     assert recorded >= {"member.blacklist", "policy.publish", "benefit.update"}
+    # The families the code builds with f-strings, from the choices they take.
+    recorded |= {f"transaction.{kind}" for kind in Transaction.Kind.values}
+    recorded |= {f"tier.override.{kind}" for kind in TierOverride.Kind.values}
+    recorded |= {f"review.case.{state}" for state in ReviewCase.State.values}
     assert sorted(code for code in recorded if not action_label(code)) == []
