@@ -58,7 +58,7 @@ RUN_GIVEN_UP_AFTER = timedelta(hours=6)
 
 
 def unfinished_run(kind: str) -> JobRun | None:
-    """The run of ``kind`` still going (pending chunks), if any: the newest started within
+    """The run of ``kind`` not finished yet, if any: the newest started within
     ``RUN_GIVEN_UP_AFTER``."""
     return (
         JobRun.objects.filter(

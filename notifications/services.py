@@ -28,6 +28,7 @@ from loyalty.audit import audit_record
 from loyalty.bulk import insert_rows_skipping_existing
 from loyalty.exceptions import DomainError
 from members.models import Member
+from members.services import member_lock_row
 
 from .models import Channel, Language, Notification, NotificationTemplate
 from .sms import send_sms
@@ -297,6 +298,9 @@ def notification_resend(*, notification: Notification, reason: str, actor) -> No
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
+    # An evaluation queues the member's notices under their row lock: held here (first, as
+    # every writer takes it), none can slip in between the check and the resend.
+    member_lock_row(notification.member_id)
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     later = (
         Notification.objects.filter(
