@@ -492,15 +492,22 @@ def test_an_override_needs_a_reason_an_active_member_and_a_future_end(staff, sil
 def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays_silent(
     staff, silver_member
 ):
+    """Told only with a message, and only when the override gives the tier: a floor under a
+    higher tier changes nothing for the member."""
     silver_member.email, silver_member.phone = "m@example.com", ""
     silver_member.save(update_fields=["email", "phone"])
-    quiet = MemberFactory(joined_on=day(2020, 1, 1))
-    member_evaluate(member=quiet, as_of=GRANTED)
+    quiet, above_the_floor = (MemberFactory(joined_on=day(2020, 1, 1)) for _ in range(2))
+    for member in (quiet, above_the_floor):
+        member_evaluate(member=member, as_of=GRANTED)
 
-    for member, message in ((silver_member, "感谢您多年来的支持。"), (quiet, "")):
+    for member, code, message in (
+        (silver_member, "gold", "感谢您多年来的支持。"),
+        (quiet, "gold", ""),
+        (above_the_floor, "regular", "感谢您的支持。"),
+    ):
         tier_override_set(
             member=member,
-            tier=tier("gold"),
+            tier=tier(code),
             reason="key account",
             ends_on=ENDS,
             actor=staff,
@@ -508,23 +515,10 @@ def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays
             today=GRANTED,
         )
 
-    sent = Notification.objects.filter(member=silver_member, kind=Kind.EXCEPTIONAL_UPGRADE)
-    assert {n.channel for n in sent} == {Channel.IN_APP, Channel.EMAIL}
+    sent = Notification.objects.filter(kind=Kind.EXCEPTIONAL_UPGRADE)
+    assert {(n.member, n.channel) for n in sent} == {
+        (silver_member, Channel.IN_APP),
+        (silver_member, Channel.EMAIL),
+    }
     assert all("感谢您多年来的支持。" in n.body for n in sent)
-    assert not Notification.objects.filter(member=quiet, kind=Kind.EXCEPTIONAL_UPGRADE).exists()
-
-
-def test_a_manual_override_below_the_members_tier_tells_them_nothing(staff, silver_member):
-    """A floor under a higher tier changes nothing for the member: no "granted" notice."""
-    tier_override_set(
-        member=silver_member,
-        tier=tier("regular"),
-        reason="floor",
-        ends_on=ENDS,
-        actor=staff,
-        message="感谢您的支持。",
-        today=GRANTED,
-    )
-
-    assert tier_of(silver_member) == "silver"
-    assert not Notification.objects.filter(kind=Kind.EXCEPTIONAL_UPGRADE).exists()
+    assert tier_of(above_the_floor) == "silver"
