@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 CHUNKS_QUEUED = "chunks_queued"
 CHUNKS_FAILED = "chunks_failed"
 OVERRIDES_ENDED = "overrides_ended"
+RUN_GOING = "run_going"
 
 
 def chunks_queued(*, run: int, chunks: int) -> dict:
@@ -27,6 +28,10 @@ def chunks_failed(*, failed: int, chunks: int) -> dict:
 
 def overrides_ended(*, count: int) -> dict:
     return {"kind": OVERRIDES_ENDED, "count": count}
+
+
+def run_going(*, run: int) -> dict:
+    return {"kind": RUN_GOING, "run": run}
 
 
 # The sentences jobs wrote before outcomes (jobs.tasks, jobs.services), read back.
@@ -58,6 +63,8 @@ def describe(outcome: dict) -> str | None:
                 "%(failed)d of %(count)d chunks failed",
                 chunks,
             ) % {"failed": failed, "count": chunks}
+        case {"kind": "run_going", "run": int(run)}:
+            return gettext("not started: run %(run)d of today is still going") % {"run": run}
         case {"kind": "overrides_ended", "count": int(count)}:
             return ngettext("%(count)d override ended", "%(count)d overrides ended", count) % {
                 "count": count

@@ -13,23 +13,30 @@ from notifications.services import notifications_deliver_due
 from reviews.tasks import nominate_quarter as reviews_nominate_quarter
 from tiers.services import Scope, tier_overrides_expire
 
-from . import outcomes, services
+from . import outcomes, selectors, services
 from .models import JobRun
 
 
-def nightly_recompute() -> dict:
-    """The result django-q2 keeps is an outcome (``jobs.outcomes``), worded when shown."""
-    run = services.recompute_start(as_of=timezone.localdate(), scope=Scope.ALL)
+def _scheduled_run(kind: str, scope: str) -> dict:
+    """A scheduled run as of today, unless one of today is still going (staff started it from
+    the jobs page a little earlier): it evaluates the same members as of the same day. The
+    result django-q2 keeps is an outcome (``jobs.outcomes``), worded when shown."""
+    today = timezone.localdate()
+    going = selectors.unfinished_run(kind)
+    if going is not None and going.as_of == today:
+        return outcomes.run_going(run=going.pk)
+    run = services.recompute_start(as_of=today, scope=scope, kind=kind)
     return outcomes.chunks_queued(run=run.pk, chunks=run.chunks_total)
+
+
+def nightly_recompute() -> dict:
+    return _scheduled_run(JobRun.Kind.RECOMPUTE, Scope.ALL)
 
 
 def daily_lifecycle() -> dict:
     """Warnings, downgrades and new tier years that fall due today (domain.md's pseudo-code),
     through the same chunked evaluation as the recompute, for the members concerned only."""
-    run = services.recompute_start(
-        as_of=timezone.localdate(), scope=Scope.DUE, kind=JobRun.Kind.LIFECYCLE
-    )
-    return outcomes.chunks_queued(run=run.pk, chunks=run.chunks_total)
+    return _scheduled_run(JobRun.Kind.LIFECYCLE, Scope.DUE)
 
 
 def recompute_chunk(chunk_id: int) -> str:

@@ -75,6 +75,26 @@ def test_a_run_without_members_is_done_at_once():
     assert run.finished_at is not None
 
 
+@pytest.mark.parametrize(
+    ("task", "kind"),
+    [
+        (tasks.nightly_recompute, JobRun.Kind.RECOMPUTE),
+        (tasks.daily_lifecycle, JobRun.Kind.LIFECYCLE),
+    ],
+)
+def test_a_scheduled_run_waits_for_none_but_skips_when_a_run_of_today_is_going(task, kind):
+    MemberFactory(joined_on=day(2025, 1, 1))
+    today = timezone.localdate()
+    going = JobRun.objects.create(kind=kind, as_of=today, started_at=timezone.now())
+
+    assert task() == {"kind": "run_going", "run": going.pk}
+    assert list(JobRun.objects.all()) == [going]
+
+    JobRun.objects.filter(pk=going.pk).update(as_of=today - datetime.timedelta(days=1))
+    assert task()["kind"] == "chunks_queued"  # yesterday's is not today's work
+    assert JobRun.objects.filter(kind=kind, as_of=today).exists()
+
+
 # --- Schedules --------------------------------------------------------------------------------
 
 

@@ -33,6 +33,11 @@ from jobs.outcomes import result_text
             "5 个分块中有 2 个失败",
         ),
         (outcomes.overrides_ended(count=1), "1 override ended", "1 项人工调整已结束"),
+        (
+            outcomes.run_going(run=9),
+            "not started: run 9 of today is still going",
+            "未启动：今天的运行记录 9 尚未结束",
+        ),
         (outcomes.overrides_ended(count=0), "0 overrides ended", "0 项人工调整已结束"),
         # Written before outcomes existed: English sentences of a known format.
         ("run 12: 1 chunks queued", "run 12: 1 chunk queued", "运行记录 12：已排入 1 个分块"),
