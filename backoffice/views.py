@@ -12,7 +12,6 @@ from pathlib import PurePath
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, StreamingHttpResponse
@@ -24,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
+from loyalty.confirm import confirmation_token, confirmed_payload
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_contact
 from loyalty.spreadsheet import csv_safe
@@ -49,7 +49,7 @@ from .selectors import (
 MEMBERS_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
 CONFIRM_SALT = "backoffice.confirm"
-CONFIRM_MAX_AGE = 30 * 60  # seconds a confirmation page stays valid
+BULK_CONFIRM_SALT = CONFIRM_SALT + ".bulk"
 
 
 class StaffView(LoginRequiredMixin, PermissionRequiredMixin):
@@ -215,13 +215,12 @@ class MemberActionView(StaffView, View):
             "d": raw,
             "f": self.prepare(form.cleaned_data),
         }
-        token = signing.dumps(payload, salt=CONFIRM_SALT, compress=True)
+        token = confirmation_token(payload, salt=CONFIRM_SALT)
         return self._render(member, form, token=token, summary=self.summary(form))
 
     def _confirmed(self, member, token: str):
-        try:
-            payload = signing.loads(token, salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
-        except signing.BadSignature:
+        payload = confirmed_payload(token, salt=CONFIRM_SALT)
+        if payload is None:
             messages.error(self.request, _("The confirmation expired or is not valid; try again."))
             return self._render(member, self.form_class(initial=self.initial(member)))
         if (payload["a"], payload["m"], payload["u"]) != (
@@ -496,7 +495,7 @@ class BulkView(StaffView, View):
             "evidence": data.get("evidence", ""),
             "reason": data["reason"],
         }
-        token = signing.dumps(payload, salt=CONFIRM_SALT + ".bulk", compress=True)
+        token = confirmation_token(payload, salt=BULK_CONFIRM_SALT)
         return self._render(form, plan=plan, token=token)
 
     def _check(self, action: str) -> None:
@@ -504,9 +503,8 @@ class BulkView(StaffView, View):
             raise PermissionDenied
 
     def _apply(self, token: str):
-        try:
-            payload = signing.loads(token, salt=CONFIRM_SALT + ".bulk", max_age=CONFIRM_MAX_AGE)
-        except signing.BadSignature:
+        payload = confirmed_payload(token, salt=BULK_CONFIRM_SALT)
+        if payload is None:
             messages.error(self.request, _("The confirmation expired or is not valid; try again."))
             return self._render(forms.BulkForm())
         if payload["u"] != self.request.user.pk:

@@ -8,7 +8,6 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core import signing
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -16,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView, View
 
+from loyalty.confirm import confirmation_token, confirmed_payload
 from loyalty.exceptions import DomainError
 from loyalty.spreadsheet import csv_safe
 from members.models import Member
@@ -34,7 +34,6 @@ from .quarters import Quarter
 from .selectors import case_page, committee_queue, quarter_summary, quarters_with_cases
 
 DECIDE_SALT = "reviews.case_decide"
-CONFIRM_MAX_AGE = 30 * 60  # seconds a decision's confirmation page stays valid
 
 
 class StaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -125,16 +124,19 @@ class CaseActionView(StaffMixin, View):
         case = get_object_or_404(ReviewCase, pk=pk)
         form = self.form_class(request.POST) if self.form_class else None
         if form is not None and not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, error)
-            return redirect("reviews:case", pk=case.pk)
+            return self.form_invalid(case, form)
         try:
             self.perform(case, form.cleaned_data if form else {})
         except DomainError as error:
             messages.error(request, str(error))
         else:
             messages.success(request, self.success_message)
+        return redirect("reviews:case", pk=case.pk)
+
+    def form_invalid(self, case: ReviewCase, form):
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(self.request, error)
         return redirect("reviews:case", pk=case.pk)
 
 
@@ -145,15 +147,12 @@ class CaseUpdateView(CaseActionView):
     permission_required = "reviews.change_reviewcase"
     form_class = ProposalForm
 
-    def post(self, request, pk: int):
-        form = ProposalForm(request.POST)
-        if form.is_valid():
-            return super().post(request, pk)
+    def form_invalid(self, case: ReviewCase, form):
         page = CaseView()
-        page.setup(request, pk=pk)
-        context = page.get_context_data(pk=pk, proposal_form=form)
+        page.setup(self.request, pk=case.pk)
+        context = page.get_context_data(pk=case.pk, proposal_form=form)
         if not context["can_edit"]:  # no form on the page to show the errors at
-            return super().post(request, pk)
+            return super().form_invalid(case, form)
         return page.render_to_response(context, status=400)
 
     def perform(self, case, data):
@@ -238,8 +237,8 @@ class CaseDecideView(ConfirmCaseView):
     """The chair's final decision in two steps: the form, then a confirmation page showing what
     the decision does (the tier an approval grants today, from the same service function the
     decision uses). The confirming POST carries only a signed token (this case, this user, the
-    decision, the reason, the tier shown), valid for ``CONFIRM_MAX_AGE``; a stale or forged one
-    is refused with a message and nothing is written."""
+    decision, the reason, the tier shown; ``loyalty.confirm``), valid for 30 minutes; a stale
+    or forged one is refused with a message and nothing is written."""
 
     permission_required = "reviews.vote_reviewcase"
     form_class = DecideForm
@@ -289,7 +288,7 @@ class CaseDecideView(ConfirmCaseView):
             "r": preview.reason,
             "t": preview.tier.pk if preview.tier else None,
         }
-        token = signing.dumps(payload, salt=DECIDE_SALT, compress=True)
+        token = confirmation_token(payload, salt=DECIDE_SALT)
         return self.render_to_response(
             self.get_context_data(
                 form=form,
@@ -300,10 +299,7 @@ class CaseDecideView(ConfirmCaseView):
         )
 
     def _confirmed(self, token: str):
-        try:
-            payload = signing.loads(token, salt=DECIDE_SALT, max_age=CONFIRM_MAX_AGE)
-        except signing.BadSignature:
-            payload = None
+        payload = confirmed_payload(token, salt=DECIDE_SALT)
         if payload is None or (payload.get("c"), payload.get("u")) != (
             self.case.pk,
             self.request.user.pk,
