@@ -197,8 +197,8 @@ class ReferralForm(forms.Form):
     reason = _reason_field()
 
     def clean_referred_no(self):
-        # As the search reads numbers: full-width forms folded (ＭＢ００１ is MB001), and as
-        # typed or in capitals, the number as typed winning if both exist.
+        # Full-width forms folded, as imports fold them (ＭＢ００１ is MB001); then as typed or
+        # in capitals, as the search reads numbers, the number as typed winning if both exist.
         number = unicodedata.normalize("NFKC", self.cleaned_data["referred_no"].strip())
         found = {
             m.member_no: m for m in Member.objects.filter(member_no__in={number, number.upper()})

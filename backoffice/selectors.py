@@ -245,20 +245,24 @@ def member_transactions(member: Member) -> QuerySet[Transaction]:
 
 
 # Entries about a member's facts, cases and messages name those rows, not the member: the
-# model of each such row and the field that names its member.
-MEMBER_LINKED_TARGETS = (
-    (Transaction, "member"),
-    (Referral, "referrer"),
-    (Referral, "referred"),
-    (ActivityParticipation, "member"),
-    (ReviewCase, "member"),
-    (Notification, "member"),
-)
-
-
+# model of each such row and the fields that name its member (a referral's referrer first).
+MEMBER_LINKED_TARGETS = {
+    Transaction: ("member",),
+    Referral: ("referrer", "referred"),
+    ActivityParticipation: ("member",),
+    ReviewCase: ("member",),
+    Notification: ("member",),
+}
 # Past this many rows of one kind, the keys are left to a subquery: a statement may carry only
 # so many values (SQLite: 32,766), and such members are rare.
 MAX_LINKED_KEYS = 2000
+
+
+def _linked_rows(model, member: Member) -> QuerySet:
+    names_member = Q()
+    for field in MEMBER_LINKED_TARGETS[model]:
+        names_member |= Q(**{field: member})
+    return model.objects.filter(names_member).order_by()
 
 
 def about_member(member: Member) -> Q:
@@ -267,36 +271,26 @@ def about_member(member: Member) -> Q:
     database read each kind from the (target type, target id) index, where subqueries joined
     by OR would make it scan the whole log, which grows with every recorded transaction. A
     kind with more than ``MAX_LINKED_KEYS`` rows is matched by a subquery instead."""
+    # Unordered parts: a compound statement may not order them (SQLite refuses).
     linked = [
-        model.objects.filter(**{field: member})
-        .order_by()  # a compound statement may not order its parts (SQLite refuses)
-        .values_list(Value(model._meta.label_lower, output_field=CharField()), "pk")
-        for model, field in MEMBER_LINKED_TARGETS
+        _linked_rows(model, member).values_list(
+            Value(model._meta.label_lower, output_field=CharField()), "pk"
+        )
+        for model in MEMBER_LINKED_TARGETS
     ]
     keys: dict[str, list[str]] = {}
     for label, pk in linked[0].union(*linked[1:], all=True):
         keys.setdefault(label, []).append(str(pk))
     condition = Q(target_type=Member._meta.label_lower, target_id=str(member.pk))
-    for label, ids in keys.items():
+    for model in MEMBER_LINKED_TARGETS:
+        label = model._meta.label_lower
+        ids = keys.get(label, [])
         if len(ids) > MAX_LINKED_KEYS:
-            ids = _linked_keys_subquery(label, member)
-        condition |= Q(target_type=label, target_id__in=ids)
+            # As text, like AuditEntry.target_id.
+            ids = _linked_rows(model, member).values_list(Cast("pk", CharField()), flat=True)
+        if ids:
+            condition |= Q(target_type=label, target_id__in=ids)
     return condition
-
-
-def _linked_keys_subquery(label: str, member: Member) -> QuerySet:
-    """The keys, as text like ``AuditEntry.target_id``, of the rows of kind ``label`` linked to
-    ``member``."""
-    model = next(model for model, _f in MEMBER_LINKED_TARGETS if model._meta.label_lower == label)
-    names_member = Q()
-    for other, field in MEMBER_LINKED_TARGETS:
-        if other is model:
-            names_member |= Q(**{field: member})
-    return (
-        model.objects.filter(names_member)
-        .order_by()
-        .values_list(Cast("pk", CharField()), flat=True)
-    )
 
 
 def audit_member_numbers(entries) -> dict[tuple[str, str], str]:
@@ -306,10 +300,10 @@ def audit_member_numbers(entries) -> dict[tuple[str, str], str]:
     for entry in entries:
         if entry.target_id.isdigit():
             wanted.setdefault(entry.target_type, set()).add(int(entry.target_id))
-    numbers = {}
     links = {Member._meta.label_lower: (Member, "member_no")}
-    for model, field in MEMBER_LINKED_TARGETS:
-        links.setdefault(model._meta.label_lower, (model, f"{field}__member_no"))
+    for model, fields in MEMBER_LINKED_TARGETS.items():
+        links[model._meta.label_lower] = (model, f"{fields[0]}__member_no")
+    numbers = {}
     for label, ids in wanted.items():
         if label in links:
             model, number = links[label]

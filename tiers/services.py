@@ -834,7 +834,8 @@ def tier_override_set(
     }
     current_rank = state.current_tier.rank if state.current_tier else None
     year_end = ends_on or add_years(today, 1)
-    if current_rank is None or tier.rank >= current_rank:  # it takes hold now
+    takes_hold = current_rank is None or tier.rank >= current_rank
+    if takes_hold:
         # The override holds the tier: a tier year that ends with it (domain.md).
         from_tier = state.current_tier
         state.current_tier = tier
@@ -864,7 +865,6 @@ def tier_override_set(
                     )
                 ],
             )
-    takes_hold = current_rank is None or tier.rank >= current_rank
     if kind == TierOverride.Kind.COMMITTEE or (override.message and takes_hold):
         # The member is told why (domain.md: "the member is told the reason"), in this
         # transaction: the notice exists exactly when the exceptional upgrade does. A manual
