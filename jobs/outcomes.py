@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 CHUNKS_QUEUED = "chunks_queued"
 CHUNKS_FAILED = "chunks_failed"
 OVERRIDES_ENDED = "overrides_ended"
 RUN_GOING = "run_going"
+DELIVERIES = "deliveries"
+NOMINATION = "nomination"
+SIGNIN_CODES_PURGED = "signin_codes_purged"
 
 
 def chunks_queued(*, run: int, chunks: int) -> dict:
@@ -34,6 +37,16 @@ def run_going(*, run: int) -> dict:
     return {"kind": RUN_GOING, "run": run}
 
 
+def deliveries(counts: dict[str, int]) -> dict:
+    """Notices delivered by one retry run, by the status each ended in (sent, failed, ...)."""
+    return {"kind": DELIVERIES, "counts": dict(counts)}
+
+
+def nomination(summary: dict) -> dict:
+    """The quarterly nomination's summary (``reviews.tasks.nominate_quarter``), as it is."""
+    return {"kind": NOMINATION, **summary}
+
+
 # The sentences jobs wrote before outcomes (jobs.tasks, jobs.services), read back.
 _OLD_SENTENCES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], dict]]] = [
     (
@@ -45,6 +58,17 @@ _OLD_SENTENCES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], dict]]] = 
         lambda m: chunks_failed(failed=int(m[1]), chunks=int(m[2])),
     ),
     (re.compile(r"(\d+) overrides ended"), lambda m: overrides_ended(count=int(m[1]))),
+    (
+        re.compile(r"(\d+) sign-in code requests deleted"),
+        lambda m: {"kind": SIGNIN_CODES_PURGED, "count": int(m[1])},
+    ),
+    (re.compile(r"none due"), lambda m: deliveries({})),
+    (
+        re.compile(r"\w+: \d+(?:, \w+: \d+)*"),
+        lambda m: deliveries(
+            {status: int(count) for status, count in re.findall(r"(\w+): (\d+)", m[0])}
+        ),
+    ),
 ]
 
 
@@ -69,7 +93,42 @@ def describe(outcome: dict) -> str | None:
             return ngettext("%(count)d override ended", "%(count)d overrides ended", count) % {
                 "count": count
             }
+        case {"kind": "deliveries", "counts": dict(counts)}:
+            return _deliveries_text(counts)
+        case {"kind": "nomination", "quarter": str(quarter), "cases": int(cases)}:
+            return ngettext(
+                "%(quarter)s: %(count)d member nominated",
+                "%(quarter)s: %(count)d members nominated",
+                cases,
+            ) % {"quarter": quarter, "count": cases}
+        case {"kind": "signin_codes_purged", "count": int(count)}:
+            return ngettext(
+                "%(count)d expired sign-in code request deleted",
+                "%(count)d expired sign-in code requests deleted",
+                count,
+            ) % {"count": count}
     return None
+
+
+def _deliveries_text(counts: dict) -> str | None:
+    if not counts:
+        return gettext("no notice due")
+    # Worded for a count ("2 sent", "1 to be tried again"), not the statuses' labels.
+    words = {
+        "sent": lambda n: ngettext("%(count)d sent", "%(count)d sent", n),
+        "failed": lambda n: ngettext("%(count)d failed for good", "%(count)d failed for good", n),
+        "pending": lambda n: ngettext(
+            "%(count)d to be tried again", "%(count)d to be tried again", n
+        ),
+        "sending": lambda n: ngettext("%(count)d still sending", "%(count)d still sending", n),
+        "skipped": lambda n: ngettext("%(count)d not sent", "%(count)d not sent", n),
+    }
+    parts = []
+    for status, count in counts.items():
+        if status not in words or not isinstance(count, int):
+            return None
+        parts.append(words[status](count) % {"count": count})
+    return pgettext("between the parts of a list", ", ").join(parts)
 
 
 def result_text(result: object) -> str:

@@ -266,11 +266,14 @@ def job_record_finished(kind: str, task: Task) -> JobRun:
     which may not import jobs), made from django-q2's record of the finished task. Called once
     per attempt: django-q2 saves a task again only while it has not succeeded."""
     failed = not task.success
+    # A task's outcome (a dict, ``jobs.outcomes``) is kept as data; anything else as text.
+    outcome = task.result if isinstance(task.result, dict) and not failed else None
     return JobRun.objects.create(
         kind=kind,
         status=JobRun.Status.FAILED if failed else JobRun.Status.DONE,
         started_at=task.started,
         finished_at=task.stopped,
         errors=1 if failed else 0,
-        message=str(task.result if task.result is not None else "")[-4000:],
+        outcome=outcome or {},
+        message="" if outcome else str(task.result if task.result is not None else "")[-4000:],
     )

@@ -61,20 +61,20 @@ def expire_overrides() -> dict:
     return run.outcome
 
 
-def notification_retries() -> str:
-    def deliver() -> str:
-        counts = notifications_deliver_due()
-        return ", ".join(f"{status}: {count}" for status, count in counts.items()) or "none due"
+def notification_retries() -> dict:
+    return services.job_record(
+        JobRun.Kind.NOTIFICATION_RETRIES,
+        lambda: outcomes.deliveries(notifications_deliver_due()),
+    ).outcome
 
-    return services.job_record(JobRun.Kind.NOTIFICATION_RETRIES, deliver).message
 
-
-def nominate_quarter(quarter: str | None = None) -> str:
+def nominate_quarter(quarter: str | None = None) -> dict:
     """The committee's quarterly nomination (``reviews.tasks.nominate_quarter``) with a run
     record."""
     return services.job_record(
-        JobRun.Kind.NOMINATION, lambda: str(reviews_nominate_quarter(quarter=quarter) or "done")
-    ).message
+        JobRun.Kind.NOMINATION,
+        lambda: outcomes.nomination(reviews_nominate_quarter(quarter=quarter)),
+    ).outcome
 
 
 def signin_codes_purged(task: Task) -> None:

@@ -10,9 +10,10 @@ from django.utils import timezone
 from .services import CODE_REQUESTS_KEPT_FOR, signin_codes_purge
 
 
-def purge_signin_codes() -> str:
+def purge_signin_codes() -> dict:
     """Delete the sign-in code requests the hourly limits no longer count (every code in them
     has expired); the recent ones stay, so the limits and a sign-in under way are unchanged.
-    Safe to run twice."""
+    Safe to run twice. The result is an outcome the jobs page words in the reader's language
+    (``jobs.outcomes``, which reads it by its kind)."""
     deleted = signin_codes_purge(before=timezone.now() - CODE_REQUESTS_KEPT_FOR)
-    return f"{deleted} sign-in code requests deleted"
+    return {"kind": "signin_codes_purged", "count": deleted}

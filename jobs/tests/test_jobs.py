@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import Schedule, Task
@@ -162,9 +162,9 @@ def test_the_daily_purge_of_sign_in_codes_runs_the_portal_task_and_records_its_r
     schedule = run_when_due(monkeypatch, "portal.tasks.purge_signin_codes")
 
     task = Task.objects.get(id=schedule.task)
-    assert task.success and task.result == "0 sign-in code requests deleted"
+    assert task.success and task.result == {"kind": "signin_codes_purged", "count": 0}
     run = JobRun.objects.get(kind=JobRun.Kind.SIGNIN_CODES_PURGE)
-    assert (run.status, run.message, run.errors) == ("done", task.result, 0)
+    assert (run.status, run.outcome, run.message, run.errors) == ("done", task.result, "", 0)
     assert (run.started_at, run.finished_at) == (task.started, task.stopped)
 
 
@@ -394,11 +394,13 @@ def test_the_nomination_job_nominates_the_quarter_just_ended_and_records_its_run
     veteran = MemberFactory(joined_on=day(2010, 1, 1))  # ten years and more: a loyal veteran
     quarter = str(Quarter.just_ended(timezone.localdate()))
 
-    message = tasks.nominate_quarter()
+    outcome = tasks.nominate_quarter()
 
     run = JobRun.objects.get(kind=JobRun.Kind.NOMINATION)
-    assert run.status == JobRun.Status.DONE and message == run.message
-    assert f"'quarter': '{quarter}'" in message and "'cases': 1" in message
+    assert run.status == JobRun.Status.DONE and outcome == run.outcome
+    assert (outcome["quarter"], outcome["cases"]) == (quarter, 1)
+    with translation.override("zh-hans"):
+        assert run.result_text() == f"{quarter}：提名 1 位会员"
     case = ReviewCase.objects.get(member=veteran)
     assert (case.quarter, case.profiles) == (quarter, ["loyal_veteran"])
 
@@ -414,3 +416,20 @@ def test_a_real_time_upgrade_queues_its_notice_in_the_same_transaction():
     [upgrade] = notices(member, Kind.UPGRADE)
     assert upgrade.channel == "in_app" and upgrade.status == "sent"
     assert "金卡会员" in upgrade.subject
+
+
+def test_the_delivery_retries_record_what_they_sent_in_the_readers_language(mailoutbox):
+    today = timezone.localdate()  # an older event's notice would be skipped as too old
+    member = MemberFactory(joined_on=day(2020, 1, 1), phone="", email="b@example.com")
+    member_evaluate(member=member, as_of=today - datetime.timedelta(days=1))
+    PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=today)
+    member_evaluate(member=member, as_of=today)  # the upgrade's e-mail waits for a run
+
+    outcome = tasks.notification_retries()
+    again = tasks.notification_retries()
+
+    assert outcome == {"kind": "deliveries", "counts": {"sent": 1}} and len(mailoutbox) == 1
+    first, second = JobRun.objects.filter(kind=JobRun.Kind.NOTIFICATION_RETRIES).order_by("pk")
+    assert (first.outcome, second.outcome) == (outcome, again)
+    with translation.override("zh-hans"):
+        assert (first.result_text(), second.result_text()) == ("已发送 1 条", "没有待发送的通知")

@@ -43,8 +43,36 @@ from jobs.outcomes import result_text
         ("run 12: 1 chunks queued", "run 12: 1 chunk queued", "运行记录 12：已排入 1 个分块"),
         ("2 of 4 chunks failed", "2 of 4 chunks failed", "4 个分块中有 2 个失败"),
         ("3 overrides ended", "3 overrides ended", "3 项人工调整已结束"),
+        (
+            outcomes.deliveries({"sent": 2, "pending": 1}),
+            "2 sent, 1 to be tried again",
+            "已发送 2 条，1 条待重试",
+        ),
+        (outcomes.deliveries({}), "no notice due", "没有待发送的通知"),
+        (
+            outcomes.nomination({"quarter": "2026Q3", "cases": 1, "evaluated": 40}),
+            "2026Q3: 1 member nominated",
+            "2026Q3：提名 1 位会员",
+        ),
+        (
+            {"kind": "signin_codes_purged", "count": 3},
+            "3 expired sign-in code requests deleted",
+            "已删除 3 条过期的登录验证码请求",
+        ),
+        ("sent: 2, failed: 1", "2 sent, 1 failed for good", "已发送 2 条，1 条最终失败"),
+        ("none due", "no notice due", "没有待发送的通知"),
+        (
+            "3 sign-in code requests deleted",
+            "3 expired sign-in code requests deleted",
+            "已删除 3 条过期的登录验证码请求",
+        ),
         # Anything else as it is.
-        ("sent: 2, failed: 1", "sent: 2, failed: 1", "sent: 2, failed: 1"),
+        ("sent: 2, lost: 1", "sent: 2, lost: 1", "sent: 2, lost: 1"),
+        (
+            {"kind": "deliveries", "counts": {"lost": 1}},
+            "{'kind': 'deliveries', 'counts': {'lost': 1}}",
+            "{'kind': 'deliveries', 'counts': {'lost': 1}}",
+        ),
         ({"kind": "unknown", "n": 1}, "{'kind': 'unknown', 'n': 1}", "{'kind': 'unknown', 'n': 1}"),
         (None, "", ""),
     ],

@@ -110,7 +110,7 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
             started=now,
             stopped=now,
             success=True,
-            result="3 sign-in code requests deleted",
+            result={"kind": "signin_codes_purged", "count": 3},
         )
     )
 
@@ -122,9 +122,9 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     assert "每季度特殊评审提名" in page
     assert "1 / 1" in page  # chunks done of the run
     assert "portal.tasks.purge_signin_codes" in page
-    # The run, by its kind (in the page's language), with its message.
+    # The run, by its kind, with what it did, both in the page's language.
     assert f">{JobRun.Kind.SIGNIN_CODES_PURGE.label}</a>" in page
-    assert "3 sign-in code requests deleted" in page
+    assert "已删除 3 条过期的登录验证码请求" in page
 
 
 def test_the_member_page_links_to_the_notifications(client, django_user_model, setup_data):

@@ -383,8 +383,8 @@ def test_the_daily_purge_deletes_requests_the_limits_no_longer_count_and_keeps_t
     # Expired two hours ago; expired, but within the hour the limits count; still valid.
     assert old.expires_at < recent.expires_at < now < live.expires_at
 
-    assert tasks.purge_signin_codes() == "1 sign-in code requests deleted"
-    assert tasks.purge_signin_codes() == "0 sign-in code requests deleted"
+    assert tasks.purge_signin_codes() == {"kind": "signin_codes_purged", "count": 1}
+    assert tasks.purge_signin_codes() == {"kind": "signin_codes_purged", "count": 0}
 
     assert list(SignInCode.objects.order_by("created_at")) == [recent, live]
     response = enter_code(english, sms_code())  # the member signing in meanwhile is not hurt
