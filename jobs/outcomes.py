@@ -16,6 +16,7 @@ CHUNKS_QUEUED = "chunks_queued"
 CHUNKS_FAILED = "chunks_failed"
 OVERRIDES_ENDED = "overrides_ended"
 RUN_GOING = "run_going"
+GIVEN_UP = "given_up"
 DELIVERIES = "deliveries"
 NOMINATION = "nomination"
 SIGNIN_CODES_PURGED = "signin_codes_purged"
@@ -35,6 +36,10 @@ def overrides_ended(*, count: int) -> dict:
 
 def run_going(*, run: int) -> dict:
     return {"kind": RUN_GOING, "run": run}
+
+
+def given_up(*, hours: int, chunks_left: int) -> dict:
+    return {"kind": GIVEN_UP, "hours": hours, "chunks_left": chunks_left}
 
 
 def deliveries(counts: dict[str, int]) -> dict:
@@ -93,6 +98,12 @@ def describe(outcome: dict) -> str | None:
             return ngettext("%(count)d override ended", "%(count)d overrides ended", count) % {
                 "count": count
             }
+        case {"kind": "given_up", "hours": int(hours), "chunks_left": int(left)}:
+            return ngettext(
+                "given up: not finished after %(hours)d hours; %(count)d chunk never ran",
+                "given up: not finished after %(hours)d hours; %(count)d chunks never ran",
+                left,
+            ) % {"hours": hours, "count": left}
         case {"kind": "deliveries", "counts": dict(counts)}:
             return _deliveries_text(counts)
         case {"kind": "nomination", "quarter": str(quarter), "cases": int(cases)}:

@@ -95,6 +95,7 @@ def job_start(*, kind: str, actor, enqueue: Callable[[int], None] = enqueue_chun
     if scope is None:
         raise DomainError(_("This job cannot be started from the jobs page."))
     queued: list[int] = []
+    runs_give_up()
     with transaction.atomic():
         _job_start_lock(kind)
         if selectors.unfinished_run(kind) is not None:
@@ -119,6 +120,35 @@ def job_start(*, kind: str, actor, enqueue: Callable[[int], None] = enqueue_chun
     for chunk_id in queued:
         enqueue(chunk_id)
     return run
+
+
+def runs_give_up() -> list[JobRun]:
+    """Mark failed the runs still unfinished ``selectors.RUN_GIVEN_UP_AFTER`` after they
+    started: their workers died or the broker lost their chunks, and the page must not list
+    them as running for good. Their chunks never run are marked failed too, so one delivered
+    very late is skipped instead of counted into a finished run (a chunk running at this
+    moment holds its row: it finishes first, and is left as it ended). The figures table goes
+    with the next run's start. Called before a scheduled or staff-started run."""
+    now = timezone.now()
+    given_up = []
+    with transaction.atomic():
+        stuck = JobRun.objects.select_for_update().filter(
+            finished_at__isnull=True, started_at__lt=now - selectors.RUN_GIVEN_UP_AFTER
+        )
+        for run in stuck:
+            left = run.chunks.filter(status=RecomputeChunk.Status.PENDING).update(
+                status=RecomputeChunk.Status.FAILED,
+                finished_at=now,
+                last_error="given up: its run did not finish in time",
+            )
+            run.status = JobRun.Status.FAILED
+            run.errors += left
+            hours = int(selectors.RUN_GIVEN_UP_AFTER.total_seconds() // 3600)
+            run.outcome = outcomes.given_up(hours=hours, chunks_left=left)
+            run.finished_at = now
+            run.save(update_fields=["status", "errors", "outcome", "finished_at"])
+            given_up.append(run)
+    return given_up
 
 
 def _job_start_lock(kind: str) -> None:

@@ -22,6 +22,7 @@ def _scheduled_run(kind: str, scope: str) -> dict:
     the jobs page a little earlier): it evaluates the same members as of the same day. The
     result django-q2 keeps is an outcome (``jobs.outcomes``), worded when shown."""
     today = timezone.localdate()
+    services.runs_give_up()
     going = selectors.unfinished_run(kind)
     if going is not None and going.as_of == today:
         return outcomes.run_going(run=going.pk)

@@ -95,6 +95,33 @@ def test_a_scheduled_run_waits_for_none_but_skips_when_a_run_of_today_is_going(t
     assert JobRun.objects.filter(kind=kind, as_of=today).exists()
 
 
+def test_a_run_left_unfinished_for_hours_is_marked_failed_by_the_next_scheduled_run():
+    MemberFactory(joined_on=day(2025, 1, 1))
+    long_ago = timezone.now() - datetime.timedelta(hours=7)
+    stuck = JobRun.objects.create(
+        kind=JobRun.Kind.RECOMPUTE, started_at=long_ago, as_of=day(2026, 6, 1)
+    )
+    done = RecomputeChunk.objects.create(run=stuck, first_id=1, last_id=10, status="done")
+    lost = RecomputeChunk.objects.create(run=stuck, first_id=11, last_id=None)
+    recent = JobRun.objects.create(kind=JobRun.Kind.NOMINATION, started_at=timezone.now())
+
+    assert tasks.nightly_recompute()["kind"] == "chunks_queued"
+
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.errors, stuck.finished_at is not None) == ("failed", 1, True)
+    assert stuck.outcome == {"kind": "given_up", "hours": 6, "chunks_left": 1}
+    with translation.override("zh-hans"):
+        assert stuck.result_text() == "已放弃：6 小时后仍未结束；1 个分块从未运行"
+    for row in (done, lost, recent):
+        row.refresh_from_db()
+    assert (done.status, lost.status) == ("done", "failed")
+    assert recent.status == "running"  # a run of minutes is left alone
+    # Its lost chunk, delivered at last, is not counted into the finished run.
+    assert services.recompute_chunk_run(chunk_id=lost.pk) == f"chunk {lost.pk} already failed"
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.evaluated, stuck.chunks_done) == ("failed", 0, 0)
+
+
 # --- Schedules --------------------------------------------------------------------------------
 
 
