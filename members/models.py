@@ -6,9 +6,15 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Right
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import fen_to_yuan
+
+# What ``members.privacy`` puts in place of an erased member's name and number: stored in one
+# language for every reader, shown in each reader's (``Member.display_name``).
+ERASED_NAME = "[erased]"
+ERASED_PREFIX = "ERASED-"
 
 
 class Member(models.Model):
@@ -51,7 +57,14 @@ class Member(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_no} {self.name}"
+        return f"{self.member_no} {self.display_name}"
+
+    @property
+    def display_name(self) -> str:
+        """The name for pages: an erased member's placeholder in the reader's language."""
+        if self.name == ERASED_NAME and self.member_no.startswith(ERASED_PREFIX):
+            return gettext("[erased]")
+        return self.name
 
     @property
     def takes_part(self) -> bool:

@@ -41,11 +41,9 @@ from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from loyalty.spreadsheet import csv_safe
 
-from .models import Member
+from .models import ERASED_NAME, ERASED_PREFIX, Member
 from .services import member_lock
 
-ERASED_NAME = "[erased]"
-ERASED_PREFIX = "ERASED-"
 OTHER_MEMBER = "(another member)"
 # Keys whose values are personal data in audit snapshots of a member.
 PERSONAL_KEYS = frozenset({"member_no", "name", "phone", "email", "birthday"})

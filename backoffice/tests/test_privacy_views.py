@@ -189,6 +189,11 @@ def test_erasing_keeps_tier_state_history_and_evaluation_and_is_audited(login_as
     entry = AuditEntry.objects.get(action="member.privacy_erase")
     assert entry.actor.username == "ops_lead"
     assert entry.after["reason"] == "PIPL ticket 2026-17"
+    # The placeholder is stored once, and shown in each reader's language.
+    assert "<h1>[erased] " in response.content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(response.redirect_chain[-1][0]).content.decode()
+    assert "<h1>[已删除] " in page and "[erased]" not in page
 
 
 def test_an_erased_member_still_counts_in_the_next_recompute(login_as, member):
