@@ -237,6 +237,17 @@ def message_check(message: str) -> None:
             )
 
 
+def _message_to_send(message: str) -> str:
+    """The case's message, unless it names a tier: one frozen when voting opened before
+    messages were checked could name another tier than the one granted, so the member gets the
+    tier-free thanks instead (the notice names the tier granted)."""
+    try:
+        message_check(message)
+    except DomainError:
+        return _("Thank you for your support.")
+    return message
+
+
 def _transition(case: ReviewCase, from_state: str, actor, note: str = "") -> None:
     CaseTransition.objects.create(
         case=case, from_state=from_state, to_state=case.state, actor=_user(actor), note=note
@@ -670,7 +681,7 @@ def _approve(
         ends_on=add_months(today, case.validity_months),
         actor=actor,
         kind=TierOverride.Kind.COMMITTEE,
-        message=case.message,
+        message=_message_to_send(case.message),
         today=today,
     )
     case.state = ReviewCase.State.APPROVED

@@ -395,6 +395,20 @@ def test_approval_grants_the_tier_as_a_committee_override_with_history(case, vot
     assert change.override == override and change.actor == voters["customer_service"]
 
 
+def test_an_older_message_naming_a_tier_in_a_case_already_voting_is_not_sent(case, voters):
+    # Voting opened before messages were checked; the proposal is frozen since. Gold is granted.
+    ReviewCase.objects.filter(pk=case.pk).update(message="特别授予您铂金会员资格")
+
+    case = approve(case, voters)
+
+    assert case.granted_tier.code == "gold"
+    assert case.override.message == "Thank you for your support."
+    notice = Notification.objects.get(
+        member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP
+    )
+    assert "铂金" not in notice.body and "金卡会员" in notice.body
+
+
 def test_the_uplift_counts_from_the_qualified_tier_on_the_day_of_the_decision(case, voters):
     # Between nomination (Silver) and decision the member qualifies for Gold: +1 is Platinum.
     PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
