@@ -219,14 +219,16 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
 
     Every request counts against the limits, whether or not the number is a member's, and the
     caller answers the same either way: the page does not tell who is a member. A pause of
-    password sign-in does not stop codes: codes have limits of their own."""
+    password sign-in does not stop codes: codes have limits of their own. A number on several
+    memberships gets a text without a code (a code could not tell which membership signs in)
+    saying how to sign in instead."""
     phone = normalise_phone(phone)
     now = timezone.now()
     code = None
     with transaction.atomic():
         _check_code_limits(phone, client_ip, now)
         members = members_with_phone(phone)
-        if members:
+        if len(members) == 1:
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         SignInCode.objects.create(
             phone=phone,
@@ -244,6 +246,15 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
                 "Do not share it with anyone."
             )
             % {"code": code, "minutes": minutes},
+        )
+    elif members:
+        send_sms(
+            phone,
+            _(
+                "A member sign-in code was requested for this number, but it belongs to more "
+                "than one membership, so no code can be sent. Please sign in with your member "
+                "number and password, or ask customer service."
+            ),
         )
     return phone
 

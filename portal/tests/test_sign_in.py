@@ -197,13 +197,42 @@ def test_at_most_twenty_codes_an_hour_per_address_whatever_the_numbers(english, 
     assert [phone for phone, _text in sms.outbox] == [PHONE]
 
 
-def test_a_phone_on_several_memberships_is_asked_to_use_a_password(english, member):
-    MemberFactory(phone="+86 13800138000")
+def test_a_phone_on_several_memberships_gets_a_text_without_a_code_saying_what_to_do(
+    english, member
+):
+    MemberFactory(member_no="M0000002", phone="+86 13800138000")
 
-    response = sign_in_with_code(english)
+    response = request_code(english)
+
+    assert response.status_code == 302 and response.url == reverse("portal:login_code")
+    ((phone, text),) = sms.outbox
+    assert phone == PHONE and not re.search(r"\d{6}", text)
+    assert "it belongs to more than one membership, so no code can be sent" in text
+    assert "sign in with your member number and password, or ask customer service" in text
+    assert SignInCode.objects.get().code_hash == ""  # counted for the limits all the same
+    assert MEMBER_KEY not in english.session
+
+
+def test_a_phone_that_became_shared_after_its_code_was_sent_is_asked_to_use_a_password(
+    english, member
+):
+    request_code(english)
+    MemberFactory(member_no="M0000002", phone="+86 13800138000")
+
+    response = enter_code(english, sms_code())
 
     assert "This number belongs to more than one membership" in response.content.decode()
     assert MEMBER_KEY not in english.session
+
+
+def test_the_text_to_a_shared_phone_is_in_chinese_for_a_chinese_page(client, member):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    MemberFactory(member_no="M0000002", phone="13800138000")
+
+    request_code(client)
+
+    ((_phone, text),) = sms.outbox
+    assert "该手机号对应多个会员账户，无法发送验证码" in text
 
 
 def test_the_code_text_says_how_long_it_is_valid(english, member):
