@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.password_validation import (
+    UserAttributeSimilarityValidator,
+    get_default_password_validators,
+    validate_password,
+)
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import formats, timezone
@@ -378,6 +382,25 @@ def member_password_sign_in(*, identifier: str, password: str) -> Member:
     return outcome.member
 
 
+MEMBER_ATTRIBUTES = ("member_no", "name", "phone", "email")
+
+
+def _member_password_validators() -> list:
+    """The site's password validators, with the similarity check looking at what a member has
+    (by default it looks at a staff user's username and names, which a member lacks)."""
+    site = get_default_password_validators()
+    similarity = next(
+        (v for v in site if isinstance(v, UserAttributeSimilarityValidator)),
+        UserAttributeSimilarityValidator(),
+    )
+    return [
+        UserAttributeSimilarityValidator(
+            user_attributes=MEMBER_ATTRIBUTES, max_similarity=similarity.max_similarity
+        ),
+        *(v for v in site if not isinstance(v, UserAttributeSimilarityValidator)),
+    ]
+
+
 @transaction.atomic
 def member_password_set(
     *, member: Member, password: str, current_password: str | None = None
@@ -389,7 +412,7 @@ def member_password_set(
         account.has_password and check_password(current_password, account.password)
     ):
         raise SignInError(_("The current password is not right."))
-    validate_password(password)
+    validate_password(password, user=member, password_validators=_member_password_validators())
     had_password = account.has_password
     account.password = make_password(password)
     account.password_changed_at = timezone.now()

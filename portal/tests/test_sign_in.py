@@ -408,6 +408,20 @@ def test_a_weak_or_mistyped_password_is_refused(signed_in, member):
     assert not MemberAccount.objects.get(member=member).has_password
 
 
+@pytest.mark.parametrize(
+    ("password", "attribute"),
+    [("M0000001", "member number"), ("+8613800138000", "phone"), ("wang@example.com", "email")],
+)
+def test_a_password_like_the_members_own_details_is_refused(signed_in, member, password, attribute):
+    Member.objects.filter(pk=member.pk).update(email="wang@example.com")
+    url = reverse("portal:password", args=[member.member_no])
+
+    response = signed_in.post(url, {"new_password": password, "new_password_again": password})
+
+    assert f"The password is too similar to the {attribute}." in response.content.decode()
+    assert not MemberAccount.objects.get(member=member).has_password
+
+
 def test_after_a_password_sign_in_changing_it_needs_the_current_one(english, member):
     with_password(member)
     sign_in_with_password(english, "M0000001")
