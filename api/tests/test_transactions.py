@@ -153,7 +153,7 @@ def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
     ("data", "field", "message"),
     [
         (refund("R1", "T1", "100.01"), "detail", "more than its amount 100.00"),
-        (refund("R1", "NOPE", "1.00"), "detail", "Refund of unknown purchase NOPE"),
+        (refund("R1", "NOPE", "1.00"), "refund_of", "Refund of unknown purchase NOPE"),
         ({**refund("R1", "T1", "1.00"), "refund_of": ""}, "refund_of", "must name the purchase"),
         (purchase("T2", refund_of="T1"), "refund_of", "Only a refund names a purchase"),
         (purchase("T2", amount="12.345"), "amount", "more than 2 decimal places"),
@@ -162,7 +162,7 @@ def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
         (purchase("T2", amount="-5"), "amount", "not positive"),
         (purchase("T2", amount=12.5), "amount", "as a string"),
         (purchase("T2", amount="0"), "amount", "not positive"),
-        (purchase("T2", days_ago=-3), "detail", "cannot be dated in the future"),
+        (purchase("T2", days_ago=-3), "occurred_at", "cannot be dated in the future"),
         ({**purchase("T2"), "occurred_at": "yesterday"}, "occurred_at", "neither a date"),
         ({**purchase("T2"), "kind": "gift"}, "kind", "not a valid choice"),
     ],
@@ -177,6 +177,35 @@ def test_bad_transactions_are_refused_with_a_reason_and_write_nothing(
     reason = response.json()[field]
     assert message in (reason if isinstance(reason, str) else reason[0])
     assert Transaction.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (purchase("T2", days_ago=-3), "occurred_at", "交易的日期不能晚于今天。"),
+        (refund("R1", "NOPE", "1.00"), "refund_of", "退款对应的消费 NOPE 不存在。"),
+    ],
+)
+def test_a_rule_about_one_field_answers_under_that_field_in_the_requests_language(
+    make_client, member, data, field, message
+):
+    api = make_client(language="zh-hans")
+
+    response = api.post("/api/v1/transactions/", data, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+
+
+def test_a_batch_item_refused_by_a_rule_about_one_field_names_the_field(api, member):
+    items = [purchase("B1"), purchase("B2", days_ago=-3)]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "occurred_at": ["A transaction cannot be dated in the future."]
+    }
+    assert not Transaction.objects.exists()
 
 
 def test_a_transaction_for_an_unknown_member_is_404(api):
