@@ -252,7 +252,7 @@ def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_item(api, member
     body = response.json()
     assert body["index"] == 3
     assert "more than 2 decimal places" in body["errors"]["amount"][0]
-    assert "Item 3" in body["detail"]
+    assert "Item 4 (index 3) was refused" in body["detail"]
     assert not Transaction.objects.exists()
 
 
@@ -273,6 +273,41 @@ def test_a_batch_item_conflicting_with_a_stored_transaction_is_a_409(api, member
     response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
     assert response.status_code == 409 and response.json()["index"] == 1
     assert list(Transaction.objects.values_list("external_id", flat=True)) == ["T1"]
+
+
+def test_a_refused_batch_item_is_counted_from_one_in_chinese_too(make_client, member):
+    items = [purchase("B1"), purchase("B2", amount="-5")]
+    response = make_client(language="zh-hans").post(
+        "/api/v1/transactions/batch/", {"transactions": items}, format="json"
+    )
+
+    assert response.status_code == 400 and response.json()["index"] == 1
+    assert response.json()["detail"] == "第 2 项（索引 1）被拒绝；未记录任何数据。"
+
+
+def test_an_external_id_repeated_in_a_batch_with_other_data_is_a_400_naming_both_items(api, member):
+    items = [purchase("B1"), purchase("B2"), purchase("B1", amount="1.00")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["index"] == 2 and "Item 3 (index 2) was refused" in body["detail"]
+    assert body["errors"] == {
+        "external_id": [
+            "External id B1 was already given to item 1 (index 0) of this batch, "
+            "with different data."
+        ]
+    }
+    assert not Transaction.objects.exists()
+
+
+def test_an_external_id_repeated_in_a_batch_with_the_same_data_is_recorded_once(api, member):
+    items = [purchase("B1"), purchase("B1")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 201
+    assert (response.json()["created"], response.json()["already_recorded"]) == (1, 1)
+    assert Transaction.objects.count() == 1
 
 
 def test_a_batch_naming_an_unknown_member_names_the_item(api, member):
