@@ -313,7 +313,7 @@ BATCH_REFUSED = OpenApiResponse(
         OpenApiExample(
             "A bad item",
             value={
-                "detail": "Item 3 was refused; nothing was recorded.",
+                "detail": "Item 4 (index 3) was refused; nothing was recorded.",
                 "index": 3,
                 "errors": {"amount": ['amount "-5" is not positive']},
             },
@@ -322,7 +322,7 @@ BATCH_REFUSED = OpenApiResponse(
         OpenApiExample(
             "A conflicting item",
             value={
-                "detail": "Item 0 was refused; nothing was recorded.",
+                "detail": "Item 1 (index 0) was refused; nothing was recorded.",
                 "index": 0,
                 "errors": {"detail": "External id T1 was already recorded with different data."},
             },

@@ -26,7 +26,8 @@ class Conflict(APIException):
 
 
 class BatchItemRefused(APIException):
-    """One item of a batch is bad: nothing was written; the body names the item."""
+    """One item of a batch is bad: nothing was written; the body names the item, counted from 1
+    in the message, with its index (from 0) in the message and in ``index``."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "batch_item_refused"
@@ -35,7 +36,8 @@ class BatchItemRefused(APIException):
         super().__init__()
         self.status_code = status_code
         self.detail = {
-            "detail": _("Item %(index)d was refused; nothing was recorded.") % {"index": index},
+            "detail": _("Item %(number)d (index %(index)d) was refused; nothing was recorded.")
+            % {"number": index + 1, "index": index},
             "index": index,
             "errors": errors,
         }

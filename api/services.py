@@ -124,6 +124,31 @@ class BatchItemError(Exception):
         self.error = error
 
 
+_SAME_TRANSACTION = ("member_no", "kind", "amount", "occurred_at", "refund_of")
+
+
+def _repeated_with_other_data(items: list[dict]) -> None:
+    """An external id given twice in one batch must carry the same data both times (then the
+    second is a repeat); otherwise the batch contradicts itself, which is a bad request, not a
+    conflict with anything recorded."""
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        external_id = item["external_id"].strip()
+        earlier = first_seen.setdefault(external_id, index)
+        if earlier != index and any(items[earlier][key] != item[key] for key in _SAME_TRANSACTION):
+            raise BatchItemError(
+                index,
+                DomainError(
+                    _(
+                        "External id %(id)s was already given to item %(number)d (index "
+                        "%(index)d) of this batch, with different data."
+                    )
+                    % {"id": external_id, "number": earlier + 1, "index": earlier},
+                    field="external_id",
+                ),
+            )
+
+
 @transaction.atomic
 def transactions_record_batch(
     *, items: list[dict], members: dict[str, Member], actor=None
@@ -132,7 +157,9 @@ def transactions_record_batch(
     nothing, then evaluate each member with something new once, in the same transaction: the
     same end state as recording them one by one with ``tiers.actions.transaction_record``, at a
     third of the queries. Items are dicts of ``transaction_create``'s arguments plus
-    ``member_no``; ``members`` maps every item's member number to its member."""
+    ``member_no``; ``members`` maps every item's member number to its member. An external id
+    repeated within the batch with other data refuses the batch before anything is done."""
+    _repeated_with_other_data(items)
     # Lock every member of the batch up front, in one order, so two batches naming the same
     # members wait for each other instead of deadlocking.
     list(

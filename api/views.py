@@ -166,7 +166,8 @@ class MemberDetail(APIView):
             if new_type is not None and new_type != member_type(member):
                 if new_type == "experience" or member.status != Member.Status.EXPERIENCE:
                     raise DomainError(
-                        _("Only an experience member can become a regular member here.")
+                        _("Only an experience member can become a regular member here."),
+                        field="member_type",
                     )
                 actions.member_convert(member=member, actor=request.user)
         member = member_with_tier(member.member_no)
@@ -334,10 +335,11 @@ class TransactionBatch(APIView):
                 actor=request.user,
             )
         except BatchItemError as refused:
+            error = refused.error
             raise BatchItemRefused(
                 index=refused.index,
-                errors={"detail": str(refused.error)},
-                status_code=409 if isinstance(refused.error, ConflictError) else 400,
+                errors={error.field: [str(error)]} if error.field else {"detail": str(error)},
+                status_code=409 if isinstance(error, ConflictError) else 400,
             ) from None
         created_count = sum(created for _txn, created in recorded)
         transactions = [txn for txn, _created in recorded]

@@ -43,8 +43,11 @@ def _amount_fen(amount: Decimal | str) -> int:
 
 
 def _not_in_future(moment: datetime.datetime, what: str) -> None:
+    """``moment`` is every caller's ``occurred_at``, the field the refusal names."""
     if moment > timezone.now() + FUTURE_TOLERANCE:
-        raise DomainError(_("%(what)s cannot be dated in the future.") % {"what": what})
+        raise DomainError(
+            _("%(what)s cannot be dated in the future.") % {"what": what}, field="occurred_at"
+        )
 
 
 def _local_date(moment: datetime.datetime) -> datetime.date:
@@ -285,7 +288,9 @@ def transaction_create(
             raise DomainError(_("A refund must name the purchase it refunds."))
         purchase = Transaction.objects.filter(external_id=refund_of.strip()).first()
         if purchase is None or purchase.kind != Transaction.Kind.PURCHASE:
-            raise DomainError(_("Refund of unknown purchase %(id)s.") % {"id": refund_of})
+            raise DomainError(
+                _("Refund of unknown purchase %(id)s.") % {"id": refund_of}, field="refund_of"
+            )
     elif refund_of:
         raise DomainError(_("Only a refund names a purchase."))
     data = {

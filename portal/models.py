@@ -3,8 +3,6 @@ or the admin, because nothing here can make ``request.user`` anything but anonym
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib.auth.hashers import is_password_usable
 from django.db import models
 from django.utils import timezone
@@ -13,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 class MemberAccount(models.Model):
     """A member's sign-in state: an optional password (set after a first sign-in with an SMS
-    code), the last sign-in and the count of failures that locks the account for a while."""
+    code), the last sign-in and the count of password failures that pauses password sign-in for
+    a while (SMS codes still work)."""
 
     member = models.OneToOneField(
         "members.Member",
@@ -40,9 +39,6 @@ class MemberAccount(models.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password) and is_password_usable(self.password)
-
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and now < self.locked_until
 
 
 class SignInCode(models.Model):

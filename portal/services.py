@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.password_validation import (
+    UserAttributeSimilarityValidator,
+    get_default_password_validators,
+    validate_password,
+)
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -36,6 +41,9 @@ CODES_PER_ADDRESS_PER_HOUR = 20
 RESEND_AFTER = timedelta(seconds=60)
 FAILURES_BEFORE_LOCK = 5
 LOCKED_FOR = timedelta(minutes=15)
+# Password failures for an identifier that is no member's are counted in the cache, and forgotten
+# after this long without another failure (a member's count stays until a sign-in succeeds).
+STRANGER_FAILURES_KEPT_FOR = timedelta(days=1)
 HOUR = timedelta(hours=1)
 # Code requests are kept as long as the hourly limits count them, and no longer: they hold phone
 # numbers (PIPL: no longer than needed). Every code in an older request has expired.
@@ -89,11 +97,11 @@ def members_with_phone(phone: str) -> list[Member]:
 # --- Accounts -------------------------------------------------------------------------------
 
 
-def _locked_message(account: MemberAccount) -> str:
-    until = formats.time_format(timezone.localtime(account.locked_until), "H:i")
+def _locked_message(locked_until: datetime) -> str:
+    until = formats.time_format(timezone.localtime(locked_until), "H:i")
     return _(
-        "Too many wrong passwords or codes: this account is locked until %(time)s. "
-        "Try again then, or ask customer service."
+        "Too many wrong passwords: password sign-in is paused until %(time)s. "
+        "Meanwhile you can sign in with an SMS code."
     ) % {"time": until}
 
 
@@ -121,6 +129,34 @@ def _record_failure(account: MemberAccount, now: datetime) -> None:
             after={"locked_until": account.locked_until.isoformat()},
         )
     account.save(update_fields=["failed_attempts", "locked_until"])
+
+
+# Password failures for an identifier that is no member's (an unknown member number, a phone on
+# no membership or on several) count and pause just like a member's, so the answer never tells
+# who is a member. They live in the shared cache under an HMAC of the identifier, not in clear.
+
+
+def _stranger_key(identifier: str) -> str:
+    try:
+        normalised = normalise_phone(identifier)
+    except SignInError:
+        normalised = identifier.strip()
+    digest = salted_hmac("portal.password-failures", normalised, algorithm="sha256").hexdigest()
+    return f"portal.password-failures.{digest}"
+
+
+def _stranger_locked_until(key: str) -> datetime | None:
+    return (cache.get(key) or {}).get("locked_until")
+
+
+def _stranger_record_failure(key: str, now: datetime) -> datetime | None:
+    """Count one failure; the end of the pause it starts, if it starts one."""
+    state = cache.get(key) or {"failures": 0, "locked_until": None}
+    state["failures"] += 1
+    if state["failures"] >= FAILURES_BEFORE_LOCK:
+        state = {"failures": 0, "locked_until": now + LOCKED_FOR}
+    cache.set(key, state, timeout=STRANGER_FAILURES_KEPT_FOR.total_seconds())
+    return state["locked_until"]
 
 
 def _record_success(account: MemberAccount, now: datetime) -> None:
@@ -186,30 +222,25 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
     """Send a one-time code to ``phone`` if it is a member's; return the normalised number.
 
     Every request counts against the limits, whether or not the number is a member's, and the
-    caller answers the same either way: the page does not tell who is a member."""
+    caller answers the same either way: the page does not tell who is a member. A pause of
+    password sign-in does not stop codes: codes have limits of their own. A number on several
+    memberships gets a text without a code (a code could not tell which membership signs in)
+    saying how to sign in instead."""
     phone = normalise_phone(phone)
     now = timezone.now()
     code = None
-    error = None
     with transaction.atomic():
         _check_code_limits(phone, client_ip, now)
         members = members_with_phone(phone)
-        member = _single_member(members)
-        account = MemberAccount.objects.filter(member=member).first() if member else None
-        if account is not None and account.is_locked(now):
-            error = _locked_message(account)
-        else:
-            if members:
-                code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-            SignInCode.objects.create(
-                phone=phone,
-                client_ip=client_ip,
-                code_hash=_code_hash(phone, code) if code else "",
-                created_at=now,
-                expires_at=now + CODE_VALID_FOR,
-            )
-    if error:
-        raise SignInError(error)
+        if len(members) == 1:
+            code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        SignInCode.objects.create(
+            phone=phone,
+            client_ip=client_ip,
+            code_hash=_code_hash(phone, code) if code else "",
+            created_at=now,
+            expires_at=now + CODE_VALID_FOR,
+        )
     if code:
         minutes = int(CODE_VALID_FOR.total_seconds() // 60)
         send_sms(
@@ -219,6 +250,15 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
                 "Do not share it with anyone."
             )
             % {"code": code, "minutes": minutes},
+        )
+    elif members:
+        send_sms(
+            phone,
+            _(
+                "A member sign-in code was requested for this number, but it belongs to more "
+                "than one membership, so no code can be sent. Please sign in with your member "
+                "number and password, or ask customer service."
+            ),
         )
     return phone
 
@@ -241,18 +281,11 @@ def _verify_code(phone: str, code: str, now: datetime) -> _Outcome:
         return _Outcome(error=stale)
     if row.attempts >= WRONG_CODES_PER_CODE:
         return _Outcome(error=stale)
-    members = members_with_phone(phone)
-    member = _single_member(members)
-    account = _account_for_update(member) if member else None
-    if account is not None and account.is_locked(now):
-        return _Outcome(error=_locked_message(account))
     if not constant_time_compare(row.code_hash, _code_hash(phone, code.strip())):
+        # Wrong codes are limited per code, not counted against the password: a stranger who
+        # knows the number must not be able to pause the member's password sign-in.
         row.attempts += 1
         row.save(update_fields=["attempts"])
-        if account is not None:
-            _record_failure(account, now)
-            if account.is_locked(now):
-                return _Outcome(error=_locked_message(account))
         left = WRONG_CODES_PER_CODE - row.attempts
         if left <= 0:
             return _Outcome(error=_("Too many wrong codes. Please request a new one."))
@@ -266,6 +299,8 @@ def _verify_code(phone: str, code: str, now: datetime) -> _Outcome:
         )
     row.used_at = now
     row.save(update_fields=["used_at"])
+    members = members_with_phone(phone)
+    member = _single_member(members)
     if member is None:
         if members:
             return _Outcome(
@@ -277,7 +312,8 @@ def _verify_code(phone: str, code: str, now: datetime) -> _Outcome:
         return _Outcome(error=_("No membership has this number any more."))
     if member.status == Member.Status.BLACKLISTED:
         return _Outcome(error=_revoked_message())
-    _record_success(account, now)
+    # Proof of the phone ends a pause of password sign-in, too.
+    _record_success(_account_for_update(member), now)
     return _Outcome(member=member)
 
 
@@ -309,15 +345,20 @@ def _member_for_identifier(identifier: str) -> Member | None:
 def _verify_password(identifier: str, password: str, now: datetime) -> _Outcome:
     member = _member_for_identifier(identifier)
     account = _account_for_update(member) if member else None
-    if account is not None and account.is_locked(now):
-        return _Outcome(error=_locked_message(account))
+    stranger = _stranger_key(identifier) if account is None else ""
+    locked_until = account.locked_until if account else _stranger_locked_until(stranger)
+    if locked_until is not None and now < locked_until:
+        return _Outcome(error=_locked_message(locked_until))
     has_password = account is not None and account.has_password
     stored = account.password if has_password else _dummy_hash()
     if not check_password(password, stored) or not has_password:
         if account is not None:
             _record_failure(account, now)
-            if account.is_locked(now):
-                return _Outcome(error=_locked_message(account))
+            locked_until = account.locked_until
+        else:
+            locked_until = _stranger_record_failure(stranger, now)
+        if locked_until is not None and now < locked_until:
+            return _Outcome(error=_locked_message(locked_until))
         return _Outcome(
             error=_(
                 "The member number or phone, or the password, is not right. "
@@ -331,13 +372,33 @@ def _verify_password(identifier: str, password: str, now: datetime) -> _Outcome:
 
 
 def member_password_sign_in(*, identifier: str, password: str) -> Member:
-    """The member with this member number (or phone) and password. Five failures in a row lock
-    the account for fifteen minutes."""
+    """The member with this member number (or phone) and password. Five failures in a row pause
+    password sign-in for that identifier for fifteen minutes, whether or not it is a member's;
+    SMS codes still work meanwhile."""
     with transaction.atomic():
         outcome = _verify_password(identifier, password, timezone.now())
     if outcome.error:
         raise SignInError(outcome.error)
     return outcome.member
+
+
+MEMBER_ATTRIBUTES = ("member_no", "name", "phone", "email")
+
+
+def _member_password_validators() -> list:
+    """The site's password validators, with the similarity check looking at what a member has
+    (by default it looks at a staff user's username and names, which a member lacks)."""
+    site = get_default_password_validators()
+    similarity = next(
+        (v for v in site if isinstance(v, UserAttributeSimilarityValidator)),
+        UserAttributeSimilarityValidator(),
+    )
+    return [
+        UserAttributeSimilarityValidator(
+            user_attributes=MEMBER_ATTRIBUTES, max_similarity=similarity.max_similarity
+        ),
+        *(v for v in site if not isinstance(v, UserAttributeSimilarityValidator)),
+    ]
 
 
 @transaction.atomic
@@ -351,7 +412,7 @@ def member_password_set(
         account.has_password and check_password(current_password, account.password)
     ):
         raise SignInError(_("The current password is not right."))
-    validate_password(password)
+    validate_password(password, user=member, password_validators=_member_password_validators())
     had_password = account.has_password
     account.password = make_password(password)
     account.password_changed_at = timezone.now()

@@ -125,6 +125,9 @@ def test_the_joined_date_cannot_be_changed_and_an_experience_member_can_be_conve
 
     back = api.patch("/api/v1/members/M1/", {"member_type": "experience"}, format="json")
     assert back.status_code == 400
+    assert back.json() == {
+        "member_type": ["Only an experience member can become a regular member here."]
+    }
 
 
 def test_reverse_names_match_the_documented_paths():

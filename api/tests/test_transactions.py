@@ -153,7 +153,7 @@ def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
     ("data", "field", "message"),
     [
         (refund("R1", "T1", "100.01"), "detail", "more than its amount 100.00"),
-        (refund("R1", "NOPE", "1.00"), "detail", "Refund of unknown purchase NOPE"),
+        (refund("R1", "NOPE", "1.00"), "refund_of", "Refund of unknown purchase NOPE"),
         ({**refund("R1", "T1", "1.00"), "refund_of": ""}, "refund_of", "must name the purchase"),
         (purchase("T2", refund_of="T1"), "refund_of", "Only a refund names a purchase"),
         (purchase("T2", amount="12.345"), "amount", "more than 2 decimal places"),
@@ -162,7 +162,7 @@ def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
         (purchase("T2", amount="-5"), "amount", "not positive"),
         (purchase("T2", amount=12.5), "amount", "as a string"),
         (purchase("T2", amount="0"), "amount", "not positive"),
-        (purchase("T2", days_ago=-3), "detail", "cannot be dated in the future"),
+        (purchase("T2", days_ago=-3), "occurred_at", "cannot be dated in the future"),
         ({**purchase("T2"), "occurred_at": "yesterday"}, "occurred_at", "neither a date"),
         ({**purchase("T2"), "kind": "gift"}, "kind", "not a valid choice"),
     ],
@@ -177,6 +177,35 @@ def test_bad_transactions_are_refused_with_a_reason_and_write_nothing(
     reason = response.json()[field]
     assert message in (reason if isinstance(reason, str) else reason[0])
     assert Transaction.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (purchase("T2", days_ago=-3), "occurred_at", "交易的日期不能晚于今天。"),
+        (refund("R1", "NOPE", "1.00"), "refund_of", "退款对应的消费 NOPE 不存在。"),
+    ],
+)
+def test_a_rule_about_one_field_answers_under_that_field_in_the_requests_language(
+    make_client, member, data, field, message
+):
+    api = make_client(language="zh-hans")
+
+    response = api.post("/api/v1/transactions/", data, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+
+
+def test_a_batch_item_refused_by_a_rule_about_one_field_names_the_field(api, member):
+    items = [purchase("B1"), purchase("B2", days_ago=-3)]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "occurred_at": ["A transaction cannot be dated in the future."]
+    }
+    assert not Transaction.objects.exists()
 
 
 def test_a_transaction_for_an_unknown_member_is_404(api):
@@ -223,7 +252,7 @@ def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_item(api, member
     body = response.json()
     assert body["index"] == 3
     assert "more than 2 decimal places" in body["errors"]["amount"][0]
-    assert "Item 3" in body["detail"]
+    assert "Item 4 (index 3) was refused" in body["detail"]
     assert not Transaction.objects.exists()
 
 
@@ -244,6 +273,41 @@ def test_a_batch_item_conflicting_with_a_stored_transaction_is_a_409(api, member
     response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
     assert response.status_code == 409 and response.json()["index"] == 1
     assert list(Transaction.objects.values_list("external_id", flat=True)) == ["T1"]
+
+
+def test_a_refused_batch_item_is_counted_from_one_in_chinese_too(make_client, member):
+    items = [purchase("B1"), purchase("B2", amount="-5")]
+    response = make_client(language="zh-hans").post(
+        "/api/v1/transactions/batch/", {"transactions": items}, format="json"
+    )
+
+    assert response.status_code == 400 and response.json()["index"] == 1
+    assert response.json()["detail"] == "第 2 项（索引 1）被拒绝；未记录任何数据。"
+
+
+def test_an_external_id_repeated_in_a_batch_with_other_data_is_a_400_naming_both_items(api, member):
+    items = [purchase("B1"), purchase("B2"), purchase("B1", amount="1.00")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["index"] == 2 and "Item 3 (index 2) was refused" in body["detail"]
+    assert body["errors"] == {
+        "external_id": [
+            "External id B1 was already given to item 1 (index 0) of this batch, "
+            "with different data."
+        ]
+    }
+    assert not Transaction.objects.exists()
+
+
+def test_an_external_id_repeated_in_a_batch_with_the_same_data_is_recorded_once(api, member):
+    items = [purchase("B1"), purchase("B1")]
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 201
+    assert (response.json()["created"], response.json()["already_recorded"]) == (1, 1)
+    assert Transaction.objects.count() == 1
 
 
 def test_a_batch_naming_an_unknown_member_names_the_item(api, member):

@@ -1,11 +1,14 @@
 """Members sign in with an SMS code or a password: codes expire, work once and are limited per
-phone and per address; wrong tries lock the account; members never reach staff pages."""
+phone and per address; wrong passwords pause password sign-in (for members and strangers
+alike), never SMS codes; members never reach staff pages."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 from django.utils import timezone
@@ -152,8 +155,7 @@ def test_five_wrong_codes_use_the_code_up(english, member):
         response = enter_code(english, wrong)
         assert f"{tries_left} tr" in response.content.decode()
     response = enter_code(english, wrong)
-    assert "locked" in response.content.decode()  # five failures lock the account, too
-    MemberAccount.objects.update(locked_until=None)
+    assert "Too many wrong codes. Please request a new one." in response.content.decode()
     response = enter_code(english, code)
 
     assert "This code has expired or was already used" in response.content.decode()
@@ -195,13 +197,42 @@ def test_at_most_twenty_codes_an_hour_per_address_whatever_the_numbers(english, 
     assert [phone for phone, _text in sms.outbox] == [PHONE]
 
 
-def test_a_phone_on_several_memberships_is_asked_to_use_a_password(english, member):
-    MemberFactory(phone="+86 13800138000")
+def test_a_phone_on_several_memberships_gets_a_text_without_a_code_saying_what_to_do(
+    english, member
+):
+    MemberFactory(member_no="M0000002", phone="+86 13800138000")
 
-    response = sign_in_with_code(english)
+    response = request_code(english)
+
+    assert response.status_code == 302 and response.url == reverse("portal:login_code")
+    ((phone, text),) = sms.outbox
+    assert phone == PHONE and not re.search(r"\d{6}", text)
+    assert "it belongs to more than one membership, so no code can be sent" in text
+    assert "sign in with your member number and password, or ask customer service" in text
+    assert SignInCode.objects.get().code_hash == ""  # counted for the limits all the same
+    assert MEMBER_KEY not in english.session
+
+
+def test_a_phone_that_became_shared_after_its_code_was_sent_is_asked_to_use_a_password(
+    english, member
+):
+    request_code(english)
+    MemberFactory(member_no="M0000002", phone="+86 13800138000")
+
+    response = enter_code(english, sms_code())
 
     assert "This number belongs to more than one membership" in response.content.decode()
     assert MEMBER_KEY not in english.session
+
+
+def test_the_text_to_a_shared_phone_is_in_chinese_for_a_chinese_page(client, member):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    MemberFactory(member_no="M0000002", phone="13800138000")
+
+    request_code(client)
+
+    ((_phone, text),) = sms.outbox
+    assert "该手机号对应多个会员账户，无法发送验证码" in text
 
 
 def test_the_code_text_says_how_long_it_is_valid(english, member):
@@ -235,16 +266,29 @@ def test_a_wrong_password_and_an_unknown_member_get_the_same_answer(english, mem
     assert message in wrong and message in unknown
 
 
-def test_five_wrong_passwords_lock_the_account_with_a_clear_message(english, member):
+PAUSED = "Too many wrong passwords: password sign-in is paused until"
+
+
+def paused_message(response) -> str:
+    """The pause message of a page, with its time replaced, so two pages compare."""
+    match = re.search(
+        rf"{PAUSED} \d\d:\d\d\. Meanwhile you can sign in with an SMS code\.",
+        response.content.decode(),
+    )
+    assert match, response.content.decode()
+    return re.sub(r"\d\d:\d\d", "HH:MM", match.group(0))
+
+
+def test_five_wrong_passwords_pause_password_sign_in_with_a_clear_message(english, member):
     with_password(member)
     for _ in range(4):
         sign_in_with_password(english, "M0000001", "not-it")
 
     response = sign_in_with_password(english, "M0000001", "not-it")
 
-    assert "this account is locked until" in response.content.decode()
+    paused_message(response)
     right = sign_in_with_password(english, "M0000001")
-    assert "this account is locked until" in right.content.decode()
+    paused_message(right)
     assert MEMBER_KEY not in english.session
     assert AuditEntry.objects.filter(action="portal.account_locked").count() == 1
 
@@ -252,15 +296,66 @@ def test_five_wrong_passwords_lock_the_account_with_a_clear_message(english, mem
     assert sign_in_with_password(english, "M0000001").status_code == 302
 
 
-def test_a_locked_account_gets_no_code_either(english, member):
+@pytest.mark.parametrize("stranger", ["M9999999", "139 0000 0000"])
+def test_a_stranger_identifier_is_paused_with_the_same_message_as_a_member(
+    english, member, stranger
+):
+    with_password(member)
+    for _ in range(4):
+        sign_in_with_password(english, "M0000001", "not-it")
+        assert PAUSED not in sign_in_with_password(english, stranger).content.decode()
+
+    as_member = sign_in_with_password(english, "M0000001", "not-it")
+    as_stranger = sign_in_with_password(english, stranger)
+
+    assert paused_message(as_stranger) == paused_message(as_member)
+    assert paused_message(sign_in_with_password(english, stranger))
+    # Only the real account is audited; the stranger's count is not a member's.
+    assert AuditEntry.objects.filter(action="portal.account_locked").count() == 1
+
+
+def test_the_pause_is_explained_in_chinese(client, member):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    for _ in range(5):
+        response = sign_in_with_password(client, "M9999999")
+
+    assert "密码错误次数过多：密码登录已暂停至" in response.content.decode()
+    assert "您可以用短信验证码登录" in response.content.decode()
+
+
+def test_a_stranger_phone_is_counted_whatever_its_format(english, member):
+    for spelling in ["13900000000", "139 0000 0000", "+86 139-0000-0000", "13900000000"]:
+        sign_in_with_password(english, spelling)
+
+    assert paused_message(sign_in_with_password(english, "0086 13900000000"))
+    assert PAUSED not in sign_in_with_password(english, "13900000001").content.decode()
+
+
+def test_a_paused_password_does_not_stop_sign_in_with_a_code(english, member):
     with_password(member)
     for _ in range(5):
         sign_in_with_password(english, "M0000001", "not-it")
 
     response = request_code(english)
 
-    assert "this account is locked until" in response.content.decode()
-    assert sms.outbox == []
+    assert response.status_code == 302 and response.url == reverse("portal:login_code")
+    assert [phone for phone, _text in sms.outbox] == [PHONE]
+    assert enter_code(english, sms_code()).status_code == 302
+    assert english.session[MEMBER_KEY] == member.pk
+    # The code proved the phone: the pause of password sign-in is over.
+    english.post(reverse("portal:logout"))
+    assert sign_in_with_password(english, "M0000001").status_code == 302
+
+
+def test_wrong_codes_never_pause_password_sign_in(english, member):
+    with_password(member)
+    request_code(english)
+    wrong = "000000" if sms_code() != "000000" else "111111"
+    for _ in range(services.WRONG_CODES_PER_CODE):
+        enter_code(english, wrong)
+
+    assert MemberAccount.objects.get(member=member).failed_attempts == 0
+    assert sign_in_with_password(english, "M0000001").status_code == 302
 
 
 def test_a_success_clears_the_count_of_failures(english, member):
@@ -310,6 +405,20 @@ def test_a_weak_or_mistyped_password_is_refused(signed_in, member):
 
     assert "This password is entirely numeric." in weak.content.decode()
     assert "The two passwords differ." in mistyped.content.decode()
+    assert not MemberAccount.objects.get(member=member).has_password
+
+
+@pytest.mark.parametrize(
+    ("password", "attribute"),
+    [("M0000001", "member number"), ("+8613800138000", "phone"), ("wang@example.com", "email")],
+)
+def test_a_password_like_the_members_own_details_is_refused(signed_in, member, password, attribute):
+    Member.objects.filter(pk=member.pk).update(email="wang@example.com")
+    url = reverse("portal:password", args=[member.member_no])
+
+    response = signed_in.post(url, {"new_password": password, "new_password_again": password})
+
+    assert f"The password is too similar to the {attribute}." in response.content.decode()
     assert not MemberAccount.objects.get(member=member).has_password
 
 
