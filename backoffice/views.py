@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import TemplateView
 
-from loyalty.confirm import confirmation_token, confirmed_payload
+from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_contact
 from loyalty.spreadsheet import csv_safe
@@ -219,21 +220,30 @@ class MemberActionView(StaffView, View):
         return self._render(member, form, token=token, summary=self.summary(form))
 
     def _confirmed(self, member, token: str):
-        payload = confirmed_payload(token, salt=CONFIRM_SALT)
-        if payload is None:
-            messages.error(self.request, _("The confirmation expired or is not valid; try again."))
-            return self._render(member, self.form_class(initial=self.initial(member)))
-        if (payload["a"], payload["m"], payload["u"]) != (
-            self.action,
-            member.pk,
-            self.request.user.pk,
-        ):
-            raise PermissionDenied
-        form = self.form_class(payload["d"])
-        if not form.is_valid():
-            return self._render(member, form)
+        # The token is marked used in the action's transaction: a refused action leaves it
+        # unused, so Back and Confirm may try again; a done one refuses a second Confirm.
         try:
-            self.perform(member, form.cleaned_data, payload.get("f") or "")
+            with transaction.atomic():
+                payload = confirmation_use(token, salt=CONFIRM_SALT)
+                if payload is None:
+                    messages.error(
+                        self.request, _("The confirmation expired or is not valid; try again.")
+                    )
+                    return self._render(member, self.form_class(initial=self.initial(member)))
+                if (payload["a"], payload["m"], payload["u"]) != (
+                    self.action,
+                    member.pk,
+                    self.request.user.pk,
+                ):
+                    raise PermissionDenied
+                form = self.form_class(payload["d"])
+                if not form.is_valid():
+                    transaction.set_rollback(True)
+                    return self._render(member, form)
+                self.perform(member, form.cleaned_data, payload.get("f") or "")
+        except ConfirmationUsed as exc:
+            messages.error(self.request, str(exc))
+            return self._render(member, self.form_class(initial=self.initial(member)))
         except DomainError as exc:
             form.add_error(None, str(exc))
             return self._render(member, form)
@@ -503,26 +513,35 @@ class BulkView(StaffView, View):
             raise PermissionDenied
 
     def _apply(self, token: str):
-        payload = confirmed_payload(token, salt=BULK_CONFIRM_SALT)
-        if payload is None:
-            messages.error(self.request, _("The confirmation expired or is not valid; try again."))
-            return self._render(forms.BulkForm())
-        if payload["u"] != self.request.user.pk:
-            raise PermissionDenied
-        self._check(payload["action"])
-        tier = Tier.objects.get(code=payload["tier"]) if payload["tier"] else None
-        ends_on = datetime.date.fromisoformat(payload["ends_on"]) if payload["ends_on"] else None
         try:
-            applied = bulk.bulk_apply(
-                action=payload["action"],
-                member_nos=payload["numbers"],
-                confirmed=payload["confirmed"],
-                reason=payload["reason"],
-                tier=tier,
-                ends_on=ends_on,
-                evidence=payload["evidence"],
-                actor=self.request.user,
-            )
+            # Marked used in the batch's transaction, as for an action on one member.
+            with transaction.atomic():
+                payload = confirmation_use(token, salt=BULK_CONFIRM_SALT)
+                if payload is None:
+                    messages.error(
+                        self.request, _("The confirmation expired or is not valid; try again.")
+                    )
+                    return self._render(forms.BulkForm())
+                if payload["u"] != self.request.user.pk:
+                    raise PermissionDenied
+                self._check(payload["action"])
+                tier = Tier.objects.get(code=payload["tier"]) if payload["tier"] else None
+                ends_on = (
+                    datetime.date.fromisoformat(payload["ends_on"]) if payload["ends_on"] else None
+                )
+                applied = bulk.bulk_apply(
+                    action=payload["action"],
+                    member_nos=payload["numbers"],
+                    confirmed=payload["confirmed"],
+                    reason=payload["reason"],
+                    tier=tier,
+                    ends_on=ends_on,
+                    evidence=payload["evidence"],
+                    actor=self.request.user,
+                )
+        except ConfirmationUsed as exc:
+            messages.error(self.request, str(exc))
+            return self._render(forms.BulkForm())
         except DomainError as exc:
             form = forms.BulkForm(
                 initial={

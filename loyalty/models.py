@@ -65,3 +65,18 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("the audit log is append-only: entries cannot be deleted")
+
+
+class UsedConfirmation(models.Model):
+    """The nonce of a confirmation page that was confirmed (loyalty.confirm), so that the same
+    page confirmed again does nothing. Rows live no longer than the tokens they name."""
+
+    nonce = models.CharField(_("nonce"), max_length=64, primary_key=True)
+    used_at = models.DateTimeField(_("used at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("used confirmation")
+        verbose_name_plural = _("used confirmations")
+
+    def __str__(self) -> str:
+        return self.nonce

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from backoffice import bulk
 from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
 from tiers.models import Tier, TierOverride
@@ -127,3 +128,19 @@ def test_bulk_blacklisting_needs_the_blacklist_permission(as_role, members):
     )
 
     assert response.status_code == 403
+
+
+def test_confirming_a_batch_twice_applies_it_once_and_says_the_confirmation_was_used(
+    as_role, members
+):
+    client = as_role("ops")
+    preview = client.post(
+        URL, {"action": "override", "member_numbers": "B1 B2", "tier": "gold", "reason": "活动"}
+    )
+    client.post(URL, {"confirm_token": token_of(preview)})
+
+    again = client.post(URL, {"confirm_token": token_of(preview)})
+
+    assert "This confirmation was already used" in again.content.decode()
+    assert TierOverride.objects.count() == 2
+    assert AuditEntry.objects.filter(action="tier.override.manual").count() == 2

@@ -14,8 +14,9 @@ from django.utils import timezone
 from loyalty.models import AuditEntry
 from members.models import BlacklistEntry, Member, Referral, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory
-from tiers.models import TierChange, TierOverride
-from tiers.services import tiers_recompute
+from notifications.models import Notification
+from tiers.models import Tier, TierChange, TierOverride
+from tiers.services import tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -296,3 +297,39 @@ def test_a_role_without_the_permission_sees_no_button_and_gets_403(as_role, silv
     for name in ("override", "blacklist", "transaction", "reevaluate", "convert"):
         assert client.get(url(name, "S001")).status_code == 403
         assert client.post(url(name, "S001"), {"reason": "x"}).status_code == 403
+
+
+def test_confirming_the_same_page_twice_overrides_once_and_says_it_was_used(as_role, silver_member):
+    client = as_role("ops")
+    data = {"tier": "gold", "message": "感谢您的支持", "reason": "VIP 客户投诉补偿"}
+    token = token_of(client.post(url("override", "S001"), data))
+    client.post(url("override", "S001"), {"confirm_token": token})
+    notices = Notification.objects.filter(member=silver_member).count()
+
+    again = client.post(url("override", "S001"), {"confirm_token": token}, follow=True)
+
+    assert "This confirmation was already used" in again.content.decode()
+    assert TierOverride.objects.filter(member=silver_member).count() == 1
+    assert notices > 0 and Notification.objects.filter(member=silver_member).count() == notices
+    assert AuditEntry.objects.filter(action="tier.override.manual").count() == 1
+
+
+def test_a_confirmation_refused_by_the_service_stays_unused_and_can_be_confirmed_again(
+    as_role, silver_member
+):
+    client = as_role("ops")
+    token = token_of(client.post(url("override_end", "S001"), {"reason": "活动结束"}))
+
+    refused = client.post(url("override_end", "S001"), {"confirm_token": token})
+    assert "This member has no open override." in refused.content.decode()
+    tier_override_set(
+        member=silver_member,
+        tier=Tier.objects.get(code="gold"),
+        reason="活动",
+        ends_on=None,
+        actor=client.user,
+    )
+    done = client.post(url("override_end", "S001"), {"confirm_token": token})
+
+    assert done.status_code == 302
+    assert TierOverride.objects.get(member=silver_member).end_reason == "活动结束"
