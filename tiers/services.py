@@ -1161,14 +1161,34 @@ def _benefit_record(benefit: Benefit) -> dict:
     return record
 
 
+def tier_name_taken(*, tier: Tier, field: str, name: str) -> str:
+    """Why ``name`` cannot be ``tier``'s ``field`` (``name_zh`` or ``name_en``): the message
+    when another tier already has it (English compared without case), else "". Members tell
+    tiers apart by name only, on every page and notice."""
+    lookup = "name_en__iexact" if field == "name_en" else "name_zh"
+    other = Tier.objects.exclude(pk=tier.pk).filter(**{lookup: name.strip()}).first()
+    if other is None:
+        return ""
+    return _("“%(name)s” is already the name of another tier (%(tier)s).") % {
+        "name": name.strip(),
+        "tier": other.name,
+    }
+
+
 @transaction.atomic
 def tier_rename(*, tier: Tier, name_zh: str, name_en: str, actor) -> Tier:
     """Rename a tier in both languages (its code and rank never change: rules are keyed by
-    code and ordered by rank)."""
-    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    code and ordered by rank). No two tiers share a name in either language."""
+    # Every tier's row (five), locked: two renames at once cannot both take one free name.
+    list(Tier.objects.select_for_update().order_by("pk"))
+    tier = Tier.objects.get(pk=tier.pk)
     name_zh, name_en = name_zh.strip(), name_en.strip()
     if not name_zh or not name_en:
         raise DomainError(_("A tier needs a Chinese and an English name."))
+    for language_field, name in (("name_zh", name_zh), ("name_en", name_en)):
+        taken = tier_name_taken(tier=tier, field=language_field, name=name)
+        if taken:
+            raise DomainError(taken)
     before = {"name_zh": tier.name_zh, "name_en": tier.name_en}
     if before == {"name_zh": name_zh, "name_en": name_en}:
         return tier

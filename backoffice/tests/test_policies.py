@@ -89,6 +89,19 @@ def active() -> TierPolicy:
     return TierPolicy.objects.get(version=1)
 
 
+def tier_form_data(client, url: str) -> dict:
+    """The tier page's form as drawn: names, then every benefit row (and the empty new one)."""
+    page = client.get(url)
+    names, formset = page.context["names"], page.context["benefits"]
+    data = {name: names[name].value() for name in names.fields}
+    data.update({f"benefit-{k}": v for k, v in formset.management_form.initial.items()})
+    for i, form in enumerate(formset.forms):
+        for name in ("id", "position", "kind", "value", "title_zh", "title_en"):
+            value = form[name].value()
+            data[f"benefit-{i}-{name}"] = "" if value is None else value
+    return data
+
+
 def with_gold_spend(rules: dict, minimum: str) -> dict:
     rules = copy.deepcopy(rules)
     rules["gold"]["any"][0]["min"] = minimum
@@ -667,6 +680,37 @@ def test_renaming_a_tier_is_audited(owner):
     assert (gold.name_zh, gold.name_en) == ("黄金会员", "Gold plus")
     entry = AuditEntry.objects.get(action="tier.rename")
     assert entry.before == {"name_zh": "金卡会员", "name_en": "Gold"}
+
+
+@pytest.mark.parametrize(
+    ("name_zh", "name_en"),
+    [("铂金会员", "Gold"), ("金卡会员", "platinum "), ("钻石会员", "DIAMOND")],
+)
+def test_a_tier_cannot_take_another_tiers_name(owner, name_zh, name_en):
+    gold = Tier.objects.get(code="gold")
+
+    with pytest.raises(DomainError, match="already the name of another tier"):
+        tier_rename(tier=gold, name_zh=name_zh, name_en=name_en, actor=owner)
+
+    gold.refresh_from_db()
+    assert (gold.name_zh, gold.name_en) == ("金卡会员", "Gold")
+    assert not AuditEntry.objects.filter(action="tier.rename").exists()
+
+
+def test_the_tier_page_refuses_another_tiers_name_at_the_field(login_as):
+    client = login_as("policy_owner")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("backoffice:tier_edit", args=["gold"])
+    data = tier_form_data(client, url)
+    data.update(name_zh="铂金会员", name_en="gold")
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    names = response.context["names"]
+    assert names.errors["name_zh"] == ["“铂金会员”已是另一个等级（铂金会员）的名称。"]
+    assert "name_en" not in names.errors  # its own name, in another case
+    assert Tier.objects.get(code="gold").name_zh == "金卡会员"
 
 
 def test_a_discount_is_entered_as_zhe_and_stored_as_the_percent_paid(login_as):
