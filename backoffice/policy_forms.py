@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from tiers import engine
 from tiers.models import Benefit, Tier, TierPolicy
 from tiers.policy import PolicyError, form_path
+from tiers.services import tier_name_taken
 from tiers.templatetags.tier_display import METRIC_LABELS
 
 from .forms import date_input
@@ -271,6 +272,19 @@ class TierNamesForm(forms.ModelForm):
     class Meta:
         model = Tier
         fields = ("name_zh", "name_en")
+
+    def _clean_name(self, field: str) -> str:
+        name = self.cleaned_data[field]
+        taken = tier_name_taken(tier=self.instance, field=field, name=name)
+        if taken:
+            raise forms.ValidationError(taken)
+        return name
+
+    def clean_name_zh(self) -> str:
+        return self._clean_name("name_zh")
+
+    def clean_name_en(self) -> str:
+        return self._clean_name("name_en")
 
 
 class BenefitForm(forms.ModelForm):

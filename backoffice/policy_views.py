@@ -269,20 +269,27 @@ class TierEditView(StaffPermissionMixin, TemplateView):
     def _forms(self, data=None):
         names = TierNamesForm(data, instance=Tier.objects.get(pk=self.tier.pk))
         benefits = BenefitFormSet(data, queryset=self.tier.benefits.all(), prefix="benefit")
-        return names, benefits
+        reason = ReasonForm(data)
+        return names, benefits, reason
 
     def get(self, request, *args, **kwargs):
-        names, benefits = self._forms()
-        return self.render_to_response(self.get_context_data(names=names, benefits=benefits))
+        names, benefits, reason = self._forms()
+        return self.render_to_response(
+            self.get_context_data(names=names, benefits=benefits, reason=reason)
+        )
 
     def post(self, request, *args, **kwargs):
-        names, benefits = self._forms(request.POST)
-        if names.is_valid() and benefits.is_valid():
+        names, benefits, reason = self._forms(request.POST)
+        # Each form validated, so every mistake is marked at once.
+        valid = [form.is_valid() for form in (names, benefits, reason)]
+        if all(valid):
+            why = reason.cleaned_data["reason"]
             try:
                 services.tier_rename(
                     tier=self.tier,
                     name_zh=names.cleaned_data["name_zh"],
                     name_en=names.cleaned_data["name_en"],
+                    reason=why,
                     actor=request.user,
                 )
                 for form in benefits.forms:
@@ -291,6 +298,7 @@ class TierEditView(StaffPermissionMixin, TemplateView):
                     services.benefit_save(
                         tier=self.tier,
                         benefit=form.instance if form.instance.pk else None,
+                        reason=why,
                         actor=request.user,
                         **{name: form.cleaned_data[name] for name in BENEFIT_FIELDS},
                     )
@@ -300,7 +308,7 @@ class TierEditView(StaffPermissionMixin, TemplateView):
                 messages.success(request, _("Tier and benefits saved."))
                 return redirect("backoffice:tier_list")
         return self.render_to_response(
-            self.get_context_data(names=names, benefits=benefits), status=400
+            self.get_context_data(names=names, benefits=benefits, reason=reason), status=400
         )
 
     def get_context_data(self, **kwargs):

@@ -1,6 +1,7 @@
 """Staff pages for PIPL privacy requests about one member: export everything held (JSON or
 CSV) and erase the personal data, after a confirmation step with a reason. The work is done in
-members/privacy.py; these views check permissions, validate and call it."""
+members/privacy.py and, for the erasure (which also covers the member's notices),
+notifications/privacy.py; these views check permissions, validate and call them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.views.generic import FormView, TemplateView
 from loyalty.exceptions import DomainError
 from members import privacy
 from members.models import Member
+from notifications import privacy as notification_privacy
 
 EXPORT = "members.export_member_data"
 ERASE = "members.erase_member_data"
@@ -114,7 +116,7 @@ class EraseView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            member = privacy.member_erase(
+            member = notification_privacy.member_erase(
                 member=self.member, reason=form.cleaned_data["reason"], actor=self.request.user
             )
         except DomainError as exc:

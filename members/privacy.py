@@ -20,6 +20,9 @@ Erasure (decided for this project, see README "Privacy requests"):
 - the personal values in the audit entries about the member are blanked (loyalty.audit_redact);
 - free-text staff notes (blacklist reasons, override reasons) are kept: write no contact data
   in them.
+The member's notices (sent and unsent, with the name in their text) are in ``notifications``,
+above this app: the erasure staff run is ``notifications.privacy.member_erase``, which calls
+``member_erase`` here and then clears the notices.
 """
 
 from __future__ import annotations

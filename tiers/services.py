@@ -1161,14 +1161,43 @@ def _benefit_record(benefit: Benefit) -> dict:
     return record
 
 
+def tier_name_taken(*, tier: Tier, field: str, name: str) -> str:
+    """Why ``name`` cannot be ``tier``'s ``field`` (``name_zh`` or ``name_en``): the message
+    when another tier already has it (English compared without case), else "". Members tell
+    tiers apart by name only, on every page and notice."""
+    lookup = "name_en__iexact" if field == "name_en" else "name_zh"
+    other = Tier.objects.exclude(pk=tier.pk).filter(**{lookup: name.strip()}).first()
+    if other is None:
+        return ""
+    return _("“%(name)s” is already the name of another tier (%(tier)s).") % {
+        "name": name.strip(),
+        "tier": other.name,
+    }
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    return reason
+
+
 @transaction.atomic
-def tier_rename(*, tier: Tier, name_zh: str, name_en: str, actor) -> Tier:
+def tier_rename(*, tier: Tier, name_zh: str, name_en: str, reason: str, actor) -> Tier:
     """Rename a tier in both languages (its code and rank never change: rules are keyed by
-    code and ordered by rank)."""
-    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    code and ordered by rank), with a reason kept in the audit entry. No two tiers share a
+    name in either language."""
+    reason = _reason(reason)
+    # Every tier's row (five), locked: two renames at once cannot both take one free name.
+    list(Tier.objects.select_for_update().order_by("pk"))
+    tier = Tier.objects.get(pk=tier.pk)
     name_zh, name_en = name_zh.strip(), name_en.strip()
     if not name_zh or not name_en:
         raise DomainError(_("A tier needs a Chinese and an English name."))
+    for language_field, name in (("name_zh", name_zh), ("name_en", name_en)):
+        taken = tier_name_taken(tier=tier, field=language_field, name=name)
+        if taken:
+            raise DomainError(taken)
     before = {"name_zh": tier.name_zh, "name_en": tier.name_en}
     if before == {"name_zh": name_zh, "name_en": name_en}:
         return tier
@@ -1179,18 +1208,21 @@ def tier_rename(*, tier: Tier, name_zh: str, name_en: str, actor) -> Tier:
         action="tier.rename",
         target=tier,
         before=before,
-        after={"name_zh": name_zh, "name_en": name_en},
+        after={"name_zh": name_zh, "name_en": name_en, "reason": reason},
     )
     return tier
 
 
 @transaction.atomic
-def benefit_save(*, tier: Tier, actor, benefit: Benefit | None = None, **fields) -> Benefit:
-    """Add a benefit to a tier, or change one (``benefit``). A discount's value is the percent
-    of the price paid (92 = 9.2折)."""
+def benefit_save(
+    *, tier: Tier, reason: str, actor, benefit: Benefit | None = None, **fields
+) -> Benefit:
+    """Add a benefit to a tier, or change one (``benefit``), with a reason kept in the audit
+    entry. A discount's value is the percent of the price paid (92 = 9.2折)."""
     unknown = set(fields) - set(_BENEFIT_FIELDS)
     if unknown:
         raise TypeError(f"not a benefit field: {', '.join(sorted(unknown))}")
+    reason = _reason(reason)
     if benefit is None:
         before = None
         benefit = Benefit(tier=tier)
@@ -1213,16 +1245,14 @@ def benefit_save(*, tier: Tier, actor, benefit: Benefit | None = None, **fields)
         action="benefit.create" if before is None else "benefit.update",
         target=benefit,
         before=before,
-        after=after,
+        after={**after, "reason": reason},
     )
     return benefit
 
 
 @transaction.atomic
 def benefit_delete(*, benefit: Benefit, reason: str, actor) -> None:
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(_("A reason is required."))
+    reason = _reason(reason)
     benefit = Benefit.objects.select_for_update().select_related("tier").get(pk=benefit.pk)
     audit_record(
         actor=actor,

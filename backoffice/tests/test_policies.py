@@ -89,6 +89,19 @@ def active() -> TierPolicy:
     return TierPolicy.objects.get(version=1)
 
 
+def tier_form_data(client, url: str) -> dict:
+    """The tier page's form as drawn: names, then every benefit row (and the empty new one)."""
+    page = client.get(url)
+    names, formset = page.context["names"], page.context["benefits"]
+    data = {name: names[name].value() for name in names.fields}
+    data.update({f"benefit-{k}": v for k, v in formset.management_form.initial.items()})
+    for i, form in enumerate(formset.forms):
+        for name in ("id", "position", "kind", "value", "title_zh", "title_en"):
+            value = form[name].value()
+            data[f"benefit-{i}-{name}"] = "" if value is None else value
+    return data
+
+
 def with_gold_spend(rules: dict, minimum: str) -> dict:
     rules = copy.deepcopy(rules)
     rules["gold"]["any"][0]["min"] = minimum
@@ -661,12 +674,46 @@ def test_the_publish_form_refuses_a_date_inside_the_notice_period(login_as, owne
 def test_renaming_a_tier_is_audited(owner):
     gold = Tier.objects.get(code="gold")
 
-    tier_rename(tier=gold, name_zh="黄金会员", name_en="Gold plus", actor=owner)
+    with pytest.raises(DomainError, match="reason"):
+        tier_rename(tier=gold, name_zh="黄金会员", name_en="Gold plus", reason=" ", actor=owner)
+    tier_rename(tier=gold, name_zh="黄金会员", name_en="Gold plus", reason="品牌升级", actor=owner)
 
     gold.refresh_from_db()
     assert (gold.name_zh, gold.name_en) == ("黄金会员", "Gold plus")
     entry = AuditEntry.objects.get(action="tier.rename")
     assert entry.before == {"name_zh": "金卡会员", "name_en": "Gold"}
+    assert entry.after["reason"] == "品牌升级"
+
+
+@pytest.mark.parametrize(
+    ("name_zh", "name_en"),
+    [("铂金会员", "Gold"), ("金卡会员", "platinum "), ("钻石会员", "DIAMOND")],
+)
+def test_a_tier_cannot_take_another_tiers_name(owner, name_zh, name_en):
+    gold = Tier.objects.get(code="gold")
+
+    with pytest.raises(DomainError, match="already the name of another tier"):
+        tier_rename(tier=gold, name_zh=name_zh, name_en=name_en, reason="x", actor=owner)
+
+    gold.refresh_from_db()
+    assert (gold.name_zh, gold.name_en) == ("金卡会员", "Gold")
+    assert not AuditEntry.objects.filter(action="tier.rename").exists()
+
+
+def test_the_tier_page_refuses_another_tiers_name_at_the_field(login_as):
+    client = login_as("policy_owner")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("backoffice:tier_edit", args=["gold"])
+    data = tier_form_data(client, url)
+    data.update(name_zh="铂金会员", name_en="gold")
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    names = response.context["names"]
+    assert names.errors["name_zh"] == ["“铂金会员”已是另一个等级（铂金会员）的名称。"]
+    assert "name_en" not in names.errors  # its own name, in another case
+    assert Tier.objects.get(code="gold").name_zh == "金卡会员"
 
 
 def test_a_discount_is_entered_as_zhe_and_stored_as_the_percent_paid(login_as):
@@ -684,6 +731,7 @@ def test_a_discount_is_entered_as_zhe_and_stored_as_the_percent_paid(login_as):
     discount = next(i for i, f in enumerate(formset.forms) if f.instance.kind == "discount")
     assert data[f"benefit-{discount}-value"] == Decimal("9.2")
     data[f"benefit-{discount}-value"] = "8.8"
+    data["reason"] = "618 促销"
 
     response = client.post(url, data)
 
@@ -692,12 +740,48 @@ def test_a_discount_is_entered_as_zhe_and_stored_as_the_percent_paid(login_as):
     assert benefit.value == Decimal("88")
     entry = AuditEntry.objects.get(action="benefit.update")
     assert (entry.before["value"], entry.after["value"]) == ("92.00", "88.0")
+    assert entry.after["reason"] == "618 促销"
+
+
+def test_the_tier_page_saves_nothing_without_a_reason(login_as):
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["gold"])
+    data = tier_form_data(client, url)
+    new = len([k for k in data if k.endswith("-title_en")]) - 1
+    data.update(name_en="Gold plus", reason=" ")
+    data.update({f"benefit-{new}-position": "9", f"benefit-{new}-kind": "service"})
+    data.update({f"benefit-{new}-title_zh": "专属客服", f"benefit-{new}-title_en": "Personal"})
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    assert "reason" in response.context["reason"].errors
+    assert Tier.objects.get(code="gold").name_en == "Gold"
+    assert not Benefit.objects.filter(title_en="Personal").exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_renaming_and_adding_a_benefit_on_the_tier_page_record_the_reason(login_as):
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["gold"])
+    data = tier_form_data(client, url)
+    new = len([k for k in data if k.endswith("-title_en")]) - 1
+    data.update(name_en="Gold plus", reason="2026 年权益调整")
+    data.update({f"benefit-{new}-position": "9", f"benefit-{new}-kind": "service"})
+    data.update({f"benefit-{new}-title_zh": "专属客服", f"benefit-{new}-title_en": "Personal"})
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    reasons = dict(AuditEntry.objects.values_list("action", "after__reason"))
+    assert reasons == {"tier.rename": "2026 年权益调整", "benefit.create": "2026 年权益调整"}
 
 
 def test_a_discount_outside_zero_to_ten_zhe_is_refused(owner):
     with pytest.raises(DomainError, match="between 0.1折 and 9.99折"):
         benefit_save(
             tier=Tier.objects.get(code="gold"),
+            reason="x",
             actor=owner,
             kind="discount",
             value=Decimal("120"),

@@ -16,6 +16,8 @@ from loyalty.roles import ROLES
 from members import privacy
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory
+from notifications.models import Notification
+from notifications.tests.test_notifications import queue_upgrade
 from tiers.models import MemberEvaluation, MemberTier, TierChange
 from tiers.services import tiers_recompute
 
@@ -202,3 +204,26 @@ def test_an_erased_member_still_counts_in_the_next_recompute(login_as, member):
     summary = tiers_recompute(as_of=datetime.date(2026, 7, 31))
 
     assert summary.evaluated == 1
+
+
+def test_erasing_clears_the_members_notices_and_stops_the_unsent_ones(login_as, member):
+    queue_upgrade(member)
+    assert Notification.objects.filter(member=member, body__contains="赵六").exists()
+    assert Notification.objects.filter(member=member, status="pending").count() == 2
+    client = login_as("ops_lead")
+
+    client.post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}),
+        {"reason": "PIPL ticket 2026-17", "confirm_member_no": MEMBER_NO},
+    )
+
+    erased = Member.objects.get(pk=member.pk)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(
+        reverse("jobs:member_notifications", kwargs={"member_no": erased.member_no})
+    ).content.decode()
+    assert "此消息已应会员要求删除" in page
+    for personal in ("赵六", "13512345678", "zhao@example.com"):
+        assert personal not in page
+    assert not Notification.objects.filter(member=member, status="pending").exists()
+    assert Notification.objects.filter(member=member, status="skipped").count() == 2

@@ -113,7 +113,9 @@ def test_a_tier_renamed_between_two_purchases_is_named_anew_in_the_next_notice(s
         actions.transaction_record, member=member, kind="purchase", occurred_at=now_minus(1)
     )
     record(external_id="POS-1", amount=Decimal("5000.00"))
-    tier_rename(tier=tier("gold"), name_zh="金卡尊享会员", name_en="Gold Plus", actor=staff)
+    tier_rename(
+        tier=tier("gold"), name_zh="金卡尊享会员", name_en="Gold Plus", reason="改名", actor=staff
+    )
 
     record(external_id="POS-2", amount=Decimal("15000.00"))
 
