@@ -38,7 +38,7 @@ class Command(BaseCommand):
         progress = self.stderr.write if options["verbosity"] >= 1 else None
         try:
             if kind == LEGACY_KIND:
-                result = legacy_tiers_import(path)
+                result = legacy_tiers_import(path, encoding=encoding, progress=progress)
             else:
                 result = import_csv(kind, path, progress=progress, encoding=encoding)
         except ImportFailed as exc:
