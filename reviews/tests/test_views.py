@@ -369,6 +369,15 @@ def test_the_confirmation_shows_the_tier_the_approval_grants(client, a_case, in_
     ).exists()
 
 
+def test_the_change_button_reads_as_a_verb_in_chinese_and_english(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    assert re.search(r'id="change-decision">([^<]*)<', page.content.decode())[1] == "修改"
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    assert re.search(r'id="change-decision">([^<]*)<', page.content.decode())[1] == "Change"
+
+
 def _holds_platinum(member) -> None:
     tier_override_set(
         member=member,
