@@ -176,8 +176,10 @@ def _detect_encoding(sample: bytes) -> str | None:
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8-sig"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if not sample[: exc.start].isascii():
+            # UTF-8 text first, then something else: GB18030 would garble the UTF-8 part.
+            return None
     try:
         codecs.getincrementaldecoder(_GB)().decode(sample, final=False)
         return _GB
@@ -185,15 +187,19 @@ def _detect_encoding(sample: bytes) -> str | None:
         return None
 
 
-def _first_undecodable_line(path: Path, encoding: str) -> int:
+def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:
+    """The line of the first byte that does not decode, and whether every byte before that
+    byte is ASCII (then nothing read so far would read differently in another encoding)."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    ascii_before = True
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 decoder.decode(raw)
-            except UnicodeDecodeError:
-                return number
-    return 1
+            except UnicodeDecodeError as exc:
+                return number, ascii_before and raw[: exc.start].isascii()
+            ascii_before = ascii_before and raw.isascii()
+    return 1, ascii_before
 
 
 def _decodes_as(path: Path, encoding: str) -> bool:
@@ -210,12 +216,20 @@ def _decodes_as(path: Path, encoding: str) -> bool:
 
 def _not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+    line, ascii_before = _first_undecodable(path, encoding)
     message = gettext("%(path)s is not %(encoding)s text (line %(line)d)") % {
         "path": path,
         "encoding": name,
-        "line": _first_undecodable_line(path, encoding),
+        "line": line,
     }
-    if name == "UTF-8" and _decodes_as(path, _GB):
+    if name == "UTF-8" and not ascii_before:
+        # Reading the whole file in another encoding would garble the UTF-8 text before the
+        # bad line, so no other encoding is right for it.
+        message += "; " + gettext(
+            "the text before it is UTF-8, so the file mixes encodings: save it again in one "
+            'encoding (in Excel, "CSV UTF-8")'
+        )
+    elif name == "UTF-8" and _decodes_as(path, _GB):
         message += "; " + gettext("it reads as GB18030: run again with --encoding gb18030")
     elif name == "UTF-8":
         guess = charset_normalizer.from_path(path).best()

@@ -591,6 +591,9 @@ class DecisionPreview:
     reason: str
     tier: Tier | None  # the tier an approval grants; None for a rejection
     ends_on: date | None
+    # The member's tier now when it is at or above ``tier``: the approval changes nothing they
+    # would notice while they hold it, and sends them no notice.
+    already_held: Tier | None = None
 
 
 def case_decision_preview(
@@ -603,11 +606,14 @@ def case_decision_preview(
     reason = _decision_checked(case, actor, reason)
     if not approve:
         return DecisionPreview(approve=False, reason=reason, tier=None, ends_on=None)
+    tier = case_tier_to_grant(case=case, today=today)
+    held = tier_state(case.member).current_tier
     return DecisionPreview(
         approve=True,
         reason=reason,
-        tier=case_tier_to_grant(case=case, today=today),
+        tier=tier,
         ends_on=add_months(today, case.validity_months),
+        already_held=held if held is not None and held.rank >= tier.rank else None,
     )
 
 

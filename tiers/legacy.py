@@ -9,9 +9,12 @@ Writes are set-based: one upsert of the members' tier states (tier year ``grante
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
+import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,10 @@ from django.utils.translation import gettext as _
 
 from loyalty.bulk import insert_rows, upsert_rows
 from loyalty.exceptions import DomainError
+
+# The other kinds' encoding rules (detection, the GB18030 hint), so that every kind reads and
+# refuses a file alike.
+from members import importers
 from members.importers import ImportFailed
 from members.models import Member
 
@@ -59,14 +66,32 @@ class _Row:
     granted_on: datetime.date
 
 
-def _read(path: Path) -> tuple[list[_Row], list[tuple[int, str]]]:
-    """The file's rows and the errors found without the database (header, values, repeats)."""
+def _open(
+    path: Path, encoding: str | None, progress: Callable[[str], object]
+) -> tuple[io.TextIOWrapper, str]:
+    """The file as text in ``encoding``, or in the one detected (UTF-8, else GB18030)."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        raw = path.open("rb")
     except OSError as exc:
         raise DomainError(
             _("cannot read %(path)s: %(why)s") % {"path": path, "why": exc.strerror}
         ) from None
+    if encoding is None:
+        encoding = importers._detect_encoding(raw.read(importers._SNIFF_BYTES))
+        raw.seek(0)
+        if encoding is None:
+            raw.close()
+            raise importers._not_decodable(path, "utf-8")
+        if encoding == importers._GB:
+            progress(_("  reading the file as GB18030 (it is not UTF-8)"))
+    return io.TextIOWrapper(raw, encoding=encoding, newline=""), encoding
+
+
+def _read(
+    path: Path, encoding: str | None, progress: Callable[[str], object]
+) -> tuple[list[_Row], list[tuple[int, str]]]:
+    """The file's rows and the errors found without the database (header, values, repeats)."""
+    handle, encoding = _open(path, encoding, progress)
     rows: list[_Row] = []
     errors: list[tuple[int, str]] = []
     first_line: dict[str, int] = {}
@@ -119,18 +144,28 @@ def _read(path: Path) -> tuple[list[_Row], list[tuple[int, str]]]:
                 first_line[member_no] = line
                 rows.append(_Row(line, member_no, tier_code, granted_on))
         except UnicodeDecodeError:
-            raise DomainError(
-                _("%(path)s is not UTF-8 (first bad line: %(line)d)")
-                % {"path": path, "line": reader.line_num + 1}
-            ) from None
+            raise importers._not_decodable(path, encoding) from None
     return rows, errors
 
 
-def legacy_tiers_import(path: str | Path) -> LegacyResult:
+def legacy_tiers_import(
+    path: str | Path,
+    *,
+    encoding: str | None = None,
+    progress: Callable[[str], object] | None = None,
+) -> LegacyResult:
     """Import the legacy tiers in ``path`` whole or not at all; raises ``ImportFailed`` naming
-    every bad line, or ``DomainError`` for a file that cannot be read."""
+    every bad line, or ``DomainError`` for a file that cannot be read. ``encoding`` overrides
+    detection (UTF-8 with or without a BOM, else GB18030), as for the other kinds."""
     started = time.monotonic()
-    rows, errors = _read(Path(path))
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise DomainError(
+                _('unknown encoding "%(encoding)s"') % {"encoding": encoding}
+            ) from None
+    rows, errors = _read(Path(path), encoding, progress or (lambda message: None))
     tiers = tiers_by_code()
     today = timezone.localdate()
     policy = (

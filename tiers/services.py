@@ -835,6 +835,8 @@ def tier_override_set(
     current_rank = state.current_tier.rank if state.current_tier else None
     year_end = ends_on or add_years(today, 1)
     takes_hold = current_rank is None or tier.rank >= current_rank
+    # The member holds a tier below the one granted (or none): the override gives it to them.
+    gives_tier = current_rank is None or tier.rank > current_rank
     if takes_hold:
         # The override holds the tier: a tier year that ends with it (domain.md).
         from_tier = state.current_tier
@@ -865,11 +867,16 @@ def tier_override_set(
                     )
                 ],
             )
-    if kind == TierOverride.Kind.COMMITTEE or (override.message and takes_hold):
-        # The member is told why (domain.md: "the member is told the reason"), in this
-        # transaction: the notice exists exactly when the exceptional upgrade does. A manual
-        # override tells the member only when staff wrote them a message and it gives them the
-        # tier (a floor below their tier changes nothing they would notice).
+    # The member is told why (domain.md: "the member is told the reason"), in this transaction:
+    # the committee's notice exists exactly when the exceptional upgrade gives them a higher
+    # tier ("we are pleased to grant you Gold" to a Platinum member would be false). A manual
+    # override tells the member only when staff wrote them a message and it gives them the
+    # tier (a floor below their tier changes nothing they would notice).
+    if kind == TierOverride.Kind.COMMITTEE:
+        tell = gives_tier
+    else:
+        tell = bool(override.message) and takes_hold
+    if tell:
         notices_queue(
             [
                 notices.exceptional_upgrade(

@@ -15,7 +15,8 @@ from django.utils import translation
 from loyalty.exceptions import DomainError
 from members import importers
 from members.importers import KINDS, ImportFailed, import_csv
-from members.models import Member
+from members.models import Member, Transaction
+from members.tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,65 @@ def test_a_file_utf8_at_first_and_gbk_later_names_the_line_and_hints_at_gb18030(
         f"{path} is not UTF-8 text (line 3); it reads as GB18030: run again with --encoding gb18030"
     )
     assert not Member.objects.exists()
+
+
+MIXED = (
+    "the text before it is UTF-8, so the file mixes encodings: save it again in one encoding "
+    '(in Excel, "CSV UTF-8")'
+)
+TRANSACTIONS = "external_id,member_no,kind,amount,occurred_at,refund_of"
+
+
+def _utf8_then_gb18030(kind: str) -> tuple[bytes, int]:
+    """A file of UTF-8 lines with Chinese text, then one GB18030 line; and that line's number.
+    The transactions are canonical, so on PostgreSQL they take the COPY path."""
+    if kind == "members":
+        header = MEMBERS
+        utf8 = ["M1,张伟,,,2024-01-01,regular,", "M2,Ann,,,2024-01-01,regular,"]
+        gb = "M3,李四,,,2024-01-01,regular,"
+    else:
+        header = TRANSACTIONS
+        utf8 = [
+            "T0,M1,purchase,1.00,2026-06-01,",
+            *(f"T{n},M1,purchase,{n}.50,2026-06-01T10:00:00+08:00," for n in range(1, 40)),
+        ]
+        utf8[0] = "单号0,M1,purchase,1.00,2026-06-01,"
+        gb = "单号99,M1,purchase,2.00,2026-06-01,"
+    text = "\n".join([header, *utf8]).encode() + b"\n" + (gb + "\n").encode("gb18030")
+    return text, len(utf8) + 2
+
+
+@pytest.mark.parametrize("kind", ["members", "transactions"])
+@pytest.mark.parametrize("sniffed", [16, importers._SNIFF_BYTES])
+def test_a_file_of_utf8_text_then_a_gb18030_line_is_refused_as_mixed_without_the_gb18030_hint(
+    tmp_path, monkeypatch, kind, sniffed
+):
+    # Whether detection sees only the ASCII header or the whole file: following a GB18030 hint
+    # would import the UTF-8 lines garbled (张伟 as 寮犱紵).
+    monkeypatch.setattr(importers, "_SNIFF_BYTES", sniffed)
+    MemberFactory(member_no="M1")
+    path = tmp_path / "mixed.csv"
+    text, bad_line = _utf8_then_gb18030(kind)
+    path.write_bytes(text)
+
+    error, _ = fail(kind, str(path))
+
+    assert error == f"{path} is not UTF-8 text (line {bad_line}); {MIXED}"
+    assert Member.objects.count() == 1
+    assert not Transaction.objects.exists()
+
+
+def test_a_mixed_file_is_refused_in_chinese_too(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(_utf8_then_gb18030("members")[0])
+
+    with translation.override("zh-hans"):
+        error, _ = fail("members", str(path))
+
+    assert error.endswith(
+        "该文件混用了多种编码：请以同一种编码重新保存（在 Excel 中另存为“CSV UTF-8”）"
+    )
+    assert "GB18030" not in error
 
 
 def test_a_gb18030_file_with_windows_line_endings_is_detected_and_imported(tmp_path):

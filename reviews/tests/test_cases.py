@@ -19,9 +19,14 @@ from reviews.models import CommitteeMember, Department, Profile, ReviewCase, Vot
 from reviews.profiles import Candidate
 from reviews.selectors import open_cases, overdue_cases
 from tiers import engine
-from tiers.models import MemberTier, TierChange, TierOverride
+from tiers.models import MemberTier, Tier, TierChange, TierOverride
 from tiers.selectors import open_override
-from tiers.services import member_evaluate, tier_overrides_expire, tiers_recompute
+from tiers.services import (
+    member_evaluate,
+    tier_override_set,
+    tier_overrides_expire,
+    tiers_recompute,
+)
 
 from .helpers import DECISION_DAY, committee, hand_case, refreshed, seat, staff_user, veteran
 
@@ -393,6 +398,57 @@ def test_approval_grants_the_tier_as_a_committee_override_with_history(case, vot
     assert change.cause == TierChange.Cause.COMMITTEE
     assert change.to_tier.code == "gold" and change.from_tier.code == "silver"
     assert change.override == override and change.actor == voters["customer_service"]
+
+
+def hold(member, code: str) -> None:
+    """The member holds ``code`` now, through a manual override (no message, so no notice)."""
+    tier_override_set(
+        member=member,
+        tier=Tier.objects.get(code=code),
+        reason="key account",
+        ends_on=datetime.date(2027, 12, 31),
+        actor=None,
+        today=datetime.date(2026, 7, 2),
+    )
+
+
+@pytest.mark.parametrize("held", ["gold", "platinum"])
+def test_an_approval_granting_no_more_than_the_member_holds_sends_no_notice(case, voters, held):
+    # Qualified Silver, +1: Gold is granted to a member who holds Gold or Platinum already.
+    hold(case.member, held)
+
+    case = approve(case, voters)
+
+    assert case.state == ReviewCase.State.APPROVED and case.granted_tier.code == "gold"
+    assert MemberTier.objects.get(member=case.member).current_tier.code == held
+    assert not Notification.objects.filter(
+        member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE
+    ).exists()
+
+
+def test_an_approval_granting_more_than_the_member_holds_tells_them(case, voters):
+    case = approve(case, voters)
+
+    assert case.granted_tier.code == "gold"
+    assert Notification.objects.filter(
+        member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP
+    ).exists()
+
+
+def test_the_preview_names_the_tier_the_member_already_holds_when_not_below(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    chair = voters["customer_service"]
+
+    preview = services.case_decision_preview(
+        case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY
+    )
+    assert preview.tier.code == "gold" and preview.already_held is None
+
+    hold(case.member, "platinum")
+    preview = services.case_decision_preview(
+        case=case, approve=True, reason="十年忠诚", actor=chair, today=DECISION_DAY
+    )
+    assert preview.already_held.code == "platinum"
 
 
 def test_an_older_message_naming_a_tier_in_a_case_already_voting_is_not_sent(case, voters):

@@ -26,6 +26,8 @@ from reviews.forms import DecideForm, WithdrawForm
 from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
 from reviews.services import MAX_REASON_LENGTH
+from tiers.models import Tier
+from tiers.services import tier_override_set
 
 from .helpers import DECISION_DAY, PASSWORD, committee, hand_case, refreshed, staff_user, veteran
 
@@ -365,6 +367,64 @@ def test_the_confirmation_shows_the_tier_the_approval_grants(client, a_case, in_
     assert AuditEntry.objects.filter(
         action="review.case.approved", target_id=str(case.pk), actor=in_discussion
     ).exists()
+
+
+def test_the_change_button_reads_as_a_verb_in_chinese_and_english(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    assert re.search(r'id="change-decision">([^<]*)<', page.content.decode())[1] == "修改"
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    assert re.search(r'id="change-decision">([^<]*)<', page.content.decode())[1] == "Change"
+
+
+def _holds_platinum(member) -> None:
+    tier_override_set(
+        member=member,
+        tier=Tier.objects.get(code="platinum"),
+        reason="key account",
+        ends_on=timezone.localdate() + datetime.timedelta(days=365),
+        actor=None,
+    )
+
+
+def test_the_confirmation_warns_when_the_member_already_holds_a_tier_not_below(
+    client, a_case, in_discussion
+):
+    # Qualified Silver, +1: Gold, to a member holding Platinum.
+    _holds_platinum(a_case.member)
+
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+
+    warning = re.search(r'id="already-held">(.*?)</p>', page.content.decode(), re.S)[1]
+    assert warning.startswith("该会员已持有铂金会员：")
+    assert "不会收到破格晋升通知" in warning
+
+
+def test_the_confirmation_does_not_warn_when_the_tier_granted_is_higher(
+    client, a_case, in_discussion
+):
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+
+    assert 'id="tier-to-grant"' in page.content.decode()
+    assert 'id="already-held"' not in page.content.decode()
+
+
+def test_the_case_page_warns_in_english_when_the_member_already_holds_the_proposed_tier(
+    login_as, a_case
+):
+    client = login_as("committee")
+    url = reverse("reviews:case", kwargs={"pk": a_case.pk})
+    assert 'id="already-held"' not in client.get(url).content.decode()
+
+    _holds_platinum(a_case.member)
+    page = client.get(url).content.decode()
+
+    warning = re.search(r'id="already-held">(.*?)</p>', page, re.S)[1]
+    assert warning == (
+        "The member already holds Platinum: approving changes nothing they would notice while "
+        "they hold Platinum, and sends them no upgrade notice."
+    )
 
 
 def _refused(response, case) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import translation
+from django.utils import timezone, translation
 
 from loyalty.spreadsheet import csv_safe
 from members.tests.factories import MemberFactory
+from tiers.models import MemberEvaluation
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +93,50 @@ def test_export_into_a_closed_pipe_stops_quietly():
     call_command("export_tiers", stdout=_ClosedPipe(), stderr=err)
 
     assert err.getvalue() == ""
+
+
+def test_recompute_refuses_an_as_of_date_after_today_and_evaluates_nobody():
+    MemberFactory(member_no="F1")
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+
+    with pytest.raises(CommandError) as raised:
+        call_command("recompute_tiers", "--as-of", str(tomorrow), stdout=io.StringIO())
+
+    assert str(raised.value).startswith(f'--as-of "{tomorrow}" is after today')
+    assert raised.value.returncode != 0
+    assert not MemberEvaluation.objects.exists()
+
+
+def test_recompute_refuses_a_future_as_of_date_in_chinese_too():
+    with translation.override("zh-hans"), pytest.raises(CommandError) as raised:
+        call_command("recompute_tiers", "--as-of", "2099-01-01", stdout=io.StringIO())
+
+    assert str(raised.value).startswith("--as-of“2099-01-01”晚于今天")
+
+
+def test_recompute_accepts_today_as_the_as_of_date():
+    MemberFactory(member_no="T1")
+
+    call_command(
+        "recompute_tiers",
+        "--as-of",
+        str(timezone.localdate()),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+
+    assert MemberEvaluation.objects.get().evaluated_on == timezone.localdate()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--chunk-size", "0"), ("--chunk-size", "-5"), ("--workers", "0"), ("--workers", "-1")],
+)
+def test_recompute_refuses_a_chunk_size_or_worker_count_below_one(option, value):
+    MemberFactory(member_no="C1")
+
+    with pytest.raises(CommandError) as raised:
+        call_command("recompute_tiers", option, value, stdout=io.StringIO())
+
+    assert str(raised.value) == f"{option} {value}: give a whole number of at least 1"
+    assert not MemberEvaluation.objects.exists()

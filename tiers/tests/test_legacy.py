@@ -140,3 +140,54 @@ def test_a_different_legacy_tier_for_an_imported_member_is_a_bad_line(csv_file):
             message = err.getvalue()
 
     assert "line 2: member L1 already has a legacy tier (gold from 2025-09-01)" in message
+
+
+def gb18030_file(tmp_path, *lines: str) -> str:
+    path = tmp_path / "legacy-gb.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+    return str(path)
+
+
+def test_a_gb18030_file_is_read_with_the_encoding_given(tmp_path):
+    member = MemberFactory(member_no="会员1", joined_on=datetime.date(2025, 1, 1))
+    path = gb18030_file(tmp_path, HEADER, "会员1,gold,2025-09-01")
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command(
+        "import_csv", "legacy_tiers", path, "--encoding", "gb18030", stdout=out, stderr=err
+    )
+
+    assert "Imported 1 legacy tiers" in out.getvalue()
+    assert MemberTier.objects.get(member=member).current_tier.code == "gold"
+
+
+def test_a_gb18030_file_is_detected_as_for_the_other_kinds_and_says_so(tmp_path):
+    member = MemberFactory(member_no="会员2", joined_on=datetime.date(2025, 1, 1))
+    path = gb18030_file(tmp_path, HEADER, "会员2,silver,2025-09-01")
+
+    _out, err = run(path)
+
+    assert "reading the file as GB18030 (it is not UTF-8)" in err
+    assert MemberTier.objects.get(member=member).current_tier.code == "silver"
+
+
+def test_a_gb18030_file_read_as_utf8_names_the_line_and_hints_at_gb18030(tmp_path):
+    MemberFactory(member_no="会员3", joined_on=datetime.date(2025, 1, 1))
+    path = gb18030_file(tmp_path, HEADER, "会员3,gold,2025-09-01")
+
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "import_csv", "legacy_tiers", path, "--encoding", "utf-8", stderr=io.StringIO()
+        )
+
+    assert str(raised.value) == (
+        f"{path} is not UTF-8 text (line 2); it reads as GB18030: run again with --encoding gb18030"
+    )
+    assert not MemberTier.objects.exists()
+
+
+def test_an_unknown_encoding_for_legacy_tiers_is_a_clear_error(csv_file):
+    path = csv_file(HEADER)
+
+    with pytest.raises(CommandError, match='unknown encoding "klingon"'):
+        call_command("import_csv", "legacy_tiers", path, "--encoding", "klingon")

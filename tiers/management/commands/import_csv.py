@@ -16,11 +16,15 @@ from tiers.services import tiers_revoke_not_taking_part
 
 
 class Command(BaseCommand):
-    help = _(
-        "Import members, transactions, referrals, activities or blacklist entries from a CSV "
-        "file with a header row (UTF-8, or GB18030/GBK). The file is imported whole or not at "
-        "all; importing it again changes nothing."
-    )
+    @property
+    def help(self) -> str:
+        # A property, not a lazy string: argparse formats the description with a regex, which
+        # takes only a real str.
+        return gettext(
+            "Import members, transactions, referrals, activities or blacklist entries from a "
+            "CSV file with a header row (UTF-8, or GB18030/GBK). The file is imported whole or "
+            "not at all; importing it again changes nothing."
+        )
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=[*KINDS, LEGACY_KIND], help=_("what the file holds"))
@@ -34,7 +38,7 @@ class Command(BaseCommand):
         progress = self.stderr.write if options["verbosity"] >= 1 else None
         try:
             if kind == LEGACY_KIND:
-                result = legacy_tiers_import(path)
+                result = legacy_tiers_import(path, encoding=encoding, progress=progress)
             else:
                 result = import_csv(kind, path, progress=progress, encoding=encoding)
         except ImportFailed as exc:

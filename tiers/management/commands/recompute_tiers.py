@@ -4,6 +4,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from loyalty.dates import DateError, parse_date
 from loyalty.exceptions import DomainError
@@ -11,12 +12,31 @@ from members.models import Member
 from tiers.services import tiers_recompute
 
 
-def _local_date(text: str) -> datetime.date:
+def _local_date(text: str, today: datetime.date) -> datetime.date:
     # The importer's strict parser: 2026-06-30 or 2026/6/30, years 1900-2999.
     try:
-        return parse_date(text)
+        day = parse_date(text)
     except DateError as exc:
         raise CommandError(exc.describe("--as-of", text)) from None
+    if day > today:
+        # Evaluations never go backwards: a run dated in the future would leave every member
+        # as they are in all later runs until that day comes.
+        raise CommandError(
+            gettext(
+                '--as-of "%(value)s" is after today (%(today)s): a recompute dated in the '
+                "future would keep every later run from evaluating anyone until that day"
+            )
+            % {"value": text, "today": today}
+        )
+    return day
+
+
+def _at_least_one(option: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise CommandError(
+            gettext("%(option)s %(value)d: give a whole number of at least 1")
+            % {"option": option, "value": value}
+        )
 
 
 class Command(BaseCommand):
@@ -36,7 +56,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, as_of=None, chunk_size=None, workers=None, **options):
-        as_of = _local_date(as_of) if as_of else timezone.localdate()
+        _at_least_one("--chunk-size", chunk_size)
+        _at_least_one("--workers", workers)
+        today = timezone.localdate()
+        as_of = _local_date(as_of, today) if as_of else today
         total = Member.objects.count()
         verbose = options["verbosity"] >= 1
 

@@ -1,0 +1,39 @@
+"""``manage.py <command> --help`` prints for every command of the project, in both languages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import get_commands, load_command_class
+from django.utils import translation
+
+PROJECT = Path(settings.BASE_DIR)
+
+
+def _project_commands() -> list[tuple[str, str]]:
+    commands = []
+    for name, app in sorted(get_commands().items()):
+        module = __import__(app, fromlist=["__file__"])
+        if PROJECT in Path(module.__file__).parents and "site-packages" not in module.__file__:
+            commands.append((name, app))
+    return commands
+
+
+def test_the_project_has_its_commands():
+    names = {name for name, _ in _project_commands()}
+
+    assert {"import_csv", "recompute_tiers", "export_tiers", "nominate_reviews"} <= names
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize(("name", "app"), _project_commands())
+def test_help_prints_for_every_command(name, app, language, capsys):
+    command = load_command_class(app, name)
+
+    with translation.override(language), pytest.raises(SystemExit) as exited:
+        command.run_from_argv(["manage.py", name, "--help"])
+
+    assert exited.value.code == 0
+    assert f"usage: manage.py {name}" in capsys.readouterr().out
