@@ -24,7 +24,7 @@ from tiers.preview import policy_preview
 from tiers.selectors import (
     announced_policy,
     engine_policy,
-    policy_in_force,
+    policy_base,
     policy_versions,
     tiers_by_code,
 )
@@ -66,7 +66,9 @@ def _warnings(policy: TierPolicy) -> list[str]:
 
 class PolicyMixin(StaffPermissionMixin):
     def get_policy(self) -> TierPolicy:
-        return get_object_or_404(TierPolicy, version=self.kwargs["version"])
+        return get_object_or_404(
+            TierPolicy.objects.select_related("based_on"), version=self.kwargs["version"]
+        )
 
 
 class PolicyListView(StaffPermissionMixin, ListView):
@@ -107,7 +109,8 @@ class PolicyDraftCreateView(StaffPermissionMixin, View):
         draft = services.policy_draft_create(actor=request.user)
         messages.success(
             request,
-            _("Draft v%(version)d created from the version in force.") % {"version": draft.version},
+            _("Draft v%(version)d created from v%(base)d.")
+            % {"version": draft.version, "base": draft.based_on.version},
         )
         return redirect("backoffice:policy_edit", version=draft.version)
 
@@ -167,12 +170,12 @@ class PolicyDiffView(PolicyMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         policy = self.get_policy()
-        active = policy_in_force(timezone.localdate())
+        base = policy_base(policy, timezone.localdate())
         tiers = _tiers()
-        diff = policy_diff(active, policy, [t.code for t in tiers])
+        diff = policy_diff(base, policy, [t.code for t in tiers])
         return super().get_context_data(
             policy=policy,
-            active=active,
+            base=base,
             diff=diff,
             tier_diffs=list(zip(tiers, diff.tiers, strict=True)),
             **kwargs,

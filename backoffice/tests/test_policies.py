@@ -552,6 +552,51 @@ def test_publishing_sets_the_date_audits_and_announces_the_version(owner):
     }
 
 
+def publish_on(owner, days: int, **changes) -> TierPolicy:
+    """Publish a draft in force ``days`` from today (the pages' today)."""
+    draft = draft_with(owner, **changes)
+    effective = timezone.localdate() + datetime.timedelta(days=days)
+    return policy_publish(policy=draft, effective_from=effective, actor=owner, accept_warnings=True)
+
+
+def test_a_new_draft_starts_from_the_scheduled_version_and_is_compared_with_it(login_as, owner):
+    scheduled = publish_on(owner, 7, rules=with_gold_spend(active().rules, "25000"))
+    client = login_as("policy_owner")
+
+    response = client.post(reverse("backoffice:policy_draft_create"), follow=True)
+
+    draft = TierPolicy.objects.get(version=3)
+    assert draft.based_on == scheduled
+    assert draft.rules == scheduled.rules
+    created = AuditEntry.objects.filter(action="policy.draft.create").latest("pk")
+    assert created.before == {"based_on": 2}
+    page = response.content.decode()
+    assert "Draft v3 created from v2." in page
+    assert "Based on v2 " in page
+    diff = client.get(reverse("backoffice:policy_diff", args=[3]))
+    assert diff.context["base"] == scheduled
+    assert not diff.context["diff"].changed
+    assert "No differences." in diff.content.decode()
+
+
+def test_a_version_followed_by_another_shows_its_last_day_in_force(login_as, owner):
+    second = publish_on(owner, 7)
+    third = publish_on(owner, 20)
+    client = login_as("policy_owner")
+
+    response = client.get(reverse("backoffice:policy_list"))
+
+    until = {row.policy.version: (row.status, row.until) for row in response.context["versions"]}
+    assert until == {
+        3: (PolicyStatus.SCHEDULED, None),
+        2: (PolicyStatus.SCHEDULED, third.effective_from - datetime.timedelta(days=1)),
+        1: (PolicyStatus.ACTIVE, second.effective_from - datetime.timedelta(days=1)),
+    }
+    page = response.content.decode()
+    for last_day in (until[1][1], until[2][1]):
+        assert f">{last_day.isoformat()}</td>" in page
+
+
 def test_a_published_version_is_not_published_again(owner):
     draft = draft_with(owner)
     effective = AS_OF + datetime.timedelta(days=10)
