@@ -19,7 +19,7 @@ from loyalty.exceptions import DomainError
 from tiers import services
 from tiers.diff import policy_diff, rule_lines
 from tiers.models import Benefit, Tier, TierPolicy
-from tiers.policy import PolicyError, PolicyInvalid, ordering_problems
+from tiers.policy import PolicyError, PolicyInvalid, ordering_problems, policy_errors
 from tiers.preview import policy_preview
 from tiers.selectors import (
     announced_policy,
@@ -156,6 +156,18 @@ class PolicyEditView(PolicyMixin, TemplateView):
             else:
                 messages.success(request, _("Draft saved."))
                 return redirect("backoffice:policy_detail", version=self.policy.version)
+        else:
+            # The rules are checked too, so every problem of the page shows at once.
+            editor.attach(
+                policy_errors(
+                    rules=editor.rules(),
+                    tier_ranks={tier.code: tier.rank for tier in _tiers()},
+                    window_kind=form.cleaned_data.get("window_kind", self.policy.window_kind),
+                    downgrade_step=form.cleaned_data.get(
+                        "downgrade_step", self.policy.downgrade_step
+                    ),
+                )
+            )
         return self.render_to_response(self.get_context_data(form=form, editor=editor), status=400)
 
     def get_context_data(self, **kwargs):

@@ -214,19 +214,41 @@ class PolicyInvalid(DomainError):
         self.errors = errors
 
 
+def rule_errors(data: object, path: str) -> list[PolicyError]:
+    """Every problem of one rule (``rule_from_data`` stops at the first): each part of a group
+    is checked on its own, and the group itself with its parts taken as valid."""
+    groups = [key for key in ("all", "any", "of") if isinstance(data, dict) and key in data]
+    if not groups or not isinstance(data[groups[0]], list):
+        try:
+            rule_from_data(data, path)
+        except PolicyError as error:
+            return [error]
+        return []
+    key = groups[0]
+    children = data[key]
+    errors = [
+        error
+        for i, child in enumerate(children)
+        for error in rule_errors(child, f"{path}.{key}[{i}]")
+    ]
+    try:
+        rule_from_data({**data, key: [{"all": []}] * len(children)}, path)
+    except PolicyError as error:
+        errors.insert(0, error)
+    return errors
+
+
 def policy_errors(
     *, rules: object, tier_ranks: dict[str, int], window_kind: str, downgrade_step: str
 ) -> list[PolicyError]:
-    """Every problem of a version's data: each tier's rule is checked on its own, so one bad
-    threshold does not hide another; then the version as a whole (``build_policy``)."""
+    """Every problem of a version's data: each tier's rule is checked on its own, and each part
+    of it, so one bad threshold does not hide another; then the version as a whole
+    (``build_policy``)."""
     errors: list[PolicyError] = []
     if isinstance(rules, dict):
         for code in sorted(tier_ranks, key=tier_ranks.get, reverse=True):
             if code in rules:
-                try:
-                    rule_from_data(rules[code], code)
-                except PolicyError as error:
-                    errors.append(error)
+                errors.extend(rule_errors(rules[code], code))
     if not errors:
         try:
             build_policy(

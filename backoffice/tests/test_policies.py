@@ -306,6 +306,31 @@ def test_a_bad_edit_is_explained_next_to_the_field_and_nothing_is_saved(login_as
     assert draft.rules == active().rules
 
 
+def test_the_editor_shows_every_problem_of_the_settings_and_the_rules_at_once(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    assert (data["r-silver.0-metric"], data["r-silver.1-metric"]) == ("spend", "frequency")
+    data.update({"name": "", "referral_points": "2000000", "r-gold.0-min": "25k"})
+    data.update({"r-diamond.1-count": "5", "r-silver.0-min": "-100", "r-silver.1-min": "6.5"})
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    form, editor = response.context["form"], response.context["editor"]
+    assert set(form.errors) == {"name", "referral_points"}
+    at_nodes = {
+        node: editor._node(node).errors for node in ("gold.0", "diamond.1", "silver.0", "silver.1")
+    }
+    assert all(len(errors) == 1 for errors in at_nodes.values()), at_nodes
+    html = response.content.decode()
+    # Next to the field, not only in the list on top.
+    assert html.count("This field is required.") == 2
+    draft.refresh_from_db()
+    assert draft.rules == active().rules
+
+
 def test_adding_and_removing_conditions_redraws_the_form_without_saving(login_as, owner):
     draft = draft_with(owner)
     client = login_as("policy_owner")
