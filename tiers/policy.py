@@ -49,7 +49,7 @@ def rule_from_data(data: object, path: str) -> engine.Rule:
         key = next(iter(data))
         children = _children(data[key], f"{path}.{key}")
         if key == "any" and not children:
-            raise PolicyError(path, _("'any' needs at least one rule"))
+            raise PolicyError(path, _("“any one of these” needs at least one rule"))
         return engine.AllOf(children) if key == "all" else engine.AnyOf(children)
     if set(data) == {"at_least", "of"}:
         children = _children(data["of"], f"{path}.of")
@@ -57,7 +57,10 @@ def rule_from_data(data: object, path: str) -> engine.Rule:
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(children):
             raise PolicyError(
                 path,
-                _("'at_least' must be a whole number from 1 to the number of rules (%(n)d)")
+                _(
+                    "N of “at least N of these” must be a whole number from 1 to the number of "
+                    "rules (%(n)d)"
+                )
                 % {"n": len(children)},
             )
         return engine.AtLeast(count, children)
@@ -96,10 +99,13 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
         # copy_abs: "-0" would otherwise be kept and shown as "-0.00".
         return engine.Threshold(metric, minimum.quantize(CENT).copy_abs())
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        from .templatetags.tier_display import metric_label
+
+        # Named as the editor labels the figure, in the page's language.
         raise PolicyError(
             path,
             _("%(metric)s minimum %(min)r must be a whole number ≥ 0")
-            % {"metric": metric.value, "min": raw},
+            % {"metric": metric_label(metric), "min": raw},
         )
     return engine.Threshold(metric, raw)
 

@@ -162,8 +162,9 @@ def test_every_invalid_rule_is_reported_at_once_with_its_place(owner):
 
     messages = [str(e) for e in caught.value.errors]
     assert messages == [
-        "diamond.all[1]: 'at_least' must be a whole number from 1 to the number of rules (3)",
-        "gold.any[1]: frequency minimum 'twelve' must be a whole number ≥ 0",
+        "diamond.all[1]: N of “at least N of these” must be a whole number from 1 to the number "
+        "of rules (3)",
+        "gold.any[1]: frequency (purchases) minimum 'twelve' must be a whole number ≥ 0",
     ]
     draft.refresh_from_db()
     assert draft.rules == active().rules  # nothing saved
@@ -300,7 +301,7 @@ def test_a_bad_edit_is_explained_next_to_the_field_and_nothing_is_saved(login_as
     html = response.content.decode()
     assert "The draft was not saved" in html
     assert "Gold: spend minimum &#x27;20k&#x27; is not an amount" in html
-    assert "Diamond: &#x27;at_least&#x27; must be a whole number from 1" in html
+    assert "Diamond: N of “at least N of these” must be a whole number from 1" in html
     assert 'value="20k"' in html  # the entry is kept for correcting
     draft.refresh_from_db()
     assert draft.rules == active().rules
@@ -329,6 +330,22 @@ def test_the_editor_shows_every_problem_of_the_settings_and_the_rules_at_once(lo
     assert html.count("This field is required.") == 2
     draft.refresh_from_db()
     assert draft.rules == active().rules
+
+
+def test_rule_errors_on_a_chinese_page_name_the_figures_as_the_editor_does(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data.update({"r-silver.1-min": "6.5", "r-diamond.1-count": "5"})
+
+    html = client.post(url, data).content.decode()
+
+    assert "银卡会员: 消费频次（次）下限 &#x27;6.5&#x27; 必须是 ≥ 0 的整数" in html
+    assert "钻石会员: “至少满足其中 N 项”中的 N 必须是 1 到规则条数（3）之间的整数" in html
+    assert "frequency" not in html.split("editor-tree")[0]
+    assert "at_least" not in html.split("editor-tree")[0]
 
 
 def test_adding_and_removing_conditions_redraws_the_form_without_saving(login_as, owner):
