@@ -19,12 +19,12 @@ from loyalty.exceptions import DomainError
 from tiers import services
 from tiers.diff import policy_diff, rule_lines
 from tiers.models import Benefit, Tier, TierPolicy
-from tiers.policy import PolicyError, PolicyInvalid, ordering_problems
+from tiers.policy import PolicyError, PolicyInvalid, ordering_problems, policy_errors
 from tiers.preview import policy_preview
 from tiers.selectors import (
     announced_policy,
     engine_policy,
-    policy_in_force,
+    policy_base,
     policy_versions,
     tiers_by_code,
 )
@@ -66,7 +66,9 @@ def _warnings(policy: TierPolicy) -> list[str]:
 
 class PolicyMixin(StaffPermissionMixin):
     def get_policy(self) -> TierPolicy:
-        return get_object_or_404(TierPolicy, version=self.kwargs["version"])
+        return get_object_or_404(
+            TierPolicy.objects.select_related("based_on"), version=self.kwargs["version"]
+        )
 
 
 class PolicyListView(StaffPermissionMixin, ListView):
@@ -107,7 +109,8 @@ class PolicyDraftCreateView(StaffPermissionMixin, View):
         draft = services.policy_draft_create(actor=request.user)
         messages.success(
             request,
-            _("Draft v%(version)d created from the version in force.") % {"version": draft.version},
+            _("Draft v%(version)d created from v%(base)d.")
+            % {"version": draft.version, "base": draft.based_on.version},
         )
         return redirect("backoffice:policy_edit", version=draft.version)
 
@@ -153,6 +156,18 @@ class PolicyEditView(PolicyMixin, TemplateView):
             else:
                 messages.success(request, _("Draft saved."))
                 return redirect("backoffice:policy_detail", version=self.policy.version)
+        else:
+            # The rules are checked too, so every problem of the page shows at once.
+            editor.attach(
+                policy_errors(
+                    rules=editor.rules(),
+                    tier_ranks={tier.code: tier.rank for tier in _tiers()},
+                    window_kind=form.cleaned_data.get("window_kind", self.policy.window_kind),
+                    downgrade_step=form.cleaned_data.get(
+                        "downgrade_step", self.policy.downgrade_step
+                    ),
+                )
+            )
         return self.render_to_response(self.get_context_data(form=form, editor=editor), status=400)
 
     def get_context_data(self, **kwargs):
@@ -167,12 +182,12 @@ class PolicyDiffView(PolicyMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         policy = self.get_policy()
-        active = policy_in_force(timezone.localdate())
+        base = policy_base(policy, timezone.localdate())
         tiers = _tiers()
-        diff = policy_diff(active, policy, [t.code for t in tiers])
+        diff = policy_diff(base, policy, [t.code for t in tiers])
         return super().get_context_data(
             policy=policy,
-            active=active,
+            base=base,
             diff=diff,
             tier_diffs=list(zip(tiers, diff.tiers, strict=True)),
             **kwargs,

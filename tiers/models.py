@@ -151,6 +151,16 @@ class TierPolicy(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The published version a draft was copied from, and is compared with; empty for the first
+    # version and for drafts made before this was recorded.
+    based_on = models.ForeignKey(
+        "self",
+        verbose_name=_("based on"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("tier policy")

@@ -49,7 +49,7 @@ def rule_from_data(data: object, path: str) -> engine.Rule:
         key = next(iter(data))
         children = _children(data[key], f"{path}.{key}")
         if key == "any" and not children:
-            raise PolicyError(path, _("'any' needs at least one rule"))
+            raise PolicyError(path, _("“any one of these” needs at least one rule"))
         return engine.AllOf(children) if key == "all" else engine.AnyOf(children)
     if set(data) == {"at_least", "of"}:
         children = _children(data["of"], f"{path}.of")
@@ -57,7 +57,10 @@ def rule_from_data(data: object, path: str) -> engine.Rule:
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= len(children):
             raise PolicyError(
                 path,
-                _("'at_least' must be a whole number from 1 to the number of rules (%(n)d)")
+                _(
+                    "N of “at least N of these” must be a whole number from 1 to the number of "
+                    "rules (%(n)d)"
+                )
                 % {"n": len(children)},
             )
         return engine.AtLeast(count, children)
@@ -96,10 +99,13 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
         # copy_abs: "-0" would otherwise be kept and shown as "-0.00".
         return engine.Threshold(metric, minimum.quantize(CENT).copy_abs())
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        from .templatetags.tier_display import metric_label
+
+        # Named as the editor labels the figure, in the page's language.
         raise PolicyError(
             path,
             _("%(metric)s minimum %(min)r must be a whole number ≥ 0")
-            % {"metric": metric.value, "min": raw},
+            % {"metric": metric_label(metric), "min": raw},
         )
     return engine.Threshold(metric, raw)
 
@@ -214,19 +220,41 @@ class PolicyInvalid(DomainError):
         self.errors = errors
 
 
+def rule_errors(data: object, path: str) -> list[PolicyError]:
+    """Every problem of one rule (``rule_from_data`` stops at the first): each part of a group
+    is checked on its own, and the group itself with its parts taken as valid."""
+    groups = [key for key in ("all", "any", "of") if isinstance(data, dict) and key in data]
+    if not groups or not isinstance(data[groups[0]], list):
+        try:
+            rule_from_data(data, path)
+        except PolicyError as error:
+            return [error]
+        return []
+    key = groups[0]
+    children = data[key]
+    errors = [
+        error
+        for i, child in enumerate(children)
+        for error in rule_errors(child, f"{path}.{key}[{i}]")
+    ]
+    try:
+        rule_from_data({**data, key: [{"all": []}] * len(children)}, path)
+    except PolicyError as error:
+        errors.insert(0, error)
+    return errors
+
+
 def policy_errors(
     *, rules: object, tier_ranks: dict[str, int], window_kind: str, downgrade_step: str
 ) -> list[PolicyError]:
-    """Every problem of a version's data: each tier's rule is checked on its own, so one bad
-    threshold does not hide another; then the version as a whole (``build_policy``)."""
+    """Every problem of a version's data: each tier's rule is checked on its own, and each part
+    of it, so one bad threshold does not hide another; then the version as a whole
+    (``build_policy``)."""
     errors: list[PolicyError] = []
     if isinstance(rules, dict):
         for code in sorted(tier_ranks, key=tier_ranks.get, reverse=True):
             if code in rules:
-                try:
-                    rule_from_data(rules[code], code)
-                except PolicyError as error:
-                    errors.append(error)
+                errors.extend(rule_errors(rules[code], code))
     if not errors:
         try:
             build_policy(

@@ -37,6 +37,22 @@ def policy_in_force(on: date) -> TierPolicy:
     return policy
 
 
+def policy_latest_published() -> TierPolicy | None:
+    """The published version that takes effect last (the scheduled one when there is one):
+    the rules in force once every published version has taken effect."""
+    return (
+        TierPolicy.objects.filter(status=TierPolicy.Status.PUBLISHED)
+        .order_by("-effective_from", "-version")
+        .first()
+    )
+
+
+def policy_base(policy: TierPolicy, today: date) -> TierPolicy:
+    """The version ``policy`` is compared with: the one it was drafted from, else (the first
+    version, drafts made before that was recorded) the version in force ``today``."""
+    return policy.based_on or policy_in_force(today)
+
+
 def announced_policy(today: date) -> TierPolicy | None:
     """The next published version, announced before it takes effect (透明性): the earliest one
     whose effective date is after ``today``; None when no change is announced."""
@@ -199,7 +215,8 @@ class PolicyStatus(StrEnum):
 class PolicyVersion:
     policy: TierPolicy
     status: PolicyStatus
-    # The last day in force, for retired versions (the day before the next one took over).
+    # The last day in force, for every published version a later one takes over from (the day
+    # before the next one's effective date), retired, active or scheduled alike.
     until: date | None = None
 
 
@@ -219,13 +236,13 @@ def policy_versions(today: date) -> list[PolicyVersion]:
     for policy in policies:
         if policy.status == TierPolicy.Status.DRAFT:
             versions.append(PolicyVersion(policy, PolicyStatus.DRAFT))
-        elif policy.effective_from > today:
-            versions.append(PolicyVersion(policy, PolicyStatus.SCHEDULED))
+            continue
+        if policy.effective_from > today:
+            status = PolicyStatus.SCHEDULED
         elif policy == active:
-            versions.append(PolicyVersion(policy, PolicyStatus.ACTIVE))
+            status = PolicyStatus.ACTIVE
         else:
-            until = next_start.get(policy.pk)
-            versions.append(
-                PolicyVersion(policy, PolicyStatus.RETIRED, until and until - timedelta(days=1))
-            )
+            status = PolicyStatus.RETIRED
+        until = next_start.get(policy.pk)
+        versions.append(PolicyVersion(policy, status, until and until - timedelta(days=1)))
     return versions

@@ -81,7 +81,7 @@ from .policy import (
     rule_to_data,
 )
 from .review_settings import review_settings_from_data
-from .selectors import engine_policy, policy_in_force
+from .selectors import engine_policy, policy_in_force, policy_latest_published
 
 _STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
 _EVALUATION_FIELDS = [
@@ -1003,14 +1003,18 @@ def _check_policy_data(policy: TierPolicy) -> None:
 
 @transaction.atomic
 def policy_draft_create(*, actor, today: date | None = None) -> TierPolicy:
-    """A new draft, a copy of the version in force today, numbered after every version."""
+    """A new draft, numbered after every version, a copy of the latest published version: the
+    scheduled one when there is one, else the one in force. A copy of the one in force while
+    another is scheduled would, published after it, bring the old rules back."""
     today = today or timezone.localdate()
-    source = policy_in_force(today)
+    # None published at all: policy_in_force raises the usual error.
+    source = policy_latest_published() or policy_in_force(today)
     # The last version's row lock serialises two owners drafting at once (unique version).
     last = TierPolicy.objects.select_for_update().order_by("-version").first()
     draft = TierPolicy(
         version=last.version + 1,
         status=TierPolicy.Status.DRAFT,
+        based_on=source,
         **{
             **_policy_record(source),
             "name": _("Draft based on v%(version)d") % {"version": source.version},

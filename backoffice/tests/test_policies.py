@@ -162,8 +162,9 @@ def test_every_invalid_rule_is_reported_at_once_with_its_place(owner):
 
     messages = [str(e) for e in caught.value.errors]
     assert messages == [
-        "diamond.all[1]: 'at_least' must be a whole number from 1 to the number of rules (3)",
-        "gold.any[1]: frequency minimum 'twelve' must be a whole number ≥ 0",
+        "diamond.all[1]: N of “at least N of these” must be a whole number from 1 to the number "
+        "of rules (3)",
+        "gold.any[1]: frequency (purchases) minimum 'twelve' must be a whole number ≥ 0",
     ]
     draft.refresh_from_db()
     assert draft.rules == active().rules  # nothing saved
@@ -300,10 +301,51 @@ def test_a_bad_edit_is_explained_next_to_the_field_and_nothing_is_saved(login_as
     html = response.content.decode()
     assert "The draft was not saved" in html
     assert "Gold: spend minimum &#x27;20k&#x27; is not an amount" in html
-    assert "Diamond: &#x27;at_least&#x27; must be a whole number from 1" in html
+    assert "Diamond: N of “at least N of these” must be a whole number from 1" in html
     assert 'value="20k"' in html  # the entry is kept for correcting
     draft.refresh_from_db()
     assert draft.rules == active().rules
+
+
+def test_the_editor_shows_every_problem_of_the_settings_and_the_rules_at_once(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    assert (data["r-silver.0-metric"], data["r-silver.1-metric"]) == ("spend", "frequency")
+    data.update({"name": "", "referral_points": "2000000", "r-gold.0-min": "25k"})
+    data.update({"r-diamond.1-count": "5", "r-silver.0-min": "-100", "r-silver.1-min": "6.5"})
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    form, editor = response.context["form"], response.context["editor"]
+    assert set(form.errors) == {"name", "referral_points"}
+    at_nodes = {
+        node: editor._node(node).errors for node in ("gold.0", "diamond.1", "silver.0", "silver.1")
+    }
+    assert all(len(errors) == 1 for errors in at_nodes.values()), at_nodes
+    html = response.content.decode()
+    # Next to the field, not only in the list on top.
+    assert html.count("This field is required.") == 2
+    draft.refresh_from_db()
+    assert draft.rules == active().rules
+
+
+def test_rule_errors_on_a_chinese_page_name_the_figures_as_the_editor_does(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data.update({"r-silver.1-min": "6.5", "r-diamond.1-count": "5"})
+
+    html = client.post(url, data).content.decode()
+
+    assert "银卡会员: 消费频次（次）下限 &#x27;6.5&#x27; 必须是 ≥ 0 的整数" in html
+    assert "钻石会员: “至少满足其中 N 项”中的 N 必须是 1 到规则条数（3）之间的整数" in html
+    assert "frequency" not in html.split("editor-tree")[0]
+    assert "at_least" not in html.split("editor-tree")[0]
 
 
 def test_adding_and_removing_conditions_redraws_the_form_without_saving(login_as, owner):
@@ -550,6 +592,51 @@ def test_publishing_sets_the_date_audits_and_announces_the_version(owner):
         1: (PolicyStatus.RETIRED, effective - datetime.timedelta(days=1)),
         2: (PolicyStatus.ACTIVE, None),
     }
+
+
+def publish_on(owner, days: int, **changes) -> TierPolicy:
+    """Publish a draft in force ``days`` from today (the pages' today)."""
+    draft = draft_with(owner, **changes)
+    effective = timezone.localdate() + datetime.timedelta(days=days)
+    return policy_publish(policy=draft, effective_from=effective, actor=owner, accept_warnings=True)
+
+
+def test_a_new_draft_starts_from_the_scheduled_version_and_is_compared_with_it(login_as, owner):
+    scheduled = publish_on(owner, 7, rules=with_gold_spend(active().rules, "25000"))
+    client = login_as("policy_owner")
+
+    response = client.post(reverse("backoffice:policy_draft_create"), follow=True)
+
+    draft = TierPolicy.objects.get(version=3)
+    assert draft.based_on == scheduled
+    assert draft.rules == scheduled.rules
+    created = AuditEntry.objects.filter(action="policy.draft.create").latest("pk")
+    assert created.before == {"based_on": 2}
+    page = response.content.decode()
+    assert "Draft v3 created from v2." in page
+    assert "Based on v2 " in page
+    diff = client.get(reverse("backoffice:policy_diff", args=[3]))
+    assert diff.context["base"] == scheduled
+    assert not diff.context["diff"].changed
+    assert "No differences." in diff.content.decode()
+
+
+def test_a_version_followed_by_another_shows_its_last_day_in_force(login_as, owner):
+    second = publish_on(owner, 7)
+    third = publish_on(owner, 20)
+    client = login_as("policy_owner")
+
+    response = client.get(reverse("backoffice:policy_list"))
+
+    until = {row.policy.version: (row.status, row.until) for row in response.context["versions"]}
+    assert until == {
+        3: (PolicyStatus.SCHEDULED, None),
+        2: (PolicyStatus.SCHEDULED, third.effective_from - datetime.timedelta(days=1)),
+        1: (PolicyStatus.ACTIVE, second.effective_from - datetime.timedelta(days=1)),
+    }
+    page = response.content.decode()
+    for last_day in (until[1][1], until[2][1]):
+        assert f">{last_day.isoformat()}</td>" in page
 
 
 def test_a_published_version_is_not_published_again(owner):

@@ -69,7 +69,7 @@ def test_a_policy_owner_drafts_checks_previews_and_publishes_a_change(
     page = log_in(browser, live_server, "owner-browser")
 
     page.click("nav.site-nav >> text=Policies")
-    page.click("text=New draft from the active version")
+    page.click("text=New draft from the latest published version")
     page.wait_for_url(f"{live_server.url}/policies/2/edit/")
 
     # A bad edit is explained where it is.
@@ -86,7 +86,7 @@ def test_a_policy_owner_drafts_checks_previews_and_publishes_a_change(
     page.wait_for_url(f"{live_server.url}/policies/2/")
     assert "spend ≥ ¥25,000.00" in page.inner_text("body")
 
-    page.click("text=Compare with the active version")
+    page.click("text=Compare with the base version")
     changed = page.locator("table.diff-lines tr.is-changed").first.inner_text()
     assert "¥20,000.00" in changed and "¥25,000.00" in changed
     shot(page, "policy-2-diff")
