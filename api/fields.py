@@ -60,6 +60,8 @@ class AmountField(serializers.Field):
     }
 )
 class MomentField(serializers.Field):
+    """A refusal names the field by its ``label`` (give one, translated), as ``DayField``."""
+
     default_error_messages = {
         "invalid": _(
             '"%(value)s" is neither a date like 2026-06-30 nor a date and time like '
@@ -73,7 +75,7 @@ class MomentField(serializers.Field):
         try:
             return parse_moment(data, timezone.get_default_timezone())
         except DateError as exc:
-            raise serializers.ValidationError(exc.describe(self.field_name, data)) from None
+            raise serializers.ValidationError(exc.describe(str(self.label), data)) from None
 
     def to_representation(self, value: datetime.datetime) -> str:
         return timezone.localtime(value).isoformat()
@@ -81,7 +83,8 @@ class MomentField(serializers.Field):
 
 @extend_schema_field({"type": "string", "format": "date", "example": "2026-06-30"})
 class DayField(serializers.Field):
-    """A calendar date, YYYY-MM-DD (or YYYY/M/D), the import's rule."""
+    """A calendar date, YYYY-MM-DD (or YYYY/M/D), the import's rule. A refusal names the field
+    by its ``label`` (give one, translated), not by its JSON name."""
 
     def to_internal_value(self, data) -> datetime.date:
         if not isinstance(data, str):
@@ -89,7 +92,7 @@ class DayField(serializers.Field):
         try:
             return parse_date(data)
         except DateError as exc:
-            raise serializers.ValidationError(exc.describe(self.field_name, data)) from None
+            raise serializers.ValidationError(exc.describe(str(self.label), data)) from None
 
     def to_representation(self, value: datetime.date) -> str:
         return value.isoformat()

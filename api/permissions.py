@@ -29,6 +29,10 @@ class HasScope(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
+        if not hasattr(view, request.method.lower()):
+            # A method the view does not offer is not a matter of scope: let the view answer
+            # 405 with its Allow header.
+            return True
         scope = required_scope(view, request.method)
         if scope is None:
             return False

@@ -106,14 +106,16 @@ class MemberCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=128)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    joined_on = DayField(help_text=_("入会日期: the start of tenure. YYYY-MM-DD."))
+    joined_on = DayField(
+        label=_("joined on"), help_text=_("入会日期: the start of tenure. YYYY-MM-DD.")
+    )
     member_type = serializers.ChoiceField(
         choices=MEMBER_TYPES,
         required=False,
         default="regular",
         help_text=_("regular (takes part in tier evaluation) or experience (体验会员)."),
     )
-    birthday = DayField(required=False, allow_null=True, default=None)
+    birthday = DayField(label=_("birthday"), required=False, allow_null=True, default=None)
 
     def validate_joined_on(self, value):
         if value > timezone.localdate() + datetime.timedelta(days=1):
@@ -133,7 +135,7 @@ class MemberUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=128, required=False)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    birthday = DayField(required=False, allow_null=True)
+    birthday = DayField(label=_("birthday"), required=False, allow_null=True)
     member_type = serializers.ChoiceField(choices=MEMBER_TYPES, required=False)
 
     validate_birthday = MemberCreateSerializer.validate_birthday
@@ -149,7 +151,7 @@ class TransactionInSerializer(serializers.Serializer):
     member_no = serializers.CharField(max_length=32)
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
     amount = AmountField()
-    occurred_at = MomentField()
+    occurred_at = MomentField(label=_("occurred at"))
     refund_of = serializers.CharField(
         max_length=64,
         required=False,
@@ -226,6 +228,7 @@ class ReferralInSerializer(serializers.Serializer):
     referrer_no = serializers.CharField(max_length=32)
     referred_no = serializers.CharField(max_length=32)
     occurred_at = MomentField(
+        label=_("occurred at"),
         required=False,
         help_text=_(
             "The day the referred member registered (default: the referred member's "
@@ -254,7 +257,7 @@ class ReferralSerializer(serializers.Serializer):
 class ActivityInSerializer(serializers.Serializer):
     member_no = serializers.CharField(max_length=32)
     activity = serializers.CharField(max_length=128, help_text=_("e.g. 直播互动, 商品评价"))
-    occurred_at = MomentField()
+    occurred_at = MomentField(label=_("occurred at"))
 
 
 class ActivitySerializer(serializers.Serializer):

@@ -4,6 +4,8 @@ same transaction), answer with the member's tier after it."""
 
 from __future__ import annotations
 
+from decimal import ROUND_DOWN, Decimal
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -177,6 +179,14 @@ class MemberDetail(APIView):
 # --- Tiers --------------------------------------------------------------------------------
 
 
+PROGRESS_PLACES = Decimal("0.0001")
+
+
+def _progress(value) -> float:
+    """Rounded down, as the portal's bars: 1.0 only when the way is reached."""
+    return float(Decimal(str(value)).quantize(PROGRESS_PLACES, rounding=ROUND_DOWN))
+
+
 def _ways(ways) -> list[dict]:
     return [
         {
@@ -184,7 +194,7 @@ def _ways(ways) -> list[dict]:
                 {"metric": s.metric.value, "amount": shortfall_amount(s.metric.value, s.amount)}
                 for s in way.shortfalls
             ],
-            "progress": round(float(way.progress), 4),
+            "progress": _progress(way.progress),
         }
         for way in ways
     ]

@@ -50,12 +50,20 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _render(request, template: str, context: dict | None = None, *, member=None, status=200):
-    context = {"portal_member": member, "next": _next_url(request), **(context or {})}
+    context = {
+        "portal_member": member,
+        "portal_tab": request.resolver_match.url_name,
+        "next": _next_url(request),
+        **(context or {}),
+    }
     return render(request, template, context, status=status)
 
 
 def _not_found(request: HttpRequest, member: Member | None) -> HttpResponse:
-    return _render(request, "portal/not_found.html", member=member, status=404)
+    # Answered under a member page's address (another member's number): no tab is current.
+    return _render(
+        request, "portal/not_found.html", {"portal_tab": None}, member=member, status=404
+    )
 
 
 def member_page(view):

@@ -93,6 +93,26 @@ def test_each_operation_needs_its_scope(make_client, scopes, method, url, allowe
         assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "allow"),
+    [
+        ("delete", "/api/v1/transactions/T1/", "GET"),
+        ("put", "/api/v1/members/M1/", "GET, PATCH"),
+        ("post", "/api/v1/members/M1/tier", "GET"),
+        ("get", "/api/v1/transactions/batch/", "POST"),
+    ],
+)
+def test_a_method_an_endpoint_does_not_offer_is_405_with_the_allowed_ones(api, method, url, allow):
+    MemberFactory(member_no="M1")
+
+    response = getattr(api, method)(url, {}, format="json")
+    anonymous = getattr(APIClient(), method)(url, {}, format="json")
+
+    assert response.status_code == 405
+    assert set(response["Allow"].split(", ")) >= set(allow.split(", "))
+    assert anonymous.status_code == 401
+
+
 def test_staff_use_the_browsable_api_with_their_own_permissions(client, django_user_model):
     MemberFactory(member_no="M1", phone="13900000000")
     ops = django_user_model.objects.create_user("ops-user")

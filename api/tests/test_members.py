@@ -67,6 +67,25 @@ def test_bad_fields_get_a_message_each_in_the_requests_language(make_client):
     assert not Member.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("language", "field", "message"),
+    [
+        ("zh-hans", "joined_on", "入会日期“1800-01-01”早于 1900 年"),
+        ("en", "joined_on", 'joined on "1800-01-01" is before 1900'),
+        ("zh-hans", "birthday", "生日“1800-01-01”早于 1900 年"),
+    ],
+)
+def test_a_date_out_of_range_is_refused_naming_the_field_in_the_requests_language(
+    make_client, language, field, message
+):
+    response = make_client(language=language).post(
+        "/api/v1/members/", {**NEW, field: "1800-01-01"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+
+
 def test_a_member_number_with_a_slash_is_read_and_an_unknown_one_is_404(api):
     MemberFactory(member_no="SH/2024/001", name="张三")
     response = api.get("/api/v1/members/SH/2024/001/")

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from api.views import _ways
 from members.models import Member
 from members.tests.factories import MemberFactory
+from tiers.engine import Way
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +58,34 @@ def test_the_tier_endpoint_gives_the_figures_explanation_and_progress(api):
     progress = tier["progress"]
     assert progress["next_tier"] == "gold" and progress["keeps"] is True
     assert {"metric": "spend", "amount": "3200.50"} in progress["to_next"][0]["shortfalls"]
+
+
+def test_progress_a_fen_short_of_the_next_tier_is_not_shown_as_full(api):
+    MemberFactory(member_no="M1", joined_on=timezone.localdate())
+    occurred = (timezone.localtime() - datetime.timedelta(days=3)).isoformat()
+    purchase = {"external_id": "T1", "member_no": "M1", "kind": "purchase"}
+    api.post(
+        "/api/v1/transactions/",
+        {**purchase, "amount": "19999.99", "occurred_at": occurred},
+        format="json",
+    )
+
+    progress = api.get("/api/v1/members/M1/tier").json()["progress"]
+
+    way = progress["to_next"][0]
+    assert way["shortfalls"] == [{"metric": "spend", "amount": "0.01"}]
+    assert way["progress"] == 0.9999
+    assert progress["to_keep"] == [{"shortfalls": [], "progress": 1.0}]  # reached: full
+
+
+@pytest.mark.parametrize(
+    ("progress", "shown"),
+    [("0.29999", 0.2999), ("0.3", 0.3), ("0.99999", 0.9999), ("1", 1.0), ("0", 0.0)],
+)
+def test_progress_is_rounded_down_to_four_places(progress, shown):
+    way = Way(shortfalls=(), progress=Decimal(progress))
+
+    assert _ways([way])[0]["progress"] == shown
 
 
 def test_a_member_who_takes_no_part_has_no_figures(api):

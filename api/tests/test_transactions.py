@@ -197,6 +197,16 @@ def test_a_rule_about_one_field_answers_under_that_field_in_the_requests_languag
     assert response.json() == {field: [message]}
 
 
+def test_a_moment_out_of_range_names_the_field_in_chinese(make_client, member):
+    api = make_client(language="zh-hans")
+
+    response = api.post(
+        "/api/v1/transactions/", {**purchase(), "occurred_at": "1800-01-01"}, format="json"
+    )
+
+    assert response.json() == {"occurred_at": ["发生时间“1800-01-01”早于 1900 年"]}
+
+
 def test_a_batch_item_refused_by_a_rule_about_one_field_names_the_field(api, member):
     items = [purchase("B1"), purchase("B2", days_ago=-3)]
     response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")

@@ -67,6 +67,16 @@ def test_every_member_page_of_another_member_is_not_found(signed_in, name):
     assert signed_in.get(reverse(name, args=["NOBODY"])).status_code == 404
 
 
+def test_the_not_found_page_marks_no_tab_as_current(signed_in, member):
+    other = MemberFactory(member_no="M0000002")
+
+    response = signed_in.get(url("portal:tier", other))
+
+    assert response.status_code == 404
+    assert 'aria-current="page"' not in response.content.decode()
+    assert 'aria-current="page">My tier<' in page(signed_in, "portal:tier", member)
+
+
 @pytest.mark.parametrize("name", MEMBER_PAGES)
 def test_every_member_page_of_ones_own_answers(signed_in, member, name):
     assert signed_in.get(url(name, member)).status_code == 200

@@ -373,6 +373,17 @@ def test_a_member_without_a_password_is_told_to_use_a_code(english, member):
     assert "No password yet? Sign in with an SMS code, then set one." in response.content.decode()
 
 
+def test_chinese_sign_in_pages_put_no_space_before_sms(client, member):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    wrong = sign_in_with_password(client, "M0000001", "not-it").content.decode()
+    sign_in_with_code(client)
+    password_page = client.get(reverse("portal:password", args=[member.member_no]))
+
+    assert "请先用短信验证码登录" in wrong and "改用短信验证码登录" in wrong
+    assert "无需等待短信验证码" in password_page.content.decode()
+
+
 def test_a_blacklisted_member_cannot_sign_in_and_is_told_why(english, member):
     with_password(member)
     Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
