@@ -197,6 +197,8 @@ class ConfirmCaseView(StaffMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             case=self.case,
+            # A withdrawn or decided case: the page says so instead of offering the action.
+            closed=not self.case.is_open,
             heading=self.heading,
             explanation=self.explanation,
             button=self.button,

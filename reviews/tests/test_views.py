@@ -293,6 +293,19 @@ def test_withdrawing_asks_for_a_reason_on_its_own_page(login_as, a_case):
     assert refreshed(a_case).state == ReviewCase.State.WITHDRAWN
 
 
+def test_the_withdraw_page_of_a_closed_case_says_it_is_closed_and_offers_no_form(login_as, a_case):
+    client = login_as("ops")
+    url = reverse("reviews:case_withdraw", kwargs={"pk": a_case.pk})
+    client.post(url, {"reason": "会员要求"})
+
+    page = client.get(url).content.decode()
+
+    assert "This case is already closed (withdrawn): there is nothing left to do here." in page
+    assert 'name="reason"' not in page and "Withdraw the case" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "该案件已结束（已撤回），无需再进行任何操作。" in client.get(url).content.decode()
+
+
 @pytest.fixture
 def in_discussion(client, a_case):
     """``a_case`` in discussion, the chair logged in (Chinese pages); returns the chair."""
