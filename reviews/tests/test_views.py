@@ -303,7 +303,7 @@ def test_the_withdraw_page_of_a_closed_case_says_it_is_closed_and_offers_no_form
     assert "This case is already closed (withdrawn): there is nothing left to do here." in page
     assert 'name="reason"' not in page and "Withdraw the case" not in page
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
-    assert "该案件已结束（已撤回），无需再进行任何操作。" in client.get(url).content.decode()
+    assert "该案例已结束（已撤回），无需再进行任何操作。" in client.get(url).content.decode()
 
 
 @pytest.fixture
