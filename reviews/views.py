@@ -411,7 +411,7 @@ class QuarterExportView(StaffMixin, View):
                 timezone.localtime(case.decided_at).strftime("%Y-%m-%d %H:%M")
                 if case.decided_at
                 else "",
-                case.decision_reason,
+                case.decision_reason_display,
                 case.message,
             )
         return response

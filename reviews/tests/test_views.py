@@ -630,6 +630,41 @@ def test_the_quarter_exports_as_csv_with_formulas_escaped(login_as, quarter_case
     assert s2[11] == "'+不符合"
 
 
+def test_a_quorum_approval_reads_in_the_readers_language_on_the_page_and_in_the_csv(
+    login_as, quarter_cases
+):
+    approved, _ = quarter_cases
+    # Voters' requests ran in Chinese (the default); the reason is stored in English.
+    assert refreshed(approved).decision_reason == "Quorum reached."
+    client = login_as("auditor")  # reads English pages
+    page = client.get(reverse("reviews:case", kwargs={"pk": approved.pk})).content.decode()
+    csv_text = client.get(
+        reverse("reviews:quarter_export", kwargs={"quarter": "2026Q2"})
+    ).content.decode("utf-8-sig")
+
+    assert "<dd>Quorum reached.</dd>" in page and "(Quorum reached.)" in page
+    assert "赞成票" not in page
+    s1 = next(row for row in csv.reader(io.StringIO(csv_text)) if len(row) > 2 and row[1] == "S1")
+    assert s1[11] == "Quorum reached."
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(reverse("reviews:case", kwargs={"pk": approved.pk})).content.decode()
+    assert "<dd>赞成票已达到通过所需票数。</dd>" in page
+
+
+def test_a_reason_stored_in_chinese_by_an_earlier_version_reads_in_english_and_typed_ones_stay(
+    login_as, quarter_cases
+):
+    approved, rejected = quarter_cases
+    ReviewCase.objects.filter(pk=approved.pk).update(decision_reason="赞成票已达到通过所需票数。")
+    client = login_as("auditor")
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": approved.pk})).content.decode()
+    assert "<dd>Quorum reached.</dd>" in page
+    page = client.get(reverse("reviews:case", kwargs={"pk": rejected.pk})).content.decode()
+    assert "<dd>+不符合</dd>" in page
+
+
 @pytest.mark.parametrize(
     ("value", "cell"),
     [
