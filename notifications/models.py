@@ -3,6 +3,16 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
+from loyalty.stored_text import shown
+
+# Why a notice was not sent, as the system records it (stored in English, shown in the
+# reader's language); a backend's own error is kept as it came.
+TOO_OLD = gettext_noop("The event is too old to send (a recompute of past dates).")
+NO_EMAIL = gettext_noop("The member has no e-mail address.")
+NO_PHONE = gettext_noop("The member has no phone number.")
+SYSTEM_ERRORS = (TOO_OLD, NO_EMAIL, NO_PHONE)
 
 
 class Kind(models.TextChoices):
@@ -108,3 +118,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind} {self.channel} {self.status}"
+
+    @property
+    def last_error_display(self) -> str:
+        """The last error as the reader reads it: the system's reasons in their language."""
+        return shown(self.last_error, SYSTEM_ERRORS)

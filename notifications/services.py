@@ -30,7 +30,15 @@ from loyalty.exceptions import DomainError
 from members.models import Member
 from members.services import member_lock_row
 
-from .models import Channel, Language, Notification, NotificationTemplate
+from .models import (
+    NO_EMAIL,
+    NO_PHONE,
+    TOO_OLD,
+    Channel,
+    Language,
+    Notification,
+    NotificationTemplate,
+)
 from .sms import send_sms
 
 # Plain-text templates: no HTML escaping in an SMS or a text e-mail.
@@ -220,13 +228,13 @@ def _claim(notification_id: int, now: datetime.datetime) -> bool:
 def _send(notification: Notification, member: Member) -> None:
     if notification.channel == Channel.EMAIL:
         if not member.email:
-            raise _NoAddress(_("The member has no e-mail address."))
+            raise _NoAddress(NO_EMAIL)
         send_mail(
             notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL, [member.email]
         )
     elif notification.channel == Channel.SMS:
         if not member.phone:
-            raise _NoAddress(_("The member has no phone number."))
+            raise _NoAddress(NO_PHONE)
         send_sms(member.phone, notification.body)
 
 
@@ -247,7 +255,7 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
     if notification.event_on < timezone.localdate(now) - max_age:
         update.update(
             status=Notification.Status.SKIPPED,
-            last_error=_("The event is too old to send (a recompute of past dates)."),
+            last_error=TOO_OLD,  # in English: translated when shown
             attempts=notification.attempts,
         )
     else:

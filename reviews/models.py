@@ -7,8 +7,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
+from loyalty.stored_text import shown
 from tiers.review_settings import BIG_ONE_OFF, LOYAL_VETERAN, REFERRAL_CHAMPION
+
+# Reasons and notes the system records (stored in English, shown in the reader's language).
+QUORUM_REACHED = gettext_noop("Quorum reached.")
+SYSTEM_TEXTS = (QUORUM_REACHED,)
 
 
 class Department(models.TextChoices):
@@ -172,6 +178,12 @@ class ReviewCase(models.Model):
     def is_hand_nomination(self) -> bool:
         return not self.profiles
 
+    @property
+    def decision_reason_display(self) -> str:
+        """The reason as the reader reads it: the system's ("Quorum reached.") in their
+        language, what the chair or ops wrote as it is."""
+        return shown(self.decision_reason, SYSTEM_TEXTS)
+
 
 class Vote(models.Model):
     """One committee member's vote on one case; changeable until the case is decided."""
@@ -241,3 +253,7 @@ class CaseTransition(models.Model):
         if self.pk is not None:
             raise ValueError("case transitions are append-only")
         super().save(*args, **kwargs)
+
+    @property
+    def note_display(self) -> str:
+        return shown(self.note, SYSTEM_TEXTS)

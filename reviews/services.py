@@ -33,7 +33,7 @@ from tiers.selectors import engine_policy, policy_in_force, tier_state, tiers_by
 from tiers.services import tier_override_set
 
 from .metrics import candidate_rows, extras_for_member
-from .models import CaseTransition, CommitteeMember, Department, ReviewCase, Vote
+from .models import QUORUM_REACHED, CaseTransition, CommitteeMember, Department, ReviewCase, Vote
 from .profiles import Candidate, matching_profiles, uplifted_rank
 from .quarters import Quarter, add_months
 
@@ -566,7 +566,8 @@ def case_vote(
             case.save(update_fields=["state"])
             _transition(case, ReviewCase.State.VOTING, voter, comment)
         elif quorum_reached(votes, review_settings_for(case.policy).quorum):
-            _approve(case, actor=voter, reason=_("Quorum reached."), today=today)
+            # Stored in English and translated when shown: readers differ from the voter.
+            _approve(case, actor=voter, reason=QUORUM_REACHED, today=today)
     return vote
 
 

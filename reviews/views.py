@@ -197,6 +197,8 @@ class ConfirmCaseView(StaffMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             case=self.case,
+            # A withdrawn or decided case: the page says so instead of offering the action.
+            closed=not self.case.is_open,
             heading=self.heading,
             explanation=self.explanation,
             button=self.button,
@@ -409,7 +411,7 @@ class QuarterExportView(StaffMixin, View):
                 timezone.localtime(case.decided_at).strftime("%Y-%m-%d %H:%M")
                 if case.decided_at
                 else "",
-                case.decision_reason,
+                case.decision_reason_display,
                 case.message,
             )
         return response

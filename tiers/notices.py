@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
 from notifications.models import Kind
 from notifications.services import Notice
@@ -52,6 +53,28 @@ class _Gaps:
 
     def __str__(self) -> str:
         return describe_gaps(self.gaps)
+
+
+class _Sentence:
+    """Staff's message to the member, ended as a sentence in the notice's language when it has
+    no closing punctuation: the template's next sentence follows it directly, and "恭喜升级"
+    would run into it ("恭喜升级我们很高兴授予您…")."""
+
+    def __init__(self, text: str):
+        self.text = text.strip()
+
+    def __str__(self) -> str:
+        if not self.text or _ends_a_sentence(self.text):
+            return self.text
+        return self.text + ("." if (get_language() or "").startswith("en") else "。")
+
+
+def _ends_a_sentence(text: str) -> bool:
+    """The last character before any closing quotes or brackets (」”）) is punctuation such as
+    。！？… or .!?"""
+    while text and unicodedata.category(text[-1]) in ("Pe", "Pf"):
+        text = text[:-1]
+    return bool(text) and unicodedata.category(text[-1]) == "Po"
 
 
 def _notice(row: tuple, kind: str, key: str, as_of: date, **context) -> Notice:
@@ -129,6 +152,6 @@ def exceptional_upgrade(row, as_of: date, override) -> Notice:
         f"exceptional:{override.pk}",
         as_of,
         tier=override.tier,
-        message=override.message,
+        message=_Sentence(override.message),
         ends_on=override.ends_on,
     )

@@ -11,6 +11,8 @@ import threading
 
 import pytest
 from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import override_settings
 from django.utils import timezone, translation
@@ -272,3 +274,35 @@ def test_the_exceptional_upgrade_default_names_the_tier_and_the_migration_revers
     migration.forwards(apps, None)
     assert templates.get(language="zh-hans").body == migration.NEW["zh-hans"]
     assert templates.get(language="en").body == edited.body  # an edited text stays as it is
+
+
+def test_why_a_notice_was_skipped_is_stored_in_english_and_shown_in_the_readers_language(
+    client, django_user_model
+):
+    member = MemberFactory(member_no="OLD1", phone="", email="d@example.com")
+    queue_upgrade(member, today=timezone.localdate() - datetime.timedelta(days=30))
+    with translation.override("zh-hans"):  # whoever runs the delivery
+        notifications_deliver_due()
+    email = Notification.objects.get(member=member, channel="email")
+    assert email.last_error == "The event is too old to send (a recompute of past dates)."
+
+    user = django_user_model.objects.create_user("ops-reader", password="x")
+    user.groups.add(Group.objects.get(name="ops"))
+    client.force_login(user)
+    url = f"/jobs/members/{member.member_no}/notifications/"
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "The event is too old to send" in client.get(url).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "该事件过于久远，不再发送" in client.get(url).content.decode()
+
+
+def test_a_skip_reason_stored_in_chinese_by_an_earlier_version_reads_in_english_too():
+    member = MemberFactory()
+    queue_upgrade(member)
+    notice = Notification.objects.get(member=member, channel="in_app")
+    notice.last_error = "该会员没有手机号。"
+    backend_error = Notification(last_error="SMTPException: 连接超时")
+
+    with translation.override("en"):
+        assert notice.last_error_display == "The member has no phone number."
+        assert backend_error.last_error_display == "SMTPException: 连接超时"

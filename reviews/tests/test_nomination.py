@@ -8,6 +8,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from loyalty.exceptions import DomainError
 from members.models import Member
@@ -370,6 +371,19 @@ def test_the_command_prints_one_line_per_nomination_then_a_summary():
     assert lines[:3] == ["A1 loyal_veteran", "A2 loyal_veteran", "A2 referral_champion"]
     assert lines[3] == "Nominated for 2026Q2 as of 2026-06-30 with policy version 1"
     assert "cases opened:                  2" in out.getvalue()
+
+
+def test_the_command_prints_its_summary_in_chinese():
+    veteran(member_no="V")
+    out = io.StringIO()
+
+    with translation.override("zh-hans"):
+        call_command("nominate_reviews", "--quarter", "2026Q2", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "V loyal_veteran"
+    assert lines[1] == "已为 2026Q2 完成提名，评定日期 2026-06-30，政策版本 1"
+    assert "  新开案例：             1" in lines
 
 
 def test_a_quarter_that_has_not_ended_is_refused():

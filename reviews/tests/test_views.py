@@ -293,6 +293,19 @@ def test_withdrawing_asks_for_a_reason_on_its_own_page(login_as, a_case):
     assert refreshed(a_case).state == ReviewCase.State.WITHDRAWN
 
 
+def test_the_withdraw_page_of_a_closed_case_says_it_is_closed_and_offers_no_form(login_as, a_case):
+    client = login_as("ops")
+    url = reverse("reviews:case_withdraw", kwargs={"pk": a_case.pk})
+    client.post(url, {"reason": "会员要求"})
+
+    page = client.get(url).content.decode()
+
+    assert "This case is already closed (withdrawn): there is nothing left to do here." in page
+    assert 'name="reason"' not in page and "Withdraw the case" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "该案例已结束（已撤回），无需再进行任何操作。" in client.get(url).content.decode()
+
+
 @pytest.fixture
 def in_discussion(client, a_case):
     """``a_case`` in discussion, the chair logged in (Chinese pages); returns the chair."""
@@ -615,6 +628,41 @@ def test_the_quarter_exports_as_csv_with_formulas_escaped(login_as, quarter_case
     assert s1[2] == "'=HYPERLINK(1)"
     s2 = next(row for row in rows if len(row) > 2 and row[1] == "S2")
     assert s2[11] == "'+不符合"
+
+
+def test_a_quorum_approval_reads_in_the_readers_language_on_the_page_and_in_the_csv(
+    login_as, quarter_cases
+):
+    approved, _ = quarter_cases
+    # Voters' requests ran in Chinese (the default); the reason is stored in English.
+    assert refreshed(approved).decision_reason == "Quorum reached."
+    client = login_as("auditor")  # reads English pages
+    page = client.get(reverse("reviews:case", kwargs={"pk": approved.pk})).content.decode()
+    csv_text = client.get(
+        reverse("reviews:quarter_export", kwargs={"quarter": "2026Q2"})
+    ).content.decode("utf-8-sig")
+
+    assert "<dd>Quorum reached.</dd>" in page and "(Quorum reached.)" in page
+    assert "赞成票" not in page
+    s1 = next(row for row in csv.reader(io.StringIO(csv_text)) if len(row) > 2 and row[1] == "S1")
+    assert s1[11] == "Quorum reached."
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(reverse("reviews:case", kwargs={"pk": approved.pk})).content.decode()
+    assert "<dd>赞成票已达到通过所需票数。</dd>" in page
+
+
+def test_a_reason_stored_in_chinese_by_an_earlier_version_reads_in_english_and_typed_ones_stay(
+    login_as, quarter_cases
+):
+    approved, rejected = quarter_cases
+    ReviewCase.objects.filter(pk=approved.pk).update(decision_reason="赞成票已达到通过所需票数。")
+    client = login_as("auditor")
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": approved.pk})).content.decode()
+    assert "<dd>Quorum reached.</dd>" in page
+    page = client.get(reverse("reviews:case", kwargs={"pk": rejected.pk})).content.decode()
+    assert "<dd>+不符合</dd>" in page
 
 
 @pytest.mark.parametrize(

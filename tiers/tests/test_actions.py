@@ -524,3 +524,37 @@ def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays
     }
     assert all("感谢您多年来的支持。" in n.body for n in sent)
     assert tier_of(above_the_floor) == "silver"
+
+
+@pytest.mark.parametrize(
+    ("language", "message", "body"),
+    [
+        ("zh-hans", "恭喜升级", "恭喜升级。我们很高兴授予您金卡会员资格，有效期至 2026-09-01。"),
+        ("zh-hans", "恭喜升级！", "恭喜升级！我们很高兴授予您金卡会员资格，有效期至 2026-09-01。"),
+        (
+            "zh-hans",
+            "感谢“老朋友”",
+            "感谢“老朋友”。我们很高兴授予您金卡会员资格，有效期至 2026-09-01。",
+        ),
+        ("zh-hans", "您说：“好！”", "您说：“好！”我们很高兴授予您金卡会员资格"),
+        ("en", "Congratulations", "Congratulations. We are pleased to grant you Gold membership"),
+        ("en", "Thank you!", "Thank you! We are pleased to grant you Gold membership"),
+    ],
+)
+def test_the_upgrade_notice_ends_the_staff_message_as_a_sentence(
+    staff, silver_member, settings, language, message, body
+):
+    settings.LANGUAGE_CODE = language
+
+    tier_override_set(
+        member=silver_member,
+        tier=tier("gold"),
+        reason="key account",
+        ends_on=ENDS,
+        actor=staff,
+        message=message,
+        today=GRANTED,
+    )
+
+    notice = Notification.objects.get(kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP)
+    assert body in notice.body

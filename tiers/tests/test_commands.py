@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import translation
 
 from members.models import Member
@@ -15,8 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 def run(*args) -> str:
+    """The command's output in English (the source language)."""
     out = io.StringIO()
-    call_command(*args, stdout=out, stderr=io.StringIO())
+    with translation.override("en"):
+        call_command(*args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
 
 
@@ -53,3 +56,47 @@ def test_recompute_then_export_shows_tiers_and_exact_spend():
 def test_recompute_rejects_a_malformed_date():
     with translation.override("en"), pytest.raises(Exception, match="not a date"):
         run("recompute_tiers", "--as-of", "30/06/2026")
+
+
+def test_recompute_prints_its_progress_and_summary_in_chinese():
+    MemberFactory(member_no="A1", joined_on=datetime.date(2026, 1, 1))
+    MemberFactory(member_no="N1", joined_on=datetime.date(2026, 7, 1))
+    out, err = io.StringIO(), io.StringIO()
+
+    with translation.override("zh-hans"):
+        call_command("recompute_tiers", "--as-of", "2026-06-30", stdout=out, stderr=err)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("已按 2026-06-30 重算等级，政策版本 ")
+    assert "  已评估会员： 1" in lines
+    assert "  尚未入会：   1" in lines
+    assert lines[-1].startswith("  耗时：") and lines[-1].endswith(" 秒")
+    assert "  2/2 名会员（100%）" in err.getvalue()
+    assert "members" not in out.getvalue() + err.getvalue()
+
+
+def test_export_says_what_it_wrote_and_refuses_to_overwrite_in_chinese(tmp_path):
+    MemberFactory(member_no="A1")
+    path = tmp_path / "tiers.csv"
+    err = io.StringIO()
+
+    with translation.override("zh-hans"):
+        call_command("export_tiers", "--output", str(path), stderr=err)
+        with pytest.raises(CommandError) as exists:
+            call_command("export_tiers", "--output", str(path), stderr=io.StringIO())
+        with pytest.raises(CommandError) as nowhere:
+            call_command("export_tiers", "--output", str(tmp_path / "no" / "t.csv"))
+
+    assert err.getvalue().strip() == f"已将 1 名会员写入 {path}"
+    assert str(exists.value) == f"{path} 已存在：请换一个文件，或加上 --force 覆盖它"
+    assert str(nowhere.value) == f"{tmp_path / 'no'} 不是目录：未写入任何内容"
+
+
+def test_export_says_what_it_wrote_in_english(tmp_path):
+    MemberFactory.create_batch(2)
+    err = io.StringIO()
+
+    with translation.override("en"):
+        call_command("export_tiers", "--output", str(tmp_path / "t.csv"), stderr=err)
+
+    assert err.getvalue().strip() == f"Wrote 2 members to {tmp_path / 't.csv'}"

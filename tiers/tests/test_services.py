@@ -22,7 +22,7 @@ from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from members.models import (
     ActivityParticipation,
@@ -1028,7 +1028,10 @@ COUNTED = ("first tiers", "upgrades", "downgrade warnings", "downgrades")
 def _command_counts(as_of: datetime.date) -> tuple[int, ...]:
     """The command's counts, in the order of ``COUNTED``."""
     out = io.StringIO()
-    call_command("recompute_tiers", "--as-of", as_of.isoformat(), stdout=out, stderr=io.StringIO())
+    with translation.override("en"):
+        call_command(
+            "recompute_tiers", "--as-of", as_of.isoformat(), stdout=out, stderr=io.StringIO()
+        )
     text = out.getvalue()
     return tuple(
         int(re.search(rf"{name}:\s+([\d,]+)", text).group(1).replace(",", "")) for name in COUNTED
@@ -1065,9 +1068,10 @@ def test_a_recompute_as_of_a_date_before_the_last_evaluation_leaves_those_member
     late_joiner = MemberFactory(member_no="S11", joined_on=day(2025, 1, 1))
 
     err = io.StringIO()
-    call_command("recompute_tiers", "--as-of", "2025-03-01", stdout=io.StringIO(), stderr=err)
+    with translation.override("zh-hans"):
+        call_command("recompute_tiers", "--as-of", "2025-03-01", stdout=io.StringIO(), stderr=err)
 
-    assert "were left as they are" in err.getvalue()
+    assert "名会员保持原状：其上次评定日期晚于 2025-03-01，而评定不会倒退。" in err.getvalue()
     after = snapshot()
     assert [m for m in after["members"] if m[0] != "S11"] == before["members"]
     assert after["changes"][: len(before["changes"])] == before["changes"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from loyalty.exceptions import DomainError
 from reviews.quarters import Quarter
@@ -30,15 +31,21 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for member_no, profile in result.nominations:
             self.stdout.write(f"{member_no} {profile}")
+        counts = [
+            (gettext("  members evaluated:             %(count)s"), result.evaluated),
+            (gettext("  cases opened:                  %(count)s"), result.cases),
+            (gettext("  nominations (member, profile): %(count)s"), len(result.nominations)),
+            (gettext("  skipped, open case:            %(count)s"), result.skipped_open_case),
+            (gettext("  skipped, case this quarter:    %(count)s"), result.skipped_this_quarter),
+            (
+                gettext("  skipped, exceptional upgrade:  %(count)s"),
+                result.skipped_exceptional_upgrade,
+            ),
+            (gettext("  skipped, rejected recently:    %(count)s"), result.skipped_cooldown),
+        ]
         lines = [
-            f"Nominated for {result.quarter} as of {result.as_of} with policy version "
-            f"{result.policy_version}",
-            f"  members evaluated:             {result.evaluated:,}",
-            f"  cases opened:                  {result.cases:,}",
-            f"  nominations (member, profile): {len(result.nominations):,}",
-            f"  skipped, open case:            {result.skipped_open_case:,}",
-            f"  skipped, case this quarter:    {result.skipped_this_quarter:,}",
-            f"  skipped, exceptional upgrade:  {result.skipped_exceptional_upgrade:,}",
-            f"  skipped, rejected recently:    {result.skipped_cooldown:,}",
+            gettext("Nominated for %(quarter)s as of %(date)s with policy version %(version)s")
+            % {"quarter": result.quarter, "date": result.as_of, "version": result.policy_version},
+            *(line % {"count": f"{count:,}"} for line, count in counts),
         ]
         self.stdout.write("\n".join(lines))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext, ngettext
 
 from loyalty.spreadsheet import csv_safe
 from tiers.selectors import export_rows
@@ -49,18 +50,31 @@ class Command(BaseCommand):
             return
         path = Path(output)
         if not path.parent.is_dir():
-            raise CommandError(f"{path.parent} is not a directory: nothing was written")
+            raise CommandError(
+                gettext("%(path)s is not a directory: nothing was written") % {"path": path.parent}
+            )
         try:
             handle = path.open("w" if force else "x", newline="", encoding=encoding)
         except FileExistsError:
             raise CommandError(
-                f"{path} already exists: choose another file or add --force to overwrite it"
+                gettext(
+                    "%(path)s already exists: choose another file or add --force to overwrite it"
+                )
+                % {"path": path}
             ) from None
         except OSError as exc:
-            raise CommandError(f"{path} cannot be written: {exc.strerror}") from None
+            raise CommandError(
+                gettext("%(path)s cannot be written: %(error)s")
+                % {"path": path, "error": exc.strerror}
+            ) from None
         with handle:
             count = self._write(handle)
-        self.stderr.write(f"Wrote {count:,} members to {output}")
+        self.stderr.write(
+            ngettext(
+                "Wrote %(count)s member to %(path)s", "Wrote %(count)s members to %(path)s", count
+            )
+            % {"count": f"{count:,}", "path": output}
+        )
 
     def _write_stdout(self, encoding: str) -> None:
         if self.stdout._out is sys.stdout:

@@ -4,7 +4,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from loyalty.dates import DateError, parse_date
 from loyalty.exceptions import DomainError
@@ -65,7 +65,10 @@ class Command(BaseCommand):
 
         def progress(done: int) -> None:
             if verbose and total > 0:
-                self.stderr.write(f"  {done:,}/{total:,} members ({done * 100 // total}%)")
+                self.stderr.write(
+                    gettext("  %(done)s/%(total)s members (%(percent)d%%)")
+                    % {"done": f"{done:,}", "total": f"{total:,}", "percent": done * 100 // total}
+                )
 
         try:
             summary = tiers_recompute(
@@ -77,22 +80,38 @@ class Command(BaseCommand):
         if summary.evaluated_later_before:
             self.stderr.write(
                 self.style.WARNING(
-                    f"{summary.evaluated_later_before:,} members were left as they are: their "
-                    f"last evaluation is dated after {as_of}, and evaluations never go backwards."
+                    ngettext(
+                        "%(count)s member was left as they are: their last evaluation is dated "
+                        "after %(date)s, and evaluations never go backwards.",
+                        "%(count)s members were left as they are: their last evaluation is "
+                        "dated after %(date)s, and evaluations never go backwards.",
+                        summary.evaluated_later_before,
+                    )
+                    % {"count": f"{summary.evaluated_later_before:,}", "date": as_of}
                 )
             )
         events = summary.events
+        counts = [
+            (gettext("  members evaluated:   %(count)s"), summary.evaluated),
+            (gettext("  first tiers:         %(count)s"), events["qualified"]),
+            (gettext("  upgrades:            %(count)s"), summary.upgrades),
+            (gettext("  downgrade warnings:  %(count)s"), events["warning"]),
+            (gettext("  downgrades:          %(count)s"), summary.downgrades),
+            (gettext("  tiers retained:      %(count)s"), events["retained"]),
+            (
+                gettext("  tiers revoked:       %(count)s (experience or blacklisted)"),
+                events["revoked"],
+            ),
+            (
+                gettext("  not taking part:     %(count)s (experience or blacklisted)"),
+                summary.not_taking_part,
+            ),
+            (gettext("  not yet joined:      %(count)s"), summary.not_yet_joined),
+        ]
         lines = [
-            f"Recomputed tiers as of {as_of} with policy version {summary.policy_version}",
-            f"  members evaluated:   {summary.evaluated:,}",
-            f"  first tiers:         {events['qualified']:,}",
-            f"  upgrades:            {summary.upgrades:,}",
-            f"  downgrade warnings:  {events['warning']:,}",
-            f"  downgrades:          {summary.downgrades:,}",
-            f"  tiers retained:      {events['retained']:,}",
-            f"  tiers revoked:       {events['revoked']:,} (experience or blacklisted)",
-            f"  not taking part:     {summary.not_taking_part:,} (experience or blacklisted)",
-            f"  not yet joined:      {summary.not_yet_joined:,}",
-            f"  time taken:          {summary.seconds:.2f} s",
+            gettext("Recomputed tiers as of %(date)s with policy version %(version)s")
+            % {"date": as_of, "version": summary.policy_version},
+            *(line % {"count": f"{count:,}"} for line, count in counts),
+            gettext("  time taken:          %(seconds)s s") % {"seconds": f"{summary.seconds:.2f}"},
         ]
         self.stdout.write("\n".join(lines))
