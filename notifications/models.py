@@ -12,7 +12,10 @@ from loyalty.stored_text import shown
 TOO_OLD = gettext_noop("The event is too old to send (a recompute of past dates).")
 NO_EMAIL = gettext_noop("The member has no e-mail address.")
 NO_PHONE = gettext_noop("The member has no phone number.")
-SYSTEM_ERRORS = (TOO_OLD, NO_EMAIL, NO_PHONE)
+ERASED = gettext_noop("Not sent: the member's personal data was erased.")
+# What replaced a failed delivery's error when the member was erased (it may quote the address).
+ERASED_ERROR = gettext_noop("[erased]")
+SYSTEM_ERRORS = (TOO_OLD, NO_EMAIL, NO_PHONE, ERASED, ERASED_ERROR)
 
 
 class Kind(models.TextChoices):

@@ -25,15 +25,17 @@ from django.utils.translation import gettext as _
 from members import privacy as member_privacy
 from members.models import Member
 
-from .models import Channel, Notification
+from .models import ERASED, ERASED_ERROR, Channel, Notification
 
 
 def _erased_texts(language: str) -> dict[str, str]:
+    """The notice's new subject and body, in the notice's own language (what the member reads);
+    why it was not sent is stored in English and translated for each staff reader
+    (``loyalty.stored_text``)."""
     with translation.override(language):
         return {
             "subject": _("[erased]"),
             "body": _("This message was erased at the member's request (personal data)."),
-            "skipped": _("Not sent: the member's personal data was erased."),
         }
 
 
@@ -50,11 +52,9 @@ def notifications_erase(*, member: Member) -> int:
         in_language.filter(
             channel__in=[Channel.EMAIL, Channel.SMS],
             status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
-        ).update(
-            status=Notification.Status.SKIPPED, last_error=texts["skipped"], next_attempt_at=None
-        )
+        ).update(status=Notification.Status.SKIPPED, last_error=ERASED, next_attempt_at=None)
         # A backend's error may quote the address it was sent to.
-        in_language.filter(status=Notification.Status.FAILED).update(last_error=texts["subject"])
+        in_language.filter(status=Notification.Status.FAILED).update(last_error=ERASED_ERROR)
         changed += in_language.update(subject=texts["subject"], body=texts["body"])
     return changed
 

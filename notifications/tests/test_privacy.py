@@ -57,8 +57,10 @@ def test_erasure_marks_the_unsent_email_and_sms_notices_not_sent(member):
         Channel.SMS: Notification.Status.SKIPPED,
     }
     email = Notification.objects.get(member=member, channel=Channel.EMAIL)
-    # In the notice's language, whatever the language of the staff member who erased.
-    assert email.last_error == "未发送：该会员的个人信息已删除。"
+    # Stored in English whoever erased, shown in each staff reader's language.
+    assert email.last_error == "Not sent: the member's personal data was erased."
+    with translation.override("zh-hans"):
+        assert email.last_error_display == "未发送：该会员的个人信息已删除。"
     assert notifications_deliver_due() == {}
     assert mail.outbox == []
 
