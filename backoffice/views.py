@@ -193,15 +193,18 @@ class MemberActionView(StaffView, View):
             },
         )
 
+    def _form(self, member, *args, **kwargs):
+        return self.form_class(*args, member=member, **kwargs)
+
     def get(self, request, member_no):
         member = self._member()
-        return self._render(member, self.form_class(initial=self.initial(member)))
+        return self._render(member, self._form(member, initial=self.initial(member)))
 
     def post(self, request, member_no):
         member = self._member()
         if "confirm_token" in request.POST:
             return self._confirmed(member, request.POST["confirm_token"])
-        form = self.form_class(request.POST, request.FILES)
+        form = self._form(member, request.POST, request.FILES)
         if not form.is_valid():
             return self._render(member, form)
         raw = {
@@ -229,21 +232,21 @@ class MemberActionView(StaffView, View):
                     messages.error(
                         self.request, _("The confirmation expired or is not valid; try again.")
                     )
-                    return self._render(member, self.form_class(initial=self.initial(member)))
+                    return self._render(member, self._form(member, initial=self.initial(member)))
                 if (payload["a"], payload["m"], payload["u"]) != (
                     self.action,
                     member.pk,
                     self.request.user.pk,
                 ):
                     raise PermissionDenied
-                form = self.form_class(payload["d"])
+                form = self._form(member, payload["d"])
                 if not form.is_valid():
                     transaction.set_rollback(True)
                     return self._render(member, form)
                 self.perform(member, form.cleaned_data, payload.get("f") or "")
         except ConfirmationUsed as exc:
             messages.error(self.request, str(exc))
-            return self._render(member, self.form_class(initial=self.initial(member)))
+            return self._render(member, self._form(member, initial=self.initial(member)))
         except DomainError as exc:
             form.add_error(None, str(exc))
             return self._render(member, form)
