@@ -4,8 +4,6 @@ error)."""
 
 from __future__ import annotations
 
-import unicodedata
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +15,7 @@ from members.models import Member, Transaction
 from tiers.models import Tier
 
 from . import bulk
-from .selectors import SORTS
+from .selectors import SORTS, members_by_number
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 EVIDENCE_EXTENSIONS = {".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".txt", ".eml", ".zip"}
@@ -244,13 +242,8 @@ class ReferralForm(MemberActionForm):
     reason = _reason_field()
 
     def clean_referred_no(self):
-        # Full-width forms folded, as imports fold them (ＭＢ００１ is MB001); then as typed or
-        # in capitals, as the search reads numbers, the number as typed winning if both exist.
-        number = unicodedata.normalize("NFKC", self.cleaned_data["referred_no"].strip())
-        found = {
-            m.member_no: m for m in Member.objects.filter(member_no__in={number, number.upper()})
-        }
-        member = found.get(number) or found.get(number.upper())
+        number = self.cleaned_data["referred_no"]
+        member = members_by_number([number]).get(number)
         if member is None:
             raise forms.ValidationError(_("No member has this number."))
         return member

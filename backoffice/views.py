@@ -45,6 +45,7 @@ from .selectors import (
     member_lookup,
     member_profile,
     member_search,
+    members_by_number,
 )
 
 MEMBERS_PER_PAGE = 50
@@ -592,7 +593,7 @@ class AuditLogView(StaffView, TemplateView):
         member = None
         member_no = (data.pop("member_no", "") or "").strip()
         if member_no:
-            member = Member.objects.filter(member_no=member_no).first()
+            member = members_by_number([member_no]).get(member_no)
             if member is None:
                 form.add_error("member_no", _("No member has this number."))
         entries = audit_search(**data, member=member) if not member_no or member else None

@@ -80,6 +80,14 @@ def test_the_auditor_filters_by_actor_member_action_and_date(as_role, entries):
     assert "member.convert" not in listed(client, date_from="2026-01-01")
 
 
+@pytest.mark.parametrize("typed", ["au2", " ＡＵ２ ", "ａｕ２"])
+def test_the_member_filter_reads_the_number_in_lower_case_or_full_width(as_role, entries, typed):
+    assert listed(as_role("auditor"), member_no=typed) == [
+        "tier.override.manual",
+        "member.convert",
+    ]
+
+
 def test_the_audit_log_shows_before_and_after_with_contacts_masked(as_role, entries):
     page = as_role("auditor").get(URL).content.decode()
 

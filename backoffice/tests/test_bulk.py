@@ -60,6 +60,17 @@ def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
     ]
 
 
+def test_member_numbers_are_read_in_lower_case_or_full_width_as_the_search_reads_them(members):
+    listed = bulk.numbers_from_text("b1 Ｂ２") + bulk.numbers_from_csv("ｂ１\n".encode())
+
+    plan = bulk.bulk_preview(
+        action=bulk.OVERRIDE, member_nos=listed, tier=Tier.objects.get(code="gold")
+    )
+
+    assert plan.changing_numbers == ["B1", "B2"]
+    assert [(r.member_no, r.skipped) for r in plan.skipped] == [("B1", "listed more than once")]
+
+
 def test_a_bulk_override_from_a_csv_upload_applies_to_everyone_after_the_preview(as_role, members):
     client = as_role("ops")
     upload = SimpleUploadedFile("list.csv", b"member_no\nB1\nB2\nB3\n")

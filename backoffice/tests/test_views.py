@@ -553,6 +553,20 @@ def test_a_phone_is_found_by_its_start_or_its_last_four_digits_only(three_member
     assert [m.member_no for m in member_search(query="0000")] == []  # neither start nor end
 
 
+@pytest.mark.parametrize(
+    "query", ["+86 187 1556 8407", "0086-187-1556-8407", "8618715568407", "＋８６ １８７ １５５６"]
+)
+def test_a_phone_is_found_with_its_country_code_or_in_full_width(query):
+    MemberFactory(member_no="C001", phone="18715568407")
+
+    assert [m.member_no for m in member_search(query=query)] == ["C001"]
+
+
+def test_a_member_number_is_found_in_full_width(three_members):
+    assert [m.member_no for m in member_search(query="ａ１００")] == ["A100"]
+    assert [m.member_no for m in member_search(query="Ｂ２")] == ["B200"]
+
+
 def test_the_list_filters_by_qualified_tier_joined_dates_warning_due_and_override(
     staff, warned_member, gold_member, django_user_model
 ):
