@@ -20,6 +20,7 @@ from members.tests.factories import (
     RefundFactory,
     local_noon,
 )
+from tiers.actions import member_blacklist
 from tiers.models import MemberTier, Tier
 from tiers.services import tier_override_set, tiers_recompute
 
@@ -447,6 +448,32 @@ def test_a_member_not_evaluated_yet_says_so(staff):
 
     assert response.context["profile"].explanation is None
     assert response.content.decode().count("Not evaluated yet") >= 2
+
+
+def test_a_blacklisted_member_with_earlier_evaluations_takes_no_part_in_words(
+    login_as, gold_member, django_user_model
+):
+    member_blacklist(
+        member=gold_member, reason="恶意投诉", actor=django_user_model.objects.create_user("w")
+    )
+    client = login_as("ops", language="en")
+
+    page = detail(client, "G001").content.decode()
+
+    assert "Not evaluated yet" not in page
+    assert page.count("Blacklisted: takes no part in tier evaluation") == 4
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = detail(client, "G001").content.decode()
+    assert "尚未评定" not in page and page.count("已列入黑名单：解除前不参与等级评定。") == 4
+
+
+def test_an_experience_member_takes_no_part_in_words(staff):
+    MemberFactory(member_no="E001", status=Member.Status.EXPERIENCE)
+
+    page = detail(staff, "E001").content.decode()
+
+    assert "Not evaluated yet" not in page
+    assert page.count("Experience member: takes no part in tier evaluation") == 4
 
 
 @pytest.fixture
