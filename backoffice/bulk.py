@@ -186,9 +186,8 @@ def bulk_apply(
         raise DomainError(_("A reason is required."))
     plan = bulk_preview(action=action, member_nos=member_nos, tier=tier, ends_on=ends_on)
     if plan.changing_numbers != confirmed:
-        raise DomainError(
-            _("The members changed since the preview; nothing was applied. Preview again.")
-        )
+        # Said after "Nothing was applied:" by the page, so it does not say so itself.
+        raise DomainError(_("the members changed since the preview. Preview again."))
     for row in plan.changes:
         if action == OVERRIDE:
             tier_override_set(
