@@ -339,3 +339,17 @@ class AuditFilterForm(forms.Form):
     )
     date_from = _date_field(_("Date from"))
     date_to = _date_field(_("Date until"))
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error(
+                "date_to",
+                _(
+                    "The range %(start)s – %(end)s is reversed: the first date must not be after "
+                    "the second."
+                )
+                % {"start": start.isoformat(), "end": end.isoformat()},
+            )
+        return data

@@ -360,7 +360,8 @@ def member_profile(
 ) -> MemberProfile:
     """The member page's data in a fixed number of queries; raises ``Member.DoesNotExist``.
     Transactions, referrals made and activities come a page at a time (``*_page``: the raw
-    page numbers of the request; a bad one is not found)."""
+    page numbers of the request; one that is not a number gives the first page, one past the
+    end is not found)."""
     member = member_lookup(member_no)
     state = tier_state(member)
     explanation = member_explanation(member)

@@ -596,7 +596,9 @@ class AuditLogView(StaffView, TemplateView):
             member = members_by_number([member_no]).get(member_no)
             if member is None:
                 form.add_error("member_no", _("No member has this number."))
-        entries = audit_search(**data, member=member) if not member_no or member else None
+        # A filter that cannot be read lists nothing, as on the member list: without it, the
+        # log would list entries that were not asked for.
+        entries = None if form.errors else audit_search(**data, member=member)
         page = lookahead_page(
             entries if entries is not None else [], self.request.GET.get("page"), AUDIT_PER_PAGE
         )

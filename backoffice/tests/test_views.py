@@ -263,7 +263,21 @@ def test_the_member_list_is_paginated_by_fifty_without_counting_the_table(staff)
     assert "Members 1–50" in first.content.decode()
     assert "Members 101–120" in last.content.decode()
     assert staff.get(url, {"page": 4}).status_code == 404
-    assert staff.get(url, {"page": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-2", ""])
+def test_a_page_number_that_is_not_one_shows_the_first_page(staff, page):
+    MemberFactory.create_batch(60)
+    detail_member = MemberFactory(member_no="T001")
+    PurchaseFactory.create_batch(25, member=detail_member)
+
+    members = staff.get(reverse("backoffice:member_list"), {"page": page})
+    transactions = staff.get(reverse("backoffice:member_detail", args=["T001"]), {"tpage": page})
+
+    assert members.status_code == 200 and members.context["page_obj"].number == 1
+    assert len(members.context["members"]) == 50
+    assert transactions.status_code == 200
+    assert transactions.context["profile"].transactions.number == 1
 
 
 def test_pagination_links_keep_the_search(staff):
