@@ -22,6 +22,8 @@ from tiers import actions
 from tiers.models import Tier, TierOverride
 from tiers.services import tier_override_set
 
+from .selectors import members_by_number
+
 OVERRIDE = "override"
 BLACKLIST = "blacklist"
 MAX_BATCH = 5000
@@ -87,18 +89,6 @@ def numbers_from_csv(content: bytes) -> list[str]:
     return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
 
 
-def _members(numbers: list[str]) -> dict[str, Member]:
-    found: dict[str, Member] = {}
-    for start in range(0, len(numbers), _CHUNK):
-        found.update(
-            (m.member_no, m)
-            for m in Member.objects.select_related("tier_state__current_tier").filter(
-                member_no__in=numbers[start : start + _CHUNK]
-            )
-        )
-    return found
-
-
 def _open_overrides(members: list[Member]) -> dict[int, TierOverride]:
     ids = [m.pk for m in members]
     found: dict[int, TierOverride] = {}
@@ -132,16 +122,20 @@ def bulk_preview(
             _("At most %(max)d members at a time; this batch has %(n)d.")
             % {"max": MAX_BATCH, "n": len(member_nos)}
         )
-    members = _members(member_nos)
+    # Numbers are read as the search reads them (m001 and full-width Ｍ００１ are M001); a
+    # member listed under two spellings is listed twice.
+    members = members_by_number(member_nos, chunk=_CHUNK)
     overrides = _open_overrides(list(members.values())) if action == OVERRIDE else {}
     plan = BulkPlan(action=action)
-    seen: set[str] = set()
-    for number in member_nos:
-        member = members.get(number)
-        if number in seen:
+    seen: set[object] = set()
+    for given in member_nos:
+        member = members.get(given)
+        number = member.member_no if member is not None else given
+        key = member.pk if member is not None else given
+        if key in seen:
             plan.rows.append(BulkRow(number, member, skipped=_("listed more than once")))
             continue
-        seen.add(number)
+        seen.add(key)
         if member is None:
             plan.rows.append(BulkRow(number, None, skipped=_("unknown member number")))
             continue
@@ -192,9 +186,8 @@ def bulk_apply(
         raise DomainError(_("A reason is required."))
     plan = bulk_preview(action=action, member_nos=member_nos, tier=tier, ends_on=ends_on)
     if plan.changing_numbers != confirmed:
-        raise DomainError(
-            _("The members changed since the preview; nothing was applied. Preview again.")
-        )
+        # Said after "Nothing was applied:" by the page, so it does not say so itself.
+        raise DomainError(_("the members changed since the preview. Preview again."))
     for row in plan.changes:
         if action == OVERRIDE:
             tier_override_set(

@@ -4,19 +4,18 @@ error)."""
 
 from __future__ import annotations
 
-import unicodedata
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, parse_amount
-from members.models import Member
+from members import services as facts
+from members.models import Member, Transaction
 from tiers.models import Tier
 
 from . import bulk
-from .selectors import SORTS
+from .selectors import SORTS, members_by_number
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 EVIDENCE_EXTENSIONS = {".pdf", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".txt", ".eml", ".zip"}
@@ -110,11 +109,21 @@ class MemberSearchForm(forms.Form):
         return data
 
 
-class ReasonForm(forms.Form):
+class MemberActionForm(forms.Form):
+    """The form of an action on one member, who is ``member``: checks that depend on them (a
+    service's, asked again when it records) are made here, so that a refusal is named at its
+    field before the confirmation page, not after it."""
+
+    def __init__(self, *args, member: Member | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member = member
+
+
+class ReasonForm(MemberActionForm):
     reason = _reason_field()
 
 
-class OverrideForm(forms.Form):
+class OverrideForm(MemberActionForm):
     tier = _tier_field(_("Tier (at least)"), required=True)
     ends_on = _date_field(_("Ends on (optional)"))
     message = forms.CharField(
@@ -136,7 +145,7 @@ class OverrideForm(forms.Form):
         return ends_on
 
 
-class BlacklistForm(forms.Form):
+class BlacklistForm(MemberActionForm):
     reason = _reason_field()
     evidence = forms.CharField(
         label=_("Evidence"),
@@ -166,7 +175,7 @@ class BlacklistForm(forms.Form):
         return upload
 
 
-class TransactionForm(forms.Form):
+class TransactionForm(MemberActionForm):
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("purchase", _("purchase")), ("refund", _("refund"))]
     )
@@ -190,29 +199,84 @@ class TransactionForm(forms.Form):
             raise forms.ValidationError(str(exc)) from None
         return amount
 
+    def clean_occurred_at(self):
+        occurred_at = self.cleaned_data["occurred_at"]
+        try:
+            facts.fact_moment_check(occurred_at, what=_("A transaction"))
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return occurred_at
 
-class ReferralForm(forms.Form):
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") != Transaction.Kind.REFUND or "refund_of" in self.errors:
+            return data
+        try:
+            purchase = facts.refund_purchase_find(data.get("refund_of", ""))
+        except DomainError as exc:
+            self.add_error("refund_of", str(exc))
+            return data
+        external_id = data.get("external_id", "").strip()
+        if (
+            self.member is None
+            or not data.get("amount")
+            or data.get("occurred_at") is None
+            # A refund sent again is answered by the service (a repeat, or a conflict).
+            or Transaction.objects.filter(external_id=external_id).exists()
+        ):
+            return data
+        refusal = facts.refund_refusal(
+            purchase=purchase,
+            member=self.member,
+            amount_fen=parse_amount(data["amount"]),
+            occurred_at=data["occurred_at"],
+        )
+        if refusal is not None:
+            self.add_error(*refusal)
+        return data
+
+
+class ReferralForm(MemberActionForm):
     referred_no = forms.CharField(label=_("Referred member number"), max_length=32)
     occurred_on = _date_field(_("Date (default: the day they joined)"))
     reason = _reason_field()
 
     def clean_referred_no(self):
-        # Full-width forms folded, as imports fold them (ＭＢ００１ is MB001); then as typed or
-        # in capitals, as the search reads numbers, the number as typed winning if both exist.
-        number = unicodedata.normalize("NFKC", self.cleaned_data["referred_no"].strip())
-        found = {
-            m.member_no: m for m in Member.objects.filter(member_no__in={number, number.upper()})
-        }
-        member = found.get(number) or found.get(number.upper())
+        number = self.cleaned_data["referred_no"]
+        member = members_by_number([number]).get(number)
         if member is None:
             raise forms.ValidationError(_("No member has this number."))
         return member
 
+    def clean(self):
+        data = super().clean()
+        referred = data.get("referred_no")
+        if self.member is None or not isinstance(referred, Member):
+            return data
+        try:
+            stored = facts.referral_check(
+                referrer=self.member, referred=referred, occurred_on=data.get("occurred_on")
+            )
+        except DomainError as exc:
+            self.add_error(exc.field, str(exc))
+            return data
+        if stored is not None:
+            self.add_error("referred_no", _("This referral was already recorded; nothing changed."))
+        return data
 
-class ActivityForm(forms.Form):
+
+class ActivityForm(MemberActionForm):
     activity = forms.CharField(label=_("Activity"), max_length=128)
     occurred_at = _moment_field()
     reason = _reason_field()
+
+    def clean_occurred_at(self):
+        occurred_at = self.cleaned_data["occurred_at"]
+        try:
+            facts.fact_moment_check(occurred_at, what=_("An activity"))
+        except DomainError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return occurred_at
 
 
 class BulkForm(forms.Form):
@@ -275,3 +339,17 @@ class AuditFilterForm(forms.Form):
     )
     date_from = _date_field(_("Date from"))
     date_to = _date_field(_("Date until"))
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error(
+                "date_to",
+                _(
+                    "The range %(start)s – %(end)s is reversed: the first date must not be after "
+                    "the second."
+                )
+                % {"start": start.isoformat(), "end": end.isoformat()},
+            )
+        return data

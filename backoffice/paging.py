@@ -50,18 +50,18 @@ class LookaheadPage:
 
 
 def page_number(raw) -> int:
+    """The page asked for; the first when the number is not one (``?page=abc``, ``0``), as
+    Django's ``Paginator.get_page`` reads it."""
     try:
         number = int(raw or 1)
     except (TypeError, ValueError):
-        raise Http404(_("That page number is not valid.")) from None
-    if number < 1:
-        raise Http404(_("That page number is not valid."))
-    return number
+        return 1
+    return max(number, 1)
 
 
 def lookahead_page(queryset, raw_number, per_page: int) -> LookaheadPage:
-    """One page of an ordered queryset in one query; a page past the end is not found (except
-    the first, which may be empty)."""
+    """One page of an ordered queryset in one query; a page number that is not one gives the
+    first page; a page past the end is not found (except the first, which may be empty)."""
     number = page_number(raw_number)
     offset = (number - 1) * per_page
     rows = list(queryset[offset : offset + per_page + 1])

@@ -4,8 +4,8 @@ never query. Searches are shaped so that each one can use an index (see ``member
 from __future__ import annotations
 
 import datetime
-import re
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
@@ -15,6 +15,7 @@ from django.utils import timezone
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
+from loyalty.phones import phone_digits
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from notifications.models import Notification
 from reviews.models import ReviewCase
@@ -56,7 +57,33 @@ SORTS = {
     "tier_year_end": [F("tier_state__tier_year_end").asc(nulls_last=True), "member_no"],
 }
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-()+]")
+
+def member_number_typed(text: str) -> str:
+    """A member number as staff type or paste it, read as the importer reads one: NFKC
+    (full-width ``Ｍ００１`` is ``M001``), without surrounding spaces."""
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def members_by_number(numbers: Iterable[str], *, chunk: int = 500) -> dict[str, Member]:
+    """The members the given numbers name, keyed by the number as given: each number read by
+    ``member_number_typed``, then as typed or in capitals, as the search reads numbers (the
+    number as typed winning if both exist). Tier state joined; one query per ``chunk``
+    numbers."""
+    typed = {number: member_number_typed(number) for number in numbers}
+    wanted = sorted({form for text in typed.values() for form in (text, text.upper()) if form})
+    found: dict[str, Member] = {}
+    for start in range(0, len(wanted), chunk):
+        found.update(
+            (member.member_no, member)
+            for member in Member.objects.select_related("tier_state__current_tier").filter(
+                member_no__in=wanted[start : start + chunk]
+            )
+        )
+    return {
+        number: member
+        for number, text in typed.items()
+        if (member := found.get(text) or found.get(text.upper())) is not None
+    }
 
 
 def _text_condition(query: str) -> Q:
@@ -64,13 +91,15 @@ def _text_condition(query: str) -> Q:
     0006), and only the branches that can match, so none of them forces a scan: Chinese text is
     part of a name; digits are the start of a member number or of a phone, or a phone's last
     four digits when exactly four are typed; other text is the start of a member number (as
-    typed or in capitals), or part of a (Latin) name when it has no digits."""
+    typed or in capitals), or part of a (Latin) name when it has no digits. Full-width forms
+    are read as their plain ones, and a phone's country code (+86) is dropped."""
+    query = member_number_typed(query)
     if any(ord(char) >= 0x2E80 for char in query):  # CJK: member numbers and phones have none
         return Q(name__icontains=query)
     # A member number as typed or in capitals: a plain prefix, so PostgreSQL reads it as a
     # range of the member-number index, already in the list's order.
     condition = Q(member_no__startswith=query) | Q(member_no__startswith=query.upper())
-    digits = _PHONE_SEPARATORS.sub("", query)
+    digits = phone_digits(query).removeprefix("+")
     if digits.isascii() and digits.isdigit():
         condition |= Q(phone__startswith=digits)
         if len(digits) == 4:
@@ -331,7 +360,8 @@ def member_profile(
 ) -> MemberProfile:
     """The member page's data in a fixed number of queries; raises ``Member.DoesNotExist``.
     Transactions, referrals made and activities come a page at a time (``*_page``: the raw
-    page numbers of the request; a bad one is not found)."""
+    page numbers of the request; one that is not a number gives the first page, one past the
+    end is not found)."""
     member = member_lookup(member_no)
     state = tier_state(member)
     explanation = member_explanation(member)

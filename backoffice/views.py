@@ -45,6 +45,7 @@ from .selectors import (
     member_lookup,
     member_profile,
     member_search,
+    members_by_number,
 )
 
 MEMBERS_PER_PAGE = 50
@@ -193,15 +194,18 @@ class MemberActionView(StaffView, View):
             },
         )
 
+    def _form(self, member, *args, **kwargs):
+        return self.form_class(*args, member=member, **kwargs)
+
     def get(self, request, member_no):
         member = self._member()
-        return self._render(member, self.form_class(initial=self.initial(member)))
+        return self._render(member, self._form(member, initial=self.initial(member)))
 
     def post(self, request, member_no):
         member = self._member()
         if "confirm_token" in request.POST:
             return self._confirmed(member, request.POST["confirm_token"])
-        form = self.form_class(request.POST, request.FILES)
+        form = self._form(member, request.POST, request.FILES)
         if not form.is_valid():
             return self._render(member, form)
         raw = {
@@ -229,21 +233,21 @@ class MemberActionView(StaffView, View):
                     messages.error(
                         self.request, _("The confirmation expired or is not valid; try again.")
                     )
-                    return self._render(member, self.form_class(initial=self.initial(member)))
+                    return self._render(member, self._form(member, initial=self.initial(member)))
                 if (payload["a"], payload["m"], payload["u"]) != (
                     self.action,
                     member.pk,
                     self.request.user.pk,
                 ):
                     raise PermissionDenied
-                form = self.form_class(payload["d"])
+                form = self._form(member, payload["d"])
                 if not form.is_valid():
                     transaction.set_rollback(True)
                     return self._render(member, form)
                 self.perform(member, form.cleaned_data, payload.get("f") or "")
         except ConfirmationUsed as exc:
             messages.error(self.request, str(exc))
-            return self._render(member, self.form_class(initial=self.initial(member)))
+            return self._render(member, self._form(member, initial=self.initial(member)))
         except DomainError as exc:
             form.add_error(None, str(exc))
             return self._render(member, form)
@@ -589,10 +593,12 @@ class AuditLogView(StaffView, TemplateView):
         member = None
         member_no = (data.pop("member_no", "") or "").strip()
         if member_no:
-            member = Member.objects.filter(member_no=member_no).first()
+            member = members_by_number([member_no]).get(member_no)
             if member is None:
                 form.add_error("member_no", _("No member has this number."))
-        entries = audit_search(**data, member=member) if not member_no or member else None
+        # A filter that cannot be read lists nothing, as on the member list: without it, the
+        # log would list entries that were not asked for.
+        entries = None if form.errors else audit_search(**data, member=member)
         page = lookahead_page(
             entries if entries is not None else [], self.request.GET.get("page"), AUDIT_PER_PAGE
         )

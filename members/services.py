@@ -42,8 +42,10 @@ def _amount_fen(amount: Decimal | str) -> int:
         raise DomainError(str(exc)) from None
 
 
-def _not_in_future(moment: datetime.datetime, what: str) -> None:
-    """``moment`` is every caller's ``occurred_at``, the field the refusal names."""
+def fact_moment_check(moment: datetime.datetime, *, what: str) -> None:
+    """A fact that already happened is not dated in the future (beyond the clocks' drift);
+    ``what`` names the fact in the refusal, which names every caller's ``occurred_at``. The
+    staff forms check it too, before their confirmation page."""
     if moment > timezone.now() + FUTURE_TOLERANCE:
         raise DomainError(
             _("%(what)s cannot be dated in the future.") % {"what": what}, field="occurred_at"
@@ -164,7 +166,7 @@ def member_blacklist(
     if member.status == Member.Status.BLACKLISTED:
         raise DomainError(_("Member %(no)s is already blacklisted.") % {"no": member.member_no})
     occurred_at = occurred_at or timezone.now()
-    _not_in_future(occurred_at, _("A blacklist entry"))
+    fact_moment_check(occurred_at, what=_("A blacklist entry"))
     entry = BlacklistEntry.objects.create(
         member=member,
         reason=reason,
@@ -240,6 +242,42 @@ def _repeat(stored: Transaction, **data) -> tuple[Transaction, bool]:
     )
 
 
+def refund_purchase_find(refund_of: str) -> Transaction:
+    """The purchase a refund names by its external id; refused when it names none, or no
+    purchase has that id."""
+    if not refund_of:
+        raise DomainError(_("A refund must name the purchase it refunds."))
+    purchase = Transaction.objects.filter(external_id=refund_of.strip()).first()
+    if purchase is None or purchase.kind != Transaction.Kind.PURCHASE:
+        raise DomainError(
+            _("Refund of unknown purchase %(id)s.") % {"id": refund_of}, field="refund_of"
+        )
+    return purchase
+
+
+def refund_refusal(
+    *, purchase: Transaction, member: Member, amount_fen: int, occurred_at: datetime.datetime
+) -> tuple[str, str] | None:
+    """Why a new refund of ``purchase`` is refused, as (the input at fault, the message), or
+    None: a refund belongs to the purchase's member, is not dated before it, and the refunds
+    of a purchase total at most its amount. (The input is named for the staff form; the API
+    keeps answering these with a message alone.)"""
+    if purchase.member_id != member.pk:
+        return "refund_of", _("A refund must belong to the purchase's member.")
+    if occurred_at < purchase.occurred_at:
+        return "occurred_at", _("A refund cannot be dated before its purchase.")
+    refunded = sum(purchase.refunds.values_list("amount_fen", flat=True))
+    if refunded + amount_fen > purchase.amount_fen:
+        return "amount", _(
+            "Refunds of %(id)s would total %(total)s, more than its amount %(amount)s."
+        ) % {
+            "id": purchase.external_id,
+            "total": fen_to_yuan(refunded + amount_fen),
+            "amount": fen_to_yuan(purchase.amount_fen),
+        }
+    return None
+
+
 def member_lock_row(member: Member | int) -> None:
     """``member_lock`` for a writer that needs only the lock, not a fresh copy of the row (it
     uses only the member's id and number, which never change)."""
@@ -281,16 +319,10 @@ def transaction_create(
     amount_fen = _amount_fen(amount)
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
-    _not_in_future(occurred_at, _("A transaction"))
+    fact_moment_check(occurred_at, what=_("A transaction"))
     purchase = None
     if kind == Transaction.Kind.REFUND:
-        if not refund_of:
-            raise DomainError(_("A refund must name the purchase it refunds."))
-        purchase = Transaction.objects.filter(external_id=refund_of.strip()).first()
-        if purchase is None or purchase.kind != Transaction.Kind.PURCHASE:
-            raise DomainError(
-                _("Refund of unknown purchase %(id)s.") % {"id": refund_of}, field="refund_of"
-            )
+        purchase = refund_purchase_find(refund_of)
     elif refund_of:
         raise DomainError(_("Only a refund names a purchase."))
     data = {
@@ -307,20 +339,11 @@ def transaction_create(
         stored = Transaction.objects.filter(external_id=external_id).first()
         if stored is not None:
             return _repeat(stored, **data)
-        if purchase.member_id != member.pk:
-            raise DomainError(_("A refund must belong to the purchase's member."))
-        if occurred_at < purchase.occurred_at:
-            raise DomainError(_("A refund cannot be dated before its purchase."))
-        refunded = sum(purchase.refunds.values_list("amount_fen", flat=True))
-        if refunded + amount_fen > purchase.amount_fen:
-            raise DomainError(
-                _("Refunds of %(id)s would total %(total)s, more than its amount %(amount)s.")
-                % {
-                    "id": purchase.external_id,
-                    "total": fen_to_yuan(refunded + amount_fen),
-                    "amount": fen_to_yuan(purchase.amount_fen),
-                }
-            )
+        refusal = refund_refusal(
+            purchase=purchase, member=member, amount_fen=amount_fen, occurred_at=occurred_at
+        )
+        if refusal is not None:
+            raise DomainError(refusal[1])
     created = Transaction(
         external_id=external_id,
         member=member,
@@ -374,6 +397,40 @@ def referral_closes_circle(*, referrer: Member, referred: Member) -> bool:
         node = parent
 
 
+def referral_check(
+    *, referrer: Member, referred: Member, occurred_on: datetime.date | None = None
+) -> Referral | None:
+    """Whether ``referrer`` may be recorded as having referred ``referred``: refused (at the
+    field ``referred_no``) when it is the member themselves, when the member was referred by
+    someone else or on another day, joined before the referrer, or the referral would close a
+    circle; the stored referral when this very one is recorded already, else None. Reads
+    only: the staff form asks before its confirmation page, ``referral_create`` again under
+    the members' locks."""
+    occurred_on = occurred_on or referred.joined_on
+    if referrer.pk == referred.pk:
+        raise DomainError(_("A member cannot refer themselves."), field="referred_no")
+    stored = Referral.objects.filter(referred=referred).first()
+    if stored is not None:
+        if stored.referrer_id == referrer.pk and stored.occurred_on == occurred_on:
+            return stored
+        raise ConflictError(
+            _("Member %(no)s was already referred.") % {"no": referred.member_no},
+            field="referred_no",
+        )
+    if referred.joined_on < referrer.joined_on:
+        raise DomainError(_("The referred member joined before the referrer."), field="referred_no")
+    if referral_closes_circle(referrer=referrer, referred=referred):
+        raise DomainError(
+            _(
+                "Member %(referred)s already referred member %(referrer)s, directly or through "
+                "other members: referrals cannot go round in a circle."
+            )
+            % {"referred": referred.member_no, "referrer": referrer.member_no},
+            field="referred_no",
+        )
+    return None
+
+
 @transaction.atomic
 def referral_create(
     *,
@@ -391,24 +448,9 @@ def referral_create(
     for member in sorted((referrer, referred), key=lambda m: m.pk):
         member_lock(member)
     occurred_on = occurred_on or referred.joined_on
-    if referrer.pk == referred.pk:
-        raise DomainError(_("A member cannot refer themselves."), field="referred_no")
-    stored = Referral.objects.filter(referred=referred).first()
+    stored = referral_check(referrer=referrer, referred=referred, occurred_on=occurred_on)
     if stored is not None:
-        if stored.referrer_id == referrer.pk and stored.occurred_on == occurred_on:
-            return stored, False
-        raise ConflictError(_("Member %(no)s was already referred.") % {"no": referred.member_no})
-    if referred.joined_on < referrer.joined_on:
-        raise DomainError(_("The referred member joined before the referrer."), field="referred_no")
-    if referral_closes_circle(referrer=referrer, referred=referred):
-        raise DomainError(
-            _(
-                "Member %(referred)s already referred member %(referrer)s, directly or through "
-                "other members: referrals cannot go round in a circle."
-            )
-            % {"referred": referred.member_no, "referrer": referrer.member_no},
-            field="referred_no",
-        )
+        return stored, False
     if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:
         raise DomainError(_("%(what)s cannot be dated in the future.") % {"what": _("A referral")})
     referral = Referral.objects.create(
@@ -440,7 +482,7 @@ def activity_create(
         raise DomainError(_("The activity is required."))
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
-    _not_in_future(occurred_at, _("An activity"))
+    fact_moment_check(occurred_at, what=_("An activity"))
     participation, created = ActivityParticipation.objects.get_or_create(
         member=member,
         activity=activity,

@@ -80,6 +80,36 @@ def test_the_auditor_filters_by_actor_member_action_and_date(as_role, entries):
     assert "member.convert" not in listed(client, date_from="2026-01-01")
 
 
+@pytest.mark.parametrize("typed", ["au2", " ＡＵ２ ", "ａｕ２"])
+def test_the_member_filter_reads_the_number_in_lower_case_or_full_width(as_role, entries, typed):
+    assert listed(as_role("auditor"), member_no=typed) == [
+        "tier.override.manual",
+        "member.convert",
+    ]
+
+
+def test_a_page_number_that_is_not_one_shows_the_first_page(as_role, entries):
+    response = as_role("auditor").get(URL, {"page": "abc"})
+
+    assert response.status_code == 200 and response.context["page_obj"].number == 1
+    assert len(response.context["rows"]) == 4
+
+
+def test_a_reversed_date_range_is_named_and_lists_nothing(as_role, entries):
+    client = as_role("auditor")
+
+    response = client.get(URL, {"date_from": "2026-03-01", "date_to": "2025-01-01"})
+
+    assert response.context["rows"] == []
+    assert (
+        "Date until: The range 2026-03-01 – 2025-01-01 is reversed: the first date must not be "
+        "after the second." in response.content.decode()
+    )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(URL, {"date_from": "2026-03-01", "date_to": "2025-01-01"}).content.decode()
+    assert "日期范围 2026-03-01 – 2025-01-01 颠倒了：开始日期不能晚于结束日期。" in page
+
+
 def test_the_audit_log_shows_before_and_after_with_contacts_masked(as_role, entries):
     page = as_role("auditor").get(URL).content.decode()
 

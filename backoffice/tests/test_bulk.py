@@ -6,6 +6,7 @@ import datetime
 import re
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from backoffice import bulk
@@ -58,6 +59,17 @@ def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
         ("NOPE", "unknown member number"),
         ("B1", "listed more than once"),
     ]
+
+
+def test_member_numbers_are_read_in_lower_case_or_full_width_as_the_search_reads_them(members):
+    listed = bulk.numbers_from_text("b1 Ｂ２") + bulk.numbers_from_csv("ｂ１\n".encode())
+
+    plan = bulk.bulk_preview(
+        action=bulk.OVERRIDE, member_nos=listed, tier=Tier.objects.get(code="gold")
+    )
+
+    assert plan.changing_numbers == ["B1", "B2"]
+    assert [(r.member_no, r.skipped) for r in plan.skipped] == [("B1", "listed more than once")]
 
 
 def test_a_bulk_override_from_a_csv_upload_applies_to_everyone_after_the_preview(as_role, members):
@@ -144,3 +156,19 @@ def test_confirming_a_batch_twice_applies_it_once_and_says_the_confirmation_was_
     assert "This confirmation was already used" in again.content.decode()
     assert TierOverride.objects.count() == 2
     assert AuditEntry.objects.filter(action="tier.override.manual").count() == 2
+
+
+def test_a_batch_changed_since_the_preview_says_once_that_nothing_was_applied(as_role, members):
+    client = as_role("ops", language="zh-hans")
+    data = {"action": "blacklist", "member_numbers": "B1 B2", "reason": "团伙刷单"}
+    token = token_of(client.post(URL, data))
+    Member.objects.filter(member_no="B2").update(status=Member.Status.BLACKLISTED)
+
+    page = client.post(URL, {"confirm_token": token}).content.decode()
+
+    assert "未执行任何操作：预览之后会员数据已有变化。请重新预览。" in page
+    assert page.count("未执行任何操作") == 1
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the refused token is still unused
+    page = client.post(URL, {"confirm_token": token}).content.decode()
+    assert "Nothing was applied: the members changed since the preview. Preview again." in page
+    assert Member.objects.get(member_no="B1").status == Member.Status.ACTIVE

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from loyalty.models import AuditEntry
 from members.models import BlacklistEntry, Member, Referral, Transaction
-from members.tests.factories import MemberFactory, PurchaseFactory
+from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from notifications.models import Notification
 from tiers.models import Tier, TierChange, TierOverride
 from tiers.services import tier_override_set, tiers_recompute
@@ -195,16 +195,47 @@ def transaction_form(**fields) -> dict:
     }
 
 
-def test_a_refused_transaction_shows_the_domain_error_as_a_form_error(as_role):
-    MemberFactory(member_no="P002")
-    client = as_role("ops")
-
-    preview = client.post(url("transaction", "P002"), transaction_form())
-    response = client.post(url("transaction", "P002"), {"confirm_token": token_of(preview)})
-
+def _refused_at_field_before_confirmation(response, field: str, message: str) -> None:
     assert response.status_code == 200
-    assert "Refund of unknown purchase NOPE" in response.content.decode()
-    assert not Transaction.objects.exists()
+    assert "confirm_token" not in response.content.decode()
+    assert message in " ".join(response.context["form"].errors[field])
+
+
+def _tomorrow_but_one() -> str:
+    return (timezone.localtime() + datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({}, "refund_of", "Refund of unknown purchase NOPE."),
+        (
+            {"kind": "purchase", "refund_of": "", "occurred_at": "future"},
+            "occurred_at",
+            "A transaction cannot be dated in the future.",
+        ),
+        (
+            {"refund_of": "POS-1", "amount": "80.01"},
+            "amount",
+            "Refunds of POS-1 would total 100.01, more than its amount 100.00.",
+        ),
+    ],
+)
+def test_a_refused_transaction_is_named_at_its_field_before_the_confirmation_page(
+    as_role, fields, field, message
+):
+    member = MemberFactory(member_no="P002")
+    purchase = PurchaseFactory(member=member, external_id="POS-1", amount_fen=10_000)
+    RefundFactory(refund_of=purchase, amount_fen=2_000)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    data = transaction_form(**{"occurred_at": now, **fields})
+    if data["occurred_at"] == "future":
+        data["occurred_at"] = _tomorrow_but_one()
+
+    response = as_role("ops").post(url("transaction", "P002"), data)
+
+    _refused_at_field_before_confirmation(response, field, message)
+    assert Transaction.objects.count() == 2
 
 
 @pytest.mark.parametrize("amount", ["-100", "12.345", "abc", "0"])
@@ -222,11 +253,12 @@ def test_a_bad_amount_is_named_at_its_field_before_the_confirmation_page(as_role
 
 
 def test_the_confirmation_page_shows_the_kind_by_its_label(as_role):
-    MemberFactory(member_no="P004")
+    purchase = PurchaseFactory(member=MemberFactory(member_no="P004"))
     client = as_role("ops")
 
     client.cookies["django_language"] = "zh-hans"
-    preview = client.post(url("transaction", "P004"), transaction_form()).content.decode()
+    data = transaction_form(refund_of=purchase.external_id, occurred_at="2026-02-01T10:00")
+    preview = client.post(url("transaction", "P004"), data).content.decode()
 
     assert "<dd>退款</dd>" in preview and "<dd>refund</dd>" not in preview
 
@@ -270,13 +302,17 @@ def test_the_referred_member_is_found_in_lower_case_or_full_width_as_the_search_
     assert Referral.objects.get().referred == friend
 
 
-def test_a_referral_closing_a_circle_is_refused_on_the_confirmation_with_the_reason(as_role):
+def test_a_referral_that_closes_a_circle_since_its_confirmation_page_is_refused_with_the_reason(
+    as_role,
+):
     for no in ("R001", "R002"):
         MemberFactory(member_no=no, joined_on=datetime.date(2025, 3, 1))
     client = as_role("ops")
-    for referrer, referred in (("R001", "R002"), ("R002", "R001")):
-        preview = client.post(url("referral", referrer), {"referred_no": referred, "reason": "r"})
-        response = client.post(url("referral", referrer), {"confirm_token": token_of(preview)})
+    later = client.post(url("referral", "R002"), {"referred_no": "R001", "reason": "r"})
+    preview = client.post(url("referral", "R001"), {"referred_no": "R002", "reason": "r"})
+    client.post(url("referral", "R001"), {"confirm_token": token_of(preview)})
+
+    response = client.post(url("referral", "R002"), {"confirm_token": token_of(later)})
 
     assert response.status_code == 200
     assert (
@@ -333,3 +369,37 @@ def test_a_confirmation_refused_by_the_service_stays_unused_and_can_be_confirmed
 
     assert done.status_code == 302
     assert TierOverride.objects.get(member=silver_member).end_reason == "活动结束"
+
+
+@pytest.mark.parametrize(
+    ("referred", "message"),
+    [("R001", "A member cannot refer themselves."), ("R002", "Member R002 was already referred.")],
+)
+def test_a_refused_referral_is_named_at_its_field_before_the_confirmation_page(
+    as_role, referred, message
+):
+    for no in ("R001", "R002", "R003"):
+        MemberFactory(member_no=no, joined_on=datetime.date(2025, 3, 1))
+    Referral.objects.create(
+        referrer=Member.objects.get(member_no="R003"),
+        referred=Member.objects.get(member_no="R002"),
+        occurred_on=datetime.date(2025, 3, 1),
+    )
+
+    response = as_role("ops").post(
+        url("referral", "R001"), {"referred_no": referred, "reason": "r"}
+    )
+
+    _refused_at_field_before_confirmation(response, "referred_no", message)
+    assert Referral.objects.count() == 1
+
+
+def test_a_future_activity_is_named_at_its_field_before_the_confirmation_page(as_role):
+    MemberFactory(member_no="A001")
+    data = {"activity": "直播互动", "occurred_at": _tomorrow_but_one(), "reason": "r"}
+
+    response = as_role("ops").post(url("activity", "A001"), data)
+
+    _refused_at_field_before_confirmation(
+        response, "occurred_at", "An activity cannot be dated in the future."
+    )

@@ -20,6 +20,7 @@ from members.tests.factories import (
     RefundFactory,
     local_noon,
 )
+from tiers.actions import member_blacklist
 from tiers.models import MemberTier, Tier
 from tiers.services import tier_override_set, tiers_recompute
 
@@ -262,7 +263,21 @@ def test_the_member_list_is_paginated_by_fifty_without_counting_the_table(staff)
     assert "Members 1–50" in first.content.decode()
     assert "Members 101–120" in last.content.decode()
     assert staff.get(url, {"page": 4}).status_code == 404
-    assert staff.get(url, {"page": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-2", ""])
+def test_a_page_number_that_is_not_one_shows_the_first_page(staff, page):
+    MemberFactory.create_batch(60)
+    detail_member = MemberFactory(member_no="T001")
+    PurchaseFactory.create_batch(25, member=detail_member)
+
+    members = staff.get(reverse("backoffice:member_list"), {"page": page})
+    transactions = staff.get(reverse("backoffice:member_detail", args=["T001"]), {"tpage": page})
+
+    assert members.status_code == 200 and members.context["page_obj"].number == 1
+    assert len(members.context["members"]) == 50
+    assert transactions.status_code == 200
+    assert transactions.context["profile"].transactions.number == 1
 
 
 def test_pagination_links_keep_the_search(staff):
@@ -449,6 +464,32 @@ def test_a_member_not_evaluated_yet_says_so(staff):
     assert response.content.decode().count("Not evaluated yet") >= 2
 
 
+def test_a_blacklisted_member_with_earlier_evaluations_takes_no_part_in_words(
+    login_as, gold_member, django_user_model
+):
+    member_blacklist(
+        member=gold_member, reason="恶意投诉", actor=django_user_model.objects.create_user("w")
+    )
+    client = login_as("ops", language="en")
+
+    page = detail(client, "G001").content.decode()
+
+    assert "Not evaluated yet" not in page
+    assert page.count("Blacklisted: takes no part in tier evaluation") == 4
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = detail(client, "G001").content.decode()
+    assert "尚未评定" not in page and page.count("已列入黑名单：解除前不参与等级评定。") == 4
+
+
+def test_an_experience_member_takes_no_part_in_words(staff):
+    MemberFactory(member_no="E001", status=Member.Status.EXPERIENCE)
+
+    page = detail(staff, "E001").content.decode()
+
+    assert "Not evaluated yet" not in page
+    assert page.count("Experience member: takes no part in tier evaluation") == 4
+
+
 @pytest.fixture
 def warned_member():
     """Gold from 2025-07-01; by 2026-06-25 the purchase has left the window: warned."""
@@ -551,6 +592,20 @@ def test_a_phone_is_found_by_its_start_or_its_last_four_digits_only(three_member
     assert [m.member_no for m in member_search(query="138-0000-3333")] == ["A101"]
     assert [m.member_no for m in member_search(query="3333")] == ["A101"]
     assert [m.member_no for m in member_search(query="0000")] == []  # neither start nor end
+
+
+@pytest.mark.parametrize(
+    "query", ["+86 187 1556 8407", "0086-187-1556-8407", "8618715568407", "＋８６ １８７ １５５６"]
+)
+def test_a_phone_is_found_with_its_country_code_or_in_full_width(query):
+    MemberFactory(member_no="C001", phone="18715568407")
+
+    assert [m.member_no for m in member_search(query=query)] == ["C001"]
+
+
+def test_a_member_number_is_found_in_full_width(three_members):
+    assert [m.member_no for m in member_search(query="ａ１００")] == ["A100"]
+    assert [m.member_no for m in member_search(query="Ｂ２")] == ["B200"]
 
 
 def test_the_list_filters_by_qualified_tier_joined_dates_warning_due_and_override(
