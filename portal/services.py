@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
+from loyalty.phones import phone_digits
 from members.models import Member
 from notifications.sms import send_sms
 
@@ -63,19 +64,11 @@ class SignInError(DomainError):
 
 # --- Phone numbers --------------------------------------------------------------------------
 
-_SEPARATORS = re.compile(r"[\s\-().]")
-
 
 def normalise_phone(raw: str) -> str:
     """A mainland mobile number as 11 digits: spaces, dashes and a +86 / 0086 / 86 prefix go.
     Raises ``SignInError`` for anything else."""
-    digits = _SEPARATORS.sub("", raw or "")
-    if digits.startswith("+"):
-        digits = digits[1:]
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
+    digits = phone_digits(raw)
     if not re.fullmatch(r"1\d{10}", digits):
         raise SignInError(_("Enter an 11-digit mainland mobile number, e.g. 138 0013 8000."))
     return digits
