@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, ListView
 
 from loyalty.exceptions import DomainError
+from loyalty.paging import FirstPageOnBadNumber
 
 from .models import ApiKey, Scope
 from .selectors import api_key_list
@@ -36,7 +37,7 @@ class RevokeForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class ApiKeyListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class ApiKeyListView(LoginRequiredMixin, PermissionRequiredMixin, FirstPageOnBadNumber, ListView):
     permission_required = "api.view_apikey"
     template_name = "api/key_list.html"
     context_object_name = "keys"

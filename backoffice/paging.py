@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from loyalty.paging import page_number
+
 
 @dataclass(frozen=True)
 class LookaheadPage:
@@ -47,16 +49,6 @@ class LookaheadPage:
 
     def __len__(self) -> int:
         return len(self.object_list)
-
-
-def page_number(raw) -> int:
-    """The page asked for; the first when the number is not one (``?page=abc``, ``0``), as
-    Django's ``Paginator.get_page`` reads it."""
-    try:
-        number = int(raw or 1)
-    except (TypeError, ValueError):
-        return 1
-    return max(number, 1)
 
 
 def lookahead_page(queryset, raw_number, per_page: int) -> LookaheadPage:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import ListView, TemplateView, View
 
 from loyalty.exceptions import DomainError
+from loyalty.paging import FirstPageOnBadNumber
 from tiers import services
 from tiers.diff import policy_diff, rule_lines
 from tiers.models import Benefit, Tier, TierPolicy
@@ -71,7 +72,7 @@ class PolicyMixin(StaffPermissionMixin):
         )
 
 
-class PolicyListView(StaffPermissionMixin, ListView):
+class PolicyListView(StaffPermissionMixin, FirstPageOnBadNumber, ListView):
     permission_required = "tiers.view_tierpolicy"
     template_name = "backoffice/policies/policy_list.html"
     context_object_name = "versions"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import DetailView, ListView, TemplateView, View
 
 from loyalty.exceptions import DomainError
+from loyalty.paging import FirstPageOnBadNumber
 from members.models import Member
 from notifications.models import Notification
 from notifications.services import notification_resend
@@ -24,7 +25,7 @@ from . import selectors, services
 from .models import JobRun
 
 
-class JobsOverviewView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class JobsOverviewView(LoginRequiredMixin, PermissionRequiredMixin, FirstPageOnBadNumber, ListView):
     permission_required = "jobs.view_jobrun"
     template_name = "jobs/overview.html"
     context_object_name = "runs"
@@ -90,7 +91,9 @@ class ResendForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=500)
 
 
-class MemberNotificationsView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+class MemberNotificationsView(
+    LoginRequiredMixin, PermissionRequiredMixin, FirstPageOnBadNumber, ListView
+):
     permission_required = "notifications.view_notification"
     template_name = "jobs/member_notifications.html"
     context_object_name = "notifications"

@@ -17,6 +17,7 @@ from django.views.generic import FormView, ListView, TemplateView, View
 
 from loyalty.confirm import confirmation_token, confirmed_payload
 from loyalty.exceptions import DomainError
+from loyalty.paging import FirstPageOnBadNumber
 from loyalty.spreadsheet import csv_safe
 from members.models import Member
 
@@ -41,7 +42,7 @@ class StaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
     403."""
 
 
-class QueueView(StaffMixin, ListView):
+class QueueView(StaffMixin, FirstPageOnBadNumber, ListView):
     permission_required = "reviews.view_reviewcase"
     template_name = "reviews/queue.html"
     context_object_name = "cases"
