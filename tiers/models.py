@@ -6,10 +6,11 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import fen_to_yuan
+from loyalty.stored_text import shown
 from members.models import Member
 
 from . import engine
@@ -334,6 +335,10 @@ class MemberTier(models.Model):
         return f"{self.member_id} {self.current_tier_id}"
 
 
+# Why an override ended when a new one replaced it: stored in English, shown translated.
+OVERRIDE_REPLACED = gettext_noop("replaced by a new override")
+
+
 class TierOverride(models.Model):
     """A floor under a member's tier: a manual override set by staff, or an exceptional upgrade
     granted by the committee. The member holds at least ``tier`` from ``starts_on`` until
@@ -402,6 +407,12 @@ class TierOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} ≥ {self.tier_id}"
+
+    @property
+    def end_reason_display(self) -> str:
+        """Why it ended, in the reader's language when the system wrote it (stored in English,
+        ``loyalty.stored_text``); staff's own reason as they typed it."""
+        return shown(self.end_reason, (OVERRIDE_REPLACED,))
 
     def active_on(self, day) -> bool:
         return (

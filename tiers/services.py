@@ -62,6 +62,7 @@ from .metrics import (
     shared_figures_snapshot,
 )
 from .models import (
+    OVERRIDE_REPLACED,
     Benefit,
     DowngradeWarning,
     MemberEvaluation,
@@ -815,7 +816,7 @@ def tier_override_set(
     if replaced is not None:
         replaced.ended_on = today
         replaced.ended_by = actor if getattr(actor, "pk", None) else None
-        replaced.end_reason = _("replaced by a new override")
+        replaced.end_reason = OVERRIDE_REPLACED  # in English: translated when shown
         replaced.save(update_fields=["ended_on", "ended_by", "end_reason"])
     override = TierOverride.objects.create(
         member=member,

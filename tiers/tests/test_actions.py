@@ -469,6 +469,10 @@ def test_a_new_override_replaces_the_open_one(staff, silver_member):
     assert first.ended_on == day(2026, 3, 2)
     assert TierOverride.objects.filter(ended_on__isnull=True).get().tier.code == "platinum"
     assert tier_of(silver_member) == "platinum"
+    # Why it ended is stored once, in English, and read in each reader's language.
+    assert first.end_reason == "replaced by a new override"
+    with translation.override("zh-hans"):
+        assert first.end_reason_display == "已被新的人工调整取代"
 
 
 def test_an_override_needs_a_reason_an_active_member_and_a_future_end(staff, silver_member):
