@@ -98,7 +98,9 @@ def _compiled_templates(lang: str) -> dict[str, tuple]:
 
 def _render(compiled: tuple, notice: Notice, lang: str) -> tuple[str, str]:
     subject, body = compiled
-    context = Context({"member_name": notice.name, **notice.context})
+    # Plain text for every channel: a Context escapes HTML by default (whatever the engine
+    # says), which sent "&lt;b&gt;" and "&amp;" by SMS; the pages escape when they show it.
+    context = Context({"member_name": notice.name, **notice.context}, autoescape=False)
     with translation.override(lang):
         return subject.render(context).strip(), body.render(context).strip()
 

@@ -70,9 +70,9 @@ class _Sentence:
 
 
 def _ends_a_sentence(text: str) -> bool:
-    """The last character before any closing quotes or brackets (」”）) is punctuation such as
-    。！？… or .!?"""
-    while text and unicodedata.category(text[-1]) in ("Pe", "Pf"):
+    """The last character before any closing quotes or brackets (」”）, and the straight quotes
+    " and ', which Unicode files with other punctuation) is punctuation such as 。！？… or .!?"""
+    while text and (unicodedata.category(text[-1]) in ("Pe", "Pf") or text[-1] in "\"'"):
         text = text[:-1]
     return bool(text) and unicodedata.category(text[-1]) == "Po"
 

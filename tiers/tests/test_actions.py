@@ -562,3 +562,21 @@ def test_the_upgrade_notice_ends_the_staff_message_as_a_sentence(
 
     notice = Notification.objects.get(kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP)
     assert body in notice.body
+
+
+def test_a_staff_message_reaches_every_channel_as_written_not_as_html(staff, settings):
+    settings.LANGUAGE_CODE = "en"
+    member = MemberFactory(name="O'Brien & Co", phone="13800000009", email="ob@example.com")
+    message = 'Thanks for <b>10</b> years & your "feedback"'
+
+    tier_override_set(
+        member=member, tier=tier("gold"), reason="key account", ends_on=ENDS,
+        actor=staff, message=message, today=GRANTED,
+    )  # fmt: skip
+
+    bodies = set(
+        Notification.objects.filter(kind=Kind.EXCEPTIONAL_UPGRADE).values_list("body", flat=True)
+    )
+    assert len(bodies) == 1  # in-app, e-mail and SMS alike
+    [body] = bodies
+    assert body.startswith("Dear O'Brien & Co, " + message + ".") and "&amp;" not in body
