@@ -498,6 +498,19 @@ def test_a_decided_case_shows_the_tier_granted_and_nothing_counted_today(client,
     assert 'id="already-held"' not in page
 
 
+def test_the_timeline_names_the_profiles_of_a_quarterly_nomination_in_words(client):
+    MemberFactory(member_no="Q1", joined_on=datetime.date(2015, 1, 1))
+    services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
+    case = ReviewCase.objects.get(member__member_no="Q1")
+    client.force_login(staff_user("reader", "auditor"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S)[1]
+    assert "资深忠实会员" in timeline and "loyal_veteran" not in timeline
+
+
 def _refused(response, case) -> None:
     assert response["Location"] == decide_url(case)
     assert refreshed(case).state == ReviewCase.State.DISCUSSION
