@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import signing
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.models import AuditEntry
 from loyalty.roles import ROLES
@@ -26,6 +26,7 @@ from reviews.forms import DecideForm, WithdrawForm
 from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
 from reviews.services import MAX_REASON_LENGTH
+from reviews.templatetags.review_display import profile_labels, quorum_text
 from tiers.models import Tier
 from tiers.selectors import tier_state
 from tiers.services import member_evaluate, tier_override_set
@@ -509,6 +510,25 @@ def test_the_timeline_names_the_profiles_of_a_quarterly_nomination_in_words(clie
 
     timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S)[1]
     assert "资深忠实会员" in timeline and "loyal_veteran" not in timeline
+
+
+def test_the_committee_pages_punctuate_chinese_in_chinese(client):
+    MemberFactory(member_no="Q1", joined_on=datetime.date(2015, 1, 1))
+    services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
+    case = ReviewCase.objects.get(member__member_no="Q1")
+    client.force_login(staff_user("reader", "auditor"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+
+    quorum = re.search(r'<span id="quorum">(.*?)</span>', page, re.S)[1]
+    assert quorum == "通过所需赞成票：客户运营 × 1，销售 × 1，客户服务 × 1。"
+    assert '系统 <span class="muted">（资深忠实会员）</span>' in page
+    with translation.override("zh-hans"):
+        assert profile_labels(["loyal_veteran", "big_one_off"]) == "资深忠实会员，单笔大额消费"
+    with translation.override("en"):
+        # A department that need not approve is left out, with no stray separator.
+        assert quorum_text({"customer_ops": 1, "sales": 0}) == "customer operations × 1"
 
 
 def _refused(response, case) -> None:
