@@ -133,7 +133,6 @@ def member_home(member: Member) -> MemberHome:
     progress = member_progress(member)
     held, upcoming = progress.held, progress.next_tier
     benefits = list(Benefit.objects.filter(tier__in=[t for t in (held, upcoming) if t is not None]))
-    override = open_override(member)
     return MemberHome(
         member=member,
         standing=standing,
@@ -142,11 +141,26 @@ def member_home(member: Member) -> MemberHome:
         progress=progress,
         benefits=[b for b in benefits if held and b.tier_id == held.pk],
         next_benefits=[b for b in benefits if upcoming and b.tier_id == upcoming.pk],
-        exceptional=override if override and override.kind == TierOverride.Kind.COMMITTEE else None,
+        exceptional=exceptional_upgrade_told(member),
         warning=member_open_warning(member),
         messages=member_messages(member),
         can_lose_tier=held is not None and Tier.objects.filter(rank__lt=held.rank).exists(),
     )
+
+
+def exceptional_upgrade_told(member: Member) -> TierOverride | None:
+    """The exceptional upgrade in force that the member was told about, or None. A committee
+    grant tells the member (and records the tier change it caused) exactly when it gave them a
+    higher tier (``tiers.services.tier_override_set``); one that did not take hold, the member
+    already holding that tier or more, was never announced to them, so its message is not
+    theirs to read: the card then shows nothing, as after the grant has ended."""
+    override = open_override(member)
+    if override is None or override.kind != TierOverride.Kind.COMMITTEE:
+        return None
+    gave_tier = TierChange.objects.filter(
+        override=override, cause=TierChange.Cause.COMMITTEE
+    ).exists()
+    return override if gave_tier else None
 
 
 def member_code_svg(member_no: str) -> bytes:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, pgettext
 
 from loyalty.stored_text import shown
 from tiers.review_settings import BIG_ONE_OFF, LOYAL_VETERAN, REFERRAL_CHAMPION
@@ -29,6 +29,13 @@ class Profile(models.TextChoices):
     LOYAL_VETERAN = LOYAL_VETERAN, _("loyal veteran")
     BIG_ONE_OFF = BIG_ONE_OFF, _("big one-off purchase")
     REFERRAL_CHAMPION = REFERRAL_CHAMPION, _("referral champion")
+
+
+def profiles_text(codes: list[str]) -> str:
+    """The profiles by their labels, as a list in the reader's language (an unknown code as it
+    is)."""
+    labels = {code: str(label) for code, label in Profile.choices}
+    return pgettext("between the parts of a list", ", ").join(labels.get(c, c) for c in codes)
 
 
 class CommitteeMember(models.Model):
@@ -256,4 +263,10 @@ class CaseTransition(models.Model):
 
     @property
     def note_display(self) -> str:
+        """The note in the reader's language: a quarterly nomination's note is the profiles
+        it matched, stored as their codes (``loyal_veteran, big_one_off``), shown by their
+        labels; what staff wrote (a justification, a reason) is shown as it is."""
+        profiles = self.case.profiles
+        if not self.from_state and profiles and self.note == ", ".join(profiles):
+            return profiles_text(profiles)
         return shown(self.note, SYSTEM_TEXTS)

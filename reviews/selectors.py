@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 from members.models import Member
 from tiers.models import Tier, TierOverride
 from tiers.review_settings import review_settings_from_data
-from tiers.selectors import open_override, tier_state
+from tiers.selectors import open_override
 
 from .models import CaseTransition, CommitteeMember, Profile, ReviewCase, Vote
 from .quarters import Quarter
+from .services import CaseGrant, case_grant_today
 
 HAND = "hand"
 
@@ -74,14 +75,15 @@ class CasePage:
     my_seat: CommitteeMember | None
     my_vote: Vote | None
     overdue: bool
-    proposed_tier: Tier
     quorum: dict[str, int]
-    # The member's tier now when it is at or above the proposed one: approving then gives them
-    # nothing they would notice while they hold it (and sends them no notice).
-    already_held: Tier | None
+    # For an open case, what an approval today grants (``services.case_grant_today``, which
+    # the decision itself asks): the member's qualified tier today, the tier granted and the
+    # warning when the member already holds it or more. None once the case is closed: a
+    # decided case shows ``case.granted_tier``.
+    grant: CaseGrant | None
 
 
-def case_page(*, case_id: int, user) -> CasePage:
+def case_page(*, case_id: int, user, today: date | None = None) -> CasePage:
     """Everything the case page shows; raises ``ReviewCase.DoesNotExist``."""
     case = (
         _cases()
@@ -91,9 +93,6 @@ def case_page(*, case_id: int, user) -> CasePage:
     votes = list(case.votes.select_related("voter").order_by("department", "created_at"))
     seat = CommitteeMember.objects.filter(user_id=getattr(user, "pk", None)).first()
     tiers = list(Tier.objects.order_by("rank"))
-    position = next(i for i, tier in enumerate(tiers) if tier.pk == case.qualified_tier_id)
-    # What the proposal gives if the qualified tier is the same at the decision.
-    proposed = tiers[min(position + case.uplift, len(tiers) - 1)]
     return CasePage(
         case=case,
         votes=votes,
@@ -102,16 +101,9 @@ def case_page(*, case_id: int, user) -> CasePage:
         my_seat=seat,
         my_vote=next((v for v in votes if v.voter_id == getattr(user, "pk", None)), None),
         overdue=case.is_open and case.due_on < timezone.localdate(),
-        proposed_tier=proposed,
         quorum=review_settings_from_data(case.policy.review_settings).quorum,
-        already_held=_held_at_or_above(case, proposed) if case.is_open else None,
+        grant=case_grant_today(case=case, today=today) if case.is_open else None,
     )
-
-
-def _held_at_or_above(case: ReviewCase, tier: Tier) -> Tier | None:
-    """The member's current tier when it is at or above ``tier``, else None."""
-    held = tier_state(case.member).current_tier
-    return held if held is not None and held.rank >= tier.rank else None
 
 
 @dataclass(frozen=True)

@@ -607,14 +607,13 @@ def case_decision_preview(
     reason = _decision_checked(case, actor, reason)
     if not approve:
         return DecisionPreview(approve=False, reason=reason, tier=None, ends_on=None)
-    tier = case_tier_to_grant(case=case, today=today)
-    held = tier_state(case.member).current_tier
+    grant = case_grant_today(case=case, today=today)
     return DecisionPreview(
         approve=True,
         reason=reason,
-        tier=tier,
+        tier=grant.tier,
         ends_on=add_months(today, case.validity_months),
-        already_held=held if held is not None and held.rank >= tier.rank else None,
+        already_held=grant.already_held,
     )
 
 
@@ -650,14 +649,37 @@ def qualified_rank_now(member: Member, rnd: _Round) -> int:
     return _candidate(rnd, member).qualified_rank
 
 
-def case_tier_to_grant(*, case: ReviewCase, today: date | None = None) -> Tier:
+@dataclass(frozen=True)
+class CaseGrant:
+    """What approving an open case on a given day grants, and why that tier."""
+
+    qualified_tier: Tier  # the member's qualified tier that day (not the one at nomination)
+    tier: Tier  # ``case.uplift`` tiers above it, never above the top tier
+    # The member's tier that day when it is at or above ``tier``: the approval changes nothing
+    # they would notice while they hold it, and sends them no notice.
+    already_held: Tier | None
+
+
+def case_grant_today(*, case: ReviewCase, today: date | None = None) -> CaseGrant:
     """The tier an approval on ``today`` grants: ``case.uplift`` tiers above the member's
     qualified tier that day, with the policy in force then, never above the top tier (domain.md:
-    "1 or 2 tiers above the member's qualified tier at the decision"). The decision and the
-    chair's confirmation page both ask this function, so the page shows what is granted."""
+    "1 or 2 tiers above the member's qualified tier at the decision"). The decision, the chair's
+    confirmation page and the case page all ask this function, so what the committee is shown
+    is what an approval grants."""
     rnd = _round(today or timezone.localdate())
-    rank = uplifted_rank(rnd.policy, qualified_rank_now(case.member, rnd), case.uplift)
-    return rnd.tier_by_rank(rank)
+    qualified_rank = qualified_rank_now(case.member, rnd)
+    tier = rnd.tier_by_rank(uplifted_rank(rnd.policy, qualified_rank, case.uplift))
+    held = tier_state(case.member).current_tier
+    return CaseGrant(
+        qualified_tier=rnd.tier_by_rank(qualified_rank),
+        tier=tier,
+        already_held=held if held is not None and held.rank >= tier.rank else None,
+    )
+
+
+def case_tier_to_grant(*, case: ReviewCase, today: date | None = None) -> Tier:
+    """The tier an approval on ``today`` grants (``case_grant_today``)."""
+    return case_grant_today(case=case, today=today).tier
 
 
 def _approve(

@@ -223,6 +223,52 @@ def test_the_committees_exceptional_upgrade_shows_its_message(signed_in, silver)
     assert "十年老客户" not in html  # the staff's reason is not the member's message
 
 
+def _committee_grant(member, tier: str, message: str):
+    return tier_override_set(
+        member=member,
+        tier=Tier.objects.get(code=tier),
+        reason="评审案例",
+        ends_on=datetime.date(2027, 7, 1),
+        actor=None,
+        kind=TierOverride.Kind.COMMITTEE,
+        message=message,
+        today=EVALUATED_ON,
+    )
+
+
+def test_a_committee_grant_the_member_was_not_told_of_shows_no_exceptional_upgrade(
+    signed_in, silver
+):
+    # The member holds Platinum; the committee grants Gold: no notice, nothing for them.
+    tier_override_set(
+        member=silver,
+        tier=Tier.objects.get(code="platinum"),
+        reason="key account",
+        ends_on=datetime.date(2027, 6, 1),
+        actor=None,
+        today=EVALUATED_ON,
+    )
+    _committee_grant(silver, "gold", "感谢您的一路相伴")
+
+    html = page(signed_in, "portal:tier", silver)
+
+    assert "感谢您的一路相伴" not in html
+    assert 'id="gift-heading"' not in html
+
+
+def test_the_exceptional_upgrade_card_keeps_to_the_grant_the_member_was_told_of(signed_in, silver):
+    _committee_grant(silver, "gold", "感谢您十年来的支持")
+    told = page(signed_in, "portal:tier", silver)
+    assert "感谢您十年来的支持" in told and "You hold at least Gold until 2027-07-01." in told
+
+    # A later case grants the Gold they already hold: no notice, so not its message either.
+    _committee_grant(silver, "gold", "另一段从未发出的话")
+    html = page(signed_in, "portal:tier", silver)
+
+    assert "另一段从未发出的话" not in html
+    assert 'id="gift-heading"' not in html
+
+
 def test_a_member_not_evaluated_yet_sees_an_honest_page_without_figures(signed_in, member):
     html = page(signed_in, "portal:tier", member)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext, pgettext
 
 from tiers.models import TierChange
 
-from ..models import Department, Profile
+from ..models import Department, Profile, profiles_text
 
 register = template.Library()
 
@@ -26,6 +27,25 @@ def profile_label(code: str) -> str:
         return str(Profile(code).label)
     except ValueError:
         return code
+
+
+@register.filter
+def profile_labels(codes: list[str]) -> str:
+    """The profiles as a list in the reader's language (资深忠实会员，单笔大额消费)."""
+    return profiles_text(codes)
+
+
+@register.filter
+def quorum_text(quorum: dict[str, int]) -> str:
+    """The approvals each department must give, as a list in the reader's language; the
+    departments that need none are left out."""
+    parts = [
+        gettext("%(department)s × %(count)d")
+        % {"department": department_label(department), "count": needed}
+        for department, needed in quorum.items()
+        if needed
+    ]
+    return pgettext("between the parts of a list", ", ").join(parts)
 
 
 @register.filter

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core import signing
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty.models import AuditEntry
 from loyalty.roles import ROLES
@@ -26,8 +26,10 @@ from reviews.forms import DecideForm, WithdrawForm
 from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
 from reviews.services import MAX_REASON_LENGTH
+from reviews.templatetags.review_display import profile_labels, quorum_text
 from tiers.models import Tier
-from tiers.services import tier_override_set
+from tiers.selectors import tier_state
+from tiers.services import member_evaluate, tier_override_set
 
 from .helpers import DECISION_DAY, PASSWORD, committee, hand_case, refreshed, staff_user, veteran
 
@@ -177,7 +179,8 @@ def test_the_case_page_makes_a_fixed_number_of_queries(
         services.case_vote(case=a_case, voter=voter, approve=True, comment="ok")
     client = login_as("auditor")
 
-    with django_assert_max_num_queries(12):
+    # Four of them count the member's figures today: what an approval today grants.
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk}))
 
     assert len(response.context["page"].votes) == 2
@@ -438,6 +441,94 @@ def test_the_case_page_warns_in_english_when_the_member_already_holds_the_propos
         "The member already holds Platinum: approving changes nothing they would notice while "
         "they hold Platinum, and sends them no upgrade notice."
     )
+
+
+def _shown(page: str, element_id: str) -> str:
+    return re.search(rf'id="{element_id}">(.*?)</(?:dd|p)>', page, re.S)[1]
+
+
+def test_an_open_case_shows_the_tier_an_approval_today_grants_as_the_decision_does(
+    client, a_case, in_discussion
+):
+    # Qualified Silver at nomination; Gold today, and holding Gold: +1 is Platinum today.
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    member_evaluate(member=a_case.member, as_of=timezone.localdate())
+    assert tier_state(refreshed(a_case).member).current_tier.code == "gold"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    assert "提名时的评定等级" in page and "银卡会员" in _shown(page, "qualified-at-nomination")
+    assert "今日评定等级" in page and "金卡会员" in _shown(page, "qualified-today")
+    proposed = _shown(page, "case-tier")
+    assert "铂金会员" in proposed and "今日批准即授予该等级" in proposed
+    assert 'id="already-held"' not in page  # Platinum is above the Gold they hold
+    confirm = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    assert "铂金会员" in _shown(confirm.content.decode(), "tier-to-grant")
+
+
+def test_the_case_page_warning_names_the_tier_held_against_the_tier_granted_today(
+    client, a_case, in_discussion
+):
+    # Gold today (Platinum granted today), holding Platinum under an override: the warning.
+    PurchaseFactory(member=a_case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))
+    _holds_platinum(a_case.member)
+    url = reverse("reviews:case", kwargs={"pk": a_case.pk})
+
+    page = client.get(url).content.decode()
+
+    assert "铂金会员" in _shown(page, "case-tier")
+    assert _shown(page, "already-held").startswith("该会员已持有铂金会员：")
+    confirm = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+    confirm = confirm.content.decode()
+    assert "铂金会员" in _shown(confirm, "tier-to-grant")
+    assert _shown(confirm, "already-held") == _shown(page, "already-held")
+
+
+def test_a_decided_case_shows_the_tier_granted_and_nothing_counted_today(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    for voter in voters.values():
+        services.case_vote(case=a_case, voter=voter, approve=True, comment="", today=DECISION_DAY)
+    client.force_login(voters["sales"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    assert "金卡会员" in _shown(page, "case-tier")
+    assert "当前等级" not in page and 'id="qualified-today"' not in page
+    assert 'id="already-held"' not in page
+
+
+def test_the_timeline_names_the_profiles_of_a_quarterly_nomination_in_words(client):
+    MemberFactory(member_no="Q1", joined_on=datetime.date(2015, 1, 1))
+    services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
+    case = ReviewCase.objects.get(member__member_no="Q1")
+    client.force_login(staff_user("reader", "auditor"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S)[1]
+    assert "资深忠实会员" in timeline and "loyal_veteran" not in timeline
+
+
+def test_the_committee_pages_punctuate_chinese_in_chinese(client):
+    MemberFactory(member_no="Q1", joined_on=datetime.date(2015, 1, 1))
+    services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
+    case = ReviewCase.objects.get(member__member_no="Q1")
+    client.force_login(staff_user("reader", "auditor"))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+
+    quorum = re.search(r'<span id="quorum">(.*?)</span>', page, re.S)[1]
+    assert quorum == "通过所需赞成票：客户运营 × 1，销售 × 1，客户服务 × 1。"
+    assert '系统 <span class="muted">（资深忠实会员）</span>' in page
+    with translation.override("zh-hans"):
+        assert profile_labels(["loyal_veteran", "big_one_off"]) == "资深忠实会员，单笔大额消费"
+    with translation.override("en"):
+        # A department that need not approve is left out, with no stray separator.
+        assert quorum_text({"customer_ops": 1, "sales": 0}) == "customer operations × 1"
 
 
 def _refused(response, case) -> None:
