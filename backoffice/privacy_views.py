@@ -20,6 +20,8 @@ from members import privacy
 from members.models import Member
 from notifications import privacy as notification_privacy
 
+from .selectors import about_member
+
 EXPORT = "members.export_member_data"
 ERASE = "members.erase_member_data"
 
@@ -59,11 +61,13 @@ class ExportView(LoginRequiredMixin, PermissionRequiredMixin, View):
 
     def post(self, request, member_no: str, fmt: str):
         member = _member(member_no)
+        # Every audit entry the audit log attributes to the member, their linked rows' too.
+        about = about_member(member)
         if fmt == "json":
-            body = privacy.member_export_json(member=member, actor=request.user)
+            body = privacy.member_export_json(member=member, actor=request.user, audit_about=about)
             content_type = "application/json; charset=utf-8"
         else:
-            body = privacy.member_export_csv(member=member, actor=request.user)
+            body = privacy.member_export_csv(member=member, actor=request.user, audit_about=about)
             content_type = "text/csv; charset=utf-8"
         response = HttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="member-{member.pk}.{fmt}"'
@@ -117,7 +121,10 @@ class EraseView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
     def form_valid(self, form):
         try:
             member = notification_privacy.member_erase(
-                member=self.member, reason=form.cleaned_data["reason"], actor=self.request.user
+                member=self.member,
+                reason=form.cleaned_data["reason"],
+                actor=self.request.user,
+                linked_audit=about_member(self.member),
             )
         except DomainError as exc:
             form.add_error(None, str(exc))

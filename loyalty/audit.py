@@ -40,20 +40,35 @@ def _blank(snapshot: dict | None, keys: frozenset[str]) -> dict | None:
 
 
 @transaction.atomic
-def audit_redact(*, target: models.Model, keys: frozenset[str]) -> int:
+def audit_redact(
+    *,
+    target: models.Model,
+    keys: frozenset[str],
+    linked: models.Q | None = None,
+    values: frozenset[str] = frozenset(),
+) -> int:
     """Blank the values of ``keys`` in the before/after snapshots of every entry about
-    ``target``: the one change the audit log allows, for PIPL erasure. Who did what, to which
-    row and when stays; only the personal values go. Returns the number of entries changed.
+    ``target``, and, in the entries ``linked`` selects (about rows that belong to the target,
+    such as its transactions), every value equal to one of ``values`` (the target's personal
+    values as they were): the one change the audit log allows, for PIPL erasure. Who did what,
+    to which row and when stays; only the personal values go. Returns the number of entries
+    changed.
 
     On PostgreSQL the append-only trigger lets an UPDATE through only inside a transaction that
     set ``loyalty.audit_redaction`` (SET LOCAL ends with the transaction), and only if it leaves
     every column but before/after as it was."""
-    entries = AuditEntry.objects.filter(
-        target_type=target._meta.label_lower, target_id=str(target.pk)
-    ).values_list("pk", "before", "after")
+    own = models.Q(target_type=target._meta.label_lower, target_id=str(target.pk))
+    values = frozenset(value for value in values if value)
+    condition = own | linked if linked is not None and values else own
+    entries = AuditEntry.objects.filter(condition).values_list(
+        "pk", "target_type", "target_id", "before", "after"
+    )
     rows = {}
-    for pk, before, after in entries:
-        new = (_blank(before, keys), _blank(after, keys))
+    for pk, target_type, target_id, before, after in entries:
+        if (target_type, target_id) == (target._meta.label_lower, str(target.pk)):
+            new = (_blank(before, keys), _blank(after, keys))
+        else:
+            new = (_blank_values(before, values), _blank_values(after, values))
         if new != (before, after):
             rows[pk] = new
     if rows:
@@ -65,3 +80,14 @@ def audit_redact(*, target: models.Model, keys: frozenset[str]) -> int:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL loyalty.audit_redaction = 'off'")
     return len(rows)
+
+
+def _blank_values(snapshot: dict | None, values: frozenset[str]) -> dict | None:
+    """A linked row's snapshot names the member by value (``member_no``, a referral's
+    ``referrer``/``referred``), next to other people's: only the member's own values go."""
+    if not isinstance(snapshot, dict):
+        return snapshot
+    return {
+        key: (REDACTED if isinstance(value, str) and value in values else value)
+        for key, value in snapshot.items()
+    }

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,8 +96,10 @@ def _relations() -> list[models.ForeignObjectRel]:
     ]
 
 
-def member_data(member: Member) -> dict:
-    """Everything held about ``member``, as plain data (the content of both exports)."""
+def member_data(member: Member, *, audit_about: Q | None = None) -> dict:
+    """Everything held about ``member``, as plain data (the content of both exports).
+    ``audit_about`` selects the audit entries to include (the apps above know every row linked
+    to the member, e.g. ``backoffice.selectors.about_member``); by default the member's own."""
     records: dict[str, list[dict]] = {}
     for relation in _relations():
         model = relation.related_model
@@ -113,12 +116,14 @@ def member_data(member: Member) -> dict:
         )
         key = f"{model._meta.label_lower}.{fk_name}"
         records[key] = [_row(obj, skip=fk_name) for obj in rows]
-    audit = AuditEntry.objects.filter(
-        target_type=Member._meta.label_lower, target_id=str(member.pk)
-    ).order_by("created_at", "pk")
+    own = Q(target_type=Member._meta.label_lower, target_id=str(member.pk))
+    audit = AuditEntry.objects.filter(own if audit_about is None else audit_about).order_by(
+        "created_at", "pk"
+    )
     records["loyalty.auditentry"] = [
         {
             "time": _plain(entry.created_at),
+            "about": entry.target_type,
             "action": entry.action,
             "before": entry.before,
             "after": entry.after,
@@ -132,9 +137,9 @@ def member_data(member: Member) -> dict:
     }
 
 
-def member_export_json(*, member: Member, actor) -> str:
+def member_export_json(*, member: Member, actor, audit_about: Q | None = None) -> str:
     """The export as JSON (UTF-8 text, Chinese left readable); audited."""
-    data = member_data(member)
+    data = member_data(member, audit_about=audit_about)
     _audit_export(member=member, actor=actor, fmt="json", data=data)
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
@@ -149,11 +154,11 @@ def _flatten(prefix: str, value) -> Iterable[tuple[str, object]]:
         yield prefix, value
 
 
-def member_export_csv(*, member: Member, actor) -> str:
+def member_export_csv(*, member: Member, actor, audit_about: Q | None = None) -> str:
     """The export as one CSV table ``record,row,field,value`` (every value of every record, one
     per line, which any spreadsheet opens); audited. Starts with a UTF-8 BOM so Excel reads
     the Chinese text correctly."""
-    data = member_data(member)
+    data = member_data(member, audit_about=audit_about)
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -195,23 +200,29 @@ def _anonymous_number() -> str:
 
 
 @transaction.atomic
-def member_erase(*, member: Member, reason: str, actor) -> Member:
+def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None = None) -> Member:
     """Erase the member's personal data (see the module docstring for exactly what changes and
     what stays). The reason (e.g. the request's ticket number) is required and kept in the
-    audit entry, which records who erased and when, but no personal value."""
+    audit entry, which records who erased and when, but no personal value. ``linked_audit``
+    selects the audit entries about rows linked to the member (their transactions, referrals,
+    ...: the apps above know them all), whose snapshots name the member by number or name:
+    those values are blanked too."""
     member = member_lock(member)
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
     if member_is_erased(member):
         raise DomainError(_("This member's personal data has already been erased."))
+    personal_values = frozenset({member.member_no, member.name, member.phone, member.email})
     member.member_no = _anonymous_number()
     member.name = ERASED_NAME
     member.phone = ""
     member.email = ""
     member.birthday = None
     member.save(update_fields=["member_no", "name", "phone", "email", "birthday"])
-    redacted = audit_redact(target=member, keys=PERSONAL_KEYS)
+    redacted = audit_redact(
+        target=member, keys=PERSONAL_KEYS, linked=linked_audit, values=personal_values
+    )
     audit_record(
         actor=actor,
         action="member.privacy_erase",

@@ -19,6 +19,7 @@ the erasure. Decided for this project (README "Privacy requests"):
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -60,10 +61,12 @@ def notifications_erase(*, member: Member) -> int:
 
 
 @transaction.atomic
-def member_erase(*, member: Member, reason: str, actor) -> Member:
+def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None = None) -> Member:
     """Erase the member's personal data everywhere it is held below the pages: the member's
     own (``members.privacy.member_erase``, audited there with the reason) and their notices.
     Refused, with nothing changed, as the members' erasure refuses it."""
-    member = member_privacy.member_erase(member=member, reason=reason, actor=actor)
+    member = member_privacy.member_erase(
+        member=member, reason=reason, actor=actor, linked_audit=linked_audit
+    )
     notifications_erase(member=member)
     return member

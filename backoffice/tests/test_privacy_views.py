@@ -227,3 +227,53 @@ def test_erasing_clears_the_members_notices_and_stops_the_unsent_ones(login_as, 
         assert personal not in page
     assert not Notification.objects.filter(member=member, status="pending").exists()
     assert Notification.objects.filter(member=member, status="skipped").count() == 2
+
+
+def _linked_facts(member):
+    """A purchase recorded by staff and a referral of another member, each with its own audit
+    entry (about the transaction, about the referral), naming the member by number."""
+    from django.contrib.auth import get_user_model
+
+    from members.services import referral_create, transaction_create
+
+    staff = get_user_model().objects.create_user(username="desk", password=PASSWORD)
+    friend = MemberFactory(member_no="F-1", name="钱七", joined_on=datetime.date(2026, 6, 1))
+    transaction_create(
+        member=member, external_id="POS-9", kind="purchase", amount="88.00",
+        occurred_at=datetime.datetime(2026, 6, 2, 10, tzinfo=datetime.UTC), reason="till",
+        actor=staff,
+    )  # fmt: skip
+    referral_create(referrer=member, referred=friend, reason="desk", actor=staff)
+    return friend
+
+
+def test_the_export_holds_the_audit_entries_of_the_members_linked_rows(login_as, member):
+    _linked_facts(member)
+    client = login_as("ops_lead")
+
+    response = client.post(
+        reverse("backoffice:privacy_export", kwargs={"member_no": MEMBER_NO, "fmt": "json"})
+    )
+
+    entries = json.loads(response.content)["records"]["loyalty.auditentry"]
+    about = {(entry["about"], entry["action"]) for entry in entries}
+    assert ("members.transaction", "transaction.purchase") in about
+    assert ("members.referral", "referral.create") in about
+
+
+def test_erasing_blanks_the_member_in_their_linked_rows_audit_entries_only(login_as, member):
+    friend = _linked_facts(member)
+    client = login_as("ops_lead")
+
+    client.post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}),
+        {"reason": "PIPL ticket 2026-18", "confirm_member_no": MEMBER_NO},
+    )
+
+    purchase = AuditEntry.objects.get(action="transaction.purchase")
+    referral = AuditEntry.objects.get(action="referral.create")
+    assert purchase.after["member_no"] == "[erased]" and purchase.after["reason"] == "till"
+    assert (referral.after["referrer"], referral.after["referred"]) == ("[erased]", "F-1")
+    text = json.dumps([e.after for e in AuditEntry.objects.all()], ensure_ascii=False)
+    assert MEMBER_NO not in text and "赵六" not in text
+    assert friend.member_no in text

@@ -53,7 +53,7 @@ def member(lead):
 
 
 def test_the_json_export_holds_the_profile_and_every_record(member, lead):
-    friend = MemberFactory(name="李四", phone="13700000000")
+    friend = MemberFactory(member_no="F0000001", name="李四", phone="13700000000")
     ReferralFactory(referrer=member, referred=friend)
 
     data = json.loads(privacy.member_export_json(member=member, actor=lead))
