@@ -28,6 +28,7 @@ from loyalty.audit import audit_record
 from loyalty.bulk import insert_rows_skipping_existing
 from loyalty.exceptions import DomainError
 from members.models import Member
+from members.privacy import member_is_erased
 from members.services import member_lock_row
 
 from .models import (
@@ -312,6 +313,11 @@ def notification_resend(*, notification: Notification, reason: str, actor) -> No
     # every writer takes it), none can slip in between the check and the resend.
     member_lock_row(notification.member_id)
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if member_is_erased(notification.member):
+        # Its text was scrubbed and the member has no address left: nothing could go out.
+        raise DomainError(
+            _("This member's personal data was erased: their notices are not sent again.")
+        )
     later = (
         Notification.objects.filter(
             member_id=notification.member_id, created_at__gt=notification.created_at

@@ -191,6 +191,24 @@ def test_staff_resend_a_failed_notice_with_a_reason_and_it_is_audited(gateway):
     assert audit.after == {"status": "pending", "reason": "member asked again"}
 
 
+def test_a_notice_of_an_erased_member_is_not_resent(gateway):
+    from notifications.privacy import member_erase
+
+    member = MemberFactory(phone="13800000006", email="")
+    queue_upgrade(member)
+    sms = Notification.objects.get(channel="sms")
+    member_erase(member=member, reason="PIPL-9", actor=None)
+
+    with pytest.raises(DomainError, match="个人信息已删除"):
+        notification_resend(notification=sms, reason="member asked again", actor=None)
+
+    sms.refresh_from_db()
+    assert (
+        sms.status == "skipped"
+        and not AuditEntry.objects.filter(action="notification.resend").exists()
+    )
+
+
 def test_a_notice_overtaken_by_a_later_one_is_not_resent(gateway):
     member = MemberFactory(phone="13800000005", email="")
     queue_upgrade(member, today=timezone.localdate() - datetime.timedelta(days=40))
