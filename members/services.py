@@ -400,13 +400,19 @@ def referral_closes_circle(*, referrer: Member, referred: Member) -> bool:
 def referral_check(
     *, referrer: Member, referred: Member, occurred_on: datetime.date | None = None
 ) -> Referral | None:
-    """Whether ``referrer`` may be recorded as having referred ``referred``: refused (at the
-    field ``referred_no``) when it is the member themselves, when the member was referred by
+    """Whether ``referrer`` may be recorded as having referred ``referred``: refused at the
+    field ``occurred_on`` when dated in the future, at ``referred_no`` when it is the member
+    themselves, when the member was referred by
     someone else or on another day, joined before the referrer, or the referral would close a
     circle; the stored referral when this very one is recorded already, else None. Reads
     only: the staff form asks before its confirmation page, ``referral_create`` again under
     the members' locks."""
     occurred_on = occurred_on or referred.joined_on
+    if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:
+        raise DomainError(
+            _("%(what)s cannot be dated in the future.") % {"what": _("A referral")},
+            field="occurred_on",
+        )
     if referrer.pk == referred.pk:
         raise DomainError(_("A member cannot refer themselves."), field="referred_no")
     stored = Referral.objects.filter(referred=referred).first()
@@ -451,8 +457,6 @@ def referral_create(
     stored = referral_check(referrer=referrer, referred=referred, occurred_on=occurred_on)
     if stored is not None:
         return stored, False
-    if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:
-        raise DomainError(_("%(what)s cannot be dated in the future.") % {"what": _("A referral")})
     referral = Referral.objects.create(
         referrer=referrer, referred=referred, occurred_on=occurred_on
     )

@@ -394,6 +394,20 @@ def test_a_refused_referral_is_named_at_its_field_before_the_confirmation_page(
     assert Referral.objects.count() == 1
 
 
+def test_a_future_referral_is_named_at_its_date_before_the_confirmation_page(as_role):
+    for no in ("R001", "R002"):
+        MemberFactory(member_no=no, joined_on=datetime.date(2025, 3, 1))
+    later = timezone.localdate() + datetime.timedelta(days=2)
+    data = {"referred_no": "R002", "occurred_on": later.isoformat(), "reason": "r"}
+
+    response = as_role("ops").post(url("referral", "R001"), data)
+
+    _refused_at_field_before_confirmation(
+        response, "occurred_on", "A referral cannot be dated in the future."
+    )
+    assert not Referral.objects.exists()
+
+
 def test_a_future_activity_is_named_at_its_field_before_the_confirmation_page(as_role):
     MemberFactory(member_no="A001")
     data = {"activity": "直播互动", "occurred_at": _tomorrow_but_one(), "reason": "r"}
