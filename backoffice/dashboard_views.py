@@ -51,7 +51,10 @@ class DashboardView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         today = timezone.localdate()
         default = {"start": today - timedelta(days=90), "end": today}
-        form = MigrationForm(self.request.GET if "start" in self.request.GET else None)
+        # Either date given binds the form, so that a missing or unreadable one is named
+        # rather than quietly replaced by the default range.
+        asked = "start" in self.request.GET or "end" in self.request.GET
+        form = MigrationForm(self.request.GET if asked else None)
         dates = form.cleaned_data if form.is_bound and form.is_valid() else default
         if not form.is_bound:
             form = MigrationForm(initial=default)

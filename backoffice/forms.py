@@ -97,6 +97,22 @@ class MemberSearchForm(forms.Form):
         ],
     )
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("joined_from"), data.get("joined_to")
+        # A reversed range matches nobody: named, like any filter that cannot be read, so that
+        # "No member matches." is not taken for an answer.
+        if start and end and start > end:
+            self.add_error(
+                "joined_to",
+                _(
+                    "The range %(start)s – %(end)s is reversed: the first date must not be after "
+                    "the second."
+                )
+                % {"start": start.isoformat(), "end": end.isoformat()},
+            )
+        return data
+
     def search_arguments(self) -> dict | None:
         """The filters, or None when one does not validate: a search that cannot be read
         matches nobody rather than, with that filter left out, everybody (an export of

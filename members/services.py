@@ -365,7 +365,11 @@ def transaction_create(
             target=created,
             after={
                 "member_no": member.member_no,
+                "external_id": external_id,
+                "kind": kind,
                 "amount": str(fen_to_yuan(amount_fen)),
+                "occurred_at": timezone.localtime(occurred_at).isoformat(),
+                **({"refund_of": purchase.external_id} if purchase is not None else {}),
                 **_reason(reason),
             },
         )

@@ -890,7 +890,14 @@ def tier_override_set(
         action=f"tier.override.{kind}",
         target=member,
         before=before,
-        after={"tier": tier.code, "ends_on": str(ends_on) if ends_on else None, "reason": reason},
+        after={
+            "tier": tier.code,
+            "ends_on": str(ends_on) if ends_on else None,
+            "reason": reason,
+            # What the member was told, and whether they were (see ``tell`` above).
+            "message": override.message,
+            "member_told": tell,
+        },
     )
     member_evaluate(member=member, as_of=today, actor=actor)
     return override

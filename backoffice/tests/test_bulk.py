@@ -8,6 +8,7 @@ import re
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from backoffice import bulk
 from loyalty.exceptions import DomainError
@@ -172,3 +173,31 @@ def test_a_batch_changed_since_the_preview_says_once_that_nothing_was_applied(as
     page = client.post(URL, {"confirm_token": token}).content.decode()
     assert "Nothing was applied: the members changed since the preview. Preview again." in page
     assert Member.objects.get(member_no="B1").status == Member.Status.ACTIVE
+
+
+def test_a_batch_changed_since_the_preview_comes_back_filled_in_for_a_new_preview(as_role, members):
+    client = as_role("ops")
+    ends_on = (timezone.localdate() + datetime.timedelta(days=60)).isoformat()
+    data = {
+        "action": "override",
+        "member_numbers": "B1 B2",
+        "tier": "gold",
+        "ends_on": ends_on,
+        "reason": "门店活动 VIP-9",
+    }
+    token = token_of(client.post(URL, data))
+    Member.objects.filter(member_no="B2").update(status=Member.Status.BLACKLISTED)
+
+    response = client.post(URL, {"confirm_token": token})
+
+    form = response.context["form"]
+    assert form.initial["action"] == "override"
+    assert bulk.numbers_from_text(form.initial["member_numbers"]) == ["B1", "B2"]
+    assert (form.initial["tier"], form.initial["ends_on"]) == ("gold", ends_on)
+    assert form.initial["reason"] == "门店活动 VIP-9"
+    page = response.content.decode()
+    assert '<option value="gold" selected>' in page
+    assert f'name="ends_on" value="{ends_on}"' in page
+    assert "门店活动 VIP-9</textarea>" in page
+    again = client.post(URL, {**form.initial})
+    assert 'name="confirm_token"' in again.content.decode()  # one click to a new preview

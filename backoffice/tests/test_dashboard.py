@@ -347,3 +347,24 @@ def test_the_dashboard_makes_as_many_queries_for_more_members(login_as, cast):
         client.get(url)
 
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"start": "bad", "end": "2026-01-01"}, "起始日期: 输入一个有效的日期。"),
+        ({"start": "99999-01-01", "end": "2026-01-01"}, "起始日期: 输入一个有效的日期。"),
+        ({"start": "2025-01-01", "end": "2026-13-01"}, "截止日期: 输入一个有效的日期。"),
+        ({"end": "2026-01-01"}, "起始日期: 该字段是必填项。"),
+    ],
+)
+def test_an_unreadable_migration_date_is_named_not_replaced_by_the_default_quietly(
+    login_as, params, named
+):
+    client = login_as("ops")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+
+    response = client.get(reverse("backoffice:dashboard"), params)
+
+    assert named in response.content.decode()
+    assert response.context["migration"].end == timezone.localdate()  # the default range

@@ -144,6 +144,25 @@ def test_the_erasure_asks_for_confirmation_first(login_as, member):
 
 
 @pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The member's notifications are scrubbed too"),
+        (
+            "zh-hans",
+            "该会员的通知也将一并清除：主题和正文将替换为中性文字，尚未发送的邮件和短信将不再发送。",
+        ),
+    ],
+)
+def test_the_erasure_page_says_the_notifications_are_scrubbed_too(login_as, member, language, said):
+    client = login_as("ops_lead")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    page = client.get(reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}))
+
+    assert said in page.content.decode().replace("&#x27;", "'")
+
+
+@pytest.mark.parametrize(
     ("form", "error"),
     [
         ({"reason": "", "confirm_member_no": MEMBER_NO}, "reason"),

@@ -704,3 +704,18 @@ def test_a_search_that_cannot_be_read_lists_and_exports_nobody(login_as):
     assert "at most 128 characters" in listing.content.decode()
     assert not hasattr(export, "streaming_content")
     assert "Nothing was exported: correct the search first." in export.content.decode()
+
+
+def test_a_reversed_joined_date_range_is_named_and_lists_and_exports_nobody(login_as):
+    MemberFactory(member_no="F001", joined_on=datetime.date(2025, 6, 1))
+    client = login_as("ops", language="zh-hans")
+    reversed_range = {"joined_from": "2026-01-01", "joined_to": "2025-01-01"}
+
+    listing = client.get(reverse("backoffice:member_list"), reversed_range)
+    export = client.get(reverse("backoffice:member_export"), reversed_range, follow=True)
+
+    assert list(listing.context["members"]) == []
+    page = listing.content.decode()
+    assert "入会日期止: 日期范围 2026-01-01 – 2025-01-01 颠倒了：开始日期不能晚于结束日期。" in page
+    assert not hasattr(export, "streaming_content")
+    assert "未导出：请先更正搜索条件。" in export.content.decode()

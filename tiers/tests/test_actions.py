@@ -160,6 +160,51 @@ def test_a_refund_over_the_purchase_is_refused_and_nothing_is_written():
     assert not Transaction.objects.filter(external_id="R1").exists()
 
 
+def test_the_audit_entry_of_a_purchase_and_a_refund_keeps_what_was_recorded(staff):
+    member = MemberFactory(member_no="AU-T1", joined_on=day(2020, 1, 1))
+    bought, returned = local_noon(day(2026, 6, 1)), local_noon(day(2026, 6, 2))
+    actions.transaction_record(
+        member=member,
+        external_id="POS-7",
+        kind="purchase",
+        amount="128.50",
+        occurred_at=bought,
+        actor=staff,
+        reason="store entry",
+    )
+    actions.transaction_record(
+        member=member,
+        external_id="RF-7",
+        kind="refund",
+        amount="28.50",
+        occurred_at=returned,
+        refund_of="POS-7",
+        actor=staff,
+        reason="returned one item",
+    )
+
+    purchase = AuditEntry.objects.get(action="transaction.purchase")
+    refund = AuditEntry.objects.get(action="transaction.refund")
+    assert purchase.after == {
+        "member_no": "AU-T1",
+        "external_id": "POS-7",
+        "kind": "purchase",
+        "amount": "128.50",
+        "occurred_at": timezone.localtime(bought).isoformat(),
+        "reason": "store entry",
+    }
+    assert refund.after == {
+        "member_no": "AU-T1",
+        "external_id": "RF-7",
+        "kind": "refund",
+        "amount": "28.50",
+        "occurred_at": timezone.localtime(returned).isoformat(),
+        "refund_of": "POS-7",
+        "reason": "returned one item",
+    }
+    assert datetime.datetime.fromisoformat(refund.after["occurred_at"]) == returned
+
+
 def test_a_refund_that_drops_the_member_below_the_tier_keeps_the_tier_until_the_lifecycle_says():
     member = MemberFactory(joined_on=timezone.localdate())
     actions.transaction_record(
@@ -528,6 +573,31 @@ def test_a_manual_override_with_a_message_tells_the_member_and_one_without_stays
     }
     assert all("感谢您多年来的支持。" in n.body for n in sent)
     assert tier_of(above_the_floor) == "silver"
+
+
+def test_the_override_audit_entry_keeps_the_message_and_whether_the_member_was_told(
+    staff, silver_member
+):
+    above_the_floor = MemberFactory(joined_on=day(2020, 1, 1))
+    member_evaluate(member=above_the_floor, as_of=GRANTED)
+    for member, code in ((silver_member, "gold"), (above_the_floor, "regular")):
+        tier_override_set(
+            member=member,
+            tier=tier(code),
+            reason="key account",
+            ends_on=ENDS,
+            actor=staff,
+            message="  感谢您多年来的支持。 ",
+            today=GRANTED,
+        )
+
+    told, floor = (
+        AuditEntry.objects.get(action="tier.override.manual", target_id=str(m.pk)).after
+        for m in (silver_member, above_the_floor)
+    )
+    assert told["message"] == "感谢您多年来的支持。" and told["member_told"] is True
+    assert told["tier"] == "gold" and told["reason"] == "key account"
+    assert floor["message"] == "感谢您多年来的支持。" and floor["member_told"] is False
 
 
 @pytest.mark.parametrize(
