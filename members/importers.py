@@ -469,6 +469,16 @@ def _email(text: str) -> str:
     return text
 
 
+# The converters the other ways in share with the import (the API, the legacy tiers file), so
+# that each reads, folds and refuses a member's values as the import does (``Ｍ001`` is ``M001``
+# everywhere); a refusal's ``describe(column, value)`` is the import's message.
+ValueRefused = _Bad
+member_no_value = _identifier(32)
+member_name_value = _text(128)
+member_phone_value = _text(32, required=False)
+member_email_value = _email
+
+
 def _amount(text: str) -> int:
     if not text:
         raise _empty()
@@ -1285,10 +1295,10 @@ class _MemberImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "member_no": _identifier(32),
-            "name": _text(128),
-            "phone": _text(32, required=False),
-            "email": _email,
+            "member_no": member_no_value,
+            "name": member_name_value,
+            "phone": member_phone_value,
+            "email": member_email_value,
             "joined_on": _date(),
             "member_type": _choice(self.STATUS_OF_TYPE),
             "birthday": _date(required=False),
@@ -1393,7 +1403,7 @@ class _TransactionImporter(_Importer):
     def columns(self) -> dict[str, Converter]:
         return {
             "external_id": _identifier(64),
-            "member_no": _identifier(32),
+            "member_no": member_no_value,
             "kind": _choice({"purchase": _PURCHASE, "refund": _REFUND}),
             "amount": _amount,
             "occurred_at": _happened(self.latest),
@@ -1721,8 +1731,8 @@ class _ReferralImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "referrer_no": _identifier(32),
-            "referred_no": _identifier(32),
+            "referrer_no": member_no_value,
+            "referred_no": member_no_value,
             # The day the referred member registered, kept as a local date.
             "occurred_at": _happened(self.latest),
         }
@@ -1935,7 +1945,7 @@ class _ActivityImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "member_no": _identifier(32),
+            "member_no": member_no_value,
             "activity": _text(128, normalise=True),
             "occurred_at": _happened(self.latest),
         }
@@ -2002,7 +2012,7 @@ class _BlacklistImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "member_no": _identifier(32),
+            "member_no": member_no_value,
             "reason": _text(None),
             "occurred_at": _happened(self.latest),
         }

@@ -120,9 +120,12 @@ def _read(
                 if len(values) != len(header):
                     errors.append((line, _("expected %d values") % len(header)))
                     continue
-                member_no, tier_code, granted = (values[position[c]].strip() for c in COLUMNS)
-                if not member_no:
-                    errors.append((line, _("member_no is empty")))
+                given_no, tier_code, granted = (values[position[c]].strip() for c in COLUMNS)
+                try:
+                    # As every kind reads a member number: Ｍ001 is M001.
+                    member_no = importers.member_no_value(given_no)
+                except importers.ValueRefused as refused:
+                    errors.append((line, refused.describe("member_no", given_no)))
                     continue
                 try:
                     granted_on = datetime.date.fromisoformat(granted)

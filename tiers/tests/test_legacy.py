@@ -191,3 +191,28 @@ def test_an_unknown_encoding_for_legacy_tiers_is_a_clear_error(csv_file):
 
     with pytest.raises(CommandError, match='unknown encoding "klingon"'):
         call_command("import_csv", "legacy_tiers", path, "--encoding", "klingon")
+
+
+def test_a_member_number_is_read_as_every_import_reads_it(csv_file):
+    # README: Ｍ001 is M001 everywhere; a space or an invisible character is refused.
+    MemberFactory(member_no="A002")
+    path = csv_file(
+        HEADER, "Ａ002,silver,2026-01-01", "A 3,gold,2026-01-01", "A\u200b4,gold,2026-01-01"
+    )
+
+    with pytest.raises(CommandError, match="2 bad rows"):
+        err = io.StringIO()
+        try:
+            call_command("import_csv", "legacy_tiers", path, stdout=io.StringIO(), stderr=err)
+        finally:
+            lines = err.getvalue().splitlines()
+
+    assert lines == [
+        'line 3: member_no "A 3" contains a space',
+        "line 4: member_no contains a control or invisible character (U+200B)",
+    ]
+
+    out, _err = run(csv_file(HEADER, "Ａ002,silver,2026-01-01"))
+
+    assert "Imported 1 legacy tiers" in out
+    assert MemberTier.objects.get(member__member_no="A002").current_tier.code == "silver"
