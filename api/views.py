@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import fen_to_yuan
 from members import services as member_services
+from members.importers import ValueRefused, member_no_value
 from members.models import Member, Transaction
 from tiers import actions
 from tiers.models import TierChange
@@ -56,9 +57,11 @@ from .services import BatchItemError, transactions_record_batch
 
 
 def member_or_404(member_no: str, lookup=member_with_tier) -> Member:
+    """The member with this number as the import reads it (``Ｍ001`` is ``M001``); a number no
+    member could have (a space, an invisible character) is unknown."""
     try:
-        return lookup(member_no)
-    except Member.DoesNotExist:
+        return lookup(member_no_value(member_no))
+    except (ValueRefused, Member.DoesNotExist):
         raise NotFound(_("No member has number %(no)s.") % {"no": member_no}) from None
 
 
