@@ -84,7 +84,7 @@ def _open(
             raise importers._not_decodable(path, "utf-8")
         if encoding == importers._GB:
             progress(_("  reading the file as GB18030 (it is not UTF-8)"))
-    return io.TextIOWrapper(raw, encoding=encoding, newline=""), encoding
+    return importers.text_stream(raw, encoding, path), encoding
 
 
 def _read(
