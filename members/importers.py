@@ -45,7 +45,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.bulk import (
@@ -80,6 +80,35 @@ _IMPORT_LOCK = 7_314_001
 _SNIFF_BYTES = 1 << 16
 
 Progress = Callable[[str], None]
+
+
+def parts_joined(parts) -> str:
+    """The parts of one message (problems of a line, a refusal and its hint) joined as the
+    reader's language joins clauses: "; " in English, "；" in Chinese."""
+    return pgettext("between the parts of a message", "; ").join(parts)
+
+
+# The columns as a message names them: the column itself in English (what the header says),
+# its name in Chinese.
+_COLUMN_NAMES = {
+    "member_no": pgettext_lazy("CSV column", "member_no"),
+    "name": pgettext_lazy("CSV column", "name"),
+    "phone": pgettext_lazy("CSV column", "phone"),
+    "email": pgettext_lazy("CSV column", "email"),
+    "joined_on": pgettext_lazy("CSV column", "joined_on"),
+    "member_type": pgettext_lazy("CSV column", "member_type"),
+    "birthday": pgettext_lazy("CSV column", "birthday"),
+    "kind": pgettext_lazy("CSV column", "kind"),
+    "amount": pgettext_lazy("CSV column", "amount"),
+    "occurred_at": pgettext_lazy("CSV column", "occurred_at"),
+    "refund_of": pgettext_lazy("CSV column", "refund_of"),
+    "referrer_no": pgettext_lazy("CSV column", "referrer_no"),
+    "reason": pgettext_lazy("CSV column", "reason"),
+}
+
+
+def column_name(column: str) -> str:
+    return str(_COLUMN_NAMES.get(column, column))
 
 
 def chunk_size() -> int:
@@ -217,26 +246,29 @@ def _decodes_as(path: Path, encoding: str) -> bool:
 def _not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
     line, ascii_before = _first_undecodable(path, encoding)
-    message = gettext("%(path)s is not %(encoding)s text (line %(line)d)") % {
-        "path": path,
-        "encoding": name,
-        "line": line,
-    }
+    parts = [
+        gettext("%(path)s is not %(encoding)s text (line %(line)d)")
+        % {"path": path, "encoding": name, "line": line}
+    ]
     if name == "UTF-8" and not ascii_before:
         # Reading the whole file in another encoding would garble the UTF-8 text before the
         # bad line, so no other encoding is right for it.
-        message += "; " + gettext(
-            "the text before it is UTF-8, so the file mixes encodings: save it again in one "
-            'encoding (in Excel, "CSV UTF-8")'
+        parts.append(
+            gettext(
+                "the text before it is UTF-8, so the file mixes encodings: save it again in one "
+                'encoding (in Excel, "CSV UTF-8")'
+            )
         )
     elif name == "UTF-8" and _decodes_as(path, _GB):
-        message += "; " + gettext("it reads as GB18030: run again with --encoding gb18030")
+        parts.append(gettext("it reads as GB18030: run again with --encoding gb18030"))
     elif name == "UTF-8":
         guess = charset_normalizer.from_path(path).best()
         if guess is not None:
-            message += "; " + gettext(
-                "it looks like %(guess)s: run again with --encoding %(guess)s"
-            ) % {"guess": guess.encoding}
+            parts.append(
+                gettext("it looks like %(guess)s: run again with --encoding %(guess)s")
+                % {"guess": guess.encoding}
+            )
+    message = parts_joined(parts)
     return DomainError(message)
 
 
@@ -299,12 +331,15 @@ class _GbLines(io.RawIOBase):
 
 def _mixed_with_utf8(path: Path, line: int) -> DomainError:
     return DomainError(
-        gettext("%(path)s is not %(encoding)s text (line %(line)d)")
-        % {"path": path, "encoding": "GB18030", "line": line}
-        + "; "
-        + gettext(
-            "the line is UTF-8, so the file mixes encodings: save it again in one encoding (in "
-            'Excel, "CSV UTF-8")'
+        parts_joined(
+            [
+                gettext("%(path)s is not %(encoding)s text (line %(line)d)")
+                % {"path": path, "encoding": "GB18030", "line": line},
+                gettext(
+                    "the line is UTF-8, so the file mixes encodings: save it again in one "
+                    'encoding (in Excel, "CSV UTF-8")'
+                ),
+            ]
         )
     )
 
@@ -1003,7 +1038,7 @@ class _Importer:
             elif names.count(name) > 1:
                 problems.append(gettext('column "%(column)s" appears twice') % {"column": name})
         if problems:
-            self.errors.add(line, "; ".join(problems))
+            self.errors.add(line, parts_joined(problems))
             self.errors.raise_if_any()
         return names, line
 
@@ -1030,7 +1065,7 @@ class _Importer:
             except _Bad:
                 values = self._convert_each(raw, columns, problems)
             staged = self.parse(values, problems)
-        return (line, "; ".join(problems) if problems else None, *staged)
+        return (line, parts_joined(problems) if problems else None, *staged)
 
     def _stage_rows(self, reader, source: _Source | None = None) -> None:
         header, end = self._header(reader)
@@ -1145,7 +1180,7 @@ class _Importer:
 
     @staticmethod
     def problems(problem: str | None, repeated: str | None) -> str:
-        return "; ".join(part for part in (problem, repeated) if part)
+        return parts_joined(part for part in (problem, repeated) if part)
 
     def moment(self, value) -> datetime.datetime | None:
         """A date-time as the database returned it (SQLite returns text from raw SQL)."""
@@ -1162,8 +1197,8 @@ class _Importer:
 
     @staticmethod
     def differs(columns: tuple[str, ...], stored: tuple, given: tuple) -> str:
-        return ", ".join(
-            f"{column} {_shown(old)}"
+        return pgettext("between the parts of a list", ", ").join(
+            f"{column_name(column)} {_shown(old)}"
             for column, old, new in zip(columns, stored, given, strict=True)
             if old != new
         )
@@ -1347,7 +1382,7 @@ _BLACKLIST_DIFFERS = _(
 
 
 def _unknown(*member_nos: str | None) -> str:
-    return "; ".join(
+    return parts_joined(
         gettext("unknown member %(no)s") % {"no": no} for no in member_nos if no is not None
     )
 

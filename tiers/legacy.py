@@ -111,7 +111,7 @@ def _read(
                     problems.append(_("unknown column(s): %s") % ", ".join(unknown))
                 if repeated:
                     problems.append(_("repeated column(s): %s") % ", ".join(repeated))
-                raise ImportFailed(1, [_("line 1: ") + "; ".join(problems)])
+                raise ImportFailed(1, [_("line 1: ") + importers.parts_joined(problems)])
             position = {name: header.index(name) for name in COLUMNS}
             for values in reader:
                 line = reader.line_num
@@ -247,9 +247,9 @@ def _check(row: _Row, member: Member | None, tiers: dict, granted: dict) -> tupl
             "member %(no)s already has a legacy tier (%(tier)s from %(date)s), different data"
         ) % {"no": row.member_no, "tier": stored.to_tier.code, "date": stored.effective_on}, False
     if member.status != Member.Status.ACTIVE:
-        return _("member %(no)s is %(status)s: only active members hold a tier") % {
+        return _('member %(no)s has the status "%(status)s": only active members hold a tier') % {
             "no": row.member_no,
-            "status": member.status,
+            "status": member.get_status_display(),
         }, False
     held = _held(member)
     if held is not None and held.rank > tier.rank:

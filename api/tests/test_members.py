@@ -248,3 +248,14 @@ def test_patching_a_name_the_import_refuses_is_refused(api):
     assert response.status_code == 400
     assert response.json() == {"name": ["name contains a control or invisible character (U+202E)"]}
     assert Member.objects.get().name == "张三"
+
+
+def test_a_conflict_names_the_fields_in_the_requests_language(make_client):
+    make_client().post("/api/v1/members/", NEW, format="json")
+
+    response = make_client(language="zh-hans").post(
+        "/api/v1/members/", {**NEW, "name": "李四", "phone": "13900000000"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "会员 M0001234 已存在，但以下字段不同：姓名，手机号。"}

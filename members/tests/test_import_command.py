@@ -134,6 +134,7 @@ def test_a_mixed_file_is_refused_in_chinese_too(tmp_path):
         error, _ = fail("members", str(path))
 
     assert error.endswith(
+        "（第 4 行）；其前面的内容是 UTF-8 编码，"
         "该文件混用了多种编码：请以同一种编码重新保存（在 Excel 中另存为“CSV UTF-8”）"
     )
     assert "GB18030" not in error
@@ -340,9 +341,8 @@ def test_a_gb18030_file_mixed_with_utf8_is_refused_in_chinese_too(tmp_path):
     with translation.override("zh-hans"):
         error, _ = fail("members", str(path))
 
-    assert "不是 GB18030 编码的文本（第 4 行）" in error
     assert error.endswith(
-        "该行是 UTF-8 编码，该文件混用了多种编码："
+        "不是 GB18030 编码的文本（第 4 行）；该行是 UTF-8 编码，该文件混用了多种编码："
         "请以同一种编码重新保存（在 Excel 中另存为“CSV UTF-8”）"
     )
 

@@ -104,7 +104,7 @@ def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):
             caught.lines = err.getvalue()
 
     assert caught.lines.splitlines() == [
-        "line 3: member L2 is experience: only active members hold a tier",
+        'line 3: member L2 has the status "experience member": only active members hold a tier',
         "line 4: unknown member L9",
         'line 5: unknown tier "vip"; choose one of: diamond, platinum, gold, silver, regular',
         'line 6: granted_on "2025/09/01" is not a date YYYY-MM-DD',
@@ -216,3 +216,18 @@ def test_a_member_number_is_read_as_every_import_reads_it(csv_file):
 
     assert "Imported 1 legacy tiers" in out
     assert MemberTier.objects.get(member__member_no="A002").current_tier.code == "silver"
+
+
+def test_a_member_not_active_is_named_by_the_status_label_in_chinese(csv_file):
+    MemberFactory(member_no="A003", status=Member.Status.EXPERIENCE)
+
+    with translation.override("zh-hans"), pytest.raises(CommandError):
+        err = io.StringIO()
+        try:
+            call_command(
+                "import_csv", "legacy_tiers", csv_file(HEADER, "A003,gold,2025-09-01"), stderr=err
+            )
+        finally:
+            lines = err.getvalue().splitlines()
+
+    assert lines == ["第 2 行：会员 A003 的状态为“体验会员”：只有正式会员才能持有等级"]
