@@ -176,7 +176,7 @@ MEMBER_UPDATE = {
     "summary": "Update a member",
     "description": "Changes contact details (name, phone, email, birthday); `member_type: "
     "regular` converts an experience member into a full member (evaluated at once). The member "
-    "number and the joined date cannot change.",
+    "number and the joined date cannot change: sending either is a 400 under its name.",
     "parameters": [MEMBER_NO],
     "request": MemberUpdateSerializer,
     "responses": {

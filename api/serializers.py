@@ -5,6 +5,7 @@ domain's rules stay in the services they call (members.services via tiers.action
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from decimal import Decimal
 
 from django.utils import timezone
@@ -13,9 +14,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.money import fen_to_yuan
+from members.importers import (
+    member_email_value,
+    member_name_value,
+    member_no_value,
+    member_phone_value,
+)
 from members.models import Member, Transaction
 
-from .fields import AmountField, DayField, MomentField
+from .fields import AmountField, DayField, ImportedTextField, MomentField
 
 MEMBER_TYPES = [("regular", _("regular member")), ("experience", _("experience member"))]
 TIER_CODE = {"type": "string", "nullable": True, "example": "gold"}
@@ -101,11 +108,16 @@ class MemberSerializer(serializers.Serializer):
         }
 
 
+def member_no_field(**kwargs) -> ImportedTextField:
+    """A member number, read as the import reads one (``Ｍ001`` is ``M001``)."""
+    return ImportedTextField(member_no_value, max_length=32, **kwargs)
+
+
 class MemberCreateSerializer(serializers.Serializer):
-    member_no = serializers.CharField(max_length=32, help_text=_("Given by the business."))
-    name = serializers.CharField(max_length=128)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    member_no = member_no_field(help_text=_("Given by the business."))
+    name = ImportedTextField(member_name_value, max_length=128)
+    phone = ImportedTextField(member_phone_value, max_length=32, required=False, default="")
+    email = ImportedTextField(member_email_value, max_length=254, required=False, default="")
     joined_on = DayField(
         label=_("joined on"), help_text=_("入会日期: the start of tenure. YYYY-MM-DD.")
     )
@@ -132,13 +144,34 @@ class MemberUpdateSerializer(serializers.Serializer):
     """Contact details; ``member_type: regular`` converts an experience member to a full one.
     The member number and the joined date are identity and cannot change."""
 
-    name = serializers.CharField(max_length=128, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    name = ImportedTextField(member_name_value, max_length=128, required=False)
+    phone = ImportedTextField(member_phone_value, max_length=32, required=False)
+    email = ImportedTextField(member_email_value, max_length=254, required=False)
     birthday = DayField(label=_("birthday"), required=False, allow_null=True)
     member_type = serializers.ChoiceField(choices=MEMBER_TYPES, required=False)
 
     validate_birthday = MemberCreateSerializer.validate_birthday
+
+    UNCHANGEABLE = {
+        "member_no": _("The member number cannot be changed."),
+        "joined_on": _("The joined date cannot be changed."),
+    }
+
+    def to_internal_value(self, data):
+        """Sending the number or the joined date is refused under its name, with the other
+        fields' problems, rather than ignored: the client would believe it changed."""
+        fixed = {}
+        if isinstance(data, Mapping):
+            fixed = {f: [message] for f, message in self.UNCHANGEABLE.items() if f in data}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if fixed and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **fixed}) from None
+            raise
+        if fixed:
+            raise serializers.ValidationError(fixed)
+        return value
 
 
 # --- Transactions -------------------------------------------------------------------------
@@ -148,7 +181,7 @@ class TransactionInSerializer(serializers.Serializer):
     external_id = serializers.CharField(
         max_length=64, help_text=_("Unique across all transactions; sending it again is safe.")
     )
-    member_no = serializers.CharField(max_length=32)
+    member_no = member_no_field()
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
     amount = AmountField()
     occurred_at = MomentField(label=_("occurred at"))
@@ -225,8 +258,8 @@ class TransactionBatchResultSerializer(serializers.Serializer):
 
 
 class ReferralInSerializer(serializers.Serializer):
-    referrer_no = serializers.CharField(max_length=32)
-    referred_no = serializers.CharField(max_length=32)
+    referrer_no = member_no_field()
+    referred_no = member_no_field()
     occurred_at = MomentField(
         label=_("occurred at"),
         required=False,
@@ -255,7 +288,7 @@ class ReferralSerializer(serializers.Serializer):
 
 
 class ActivityInSerializer(serializers.Serializer):
-    member_no = serializers.CharField(max_length=32)
+    member_no = member_no_field()
     activity = serializers.CharField(max_length=128, help_text=_("e.g. 直播互动, 商品评价"))
     occurred_at = MomentField(label=_("occurred at"))
 

@@ -9,6 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import fen_to_yuan
 from members import services as member_services
+from members.importers import ValueRefused, column_name, member_no_value
 from members.models import Member, Transaction
 from tiers import actions
 from tiers.models import TierChange
@@ -56,9 +58,11 @@ from .services import BatchItemError, transactions_record_batch
 
 
 def member_or_404(member_no: str, lookup=member_with_tier) -> Member:
+    """The member with this number as the import reads it (``Ｍ001`` is ``M001``); a number no
+    member could have (a space, an invisible character) is unknown."""
     try:
-        return lookup(member_no)
-    except Member.DoesNotExist:
+        return lookup(member_no_value(member_no))
+    except (ValueRefused, Member.DoesNotExist):
         raise NotFound(_("No member has number %(no)s.") % {"no": member_no}) from None
 
 
@@ -139,7 +143,12 @@ class MemberListCreate(generics.GenericAPIView):
             if differences := _differences(member, data):
                 raise ConflictError(
                     _("Member %(no)s already exists with different %(fields)s.")
-                    % {"no": member.member_no, "fields": ", ".join(differences)}
+                    % {
+                        "no": member.member_no,
+                        "fields": pgettext("between the parts of a list", ", ").join(
+                            column_name(field) for field in differences
+                        ),
+                    }
                 ) from None
             created = False
         member = member_with_tier(member.member_no)

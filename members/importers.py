@@ -45,7 +45,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.bulk import (
@@ -80,6 +80,35 @@ _IMPORT_LOCK = 7_314_001
 _SNIFF_BYTES = 1 << 16
 
 Progress = Callable[[str], None]
+
+
+def parts_joined(parts) -> str:
+    """The parts of one message (problems of a line, a refusal and its hint) joined as the
+    reader's language joins clauses: "; " in English, "；" in Chinese."""
+    return pgettext("between the parts of a message", "; ").join(parts)
+
+
+# The columns as a message names them: the column itself in English (what the header says),
+# its name in Chinese.
+_COLUMN_NAMES = {
+    "member_no": pgettext_lazy("CSV column", "member_no"),
+    "name": pgettext_lazy("CSV column", "name"),
+    "phone": pgettext_lazy("CSV column", "phone"),
+    "email": pgettext_lazy("CSV column", "email"),
+    "joined_on": pgettext_lazy("CSV column", "joined_on"),
+    "member_type": pgettext_lazy("CSV column", "member_type"),
+    "birthday": pgettext_lazy("CSV column", "birthday"),
+    "kind": pgettext_lazy("CSV column", "kind"),
+    "amount": pgettext_lazy("CSV column", "amount"),
+    "occurred_at": pgettext_lazy("CSV column", "occurred_at"),
+    "refund_of": pgettext_lazy("CSV column", "refund_of"),
+    "referrer_no": pgettext_lazy("CSV column", "referrer_no"),
+    "reason": pgettext_lazy("CSV column", "reason"),
+}
+
+
+def column_name(column: str) -> str:
+    return str(_COLUMN_NAMES.get(column, column))
 
 
 def chunk_size() -> int:
@@ -217,27 +246,110 @@ def _decodes_as(path: Path, encoding: str) -> bool:
 def _not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
     line, ascii_before = _first_undecodable(path, encoding)
-    message = gettext("%(path)s is not %(encoding)s text (line %(line)d)") % {
-        "path": path,
-        "encoding": name,
-        "line": line,
-    }
+    parts = [
+        gettext("%(path)s is not %(encoding)s text (line %(line)d)")
+        % {"path": path, "encoding": name, "line": line}
+    ]
     if name == "UTF-8" and not ascii_before:
         # Reading the whole file in another encoding would garble the UTF-8 text before the
         # bad line, so no other encoding is right for it.
-        message += "; " + gettext(
-            "the text before it is UTF-8, so the file mixes encodings: save it again in one "
-            'encoding (in Excel, "CSV UTF-8")'
+        parts.append(
+            gettext(
+                "the text before it is UTF-8, so the file mixes encodings: save it again in one "
+                'encoding (in Excel, "CSV UTF-8")'
+            )
         )
     elif name == "UTF-8" and _decodes_as(path, _GB):
-        message += "; " + gettext("it reads as GB18030: run again with --encoding gb18030")
+        parts.append(gettext("it reads as GB18030: run again with --encoding gb18030"))
     elif name == "UTF-8":
         guess = charset_normalizer.from_path(path).best()
         if guess is not None:
-            message += "; " + gettext(
-                "it looks like %(guess)s: run again with --encoding %(guess)s"
-            ) % {"guess": guess.encoding}
+            parts.append(
+                gettext("it looks like %(guess)s: run again with --encoding %(guess)s")
+                % {"guess": guess.encoding}
+            )
+    message = parts_joined(parts)
     return DomainError(message)
+
+
+# Reading a file in one of these encodings, a line of Chinese text in UTF-8 is refused (below).
+_GB_FAMILY = frozenset({_GB, "gbk", "gb2312"})
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+# Chinese text in UTF-8 decodes to Han characters; the GB18030 bytes of real Chinese text are
+# seldom valid UTF-8 and then nearly never decode to Han (measured on random names of common
+# characters: 2% of two-character names are valid UTF-8, none of 100,000 decodes to Han).
+_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class _GbLines(io.RawIOBase):
+    """A file's bytes, passed on unchanged for reading in a GB encoding, each line checked as it
+    passes: one of Chinese text in UTF-8 (appended by another tool) would be read as other
+    characters (张伟 as 寮犱紵) and stored garbled, so the file is refused as mixing encodings,
+    naming the line, as a file of UTF-8 text then GB18030 is. Only this reading pays for it."""
+
+    def __init__(self, handle: io.BufferedReader, path: Path):
+        self.handle, self.path = handle, path
+        self.line = 1  # the number of the line ``rest`` starts
+        self.rest = b""  # the last line read, perhaps incomplete
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.handle.readinto(buffer)
+        self._check(bytes(memoryview(buffer)[:count]), final=not count)
+        return count
+
+    def close(self) -> None:
+        self.handle.close()
+        super().close()
+
+    def _check(self, data: bytes, *, final: bool) -> None:
+        data = self.rest + data
+        if final:
+            body, self.rest = data, b""
+        else:
+            # A \r at the end may be the first half of \r\n: its line waits for the next read.
+            stop = len(data) - 1 if data.endswith(b"\r") else len(data)
+            last = max(data.rfind(b"\n", 0, stop), data.rfind(b"\r", 0, stop))
+            body, self.rest = data[: last + 1], data[last + 1 :]
+        if body.isascii():
+            self.line += body.count(b"\n") + body.count(b"\r") - body.count(b"\r\n")
+            return
+        lines = _LINE_END.split(body)
+        for number, line in enumerate(lines, self.line):
+            if line.isascii():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if _HAN.search(text):
+                raise _mixed_with_utf8(self.path, number)
+        self.line += len(lines) - 1
+
+
+def _mixed_with_utf8(path: Path, line: int) -> DomainError:
+    return DomainError(
+        parts_joined(
+            [
+                gettext("%(path)s is not %(encoding)s text (line %(line)d)")
+                % {"path": path, "encoding": "GB18030", "line": line},
+                gettext(
+                    "the line is UTF-8, so the file mixes encodings: save it again in one "
+                    'encoding (in Excel, "CSV UTF-8")'
+                ),
+            ]
+        )
+    )
+
+
+def text_stream(handle: io.BufferedReader, encoding: str, path: Path) -> io.TextIOWrapper:
+    """The file open in ``handle`` as text in ``encoding``, as every kind reads one (a file read
+    in a GB encoding refuses a line of UTF-8 text)."""
+    if encoding in _GB_FAMILY:
+        handle = io.BufferedReader(_GbLines(handle, path))
+    return io.TextIOWrapper(handle, encoding=encoding, newline="")
 
 
 def _blank(raw: list[str]) -> bool:
@@ -467,6 +579,16 @@ def _email(text: str) -> str:
         except ValidationError:
             raise _Bad(gettext('%(column)s "%(value)s" is not an email address')) from None
     return text
+
+
+# The converters the other ways in share with the import (the API, the legacy tiers file), so
+# that each reads, folds and refuses a member's values as the import does (``Ｍ001`` is ``M001``
+# everywhere); a refusal's ``describe(column, value)`` is the import's message.
+ValueRefused = _Bad
+member_no_value = _identifier(32)
+member_name_value = _text(128)
+member_phone_value = _text(32, required=False)
+member_email_value = _email
 
 
 def _amount(text: str) -> int:
@@ -818,7 +940,7 @@ class _Importer:
                 raise _not_decodable(self.path, "utf-8")
             if self.encoding == _GB:
                 self.progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
-        return io.TextIOWrapper(handle, encoding=self.encoding, newline="")
+        return text_stream(handle, self.encoding, self.path)
 
     def _stage(self) -> None:
         self.sql("DROP TABLE IF EXISTS {stg}")
@@ -916,7 +1038,7 @@ class _Importer:
             elif names.count(name) > 1:
                 problems.append(gettext('column "%(column)s" appears twice') % {"column": name})
         if problems:
-            self.errors.add(line, "; ".join(problems))
+            self.errors.add(line, parts_joined(problems))
             self.errors.raise_if_any()
         return names, line
 
@@ -943,7 +1065,7 @@ class _Importer:
             except _Bad:
                 values = self._convert_each(raw, columns, problems)
             staged = self.parse(values, problems)
-        return (line, "; ".join(problems) if problems else None, *staged)
+        return (line, parts_joined(problems) if problems else None, *staged)
 
     def _stage_rows(self, reader, source: _Source | None = None) -> None:
         header, end = self._header(reader)
@@ -1058,7 +1180,7 @@ class _Importer:
 
     @staticmethod
     def problems(problem: str | None, repeated: str | None) -> str:
-        return "; ".join(part for part in (problem, repeated) if part)
+        return parts_joined(part for part in (problem, repeated) if part)
 
     def moment(self, value) -> datetime.datetime | None:
         """A date-time as the database returned it (SQLite returns text from raw SQL)."""
@@ -1075,8 +1197,8 @@ class _Importer:
 
     @staticmethod
     def differs(columns: tuple[str, ...], stored: tuple, given: tuple) -> str:
-        return ", ".join(
-            f"{column} {_shown(old)}"
+        return pgettext("between the parts of a list", ", ").join(
+            f"{column_name(column)} {_shown(old)}"
             for column, old, new in zip(columns, stored, given, strict=True)
             if old != new
         )
@@ -1260,7 +1382,7 @@ _BLACKLIST_DIFFERS = _(
 
 
 def _unknown(*member_nos: str | None) -> str:
-    return "; ".join(
+    return parts_joined(
         gettext("unknown member %(no)s") % {"no": no} for no in member_nos if no is not None
     )
 
@@ -1285,10 +1407,10 @@ class _MemberImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "member_no": _identifier(32),
-            "name": _text(128),
-            "phone": _text(32, required=False),
-            "email": _email,
+            "member_no": member_no_value,
+            "name": member_name_value,
+            "phone": member_phone_value,
+            "email": member_email_value,
             "joined_on": _date(),
             "member_type": _choice(self.STATUS_OF_TYPE),
             "birthday": _date(required=False),
@@ -1393,7 +1515,7 @@ class _TransactionImporter(_Importer):
     def columns(self) -> dict[str, Converter]:
         return {
             "external_id": _identifier(64),
-            "member_no": _identifier(32),
+            "member_no": member_no_value,
             "kind": _choice({"purchase": _PURCHASE, "refund": _REFUND}),
             "amount": _amount,
             "occurred_at": _happened(self.latest),
@@ -1721,8 +1843,8 @@ class _ReferralImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "referrer_no": _identifier(32),
-            "referred_no": _identifier(32),
+            "referrer_no": member_no_value,
+            "referred_no": member_no_value,
             # The day the referred member registered, kept as a local date.
             "occurred_at": _happened(self.latest),
         }
@@ -1935,7 +2057,7 @@ class _ActivityImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "member_no": _identifier(32),
+            "member_no": member_no_value,
             "activity": _text(128, normalise=True),
             "occurred_at": _happened(self.latest),
         }
@@ -2002,7 +2124,7 @@ class _BlacklistImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "member_no": _identifier(32),
+            "member_no": member_no_value,
             "reason": _text(None),
             "occurred_at": _happened(self.latest),
         }

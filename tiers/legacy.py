@@ -84,7 +84,7 @@ def _open(
             raise importers._not_decodable(path, "utf-8")
         if encoding == importers._GB:
             progress(_("  reading the file as GB18030 (it is not UTF-8)"))
-    return io.TextIOWrapper(raw, encoding=encoding, newline=""), encoding
+    return importers.text_stream(raw, encoding, path), encoding
 
 
 def _read(
@@ -111,7 +111,7 @@ def _read(
                     problems.append(_("unknown column(s): %s") % ", ".join(unknown))
                 if repeated:
                     problems.append(_("repeated column(s): %s") % ", ".join(repeated))
-                raise ImportFailed(1, [_("line 1: ") + "; ".join(problems)])
+                raise ImportFailed(1, [_("line 1: ") + importers.parts_joined(problems)])
             position = {name: header.index(name) for name in COLUMNS}
             for values in reader:
                 line = reader.line_num
@@ -120,9 +120,12 @@ def _read(
                 if len(values) != len(header):
                     errors.append((line, _("expected %d values") % len(header)))
                     continue
-                member_no, tier_code, granted = (values[position[c]].strip() for c in COLUMNS)
-                if not member_no:
-                    errors.append((line, _("member_no is empty")))
+                given_no, tier_code, granted = (values[position[c]].strip() for c in COLUMNS)
+                try:
+                    # As every kind reads a member number: Ｍ001 is M001.
+                    member_no = importers.member_no_value(given_no)
+                except importers.ValueRefused as refused:
+                    errors.append((line, refused.describe("member_no", given_no)))
                     continue
                 try:
                     granted_on = datetime.date.fromisoformat(granted)
@@ -244,9 +247,9 @@ def _check(row: _Row, member: Member | None, tiers: dict, granted: dict) -> tupl
             "member %(no)s already has a legacy tier (%(tier)s from %(date)s), different data"
         ) % {"no": row.member_no, "tier": stored.to_tier.code, "date": stored.effective_on}, False
     if member.status != Member.Status.ACTIVE:
-        return _("member %(no)s is %(status)s: only active members hold a tier") % {
+        return _('member %(no)s has the status "%(status)s": only active members hold a tier') % {
             "no": row.member_no,
-            "status": member.status,
+            "status": member.get_status_display(),
         }, False
     held = _held(member)
     if held is not None and held.rank > tier.rank:

@@ -134,8 +134,9 @@ def test_updating_contact_details_is_audited(api):
 
 def test_the_joined_date_cannot_be_changed_and_an_experience_member_can_be_converted(api):
     MemberFactory(member_no="M1", status=Member.Status.EXPERIENCE)
-    ignored = api.patch("/api/v1/members/M1/", {"joined_on": "2000-01-01"}, format="json")
-    assert ignored.json()["joined_on"] == "2024-01-01"
+    refused = api.patch("/api/v1/members/M1/", {"joined_on": "2000-01-01"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {"joined_on": ["The joined date cannot be changed."]}
 
     converted = api.patch("/api/v1/members/M1/", {"member_type": "regular"}, format="json")
     assert converted.status_code == 200
@@ -157,3 +158,104 @@ def test_a_member_number_with_a_line_break_is_a_json_404(api):
     response = api.get("/api/v1/members/%0A9/tier/history")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("language", "messages"),
+    [
+        (
+            "en",
+            {
+                "member_no": ["The member number cannot be changed."],
+                "joined_on": ["The joined date cannot be changed."],
+                "email": ['email "x" is not an email address'],
+            },
+        ),
+        (
+            "zh-hans",
+            {
+                "member_no": ["会员编号不能修改。"],
+                "joined_on": ["入会日期不能修改。"],
+                "email": ["email“x”不是有效的电子邮箱地址"],
+            },
+        ),
+    ],
+)
+def test_patching_the_number_or_the_joined_date_is_refused_naming_the_field(
+    make_client, language, messages
+):
+    MemberFactory(member_no="M1", name="张三")
+    client = make_client(language=language)
+
+    response = client.patch(
+        "/api/v1/members/M1/",
+        {"member_no": "M2", "joined_on": "2000-01-01", "name": "李四", "email": "x"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == messages
+    member = Member.objects.get()
+    assert (member.member_no, member.name, member.joined_on.isoformat()) == (
+        "M1",
+        "张三",
+        "2024-01-01",
+    )
+
+
+def test_a_full_width_member_number_is_the_same_member_as_in_the_import(api):
+    first = api.post("/api/v1/members/", {**NEW, "member_no": "M00000001"}, format="json")
+    again = api.post("/api/v1/members/", {**NEW, "member_no": "Ｍ00000001"}, format="json")
+    other = api.post(
+        "/api/v1/members/", {**NEW, "member_no": "Ｍ00000001", "name": "李四"}, format="json"
+    )
+
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 409)
+    assert again.json()["member_no"] == "M00000001"
+    assert Member.objects.get().member_no == "M00000001"
+    assert api.get("/api/v1/members/Ｍ00000001/").json()["member_no"] == "M00000001"
+
+
+@pytest.mark.parametrize(
+    ("language", "field", "value", "message"),
+    [
+        ("zh-hans", "member_no", "QA 0004", "member_no“QA 0004”含有空格"),
+        ("en", "member_no", "QA 0004", 'member_no "QA 0004" contains a space'),
+        ("zh-hans", "member_no", "QA\u200b4", "member_no 含有控制字符或不可见字符（U+200B）"),
+        ("zh-hans", "name", "x\u202ey", "name 含有控制字符或不可见字符（U+202E）"),
+        ("en", "name", "x\u202ey", "name contains a control or invisible character (U+202E)"),
+        ("zh-hans", "name", "  ", "name 为空"),
+        ("zh-hans", "phone", "138\u200b0000", "phone 含有控制字符或不可见字符（U+200B）"),
+    ],
+)
+def test_member_values_the_import_refuses_the_api_refuses_with_its_message(
+    make_client, language, field, value, message
+):
+    response = make_client(language=language).post(
+        "/api/v1/members/", {**NEW, field: value}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    assert not Member.objects.exists()
+
+
+def test_patching_a_name_the_import_refuses_is_refused(api):
+    MemberFactory(member_no="M1", name="张三")
+
+    response = api.patch("/api/v1/members/M1/", {"name": "x\u202ey"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"name": ["name contains a control or invisible character (U+202E)"]}
+    assert Member.objects.get().name == "张三"
+
+
+def test_a_conflict_names_the_fields_in_the_requests_language(make_client):
+    make_client().post("/api/v1/members/", NEW, format="json")
+
+    response = make_client(language="zh-hans").post(
+        "/api/v1/members/", {**NEW, "name": "李四", "phone": "13900000000"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "会员 M0001234 已存在，但以下字段不同：姓名，手机号。"}

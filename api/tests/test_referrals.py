@@ -102,3 +102,29 @@ def test_both_directions_sent_at_the_same_moment_store_one_and_refuse_the_other(
 
         assert sorted(answer.status_code for answer in answers) == [201, 400]
         assert Referral.objects.filter(referrer__member_no__in=[a, b]).count() == 1
+
+
+def test_full_width_member_numbers_name_the_members_as_in_the_import(api, same_day):
+    response = refer(api, "Ａ", "Ｂ")
+
+    assert response.status_code == 201
+    assert (response.json()["referrer_no"], response.json()["referred_no"]) == ("A", "B")
+    assert Referral.objects.get().referred.member_no == "B"
+
+    refused = refer(api, "A", "B\u200b")
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "referred_no": ["referred_no contains a control or invisible character (U+200B)"]
+    }
+
+
+def test_an_activity_for_a_full_width_member_number_is_the_members(api, same_day):
+    response = api.post(
+        "/api/v1/activities/",
+        {"member_no": "Ａ", "activity": "直播互动", "occurred_at": "2024-03-02"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["member_no"] == "A"
+    assert same_day[0].activities.count() == 1

@@ -477,3 +477,27 @@ def test_a_broken_body_is_refused_in_the_requests_language_saying_where(
     assert response.status_code == 400
     assert response.json() == {"detail": message}
     assert Transaction.objects.count() == 0
+
+
+def test_a_full_width_member_number_is_the_member_as_in_the_import(api, member):
+    # README: Ｍ1 is M1 everywhere, in one transaction as in a batch.
+    one = api.post("/api/v1/transactions/", purchase(member_no="Ｍ1"), format="json")
+    batch = api.post(
+        "/api/v1/transactions/batch/",
+        {"transactions": [purchase("T2", member_no="Ｍ1"), purchase("T3", member_no="M1")]},
+        format="json",
+    )
+
+    assert (one.status_code, batch.status_code) == (201, 201)
+    assert one.json()["member_no"] == "M1"
+    assert set(member.transactions.values_list("external_id", flat=True)) == {"T1", "T2", "T3"}
+
+
+def test_a_member_number_with_a_space_is_refused_with_the_imports_message(make_client, member):
+    response = make_client(language="zh-hans").post(
+        "/api/v1/transactions/", purchase(member_no="M 1"), format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"member_no": ["member_no“M 1”含有空格"]}
+    assert not Transaction.objects.exists()

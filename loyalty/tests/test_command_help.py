@@ -37,3 +37,41 @@ def test_help_prints_for_every_command(name, app, language, capsys):
 
     assert exited.value.code == 0
     assert f"usage: manage.py {name}" in capsys.readouterr().out
+
+
+# How import_csv's description names each kind it accepts, in each language.
+IMPORT_KINDS_NAMED = {
+    "en": {
+        "members": "members",
+        "transactions": "transactions",
+        "referrals": "referrals",
+        "activities": "activities",
+        "blacklist": "blacklist entries",
+        "legacy_tiers": "legacy tiers",
+    },
+    "zh-hans": {
+        "members": "会员",
+        "transactions": "交易",
+        "referrals": "推荐",
+        "activities": "活动参与",
+        "blacklist": "黑名单记录",
+        "legacy_tiers": "原有等级",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_import_csv_help_names_every_kind_the_command_accepts(language, capsys):
+    command = load_command_class(dict(_project_commands())["import_csv"], "import_csv")
+    accepted = next(
+        a for a in command.create_parser("manage.py", "import_csv")._actions if a.dest == "kind"
+    )
+
+    with translation.override(language), pytest.raises(SystemExit):
+        command.run_from_argv(["manage.py", "import_csv", "--help"])
+
+    description = " ".join(capsys.readouterr().out.split())
+    named = IMPORT_KINDS_NAMED[language]
+    assert set(accepted.choices) == set(named)
+    for kind in accepted.choices:
+        assert named[kind] in description, kind

@@ -134,6 +134,7 @@ def test_a_mixed_file_is_refused_in_chinese_too(tmp_path):
         error, _ = fail("members", str(path))
 
     assert error.endswith(
+        "（第 4 行）；其前面的内容是 UTF-8 编码，"
         "该文件混用了多种编码：请以同一种编码重新保存（在 Excel 中另存为“CSV UTF-8”）"
     )
     assert "GB18030" not in error
@@ -291,3 +292,70 @@ def test_ctrl_c_while_postgresql_checks_the_file_imports_nothing_and_says_so(tmp
 
     assert message == "Interrupted: nothing was imported."
     assert not Transaction.objects.exists()
+
+
+def _gb18030_then_utf8(kind: str) -> tuple[bytes, int]:
+    """A file of GB18030 lines with Chinese text, then one UTF-8 line; and that line's number.
+    The transactions start with canonical lines, so on PostgreSQL they take the COPY path."""
+    if kind == "members":
+        header = MEMBERS
+        gb = ["E001,李娜,,,2024-01-01,regular,", "E003,伟强,,,2024-01-01,regular,"]
+        utf8 = "E002,张伟,,,2024-01-01,regular,"
+    else:
+        header = TRANSACTIONS
+        gb = [
+            *(f"T{n},M1,purchase,{n}.50,2026-06-01T10:00:00+08:00," for n in range(1, 40)),
+            "单号1,M1,purchase,1.00,2026-06-01,",
+        ]
+        utf8 = "单号2,M1,purchase,2.00,2026-06-01,"
+    text = "\r\n".join([header, *gb, ""]).encode("gb18030") + (utf8 + "\r\n").encode()
+    return text, len(gb) + 2
+
+
+GB_THEN_UTF8 = (
+    "the line is UTF-8, so the file mixes encodings: save it again in one encoding "
+    '(in Excel, "CSV UTF-8")'
+)
+
+
+@pytest.mark.parametrize("kind", ["members", "transactions"])
+@pytest.mark.parametrize("given", [False, True])
+def test_a_file_of_gb18030_text_then_a_utf8_line_is_refused_as_mixed(tmp_path, kind, given):
+    # Read as GB18030, the UTF-8 line would be stored garbled (张伟 as 寮犱紵).
+    MemberFactory(member_no="M1")
+    path = tmp_path / "mixed.csv"
+    text, bad_line = _gb18030_then_utf8(kind)
+    path.write_bytes(text)
+
+    error, _ = fail(kind, str(path), *(["--encoding", "gb18030"] if given else []))
+
+    assert error == f"{path} is not GB18030 text (line {bad_line}); {GB_THEN_UTF8}"
+    assert Member.objects.count() == 1
+    assert not Transaction.objects.exists()
+
+
+def test_a_gb18030_file_mixed_with_utf8_is_refused_in_chinese_too(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(_gb18030_then_utf8("members")[0])
+
+    with translation.override("zh-hans"):
+        error, _ = fail("members", str(path))
+
+    assert error.endswith(
+        "不是 GB18030 编码的文本（第 4 行）；该行是 UTF-8 编码，该文件混用了多种编码："
+        "请以同一种编码重新保存（在 Excel 中另存为“CSV UTF-8”）"
+    )
+
+
+def test_gb18030_names_whose_bytes_happen_to_be_valid_utf8_are_imported(tmp_path):
+    # 伟强 in GB18030 is valid UTF-8 (ΰǿ), but no Chinese text: the file is not mixed.
+    path = tmp_path / "gb.csv"
+    path.write_bytes(
+        (MEMBERS + "\nE001,李娜,,,2024-01-01,regular,\nE003,伟强,,,2024-01-01,regular,\n").encode(
+            "gb18030"
+        )
+    )
+
+    call("members", str(path))
+
+    assert dict(Member.objects.values_list("member_no", "name")) == {"E001": "李娜", "E003": "伟强"}

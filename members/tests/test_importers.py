@@ -546,3 +546,27 @@ def test_a_transaction_time_without_offset_or_a_date_alone_is_local_time(csv_fil
     assert set(Transaction.objects.values_list("occurred_on", flat=True)) == {
         datetime.date(2026, 6, 30)
     }
+
+
+def test_chinese_messages_name_the_columns_and_join_their_parts_in_chinese(csv_file):
+    MemberFactory(member_no="M1", name="张三", phone="138", email="", joined_on="2024-01-31")
+    PurchaseFactory(external_id="T1", member=Member.objects.get(), amount_fen=10000)
+    members = csv_file(
+        MEMBERS, "M1,张三丰,139,,2024-01-31,regular,", "M2,李四,,x,2024-13-01,regular,"
+    )
+
+    with translation.override("zh-hans"):
+        _error, lines = failures("members", members)
+        _error, transaction_lines = failures(
+            "transactions",
+            csv_file(TRANSACTIONS, "T1,M1,purchase,99.00,2026-01-01T10:00:00+08:00,"),
+        )
+
+    assert lines == [
+        '第 2 行：会员 M1 已导入过，但数据不同（已存储：姓名 "张三"，手机号 "138"）',
+        "第 3 行：email“x”不是有效的电子邮箱地址；"
+        "joined_on“2024-13-01”不是有效日期（格式如 2026-06-30）",
+    ]
+    assert transaction_lines[0].startswith(
+        "第 2 行：外部编号 T1 已导入过，但数据不同（已存储：金额 100.00，发生时间 "
+    )

@@ -104,7 +104,7 @@ def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):
             caught.lines = err.getvalue()
 
     assert caught.lines.splitlines() == [
-        "line 3: member L2 is experience: only active members hold a tier",
+        'line 3: member L2 has the status "experience member": only active members hold a tier',
         "line 4: unknown member L9",
         'line 5: unknown tier "vip"; choose one of: diamond, platinum, gold, silver, regular',
         'line 6: granted_on "2025/09/01" is not a date YYYY-MM-DD',
@@ -191,3 +191,43 @@ def test_an_unknown_encoding_for_legacy_tiers_is_a_clear_error(csv_file):
 
     with pytest.raises(CommandError, match='unknown encoding "klingon"'):
         call_command("import_csv", "legacy_tiers", path, "--encoding", "klingon")
+
+
+def test_a_member_number_is_read_as_every_import_reads_it(csv_file):
+    # README: Ｍ001 is M001 everywhere; a space or an invisible character is refused.
+    MemberFactory(member_no="A002")
+    path = csv_file(
+        HEADER, "Ａ002,silver,2026-01-01", "A 3,gold,2026-01-01", "A\u200b4,gold,2026-01-01"
+    )
+
+    with pytest.raises(CommandError, match="2 bad rows"):
+        err = io.StringIO()
+        try:
+            call_command("import_csv", "legacy_tiers", path, stdout=io.StringIO(), stderr=err)
+        finally:
+            lines = err.getvalue().splitlines()
+
+    assert lines == [
+        'line 3: member_no "A 3" contains a space',
+        "line 4: member_no contains a control or invisible character (U+200B)",
+    ]
+
+    out, _err = run(csv_file(HEADER, "Ａ002,silver,2026-01-01"))
+
+    assert "Imported 1 legacy tiers" in out
+    assert MemberTier.objects.get(member__member_no="A002").current_tier.code == "silver"
+
+
+def test_a_member_not_active_is_named_by_the_status_label_in_chinese(csv_file):
+    MemberFactory(member_no="A003", status=Member.Status.EXPERIENCE)
+
+    with translation.override("zh-hans"), pytest.raises(CommandError):
+        err = io.StringIO()
+        try:
+            call_command(
+                "import_csv", "legacy_tiers", csv_file(HEADER, "A003,gold,2025-09-01"), stderr=err
+            )
+        finally:
+            lines = err.getvalue().splitlines()
+
+    assert lines == ["第 2 行：会员 A003 的状态为“体验会员”：只有正式会员才能持有等级"]

@@ -21,9 +21,9 @@ class Command(BaseCommand):
         # A property, not a lazy string: argparse formats the description with a regex, which
         # takes only a real str.
         return gettext(
-            "Import members, transactions, referrals, activities or blacklist entries from a "
-            "CSV file with a header row (UTF-8, or GB18030/GBK). The file is imported whole or "
-            "not at all; importing it again changes nothing."
+            "Import members, transactions, referrals, activities, blacklist entries or legacy "
+            "tiers from a CSV file with a header row (UTF-8, or GB18030/GBK). The file is "
+            "imported whole or not at all; importing it again changes nothing."
         )
 
     def add_arguments(self, parser):
