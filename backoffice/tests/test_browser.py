@@ -165,3 +165,21 @@ def test_ops_blacklists_and_the_ops_lead_lifts(live_server, browser, gold_member
     assert "申诉成立" in page.inner_text("body")
     assert page.locator(".heading-badges .tier-gold").count() == 1  # evaluated again: Gold
     page.close()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_staff_pages_fit_a_phone_in_both_languages(live_server, browser, locale):
+    User.objects.create_superuser("admin-browser", password=PASSWORD)
+    page = log_in(browser, live_server, "admin", locale=locale)
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    for path in ("/members/", "/dashboard/", "/policies/", "/reviews/", "/jobs/"):
+        page.goto(f"{live_server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        # Every menu entry inside the screen, none pushed off to the right.
+        links = page.locator(".site-nav a")
+        rights = [box["x"] + box["width"] for box in links.evaluate_all(
+            "links => links.map(link => link.getBoundingClientRect().toJSON())"
+        )]  # fmt: skip
+        assert width <= 390 and max(rights) <= 390, (path, width, rights)
+    page.close()
