@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.apps import apps
 
 from backoffice.audit_actions import action_label
 
@@ -13,6 +14,17 @@ register = template.Library()
 def audit_action(action: str) -> str:
     """An audit entry's action in words (empty when it has none)."""
     return action_label(action)
+
+
+@register.filter
+def audit_target(target_type: str) -> str:
+    """What an audit entry is about, by the model's name in the reader's language
+    (``reviews.reviewcase`` → 评审案例); a type no model has any more, as it was stored."""
+    try:
+        model = apps.get_model(target_type)
+    except (LookupError, ValueError):
+        return target_type
+    return str(model._meta.verbose_name)
 
 
 @register.simple_tag(takes_context=True)

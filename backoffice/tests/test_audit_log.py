@@ -177,7 +177,8 @@ def test_the_member_filter_finds_entries_about_the_members_facts(
         "transaction.purchase",
     ]
     assert {row[1] for row in response.context["rows"]} == {"AF1"}
-    assert f"members.transaction #{purchase.pk}" in response.content.decode()
+    # The row by its kind's name in the page's language (the stored type on hover).
+    assert f'title="members.transaction">transaction #{purchase.pk}<' in response.content.decode()
     assert listed(client, member_no=newcomer.member_no) == ["referral.create"]
     page = as_role("ops").get(reverse("backoffice:member_detail", args=["AF1"]))
     assert [entry.action for entry in page.context["profile"].audit_entries] == [
