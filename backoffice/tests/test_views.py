@@ -514,6 +514,18 @@ def test_the_member_page_shows_the_open_downgrade_warning_with_what_is_missing(
     assert "¥20,000.00" in page  # spend missing to keep Gold (the member has ¥0.00)
 
 
+def zh_detail(client, member_no: str) -> str:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return detail(client, member_no).content.decode()
+
+
+def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(staff, warned_member):
+    page = zh_detail(staff, "W001")  # tier year ends 2026-07-01, no downgrade before 07-25
+
+    assert "在通知期结束日 2026-07-25（含）前再消费 ¥20,000.00" in page
+    assert "即可在等级年度结束时（2026-07-01）保级" not in page
+
+
 def test_a_warning_is_no_longer_shown_once_the_member_is_downgraded(staff, warned_member):
     tiers_recompute(as_of=datetime.date(2026, 7, 25))
 

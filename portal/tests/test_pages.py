@@ -203,6 +203,24 @@ def test_a_downgrade_warning_is_shown_with_its_dates_and_what_keeps_the_tier(sig
     assert "Spend ¥20,000.00 more" in html and "to keep Gold" in html
 
 
+def warned_gold(member: Member) -> Member:
+    """Gold from 2025-07-01 (tier year to 2026-07-01), warned on 2026-06-15: no downgrade
+    before 2026-07-15."""
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2025, 6, 10))
+    evaluate(member, datetime.date(2025, 7, 1))
+    return evaluate(member, datetime.date(2026, 6, 15))
+
+
+def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(signed_in, member):
+    member = warned_gold(member)
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", member)
+
+    assert "在 2026-07-15（含）前再消费 ¥20,000.00" in html
+    assert "在 2026-07-01" not in html
+
+
 def test_the_committees_exceptional_upgrade_shows_its_message(signed_in, silver):
     staff = User.objects.create_user("committee-chair")
     tier_override_set(
