@@ -221,6 +221,22 @@ def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(sig
     assert "在 2026-07-01" not in html
 
 
+def test_a_warned_member_who_meets_the_conditions_again_is_told_so(signed_in, member):
+    member = warned_gold(member)
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2026, 6, 20))
+    member = evaluate(member, datetime.date(2026, 6, 21))
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", member)
+
+    assert 'data-notice="downgrade-warning"' in html
+    assert (
+        "我们曾于 2026-06-15 通知您：您当时未满足金卡会员的条件。"
+        "您现已重新满足：在 2026-07-15（含）前仍满足即可保级。"
+    ) in html
+    assert "您目前未满足" not in html
+
+
 def test_the_committees_exceptional_upgrade_shows_its_message(signed_in, silver):
     staff = User.objects.create_user("committee-chair")
     tier_override_set(
