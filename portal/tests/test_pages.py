@@ -18,7 +18,7 @@ from loyalty.roles import ROLES
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from portal import selectors
-from tiers.models import DowngradeWarning, Tier, TierOverride, TierPolicy
+from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierOverride, TierPolicy
 from tiers.selectors import member_progress
 from tiers.services import member_evaluate, tier_override_set
 from tiers.templatetags.tier_display import ways_in_words
@@ -143,6 +143,19 @@ def test_the_tier_page_shows_the_same_figures_and_gaps_as_the_staff_page(signed_
         gaps = ways_in_words(progress.to_next)
     assert f"{gaps[0].upper()}{gaps[1:]} to reach Gold." in html
     assert gaps.startswith("spend ¥3,200.50 more or make 11 more purchases")
+
+
+def test_the_figures_read_as_counts_with_thousands_separators_like_the_rules(signed_in, silver):
+    MemberEvaluation.objects.filter(member=silver).update(contribution=2000, frequency=1200)
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", silver)
+
+    assert '<dt>消费次数</dt><dd data-figure="frequency">1,200</dd>' in html
+    assert '<dd data-figure="contribution">2,000</dd>' in html
+    assert staff_figures(silver) == ["¥16,799.50", "1,200", "1", "2,000"]
+    purchases = page(signed_in, "portal:purchases", silver)
+    assert '<dt>消费次数</dt><dd data-figure="frequency">1,200</dd>' in purchases
 
 
 def test_the_tier_card_names_the_tier_and_the_tier_year_end(signed_in, silver):
