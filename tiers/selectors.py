@@ -134,13 +134,19 @@ def member_explanation(member: Member) -> TierExplanation | None:
 class TierProgress:
     """What is missing, from the figures of the last evaluation, under the policy that made it:
     the cheapest ways to the next tier above the one held, and to keep the held tier at the
-    tier-year end (empty when the member already qualifies for it)."""
+    tier-year end (empty when the member already qualifies for it).
+
+    ``keep_by`` is the last day an evaluation that finds the member qualified keeps the tier:
+    the tier-year end, or, once warned, the warning's first possible downgrade day when that is
+    later (the engine downgrades only when the evaluation day is on or after both, so an
+    evaluation on that day that finds the member qualified still keeps the tier)."""
 
     held: Tier | None
     next_tier: Tier | None
     to_next: tuple[engine.Way, ...]
     to_keep: tuple[engine.Way, ...]
     tier_year_end: date | None
+    keep_by: date | None = None
 
     @property
     def keeps(self) -> bool:
@@ -163,12 +169,17 @@ def member_progress(member: Member) -> TierProgress | None:
     to_keep: tuple[engine.Way, ...] = ()
     if held is not None and held.code in {rule.code for rule in policy.tiers}:
         to_keep = engine.ways_to_reach(policy.tier(held.rank).rule, metrics)
+    keep_by = state.tier_year_end
+    warning = member_open_warning(member)
+    if keep_by is not None and warning is not None and warning.downgrade_not_before > keep_by:
+        keep_by = warning.downgrade_not_before
     return TierProgress(
         held=held,
         next_tier=tiers[next_rule.code] if next_rule else None,
         to_next=engine.ways_to_reach(next_rule.rule, metrics) if next_rule else (),
         to_keep=to_keep,
         tier_year_end=state.tier_year_end,
+        keep_by=keep_by,
     )
 
 

@@ -514,6 +514,39 @@ def test_the_member_page_shows_the_open_downgrade_warning_with_what_is_missing(
     assert "¥20,000.00" in page  # spend missing to keep Gold (the member has ¥0.00)
 
 
+def zh_detail(client, member_no: str) -> str:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return detail(client, member_no).content.decode()
+
+
+def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(staff, warned_member):
+    page = zh_detail(staff, "W001")  # tier year ends 2026-07-01, no downgrade before 07-25
+
+    assert "在通知期结束日 2026-07-25（含）前再消费 ¥20,000.00" in page
+    assert "即可在等级年度结束时（2026-07-01）保级" not in page
+
+
+def test_the_warning_labels_what_it_stored_as_the_state_at_the_warning(staff, warned_member):
+    page = zh_detail(staff, "W001")
+
+    assert "预警时的评定等级" in page
+    assert "预警时（2026-06-25）保级尚需达成的条件" in page
+    assert "<h3>保级尚需达成的条件</h3>" not in page
+
+
+def test_a_warned_member_who_meets_the_conditions_again_is_said_to(staff, warned_member):
+    PurchaseFactory(member=warned_member, amount_fen=2_000_000, day=datetime.date(2026, 6, 27))
+    tiers_recompute(as_of=datetime.date(2026, 6, 28))
+
+    page = zh_detail(staff, "W001")
+
+    assert (
+        "已重新满足金卡会员的条件（2026-06-28 评定）：只要在 2026-07-25（含）前仍满足，就不会降级。"
+        in page
+    )
+    assert "已满足保级金卡会员的条件：在通知期结束日 2026-07-25（含）前仍满足即可保级。" in page
+
+
 def test_a_warning_is_no_longer_shown_once_the_member_is_downgraded(staff, warned_member):
     tiers_recompute(as_of=datetime.date(2026, 7, 25))
 

@@ -18,7 +18,7 @@ from loyalty.roles import ROLES
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from portal import selectors
-from tiers.models import DowngradeWarning, Tier, TierOverride, TierPolicy
+from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierOverride, TierPolicy
 from tiers.selectors import member_progress
 from tiers.services import member_evaluate, tier_override_set
 from tiers.templatetags.tier_display import ways_in_words
@@ -145,6 +145,19 @@ def test_the_tier_page_shows_the_same_figures_and_gaps_as_the_staff_page(signed_
     assert gaps.startswith("spend ¥3,200.50 more or make 11 more purchases")
 
 
+def test_the_figures_read_as_counts_with_thousands_separators_like_the_rules(signed_in, silver):
+    MemberEvaluation.objects.filter(member=silver).update(contribution=2000, frequency=1200)
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", silver)
+
+    assert '<dt>消费次数</dt><dd data-figure="frequency">1,200</dd>' in html
+    assert '<dd data-figure="contribution">2,000</dd>' in html
+    assert staff_figures(silver) == ["¥16,799.50", "1,200", "1", "2,000"]
+    purchases = page(signed_in, "portal:purchases", silver)
+    assert '<dt>消费次数</dt><dd data-figure="frequency">1,200</dd>' in purchases
+
+
 def test_the_tier_card_names_the_tier_and_the_tier_year_end(signed_in, silver):
     html = page(signed_in, "portal:tier", silver)
 
@@ -201,6 +214,40 @@ def test_a_downgrade_warning_is_shown_with_its_dates_and_what_keeps_the_tier(sig
     assert "On 2026-06-15 we told you that you do not meet the conditions of Gold" in html
     assert f"no downgrade happens before {warning.downgrade_not_before:%Y-%m-%d}" in html
     assert "Spend ¥20,000.00 more" in html and "to keep Gold" in html
+
+
+def warned_gold(member: Member) -> Member:
+    """Gold from 2025-07-01 (tier year to 2026-07-01), warned on 2026-06-15: no downgrade
+    before 2026-07-15."""
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2025, 6, 10))
+    evaluate(member, datetime.date(2025, 7, 1))
+    return evaluate(member, datetime.date(2026, 6, 15))
+
+
+def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(signed_in, member):
+    member = warned_gold(member)
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", member)
+
+    assert "在 2026-07-15（含）前再消费 ¥20,000.00" in html
+    assert "在 2026-07-01" not in html
+
+
+def test_a_warned_member_who_meets_the_conditions_again_is_told_so(signed_in, member):
+    member = warned_gold(member)
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2026, 6, 20))
+    member = evaluate(member, datetime.date(2026, 6, 21))
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", member)
+
+    assert 'data-notice="downgrade-warning"' in html
+    assert (
+        "我们曾于 2026-06-15 通知您：您当时未满足金卡会员的条件。"
+        "您现已重新满足：在 2026-07-15（含）前仍满足即可保级。"
+    ) in html
+    assert "您目前未满足" not in html
 
 
 def test_the_committees_exceptional_upgrade_shows_its_message(signed_in, silver):

@@ -20,7 +20,7 @@ from tiers.engine import (
     Threshold,
     ways_to_reach,
 )
-from tiers.selectors import member_progress
+from tiers.selectors import member_open_warning, member_progress
 from tiers.services import member_evaluate
 from tiers.templatetags.tier_display import percent, ways_in_words
 
@@ -138,3 +138,47 @@ def test_no_progress_is_shown_for_a_member_who_takes_no_part():
     member_evaluate(member=member, as_of=datetime.date(2026, 6, 30))
 
     assert member_progress(member) is None
+
+
+def _warned_gold(*, warn_on: datetime.date):
+    """Gold from 2025-07-01 (tier year to 2026-07-01); the purchase has left the window by
+    ``warn_on``, so the member is warned then."""
+    member = MemberFactory(joined_on=datetime.date(2025, 6, 1))
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2025, 6, 10))
+    member_evaluate(member=member, as_of=datetime.date(2025, 7, 1))
+    member_evaluate(member=member, as_of=warn_on)
+    return member
+
+
+@pytest.mark.django_db
+def test_a_late_warning_moves_the_keep_deadline_to_the_end_of_the_notice_period():
+    member = _warned_gold(warn_on=datetime.date(2026, 6, 15))  # no downgrade before 07-15
+
+    progress = member_progress(member)
+
+    assert progress.tier_year_end == datetime.date(2026, 7, 1)
+    assert progress.keep_by == datetime.date(2026, 7, 15)
+    assert not progress.keeps
+
+
+@pytest.mark.django_db
+def test_the_keep_deadline_is_the_tier_year_end_without_a_warning_or_for_an_early_one():
+    early = _warned_gold(warn_on=datetime.date(2026, 6, 1))  # notice ends on the year end
+    silver = MemberFactory(joined_on=datetime.date(2025, 6, 1))
+    PurchaseFactory(member=silver, amount_fen=1_679_950, day=datetime.date(2026, 6, 1))
+    member_evaluate(member=silver, as_of=datetime.date(2026, 6, 30))
+
+    assert member_progress(early).keep_by == datetime.date(2026, 7, 1)
+    assert member_progress(silver).keep_by == datetime.date(2027, 6, 30)
+
+
+@pytest.mark.django_db
+def test_a_warned_member_who_qualifies_again_keeps_with_the_warning_still_open():
+    member = _warned_gold(warn_on=datetime.date(2026, 6, 15))
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2026, 6, 20))
+    member_evaluate(member=member, as_of=datetime.date(2026, 6, 21))
+
+    progress = member_progress(member)
+
+    assert progress.keeps and progress.keep_by == datetime.date(2026, 7, 15)
+    assert member_open_warning(member) is not None
