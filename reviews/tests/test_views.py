@@ -499,27 +499,26 @@ def test_a_decided_case_shows_the_tier_granted_and_nothing_counted_today(client,
     assert 'id="already-held"' not in page
 
 
-def test_the_timeline_names_the_profiles_of_a_quarterly_nomination_in_words(client):
+def _quarterly_case_page_in_chinese(client) -> str:
+    """The case page, read by an auditor in Chinese, of a ten-year member the quarter's
+    nomination found (profile loyal_veteran)."""
     MemberFactory(member_no="Q1", joined_on=datetime.date(2015, 1, 1))
     services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
     case = ReviewCase.objects.get(member__member_no="Q1")
     client.force_login(staff_user("reader", "auditor"))
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
 
-    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+
+def test_the_timeline_names_the_profiles_of_a_quarterly_nomination_in_words(client):
+    page = _quarterly_case_page_in_chinese(client)
 
     timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S)[1]
     assert "资深忠实会员" in timeline and "loyal_veteran" not in timeline
 
 
 def test_the_committee_pages_punctuate_chinese_in_chinese(client):
-    MemberFactory(member_no="Q1", joined_on=datetime.date(2015, 1, 1))
-    services.cases_nominate(quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1))
-    case = ReviewCase.objects.get(member__member_no="Q1")
-    client.force_login(staff_user("reader", "auditor"))
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
-
-    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+    page = _quarterly_case_page_in_chinese(client)
 
     quorum = re.search(r'<span id="quorum">(.*?)</span>', page, re.S)[1]
     assert quorum == "通过所需赞成票：客户运营 × 1，销售 × 1，客户服务 × 1。"
