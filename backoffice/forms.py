@@ -38,6 +38,21 @@ def date_input() -> forms.DateInput:
     return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 
 
+def _range_check(form: forms.Form, first: str, last: str) -> None:
+    """A reversed date range matches nothing: named at its second field, like any filter that
+    cannot be read, so that an empty list is not taken for an answer."""
+    start, end = form.cleaned_data.get(first), form.cleaned_data.get(last)
+    if start and end and start > end:
+        form.add_error(
+            last,
+            _(
+                "The range %(start)s – %(end)s is reversed: the first date must not be after "
+                "the second."
+            )
+            % {"start": start.isoformat(), "end": end.isoformat()},
+        )
+
+
 def _date_field(label, required: bool = False):
     return forms.DateField(label=label, required=required, widget=date_input())
 
@@ -99,18 +114,7 @@ class MemberSearchForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        start, end = data.get("joined_from"), data.get("joined_to")
-        # A reversed range matches nobody: named, like any filter that cannot be read, so that
-        # "No member matches." is not taken for an answer.
-        if start and end and start > end:
-            self.add_error(
-                "joined_to",
-                _(
-                    "The range %(start)s – %(end)s is reversed: the first date must not be after "
-                    "the second."
-                )
-                % {"start": start.isoformat(), "end": end.isoformat()},
-            )
+        _range_check(self, "joined_from", "joined_to")
         return data
 
     def search_arguments(self) -> dict | None:
@@ -358,14 +362,5 @@ class AuditFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error(
-                "date_to",
-                _(
-                    "The range %(start)s – %(end)s is reversed: the first date must not be after "
-                    "the second."
-                )
-                % {"start": start.isoformat(), "end": end.isoformat()},
-            )
+        _range_check(self, "date_from", "date_to")
         return data
