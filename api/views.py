@@ -9,7 +9,6 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import fen_to_yuan
+from loyalty.words import listed
 from members import services as member_services
 from members.importers import ValueRefused, column_name, member_no_value
 from members.models import Member, Transaction
@@ -145,9 +145,7 @@ class MemberListCreate(generics.GenericAPIView):
                     _("Member %(no)s already exists with different %(fields)s.")
                     % {
                         "no": member.member_no,
-                        "fields": pgettext("between the parts of a list", ", ").join(
-                            column_name(field) for field in differences
-                        ),
+                        "fields": listed(column_name(field) for field in differences),
                     }
                 ) from None
             created = False

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext, ngettext
+
+from loyalty.words import listed
 
 CHUNKS_QUEUED = "chunks_queued"
 CHUNKS_FAILED = "chunks_failed"
@@ -139,7 +141,7 @@ def _deliveries_text(counts: dict) -> str | None:
         if status not in words or not isinstance(count, int):
             return None
         parts.append(words[status](count) % {"count": count})
-    return pgettext("between the parts of a list", ", ").join(parts)
+    return listed(parts)
 
 
 def result_text(result: object) -> str:

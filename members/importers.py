@@ -45,7 +45,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.bulk import (
@@ -61,6 +61,7 @@ from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 from loyalty.threads import thread_start
+from loyalty.words import clauses, listed
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
@@ -80,12 +81,6 @@ _IMPORT_LOCK = 7_314_001
 _SNIFF_BYTES = 1 << 16
 
 Progress = Callable[[str], None]
-
-
-def parts_joined(parts) -> str:
-    """The parts of one message (problems of a line, a refusal and its hint) joined as the
-    reader's language joins clauses: "; " in English, "；" in Chinese."""
-    return pgettext("between the parts of a message", "; ").join(parts)
 
 
 # The columns as a message names them: the column itself in English (what the header says),
@@ -268,7 +263,7 @@ def _not_decodable(path: Path, encoding: str) -> DomainError:
                 gettext("it looks like %(guess)s: run again with --encoding %(guess)s")
                 % {"guess": guess.encoding}
             )
-    message = parts_joined(parts)
+    message = clauses(parts)
     return DomainError(message)
 
 
@@ -331,7 +326,7 @@ class _GbLines(io.RawIOBase):
 
 def _mixed_with_utf8(path: Path, line: int) -> DomainError:
     return DomainError(
-        parts_joined(
+        clauses(
             [
                 gettext("%(path)s is not %(encoding)s text (line %(line)d)")
                 % {"path": path, "encoding": "GB18030", "line": line},
@@ -1038,7 +1033,7 @@ class _Importer:
             elif names.count(name) > 1:
                 problems.append(gettext('column "%(column)s" appears twice') % {"column": name})
         if problems:
-            self.errors.add(line, parts_joined(problems))
+            self.errors.add(line, clauses(problems))
             self.errors.raise_if_any()
         return names, line
 
@@ -1065,7 +1060,7 @@ class _Importer:
             except _Bad:
                 values = self._convert_each(raw, columns, problems)
             staged = self.parse(values, problems)
-        return (line, parts_joined(problems) if problems else None, *staged)
+        return (line, clauses(problems) if problems else None, *staged)
 
     def _stage_rows(self, reader, source: _Source | None = None) -> None:
         header, end = self._header(reader)
@@ -1180,7 +1175,7 @@ class _Importer:
 
     @staticmethod
     def problems(problem: str | None, repeated: str | None) -> str:
-        return parts_joined(part for part in (problem, repeated) if part)
+        return clauses(part for part in (problem, repeated) if part)
 
     def moment(self, value) -> datetime.datetime | None:
         """A date-time as the database returned it (SQLite returns text from raw SQL)."""
@@ -1197,7 +1192,7 @@ class _Importer:
 
     @staticmethod
     def differs(columns: tuple[str, ...], stored: tuple, given: tuple) -> str:
-        return pgettext("between the parts of a list", ", ").join(
+        return listed(
             f"{column_name(column)} {_shown(old)}"
             for column, old, new in zip(columns, stored, given, strict=True)
             if old != new
@@ -1382,7 +1377,7 @@ _BLACKLIST_DIFFERS = _(
 
 
 def _unknown(*member_nos: str | None) -> str:
-    return parts_joined(
+    return clauses(
         gettext("unknown member %(no)s") % {"no": no} for no in member_nos if no is not None
     )
 

@@ -7,9 +7,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop, pgettext
+from django.utils.translation import gettext_noop
 
 from loyalty.stored_text import shown
+from loyalty.words import listed
 from tiers.review_settings import BIG_ONE_OFF, LOYAL_VETERAN, REFERRAL_CHAMPION
 
 # Reasons and notes the system records (stored in English, shown in the reader's language).
@@ -35,7 +36,7 @@ def profiles_text(codes: list[str]) -> str:
     """The profiles by their labels, as a list in the reader's language (an unknown code as it
     is)."""
     labels = {code: str(label) for code, label in Profile.choices}
-    return pgettext("between the parts of a list", ", ").join(labels.get(c, c) for c in codes)
+    return listed(labels.get(c, c) for c in codes)
 
 
 class CommitteeMember(models.Model):

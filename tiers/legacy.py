@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.bulk import insert_rows, upsert_rows
 from loyalty.exceptions import DomainError
+from loyalty.words import clauses
 
 # The other kinds' encoding rules (detection, the GB18030 hint), so that every kind reads and
 # refuses a file alike.
@@ -111,7 +112,7 @@ def _read(
                     problems.append(_("unknown column(s): %s") % ", ".join(unknown))
                 if repeated:
                     problems.append(_("repeated column(s): %s") % ", ".join(repeated))
-                raise ImportFailed(1, [_("line 1: ") + importers.parts_joined(problems)])
+                raise ImportFailed(1, [_("line 1: ") + clauses(problems)])
             position = {name: header.index(name) for name in COLUMNS}
             for values in reader:
                 line = reader.line_num

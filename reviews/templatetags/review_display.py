@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext
 
+from loyalty.words import listed
 from tiers.models import TierChange
 
 from ..models import Department, Profile, profiles_text
@@ -45,7 +46,7 @@ def quorum_text(quorum: dict[str, int]) -> str:
         for department, needed in quorum.items()
         if needed
     ]
-    return pgettext("between the parts of a list", ", ").join(parts)
+    return listed(parts)
 
 
 @register.filter
