@@ -177,14 +177,36 @@ def import_csv(
             gettext('unknown kind "%(kind)s"; choose one of: %(kinds)s')
             % {"kind": kind, "kinds": ", ".join(KINDS)}
         ) from None
-    if encoding is not None:
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise DomainError(
-                gettext('unknown encoding "%(encoding)s"') % {"encoding": encoding}
-            ) from None
+    encoding = encoding_named(encoding)
     return importer(Path(path), progress or (lambda message: None), encoding).run()
+
+
+def encoding_named(encoding: str | None) -> str | None:
+    """An ``--encoding`` as Python names it (``GBK`` → ``gbk``); refused when unknown."""
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise DomainError(
+            gettext('unknown encoding "%(encoding)s"') % {"encoding": encoding}
+        ) from None
+
+
+def text_opened(
+    handle: io.BufferedReader, path: Path, encoding: str | None, progress: Callable
+) -> tuple[io.TextIOWrapper, str]:
+    """``handle`` (binary, at its start) as text in ``encoding``, or in the one detected (UTF-8
+    with or without a BOM, else GB18030, which ``progress`` is told); refused when neither."""
+    if encoding is None:
+        encoding = _detect_encoding(handle.read(_SNIFF_BYTES))
+        handle.seek(0)
+        if encoding is None:
+            handle.close()
+            raise not_decodable(path, "utf-8")
+        if encoding == _GB:
+            progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
+    return text_stream(handle, encoding, path), encoding
 
 
 # Reading: encodings, CSV shape, errors.
@@ -238,7 +260,7 @@ def _decodes_as(path: Path, encoding: str) -> bool:
     return True
 
 
-def _not_decodable(path: Path, encoding: str) -> DomainError:
+def not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
     line, ascii_before = _first_undecodable(path, encoding)
     parts = [
@@ -927,15 +949,8 @@ class _Importer:
                 gettext("%(path)s cannot be read: %(error)s")
                 % {"path": self.path, "error": exc.strerror}
             ) from None
-        if self.encoding is None:
-            self.encoding = _detect_encoding(handle.read(_SNIFF_BYTES))
-            handle.seek(0)
-            if self.encoding is None:
-                handle.close()
-                raise _not_decodable(self.path, "utf-8")
-            if self.encoding == _GB:
-                self.progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
-        return text_stream(handle, self.encoding, self.path)
+        text, self.encoding = text_opened(handle, self.path, self.encoding, self.progress)
+        return text
 
     def _stage(self) -> None:
         self.sql("DROP TABLE IF EXISTS {stg}")
@@ -955,7 +970,7 @@ class _Importer:
                     raise
                 self.copying.wait()
         except UnicodeDecodeError:
-            raise _not_decodable(self.path, self.encoding) from None
+            raise not_decodable(self.path, self.encoding) from None
         except csv.Error as exc:
             line = source.consumed if source else reader.line_num if reader else 1
             raise DomainError(

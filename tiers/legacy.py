@@ -9,7 +9,6 @@ Writes are set-based: one upsert of the members' tier states (tier year ``grante
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime
 import io
@@ -77,15 +76,7 @@ def _open(
         raise DomainError(
             _("cannot read %(path)s: %(why)s") % {"path": path, "why": exc.strerror}
         ) from None
-    if encoding is None:
-        encoding = importers._detect_encoding(raw.read(importers._SNIFF_BYTES))
-        raw.seek(0)
-        if encoding is None:
-            raw.close()
-            raise importers._not_decodable(path, "utf-8")
-        if encoding == importers._GB:
-            progress(_("  reading the file as GB18030 (it is not UTF-8)"))
-    return importers.text_stream(raw, encoding, path), encoding
+    return importers.text_opened(raw, path, encoding, progress)
 
 
 def _read(
@@ -148,7 +139,7 @@ def _read(
                 first_line[member_no] = line
                 rows.append(_Row(line, member_no, tier_code, granted_on))
         except UnicodeDecodeError:
-            raise importers._not_decodable(path, encoding) from None
+            raise importers.not_decodable(path, encoding) from None
     return rows, errors
 
 
@@ -162,13 +153,7 @@ def legacy_tiers_import(
     every bad line, or ``DomainError`` for a file that cannot be read. ``encoding`` overrides
     detection (UTF-8 with or without a BOM, else GB18030), as for the other kinds."""
     started = time.monotonic()
-    if encoding is not None:
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise DomainError(
-                _('unknown encoding "%(encoding)s"') % {"encoding": encoding}
-            ) from None
+    encoding = importers.encoding_named(encoding)
     rows, errors = _read(Path(path), encoding, progress or (lambda message: None))
     tiers = tiers_by_code()
     today = timezone.localdate()
