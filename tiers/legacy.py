@@ -231,7 +231,7 @@ def _check(row: _Row, member: Member | None, tiers: dict, granted: dict) -> tupl
             return "", True
         return _(
             "member %(no)s already has a legacy tier (%(tier)s from %(date)s), different data"
-        ) % {"no": row.member_no, "tier": stored.to_tier.code, "date": stored.effective_on}, False
+        ) % {"no": row.member_no, "tier": stored.to_tier.name, "date": stored.effective_on}, False
     if member.status != Member.Status.ACTIVE:
         return _('member %(no)s has the status "%(status)s": only active members hold a tier') % {
             "no": row.member_no,
@@ -241,7 +241,7 @@ def _check(row: _Row, member: Member | None, tiers: dict, granted: dict) -> tupl
     if held is not None and held.rank > tier.rank:
         return _("member %(no)s already holds %(held)s, above %(tier)s") % {
             "no": row.member_no,
-            "held": held.code,
-            "tier": tier.code,
+            "held": held.name,
+            "tier": tier.name,
         }, False
     return "", False

@@ -12,7 +12,7 @@ from django.utils import translation
 
 from members.models import Member
 from members.tests.factories import MemberFactory
-from tiers.models import MemberTier, TierChange
+from tiers.models import MemberTier, Tier, TierChange
 from tiers.services import tiers_recompute
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_a_different_legacy_tier_for_an_imported_member_is_a_bad_line(csv_file):
         finally:
             message = err.getvalue()
 
-    assert "line 2: member L1 already has a legacy tier (gold from 2025-09-01)" in message
+    assert "line 2: member L1 already has a legacy tier (Gold from 2025-09-01)" in message
 
 
 def gb18030_file(tmp_path, *lines: str) -> str:
@@ -231,3 +231,18 @@ def test_a_member_not_active_is_named_by_the_status_label_in_chinese(csv_file):
             lines = err.getvalue().splitlines()
 
     assert lines == ["第 2 行：会员 A003 的状态为“体验会员”：只有正式会员才能持有等级"]
+
+
+def test_a_tier_above_the_legacy_one_is_named_in_the_readers_language(csv_file):
+    member = MemberFactory(member_no="L5", joined_on=datetime.date(2025, 1, 1))
+    MemberTier.objects.create(member=member, current_tier=Tier.objects.get(code="platinum"))
+    path = csv_file(HEADER, "L5,gold,2025-09-01")
+
+    with translation.override("zh-hans"), pytest.raises(CommandError):
+        err = io.StringIO()
+        try:
+            call_command("import_csv", "legacy_tiers", path, stderr=err)
+        finally:
+            message = err.getvalue()
+
+    assert "第 2 行：会员 L5 已持有铂金会员，高于金卡会员" in message
