@@ -532,6 +532,9 @@ def test_the_warning_labels_what_it_stored_as_the_state_at_the_warning(staff, wa
     assert "预警时的评定等级" in page
     assert "预警时（2026-06-25）保级尚需达成的条件" in page
     assert "<h3>保级尚需达成的条件</h3>" not in page
+    stored_gaps = page.split("预警时（2026-06-25）保级尚需达成的条件")[1].split("</section>")[0]
+    assert "预警时的值" in stored_gaps and "会员当前值" not in stored_gaps
+    assert "会员当前值" in page  # the evaluation's own conditions, further down
 
 
 def test_a_warned_member_who_meets_the_conditions_again_is_said_to(staff, warned_member):
