@@ -26,6 +26,7 @@ class Kind(models.TextChoices):
     EXCEPTIONAL_UPGRADE = "exceptional_upgrade", _("exceptional upgrade")
     BLACKLIST = "blacklist", _("membership revoked")
     REINSTATED = "reinstated", _("membership restored")
+    REVIEW_DECLINED = "review_declined", _("exceptional upgrade declined")
 
 
 class Channel(models.TextChoices):

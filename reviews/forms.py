@@ -69,7 +69,12 @@ class DecideForm(forms.Form):
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(
-        label=_("Reason"), max_length=MAX_REASON_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason"),
+        max_length=MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "A rejection sends the member this reason; an approval sends them the case's message."
+        ),
     )
 
 

@@ -25,7 +25,8 @@ from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member, Transaction
 from members.services import member_lock
-from tiers import engine
+from notifications.services import notices_queue
+from tiers import engine, notices
 from tiers.metrics import figures_for_member
 from tiers.models import Tier, TierChange, TierOverride, TierPolicy
 from tiers.review_settings import LOYAL_VETERAN, ReviewSettings, review_settings_from_data
@@ -642,6 +643,19 @@ def case_decide(
     case.decision_reason = reason
     case.save(update_fields=["state", "decided_at", "decided_by", "decision_reason"])
     _transition(case, ReviewCase.State.DISCUSSION, actor, reason)
+    # domain.md: "the member is told the reason"; an approval tells them through the
+    # exceptional upgrade's notice.
+    member = case.member
+    notices_queue(
+        [
+            notices.review_declined(
+                (member.pk, member.name, member.phone, member.email),
+                today or timezone.localdate(),
+                case.pk,
+                reason,
+            )
+        ]
+    )
     return case
 
 

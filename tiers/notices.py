@@ -155,3 +155,11 @@ def exceptional_upgrade(row, as_of: date, override) -> Notice:
         message=_Sentence(override.message),
         ends_on=override.ends_on,
     )
+
+
+def review_declined(row, as_of: date, case_id: int, reason: str) -> Notice:
+    """The committee's rejection of a review case, with the chair's reason (domain.md:
+    "decisions are final, audited, and the member is told the reason")."""
+    return _notice(
+        row, Kind.REVIEW_DECLINED, f"review_declined:{case_id}", as_of, reason=_Sentence(reason)
+    )

@@ -258,6 +258,38 @@ def test_the_chair_rejects_with_the_reasons_recorded(case, voters):
     ).exists()
 
 
+def test_a_rejected_member_is_told_the_reason(case, voters):
+    Member.objects.filter(pk=case.member_id).update(phone="13800000001", email="")
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+
+    services.case_decide(
+        case=case,
+        approve=False,
+        reason="近一年消费尚未达到要求",
+        actor=voters["customer_service"],
+        today=DECISION_DAY,
+    )
+
+    told = Notification.objects.filter(member=case.member, kind=Kind.REVIEW_DECLINED)
+    assert {n.channel for n in told} == {Channel.IN_APP, Channel.SMS}  # no e-mail address
+    notice = told.get(channel=Channel.IN_APP)
+    assert notice.event_on == DECISION_DAY
+    assert notice.body == (
+        f"{case.member.name}，您好！感谢您一直以来的支持。评审委员会审议了您的破格晋升，"
+        "本次未予授予，原因：近一年消费尚未达到要求。您当前的等级与权益不变。"
+    )
+
+
+def test_an_approved_case_sends_no_rejection_notice(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    services.case_decide(
+        case=case, approve=True, reason="十年忠诚", actor=voters["customer_service"],
+        today=DECISION_DAY,
+    )  # fmt: skip
+
+    assert not Notification.objects.filter(kind=Kind.REVIEW_DECLINED).exists()
+
+
 def test_the_preview_shows_what_the_decision_grants_and_writes_nothing(case, voters):
     vote(case, voters["sales"], approve=False, comment="消费太少")
     PurchaseFactory(member=case.member, amount_fen=2_000_000, day=datetime.date(2026, 7, 5))

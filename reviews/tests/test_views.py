@@ -337,6 +337,7 @@ def test_the_chair_decides_on_the_decision_page_then_confirms(client, a_case, in
     page = confirm.content.decode()
     assert confirm.status_code == 200 and "确认决定" in page and "不符合" in page
     assert 'id="tier-to-grant"' not in page  # a rejection grants nothing
+    assert "会员将收到此理由" in page  # the chair knows the member reads it
     assert refreshed(a_case).state == ReviewCase.State.DISCUSSION  # nothing written yet
 
     done = client.post(decide_url(a_case), {"confirm_token": confirmation_token(page)})
