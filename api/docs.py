@@ -270,7 +270,8 @@ TRANSACTION_CREATE = {
     "`external_id`: the same id with the same data answers 200 with the stored transaction and "
     "changes nothing; with different data it is a 409. A refund names its purchase's external "
     "id in `refund_of`, belongs to the same member, is not dated before it, and refunds total "
-    "at most the purchase's amount.",
+    "at most the purchase's amount. External ids are read as the CSV import reads them "
+    "(`ＴＸ１` is `TX1`; a space inside or an invisible character is a 400 under the field).",
     "request": TransactionInSerializer,
     "responses": {
         201: OpenApiResponse(TransactionSerializer, description="Recorded."),
@@ -393,7 +394,8 @@ ACTIVITY_CREATE = {
     "summary": "Record an activity participation",
     "description": "Livestream interaction, product review, event attendance ...; the same "
     "(member, activity, moment) again answers 200 and changes nothing. The member is "
-    "re-evaluated at once.",
+    "re-evaluated at once. The activity's name is read as the CSV import reads it "
+    "(`（第１场）` is `(第1场)`; an invisible character is a 400 under the field).",
     "request": ActivityInSerializer,
     "responses": {
         201: OpenApiResponse(ActivitySerializer, description="Recorded."),

@@ -15,10 +15,13 @@ from rest_framework import serializers
 
 from loyalty.money import fen_to_yuan
 from members.importers import (
+    activity_value,
+    external_id_value,
     member_email_value,
     member_name_value,
     member_no_value,
     member_phone_value,
+    refund_of_value,
 )
 from members.models import Member, Transaction
 
@@ -178,24 +181,29 @@ class MemberUpdateSerializer(serializers.Serializer):
 
 
 class TransactionInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(
-        max_length=64, help_text=_("Unique across all transactions; sending it again is safe.")
+    """The external ids are read as the import reads them (``ＴＸ１`` is ``TX1``), so a
+    purchase sent by CSV and by API is one, and a refund finds its purchase either way."""
+
+    external_id = ImportedTextField(
+        external_id_value,
+        max_length=64,
+        help_text=_("Unique across all transactions; sending it again is safe."),
     )
     member_no = member_no_field()
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
     amount = AmountField()
     occurred_at = MomentField(label=_("occurred at"))
-    refund_of = serializers.CharField(
+    refund_of = ImportedTextField(
+        refund_of_value,
         max_length=64,
         required=False,
-        allow_blank=True,
         allow_null=True,
         default="",
         help_text=_("For a refund: the external id of the purchase it refunds."),
     )
 
     def validate(self, data):
-        refund_of = (data.get("refund_of") or "").strip()
+        refund_of = data.get("refund_of") or ""
         data["refund_of"] = refund_of
         if data["kind"] == Transaction.Kind.REFUND and not refund_of:
             raise serializers.ValidationError(
@@ -289,7 +297,9 @@ class ReferralSerializer(serializers.Serializer):
 
 class ActivityInSerializer(serializers.Serializer):
     member_no = member_no_field()
-    activity = serializers.CharField(max_length=128, help_text=_("e.g. 直播互动, 商品评价"))
+    activity = ImportedTextField(
+        activity_value, max_length=128, help_text=_("e.g. 直播互动, 商品评价")
+    )
     occurred_at = MomentField(label=_("occurred at"))
 
 

@@ -19,7 +19,7 @@ from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import fen_to_yuan
 from loyalty.words import listed
 from members import services as member_services
-from members.importers import ValueRefused, column_name, member_no_value
+from members.importers import ValueRefused, column_name, external_id_value, member_no_value
 from members.models import Member, Transaction
 from tiers import actions
 from tiers.models import TierChange
@@ -304,9 +304,10 @@ class TransactionDetail(APIView):
 
     @extend_schema(**docs.TRANSACTION_READ)
     def get(self, request, external_id: str):
+        # The id as the import reads it (``ＴＸ１`` is ``TX1``), as for a member number.
         try:
-            txn = transaction_by_external_id(external_id)
-        except Transaction.DoesNotExist:
+            txn = transaction_by_external_id(external_id_value(external_id))
+        except (ValueRefused, Transaction.DoesNotExist):
             raise NotFound(
                 _("No transaction has external id %(id)s.") % {"id": external_id}
             ) from None

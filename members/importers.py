@@ -599,13 +599,17 @@ def _email(text: str) -> str:
 
 
 # The converters the other ways in share with the import (the API, the legacy tiers file), so
-# that each reads, folds and refuses a member's values as the import does (``Ｍ001`` is ``M001``
-# everywhere); a refusal's ``describe(column, value)`` is the import's message.
+# that each reads, folds and refuses a member's values, a transaction's ids and an activity's
+# name as the import does (``Ｍ001`` is ``M001``, ``ＴＸ１`` is ``TX1`` everywhere: the same
+# purchase sent both ways is one); a refusal's ``describe(column, value)`` is the import's message.
 ValueRefused = _Bad
 member_no_value = _identifier(32)
 member_name_value = _text(128)
 member_phone_value = _text(32, required=False)
 member_email_value = _email
+external_id_value = _identifier(64)
+refund_of_value = _identifier(64, required=False)
+activity_value = _text(128, normalise=True)
 
 
 def _amount(text: str) -> int:
@@ -1524,12 +1528,12 @@ class _TransactionImporter(_Importer):
 
     def columns(self) -> dict[str, Converter]:
         return {
-            "external_id": _identifier(64),
+            "external_id": external_id_value,
             "member_no": member_no_value,
             "kind": _choice({"purchase": _PURCHASE, "refund": _REFUND}),
             "amount": _amount,
             "occurred_at": _happened(self.latest),
-            "refund_of": _identifier(64, required=False),
+            "refund_of": refund_of_value,
         }
 
     canonical = {
@@ -2068,7 +2072,7 @@ class _ActivityImporter(_Importer):
     def columns(self) -> dict[str, Converter]:
         return {
             "member_no": member_no_value,
-            "activity": _text(128, normalise=True),
+            "activity": activity_value,
             "occurred_at": _happened(self.latest),
         }
 

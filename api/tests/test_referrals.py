@@ -11,6 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from api.services import api_key_create
+from members.importers import import_csv
 from members.models import Referral
 from members.tests.factories import MemberFactory
 
@@ -128,3 +129,43 @@ def test_an_activity_for_a_full_width_member_number_is_the_members(api, same_day
     assert response.status_code == 201
     assert response.json()["member_no"] == "A"
     assert same_day[0].activities.count() == 1
+
+
+def test_an_activity_imported_by_csv_and_sent_in_full_width_by_api_is_one(api, same_day, tmp_path):
+    # The import folds the activity's name (NFKC): （第１场） is (第1场) by CSV and by API.
+    path = tmp_path / "activities.csv"
+    path.write_text(
+        "member_no,activity,occurred_at\nA,直播互动（第１场）,2024-03-02\n", encoding="utf-8"
+    )
+    import_csv("activities", path)
+
+    response = api.post(
+        "/api/v1/activities/",
+        {"member_no": "A", "activity": "直播互动（第１场）", "occurred_at": "2024-03-02"},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["activity"] == "直播互动(第1场)"
+    assert same_day[0].activities.get().activity == "直播互动(第1场)"
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "activity contains a control or invisible character (U+202E)"),
+        ("zh-hans", "activity 含有控制字符或不可见字符（U+202E）"),
+    ],
+)
+def test_an_activity_name_the_import_refuses_is_refused_under_its_field(
+    make_client, same_day, language, message
+):
+    response = make_client(language=language).post(
+        "/api/v1/activities/",
+        {"member_no": "A", "activity": "直播\u202e互动", "occurred_at": "2024-03-02"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"activity": [message]}
+    assert not same_day[0].activities.exists()

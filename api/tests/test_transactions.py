@@ -11,8 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.services import api_key_create
+from members.importers import import_csv
 from members.models import Member, Transaction
-from members.tests.factories import MemberFactory
+from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.models import MemberEvaluation, TierChange, TierPolicy
 
 pytestmark = pytest.mark.django_db
@@ -501,3 +502,93 @@ def test_a_member_number_with_a_space_is_refused_with_the_imports_message(make_c
     assert response.status_code == 400
     assert response.json() == {"member_no": ["member_no“M 1”含有空格"]}
     assert not Transaction.objects.exists()
+
+
+def imported(tmp_path, *rows: str) -> None:
+    """Import transaction rows with the CSV import itself (``import_csv``)."""
+    path = tmp_path / "transactions.csv"
+    path.write_text(
+        "\n".join(["external_id,member_no,kind,amount,occurred_at,refund_of", *rows]) + "\n",
+        encoding="utf-8",
+    )
+    import_csv("transactions", path)
+
+
+def test_a_full_width_external_id_is_the_id_the_import_stores(api, member, tmp_path):
+    # README: ＴＸ０００１ is TX0001 by CSV and by API, so a purchase imported by CSV and sent
+    # again by API is one purchase, and a refund by API finds it.
+    sent_at = moment(5)
+    imported(tmp_path, f"ＴＸ０００１,M1,purchase,100.00,{sent_at},")
+    assert Transaction.objects.get().external_id == "TX0001"
+
+    again = api.post(
+        "/api/v1/transactions/",
+        purchase("ＴＸ０００１", occurred_at=sent_at),
+        format="json",
+    )
+    refunded = api.post(
+        "/api/v1/transactions/", refund("ＲＦ１", of="ＴＸ０００１", amount="40.00"), format="json"
+    )
+    repeated = api.post(
+        "/api/v1/transactions/", refund("RF1", of="TX0001", amount="40.00"), format="json"
+    )
+
+    assert (again.status_code, refunded.status_code, repeated.status_code) == (200, 201, 200)
+    assert again.json()["external_id"] == "TX0001"
+    assert (refunded.json()["external_id"], refunded.json()["refund_of"]) == ("RF1", "TX0001")
+    assert sorted(Transaction.objects.values_list("external_id", flat=True)) == ["RF1", "TX0001"]
+    assert api.get("/api/v1/transactions/ＲＦ１/").json()["refund_of"] == "TX0001"
+
+
+def test_a_full_width_external_id_repeated_in_a_batch_is_one_transaction(api, member):
+    data = purchase("TX1")
+
+    response = api.post(
+        "/api/v1/transactions/batch/",
+        {"transactions": [data, {**data, "external_id": "ＴＸ１"}]},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert (response.json()["created"], response.json()["already_recorded"]) == (1, 1)
+    assert Transaction.objects.get().external_id == "TX1"
+
+
+@pytest.mark.parametrize(
+    ("language", "field", "value", "message"),
+    [
+        ("en", "external_id", "TX 1", 'external_id "TX 1" contains a space'),
+        ("zh-hans", "external_id", "TX 1", "external_id“TX 1”含有空格"),
+        (
+            "en",
+            "external_id",
+            "TX1\u202c",
+            "external_id contains a control or invisible character (U+202C)",
+        ),
+        (
+            "zh-hans",
+            "refund_of",
+            "P1\u200b",
+            "refund_of 含有控制字符或不可见字符（U+200B）",
+        ),
+        ("en", "refund_of", "P 1", 'refund_of "P 1" contains a space'),
+    ],
+)
+def test_an_id_the_import_refuses_is_refused_under_its_field_with_the_imports_message(
+    make_client, member, language, field, value, message
+):
+    PurchaseFactory(
+        member=member, external_id="P1", day=timezone.localdate() - datetime.timedelta(days=9)
+    )
+    data = {**refund("R1", of="P1", amount="1.00"), field: value}
+
+    one = make_client(language=language).post("/api/v1/transactions/", data, format="json")
+    batch = make_client(language=language).post(
+        "/api/v1/transactions/batch/", {"transactions": [data]}, format="json"
+    )
+
+    assert one.status_code == 400
+    assert one.json() == {field: [message]}
+    assert batch.status_code == 400
+    assert batch.json()["errors"] == {field: [message]}
+    assert Transaction.objects.count() == 1
