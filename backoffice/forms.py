@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, parse_amount
 from members import services as facts
+from members.importers import ValueRefused, activity_value, external_id_value, refund_of_value
 from members.models import Member, Transaction
 from tiers.models import Tier
 
@@ -63,6 +64,28 @@ def _moment_field():
         widget=forms.DateTimeInput(format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
+
+
+class ImportedTextField(forms.CharField):
+    """Text read by the import's converter for its column (``members.importers``: an external
+    id is NFKC-folded, ``ＴＸ０００１`` being ``TX0001``, and refused with a space or an
+    invisible character inside; an activity's name is folded and refused with a bidirectional
+    override ...), so that a staff page stores, folds and refuses what the import and the API do
+    (``api.fields.ImportedTextField``), with the import's message at the field, named by its
+    label. An empty value is the form's to judge (required or not)."""
+
+    def __init__(self, convert, **kwargs):
+        self.convert = convert
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return text
+        try:
+            return self.convert(text)
+        except ValueRefused as refused:
+            raise forms.ValidationError(refused.describe(str(self.label), text)) from None
 
 
 def _reason_field():
@@ -199,13 +222,16 @@ class TransactionForm(MemberActionForm):
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("purchase", _("purchase")), ("refund", _("refund"))]
     )
-    external_id = forms.CharField(label=_("External id"), max_length=64)
+    external_id = ImportedTextField(external_id_value, label=_("External id"), max_length=64)
     amount = forms.CharField(
         label=_("Amount (¥)"), max_length=20, help_text=_("Up to 2 decimals, e.g. 1280.50")
     )
     occurred_at = _moment_field()
-    refund_of = forms.CharField(
-        label=_("Refund of (purchase external id)"), max_length=64, required=False
+    refund_of = ImportedTextField(
+        refund_of_value,
+        label=_("Refund of (purchase external id)"),
+        max_length=64,
+        required=False,
     )
     reason = _reason_field()
 
@@ -236,7 +262,7 @@ class TransactionForm(MemberActionForm):
         except DomainError as exc:
             self.add_error("refund_of", str(exc))
             return data
-        external_id = data.get("external_id", "").strip()
+        external_id = data.get("external_id", "")
         if (
             self.member is None
             or not data.get("amount")
@@ -286,7 +312,7 @@ class ReferralForm(MemberActionForm):
 
 
 class ActivityForm(MemberActionForm):
-    activity = forms.CharField(label=_("Activity"), max_length=128)
+    activity = ImportedTextField(activity_value, label=_("Activity"), max_length=128)
     occurred_at = _moment_field()
     reason = _reason_field()
 

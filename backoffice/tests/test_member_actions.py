@@ -12,7 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.models import AuditEntry
-from members.models import BlacklistEntry, Member, Referral, Transaction
+from members.importers import import_csv
+from members.models import (
+    ActivityParticipation,
+    BlacklistEntry,
+    Member,
+    Referral,
+    Transaction,
+)
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from notifications.models import Notification
 from tiers.models import Tier, TierChange, TierOverride
@@ -417,3 +424,135 @@ def test_a_future_activity_is_named_at_its_field_before_the_confirmation_page(as
     _refused_at_field_before_confirmation(
         response, "occurred_at", "An activity cannot be dated in the future."
     )
+
+
+# Ids and activity names typed on a staff page are read by the import's converters
+# (members.importers), as the import and the API read them.
+
+
+def imported(tmp_path, kind: str, header: str, *rows: str) -> None:
+    """Import rows with the CSV import itself (``import_csv``)."""
+    path = tmp_path / f"{kind}.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    import_csv(kind, path)
+
+
+def _days_ago(days: int) -> str:
+    """A moment as the form's date-time field takes it (to the minute)."""
+    moment = timezone.localtime() - datetime.timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_full_width_external_id_on_the_staff_page_is_the_purchase_the_import_stored(
+    as_role, tmp_path
+):
+    MemberFactory(member_no="M1", joined_on=datetime.date(2025, 1, 1))
+    bought_at = _days_ago(5)
+    imported(
+        tmp_path,
+        "transactions",
+        "external_id,member_no,kind,amount,occurred_at,refund_of",
+        f"TX0001,M1,purchase,100.00,{bought_at},",
+    )
+    client = as_role("ops")
+    purchase = {
+        "kind": "purchase",
+        "external_id": "ＴＸ０００１",
+        "amount": "100.00",
+        "occurred_at": bought_at,
+    }
+    refund = {
+        "kind": "refund",
+        "external_id": " ＲＦ１ ",
+        "amount": "40",
+        "refund_of": "ＴＸ０００１",
+        "occurred_at": _days_ago(1),
+    }
+
+    repeat = client.post(url("transaction", "M1"), transaction_form(**purchase, refund_of=""))
+    again = client.post(url("transaction", "M1"), {"confirm_token": token_of(repeat)})
+    preview = client.post(url("transaction", "M1"), transaction_form(**refund))
+    done = client.post(url("transaction", "M1"), {"confirm_token": token_of(preview)})
+
+    assert "This transaction was already recorded; nothing changed." in again.content.decode()
+    shown = preview.content.decode()
+    assert "<dd>RF1</dd>" in shown and "<dd>TX0001</dd>" in shown and "ＴＸ" not in shown
+    assert done.status_code == 302
+    assert sorted(Transaction.objects.values_list("external_id", flat=True)) == ["RF1", "TX0001"]
+    assert Transaction.objects.get(external_id="RF1").refund_of.external_id == "TX0001"
+
+
+def test_a_full_width_activity_on_the_staff_page_is_the_activity_the_import_stored(
+    as_role, tmp_path
+):
+    MemberFactory(member_no="M1", joined_on=datetime.date(2025, 1, 1))
+    took_part_at = _days_ago(3)
+    imported(
+        tmp_path,
+        "activities",
+        "member_no,activity,occurred_at",
+        f"M1,直播互动(第1场),{took_part_at}",
+    )
+    client = as_role("ops")
+    data = {"activity": "直播互动（第１场）", "occurred_at": took_part_at, "reason": "补录"}
+
+    preview = client.post(url("activity", "M1"), data)
+    again = client.post(url("activity", "M1"), {"confirm_token": token_of(preview)})
+
+    assert "<dd>直播互动(第1场)</dd>" in preview.content.decode()
+    assert "This activity was already recorded; nothing changed." in again.content.decode()
+    assert list(ActivityParticipation.objects.values_list("activity", flat=True)) == [
+        "直播互动(第1场)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "field", "value", "message"),
+    [
+        ("en", "external_id", "TX 1", 'External id "TX 1" contains a space'),
+        ("zh-hans", "external_id", "ＴＸ　１", "外部编号“ＴＸ　１”含有空格"),
+        (
+            "en",
+            "external_id",
+            "TX1\u202c",
+            "External id contains a control or invisible character (U+202C)",
+        ),
+        (
+            "zh-hans",
+            "refund_of",
+            "P1\u200b",
+            "退款对应消费（消费的外部编号） 含有控制字符或不可见字符（U+200B）",
+        ),
+        ("en", "refund_of", "P 1", 'Refund of (purchase external id) "P 1" contains a space'),
+    ],
+)
+def test_an_id_the_import_refuses_is_named_at_its_field_and_nothing_is_written(
+    as_role, language, field, value, message
+):
+    PurchaseFactory(member=MemberFactory(member_no="M1"), external_id="P1")
+    data = transaction_form(**{"refund_of": "P1", "occurred_at": _days_ago(1), field: value})
+
+    response = as_role("ops", language).post(url("transaction", "M1"), data)
+
+    _refused_at_field_before_confirmation(response, field, message)
+    assert Transaction.objects.count() == 1
+    assert not AuditEntry.objects.filter(action__startswith="transaction.").exists()
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "Activity contains a control or invisible character (U+202E)"),
+        ("zh-hans", "活动 含有控制字符或不可见字符（U+202E）"),
+    ],
+)
+def test_an_activity_name_the_import_refuses_is_named_at_its_field_and_nothing_is_written(
+    as_role, language, message
+):
+    MemberFactory(member_no="M1")
+    data = {"activity": "直播\u202e互动", "occurred_at": _days_ago(1), "reason": "r"}
+
+    response = as_role("ops", language).post(url("activity", "M1"), data)
+
+    _refused_at_field_before_confirmation(response, "activity", message)
+    assert not ActivityParticipation.objects.exists()
