@@ -422,7 +422,7 @@ class TierChangeSerializer(serializers.Serializer):
             "frequency": change.frequency,
             "tenure_years": change.tenure_years,
             "contribution": change.contribution,
-            "note": change.note,
+            "note": change.note_display,
             "recorded_at": timezone.localtime(change.created_at).isoformat(),
         }
 

@@ -20,7 +20,7 @@ from loyalty.exceptions import DomainError
 from members.models import Member
 from tiers import actions
 from tiers.models import Tier, TierOverride
-from tiers.services import tier_override_set
+from tiers.services import override_replacement_refusal, tier_override_set
 
 from .selectors import members_by_number
 
@@ -95,7 +95,7 @@ def _open_overrides(members: list[Member]) -> dict[int, TierOverride]:
     for start in range(0, len(ids), _CHUNK):
         found.update(
             (o.member_id, o)
-            for o in TierOverride.objects.filter(
+            for o in TierOverride.objects.select_related("tier").filter(
                 member_id__in=ids[start : start + _CHUNK], ended_on__isnull=True
             )
         )
@@ -149,6 +149,10 @@ def bulk_preview(
                 )
             elif current is not None and current.tier_id == tier.pk and current.ends_on == ends_on:
                 plan.rows.append(BulkRow(number, member, skipped=_("already has this override")))
+            elif refusal := override_replacement_refusal(
+                current, tier=tier, ends_on=ends_on, kind=TierOverride.Kind.MANUAL
+            ):
+                plan.rows.append(BulkRow(number, member, skipped=refusal))
             else:
                 plan.rows.append(
                     BulkRow(number, member, change=f"{held_name} → ≥ {tier.name}")

@@ -13,7 +13,9 @@ from loyalty.money import AmountError, parse_amount
 from members import services as facts
 from members.importers import ValueRefused, activity_value, external_id_value, refund_of_value
 from members.models import Member, Transaction
-from tiers.models import Tier
+from tiers.models import Tier, TierOverride
+from tiers.selectors import open_override
+from tiers.services import override_replacement_refusal
 
 from . import bulk
 from .selectors import SORTS, members_by_number
@@ -186,6 +188,19 @@ class OverrideForm(MemberActionForm):
         if ends_on is not None and ends_on <= timezone.localdate():
             raise forms.ValidationError(_("The end date must be after today."))
         return ends_on
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.member is not None and cleaned.get("tier") is not None and not self.errors:
+            refusal = override_replacement_refusal(
+                open_override(self.member),
+                tier=cleaned["tier"],
+                ends_on=cleaned.get("ends_on"),
+                kind=TierOverride.Kind.MANUAL,
+            )
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return cleaned
 
 
 class BlacklistForm(MemberActionForm):

@@ -8,6 +8,7 @@ it through ``shown``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 
@@ -17,11 +18,36 @@ from django.utils.translation import gettext
 
 def shown(stored: str, system_texts: Iterable[str]) -> str:
     """``stored`` in the reader's language when it is one of ``system_texts`` (English source
-    texts), also as earlier versions stored it (translated into Chinese); otherwise as it is."""
+    texts, some with named ``%(name)d`` / ``%(name)s`` fields filled in when stored), also as
+    earlier versions stored it (translated into Chinese); otherwise as it is."""
     for source in system_texts:
-        if stored in (source, _chinese(source)):
-            return gettext(source)
+        if "%(" not in source:
+            if stored in (source, _chinese(source)):
+                return gettext(source)
+            continue
+        for pattern in (_pattern(source), _pattern(_chinese(source))):
+            found = pattern.fullmatch(stored)
+            if found:
+                return gettext(source) % _typed(source, found.groupdict())
     return stored
+
+
+_FIELD = re.compile(r"%\\\((\w+)\\\)([ds])")
+
+
+@cache
+def _pattern(text: str) -> re.Pattern[str]:
+    """``text`` with its fields as named groups: "case #%(id)d" matches "case #12"."""
+    return re.compile(
+        _FIELD.sub(
+            lambda m: rf"(?P<{m[1]}>\d+)" if m[2] == "d" else rf"(?P<{m[1]}>.+?)", re.escape(text)
+        )
+    )
+
+
+def _typed(source: str, values: dict[str, str]) -> dict[str, object]:
+    kinds = dict(re.findall(r"%\((\w+)\)([ds])", source))
+    return {name: int(value) if kinds[name] == "d" else value for name, value in values.items()}
 
 
 @cache

@@ -15,7 +15,11 @@ from tiers.review_settings import BIG_ONE_OFF, LOYAL_VETERAN, REFERRAL_CHAMPION
 
 # Reasons and notes the system records (stored in English, shown in the reader's language).
 QUORUM_REACHED = gettext_noop("Quorum reached.")
-SYSTEM_TEXTS = (QUORUM_REACHED,)
+QUORUM_OVERRIDE_HELD = gettext_noop(
+    "Quorum reached, but approving would replace a stronger override the member holds: the "
+    "chair decides."
+)
+SYSTEM_TEXTS = (QUORUM_REACHED, QUORUM_OVERRIDE_HELD)
 
 
 class Department(models.TextChoices):

@@ -28,13 +28,21 @@ from members.services import member_lock
 from notifications.services import notices_queue
 from tiers import engine, notices
 from tiers.metrics import figures_for_member
-from tiers.models import Tier, TierChange, TierOverride, TierPolicy
+from tiers.models import COMMITTEE_DECISION, Tier, TierChange, TierOverride, TierPolicy
 from tiers.review_settings import LOYAL_VETERAN, ReviewSettings, review_settings_from_data
-from tiers.selectors import engine_policy, policy_in_force, tier_state, tiers_by_code
-from tiers.services import tier_override_set
+from tiers.selectors import engine_policy, open_override, policy_in_force, tier_state, tiers_by_code
+from tiers.services import override_replacement_refusal, tier_override_set
 
 from .metrics import candidate_rows, extras_for_member
-from .models import QUORUM_REACHED, CaseTransition, CommitteeMember, Department, ReviewCase, Vote
+from .models import (
+    QUORUM_OVERRIDE_HELD,
+    QUORUM_REACHED,
+    CaseTransition,
+    CommitteeMember,
+    Department,
+    ReviewCase,
+    Vote,
+)
 from .profiles import Candidate, matching_profiles, uplifted_rank
 from .quarters import Quarter, add_months
 
@@ -567,8 +575,14 @@ def case_vote(
             case.save(update_fields=["state"])
             _transition(case, ReviewCase.State.VOTING, voter, comment)
         elif quorum_reached(votes, review_settings_for(case.policy).quorum):
-            # Stored in English and translated when shown: readers differ from the voter.
-            _approve(case, actor=voter, reason=QUORUM_REACHED, today=today)
+            if case_grant_today(case=case, today=today).refusal:
+                # Approving would take away a stronger override: not the voters' call alone.
+                case.state = ReviewCase.State.DISCUSSION
+                case.save(update_fields=["state"])
+                _transition(case, ReviewCase.State.VOTING, voter, QUORUM_OVERRIDE_HELD)
+            else:
+                # Stored in English and translated when shown: readers differ from the voter.
+                _approve(case, actor=voter, reason=QUORUM_REACHED, today=today)
     return vote
 
 
@@ -609,11 +623,13 @@ def case_decision_preview(
     if not approve:
         return DecisionPreview(approve=False, reason=reason, tier=None, ends_on=None)
     grant = case_grant_today(case=case, today=today)
+    if grant.refusal:
+        raise DomainError(grant.refusal)
     return DecisionPreview(
         approve=True,
         reason=reason,
         tier=grant.tier,
-        ends_on=add_months(today, case.validity_months),
+        ends_on=grant.ends_on,
         already_held=grant.already_held,
     )
 
@@ -672,6 +688,10 @@ class CaseGrant:
     # The member's tier that day when it is at or above ``tier``: the approval changes nothing
     # they would notice while they hold it, and sends them no notice.
     already_held: Tier | None
+    ends_on: date  # the end of the exceptional upgrade an approval that day grants
+    # Why an approval that day is refused (it would replace a stronger override the member
+    # holds: ``tiers.services.override_replacement_refusal``); "" when it is not.
+    refusal: str = ""
 
 
 def case_grant_today(*, case: ReviewCase, today: date | None = None) -> CaseGrant:
@@ -680,14 +700,21 @@ def case_grant_today(*, case: ReviewCase, today: date | None = None) -> CaseGran
     "1 or 2 tiers above the member's qualified tier at the decision"). The decision, the chair's
     confirmation page and the case page all ask this function, so what the committee is shown
     is what an approval grants."""
-    rnd = _round(today or timezone.localdate())
+    today = today or timezone.localdate()
+    rnd = _round(today)
     qualified_rank = qualified_rank_now(case.member, rnd)
     tier = rnd.tier_by_rank(uplifted_rank(rnd.policy, qualified_rank, case.uplift))
     held = tier_state(case.member).current_tier
+    ends_on = add_months(today, case.validity_months)
+    refusal = override_replacement_refusal(
+        open_override(case.member), tier=tier, ends_on=ends_on, kind=TierOverride.Kind.COMMITTEE
+    )
     return CaseGrant(
         qualified_tier=rnd.tier_by_rank(qualified_rank),
         tier=tier,
         already_held=held if held is not None and held.rank >= tier.rank else None,
+        ends_on=ends_on,
+        refusal=refusal,
     )
 
 
@@ -720,7 +747,7 @@ def _approve(
     override = tier_override_set(
         member=case.member,
         tier=tier,
-        reason=_("Committee decision, review case #%(id)d") % {"id": case.pk},
+        reason=COMMITTEE_DECISION % {"id": case.pk},  # in English: translated when shown
         ends_on=add_months(today, case.validity_months),
         actor=actor,
         kind=TierOverride.Kind.COMMITTEE,

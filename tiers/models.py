@@ -289,7 +289,7 @@ class TierChange(models.Model):
         (stored as data, in no language), shown by its label."""
         if self.cause == self.Cause.REVOKED and self.note in Member.Status.values:
             return Member.Status(self.note).label
-        return self.note
+        return shown(self.note, (COMMITTEE_DECISION,))
 
 
 class MemberTier(models.Model):
@@ -337,6 +337,9 @@ class MemberTier(models.Model):
 
 # Why an override ended when a new one replaced it: stored in English, shown translated.
 OVERRIDE_REPLACED = gettext_noop("replaced by a new override")
+# The reason of the committee's exceptional upgrade (its override and its tier change), filled
+# in when stored: in English, shown translated.
+COMMITTEE_DECISION = gettext_noop("Committee decision, review case #%(id)d")
 
 
 class TierOverride(models.Model):
@@ -407,6 +410,12 @@ class TierOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} ≥ {self.tier_id}"
+
+    @property
+    def reason_display(self) -> str:
+        """Why it was set: the committee's reason in the reader's language (stored in English,
+        ``loyalty.stored_text``); staff's own reason as they typed it."""
+        return shown(self.reason, (COMMITTEE_DECISION,))
 
     @property
     def end_reason_display(self) -> str:

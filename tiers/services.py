@@ -82,7 +82,7 @@ from .policy import (
     rule_to_data,
 )
 from .review_settings import review_settings_from_data
-from .selectors import engine_policy, policy_in_force, policy_latest_published
+from .selectors import engine_policy, open_override, policy_in_force, policy_latest_published
 
 _STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
 _EVALUATION_FIELDS = [
@@ -787,6 +787,38 @@ def _tier_state(member: Member) -> MemberTier:
     return state
 
 
+def override_replacement_refusal(
+    current: TierOverride | None, *, tier: Tier, ends_on: date | None, kind: str
+) -> str:
+    """Why a new override (``tier`` until ``ends_on``, of ``kind``) may not replace the member's
+    open one ``current``; "" when it may. A member holds one override at a time, so a new one
+    ends the old: staff may rewrite their own manual override, but neither staff nor the
+    committee silently takes away a floor the other set (or an earlier committee grant), by a
+    lower tier or an earlier end. Whoever means it ends that override first, on the record."""
+    if current is None or (current.kind == kind == TierOverride.Kind.MANUAL):
+        return ""
+    lower = tier.rank < current.tier.rank
+    earlier = current.ends_on is None and ends_on is not None
+    earlier = earlier or (None not in (current.ends_on, ends_on) and ends_on < current.ends_on)
+    if not (lower or earlier):
+        return ""
+    return _(
+        "The member's %(kind)s gives them at least %(tier)s %(until)s. This would replace it "
+        "with less: at least %(new_tier)s %(new_until)s. End that override first if that is "
+        "intended."
+    ) % {
+        "kind": current.get_kind_display(),
+        "tier": current.tier.name,
+        "until": _until(current.ends_on),
+        "new_tier": tier.name,
+        "new_until": _until(ends_on),
+    }
+
+
+def _until(day: date | None) -> str:
+    return _("until %(date)s") % {"date": day.isoformat()} if day else _("with no end date")
+
+
 @transaction.atomic
 def tier_override_set(
     *,
@@ -802,7 +834,8 @@ def tier_override_set(
     """Put a floor under a member's tier (a manual override, or the committee's exceptional
     upgrade): the member holds at least ``tier`` until ``ends_on``, still moves up when the
     rules give more, and when it ends the end date counts as the tier-year end (warning and
-    notice included). A new override replaces the member's open one."""
+    notice included). A new override replaces the member's open one, unless that would take
+    away a floor someone else set (``override_replacement_refusal``)."""
     today = today or timezone.localdate()
     member = member_lock(member)
     reason = reason.strip()
@@ -812,7 +845,10 @@ def tier_override_set(
         raise DomainError(_("Only an active member can hold a tier."))
     if ends_on is not None and ends_on <= today:
         raise DomainError(_("The end date must be after today."))
-    replaced = TierOverride.objects.filter(member=member, ended_on__isnull=True).first()
+    replaced = open_override(member)
+    refusal = override_replacement_refusal(replaced, tier=tier, ends_on=ends_on, kind=kind)
+    if refusal:
+        raise DomainError(refusal)
     if replaced is not None:
         replaced.ended_on = today
         replaced.ended_by = actor if getattr(actor, "pk", None) else None
@@ -832,6 +868,15 @@ def tier_override_set(
     before = {
         "tier": state.current_tier.code if state.current_tier else None,
         "tier_year_end": str(state.tier_year_end) if state.tier_year_end else None,
+        # The override this one ended, so the audit says what the member held before.
+        "replaced_override": {
+            "id": replaced.pk,
+            "kind": replaced.kind,
+            "tier": replaced.tier.code,
+            "ends_on": str(replaced.ends_on) if replaced.ends_on else None,
+        }
+        if replaced is not None
+        else None,
     }
     current_rank = state.current_tier.rank if state.current_tier else None
     year_end = ends_on or add_years(today, 1)

@@ -16,6 +16,7 @@ from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
 from tiers.models import Tier, TierOverride
+from tiers.services import tier_override_set
 
 # The messages checked here are the English source texts.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -60,6 +61,30 @@ def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
         ("NOPE", "unknown member number"),
         ("B1", "listed more than once"),
     ]
+
+
+def test_the_preview_skips_a_member_whose_committee_grant_the_override_would_take_away(members):
+    gold, platinum = Tier.objects.get(code="gold"), Tier.objects.get(code="platinum")
+    ends = timezone.localdate() + datetime.timedelta(days=365)
+    tier_override_set(
+        member=members[0],
+        tier=platinum,
+        reason="committee",
+        ends_on=ends,
+        actor=None,
+        kind=TierOverride.Kind.COMMITTEE,
+    )
+
+    plan = bulk.bulk_preview(action=bulk.OVERRIDE, member_nos=["B1", "B2"], tier=gold)
+
+    assert plan.changing_numbers == ["B2"]
+    assert plan.skipped[0].member_no == "B1"
+    assert plan.skipped[0].skipped.startswith(
+        f"The member's exceptional upgrade gives them at least Platinum until {ends.isoformat()}."
+    )
+    # At least as much on both counts replaces the grant like any other override.
+    plan = bulk.bulk_preview(action=bulk.OVERRIDE, member_nos=["B1"], tier=platinum)
+    assert plan.changing_numbers == ["B1"]
 
 
 def test_member_numbers_are_read_in_lower_case_or_full_width_as_the_search_reads_them(members):

@@ -72,6 +72,32 @@ def test_an_override_needs_a_confirmation_then_shows_in_history_and_audit(as_rol
     assert "End override" in page
 
 
+def test_an_override_that_would_take_away_a_committee_grant_is_refused_before_confirming(
+    as_role, silver_member
+):
+    ends = timezone.localdate() + datetime.timedelta(days=365)
+    grant = tier_override_set(
+        member=silver_member,
+        tier=Tier.objects.get(code="platinum"),
+        reason="committee",
+        ends_on=ends,
+        actor=None,
+        kind=TierOverride.Kind.COMMITTEE,
+    )
+    client = as_role("ops")
+
+    page = client.post(url("override", "S001"), {"tier": "gold", "reason": "降级补偿"})
+
+    body = page.content.decode()
+    assert "confirm_token" not in body
+    assert (
+        "The member&#x27;s exceptional upgrade gives them at least Platinum until "
+        f"{ends.isoformat()}. This would replace it with less: at least Gold with no end date."
+    ) in body
+    grant.refresh_from_db()
+    assert grant.ended_on is None
+
+
 def test_an_override_can_be_ended_early_with_a_reason(as_role, silver_member):
     client = as_role("ops")
     data = {"tier": "gold", "reason": "活动"}

@@ -8,6 +8,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
@@ -433,15 +434,90 @@ def test_approval_grants_the_tier_as_a_committee_override_with_history(case, vot
 
 
 def hold(member, code: str) -> None:
-    """The member holds ``code`` now, through a manual override (no message, so no notice)."""
-    tier_override_set(
+    """The member holds ``code`` now, a tier they earned earlier (its tier year runs to the end
+    of 2027), with no override that an approval would replace."""
+    MemberTier.objects.filter(member=member).update(
+        current_tier=Tier.objects.get(code=code), tier_year_end=datetime.date(2027, 12, 31)
+    )
+
+
+def key_account(member, code: str, ends_on: datetime.date | None) -> TierOverride:
+    """Staff's manual override: at least ``code`` until ``ends_on``."""
+    return tier_override_set(
         member=member,
         tier=Tier.objects.get(code=code),
         reason="key account",
-        ends_on=datetime.date(2027, 12, 31),
+        ends_on=ends_on,
         actor=None,
         today=datetime.date(2026, 7, 2),
     )
+
+
+@pytest.mark.parametrize(
+    "code, ends_on", [("platinum", None), ("gold", None), ("platinum", datetime.date(2028, 1, 1))]
+)
+def test_a_quorum_over_a_stronger_manual_override_sends_the_case_to_the_chair(
+    case, voters, code, ends_on
+):
+    # The approval would grant Gold until 2027-07-10: less than staff's override on some count.
+    manual = key_account(case.member, code, ends_on)
+
+    case = approve(case, voters)
+
+    assert case.state == ReviewCase.State.DISCUSSION
+    transition = case.transitions.last()
+    assert transition.to_state == "discussion"
+    assert transition.note.startswith("Quorum reached, but approving would replace")
+    manual.refresh_from_db()
+    assert manual.ended_on is None and open_override(case.member) == manual
+    assert MemberTier.objects.get(member=case.member).current_tier.code == code
+
+
+def test_the_chair_is_told_why_an_approval_over_a_stronger_override_is_refused(case, voters):
+    vote(case, voters["sales"], approve=False, comment="消费太少")
+    key_account(case.member, "diamond", None)
+
+    with pytest.raises(DomainError, match="manual override gives them at least Diamond"):
+        services.case_decision_preview(
+            case=case,
+            approve=True,
+            reason="十年忠诚",
+            actor=voters["customer_service"],
+            today=DECISION_DAY,
+        )
+    with pytest.raises(DomainError, match="End that override first"):
+        services.case_decide(
+            case=case,
+            approve=True,
+            reason="十年忠诚",
+            actor=voters["customer_service"],
+            today=DECISION_DAY,
+        )
+    assert refreshed(case).state == ReviewCase.State.DISCUSSION
+    assert open_override(case.member).tier.code == "diamond"
+
+
+def test_an_approval_replaces_a_weaker_manual_override(case, voters):
+    # Silver until January is below Gold until 2027-07-10: the committee's grant gives more.
+    manual = key_account(case.member, "silver", datetime.date(2027, 1, 1))
+    case = approve(case, voters)
+    assert case.state == ReviewCase.State.APPROVED
+    manual.refresh_from_db()
+    assert manual.ended_on == DECISION_DAY
+    assert open_override(case.member).kind == TierOverride.Kind.COMMITTEE
+
+
+def test_the_committee_reason_is_stored_once_and_read_in_each_language(case, voters):
+    case = approve(case, voters)
+
+    reason = f"Committee decision, review case #{case.pk}"
+    assert case.override.reason == reason
+    change = TierChange.objects.filter(member=case.member).first()
+    assert change.note == reason
+    with translation.override("zh-hans"):
+        assert case.override.reason_display == f"评审小组决定（评审案例 #{case.pk}）"
+        assert change.note_display == f"评审小组决定（评审案例 #{case.pk}）"
+    assert case.override.reason_display == reason
 
 
 @pytest.mark.parametrize("held", ["gold", "platinum"])

@@ -27,7 +27,7 @@ from reviews.models import CommitteeMember, Department, ReviewCase
 from reviews.quarters import Quarter
 from reviews.services import MAX_REASON_LENGTH
 from reviews.templatetags.review_display import profile_labels, quorum_text
-from tiers.models import Tier
+from tiers.models import MemberTier, Tier
 from tiers.selectors import tier_state
 from tiers.services import member_evaluate, tier_override_set
 
@@ -179,8 +179,9 @@ def test_the_case_page_makes_a_fixed_number_of_queries(
         services.case_vote(case=a_case, voter=voter, approve=True, comment="ok")
     client = login_as("auditor")
 
-    # Four of them count the member's figures today: what an approval today grants.
-    with django_assert_max_num_queries(13):
+    # Five of them ask what an approval today grants: the member's figures (four) and their
+    # open override (one), which an approval may not take away.
+    with django_assert_max_num_queries(14):
         response = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk}))
 
     assert len(response.context["page"].votes) == 2
@@ -396,13 +397,53 @@ def test_the_change_button_reads_as_a_verb_in_chinese_and_english(client, a_case
 
 
 def _holds_platinum(member) -> None:
+    """The member holds Platinum, earned earlier: no override that an approval would replace."""
+    MemberTier.objects.update_or_create(
+        member=member,
+        defaults={
+            "current_tier": Tier.objects.get(code="platinum"),
+            "tier_year_end": timezone.localdate() + datetime.timedelta(days=365),
+        },
+    )
+
+
+def _key_account_diamond(member) -> None:
     tier_override_set(
         member=member,
-        tier=Tier.objects.get(code="platinum"),
+        tier=Tier.objects.get(code="diamond"),
         reason="key account",
-        ends_on=timezone.localdate() + datetime.timedelta(days=365),
+        ends_on=None,
         actor=None,
     )
+
+
+def test_the_confirmation_refuses_an_approval_over_a_stronger_override(
+    client, a_case, in_discussion
+):
+    _key_account_diamond(a_case.member)
+
+    page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
+
+    body = page.content.decode()
+    assert "confirm_token" not in body
+    assert "该会员的人工调整保障其至少为钻石会员，无截止日期。" in body
+    assert 'id="already-held"' not in body
+
+
+def test_the_case_page_warns_that_a_stronger_override_blocks_an_approval(login_as, a_case):
+    client = login_as("committee")
+    url = reverse("reviews:case", kwargs={"pk": a_case.pk})
+    assert 'id="override-held"' not in client.get(url).content.decode()
+
+    _key_account_diamond(a_case.member)
+    page = client.get(url).content.decode()
+
+    warning = re.search(r'id="override-held">(.*?)</p>', page, re.S)[1]
+    assert warning.startswith(
+        "The member&#x27;s manual override gives them at least Diamond with no end date."
+    )
+    assert "a quorum of approvals sends the case to the chair" in warning
+    assert 'id="already-held"' not in page
 
 
 def test_the_confirmation_warns_when_the_member_already_holds_a_tier_not_below(

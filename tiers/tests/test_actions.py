@@ -520,6 +520,81 @@ def test_a_new_override_replaces_the_open_one(staff, silver_member):
         assert first.end_reason_display == "已被新的人工调整取代"
 
 
+def test_a_committee_grant_is_not_ended_by_a_lower_or_shorter_manual_override(staff, silver_member):
+    grant = tier_override_set(
+        member=silver_member,
+        tier=tier("platinum"),
+        reason="committee",
+        ends_on=ENDS,
+        actor=staff,
+        kind=TierOverride.Kind.COMMITTEE,
+        today=GRANTED,
+    )
+    for lower_or_shorter in ((tier("gold"), None), (tier("diamond"), day(2026, 6, 1))):
+        with pytest.raises(DomainError) as refused:
+            tier_override_set(
+                member=silver_member,
+                tier=lower_or_shorter[0],
+                reason="staff",
+                ends_on=lower_or_shorter[1],
+                actor=staff,
+                today=day(2026, 3, 2),
+            )
+        assert str(refused.value).startswith(
+            "The member's exceptional upgrade gives them at least Platinum until 2026-09-01."
+        )
+    grant.refresh_from_db()
+    assert grant.ended_on is None
+    assert tier_of(silver_member) == "platinum"
+    # A floor that gives at least as much on both counts replaces it, and the audit says what
+    # the member held before.
+    tier_override_set(
+        member=silver_member,
+        tier=tier("diamond"),
+        reason="staff",
+        ends_on=None,
+        actor=staff,
+        today=day(2026, 3, 2),
+    )
+    grant.refresh_from_db()
+    assert grant.ended_on == day(2026, 3, 2)
+    replaced = AuditEntry.objects.filter(action="tier.override.manual").latest("pk").before
+    assert replaced["replaced_override"] == {
+        "id": grant.pk,
+        "kind": "committee",
+        "tier": "platinum",
+        "ends_on": "2026-09-01",
+    }
+
+
+def test_a_committee_grant_does_not_replace_a_higher_or_longer_manual_override(
+    staff, silver_member
+):
+    manual = tier_override_set(
+        member=silver_member,
+        tier=tier("diamond"),
+        reason="VIP",
+        ends_on=None,
+        actor=staff,
+        today=GRANTED,
+    )
+    with pytest.raises(
+        DomainError, match="manual override gives them at least Diamond with no end"
+    ):
+        tier_override_set(
+            member=silver_member,
+            tier=tier("gold"),
+            reason="committee",
+            ends_on=ENDS,
+            actor=staff,
+            kind=TierOverride.Kind.COMMITTEE,
+            today=day(2026, 3, 2),
+        )
+    manual.refresh_from_db()
+    assert manual.ended_on is None
+    assert tier_of(silver_member) == "diamond"
+
+
 def test_an_override_needs_a_reason_an_active_member_and_a_future_end(staff, silver_member):
     with pytest.raises(DomainError):
         tier_override_set(
