@@ -537,6 +537,18 @@ def test_the_warning_labels_what_it_stored_as_the_state_at_the_warning(staff, wa
     assert "会员当前值" in page  # the evaluation's own conditions, further down
 
 
+def test_a_condition_puts_its_labels_before_the_values_as_each_language_punctuates(
+    staff, warned_member
+):
+    english = detail(staff, "W001").content.decode()
+    chinese = zh_detail(staff, "W001")
+
+    assert "member's value: <strong>¥0.00</strong>" in english
+    assert "missing: ¥20,000.00" in english
+    assert "会员当前值：<strong>¥0.00</strong>" in chinese
+    assert "尚差：¥20,000.00" in chinese
+
+
 def test_a_warned_member_who_meets_the_conditions_again_is_said_to(staff, warned_member):
     PurchaseFactory(member=warned_member, amount_fen=2_000_000, day=datetime.date(2026, 6, 27))
     tiers_recompute(as_of=datetime.date(2026, 6, 28))
