@@ -256,6 +256,23 @@ def test_a_committee_member_votes_on_the_page(client, a_case):
     assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
 
 
+def test_the_vote_form_names_the_voters_department_as_each_language_punctuates(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    client.force_login(voters["sales"])
+    url = reverse("reviews:case", kwargs={"pk": a_case.pk})
+
+    def heading(language: str) -> str:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = client.get(url).content.decode()
+        return re.sub(r"<[^>]+>", "", re.search(r'id="vote-form">.*?<h3>(.*?)</h3>', page, re.S)[1])
+
+    assert heading("zh-hans") == "您的投票（销售）"
+    services.case_vote(case=a_case, voter=voters["sales"], approve=True, comment="")
+    assert heading("zh-hans") == "修改您的投票（销售）"
+    assert heading("en") == "Change your vote (Sales)"
+
+
 def test_a_rejection_without_a_comment_is_refused_with_a_message(client, a_case):
     voters = committee()
     services.case_open_voting(case=a_case, actor=None)
