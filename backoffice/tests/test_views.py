@@ -523,6 +523,7 @@ def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(sta
     page = zh_detail(staff, "W001")  # tier year ends 2026-07-01, no downgrade before 07-25
 
     assert "在通知期结束日 2026-07-25（含）前再消费 ¥20,000.00" in page
+    assert "或再获得 2,000 贡献值 即可保级金卡会员。" in page  # spaced as before 或
     assert "即可在等级年度结束时（2026-07-01）保级" not in page
 
 
