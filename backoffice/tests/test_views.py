@@ -350,6 +350,15 @@ def test_the_member_page_shows_the_profile_tier_and_figures(staff, gold_member):
     assert '<span class="figure-value">0</span>' in page  # contribution
 
 
+def test_the_tier_history_figures_have_thousands_separators(staff, gold_member):
+    gold_member.tier_changes.update(frequency=1200, contribution=25000)
+
+    page = detail(staff, "G001").content.decode()
+
+    history = page.split('id="history-heading"')[1].split("</section>")[0]
+    assert "Frequency 1,200" in history and "Contribution 25,000" in history
+
+
 def test_the_member_page_explains_every_tier_with_the_members_numbers(staff, gold_member):
     response = detail(staff, "G001")
     page = response.content.decode()

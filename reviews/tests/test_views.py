@@ -170,6 +170,19 @@ def test_the_case_page_shows_the_evidence_and_the_proposal(login_as, a_case):
     assert 'id="vote-form"' not in page  # ops hold no seat
 
 
+def test_the_evidence_figures_have_thousands_separators(login_as, a_case):
+    evidence = a_case.evidence
+    evidence["metrics"].update(frequency=1200, tenure_years=12, contribution=25000)
+    evidence["referrals_all_time"] = 1500
+    ReviewCase.objects.filter(pk=a_case.pk).update(evidence=evidence)
+    client = login_as("auditor")
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    figures = re.findall(r'class="figure-value">([^<]*)<', page)
+    assert {"1,200", "12", "25,000", "1,500"} <= set(figures)
+
+
 def test_the_case_page_makes_a_fixed_number_of_queries(
     login_as, a_case, django_assert_max_num_queries
 ):
