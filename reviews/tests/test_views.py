@@ -582,6 +582,20 @@ def test_a_forged_confirmation_is_refused_and_nothing_is_written(client, a_case,
     assert "确认已过期或无效，未记录任何内容。" in page
 
 
+def test_a_confirmation_used_already_says_so_and_is_not_done_twice(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    token = confirmation_token(page.content.decode())
+    client.post(decide_url(a_case), {"confirm_token": token})
+    transitions = a_case.transitions.count()
+
+    again = client.post(decide_url(a_case), {"confirm_token": token}, follow=True)
+
+    page = again.content.decode()
+    assert "此确认已使用过" in page and "确认已过期或无效" not in page
+    assert a_case.transitions.count() == transitions
+    assert refreshed(a_case).state == ReviewCase.State.REJECTED
+
+
 def test_a_confirmation_older_than_thirty_minutes_is_refused(
     client, a_case, in_discussion, monkeypatch
 ):
