@@ -65,12 +65,3 @@ def confirmation_use(token: str, *, salt: str) -> dict | None:
                 )
             ) from None
     return payload
-
-
-def confirmed_payload(token: str, *, salt: str) -> dict | None:
-    """As ``confirmation_use``, for callers without a message of their own for a token used
-    already: None then too, as for a forged or expired one."""
-    try:
-        return confirmation_use(token, salt=salt)
-    except ConfirmationUsed:
-        return None

@@ -8,6 +8,7 @@ import csv
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView, View
 
-from loyalty.confirm import confirmation_token, confirmed_payload
+from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 from loyalty.spreadsheet import csv_safe
@@ -240,8 +241,9 @@ class CaseDecideView(ConfirmCaseView):
     """The chair's final decision in two steps: the form, then a confirmation page showing what
     the decision does (the tier an approval grants today, from the same service function the
     decision uses). The confirming POST carries only a signed token (this case, this user, the
-    decision, the reason, the tier shown; ``loyalty.confirm``), valid for 30 minutes; a stale
-    or forged one is refused with a message and nothing is written."""
+    decision, the reason, the tier shown; ``loyalty.confirm``), valid for 30 minutes and used
+    once; a stale or forged one is refused as such, one used already says so, and nothing is
+    written."""
 
     permission_required = "reviews.vote_reviewcase"
     form_class = DecideForm
@@ -302,23 +304,31 @@ class CaseDecideView(ConfirmCaseView):
         )
 
     def _confirmed(self, token: str):
-        payload = confirmed_payload(token, salt=DECIDE_SALT)
-        if payload is None or (payload.get("c"), payload.get("u")) != (
-            self.case.pk,
-            self.request.user.pk,
-        ):
-            messages.error(
-                self.request, _("The confirmation expired or is not valid; nothing was recorded.")
-            )
-            return redirect("reviews:case_decide", pk=self.case.pk)
         try:
-            services.case_decide(
-                case=self.case,
-                approve=payload["d"] == "approve",
-                reason=payload["r"],
-                actor=self.request.user,
-                expected_tier_id=payload["t"],
-            )
+            # The token is marked used in the decision's transaction: a refused decision leaves
+            # it unused; a recorded one refuses the same page confirmed again, saying so.
+            with transaction.atomic():
+                payload = confirmation_use(token, salt=DECIDE_SALT)
+                if payload is None or (payload.get("c"), payload.get("u")) != (
+                    self.case.pk,
+                    self.request.user.pk,
+                ):
+                    transaction.set_rollback(True)  # another's token stays theirs to confirm
+                    messages.error(
+                        self.request,
+                        _("The confirmation expired or is not valid; nothing was recorded."),
+                    )
+                    return redirect("reviews:case_decide", pk=self.case.pk)
+                services.case_decide(
+                    case=self.case,
+                    approve=payload["d"] == "approve",
+                    reason=payload["r"],
+                    actor=self.request.user,
+                    expected_tier_id=payload["t"],
+                )
+        except ConfirmationUsed as used:
+            messages.error(self.request, str(used))
+            return redirect("reviews:case_decide", pk=self.case.pk)
         except DomainError as error:
             form = self.get_form_class()({"decision": payload["d"], "reason": payload["r"]})
             form.is_valid()

@@ -483,6 +483,20 @@ def test_a_draft_with_a_calendar_year_window_is_previewed_with_its_own_figures(o
     assert [m.member_no for m in preview.samples["gold", "regular"]] == ["P-DEC"]
 
 
+def test_the_preview_page_counts_with_thousands_separators(login_as, owner):
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+    Member.objects.bulk_create(
+        MemberFactory.build(joined_on=datetime.date(2026, 1, 1)) for _ in range(1_000)
+    )
+
+    page = login_as("policy_owner").get(reverse("backoffice:policy_preview", args=[draft.version]))
+
+    html = page.content.decode()
+    assert "1,000 members who take part" in html
+    assert '<span class="figure-value" data-figure="stay">1,000</span>' in html
+    assert '<tr data-tier="regular">' in html and ">1,000</td>" in html
+
+
 def test_the_preview_makes_the_same_number_of_queries_for_more_members(owner):
     draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
     for spend in (22_000, 4_000):

@@ -350,6 +350,15 @@ def test_the_member_page_shows_the_profile_tier_and_figures(staff, gold_member):
     assert '<span class="figure-value">0</span>' in page  # contribution
 
 
+def test_the_tier_history_figures_have_thousands_separators(staff, gold_member):
+    gold_member.tier_changes.update(frequency=1200, contribution=25000)
+
+    page = detail(staff, "G001").content.decode()
+
+    history = page.split('id="history-heading"')[1].split("</section>")[0]
+    assert "Frequency 1,200" in history and "Contribution 25,000" in history
+
+
 def test_the_member_page_explains_every_tier_with_the_members_numbers(staff, gold_member):
     response = detail(staff, "G001")
     page = response.content.decode()
@@ -523,6 +532,7 @@ def test_the_keep_line_of_a_warned_member_gives_the_end_of_the_notice_period(sta
     page = zh_detail(staff, "W001")  # tier year ends 2026-07-01, no downgrade before 07-25
 
     assert "在通知期结束日 2026-07-25（含）前再消费 ¥20,000.00" in page
+    assert "或再获得 2,000 贡献值 即可保级金卡会员。" in page  # spaced as before 或
     assert "即可在等级年度结束时（2026-07-01）保级" not in page
 
 
@@ -535,6 +545,18 @@ def test_the_warning_labels_what_it_stored_as_the_state_at_the_warning(staff, wa
     stored_gaps = page.split("预警时（2026-06-25）保级尚需达成的条件")[1].split("</section>")[0]
     assert "预警时的值" in stored_gaps and "会员当前值" not in stored_gaps
     assert "会员当前值" in page  # the evaluation's own conditions, further down
+
+
+def test_a_condition_puts_its_labels_before_the_values_as_each_language_punctuates(
+    staff, warned_member
+):
+    english = detail(staff, "W001").content.decode()
+    chinese = zh_detail(staff, "W001")
+
+    assert "member's value: <strong>¥0.00</strong>" in english
+    assert "missing: ¥20,000.00" in english
+    assert "会员当前值：<strong>¥0.00</strong>" in chinese
+    assert "尚差：¥20,000.00" in chinese
 
 
 def test_a_warned_member_who_meets_the_conditions_again_is_said_to(staff, warned_member):

@@ -147,6 +147,27 @@ def test_a_runs_heading_shows_its_start_in_local_time(client, django_user_model)
     assert "2026-06-02 18:30" not in page
 
 
+def test_a_runs_counts_have_thousands_separators(client, django_user_model):
+    login(client, django_user_model, "auditor")
+    run = JobRun.objects.create(
+        kind=JobRun.Kind.RECOMPUTE,
+        started_at=timezone.now(),
+        chunks_total=1200,
+        chunks_done=1100,
+        evaluated=1234567,
+        upgrades=12000,
+        downgrades=3456,
+        warnings=7890,
+    )
+
+    for page in (
+        client.get("/jobs/").content.decode(),
+        client.get(f"/jobs/runs/{run.pk}/").content.decode(),
+    ):
+        assert "1,100 / 1,200" in page
+        assert all(n in page for n in (">1,234,567<", ">12,000<", ">3,456<", ">7,890<"))
+
+
 @pytest.mark.parametrize(
     ("language", "shown", "hidden"),
     [

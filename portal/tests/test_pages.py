@@ -145,6 +145,15 @@ def test_the_tier_page_shows_the_same_figures_and_gaps_as_the_staff_page(signed_
     assert gaps.startswith("spend ¥3,200.50 more or make 11 more purchases")
 
 
+def test_the_way_to_the_next_tier_is_spaced_in_chinese_as_its_or_is(signed_in, silver):
+    signed_in.cookies["django_language"] = "zh-hans"
+
+    html = page(signed_in, "portal:tier", silver)
+
+    # A space after the ways, as before 或 inside them: never a figure glued to 即可.
+    assert "再消费 ¥3,200.50 或再购买 11 次 或再获得 2,000 贡献值 即可升级金卡会员。" in html
+
+
 def test_the_figures_read_as_counts_with_thousands_separators_like_the_rules(signed_in, silver):
     MemberEvaluation.objects.filter(member=silver).update(contribution=2000, frequency=1200)
     signed_in.cookies["django_language"] = "zh-hans"

@@ -170,6 +170,19 @@ def test_the_case_page_shows_the_evidence_and_the_proposal(login_as, a_case):
     assert 'id="vote-form"' not in page  # ops hold no seat
 
 
+def test_the_evidence_figures_have_thousands_separators(login_as, a_case):
+    evidence = a_case.evidence
+    evidence["metrics"].update(frequency=1200, tenure_years=12, contribution=25000)
+    evidence["referrals_all_time"] = 1500
+    ReviewCase.objects.filter(pk=a_case.pk).update(evidence=evidence)
+    client = login_as("auditor")
+
+    page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
+
+    figures = re.findall(r'class="figure-value">([^<]*)<', page)
+    assert {"1,200", "12", "25,000", "1,500"} <= set(figures)
+
+
 def test_the_case_page_makes_a_fixed_number_of_queries(
     login_as, a_case, django_assert_max_num_queries
 ):
@@ -255,6 +268,23 @@ def test_a_committee_member_votes_on_the_page(client, a_case):
     )
 
     assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
+
+
+def test_the_vote_form_names_the_voters_department_as_each_language_punctuates(client, a_case):
+    voters = committee()
+    services.case_open_voting(case=a_case, actor=None)
+    client.force_login(voters["sales"])
+    url = reverse("reviews:case", kwargs={"pk": a_case.pk})
+
+    def heading(language: str) -> str:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        page = client.get(url).content.decode()
+        return re.sub(r"<[^>]+>", "", re.search(r'id="vote-form">.*?<h3>(.*?)</h3>', page, re.S)[1])
+
+    assert heading("zh-hans") == "您的投票（销售）"
+    services.case_vote(case=a_case, voter=voters["sales"], approve=True, comment="")
+    assert heading("zh-hans") == "修改您的投票（销售）"
+    assert heading("en") == "Change your vote (Sales)"
 
 
 def test_a_rejection_without_a_comment_is_refused_with_a_message(client, a_case):
@@ -591,6 +621,20 @@ def test_a_forged_confirmation_is_refused_and_nothing_is_written(client, a_case,
         _refused(response, a_case)
     page = client.get(response["Location"]).content.decode()
     assert "确认已过期或无效，未记录任何内容。" in page
+
+
+def test_a_confirmation_used_already_says_so_and_is_not_done_twice(client, a_case, in_discussion):
+    page = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
+    token = confirmation_token(page.content.decode())
+    client.post(decide_url(a_case), {"confirm_token": token})
+    transitions = a_case.transitions.count()
+
+    again = client.post(decide_url(a_case), {"confirm_token": token}, follow=True)
+
+    page = again.content.decode()
+    assert "此确认已使用过" in page and "确认已过期或无效" not in page
+    assert a_case.transitions.count() == transitions
+    assert refreshed(a_case).state == ReviewCase.State.REJECTED
 
 
 def test_a_confirmation_older_than_thirty_minutes_is_refused(

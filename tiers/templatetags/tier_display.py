@@ -50,13 +50,20 @@ def metric_label(metric: Metric | str | None) -> str:
 
 
 @register.filter
-def metric_value(value: Decimal | int | str | None, metric: Metric | str) -> str:
-    """A figure or threshold of ``metric``: spend in yuan, the others as whole numbers."""
+def grouped(value: Decimal | int | str | None) -> str:
+    """A whole number with thousands separators (1,234,567), in every language, as money is
+    shown: the counts of the pages and the figures other than spend."""
     if value is None or value == "":
         return EMPTY
+    return f"{int(Decimal(str(value))):,}"
+
+
+@register.filter
+def metric_value(value: Decimal | int | str | None, metric: Metric | str) -> str:
+    """A figure or threshold of ``metric``: spend in yuan, the others as whole numbers."""
     if str(metric) == Metric.SPEND:
         return format_yuan(value)
-    return f"{int(Decimal(str(value))):,}"
+    return grouped(value)
 
 
 @register.filter
