@@ -196,27 +196,43 @@ def high_value_retention(today: date) -> Retention:
 # --- Movements ----------------------------------------------------------------------------
 
 
+def _changes_in(today: date, days: int):
+    """Tier changes effective in the last ``days`` days up to ``today``."""
+    return TierChange.objects.filter(
+        effective_on__gt=today - timedelta(days=days), effective_on__lte=today
+    )
+
+
+_MOVED_UP = Q(from_tier__isnull=False, to_tier__rank__gt=F("from_tier__rank"))
+# What the dashboard calls an upgrade (晋升), as the job pages do: the tier rules moved the member
+# up. The movements and the time to tier count these same rows. A move up by staff, the
+# committee or an import is counted apart: no qualifying fact precedes it to time.
+_UPGRADE = _MOVED_UP & Q(cause=TierChange.Cause.UPGRADE)
+
+
 @dataclass(frozen=True)
 class Movements:
     days: int
-    upgrades: int
-    downgrades: int
+    upgrades: int  # by the rules (``_UPGRADE``)
+    raised: int  # moved up otherwise: override, committee decision, carried-over tier
+    downgrades: int  # moved down, whatever the cause
 
 
 def tier_movements(today: date, periods=(30, 90)) -> list[Movements]:
-    """Tier changes up and down (by rank, whatever the cause) in the last N days."""
+    """Moves between two tiers in the last N days: upgrades by the rules, other moves up, and
+    moves down. A first tier, a revocation and a reinstatement (from or to no tier) are none."""
     result = []
     for days in periods:
-        counts = TierChange.objects.filter(
-            effective_on__gt=today - timedelta(days=days),
-            effective_on__lte=today,
-            from_tier__isnull=False,
-            to_tier__isnull=False,
-        ).aggregate(
-            up=Count("pk", filter=Q(to_tier__rank__gt=F("from_tier__rank"))),
-            down=Count("pk", filter=Q(to_tier__rank__lt=F("from_tier__rank"))),
+        counts = (
+            _changes_in(today, days)
+            .filter(from_tier__isnull=False, to_tier__isnull=False)
+            .aggregate(
+                up=Count("pk", filter=_UPGRADE),
+                raised=Count("pk", filter=_MOVED_UP & ~Q(cause=TierChange.Cause.UPGRADE)),
+                down=Count("pk", filter=Q(to_tier__rank__lt=F("from_tier__rank"))),
+            )
         )
-        result.append(Movements(days, counts["up"], counts["down"]))
+        result.append(Movements(days, counts["up"], counts["raised"], counts["down"]))
     return result
 
 
@@ -255,8 +271,9 @@ def downgrades_due(today: date, days: int = 30) -> DowngradesDue:
 
 @dataclass(frozen=True)
 class TimeToTier:
-    """Upgrades in the period by days from the member's latest purchase on or before the
-    upgrade (the fact that most likely made them qualify) to the upgrade."""
+    """Upgrades by the rules in the period (the movements' upgrades) by days from the member's
+    latest purchase on or before the upgrade (the fact that most likely made them qualify) to
+    the upgrade."""
 
     days: int
     upgrades: int
@@ -278,11 +295,11 @@ def time_to_tier(today: date, days: int = 90) -> TimeToTier:
         .order_by("-occurred_on")
         .values("occurred_on")[:1]
     )
-    rows = TierChange.objects.filter(
-        cause=TierChange.Cause.UPGRADE,
-        effective_on__gt=today - timedelta(days=days),
-        effective_on__lte=today,
-    ).values_list("effective_on", Subquery(last_purchase))
+    rows = (
+        _changes_in(today, days)
+        .filter(_UPGRADE)
+        .values_list("effective_on", Subquery(last_purchase))
+    )
     labels = [
         ("0", _("same day")),
         ("1-7", _("1–7 days")),

@@ -72,7 +72,13 @@ class DashboardView(LoginRequiredMixin, PermissionRequiredMixin, TemplateView):
             },
             "movements": {
                 "labels": [str(_("last %(days)d days") % {"days": m.days}) for m in movements],
+                "names": [
+                    str(_("Upgrades by the rules")),
+                    str(_("Raised otherwise")),
+                    str(_("Downgrades")),
+                ],
                 "up": [m.upgrades for m in movements],
+                "raised": [m.raised for m in movements],
                 "down": [m.downgrades for m in movements],
             },
         }

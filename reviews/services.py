@@ -586,14 +586,23 @@ def case_vote(
     return vote
 
 
+def case_decider_refusal(case: ReviewCase, user) -> str | None:
+    """Why ``user`` may never decide ``case``, whatever its state: only the chair decides, and
+    not a case they nominated. None when they may (once the case is in discussion)."""
+    seat = committee_seat(user)
+    if seat is None or not seat.is_chair:
+        return _("Only the committee chair decides a case in discussion.")
+    if case.nominated_by_id is not None and case.nominated_by_id == user.pk:
+        return _("The person who nominated a case does not decide it.")
+    return None
+
+
 def _decision_checked(case: ReviewCase, actor, reason: str) -> str:
     """Whether ``actor`` may decide ``case`` now (the chair, not its nominator, in discussion);
     returns the reason, checked."""
-    seat = committee_seat(actor)
-    if seat is None or not seat.is_chair:
-        raise DomainError(_("Only the committee chair decides a case in discussion."))
-    if case.nominated_by_id is not None and case.nominated_by_id == actor.pk:
-        raise DomainError(_("The person who nominated a case does not decide it."))
+    refusal = case_decider_refusal(case, actor)
+    if refusal is not None:
+        raise DomainError(refusal)
     if case.state != ReviewCase.State.DISCUSSION:
         raise DomainError(_("Only a case in discussion is decided by the chair."))
     return _reason(reason)

@@ -248,6 +248,21 @@ class CaseDecideView(ConfirmCaseView):
     permission_required = "reviews.vote_reviewcase"
     form_class = DecideForm
 
+    def has_permission(self):
+        # A form the decision service would refuse whatever the case's state is not offered:
+        # only the chair decides, and not a case they nominated.
+        return (
+            super().has_permission()
+            and services.case_decider_refusal(self.case, self.request.user) is None
+        )
+
+    def get_context_data(self, **kwargs):
+        # The chair decides only in discussion: before that the page says why, like a closed case.
+        return super().get_context_data(
+            not_in_discussion=self.case.is_open and self.case.state != ReviewCase.State.DISCUSSION,
+            **kwargs,
+        )
+
     @property
     def heading(self):
         return _("Decide review case #%(id)d") % {"id": self.case.pk}

@@ -953,7 +953,10 @@ def tier_override_end(
     *, override: TierOverride, reason: str, actor, today: date | None = None
 ) -> TierOverride:
     """End an override early. Its end date (today) counts as the tier-year end of the tier it
-    held, so a member below that tier is warned now and keeps it for the notice period."""
+    held, so a member below that tier is warned now and keeps it for the notice period. A
+    warning already given this tier year takes the new end too, and its "no downgrade before"
+    is counted again from it (the later of the new end and the notice after the warning), so
+    the member and staff read the dates the lifecycle keeps to."""
     today = today or timezone.localdate()
     member = member_lock(override.member)
     override = TierOverride.objects.select_for_update().get(pk=override.pk)
@@ -976,6 +979,16 @@ def tier_override_end(
     ):
         state.tier_year_end = today
         state.save(update_fields=["tier_year_end"])
+        if state.downgrade_warned_on is not None:
+            warning = DowngradeWarning.objects.select_related("policy").get(
+                member=member, tier_year_start=state.tier_year_start
+            )
+            # The notice the member was given under the warning's policy still runs in full.
+            warning.tier_year_end = today
+            warning.downgrade_not_before = max(
+                today, warning.warned_on + timedelta(days=warning.policy.notice_days)
+            )
+            warning.save(update_fields=["tier_year_end", "downgrade_not_before"])
     audit_record(
         actor=actor,
         action="tier.override.end",

@@ -150,9 +150,57 @@ def test_the_migration_matrix_pairs_each_members_tiers_on_two_dates(cast):
 
 
 def test_upgrades_and_downgrades_are_counted_over_30_and_90_days(cast):
-    movements = {m.days: (m.upgrades, m.downgrades) for m in dashboard.tier_movements(TODAY)}
+    movements = {
+        m.days: (m.upgrades, m.raised, m.downgrades) for m in dashboard.tier_movements(TODAY)
+    }
 
-    assert movements == {30: (0, 1), 90: (1, 1)}
+    assert movements == {30: (0, 0, 1), 90: (1, 0, 1)}
+
+
+def every_cause(today: D) -> None:
+    """One change of each cause in the 30 days before ``today``: one upgrade by the rules,
+    three moves up otherwise, one move down, and three changes from or to no tier."""
+    day = today - datetime.timedelta(days=10)
+    for from_code, to_code, cause in (
+        ("regular", "silver", "upgrade"),
+        ("silver", "gold", "override"),
+        ("gold", "platinum", "committee"),
+        ("silver", "gold", "legacy"),
+        ("gold", "silver", "downgrade"),
+        (None, "silver", "qualified"),
+        (None, "gold", "reinstated"),
+        ("platinum", None, "revoked"),
+    ):
+        history(MemberFactory(), (day, from_code, to_code, cause))
+
+
+def test_upgrades_are_the_rules_upgrades_in_both_the_movements_and_the_time_to_tier():
+    every_cause(TODAY)
+
+    movements = {m.days: m for m in dashboard.tier_movements(TODAY)}
+    timed = dashboard.time_to_tier(TODAY, days=90)
+
+    assert (movements[90].upgrades, movements[90].raised, movements[90].downgrades) == (1, 3, 1)
+    assert timed.upgrades == movements[90].upgrades
+
+
+def test_the_dashboard_says_which_moves_up_are_upgrades(login_as):
+    every_cause(timezone.localdate())
+
+    html = login_as("auditor").get(reverse("backoffice:dashboard")).content.decode()
+
+    table = html[
+        html.index('id="table-movements"') : html.index(
+            "</table>", html.index('id="table-movements"')
+        )
+    ]
+    assert ">Upgrades by the rules<" in table and ">Raised otherwise<" in table
+    assert '<td class="num">1</td><td class="num">3</td><td class="num">1</td>' in table
+    assert "of 1 upgrade by the rules in the last 90 days" in html
+    assert (
+        "Raised otherwise: by a manual override, a committee decision or a tier carried over "
+        "from the previous programme." in html
+    )
 
 
 def warned(member_no, *, held="gold", qualified="silver", not_before, evaluated="silver"):

@@ -76,7 +76,8 @@ PAGES = [
     ("reviews:case_update", {"pk": "CASE"}, "post", NOMINATORS),
     ("reviews:case_open", {"pk": "CASE"}, "post", NOMINATORS),
     ("reviews:case_vote", {"pk": "CASE"}, "post", VOTERS),
-    ("reviews:case_decide", {"pk": "CASE"}, "get", VOTERS),
+    # The committee role alone does not open it: the chair's seat does (see the decision tests).
+    ("reviews:case_decide", {"pk": "CASE"}, "get", set()),
 ]
 
 
@@ -362,6 +363,7 @@ def confirmation_token(page: str) -> str:
 def test_the_chair_decides_on_the_decision_page_then_confirms(client, a_case, in_discussion):
     page = client.get(reverse("reviews:case", kwargs={"pk": a_case.pk})).content.decode()
     assert decide_url(a_case) in page
+    assert 'name="reason"' in client.get(decide_url(a_case)).content.decode()
 
     confirm = client.post(decide_url(a_case), {"decision": "reject", "reason": "不符合"})
 
@@ -651,7 +653,10 @@ def test_a_confirmation_older_than_thirty_minutes_is_refused(
 def test_another_users_confirmation_is_refused(client, a_case, in_discussion):
     page = client.post(decide_url(a_case), {"decision": "approve", "reason": "十年忠诚"})
     token = confirmation_token(page.content.decode())
-    other = staff_user("other-committee", "committee")
+    # The chair changes hands between the confirmation page and the confirming click.
+    CommitteeMember.objects.filter(user=in_discussion).update(is_chair=False)
+    other = staff_user("new-chair", "committee")
+    CommitteeMember.objects.create(user=other, department=Department.SALES, is_chair=True)
     client.force_login(other)
 
     _refused(client.post(decide_url(a_case), {"confirm_token": token}), a_case)
@@ -677,14 +682,48 @@ def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case
     services.case_vote(case=a_case, voter=voters["sales"], approve=False, comment="no")
     client.force_login(voters["sales"])
 
-    response = client.post(
-        reverse("reviews:case_decide", kwargs={"pk": a_case.pk}),
-        {"decision": "approve", "reason": "ok"},
-        HTTP_ACCEPT_LANGUAGE="en",
-    )
+    page = client.get(decide_url(a_case))
+    response = client.post(decide_url(a_case), {"decision": "approve", "reason": "ok"})
 
-    assert "Only the committee chair" in response.content.decode()
+    assert page.status_code == 403 and 'name="reason"' not in page.content.decode()
+    assert response.status_code == 403
     assert refreshed(a_case).state == ReviewCase.State.DISCUSSION
+
+
+def test_the_chair_who_nominated_a_case_is_not_offered_its_decision(client):
+    voters = committee()
+    chair = voters["customer_service"]
+    chair.groups.add(Group.objects.get(name="ops"))  # may nominate as well
+    case = hand_case(veteran(), chair)
+    services.case_open_voting(case=case, actor=chair)
+    services.case_vote(case=case, voter=voters["sales"], approve=False, comment="no")
+    client.force_login(chair)
+
+    assert client.get(decide_url(case)).status_code == 403
+    page = client.get(reverse("reviews:case", kwargs={"pk": case.pk})).content.decode()
+    assert decide_url(case) not in page
+
+
+@pytest.mark.parametrize("state", ["nominated", "voting"])
+def test_the_decision_page_of_a_case_not_yet_in_discussion_says_so_and_offers_no_form(
+    client, a_case, state
+):
+    chair = committee()["customer_service"]
+    if state == "voting":
+        services.case_open_voting(case=a_case, actor=None)
+    client.force_login(chair)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    page = client.get(decide_url(a_case)).content.decode()
+
+    label = dict(ReviewCase.State.choices)[state]
+    assert (
+        f"This case is not in discussion ({label}): the chair decides a case once a rejecting "
+        "vote has sent it to discussion." in page
+    )
+    assert 'name="reason"' not in page and "Review the decision" not in page
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    assert "该案例尚未进入讨论" in client.get(decide_url(a_case)).content.decode()
 
 
 @pytest.mark.parametrize("form_class", [DecideForm, WithdrawForm])

@@ -41,8 +41,9 @@
     data: {
       labels: data.movements.labels,
       datasets: [
-        { label: "↑", data: data.movements.up, backgroundColor: "#1b7f3b" },
-        { label: "↓", data: data.movements.down, backgroundColor: "#b42318" },
+        { label: data.movements.names[0], data: data.movements.up, backgroundColor: "#1b7f3b" },
+        { label: data.movements.names[1], data: data.movements.raised, backgroundColor: "#8fc79e" },
+        { label: data.movements.names[2], data: data.movements.down, backgroundColor: "#b42318" },
       ],
     },
     options: common,

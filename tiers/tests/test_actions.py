@@ -23,7 +23,7 @@ from members.models import Member, Referral, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
 from notifications.models import Channel, Kind, Notification
 from tiers import actions
-from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride
+from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride, TierPolicy
 from tiers.services import (
     member_evaluate,
     tier_override_end,
@@ -490,6 +490,42 @@ def test_an_override_ended_late_in_warning_terms_still_gives_thirty_days(staff, 
     member_evaluate(member=silver_member, as_of=day(2026, 6, 9))
     assert tier_of(silver_member) == "silver"
     assert TierOverride.objects.get().ended_on == day(2026, 5, 10)
+
+
+@pytest.mark.parametrize(
+    ("lead_days", "warned_on", "ended_on", "not_before"),
+    [
+        # Default policy: warned 30 days before the old end; the 30 days' notice is the later.
+        (30, day(2026, 8, 2), day(2026, 8, 10), day(2026, 9, 1)),
+        # Warned 60 days ahead: the old end was the later date, now the notice is.
+        (60, day(2026, 7, 3), day(2026, 7, 20), day(2026, 8, 2)),
+    ],
+)
+def test_ending_an_override_moves_the_open_warnings_tier_year_end_and_notice_with_it(
+    staff, silver_member, lead_days, warned_on, ended_on, not_before
+):
+    TierPolicy.objects.update(warning_lead_days=lead_days)
+    override = tier_override_set(
+        member=silver_member, tier=tier("gold"), reason="r", ends_on=ENDS, actor=staff,
+        today=GRANTED,
+    )  # fmt: skip
+    member_evaluate(member=silver_member, as_of=warned_on)
+    assert DowngradeWarning.objects.get().tier_year_end == ENDS
+
+    tier_override_end(override=override, reason="contract over", actor=staff, today=ended_on)
+
+    warning = DowngradeWarning.objects.get()  # still the one warning of this tier year
+    assert (warning.warned_on, warning.tier_year_end, warning.downgrade_not_before) == (
+        warned_on,
+        ended_on,
+        not_before,
+    )
+    assert refreshed(silver_member).tier_year_end == ended_on
+    # The stored dates are the ones the lifecycle keeps to.
+    member_evaluate(member=silver_member, as_of=not_before - datetime.timedelta(days=1))
+    assert tier_of(silver_member) == "gold"
+    member_evaluate(member=silver_member, as_of=not_before)
+    assert tier_of(silver_member) == "silver"
 
 
 def test_a_new_override_replaces_the_open_one(staff, silver_member):
