@@ -372,7 +372,13 @@ class ProgressSerializer(serializers.Serializer):
     next_tier = serializers.CharField(allow_null=True)
     to_next = WaySerializer(many=True, help_text=_("The cheapest ways to the next tier."))
     keeps = serializers.BooleanField(help_text=_("Whether the held tier's rule holds now."))
-    to_keep = WaySerializer(many=True, help_text=_("The cheapest ways to keep the held tier."))
+    to_keep = WaySerializer(
+        many=True,
+        help_text=_(
+            "The cheapest ways to keep the held tier that can be met by the tier-year end (or "
+            "the end of the notice period); empty when none can."
+        ),
+    )
 
 
 class MemberTierDetailSerializer(serializers.Serializer):

@@ -354,11 +354,17 @@ def _dominates(a: _Need, b: _Need) -> bool:
     return all(metric in b and need[0] <= b[metric][0] for metric, need in a.items())
 
 
-def ways_to_reach(rule: Rule, metrics: Metrics, limit: int = 3) -> tuple[Way, ...]:
+def ways_to_reach(
+    rule: Rule, metrics: Metrics, limit: int = 3, *, tenure_at_deadline: int | None = None
+) -> tuple[Way, ...]:
     """The cheapest ways to make ``rule`` hold from ``metrics``: minimal sets of increases
     ("spend ¥3,200.50 more, or make 2 more purchases"), those that need fewer metrics and a
     smaller share of their thresholds first, and ways that need more years of tenure (which
-    cannot be bought) last. A rule that holds gives one empty way."""
+    cannot be bought) last. A rule that holds gives one empty way.
+
+    With a deadline, ``tenure_at_deadline`` is the tenure the member will have completed on
+    it: a way that needs more years than that cannot be met in time (years cannot be hurried)
+    and is left out, so the result is empty when no way can."""
     needs = _needs(rule, metrics)
     if any(not need for need in needs):
         return (Way((), Decimal(1)),)
@@ -368,6 +374,11 @@ def ways_to_reach(rule: Rule, metrics: Metrics, limit: int = 3) -> tuple[Way, ..
             continue
         if need not in minimal:
             minimal.append(need)
+    if tenure_at_deadline is not None:
+        years_left = tenure_at_deadline - metrics.tenure_years
+        # Pruned before or after the dominance check alike: a way dominated by one left out
+        # needs at least as many years, so it is left out too.
+        minimal = [need for need in minimal if need.get(Metric.TENURE, (0,))[0] <= years_left]
 
     def cost(need: _Need):
         hardest = max(share for _amount, share in need.values())

@@ -134,12 +134,14 @@ def member_explanation(member: Member) -> TierExplanation | None:
 class TierProgress:
     """What is missing, from the figures of the last evaluation, under the policy that made it:
     the cheapest ways to the next tier above the one held, and to keep the held tier at the
-    tier-year end (empty when the member already qualifies for it).
+    tier-year end (one empty way when the member already qualifies for it).
 
     ``keep_by`` is the last day an evaluation that finds the member qualified keeps the tier:
     the tier-year end, or, once warned, the warning's first possible downgrade day when that is
     later (the engine downgrades only when the evaluation day is on or after both, so an
-    evaluation on that day that finds the member qualified still keeps the tier)."""
+    evaluation on that day that finds the member qualified still keeps the tier). The ways to
+    keep it are those that can be met by then: one that needs years as a member the member
+    completes only later is not offered, and ``keep_out_of_reach`` says when none is left."""
 
     held: Tier | None
     next_tier: Tier | None
@@ -147,10 +149,11 @@ class TierProgress:
     to_keep: tuple[engine.Way, ...]
     tier_year_end: date | None
     keep_by: date | None = None
+    keep_out_of_reach: bool = False
 
     @property
     def keeps(self) -> bool:
-        return not self.to_keep or self.to_keep[0].reached
+        return not self.keep_out_of_reach and (not self.to_keep or self.to_keep[0].reached)
 
 
 def member_progress(member: Member) -> TierProgress | None:
@@ -166,13 +169,21 @@ def member_progress(member: Member) -> TierProgress | None:
     held_rank = held.rank if held else policy.tiers[-1].rank
     above = [rule for rule in policy.tiers if rule.rank > held_rank]
     next_rule = above[-1] if above else None
-    to_keep: tuple[engine.Way, ...] = ()
-    if held is not None and held.code in {rule.code for rule in policy.tiers}:
-        to_keep = engine.ways_to_reach(policy.tier(held.rank).rule, metrics)
     keep_by = state.tier_year_end
     warning = member_open_warning(member)
     if keep_by is not None and warning is not None and warning.downgrade_not_before > keep_by:
         keep_by = warning.downgrade_not_before
+    to_keep: tuple[engine.Way, ...] = ()
+    keep_out_of_reach = False
+    if held is not None and held.code in {rule.code for rule in policy.tiers}:
+        to_keep = engine.ways_to_reach(
+            policy.tier(held.rank).rule,
+            metrics,
+            tenure_at_deadline=(
+                engine.completed_years(member.joined_on, keep_by) if keep_by else None
+            ),
+        )
+        keep_out_of_reach = not to_keep
     return TierProgress(
         held=held,
         next_tier=tiers[next_rule.code] if next_rule else None,
@@ -180,6 +191,7 @@ def member_progress(member: Member) -> TierProgress | None:
         to_keep=to_keep,
         tier_year_end=state.tier_year_end,
         keep_by=keep_by,
+        keep_out_of_reach=keep_out_of_reach,
     )
 
 

@@ -185,6 +185,81 @@ def test_the_progress_bars_go_to_the_next_tier_and_to_keeping_this_one(signed_in
     assert "You already meet the conditions to keep Silver" in html
 
 
+def platinum_until_march(member: Member, joined_on: datetime.date) -> Member:
+    """Gold by ¥30,000 spent, held at Platinum by an override to 2027-03-01 (the tier-year
+    end): Platinum's rule asks either ¥50,000 and 18 purchases, or 3 years and ¥30,000."""
+    Member.objects.filter(pk=member.pk).update(joined_on=joined_on)
+    PurchaseFactory(member=member, amount_fen=3_000_000, day=datetime.date(2026, 6, 1))
+    member = evaluate(member)
+    tier_override_set(
+        member=member,
+        tier=Tier.objects.get(code="platinum"),
+        reason="key account",
+        ends_on=datetime.date(2027, 3, 1),
+        actor=User.objects.create_user("ops-override"),
+        today=EVALUATED_ON,
+    )
+    return Member.objects.get(pk=member.pk)
+
+
+@pytest.mark.parametrize(
+    ("joined_on", "years_offered"),
+    [
+        (datetime.date(2024, 8, 1), False),  # 3 years only on 2027-08-01, after the deadline
+        (datetime.date(2023, 12, 1), True),  # 3 years on 2026-12-01, in time
+    ],
+)
+def test_keeping_the_tier_by_years_as_a_member_is_offered_only_when_they_come_in_time(
+    signed_in, member, joined_on, years_offered
+):
+    member = platinum_until_march(member, joined_on)
+
+    progress = member_progress(member)
+    html = page(signed_in, "portal:tier", member)
+
+    assert progress.keep_by == datetime.date(2027, 3, 1) and not progress.keeps
+    by_years = [w for w in progress.to_keep if w.shortfalls[0].metric == "tenure_years"]
+    assert bool(by_years) == years_offered
+    assert "to keep Platinum" in html
+    assert ("stay a member 1 more year" in html) == years_offered
+
+
+def staff_member_page(member: Member) -> str:
+    staff = Client()
+    staff.cookies["django_language"] = "en"
+    user = User.objects.create_user("ops-page-reader", password="a-long-test-password")
+    user.groups.add(Group.objects.get(name="ops"))
+    staff.force_login(user)
+    return staff.get(f"/members/{member.member_no}/").content.decode()
+
+
+def test_a_tier_that_only_years_not_completed_in_time_would_keep_is_said_to_be_out_of_reach(
+    signed_in, member
+):
+    rules = TierPolicy.objects.get(version=1).rules
+    rules["platinum"] = {"metric": "tenure_years", "min": 3}
+    TierPolicy.objects.filter(version=1).update(rules=rules)
+    member = platinum_until_march(member, datetime.date(2024, 8, 1))
+
+    progress = member_progress(member)
+    html = page(signed_in, "portal:tier", member)
+
+    assert progress.keep_out_of_reach and not progress.keeps and progress.to_keep == ()
+    assert (
+        "The conditions of Platinum need more years as a member than you will have on "
+        "2027-03-01, so it cannot be kept then." in html
+    )
+    assert "Progress to keeping Platinum" not in html
+    signed_in.cookies["django_language"] = "zh-hans"
+    assert "超过您到 2027-03-01 时已满的年限，因此届时无法保级。" in page(
+        signed_in, "portal:tier", member
+    )
+    assert (
+        "Cannot qualify to keep Platinum by 2027-03-01: every way needs more years as a member "
+        "than the member has by then." in staff_member_page(member)
+    )
+
+
 def test_the_discounts_of_this_tier_and_the_next_are_shown_as_zhe(signed_in, silver):
     signed_in.cookies["django_language"] = "zh-hans"
     silver_discount = Tier.objects.get(code="silver").benefits.filter(kind="discount").first()

@@ -91,6 +91,46 @@ def test_a_met_condition_of_an_at_least_rule_is_not_asked_for_again():
     assert [w.shortfalls for w in ways][0] == (Shortfall(Metric.CONTRIBUTION, 5000),)
 
 
+PLATINUM = AnyOf(
+    (
+        AllOf((Threshold(Metric.SPEND, Decimal(50000)), Threshold(Metric.FREQUENCY, 18))),
+        AllOf((Threshold(Metric.TENURE, 3), Threshold(Metric.SPEND, Decimal(30000)))),
+    )
+)
+BY_SPEND = (Shortfall(Metric.SPEND, Decimal("20000")), Shortfall(Metric.FREQUENCY, 17))
+BY_TENURE = (Shortfall(Metric.TENURE, 1),)
+
+
+@pytest.mark.parametrize(
+    ("tenure_at_deadline", "ways"),
+    [
+        (None, [BY_SPEND, BY_TENURE]),  # no deadline: every way
+        (2, [BY_SPEND]),  # the third year is completed only after the deadline
+        (3, [BY_SPEND, BY_TENURE]),  # completed on the deadline at the latest
+        (4, [BY_SPEND, BY_TENURE]),
+    ],
+)
+def test_a_way_needing_years_not_completed_by_the_deadline_is_not_offered(tenure_at_deadline, ways):
+    found = ways_to_reach(PLATINUM, metrics("30000", 1, 2), tenure_at_deadline=tenure_at_deadline)
+
+    assert [w.shortfalls for w in found] == ways
+
+
+def test_no_way_is_offered_when_every_way_needs_years_the_deadline_does_not_leave():
+    loyal = AnyOf((Threshold(Metric.TENURE, 5), AllOf((Threshold(Metric.TENURE, 4),))))
+
+    assert ways_to_reach(loyal, metrics(tenure=3), tenure_at_deadline=3) == ()
+    assert [
+        w.shortfalls for w in ways_to_reach(loyal, metrics(tenure=3), tenure_at_deadline=4)
+    ] == [(Shortfall(Metric.TENURE, 1),)]
+
+
+def test_a_rule_that_holds_holds_whatever_the_deadline():
+    (way,) = ways_to_reach(PLATINUM, metrics("30000", 1, 3), tenure_at_deadline=3)
+
+    assert way.reached
+
+
 def test_ways_read_as_one_sentence_in_chinese_and_english():
     ways = ways_to_reach(GOLD, metrics("16799.50", 10, 2, 300))[:2]
 
