@@ -212,6 +212,23 @@ def text_opened(
 # Reading: encodings, CSV shape, errors.
 
 _GB = "gb18030"
+# Reading a file in one of these encodings, a line of Chinese text in UTF-8 is refused (below).
+_GB_FAMILY = frozenset({_GB, "gbk", "gb2312"})
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _utf8_chinese(data: bytes) -> bool:
+    """Whether ``data`` is Chinese text in UTF-8: valid UTF-8 that decodes to Han characters.
+
+    Valid UTF-8 alone says little: the GB18030 bytes of Chinese text are sometimes valid UTF-8
+    too (谢 is D0 BB, л in UTF-8; 直 is D6 B1, a Hebrew point), but nearly never decode to Han
+    (measured on random names of common characters: 2% of two-character names are valid UTF-8,
+    none of 100,000 decodes to Han)."""
+    try:
+        return _HAN.search(data.decode("utf-8")) is not None
+    except UnicodeDecodeError:
+        return False
 
 
 def _detect_encoding(sample: bytes) -> str | None:
@@ -223,7 +240,7 @@ def _detect_encoding(sample: bytes) -> str | None:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8-sig"
     except UnicodeDecodeError as exc:
-        if not sample[: exc.start].isascii():
+        if _utf8_chinese(sample[: exc.start]):
             # UTF-8 text first, then something else: GB18030 would garble the UTF-8 part.
             return None
     try:
@@ -234,18 +251,18 @@ def _detect_encoding(sample: bytes) -> str | None:
 
 
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:
-    """The line of the first byte that does not decode, and whether every byte before that
-    byte is ASCII (then nothing read so far would read differently in another encoding)."""
+    """The line of the first byte that does not decode, and whether the bytes before that byte
+    hold Chinese text in UTF-8 (then reading the file in another encoding would garble it)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    ascii_before = True
+    chinese_before = False
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 decoder.decode(raw)
             except UnicodeDecodeError as exc:
-                return number, ascii_before and raw[: exc.start].isascii()
-            ascii_before = ascii_before and raw.isascii()
-    return 1, ascii_before
+                return number, chinese_before or _utf8_chinese(raw[: exc.start])
+            chinese_before = chinese_before or _utf8_chinese(raw)
+    return 1, chinese_before
 
 
 def _decodes_as(path: Path, encoding: str) -> bool:
@@ -262,12 +279,12 @@ def _decodes_as(path: Path, encoding: str) -> bool:
 
 def not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
-    line, ascii_before = _first_undecodable(path, encoding)
+    line, chinese_before = _first_undecodable(path, encoding)
     parts = [
         gettext("%(path)s is not %(encoding)s text (line %(line)d)")
         % {"path": path, "encoding": name, "line": line}
     ]
-    if name == "UTF-8" and not ascii_before:
+    if name == "UTF-8" and chinese_before:
         # Reading the whole file in another encoding would garble the UTF-8 text before the
         # bad line, so no other encoding is right for it.
         parts.append(
@@ -287,15 +304,6 @@ def not_decodable(path: Path, encoding: str) -> DomainError:
             )
     message = clauses(parts)
     return DomainError(message)
-
-
-# Reading a file in one of these encodings, a line of Chinese text in UTF-8 is refused (below).
-_GB_FAMILY = frozenset({_GB, "gbk", "gb2312"})
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-# Chinese text in UTF-8 decodes to Han characters; the GB18030 bytes of real Chinese text are
-# seldom valid UTF-8 and then nearly never decode to Han (measured on random names of common
-# characters: 2% of two-character names are valid UTF-8, none of 100,000 decodes to Han).
-_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class _GbLines(io.RawIOBase):
@@ -335,13 +343,7 @@ class _GbLines(io.RawIOBase):
             return
         lines = _LINE_END.split(body)
         for number, line in enumerate(lines, self.line):
-            if line.isascii():
-                continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            if _HAN.search(text):
+            if not line.isascii() and _utf8_chinese(line):
                 raise _mixed_with_utf8(self.path, number)
         self.line += len(lines) - 1
 
