@@ -637,6 +637,33 @@ def _date(*, required: bool = True) -> Converter:
     return convert
 
 
+def member_joined_on_check(day: datetime.date, *, today: datetime.date) -> None:
+    """A member joined at the latest tomorrow (a day of slack for clocks and time zones, as for
+    a fact's moment). The import's and the API's rule; refused with ``ValueRefused``."""
+    if day > today + datetime.timedelta(days=1):
+        raise _Bad(gettext('%(column)s "%(value)s" cannot be in the future (later than tomorrow)'))
+
+
+def member_birthday_check(day: datetime.date, *, today: datetime.date) -> None:
+    """Nobody was born after today. The import's and the API's rule; refused with
+    ``ValueRefused``."""
+    if day > today:
+        raise _Bad(gettext('%(column)s "%(value)s" cannot be in the future'))
+
+
+def _day(check: Callable[..., None], today: datetime.date, *, required: bool = True) -> Converter:
+    """A date that ``check`` accepts as of ``today``."""
+    parse = _date(required=required)
+
+    def convert(text: str) -> datetime.date | None:
+        day = parse(text)
+        if day is not None:
+            check(day, today=today)
+        return day
+
+    return convert
+
+
 def _too_late(latest: datetime.date) -> datetime.datetime:
     """The first instant after the local day ``latest``: a fact at or after it is in the future.
     Compared as instants: cheaper than converting every moment to its local date."""
@@ -747,7 +774,8 @@ class _Importer:
         self.progress = progress
         self.encoding = encoding
         self.tz = timezone.get_default_timezone()
-        self.latest = timezone.localdate() + datetime.timedelta(days=1)
+        self.today = timezone.localdate()
+        self.latest = self.today + datetime.timedelta(days=1)
         self.too_late = _too_late(self.latest)
         self.fields = self.columns()
         self.errors = _Errors()
@@ -1427,9 +1455,9 @@ class _MemberImporter(_Importer):
             "name": member_name_value,
             "phone": member_phone_value,
             "email": member_email_value,
-            "joined_on": _date(),
+            "joined_on": _day(member_joined_on_check, self.today),
             "member_type": _choice(self.STATUS_OF_TYPE),
-            "birthday": _date(required=False),
+            "birthday": _day(member_birthday_check, self.today, required=False),
         }
 
     def parse(self, values: list, problems: list[str]) -> tuple:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import translation
+from django.utils import timezone, translation
 
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from members.tests.factories import (
@@ -172,6 +172,35 @@ def test_bad_member_values_are_reported_with_their_line_numbers(csv_file):
     ]
     assert error == "4 bad rows; nothing was imported"
     assert not Member.objects.exists()
+
+
+def test_a_joined_date_after_tomorrow_or_a_birthday_after_today_is_a_bad_row(csv_file):
+    today = timezone.localdate()
+    tomorrow, later = today + datetime.timedelta(days=1), today + datetime.timedelta(days=2)
+    path = csv_file(
+        MEMBERS,
+        f"M1,张三,,,{tomorrow},regular,{today}",
+        f"M2,李四,,,{later},regular,",
+        f"M3,王五,,,2024-01-31,regular,{tomorrow}",
+    )
+
+    error, lines = failures("members", path)
+
+    assert lines == [
+        f'line 3: joined_on "{later}" cannot be in the future (later than tomorrow)',
+        f'line 4: birthday "{tomorrow}" cannot be in the future',
+    ]
+    assert error == "2 bad rows; nothing was imported"
+    assert not Member.objects.exists()
+
+
+def test_a_joined_date_of_tomorrow_and_a_birthday_of_today_are_imported(csv_file):
+    today = timezone.localdate()
+    tomorrow = today + datetime.timedelta(days=1)
+
+    run("members", csv_file(MEMBERS, f"M1,张三,,,{tomorrow},regular,{today}"))
+
+    assert Member.objects.values_list("joined_on", "birthday").get() == (tomorrow, today)
 
 
 # Transactions
