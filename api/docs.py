@@ -365,9 +365,10 @@ REFERRAL_CREATE = {
     "description": "Member `referrer_no` brought member `referred_no`; dated the day the "
     "referred member registered. A member is referred once; nobody refers themselves; the "
     "referred member joined on or after the referrer; referrals never go round in a circle "
-    "(A refers B, B refers A): these refusals are a 400 naming `referred_no`. The same "
-    "referral again answers 200; another referrer for the same member is a 409. The referrer "
-    "is re-evaluated at once.",
+    "(A refers B, B refers A): these refusals are a 400 naming `referred_no`. A referral "
+    "dated before the referred member joined, or later than tomorrow, is a 400 naming "
+    "`occurred_at`. The same referral again answers 200; another referrer for the same member "
+    "is a 409. The referrer is re-evaluated at once.",
     "request": ReferralInSerializer,
     "responses": {
         201: OpenApiResponse(ReferralSerializer, description="Recorded."),

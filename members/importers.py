@@ -64,6 +64,7 @@ from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from .services import referral_date_refusal
 
 # Every bad row is shown, up to this many; the count of bad rows is always exact.
 MAX_SHOWN_ERRORS = 1_000_000
@@ -1902,7 +1903,9 @@ class _ReferralImporter(_Importer):
 
     def classify(self) -> str:
         # A member referred before the referrer joined is a contradiction (it also rules out
-        # A referring B and B referring A, unless they joined the same day: see _find_circles).
+        # A referring B and B referring A, unless they joined the same day: see _find_circles),
+        # and so is a referral dated before the referred member joined (the rule of
+        # members.services.referral_date_refusal, whose words bad_rows gives).
         return """
         CREATE {work} TABLE {chk} AS
         SELECT s.line, s.problem, s.referrer_no, s.referred_no, s.occurred_on, d.first_line,
@@ -1912,7 +1915,7 @@ class _ReferralImporter(_Importer):
             WHEN r.id IS NOT NULL AND r.referrer_id = a.id AND r.occurred_on = s.occurred_on
                 THEN 0
             WHEN r.id IS NOT NULL THEN 3
-            WHEN b.joined_on < a.joined_on THEN 4
+            WHEN b.joined_on < a.joined_on OR s.occurred_on < b.joined_on THEN 4
             ELSE -1 END AS status
         FROM {stg} s
         LEFT JOIN {dup} d ON d.line = s.line
@@ -2054,17 +2057,44 @@ class _ReferralImporter(_Importer):
             else:
                 yield (
                     line,
-                    gettext(
-                        "member %(referred)s joined on %(referred_on)s, before the referrer "
-                        "%(referrer)s joined (%(referrer_on)s)"
-                    )
-                    % {
-                        "referred": referred_no,
-                        "referred_on": self.day(referred_joined),
-                        "referrer": referrer_no,
-                        "referrer_on": self.day(referrer_joined),
-                    },
+                    self._contradiction(
+                        referrer_no,
+                        referred_no,
+                        self.day(day),
+                        self.day(referrer_joined),
+                        self.day(referred_joined),
+                    ),
                 )
+
+    @staticmethod
+    def _contradiction(
+        referrer_no: str,
+        referred_no: str,
+        day: datetime.date,
+        referrer_joined: datetime.date,
+        referred_joined: datetime.date,
+    ) -> str:
+        """What a referral contradicts in the members' joined dates (status 4)."""
+        parts = []
+        if referred_joined < referrer_joined:
+            parts.append(
+                gettext(
+                    "member %(referred)s joined on %(referred_on)s, before the referrer "
+                    "%(referrer)s joined (%(referrer_on)s)"
+                )
+                % {
+                    "referred": referred_no,
+                    "referred_on": referred_joined,
+                    "referrer": referrer_no,
+                    "referrer_on": referrer_joined,
+                }
+            )
+        refusal = referral_date_refusal(
+            occurred_on=day, referred_no=referred_no, joined_on=referred_joined
+        )
+        if refusal is not None:
+            parts.append(f"{column_name('occurred_at')} {refusal}")
+        return clauses(parts)
 
     @staticmethod
     def _circle(referrer_no: str, referred_no: str, through: int) -> str:

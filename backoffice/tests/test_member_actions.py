@@ -415,6 +415,19 @@ def test_a_future_referral_is_named_at_its_date_before_the_confirmation_page(as_
     assert not Referral.objects.exists()
 
 
+def test_a_referral_before_the_referred_member_joined_is_named_at_its_date(as_role):
+    MemberFactory(member_no="R001", joined_on=datetime.date(2025, 1, 1))
+    MemberFactory(member_no="R002", joined_on=datetime.date(2025, 3, 1))
+    data = {"referred_no": "R002", "occurred_on": "2025-02-28", "reason": "r"}
+
+    response = as_role("ops").post(url("referral", "R001"), data)
+
+    _refused_at_field_before_confirmation(
+        response, "occurred_on", "2025-02-28 is before member R002 joined (2025-03-01)"
+    )
+    assert not Referral.objects.exists()
+
+
 def test_a_future_activity_is_named_at_its_field_before_the_confirmation_page(as_role):
     MemberFactory(member_no="A001")
     data = {"activity": "直播互动", "occurred_at": _tomorrow_but_one(), "reason": "r"}

@@ -454,6 +454,37 @@ def test_bad_referrals_are_reported_with_their_line_numbers(csv_file):
     assert Referral.objects.count() == 1
 
 
+@pytest.fixture
+def joined_in_2024(db):
+    """Members by the day they joined."""
+    days = {"A": "2024-01-01", "B": "2024-03-01", "C": "2024-03-01", "D": "2024-05-01"}
+    days |= {"E": "2024-04-01"}
+    return {no: MemberFactory(member_no=no, joined_on=day) for no, day in days.items()}
+
+
+def test_a_referral_dated_before_the_referred_member_joined_is_a_bad_row(csv_file, joined_in_2024):
+    path = csv_file(REFERRALS, "A,B,2024-02-29", "A,C,2024-03-01", "D,E,2024-03-15")
+
+    error, lines = failures("referrals", path)
+
+    assert lines == [
+        "line 2: occurred_at 2024-02-29 is before member B joined (2024-03-01)",
+        "line 4: member E joined on 2024-04-01, before the referrer D joined (2024-05-01); "
+        "occurred_at 2024-03-15 is before member E joined (2024-04-01)",
+    ]
+    assert error == "2 bad rows; nothing was imported"
+    assert not Referral.objects.exists()
+
+
+def test_a_referral_on_the_local_day_the_referred_member_joined_is_imported(
+    csv_file, joined_in_2024
+):
+    # 16:30 UTC on 29 February is 1 March in Shanghai, the day B joined.
+    run("referrals", csv_file(REFERRALS, "A,B,2024-02-29T16:30:00Z", "A,C,2024-03-01"))
+
+    assert Referral.objects.count() == 2
+
+
 # Activities
 
 
