@@ -269,9 +269,10 @@ TRANSACTION_CREATE = {
     "description": "Records one transaction and re-evaluates its member at once. Idempotent by "
     "`external_id`: the same id with the same data answers 200 with the stored transaction and "
     "changes nothing; with different data it is a 409. A refund names its purchase's external "
-    "id in `refund_of`, belongs to the same member, is not dated before it, and refunds total "
-    "at most the purchase's amount. External ids are read as the CSV import reads them "
-    "(`ＴＸ１` is `TX1`; a space inside or an invisible character is a 400 under the field).",
+    "id in `refund_of` (a refund cannot be refunded), belongs to the same member, is not "
+    "dated before it, and refunds total at most the purchase's amount. External ids are read "
+    "as the CSV import reads them (`ＴＸ１` is `TX1`; a space inside or an invisible character "
+    "is a 400 under the field).",
     "request": TransactionInSerializer,
     "responses": {
         201: OpenApiResponse(TransactionSerializer, description="Recorded."),

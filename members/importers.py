@@ -64,7 +64,7 @@ from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
-from .services import referral_date_refusal
+from .services import referral_date_refusal, refund_of_refund_refusal
 
 # Every bad row is shown, up to this many; the count of bad rows is always exact.
 MAX_SHOWN_ERRORS = 1_000_000
@@ -1799,7 +1799,7 @@ class _TransactionImporter(_Importer):
         if code == "unknown":
             return gettext("refund of unknown purchase %(id)s") % {"id": target}
         if code == "not_purchase":
-            return gettext("refund of %(id)s, which is a refund, not a purchase") % {"id": target}
+            return f"{column_name('refund_of')} {refund_of_refund_refusal(target)}"
         if code == "other_member":
             return gettext(
                 "refund by member %(no)s of purchase %(id)s, which is member %(owner)s's"

@@ -242,16 +242,26 @@ def _repeat(stored: Transaction, **data) -> tuple[Transaction, bool]:
     )
 
 
+def refund_of_refund_refusal(refund_of: str) -> str:
+    """Why a refund whose ``refund_of`` names the refund ``refund_of`` is refused: only a
+    purchase is refunded. The API and the staff form show it at refund_of, the import after
+    its column (it finds the rows in SQL, ``_TransactionImporter``)."""
+    return _("%(id)s is a refund, not a purchase: a refund cannot be refunded") % {"id": refund_of}
+
+
 def refund_purchase_find(refund_of: str) -> Transaction:
-    """The purchase a refund names by its external id; refused when it names none, or no
-    purchase has that id."""
+    """The purchase a refund names by its external id; refused when it names none, no
+    transaction has that id, or the transaction is a refund."""
     if not refund_of:
         raise DomainError(_("A refund must name the purchase it refunds."))
-    purchase = Transaction.objects.filter(external_id=refund_of.strip()).first()
-    if purchase is None or purchase.kind != Transaction.Kind.PURCHASE:
+    refund_of = refund_of.strip()
+    purchase = Transaction.objects.filter(external_id=refund_of).first()
+    if purchase is None:
         raise DomainError(
             _("Refund of unknown purchase %(id)s.") % {"id": refund_of}, field="refund_of"
         )
+    if purchase.kind != Transaction.Kind.PURCHASE:
+        raise DomainError(refund_of_refund_refusal(refund_of), field="refund_of")
     return purchase
 
 

@@ -245,6 +245,22 @@ def test_a_refused_transaction_is_named_at_its_field_before_the_confirmation_pag
     assert Transaction.objects.count() == 2
 
 
+def test_a_refund_of_a_refund_is_named_at_refund_of_before_the_confirmation_page(as_role):
+    member = MemberFactory(member_no="P002")
+    purchase = PurchaseFactory(member=member, external_id="POS-1", amount_fen=10_000)
+    RefundFactory(refund_of=purchase, external_id="RF-1", amount_fen=2_000)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+
+    response = as_role("ops").post(
+        url("transaction", "P002"), transaction_form(occurred_at=now, refund_of="RF-1")
+    )
+
+    _refused_at_field_before_confirmation(
+        response, "refund_of", "RF-1 is a refund, not a purchase: a refund cannot be refunded"
+    )
+    assert Transaction.objects.count() == 2
+
+
 @pytest.mark.parametrize("amount", ["-100", "12.345", "abc", "0"])
 def test_a_bad_amount_is_named_at_its_field_before_the_confirmation_page(as_role, amount):
     MemberFactory(member_no="P003")

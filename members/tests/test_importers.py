@@ -317,7 +317,7 @@ GOOD_PURCHASE = "T1,M1,purchase,100.00,2026-06-30T10:00:00+08:00,"
         ),
         (
             "T2,M1,refund,10,2026-06-30T11:00:00+08:00,T2",
-            "refund of T2, which is a refund, not a purchase",
+            "refund_of T2 is a refund, not a purchase: a refund cannot be refunded",
         ),
     ],
 )
@@ -332,6 +332,19 @@ def test_a_bad_transaction_among_good_ones_is_reported_by_line_and_nothing_is_wr
     assert lines == [f"line 3: {message}"]
     assert error == "1 bad row; nothing was imported"
     assert not Transaction.objects.exists()
+
+
+def test_a_refund_of_a_stored_refund_is_refused_as_the_api_refuses_it(csv_file, member):
+    purchase = PurchaseFactory(member=member, external_id="T1", amount_fen=10_000)
+    RefundFactory(refund_of=purchase, external_id="R1", amount_fen=1_000)
+    path = csv_file(TRANSACTIONS, "R2,M1,refund,10,2026-06-30T11:00:00+08:00,R1")
+
+    _error, lines = failures("transactions", path)
+
+    assert lines == [
+        "line 2: refund_of R1 is a refund, not a purchase: a refund cannot be refunded"
+    ]
+    assert Transaction.objects.count() == 2
 
 
 def test_every_bad_transaction_row_is_reported_not_only_the_first(csv_file, member):
