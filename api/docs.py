@@ -269,9 +269,10 @@ TRANSACTION_CREATE = {
     "description": "Records one transaction and re-evaluates its member at once. Idempotent by "
     "`external_id`: the same id with the same data answers 200 with the stored transaction and "
     "changes nothing; with different data it is a 409. A refund names its purchase's external "
-    "id in `refund_of`, belongs to the same member, is not dated before it, and refunds total "
-    "at most the purchase's amount. External ids are read as the CSV import reads them "
-    "(`ＴＸ１` is `TX1`; a space inside or an invisible character is a 400 under the field).",
+    "id in `refund_of` (a refund cannot be refunded), belongs to the same member, is not "
+    "dated before it, and refunds total at most the purchase's amount. External ids are read "
+    "as the CSV import reads them (`ＴＸ１` is `TX1`; a space inside or an invisible character "
+    "is a 400 under the field).",
     "request": TransactionInSerializer,
     "responses": {
         201: OpenApiResponse(TransactionSerializer, description="Recorded."),
@@ -365,9 +366,10 @@ REFERRAL_CREATE = {
     "description": "Member `referrer_no` brought member `referred_no`; dated the day the "
     "referred member registered. A member is referred once; nobody refers themselves; the "
     "referred member joined on or after the referrer; referrals never go round in a circle "
-    "(A refers B, B refers A): these refusals are a 400 naming `referred_no`. The same "
-    "referral again answers 200; another referrer for the same member is a 409. The referrer "
-    "is re-evaluated at once.",
+    "(A refers B, B refers A): these refusals are a 400 naming `referred_no`. A referral "
+    "dated before the referred member joined, or later than tomorrow, is a 400 naming "
+    "`occurred_at`. The same referral again answers 200; another referrer for the same member "
+    "is a 409. The referrer is re-evaluated at once.",
     "request": ReferralInSerializer,
     "responses": {
         201: OpenApiResponse(ReferralSerializer, description="Recorded."),

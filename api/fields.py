@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -84,16 +85,24 @@ class MomentField(serializers.Field):
 
 @extend_schema_field({"type": "string", "format": "date", "example": "2026-06-30"})
 class DayField(serializers.Field):
-    """A calendar date, YYYY-MM-DD (or YYYY/M/D), the import's rule. A refusal names the field
-    by its ``label`` (give one, translated), not by its JSON name."""
+    """A calendar date, YYYY-MM-DD (or YYYY/M/D), the import's rule, and the import's ``check``
+    for its column when given (``members.importers.member_birthday_check``: not in the future).
+    A refusal names the field by its ``label`` (give one, translated), not by its JSON name."""
+
+    def __init__(self, *, check: Callable[..., None] | None = None, **kwargs):
+        self.check = check
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data) -> datetime.date:
         if not isinstance(data, str):
             raise serializers.ValidationError(_("Send the date as a string, like 2026-06-30."))
         try:
-            return parse_date(data)
-        except DateError as exc:
+            day = parse_date(data)
+            if self.check is not None:
+                self.check(day, today=timezone.localdate())
+        except (DateError, ValueRefused) as exc:
             raise serializers.ValidationError(exc.describe(str(self.label), data)) from None
+        return day
 
     def to_representation(self, value: datetime.date) -> str:
         return value.isoformat()

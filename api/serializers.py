@@ -4,7 +4,6 @@ domain's rules stay in the services they call (members.services via tiers.action
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -17,7 +16,9 @@ from loyalty.money import fen_to_yuan
 from members.importers import (
     activity_value,
     external_id_value,
+    member_birthday_check,
     member_email_value,
+    member_joined_on_check,
     member_name_value,
     member_no_value,
     member_phone_value,
@@ -122,7 +123,9 @@ class MemberCreateSerializer(serializers.Serializer):
     phone = ImportedTextField(member_phone_value, max_length=32, required=False, default="")
     email = ImportedTextField(member_email_value, max_length=254, required=False, default="")
     joined_on = DayField(
-        label=_("joined on"), help_text=_("入会日期: the start of tenure. YYYY-MM-DD.")
+        label=_("joined on"),
+        help_text=_("入会日期: the start of tenure. YYYY-MM-DD."),
+        check=member_joined_on_check,
     )
     member_type = serializers.ChoiceField(
         choices=MEMBER_TYPES,
@@ -130,17 +133,13 @@ class MemberCreateSerializer(serializers.Serializer):
         default="regular",
         help_text=_("regular (takes part in tier evaluation) or experience (体验会员)."),
     )
-    birthday = DayField(label=_("birthday"), required=False, allow_null=True, default=None)
-
-    def validate_joined_on(self, value):
-        if value > timezone.localdate() + datetime.timedelta(days=1):
-            raise serializers.ValidationError(_("The joined date cannot be in the future."))
-        return value
-
-    def validate_birthday(self, value):
-        if value is not None and value > timezone.localdate():
-            raise serializers.ValidationError(_("The birthday cannot be in the future."))
-        return value
+    birthday = DayField(
+        label=_("birthday"),
+        required=False,
+        allow_null=True,
+        default=None,
+        check=member_birthday_check,
+    )
 
 
 class MemberUpdateSerializer(serializers.Serializer):
@@ -150,10 +149,10 @@ class MemberUpdateSerializer(serializers.Serializer):
     name = ImportedTextField(member_name_value, max_length=128, required=False)
     phone = ImportedTextField(member_phone_value, max_length=32, required=False)
     email = ImportedTextField(member_email_value, max_length=254, required=False)
-    birthday = DayField(label=_("birthday"), required=False, allow_null=True)
+    birthday = DayField(
+        label=_("birthday"), required=False, allow_null=True, check=member_birthday_check
+    )
     member_type = serializers.ChoiceField(choices=MEMBER_TYPES, required=False)
-
-    validate_birthday = MemberCreateSerializer.validate_birthday
 
     UNCHANGEABLE = {
         "member_no": _("The member number cannot be changed."),

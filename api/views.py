@@ -391,6 +391,11 @@ class ReferralCreate(APIView):
                     actor=request.user,
                 )
                 break
+            except DomainError as exc:
+                if exc.field != "occurred_on":
+                    raise
+                # The services name the date as the staff form does; here it is occurred_at.
+                raise DomainError(str(exc), field="occurred_at") from None
             except IntegrityError:
                 # The same referral sent twice at once: the second attempt finds it stored.
                 if attempt:

@@ -64,6 +64,7 @@ from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
 
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from .services import referral_date_refusal, refund_of_refund_refusal
 
 # Every bad row is shown, up to this many; the count of bad rows is always exact.
 MAX_SHOWN_ERRORS = 1_000_000
@@ -212,6 +213,23 @@ def text_opened(
 # Reading: encodings, CSV shape, errors.
 
 _GB = "gb18030"
+# Reading a file in one of these encodings, a line of Chinese text in UTF-8 is refused (below).
+_GB_FAMILY = frozenset({_GB, "gbk", "gb2312"})
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _utf8_chinese(data: bytes) -> bool:
+    """Whether ``data`` is Chinese text in UTF-8: valid UTF-8 that decodes to Han characters.
+
+    Valid UTF-8 alone says little: the GB18030 bytes of Chinese text are sometimes valid UTF-8
+    too (谢 is D0 BB, л in UTF-8; 直 is D6 B1, a Hebrew point), but nearly never decode to Han
+    (measured on random names of common characters: 2% of two-character names are valid UTF-8,
+    none of 100,000 decodes to Han)."""
+    try:
+        return _HAN.search(data.decode("utf-8")) is not None
+    except UnicodeDecodeError:
+        return False
 
 
 def _detect_encoding(sample: bytes) -> str | None:
@@ -223,7 +241,7 @@ def _detect_encoding(sample: bytes) -> str | None:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8-sig"
     except UnicodeDecodeError as exc:
-        if not sample[: exc.start].isascii():
+        if _utf8_chinese(sample[: exc.start]):
             # UTF-8 text first, then something else: GB18030 would garble the UTF-8 part.
             return None
     try:
@@ -234,18 +252,18 @@ def _detect_encoding(sample: bytes) -> str | None:
 
 
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:
-    """The line of the first byte that does not decode, and whether every byte before that
-    byte is ASCII (then nothing read so far would read differently in another encoding)."""
+    """The line of the first byte that does not decode, and whether the bytes before that byte
+    hold Chinese text in UTF-8 (then reading the file in another encoding would garble it)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    ascii_before = True
+    chinese_before = False
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 decoder.decode(raw)
             except UnicodeDecodeError as exc:
-                return number, ascii_before and raw[: exc.start].isascii()
-            ascii_before = ascii_before and raw.isascii()
-    return 1, ascii_before
+                return number, chinese_before or _utf8_chinese(raw[: exc.start])
+            chinese_before = chinese_before or _utf8_chinese(raw)
+    return 1, chinese_before
 
 
 def _decodes_as(path: Path, encoding: str) -> bool:
@@ -262,12 +280,12 @@ def _decodes_as(path: Path, encoding: str) -> bool:
 
 def not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
-    line, ascii_before = _first_undecodable(path, encoding)
+    line, chinese_before = _first_undecodable(path, encoding)
     parts = [
         gettext("%(path)s is not %(encoding)s text (line %(line)d)")
         % {"path": path, "encoding": name, "line": line}
     ]
-    if name == "UTF-8" and not ascii_before:
+    if name == "UTF-8" and chinese_before:
         # Reading the whole file in another encoding would garble the UTF-8 text before the
         # bad line, so no other encoding is right for it.
         parts.append(
@@ -287,15 +305,6 @@ def not_decodable(path: Path, encoding: str) -> DomainError:
             )
     message = clauses(parts)
     return DomainError(message)
-
-
-# Reading a file in one of these encodings, a line of Chinese text in UTF-8 is refused (below).
-_GB_FAMILY = frozenset({_GB, "gbk", "gb2312"})
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-# Chinese text in UTF-8 decodes to Han characters; the GB18030 bytes of real Chinese text are
-# seldom valid UTF-8 and then nearly never decode to Han (measured on random names of common
-# characters: 2% of two-character names are valid UTF-8, none of 100,000 decodes to Han).
-_HAN = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class _GbLines(io.RawIOBase):
@@ -335,13 +344,7 @@ class _GbLines(io.RawIOBase):
             return
         lines = _LINE_END.split(body)
         for number, line in enumerate(lines, self.line):
-            if line.isascii():
-                continue
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
-            if _HAN.search(text):
+            if not line.isascii() and _utf8_chinese(line):
                 raise _mixed_with_utf8(self.path, number)
         self.line += len(lines) - 1
 
@@ -635,6 +638,33 @@ def _date(*, required: bool = True) -> Converter:
     return convert
 
 
+def member_joined_on_check(day: datetime.date, *, today: datetime.date) -> None:
+    """A member joined at the latest tomorrow (a day of slack for clocks and time zones, as for
+    a fact's moment). The import's and the API's rule; refused with ``ValueRefused``."""
+    if day > today + datetime.timedelta(days=1):
+        raise _Bad(gettext('%(column)s "%(value)s" cannot be in the future (later than tomorrow)'))
+
+
+def member_birthday_check(day: datetime.date, *, today: datetime.date) -> None:
+    """Nobody was born after today. The import's and the API's rule; refused with
+    ``ValueRefused``."""
+    if day > today:
+        raise _Bad(gettext('%(column)s "%(value)s" cannot be in the future'))
+
+
+def _day(check: Callable[..., None], today: datetime.date, *, required: bool = True) -> Converter:
+    """A date that ``check`` accepts as of ``today``."""
+    parse = _date(required=required)
+
+    def convert(text: str) -> datetime.date | None:
+        day = parse(text)
+        if day is not None:
+            check(day, today=today)
+        return day
+
+    return convert
+
+
 def _too_late(latest: datetime.date) -> datetime.datetime:
     """The first instant after the local day ``latest``: a fact at or after it is in the future.
     Compared as instants: cheaper than converting every moment to its local date."""
@@ -745,7 +775,8 @@ class _Importer:
         self.progress = progress
         self.encoding = encoding
         self.tz = timezone.get_default_timezone()
-        self.latest = timezone.localdate() + datetime.timedelta(days=1)
+        self.today = timezone.localdate()
+        self.latest = self.today + datetime.timedelta(days=1)
         self.too_late = _too_late(self.latest)
         self.fields = self.columns()
         self.errors = _Errors()
@@ -1425,9 +1456,9 @@ class _MemberImporter(_Importer):
             "name": member_name_value,
             "phone": member_phone_value,
             "email": member_email_value,
-            "joined_on": _date(),
+            "joined_on": _day(member_joined_on_check, self.today),
             "member_type": _choice(self.STATUS_OF_TYPE),
-            "birthday": _date(required=False),
+            "birthday": _day(member_birthday_check, self.today, required=False),
         }
 
     def parse(self, values: list, problems: list[str]) -> tuple:
@@ -1768,7 +1799,7 @@ class _TransactionImporter(_Importer):
         if code == "unknown":
             return gettext("refund of unknown purchase %(id)s") % {"id": target}
         if code == "not_purchase":
-            return gettext("refund of %(id)s, which is a refund, not a purchase") % {"id": target}
+            return f"{column_name('refund_of')} {refund_of_refund_refusal(target)}"
         if code == "other_member":
             return gettext(
                 "refund by member %(no)s of purchase %(id)s, which is member %(owner)s's"
@@ -1872,7 +1903,9 @@ class _ReferralImporter(_Importer):
 
     def classify(self) -> str:
         # A member referred before the referrer joined is a contradiction (it also rules out
-        # A referring B and B referring A, unless they joined the same day: see _find_circles).
+        # A referring B and B referring A, unless they joined the same day: see _find_circles),
+        # and so is a referral dated before the referred member joined (the rule of
+        # members.services.referral_date_refusal, whose words bad_rows gives).
         return """
         CREATE {work} TABLE {chk} AS
         SELECT s.line, s.problem, s.referrer_no, s.referred_no, s.occurred_on, d.first_line,
@@ -1882,7 +1915,7 @@ class _ReferralImporter(_Importer):
             WHEN r.id IS NOT NULL AND r.referrer_id = a.id AND r.occurred_on = s.occurred_on
                 THEN 0
             WHEN r.id IS NOT NULL THEN 3
-            WHEN b.joined_on < a.joined_on THEN 4
+            WHEN b.joined_on < a.joined_on OR s.occurred_on < b.joined_on THEN 4
             ELSE -1 END AS status
         FROM {stg} s
         LEFT JOIN {dup} d ON d.line = s.line
@@ -2024,17 +2057,44 @@ class _ReferralImporter(_Importer):
             else:
                 yield (
                     line,
-                    gettext(
-                        "member %(referred)s joined on %(referred_on)s, before the referrer "
-                        "%(referrer)s joined (%(referrer_on)s)"
-                    )
-                    % {
-                        "referred": referred_no,
-                        "referred_on": self.day(referred_joined),
-                        "referrer": referrer_no,
-                        "referrer_on": self.day(referrer_joined),
-                    },
+                    self._contradiction(
+                        referrer_no,
+                        referred_no,
+                        self.day(day),
+                        self.day(referrer_joined),
+                        self.day(referred_joined),
+                    ),
                 )
+
+    @staticmethod
+    def _contradiction(
+        referrer_no: str,
+        referred_no: str,
+        day: datetime.date,
+        referrer_joined: datetime.date,
+        referred_joined: datetime.date,
+    ) -> str:
+        """What a referral contradicts in the members' joined dates (status 4)."""
+        parts = []
+        if referred_joined < referrer_joined:
+            parts.append(
+                gettext(
+                    "member %(referred)s joined on %(referred_on)s, before the referrer "
+                    "%(referrer)s joined (%(referrer_on)s)"
+                )
+                % {
+                    "referred": referred_no,
+                    "referred_on": referred_joined,
+                    "referrer": referrer_no,
+                    "referrer_on": referrer_joined,
+                }
+            )
+        refusal = referral_date_refusal(
+            occurred_on=day, referred_no=referred_no, joined_on=referred_joined
+        )
+        if refusal is not None:
+            parts.append(f"{column_name('occurred_at')} {refusal}")
+        return clauses(parts)
 
     @staticmethod
     def _circle(referrer_no: str, referred_no: str, through: int) -> str:

@@ -242,16 +242,26 @@ def _repeat(stored: Transaction, **data) -> tuple[Transaction, bool]:
     )
 
 
+def refund_of_refund_refusal(refund_of: str) -> str:
+    """Why a refund whose ``refund_of`` names the refund ``refund_of`` is refused: only a
+    purchase is refunded. The API and the staff form show it at refund_of, the import after
+    its column (it finds the rows in SQL, ``_TransactionImporter``)."""
+    return _("%(id)s is a refund, not a purchase: a refund cannot be refunded") % {"id": refund_of}
+
+
 def refund_purchase_find(refund_of: str) -> Transaction:
-    """The purchase a refund names by its external id; refused when it names none, or no
-    purchase has that id."""
+    """The purchase a refund names by its external id; refused when it names none, no
+    transaction has that id, or the transaction is a refund."""
     if not refund_of:
         raise DomainError(_("A refund must name the purchase it refunds."))
-    purchase = Transaction.objects.filter(external_id=refund_of.strip()).first()
-    if purchase is None or purchase.kind != Transaction.Kind.PURCHASE:
+    refund_of = refund_of.strip()
+    purchase = Transaction.objects.filter(external_id=refund_of).first()
+    if purchase is None:
         raise DomainError(
             _("Refund of unknown purchase %(id)s.") % {"id": refund_of}, field="refund_of"
         )
+    if purchase.kind != Transaction.Kind.PURCHASE:
+        raise DomainError(refund_of_refund_refusal(refund_of), field="refund_of")
     return purchase
 
 
@@ -401,12 +411,28 @@ def referral_closes_circle(*, referrer: Member, referred: Member) -> bool:
         node = parent
 
 
+def referral_date_refusal(
+    *, occurred_on: datetime.date, referred_no: str, joined_on: datetime.date
+) -> str | None:
+    """Why a referral dated ``occurred_on`` of member ``referred_no``, who joined on
+    ``joined_on``, is refused, or None: its date is the day the referred member registered
+    (domain.md), never before they joined. The API and the staff form show it at their date
+    field, the import after its column (it finds the rows in SQL, ``_ReferralImporter``)."""
+    if occurred_on >= joined_on:
+        return None
+    return _("%(day)s is before member %(no)s joined (%(joined)s)") % {
+        "day": occurred_on.isoformat(),
+        "no": referred_no,
+        "joined": joined_on.isoformat(),
+    }
+
+
 def referral_check(
     *, referrer: Member, referred: Member, occurred_on: datetime.date | None = None
 ) -> Referral | None:
     """Whether ``referrer`` may be recorded as having referred ``referred``: refused at the
-    field ``occurred_on`` when dated in the future, at ``referred_no`` when it is the member
-    themselves, when the member was referred by
+    field ``occurred_on`` when dated in the future or before the referred member joined, at
+    ``referred_no`` when it is the member themselves, when the member was referred by
     someone else or on another day, joined before the referrer, or the referral would close a
     circle; the stored referral when this very one is recorded already, else None. Reads
     only: the staff form asks before its confirmation page, ``referral_create`` again under
@@ -429,6 +455,10 @@ def referral_check(
         )
     if referred.joined_on < referrer.joined_on:
         raise DomainError(_("The referred member joined before the referrer."), field="referred_no")
+    if refusal := referral_date_refusal(
+        occurred_on=occurred_on, referred_no=referred.member_no, joined_on=referred.joined_on
+    ):
+        raise DomainError(refusal, field="occurred_on")
     if referral_closes_circle(referrer=referrer, referred=referred):
         raise DomainError(
             _(

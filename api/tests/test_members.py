@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.models import AuditEntry
 from members.models import Member
@@ -84,6 +87,39 @@ def test_a_date_out_of_range_is_refused_naming_the_field_in_the_requests_languag
 
     assert response.status_code == 400
     assert response.json() == {field: [message]}
+
+
+@pytest.mark.parametrize(
+    ("language", "field", "days", "message"),
+    [
+        ("en", "joined_on", 2, 'joined on "{day}" cannot be in the future (later than tomorrow)'),
+        ("zh-hans", "joined_on", 2, "入会日期“{day}”不能是将来的日期（晚于明天）"),
+        ("en", "birthday", 1, 'birthday "{day}" cannot be in the future'),
+        ("zh-hans", "birthday", 1, "生日“{day}”不能是将来的日期"),
+    ],
+)
+def test_a_future_joined_date_or_birthday_is_refused_as_the_import_refuses_it(
+    make_client, language, field, days, message
+):
+    day = (timezone.localdate() + datetime.timedelta(days=days)).isoformat()
+
+    response = make_client(language=language).post(
+        "/api/v1/members/", {**NEW, field: day}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message.format(day=day)]}
+    assert not Member.objects.exists()
+
+
+def test_a_future_birthday_is_refused_on_update_too(api):
+    MemberFactory(member_no="M1")
+    day = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
+
+    response = api.patch("/api/v1/members/M1/", {"birthday": day}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"birthday": [f'birthday "{day}" cannot be in the future']}
 
 
 def test_a_member_number_with_a_slash_is_read_and_an_unknown_one_is_404(api):

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.services import api_key_create
@@ -66,6 +67,48 @@ def test_a_referred_member_who_joined_before_the_referrer_is_refused_naming_the_
     assert response.status_code == 400
     assert response.json() == {"referred_no": ["The referred member joined before the referrer."]}
     assert not Referral.objects.exists()
+
+
+def test_a_referral_dated_before_the_referred_member_joined_is_refused_at_its_date(api):
+    MemberFactory(member_no="A", joined_on=datetime.date(2024, 1, 1))
+    MemberFactory(member_no="B", joined_on=datetime.date(2024, 3, 1))
+
+    response = api.post(
+        "/api/v1/referrals/",
+        {"referrer_no": "A", "referred_no": "B", "occurred_at": "2024-02-29"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"occurred_at": ["2024-02-29 is before member B joined (2024-03-01)"]}
+    assert not Referral.objects.exists()
+
+
+def test_a_referral_on_the_local_day_the_referred_member_joined_is_recorded(api):
+    MemberFactory(member_no="A", joined_on=datetime.date(2024, 1, 1))
+    MemberFactory(member_no="B", joined_on=datetime.date(2024, 3, 1))
+
+    response = api.post(
+        "/api/v1/referrals/",
+        {"referrer_no": "A", "referred_no": "B", "occurred_at": "2024-02-29T16:30:00Z"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert Referral.objects.get().occurred_on == datetime.date(2024, 3, 1)
+
+
+def test_a_future_referral_is_refused_at_its_date(api, same_day):
+    later = (timezone.localdate() + datetime.timedelta(days=2)).isoformat()
+
+    response = api.post(
+        "/api/v1/referrals/",
+        {"referrer_no": "A", "referred_no": "B", "occurred_at": later},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"occurred_at": ["A referral cannot be dated in the future."]}
 
 
 def at_the_same_moment(raw_key: str, *pairs: tuple[str, str]) -> list:

@@ -150,6 +150,19 @@ def test_a_refund_names_the_purchase_and_lowers_the_spend(api, member):
     assert (tier["current_tier"], tier["qualified_tier"]) == ("gold", "silver")
 
 
+def test_a_refund_of_a_refund_is_refused_saying_a_refund_cannot_be_refunded(api, member):
+    api.post("/api/v1/transactions/", purchase(), format="json")
+    api.post("/api/v1/transactions/", refund("R1", "T1", "10.00"), format="json")
+
+    response = api.post("/api/v1/transactions/", refund("R2", "R1", "1.00"), format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "refund_of": ["R1 is a refund, not a purchase: a refund cannot be refunded"]
+    }
+    assert not Transaction.objects.filter(external_id="R2").exists()
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [

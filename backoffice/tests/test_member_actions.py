@@ -271,6 +271,22 @@ def test_a_refused_transaction_is_named_at_its_field_before_the_confirmation_pag
     assert Transaction.objects.count() == 2
 
 
+def test_a_refund_of_a_refund_is_named_at_refund_of_before_the_confirmation_page(as_role):
+    member = MemberFactory(member_no="P002")
+    purchase = PurchaseFactory(member=member, external_id="POS-1", amount_fen=10_000)
+    RefundFactory(refund_of=purchase, external_id="RF-1", amount_fen=2_000)
+    now = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+
+    response = as_role("ops").post(
+        url("transaction", "P002"), transaction_form(occurred_at=now, refund_of="RF-1")
+    )
+
+    _refused_at_field_before_confirmation(
+        response, "refund_of", "RF-1 is a refund, not a purchase: a refund cannot be refunded"
+    )
+    assert Transaction.objects.count() == 2
+
+
 @pytest.mark.parametrize("amount", ["-100", "12.345", "abc", "0"])
 def test_a_bad_amount_is_named_at_its_field_before_the_confirmation_page(as_role, amount):
     MemberFactory(member_no="P003")
@@ -437,6 +453,19 @@ def test_a_future_referral_is_named_at_its_date_before_the_confirmation_page(as_
 
     _refused_at_field_before_confirmation(
         response, "occurred_on", "A referral cannot be dated in the future."
+    )
+    assert not Referral.objects.exists()
+
+
+def test_a_referral_before_the_referred_member_joined_is_named_at_its_date(as_role):
+    MemberFactory(member_no="R001", joined_on=datetime.date(2025, 1, 1))
+    MemberFactory(member_no="R002", joined_on=datetime.date(2025, 3, 1))
+    data = {"referred_no": "R002", "occurred_on": "2025-02-28", "reason": "r"}
+
+    response = as_role("ops").post(url("referral", "R001"), data)
+
+    _refused_at_field_before_confirmation(
+        response, "occurred_on", "2025-02-28 is before member R002 joined (2025-03-01)"
     )
     assert not Referral.objects.exists()
 

@@ -359,3 +359,44 @@ def test_gb18030_names_whose_bytes_happen_to_be_valid_utf8_are_imported(tmp_path
     call("members", str(path))
 
     assert dict(Member.objects.values_list("member_no", "name")) == {"E001": "李娜", "E003": "伟强"}
+
+
+def _gb18030_with(first: str) -> bytes:
+    # 谢 is D0 BB and 直 D6 B1 in GB18030: valid UTF-8 (л, a Hebrew point), and the name's next
+    # character is not, so the bytes before the first that is not UTF-8 are not ASCII.
+    return (
+        MEMBERS + f"\r\nE001,{first},,,2024-01-01,regular,\r\nE002,李娜,,,2024-01-01,regular,\r\n"
+    ).encode("gb18030")
+
+
+@pytest.mark.parametrize("first", ["谢娜", "直子", "小谢"])
+def test_a_gb18030_file_whose_first_chinese_is_also_valid_utf8_is_read_as_gb18030(tmp_path, first):
+    path = tmp_path / "gb.csv"
+    path.write_bytes(_gb18030_with(first))
+
+    result = import_csv("members", path)
+
+    assert result.encoding == "gb18030"
+    assert dict(Member.objects.values_list("member_no", "name")) == {"E001": first, "E002": "李娜"}
+
+
+def test_such_a_file_read_as_utf8_is_pointed_to_gb18030_not_called_mixed(tmp_path):
+    path = tmp_path / "gb.csv"
+    path.write_bytes(_gb18030_with("谢娜"))
+
+    error, _ = fail("members", str(path), "--encoding", "utf-8")
+
+    assert error == (
+        f"{path} is not UTF-8 text (line 2); it reads as GB18030: run again with --encoding gb18030"
+    )
+    assert not Member.objects.exists()
+
+
+def test_a_gb18030_file_starting_with_such_a_name_and_then_a_utf8_line_is_still_mixed(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(_gb18030_with("谢娜") + "E003,张伟,,,2024-01-01,regular,\r\n".encode())
+
+    error, _ = fail("members", str(path))
+
+    assert error == f"{path} is not GB18030 text (line 4); {GB_THEN_UTF8}"
+    assert not Member.objects.exists()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import translation
+from django.utils import timezone, translation
 
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from members.tests.factories import (
@@ -174,6 +174,35 @@ def test_bad_member_values_are_reported_with_their_line_numbers(csv_file):
     assert not Member.objects.exists()
 
 
+def test_a_joined_date_after_tomorrow_or_a_birthday_after_today_is_a_bad_row(csv_file):
+    today = timezone.localdate()
+    tomorrow, later = today + datetime.timedelta(days=1), today + datetime.timedelta(days=2)
+    path = csv_file(
+        MEMBERS,
+        f"M1,张三,,,{tomorrow},regular,{today}",
+        f"M2,李四,,,{later},regular,",
+        f"M3,王五,,,2024-01-31,regular,{tomorrow}",
+    )
+
+    error, lines = failures("members", path)
+
+    assert lines == [
+        f'line 3: joined_on "{later}" cannot be in the future (later than tomorrow)',
+        f'line 4: birthday "{tomorrow}" cannot be in the future',
+    ]
+    assert error == "2 bad rows; nothing was imported"
+    assert not Member.objects.exists()
+
+
+def test_a_joined_date_of_tomorrow_and_a_birthday_of_today_are_imported(csv_file):
+    today = timezone.localdate()
+    tomorrow = today + datetime.timedelta(days=1)
+
+    run("members", csv_file(MEMBERS, f"M1,张三,,,{tomorrow},regular,{today}"))
+
+    assert Member.objects.values_list("joined_on", "birthday").get() == (tomorrow, today)
+
+
 # Transactions
 
 
@@ -288,7 +317,7 @@ GOOD_PURCHASE = "T1,M1,purchase,100.00,2026-06-30T10:00:00+08:00,"
         ),
         (
             "T2,M1,refund,10,2026-06-30T11:00:00+08:00,T2",
-            "refund of T2, which is a refund, not a purchase",
+            "refund_of T2 is a refund, not a purchase: a refund cannot be refunded",
         ),
     ],
 )
@@ -303,6 +332,19 @@ def test_a_bad_transaction_among_good_ones_is_reported_by_line_and_nothing_is_wr
     assert lines == [f"line 3: {message}"]
     assert error == "1 bad row; nothing was imported"
     assert not Transaction.objects.exists()
+
+
+def test_a_refund_of_a_stored_refund_is_refused_as_the_api_refuses_it(csv_file, member):
+    purchase = PurchaseFactory(member=member, external_id="T1", amount_fen=10_000)
+    RefundFactory(refund_of=purchase, external_id="R1", amount_fen=1_000)
+    path = csv_file(TRANSACTIONS, "R2,M1,refund,10,2026-06-30T11:00:00+08:00,R1")
+
+    _error, lines = failures("transactions", path)
+
+    assert lines == [
+        "line 2: refund_of R1 is a refund, not a purchase: a refund cannot be refunded"
+    ]
+    assert Transaction.objects.count() == 2
 
 
 def test_every_bad_transaction_row_is_reported_not_only_the_first(csv_file, member):
@@ -423,6 +465,37 @@ def test_bad_referrals_are_reported_with_their_line_numbers(csv_file):
     ]
     assert error == "5 bad rows; nothing was imported"
     assert Referral.objects.count() == 1
+
+
+@pytest.fixture
+def joined_in_2024(db):
+    """Members by the day they joined."""
+    days = {"A": "2024-01-01", "B": "2024-03-01", "C": "2024-03-01", "D": "2024-05-01"}
+    days |= {"E": "2024-04-01"}
+    return {no: MemberFactory(member_no=no, joined_on=day) for no, day in days.items()}
+
+
+def test_a_referral_dated_before_the_referred_member_joined_is_a_bad_row(csv_file, joined_in_2024):
+    path = csv_file(REFERRALS, "A,B,2024-02-29", "A,C,2024-03-01", "D,E,2024-03-15")
+
+    error, lines = failures("referrals", path)
+
+    assert lines == [
+        "line 2: occurred_at 2024-02-29 is before member B joined (2024-03-01)",
+        "line 4: member E joined on 2024-04-01, before the referrer D joined (2024-05-01); "
+        "occurred_at 2024-03-15 is before member E joined (2024-04-01)",
+    ]
+    assert error == "2 bad rows; nothing was imported"
+    assert not Referral.objects.exists()
+
+
+def test_a_referral_on_the_local_day_the_referred_member_joined_is_imported(
+    csv_file, joined_in_2024
+):
+    # 16:30 UTC on 29 February is 1 March in Shanghai, the day B joined.
+    run("referrals", csv_file(REFERRALS, "A,B,2024-02-29T16:30:00Z", "A,C,2024-03-01"))
+
+    assert Referral.objects.count() == 2
 
 
 # Activities
