@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
 from members.contacts import PHONE_FORMATS, ContactRefused, phone_normalised
+from members.importers import ValueRefused, member_no_value
 from members.models import Member
 from notifications.sms import send_sms
 
@@ -127,7 +128,7 @@ def _stranger_key(identifier: str) -> str:
     try:
         normalised = normalise_phone(identifier)
     except SignInError:
-        normalised = identifier.strip()
+        normalised = _member_no_typed(identifier) or identifier.strip()
     digest = salted_hmac("portal.password-failures", normalised, algorithm="sha256").hexdigest()
     return f"portal.password-failures.{digest}"
 
@@ -318,9 +319,18 @@ def signin_code_verify(*, phone: str, code: str) -> Member:
 # --- Passwords ------------------------------------------------------------------------------
 
 
+def _member_no_typed(identifier: str) -> str | None:
+    """The member number ``identifier`` is, read as the import and the API read one
+    (``Ｍ００１`` is ``M001``); None when no member could have it (a space inside)."""
+    try:
+        return member_no_value(identifier.strip())
+    except ValueRefused:
+        return None
+
+
 def _member_for_identifier(identifier: str) -> Member | None:
-    identifier = identifier.strip()
-    member = Member.objects.filter(member_no=identifier).first()
+    member_no = _member_no_typed(identifier)
+    member = Member.objects.filter(member_no=member_no).first() if member_no else None
     if member is not None:
         return member
     try:

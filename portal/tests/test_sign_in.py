@@ -259,7 +259,10 @@ def test_the_code_text_says_how_long_it_is_valid(english, member):
 # --- Passwords and lockout ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("identifier", ["M0000001", "138 0013 8000"])
+@pytest.mark.parametrize(
+    "identifier",
+    ["M0000001", "138 0013 8000", "Ｍ００００００１", " M0000001 ", "１３８００１３８０００"],
+)
 def test_a_member_signs_in_with_member_number_or_phone_and_password(english, member, identifier):
     with_password(member)
 
@@ -343,6 +346,13 @@ def test_a_stranger_phone_is_counted_whatever_its_format(english, member):
 
     assert paused_message(sign_in_with_password(english, "0086 13900000000"))
     assert PAUSED not in sign_in_with_password(english, "13900000001").content.decode()
+
+
+def test_a_stranger_member_number_is_counted_in_full_width_too(english, member):
+    for spelling in ["M9999999", "Ｍ９９９９９９９", "M9999999", "Ｍ9999999"]:
+        sign_in_with_password(english, spelling)
+
+    assert paused_message(sign_in_with_password(english, "M9999999"))
 
 
 def test_a_paused_password_does_not_stop_sign_in_with_a_code(english, member):
