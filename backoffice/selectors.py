@@ -15,7 +15,7 @@ from django.utils import timezone
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
-from loyalty.phones import phone_digits
+from members.contacts import phone_typed
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from notifications.models import Notification
 from reviews.models import ReviewCase
@@ -92,18 +92,21 @@ def _text_condition(query: str) -> Q:
     part of a name; digits are the start of a member number or of a phone, or a phone's last
     four digits when exactly four are typed; other text is the start of a member number (as
     typed or in capitals), or part of a (Latin) name when it has no digits. Full-width forms
-    are read as their plain ones, and a phone's country code (+86) is dropped."""
+    are read as their plain ones, and a mainland phone's country code (+86) is dropped."""
     query = member_number_typed(query)
     if any(ord(char) >= 0x2E80 for char in query):  # CJK: member numbers and phones have none
         return Q(name__icontains=query)
     # A member number as typed or in capitals: a plain prefix, so PostgreSQL reads it as a
     # range of the member-number index, already in the list's order.
     condition = Q(member_no__startswith=query) | Q(member_no__startswith=query.upper())
-    digits = phone_digits(query).removeprefix("+")
+    # The start of a number as phones are stored: 11 digits for a mainland mobile (+86
+    # dropped), + and the country code for others.
+    phone = phone_typed(query)
+    digits = phone.removeprefix("+")
     if digits.isascii() and digits.isdigit():
-        condition |= Q(phone__startswith=digits)
-        if len(digits) == 4:
-            condition |= Q(phone_last4=digits)
+        condition |= Q(phone__startswith=phone)
+        if len(phone) == 4 and phone == digits:
+            condition |= Q(phone_last4=phone)
     elif not any(char.isdigit() for char in query):
         condition |= Q(name__icontains=query)
     return condition

@@ -13,6 +13,7 @@ only shows them.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -20,12 +21,31 @@ from loyalty.admin import CONTACT_PERMISSION, ReadOnlyAdminMixin
 from loyalty.masking import mask_email, mask_phone
 from loyalty.money import format_fen
 
+from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from .services import member_update
 
 
+class MemberForm(forms.ModelForm):
+    """A phone and an e-mail address read as every other way in reads them, refused here on
+    the form rather than by ``member_update`` after it."""
+
+    def _normalised(self, field: str, normalise) -> str:
+        try:
+            return normalise(self.cleaned_data[field])
+        except ContactRefused as refused:
+            raise forms.ValidationError(str(refused)) from None
+
+    def clean_phone(self) -> str:
+        return self._normalised("phone", phone_normalised)
+
+    def clean_email(self) -> str:
+        return self._normalised("email", email_normalised)
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
+    form = MemberForm
     list_display = ("member_no", "name", "phone", "status", "joined_on")
     list_filter = ("status",)
     # "^" and "=" keep member number and phone searches on their indexes' prefix.

@@ -39,8 +39,6 @@ from pathlib import Path
 
 import charset_normalizer
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -63,6 +61,7 @@ from loyalty.money import AmountError, fen_to_yuan, parse_amount
 from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
 
+from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 from .services import referral_date_refusal, refund_of_refund_refusal
 
@@ -591,14 +590,28 @@ _EMAIL_LENGTH = Member._meta.get_field("email").max_length
 
 
 def _email(text: str) -> str:
+    """An address in the form every way in stores it (``members.contacts``)."""
     if text:
         if len(text) > _EMAIL_LENGTH:
             raise _too_long(_EMAIL_LENGTH)
         try:
-            validate_email(text)
-        except ValidationError:
+            return email_normalised(text)
+        except ContactRefused:
             raise _Bad(gettext('%(column)s "%(value)s" is not an email address')) from None
     return text
+
+
+def _phone(text: str) -> str:
+    """A phone number in the form every way in stores it (``members.contacts``): ``１３８…``
+    and ``+86 138-…`` are the ``138…`` another system sends."""
+    try:
+        return phone_normalised(text)
+    except ContactRefused as refused:
+        # An invisible character is named: the number looks right on screen.
+        raise _hidden_character(text) or _Bad(
+            gettext('%(column)s "%(value)s" is not a phone number. %(formats)s'),
+            formats=str(refused),
+        ) from None
 
 
 # The converters the other ways in share with the import (the API, the legacy tiers file), so
@@ -608,7 +621,7 @@ def _email(text: str) -> str:
 ValueRefused = _Bad
 member_no_value = _identifier(32)
 member_name_value = _text(128)
-member_phone_value = _text(32, required=False)
+member_phone_value = _phone
 member_email_value = _email
 external_id_value = _identifier(64)
 refund_of_value = _identifier(64, required=False)

@@ -21,6 +21,7 @@ from loyalty.bulk import insert_one
 from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 
+from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
 # Facts that already happened may be dated at most this far ahead (clocks of shop systems
@@ -62,6 +63,18 @@ def _reason(reason: str) -> dict:
     return {"reason": reason} if reason else {}
 
 
+_CONTACT_FORMS = {"phone": phone_normalised, "email": email_normalised}
+
+
+def _contact_normalised(field: str, value: str) -> str:
+    """A phone or e-mail address in its stored form, so every way in compares alike; refused
+    under the field's name."""
+    try:
+        return _CONTACT_FORMS[field](value)
+    except ContactRefused as refused:
+        raise DomainError(str(refused), field=field) from None
+
+
 def _snapshot(member: Member) -> dict:
     return {
         "member_no": member.member_no,
@@ -90,6 +103,8 @@ def member_create(
         raise DomainError(_("A member is blacklisted through a blacklist entry, not on creation."))
     if Member.objects.filter(member_no=member_no).exists():
         raise DomainError(_("Member number %(no)s is already taken.") % {"no": member_no})
+    phone = _contact_normalised("phone", phone)
+    email = _contact_normalised("email", email)
     member = Member.objects.create(
         member_no=member_no,
         name=name,
@@ -112,6 +127,10 @@ def member_update(*, member: Member, actor=None, **changes) -> Member:
         raise DomainError(
             _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(unknown)}
         )
+    changes = {
+        field: _contact_normalised(field, value) if field in _CONTACT_FORMS else value
+        for field, value in changes.items()
+    }
     member = member_lock(member)
     before = _snapshot(member)
     for name, value in changes.items():

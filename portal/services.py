@@ -8,7 +8,6 @@ always counts."""
 from __future__ import annotations
 
 import functools
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +27,8 @@ from django.utils.translation import ngettext
 
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
-from loyalty.phones import phone_digits
+from members.contacts import PHONE_FORMATS, ContactRefused, phone_normalised
+from members.importers import ValueRefused, member_no_value
 from members.models import Member
 from notifications.sms import send_sms
 
@@ -66,25 +66,20 @@ class SignInError(DomainError):
 
 
 def normalise_phone(raw: str) -> str:
-    """A mainland mobile number as 11 digits: spaces, dashes and a +86 / 0086 / 86 prefix go.
-    Raises ``SignInError`` for anything else."""
-    digits = phone_digits(raw)
-    if not re.fullmatch(r"1\d{10}", digits):
-        raise SignInError(_("Enter an 11-digit mainland mobile number, e.g. 138 0013 8000."))
-    return digits
+    """The phone number as members' phones are stored (``members.contacts``): ``１３８…``,
+    ``+86 138-…`` and ``138 …`` are one number. Raises ``SignInError`` for what is not one."""
+    try:
+        phone = phone_normalised(raw)
+    except ContactRefused as refused:
+        raise SignInError(str(refused)) from None
+    if not phone:
+        raise SignInError(str(PHONE_FORMATS))
+    return phone
 
 
 def members_with_phone(phone: str) -> list[Member]:
-    """Members whose stored phone is ``phone`` (normalised) in whatever format it was stored."""
-    candidates = Member.objects.filter(phone__endswith=phone[-4:]).order_by("member_no")
-    matches = []
-    for member in candidates:
-        try:
-            if normalise_phone(member.phone) == phone:
-                matches.append(member)
-        except SignInError:
-            continue
-    return matches
+    """Members whose phone is ``phone`` (normalised: every way in stores phones so)."""
+    return list(Member.objects.filter(phone=phone).order_by("member_no"))
 
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -133,7 +128,7 @@ def _stranger_key(identifier: str) -> str:
     try:
         normalised = normalise_phone(identifier)
     except SignInError:
-        normalised = identifier.strip()
+        normalised = _member_no_typed(identifier) or identifier.strip()
     digest = salted_hmac("portal.password-failures", normalised, algorithm="sha256").hexdigest()
     return f"portal.password-failures.{digest}"
 
@@ -324,9 +319,18 @@ def signin_code_verify(*, phone: str, code: str) -> Member:
 # --- Passwords ------------------------------------------------------------------------------
 
 
+def _member_no_typed(identifier: str) -> str | None:
+    """The member number ``identifier`` is, read as the import and the API read one
+    (``Ｍ００１`` is ``M001``); None when no member could have it (a space inside)."""
+    try:
+        return member_no_value(identifier.strip())
+    except ValueRefused:
+        return None
+
+
 def _member_for_identifier(identifier: str) -> Member | None:
-    identifier = identifier.strip()
-    member = Member.objects.filter(member_no=identifier).first()
+    member_no = _member_no_typed(identifier)
+    member = Member.objects.filter(member_no=member_no).first() if member_no else None
     if member is not None:
         return member
     try:

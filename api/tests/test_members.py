@@ -57,6 +57,47 @@ def test_the_same_number_with_different_data_is_a_conflict(api):
     assert Member.objects.get().name == "王芳"
 
 
+def test_a_phone_and_email_are_stored_in_one_form_however_they_are_sent(api):
+    response = api.post(
+        "/api/v1/members/",
+        {**NEW, "phone": "＋８６ １３９-1234-5678", "email": "wang.fang@EXAMPLE.com"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert (response.json()["phone"], response.json()["email"]) == (
+        "13912345678",
+        "wang.fang@example.com",
+    )
+    assert Member.objects.get().phone == "13912345678"
+
+
+def test_the_same_member_sent_with_a_differently_written_phone_is_no_conflict(api):
+    api.post("/api/v1/members/", {**NEW, "phone": "+86 139-1234-5678"}, format="json")
+
+    again = api.post("/api/v1/members/", {**NEW, "phone": "13912345678"}, format="json")
+
+    assert again.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_phone_that_is_not_one_is_refused_under_its_field(api, method):
+    MemberFactory(member_no="M1", phone="13800000000")
+    url, data = ("/api/v1/members/", NEW) if method == "post" else ("/api/v1/members/M1/", {})
+
+    response = getattr(api, method)(url, {**data, "phone": "010-6552-9988"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "phone": [
+            'phone "010-6552-9988" is not a phone number. Enter an 11-digit mainland mobile '
+            "number (138 0013 8000, +86 may come first), or for another country + and the "
+            "country code (+852 9123 4567)."
+        ]
+    }
+    assert list(Member.objects.values_list("phone", flat=True)) == ["13800000000"]
+
+
 def test_bad_fields_get_a_message_each_in_the_requests_language(make_client):
     bad = {**NEW, "email": "not-an-email", "joined_on": "2019-13-01", "member_type": "vip"}
     del bad["name"]
@@ -262,6 +303,14 @@ def test_a_full_width_member_number_is_the_same_member_as_in_the_import(api):
         ("en", "name", "x\u202ey", "name contains a control or invisible character (U+202E)"),
         ("zh-hans", "name", "  ", "name 为空"),
         ("zh-hans", "phone", "138\u200b0000", "phone 含有控制字符或不可见字符（U+200B）"),
+        (
+            "zh-hans",
+            "phone",
+            "12345",
+            "phone“12345”不是有效的电话号码。请输入 11 位中国大陆手机号（如 138 0013 8000，"
+            "前面可加 +86）；其他国家或地区的号码请以 + 和国家或地区代码开头"
+            "（如 +852 9123 4567）。",
+        ),
     ],
 )
 def test_member_values_the_import_refuses_the_api_refuses_with_its_message(

@@ -661,6 +661,14 @@ def test_a_phone_is_found_with_its_country_code_or_in_full_width(query):
     assert [m.member_no for m in member_search(query=query)] == ["C001"]
 
 
+@pytest.mark.parametrize("query", ["+852 9123", "00852-9123-4567", "＋８５２９１"])
+def test_a_number_of_another_country_is_found_by_its_start_with_its_country_code(query):
+    MemberFactory(member_no="C002", phone="+85291234567")
+    MemberFactory(member_no="C003", phone="85291234567")
+
+    assert [m.member_no for m in member_search(query=query)] == ["C002"]
+
+
 def test_a_member_number_is_found_in_full_width(three_members):
     assert [m.member_no for m in member_search(query="ａ１００")] == ["A100"]
     assert [m.member_no for m in member_search(query="Ｂ２")] == ["B200"]

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone, translation
 
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
+from members.services import member_create
 from members.tests.factories import (
     ActivityFactory,
     BlacklistEntryFactory,
@@ -103,7 +104,9 @@ def test_members_are_stored_with_exactly_the_values_of_the_file(csv_file):
 
 
 def test_importing_the_same_members_again_changes_nothing_and_says_so(csv_file):
-    path = csv_file(MEMBERS, "M1,张三,138,,2024-01-31,regular,", "M2,李四,,,2024-02-01,regular,")
+    path = csv_file(
+        MEMBERS, "M1,张三,13800000000,,2024-01-31,regular,", "M2,李四,,,2024-02-01,regular,"
+    )
     run("members", path)
 
     summary = run("members", path)
@@ -114,14 +117,74 @@ def test_importing_the_same_members_again_changes_nothing_and_says_so(csv_file):
 
 
 def test_a_member_stored_with_different_data_is_a_bad_row_naming_the_stored_values(csv_file):
-    MemberFactory(member_no="M1", name="张三", phone="138", email="", joined_on="2024-01-31")
-    path = csv_file(MEMBERS, "M2,李四,,,2024-02-01,regular,", "M1,张三丰,138,,2024-01-31,regular,")
+    MemberFactory(
+        member_no="M1", name="张三", phone="13800000000", email="", joined_on="2024-01-31"
+    )
+    path = csv_file(
+        MEMBERS, "M2,李四,,,2024-02-01,regular,", "M1,张三丰,13800000000,,2024-01-31,regular,"
+    )
 
     error, lines = failures("members", path)
 
     assert lines == ['line 3: member M1 already imported with different data (name "张三")']
     assert error == "1 bad row; nothing was imported"
     assert not Member.objects.filter(member_no="M2").exists()
+
+
+def test_phones_and_emails_are_stored_in_one_form_however_the_file_writes_them(csv_file):
+    path = csv_file(
+        MEMBERS,
+        "M1,张三,１３８００１３８０００,Zhang@Example.COM,2024-01-31,regular,",
+        'M2,李四,"+86 139-0013-9000",ｌｉ＠ｅｘａｍｐｌｅ．ｃｏｍ,2024-01-31,regular,',
+        "M3,王五,+852 9123 4567,,2024-01-31,regular,",
+    )
+
+    run("members", path)
+
+    assert list(Member.objects.order_by("member_no").values_list("phone", "email")) == [
+        ("13800138000", "Zhang@example.com"),
+        ("13900139000", "li@example.com"),
+        ("+85291234567", ""),
+    ]
+
+
+def test_a_member_registered_with_a_differently_written_phone_and_email_is_already_imported(
+    csv_file,
+):
+    member_create(
+        member_no="M1",
+        name="张三",
+        phone="＋86 138-0013-8000",
+        email="zhang@EXAMPLE.com",
+        joined_on=datetime.date(2024, 1, 31),
+    )
+
+    summary = run(
+        "members", csv_file(MEMBERS, "M1,张三,13800138000,zhang@example.com,2024-01-31,regular,")
+    )
+
+    assert "(1 already imported)" in summary
+
+
+def test_a_phone_that_is_not_one_is_a_bad_row_naming_its_line_and_column(csv_file):
+    path = csv_file(
+        MEMBERS,
+        "M1,张三,13800138000,,2024-01-31,regular,",
+        "M2,李四,010-6552-9988,,2024-01-31,regular,",
+        "M3,王五,138,,2024-01-31,regular,",
+    )
+
+    _error, lines = failures("members", path)
+
+    formats = (
+        "Enter an 11-digit mainland mobile number (138 0013 8000, +86 may come first), "
+        "or for another country + and the country code (+852 9123 4567)."
+    )
+    assert lines == [
+        f'line 3: phone "010-6552-9988" is not a phone number. {formats}',
+        f'line 4: phone "138" is not a phone number. {formats}',
+    ]
+    assert not Member.objects.exists()
 
 
 def test_a_blacklisted_member_sent_again_with_its_old_type_is_already_imported(csv_file):
@@ -622,10 +685,12 @@ def test_a_transaction_time_without_offset_or_a_date_alone_is_local_time(csv_fil
 
 
 def test_chinese_messages_name_the_columns_and_join_their_parts_in_chinese(csv_file):
-    MemberFactory(member_no="M1", name="张三", phone="138", email="", joined_on="2024-01-31")
+    MemberFactory(
+        member_no="M1", name="张三", phone="13800000000", email="", joined_on="2024-01-31"
+    )
     PurchaseFactory(external_id="T1", member=Member.objects.get(), amount_fen=10000)
     members = csv_file(
-        MEMBERS, "M1,张三丰,139,,2024-01-31,regular,", "M2,李四,,x,2024-13-01,regular,"
+        MEMBERS, "M1,张三丰,13900000000,,2024-01-31,regular,", "M2,李四,,x,2024-13-01,regular,"
     )
 
     with translation.override("zh-hans"):
@@ -636,7 +701,7 @@ def test_chinese_messages_name_the_columns_and_join_their_parts_in_chinese(csv_f
         )
 
     assert lines == [
-        '第 2 行：会员 M1 已导入过，但数据不同（已存储：姓名 "张三"，手机号 "138"）',
+        '第 2 行：会员 M1 已导入过，但数据不同（已存储：姓名 "张三"，手机号 "13800000000"）',
         "第 3 行：email“x”不是有效的电子邮箱地址；"
         "joined_on“2024-13-01”不是有效日期（格式如 2026-06-30）",
     ]

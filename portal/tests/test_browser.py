@@ -44,7 +44,7 @@ def silver_member():
     member = MemberFactory(
         member_no="M0375812",
         name="李晓华",
-        phone="+86 139 1234 5678",
+        phone="13912345678",
         joined_on=datetime.date(2025, 6, 1),
     )
     PurchaseFactory(member=member, amount_fen=1_679_950, day=datetime.date(2026, 6, 1))

@@ -71,14 +71,28 @@ def test_a_member_signs_in_with_the_code_texted_to_their_phone(english, member):
 
 
 @pytest.mark.parametrize(
-    "stored",
+    "typed",
     ["13800138000", "+86 138 0013 8000", "+8613800138000", "0086-138-0013-8000", "138 0013 8000"],
 )
-def test_the_phone_is_matched_whatever_format_it_was_stored_in(english, stored):
-    member = MemberFactory(phone=stored)
+def test_the_phone_is_matched_whatever_format_it_is_typed_in(english, member, typed):
+    sign_in_with_code(english, typed)
 
-    sign_in_with_code(english, "138-0013-8000")
+    assert english.session[MEMBER_KEY] == member.pk
 
+
+@pytest.mark.parametrize("typed", ["１３８００１３８０００", "＋８６ １３８－００１３－８０００"])
+def test_a_member_who_types_their_number_in_full_width_signs_in(english, member, typed):
+    sign_in_with_code(english, typed)
+
+    assert english.session[MEMBER_KEY] == member.pk
+
+
+def test_a_member_with_a_number_of_another_country_signs_in_with_it(english):
+    member = MemberFactory(phone="+85291234567")
+
+    sign_in_with_code(english, "+852 9123 4567")
+
+    assert [phone for phone, _text in sms.outbox] == ["+85291234567"]
     assert english.session[MEMBER_KEY] == member.pk
 
 
@@ -200,7 +214,7 @@ def test_at_most_twenty_codes_an_hour_per_address_whatever_the_numbers(english, 
 def test_a_phone_on_several_memberships_gets_a_text_without_a_code_saying_what_to_do(
     english, member
 ):
-    MemberFactory(member_no="M0000002", phone="+86 13800138000")
+    MemberFactory(member_no="M0000002", phone=PHONE)
 
     response = request_code(english)
 
@@ -217,7 +231,7 @@ def test_a_phone_that_became_shared_after_its_code_was_sent_is_asked_to_use_a_pa
     english, member
 ):
     request_code(english)
-    MemberFactory(member_no="M0000002", phone="+86 13800138000")
+    MemberFactory(member_no="M0000002", phone=PHONE)
 
     response = enter_code(english, sms_code())
 
@@ -245,7 +259,10 @@ def test_the_code_text_says_how_long_it_is_valid(english, member):
 # --- Passwords and lockout ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("identifier", ["M0000001", "138 0013 8000"])
+@pytest.mark.parametrize(
+    "identifier",
+    ["M0000001", "138 0013 8000", "Ｍ００００００１", " M0000001 ", "１３８００１３８０００"],
+)
 def test_a_member_signs_in_with_member_number_or_phone_and_password(english, member, identifier):
     with_password(member)
 
@@ -329,6 +346,13 @@ def test_a_stranger_phone_is_counted_whatever_its_format(english, member):
 
     assert paused_message(sign_in_with_password(english, "0086 13900000000"))
     assert PAUSED not in sign_in_with_password(english, "13900000001").content.decode()
+
+
+def test_a_stranger_member_number_is_counted_in_full_width_too(english, member):
+    for spelling in ["M9999999", "Ｍ９９９９９９９", "M9999999", "Ｍ9999999"]:
+        sign_in_with_password(english, spelling)
+
+    assert paused_message(sign_in_with_password(english, "M9999999"))
 
 
 def test_a_paused_password_does_not_stop_sign_in_with_a_code(english, member):
