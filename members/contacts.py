@@ -5,8 +5,8 @@ sign-in, the staff search) reads them here, so ``＋86 138-0013-8000`` typed in 
 
 Phones: a mainland mobile number is stored as its 11 digits (``+86``, ``0086`` or ``86`` before
 it dropped); a number of another country as ``+``, its country code and digits, 6 to 15 in all
-(E.164). Nothing else is a phone here: the number is where sign-in codes and downgrade warnings
-are texted (domain.md), and a mainland landline cannot receive them.
+(E.164); a mainland landline as dialled at home (``010-6552-9988`` → ``01065529988``): shops
+keep them as contact numbers, though only a mobile receives the sign-in codes and warnings.
 
 E-mail addresses: stripped, with the domain in small letters (domains are case-insensitive; the
 part before ``@`` may not be, so it stays as typed).
@@ -28,11 +28,15 @@ from django.utils.translation import gettext_lazy as _
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212().]")
 # [0-9], not \d: \d also matches other scripts' digits, which no phone number is stored with.
 _MAINLAND_MOBILE = re.compile(r"1[0-9]{10}")
+# A mainland landline dialled at home: 0, the area code and the number, 10 to 12 digits in all.
+# Stored as a contact number (shops import them); it cannot receive the texts.
+_MAINLAND_LANDLINE = re.compile(r"0[1-9][0-9]{8,10}")
 _INTERNATIONAL = re.compile(r"\+[1-9][0-9]{5,14}")
 
 PHONE_FORMATS = _(
-    "Enter an 11-digit mainland mobile number (138 0013 8000, +86 may come first), or for "
-    "another country + and the country code (+852 9123 4567)."
+    "Enter an 11-digit mainland mobile number (138 0013 8000, +86 may come first), a mainland "
+    "landline with its area code (010-6552-9988), or for another country + and the country "
+    "code (+852 9123 4567)."
 )
 
 
@@ -63,8 +67,10 @@ def phone_normalised(raw: str) -> str:
     if not raw.strip():
         return ""
     text = phone_typed(raw)
-    # +86 was dropped above, so a mainland number that is not a mobile one is refused here.
-    if _MAINLAND_MOBILE.fullmatch(text) or _INTERNATIONAL.fullmatch(text):
+    if any(
+        pattern.fullmatch(text)
+        for pattern in (_MAINLAND_MOBILE, _MAINLAND_LANDLINE, _INTERNATIONAL)
+    ):
         return text
     raise ContactRefused(PHONE_FORMATS)
 

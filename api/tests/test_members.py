@@ -85,14 +85,15 @@ def test_a_phone_that_is_not_one_is_refused_under_its_field(api, method):
     MemberFactory(member_no="M1", phone="13800000000")
     url, data = ("/api/v1/members/", NEW) if method == "post" else ("/api/v1/members/M1/", {})
 
-    response = getattr(api, method)(url, {**data, "phone": "010-6552-9988"}, format="json")
+    response = getattr(api, method)(url, {**data, "phone": "010-6552"}, format="json")
 
     assert response.status_code == 400
     assert response.json() == {
         "phone": [
-            'phone "010-6552-9988" is not a phone number. Enter an 11-digit mainland mobile '
-            "number (138 0013 8000, +86 may come first), or for another country + and the "
-            "country code (+852 9123 4567)."
+            'phone "010-6552" is not a phone number. Enter an 11-digit mainland mobile '
+            "number (138 0013 8000, +86 may come first), a mainland landline with its area "
+            "code (010-6552-9988), or for another country + and the country code "
+            "(+852 9123 4567)."
         ]
     }
     assert list(Member.objects.values_list("phone", flat=True)) == ["13800000000"]
@@ -308,8 +309,8 @@ def test_a_full_width_member_number_is_the_same_member_as_in_the_import(api):
             "phone",
             "12345",
             "phone“12345”不是有效的电话号码。请输入 11 位中国大陆手机号（如 138 0013 8000，"
-            "前面可加 +86）；其他国家或地区的号码请以 + 和国家或地区代码开头"
-            "（如 +852 9123 4567）。",
+            "前面可加 +86）、带区号的中国大陆固定电话（如 010-6552-9988）；其他国家或地区的号码"
+            "请以 + 和国家或地区代码开头（如 +852 9123 4567）。",
         ),
     ],
 )

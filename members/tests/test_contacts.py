@@ -49,14 +49,26 @@ def test_a_number_of_another_country_is_stored_with_plus_and_its_country_code(ty
 
 
 @pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("010-6552-9988", "01065529988"),
+        ("(0755) 8765 4321", "075587654321"),
+        ("0571-8888888", "05718888888"),
+    ],
+)
+def test_a_mainland_landline_is_stored_with_its_area_code(typed, stored):
+    assert phone_normalised(typed) == stored
+
+
+@pytest.mark.parametrize(
     "typed",
     [
         "138",  # too short for a mobile
         "1380013800",  # 10 digits
         "138001380001",  # 12 digits
         "23800138000",  # 11 digits, not a mobile's first digit
-        "010-6552-9988",  # a mainland landline: it cannot receive an SMS
-        "+86 10 6552 9988",
+        "+86 10 6552 9988",  # a landline's area code without its 0
+        "010-6552",  # a landline without its number
         "+86 1380013800",  # +86 with a mobile number one digit short
         "+1 23",  # under 6 digits
         "+1234567890123456",  # over 15 digits

@@ -170,7 +170,7 @@ def test_a_phone_that_is_not_one_is_a_bad_row_naming_its_line_and_column(csv_fil
     path = csv_file(
         MEMBERS,
         "M1,张三,13800138000,,2024-01-31,regular,",
-        "M2,李四,010-6552-9988,,2024-01-31,regular,",
+        "M2,李四,010-6552,,2024-01-31,regular,",
         "M3,王五,138,,2024-01-31,regular,",
     )
 
@@ -178,10 +178,11 @@ def test_a_phone_that_is_not_one_is_a_bad_row_naming_its_line_and_column(csv_fil
 
     formats = (
         "Enter an 11-digit mainland mobile number (138 0013 8000, +86 may come first), "
-        "or for another country + and the country code (+852 9123 4567)."
+        "a mainland landline with its area code (010-6552-9988), or for another country + "
+        "and the country code (+852 9123 4567)."
     )
     assert lines == [
-        f'line 3: phone "010-6552-9988" is not a phone number. {formats}',
+        f'line 3: phone "010-6552" is not a phone number. {formats}',
         f'line 4: phone "138" is not a phone number. {formats}',
     ]
     assert not Member.objects.exists()

@@ -18,7 +18,14 @@ from loyalty.roles import ROLES
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from portal import selectors
-from tiers.models import DowngradeWarning, MemberEvaluation, Tier, TierOverride, TierPolicy
+from tiers.models import (
+    DowngradeWarning,
+    MemberEvaluation,
+    MemberTier,
+    Tier,
+    TierOverride,
+    TierPolicy,
+)
 from tiers.selectors import member_progress
 from tiers.services import member_evaluate, tier_override_set
 from tiers.templatetags.tier_display import ways_in_words
@@ -370,14 +377,10 @@ def _committee_grant(member, tier: str, message: str):
 def test_a_committee_grant_the_member_was_not_told_of_shows_no_exceptional_upgrade(
     signed_in, silver
 ):
-    # The member holds Platinum; the committee grants Gold: no notice, nothing for them.
-    tier_override_set(
-        member=silver,
-        tier=Tier.objects.get(code="platinum"),
-        reason="key account",
-        ends_on=datetime.date(2027, 6, 1),
-        actor=None,
-        today=EVALUATED_ON,
+    # The member holds Platinum, earned earlier; the committee grants Gold: no notice, nothing
+    # for them.
+    MemberTier.objects.filter(member=silver).update(
+        current_tier=Tier.objects.get(code="platinum"), tier_year_end=datetime.date(2027, 6, 1)
     )
     _committee_grant(silver, "gold", "感谢您的一路相伴")
 
