@@ -77,6 +77,9 @@ class MemberHome:
     member: Member
     standing: str
     state: MemberTier
+    # The tier held, as the staff page and the API show it; also before the first evaluation
+    # (a legacy tier). None for a member who takes no part.
+    tier: Tier | None
     evaluation: MemberEvaluation | None
     progress: TierProgress | None
     benefits: list[Benefit]
@@ -117,26 +120,30 @@ def _standing(member: Member, evaluation: MemberEvaluation | None) -> str:
 def member_home(member: Member) -> MemberHome:
     evaluation = last_evaluation(member)
     standing = _standing(member, evaluation)
+    state = tier_state(member)
+    held = state.current_tier if member.takes_part else None
     if standing != Standing.EVALUATED:
         return MemberHome(
             member=member,
             standing=standing,
-            state=tier_state(member),
+            state=state,
+            tier=held,
             evaluation=None,
             progress=None,
-            benefits=[],
+            benefits=list(Benefit.objects.filter(tier=held)) if held else [],
             next_benefits=[],
             exceptional=None,
             warning=None,
             messages=member_messages(member),
         )
     progress = member_progress(member)
-    held, upcoming = progress.held, progress.next_tier
+    upcoming = progress.next_tier
     benefits = list(Benefit.objects.filter(tier__in=[t for t in (held, upcoming) if t is not None]))
     return MemberHome(
         member=member,
         standing=standing,
-        state=tier_state(member),
+        state=state,
+        tier=held,
         evaluation=evaluation,
         progress=progress,
         benefits=[b for b in benefits if held and b.tier_id == held.pk],

@@ -200,8 +200,10 @@ def member_history(member: Member) -> QuerySet[TierChange]:
 
 
 def export_rows(chunk_size: int = 5000):
-    """One row per member, in member-number order, streamed: present status, then the tiers and
-    figures of the last evaluation (blank for members who take no part or were not evaluated)."""
+    """One row per member, in member-number order, streamed: present status, the qualified tier
+    and figures of the last evaluation, and the tier held (``MemberTier``, as the staff page and
+    the API show it: a legacy tier is held before any evaluation). Blank for members who take
+    no part; the evaluation's columns blank for members not evaluated yet."""
     rows = (
         Member.objects.order_by("member_no")
         .values_list(
@@ -218,8 +220,10 @@ def export_rows(chunk_size: int = 5000):
         .iterator(chunk_size=chunk_size)
     )
     for member_no, status, evaluated_on, qualified, current, spend_fen, *counts in rows:
-        if status != Member.Status.ACTIVE or evaluated_on is None:
+        if status != Member.Status.ACTIVE:
             yield [member_no, status, "", "", "", "", "", ""]
+        elif evaluated_on is None:
+            yield [member_no, status, "", current or "", "", "", "", ""]
         else:
             yield [member_no, status, qualified, current, fen_to_yuan(spend_fen), *counts]
 

@@ -359,6 +359,14 @@ def test_the_tier_history_figures_have_thousands_separators(staff, gold_member):
     assert "Frequency 1,200" in history and "Contribution 25,000" in history
 
 
+def test_the_tier_history_labels_end_with_the_readers_colon(staff, gold_member):
+    english = detail(staff, "G001").content.decode()
+    chinese = zh_detail(staff, "G001")
+
+    assert "By: evaluation" in english and "Policy: v1" in english
+    assert "操作人：系统评定" in chinese and "政策：v1" in chinese
+
+
 def test_the_member_page_explains_every_tier_with_the_members_numbers(staff, gold_member):
     response = detail(staff, "G001")
     page = response.content.decode()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime
 import io
 import re
+from pathlib import Path
 
 import pytest
 import segno
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -18,6 +20,7 @@ from loyalty.roles import ROLES
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from portal import selectors
+from tiers.engine import add_years
 from tiers.models import (
     DowngradeWarning,
     MemberEvaluation,
@@ -409,6 +412,36 @@ def test_a_member_not_evaluated_yet_sees_an_honest_page_without_figures(signed_i
     assert "You have not been evaluated yet" in html
     assert "<progress" not in html and "data-figure" not in html
     assert url("portal:member_code", member) in html
+
+
+def legacy_gold(member: Member, granted_on: datetime.date, folder: Path) -> None:
+    """``member`` carried over as Gold by ``import_csv legacy_tiers``; not evaluated since."""
+    path = folder / "legacy.csv"
+    path.write_text(f"member_no,tier,granted_on\n{member.member_no},gold,{granted_on}\n")
+    call_command("import_csv", "legacy_tiers", str(path), stdout=io.StringIO())
+
+
+def test_a_legacy_tier_shows_before_the_first_evaluation_as_on_the_staff_page(
+    signed_in, member, tmp_path
+):
+    granted_on = timezone.localdate() - datetime.timedelta(days=30)
+    legacy_gold(member, granted_on, tmp_path)
+
+    html = page(signed_in, "portal:tier", member)
+
+    assert 'class="tier-card tier-card-gold"' in html
+    assert re.search(r'class="tier-card-name">\s*Gold\s*<', html)
+    assert f"Tier year ends on {add_years(granted_on, 1):%Y-%m-%d}" in html
+    assert "Yours as Gold" in html  # the benefits of the tier held
+    # No figures before an evaluation, and no claim that there is no tier.
+    assert "<progress" not in html and "data-figure" not in html
+    assert "there is no tier" not in html and "Your figures are on their way" in html
+    staff = Client()
+    user = User.objects.create_user("ops-reader", password="a-long-test-password")
+    user.groups.add(Group.objects.get(name="ops"))
+    staff.force_login(user)
+    staff_page = staff.get(f"/members/{member.member_no}/").content.decode()
+    assert '<span class="badge tier tier-gold">' in staff_page
 
 
 def test_an_experience_member_sees_that_they_take_no_part_and_no_old_figures(signed_in, silver):

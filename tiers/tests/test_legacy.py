@@ -3,6 +3,7 @@ the normal lifecycle; all or nothing, every bad line named, importing again chan
 
 from __future__ import annotations
 
+import csv
 import datetime
 import io
 
@@ -67,6 +68,29 @@ def test_a_legacy_tier_holds_for_one_tier_year_then_the_lifecycle_applies(csv_fi
     assert MemberTier.objects.get(member=member).downgrade_warned_on == datetime.date(2026, 8, 10)
     tiers_recompute(as_of=datetime.date(2026, 9, 10))
     assert MemberTier.objects.get(member=member).current_tier.code == "silver"
+
+
+def test_a_legacy_tier_is_exported_as_held_before_the_first_evaluation(csv_file):
+    MemberFactory(member_no="L1")
+    MemberFactory(member_no="L2")
+    run(csv_file(HEADER, "L1,gold,2025-09-01"))
+    out = io.StringIO()
+
+    call_command("export_tiers", stdout=out, stderr=io.StringIO())
+
+    rows = {row["member_no"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
+    # Held as the staff page and the API show it; no evaluation yet, so no figures.
+    assert rows["L1"] == {
+        "member_no": "L1",
+        "status": "active",
+        "qualified_tier": "",
+        "current_tier": "gold",
+        "spend": "",
+        "frequency": "",
+        "tenure_years": "",
+        "contribution": "",
+    }
+    assert rows["L2"]["current_tier"] == ""
 
 
 def test_importing_the_same_file_again_changes_nothing(csv_file):
