@@ -37,7 +37,7 @@ def test_a_changed_phone_is_stored_in_its_normal_form():
     assert (member.phone, member.email) == ("13800138000", "li@example.com")
 
 
-@pytest.mark.parametrize(("field", "value"), [("phone", "010-6552-9988"), ("email", "li@")])
+@pytest.mark.parametrize(("field", "value"), [("phone", "010-6552"), ("email", "li@")])
 def test_a_phone_or_email_that_is_not_one_is_refused_naming_its_field(field, value):
     member = MemberFactory(phone="13900000000", email="li@example.com")
 
