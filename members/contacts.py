@@ -75,6 +75,12 @@ def phone_normalised(raw: str) -> str:
     raise ContactRefused(PHONE_FORMATS)
 
 
+def phone_receives_texts(stored: str) -> bool:
+    """Whether a stored phone number can receive an SMS: a mobile or a foreign number, not a
+    mainland landline (the only stored form that starts with 0)."""
+    return bool(stored) and not stored.startswith("0")
+
+
 def email_normalised(raw: str) -> str:
     """The stored form of the e-mail address ``raw`` (empty stays empty); ``ContactRefused``
     with the validator's message when it is not an address."""

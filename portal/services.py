@@ -27,7 +27,7 @@ from django.utils.translation import ngettext
 
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
-from members.contacts import PHONE_FORMATS, ContactRefused, phone_normalised
+from members.contacts import PHONE_FORMATS, ContactRefused, phone_normalised, phone_receives_texts
 from members.importers import ValueRefused, member_no_value
 from members.models import Member
 from notifications.sms import send_sms
@@ -215,6 +215,13 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
     memberships gets a text without a code (a code could not tell which membership signs in)
     saying how to sign in instead."""
     phone = normalise_phone(phone)
+    if not phone_receives_texts(phone):
+        raise SignInError(
+            _(
+                "A landline cannot receive a text: enter your mobile number, or sign in with "
+                "your member number and password."
+            )
+        )
     now = timezone.now()
     code = None
     with transaction.atomic():

@@ -112,6 +112,17 @@ def test_a_number_that_is_not_a_mobile_number_is_refused_with_the_reason(english
     assert not SignInCode.objects.exists()
 
 
+def test_a_landline_is_told_it_cannot_receive_a_code(english):
+    MemberFactory(member_no="M0000009", phone="01065529988")
+
+    response = request_code(english, "010-6552-9988")
+
+    assert "A landline cannot receive a text: enter your mobile number" in (
+        response.content.decode()
+    )
+    assert sms.outbox == [] and not SignInCode.objects.exists()
+
+
 def test_codes_are_stored_hashed_never_in_clear(english, member):
     request_code(english)
 
