@@ -184,6 +184,18 @@ def test_upgrades_are_the_rules_upgrades_in_both_the_movements_and_the_time_to_t
     assert timed.upgrades == movements[90].upgrades
 
 
+def test_the_dashboard_groups_its_counts_by_thousands(login_as):
+    members = Member.objects.bulk_create(MemberFactory.build() for _ in range(1_200))
+    silver = Tier.objects.get(code="silver")
+    MemberTier.objects.bulk_create(MemberTier(member=m, current_tier=silver) for m in members)
+
+    html = login_as("auditor").get(reverse("backoffice:dashboard")).content.decode()
+
+    per_tier = html[html.index('id="table-per-tier"') :]
+    assert '<td class="num">1,200</td>' in per_tier[: per_tier.index("</table>")]
+    assert ">1200<" not in html
+
+
 def test_the_dashboard_says_which_moves_up_are_upgrades(login_as):
     every_cause(timezone.localdate())
 
