@@ -1,5 +1,6 @@
 """What a job did, stored as data (``JobRun.outcome``, and the result django-q2 keeps of a task)
-and put into words only when shown, in the reader's language.
+and put into words only when shown, in the reader's language, its counts grouped by thousands
+(1,200) as on every staff page. The stored counts stay plain integers.
 
 An outcome is a small dict: ``kind`` and its counts. Results written before outcomes existed
 are English sentences; those of a known format are read back into an outcome, any other text
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from django.utils.translation import gettext, ngettext
 
 from loyalty.words import listed
+from tiers.templatetags.tier_display import grouped
 
 CHUNKS_QUEUED = "chunks_queued"
 CHUNKS_FAILED = "chunks_failed"
@@ -84,42 +86,42 @@ def describe(outcome: dict) -> str | None:
     match outcome:
         case {"kind": "chunks_queued", "run": int(run), "chunks": int(chunks)}:
             return ngettext(
-                "run %(run)d: %(count)d chunk queued",
-                "run %(run)d: %(count)d chunks queued",
+                "run %(run)d: %(count)s chunk queued",
+                "run %(run)d: %(count)s chunks queued",
                 chunks,
-            ) % {"run": run, "count": chunks}
+            ) % {"run": run, "count": grouped(chunks)}
         case {"kind": "chunks_failed", "failed": int(failed), "chunks": int(chunks)}:
             return ngettext(
-                "%(failed)d of %(count)d chunk failed",
-                "%(failed)d of %(count)d chunks failed",
+                "%(failed)s of %(count)s chunk failed",
+                "%(failed)s of %(count)s chunks failed",
                 chunks,
-            ) % {"failed": failed, "count": chunks}
+            ) % {"failed": grouped(failed), "count": grouped(chunks)}
         case {"kind": "run_going", "run": int(run)}:
             return gettext("not started: run %(run)d of today is still going") % {"run": run}
         case {"kind": "overrides_ended", "count": int(count)}:
-            return ngettext("%(count)d override ended", "%(count)d overrides ended", count) % {
-                "count": count
+            return ngettext("%(count)s override ended", "%(count)s overrides ended", count) % {
+                "count": grouped(count)
             }
         case {"kind": "given_up", "hours": int(hours), "chunks_left": int(left)}:
             return ngettext(
-                "given up: not finished after %(hours)d hours; %(count)d chunk never ran",
-                "given up: not finished after %(hours)d hours; %(count)d chunks never ran",
+                "given up: not finished after %(hours)d hours; %(count)s chunk never ran",
+                "given up: not finished after %(hours)d hours; %(count)s chunks never ran",
                 left,
-            ) % {"hours": hours, "count": left}
+            ) % {"hours": hours, "count": grouped(left)}
         case {"kind": "deliveries", "counts": dict(counts)}:
             return _deliveries_text(counts)
         case {"kind": "nomination", "quarter": str(quarter), "cases": int(cases)}:
             return ngettext(
-                "%(quarter)s: %(count)d member nominated",
-                "%(quarter)s: %(count)d members nominated",
+                "%(quarter)s: %(count)s member nominated",
+                "%(quarter)s: %(count)s members nominated",
                 cases,
-            ) % {"quarter": quarter, "count": cases}
+            ) % {"quarter": quarter, "count": grouped(cases)}
         case {"kind": "signin_codes_purged", "count": int(count)}:
             return ngettext(
-                "%(count)d expired sign-in code request deleted",
-                "%(count)d expired sign-in code requests deleted",
+                "%(count)s expired sign-in code request deleted",
+                "%(count)s expired sign-in code requests deleted",
                 count,
-            ) % {"count": count}
+            ) % {"count": grouped(count)}
     return None
 
 
@@ -128,19 +130,19 @@ def _deliveries_text(counts: dict) -> str | None:
         return gettext("no notice due")
     # Worded for a count ("2 sent", "1 to be tried again"), not the statuses' labels.
     words = {
-        "sent": lambda n: ngettext("%(count)d sent", "%(count)d sent", n),
-        "failed": lambda n: ngettext("%(count)d failed for good", "%(count)d failed for good", n),
+        "sent": lambda n: ngettext("%(count)s sent", "%(count)s sent", n),
+        "failed": lambda n: ngettext("%(count)s failed for good", "%(count)s failed for good", n),
         "pending": lambda n: ngettext(
-            "%(count)d to be tried again", "%(count)d to be tried again", n
+            "%(count)s to be tried again", "%(count)s to be tried again", n
         ),
-        "sending": lambda n: ngettext("%(count)d still sending", "%(count)d still sending", n),
-        "skipped": lambda n: ngettext("%(count)d not sent", "%(count)d not sent", n),
+        "sending": lambda n: ngettext("%(count)s still sending", "%(count)s still sending", n),
+        "skipped": lambda n: ngettext("%(count)s not sent", "%(count)s not sent", n),
     }
     parts = []
     for status, count in counts.items():
         if status not in words or not isinstance(count, int):
             return None
-        parts.append(words[status](count) % {"count": count})
+        parts.append(words[status](count) % {"count": grouped(count)})
     return listed(parts)
 
 

@@ -82,3 +82,49 @@ def test_a_result_is_worded_in_the_readers_language(result, english, chinese):
         assert result_text(result) == english
     with translation.override("zh-hans"):
         assert result_text(result) == chinese
+
+
+@pytest.mark.parametrize(
+    ("result", "english", "chinese"),
+    [
+        (
+            outcomes.chunks_queued(run=1234, chunks=1200),
+            "run 1234: 1,200 chunks queued",  # a run's number is a name, not a count
+            "运行记录 1234：已排入 1,200 个分块",
+        ),
+        (
+            outcomes.chunks_failed(failed=1200, chunks=3400),
+            "1,200 of 3,400 chunks failed",
+            "3,400 个分块中有 1,200 个失败",
+        ),
+        (outcomes.overrides_ended(count=1200), "1,200 overrides ended", "1,200 项人工调整已结束"),
+        (
+            outcomes.given_up(hours=36, chunks_left=1200),
+            "given up: not finished after 36 hours; 1,200 chunks never ran",
+            "已放弃：36 小时后仍未结束；1,200 个分块从未运行",
+        ),
+        (
+            outcomes.nomination({"quarter": "2026Q3", "cases": 1200, "evaluated": 40}),
+            "2026Q3: 1,200 members nominated",
+            "2026Q3：提名 1,200 位会员",
+        ),
+        (
+            {"kind": "signin_codes_purged", "count": 1200},
+            "1,200 expired sign-in code requests deleted",
+            "已删除 1,200 条过期的登录验证码请求",
+        ),
+        (
+            outcomes.deliveries({"sent": 1200, "pending": 1}),
+            "1,200 sent, 1 to be tried again",
+            "已发送 1,200 条，1 条待重试",
+        ),
+        # Stored before outcomes, digits ungrouped: read back and shown grouped as well.
+        ("1200 overrides ended", "1,200 overrides ended", "1,200 项人工调整已结束"),
+        ("sent: 1200", "1,200 sent", "已发送 1,200 条"),
+    ],
+)
+def test_counts_in_a_result_are_grouped_by_thousands(result, english, chinese):
+    with translation.override("en"):
+        assert result_text(result) == english
+    with translation.override("zh-hans"):
+        assert result_text(result) == chinese

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
-from jobs import services, tasks
+from jobs import outcomes, services, tasks
 from jobs.models import JobRun
 from jobs.schedules import schedules_sync
 from loyalty.exceptions import DomainError
@@ -166,6 +166,45 @@ def test_a_runs_counts_have_thousands_separators(client, django_user_model):
     ):
         assert "1,100 / 1,200" in page
         assert all(n in page for n in (">1,234,567<", ">12,000<", ">3,456<", ">7,890<"))
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("en", ["1,200 overrides ended", "run 7: 3,400 chunks queued"]),
+        ("zh-hans", ["1,200 项人工调整已结束", "运行记录 7：已排入 3,400 个分块"]),
+    ],
+)
+def test_the_counts_of_a_result_have_thousands_separators(
+    client, django_user_model, language, shown
+):
+    schedules_sync()
+    now = timezone.now()
+    JobRun.objects.create(
+        kind=JobRun.Kind.OVERRIDES_EXPIRE,
+        status=JobRun.Status.DONE,
+        started_at=now,
+        finished_at=now,
+        outcome=outcomes.overrides_ended(count=1200),
+    )
+    func = "jobs.tasks.nightly_recompute"
+    task = Task.objects.create(
+        id=func,
+        name=func,
+        func=func,
+        started=now,
+        stopped=now,
+        success=True,
+        result=outcomes.chunks_queued(run=7, chunks=3400),
+    )
+    Schedule.objects.filter(func=func).update(task=task.id)
+    login(client, django_user_model, "auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    page = client.get("/jobs/").content.decode()
+
+    assert all(text in page for text in shown), language
+    assert "1200" not in page and "3400" not in page
 
 
 @pytest.mark.parametrize(
