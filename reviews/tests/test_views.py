@@ -828,6 +828,38 @@ def test_the_quarter_summary_counts_per_profile_and_tiers_granted(login_as, quar
     assert dict((tier.code, n) for tier, n in summary.granted)["gold"] == 1
 
 
+def _withdrawn_copies(case: ReviewCase, count: int) -> None:
+    """``count`` closed copies of ``case`` (closed: a member has one open case at most)."""
+    fields = {
+        f.attname: getattr(case, f.attname)
+        for f in ReviewCase._meta.concrete_fields
+        if f.attname not in ("id", "created_at")
+    }
+    fields["state"] = ReviewCase.State.WITHDRAWN
+    ReviewCase.objects.bulk_create(ReviewCase(**fields) for _ in range(count))
+
+
+def test_the_quarter_summary_and_the_queue_group_counts_by_thousands(login_as, a_case):
+    _withdrawn_copies(a_case, 1_199)
+    client = login_as("auditor")
+
+    page = client.get(reverse("reviews:quarter", kwargs={"quarter": a_case.quarter}))
+    table = page.content.decode().split('id="summary"')[1].split("</table>")[0]
+    total = table.split('<th scope="row">')[1]
+    assert '<td class="num">1,200</td>' in total  # nominated
+    assert '<td class="num">1,199</td>' in total  # withdrawn
+    assert ">1200<" not in table and ">1199<" not in table
+    # The CSV is for spreadsheets: plain numbers.
+    export = client.get(reverse("reviews:quarter_export", kwargs={"quarter": a_case.quarter}))
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert ["total", "1200", "0", "0", "1199", "1"] in rows
+
+    for language, shown in [("en", "1,200 cases"), ("zh-hans", "1,200 个案例")]:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        queue = client.get(reverse("reviews:queue"), {"state": "all"}).content.decode()
+        assert shown in queue, language
+
+
 def test_the_quarter_exports_as_csv_with_formulas_escaped(login_as, quarter_cases):
     response = login_as("auditor").get(
         reverse("reviews:quarter_export", kwargs={"quarter": "2026Q2"})
