@@ -21,6 +21,7 @@ from members.models import Member
 from tiers import actions
 from tiers.models import Tier, TierOverride
 from tiers.services import override_replacement_refusal, tier_override_set
+from tiers.templatetags.tier_display import grouped
 
 from .selectors import members_by_number
 
@@ -119,8 +120,8 @@ def bulk_preview(
     """Who would change and who is skipped, and why; reads only."""
     if len(member_nos) > MAX_BATCH:
         raise DomainError(
-            _("At most %(max)d members at a time; this batch has %(n)d.")
-            % {"max": MAX_BATCH, "n": len(member_nos)}
+            _("At most %(max)s members at a time; this batch has %(n)s.")
+            % {"max": grouped(MAX_BATCH), "n": grouped(len(member_nos))}
         )
     # Numbers are read as the search reads them (m001 and full-width Ｍ００１ are M001); a
     # member listed under two spellings is listed twice.

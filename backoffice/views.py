@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -34,6 +34,7 @@ from tiers import actions
 from tiers.models import Tier
 from tiers.selectors import open_override
 from tiers.services import tier_override_end, tier_override_set
+from tiers.templatetags.tier_display import grouped
 
 from . import bulk, forms
 from .audit_actions import FILTER_SUGGESTIONS, action_label
@@ -562,7 +563,11 @@ class BulkView(StaffView, View):
                 _("Nothing was applied: %(why)s") % {"why": exc},
             )
             return self._render(form)
-        messages.success(self.request, _("Applied to %(count)d members.") % {"count": applied})
+        messages.success(
+            self.request,
+            ngettext("Applied to %(count)s member.", "Applied to %(count)s members.", applied)
+            % {"count": grouped(applied)},
+        )
         return redirect(reverse("backoffice:member_list"))
 
 

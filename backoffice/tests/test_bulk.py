@@ -226,3 +226,46 @@ def test_a_batch_changed_since_the_preview_comes_back_filled_in_for_a_new_previe
     assert "门店活动 VIP-9</textarea>" in page
     again = client.post(URL, {**form.initial})
     assert 'name="confirm_token"' in again.content.decode()  # one click to a new preview
+
+
+def test_the_bulk_pages_group_their_counts_by_thousands(as_role, monkeypatch):
+    changing = Member.objects.bulk_create(MemberFactory.build() for _ in range(1_200))
+    unknown = [f"NOPE{i}" for i in range(1_001)]
+    client = as_role("ops")
+
+    preview = client.post(
+        URL,
+        {
+            "action": "blacklist",
+            "member_numbers": "\n".join([m.member_no for m in changing] + unknown),
+            "reason": "团伙刷单",
+        },
+    )
+
+    page = preview.content.decode()
+    assert "1,200 members change." in page and "1,001 are skipped." in page
+    assert "Apply to 1,200 members" in page
+    # What was applied is said the same way (the service is not the point here).
+    monkeypatch.setattr(bulk, "bulk_apply", lambda **kwargs: 1_200)
+    done = client.post(URL, {"confirm_token": token_of(preview)}, follow=True)
+    assert "Applied to 1,200 members." in done.content.decode()
+
+
+def test_a_batch_over_the_limit_is_refused_with_grouped_counts():
+    with pytest.raises(
+        DomainError, match=r"At most 5,000 members at a time; this batch has 5,001\."
+    ):
+        bulk.bulk_preview(action=bulk.BLACKLIST, member_nos=[f"B{i}" for i in range(5_001)])
+
+
+def test_the_applied_count_is_singular_for_one_member(as_role, members):
+    client = as_role("ops", language="zh-hans")
+    preview = client.post(URL, {"action": "blacklist", "member_numbers": "B1", "reason": "x"})
+
+    done = client.post(URL, {"confirm_token": token_of(preview)}, follow=True)
+
+    assert "已对 1 位会员执行。" in done.content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    preview = client.post(URL, {"action": "blacklist", "member_numbers": "B2", "reason": "x"})
+    done = client.post(URL, {"confirm_token": token_of(preview)}, follow=True)
+    assert "Applied to 1 member." in done.content.decode()
