@@ -47,6 +47,7 @@ from tiers.models import (
     DowngradeWarning,
     MemberEvaluation,
     MemberTier,
+    Tier,
     TierChange,
     TierOverride,
     TierPolicy,
@@ -54,6 +55,7 @@ from tiers.models import (
 from tiers.selectors import export_rows
 from tiers.services import (
     RecomputeSummary,
+    _context,
     member_evaluate,
     tiers_figures_snapshot,
     tiers_range_evaluate,
@@ -329,6 +331,24 @@ def test_tenure_is_the_completed_years_from_joining_to_the_as_of_date(joined_on,
 
     assert refreshed(member).evaluation.tenure_years == tenure
     assert tier_of(member) == ("silver" if tenure >= 1 else "regular")
+
+
+def test_an_edit_of_the_policy_or_a_tier_in_the_database_reaches_the_next_evaluation():
+    # Each process keeps the rules it last built and checks them against the stored rows
+    # before every evaluation: whatever changed the rows, the next evaluation uses them.
+    member = MemberFactory(joined_on=day(2026, 1, 1))
+    ReferralFactory.create_batch(2, referrer=member, occurred_on=day(2026, 2, 1))
+    as_of = day(2026, 3, 1)
+    member_evaluate(member=member, as_of=as_of)
+    assert refreshed(member).evaluation.contribution == 2 * 200
+
+    TierPolicy.objects.filter(version=1).update(referral_points=1_000)
+    Tier.objects.filter(code="gold").update(name_en="Golden")
+    member_evaluate(member=member, as_of=as_of)
+
+    assert refreshed(member).evaluation.contribution == 2 * 1_000
+    assert tier_of(member) == "gold"
+    assert "Golden" in {tier.name_en for tier in _context(as_of).tier_by_id.values()}
 
 
 # --- Policy versions --------------------------------------------------------------------------
