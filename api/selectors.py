@@ -73,15 +73,19 @@ def member_with_tier(member_no: str) -> Member:
     return members_with_tiers().get(member_no=member_no)
 
 
-def member_by_no(member_no: str) -> Member:
+def member_by_no(member_no: str, *, lock: bool = False) -> Member:
     """The member alone, without what tiers holds (a write answers from a read after it), in
-    one plain statement. Raises ``Member.DoesNotExist`` for an unknown number."""
+    one plain statement. Raises ``Member.DoesNotExist`` for an unknown number. ``lock``: the
+    same statement takes the member's row lock (inside the writer's transaction), the one
+    every writer of the member's facts and tier takes first."""
     if not _plausible_member_no(member_no):
         raise Member.DoesNotExist
+    for_update = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     with rows.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {rows.columns(Member, 'm')} "
-            f"FROM {connection.ops.quote_name(Member._meta.db_table)} m WHERE m.member_no = %s",
+            f"FROM {connection.ops.quote_name(Member._meta.db_table)} m "
+            f"WHERE m.member_no = %s{for_update}",
             [member_no],
         )
         row = cursor.fetchone()

@@ -174,6 +174,7 @@ def transactions_record_batch(
         member = members[item["member_no"]]
         try:
             txn, created = facts.transaction_create(
+                locked=True,  # the whole batch's members, above
                 member=member,
                 external_id=item["external_id"],
                 kind=item["kind"],

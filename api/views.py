@@ -5,6 +5,7 @@ same transaction), answer with the member's tier after it."""
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -270,8 +271,9 @@ class MemberTierHistory(generics.GenericAPIView):
 # --- Transactions -------------------------------------------------------------------------
 
 
-def _record_transaction(data: dict, member: Member, actor):
+def _record_transaction(data: dict, member: Member, actor, *, locked: bool = False):
     return actions.transaction_record(
+        locked=locked,
         member=member,
         external_id=data["external_id"],
         kind=data["kind"],
@@ -293,8 +295,10 @@ class TransactionCreate(APIView):
     @extend_schema(**docs.TRANSACTION_CREATE)
     def post(self, request):
         data = _validated(TransactionInSerializer, request.data)
-        member = member_or_404(data["member_no"], lookup=member_by_no)
-        txn, created = _record_transaction(data, member, request.user)
+        # Found and locked in one statement, in the transaction that records the purchase.
+        with transaction.atomic():
+            member = member_or_404(data["member_no"], lookup=partial(member_by_no, lock=True))
+            txn, created = _record_transaction(data, member, request.user, locked=True)
         body = _transaction_data([txn], [member.pk])[0]
         return Response(body, status=_written(created))
 

@@ -332,14 +332,17 @@ def transaction_create(
     refund_of: str = "",
     actor=None,
     reason: str = "",
+    locked: bool = False,
 ) -> tuple[Transaction, bool]:
-    """Record a purchase or a refund; returns (transaction, created).
+    """Record a purchase or a refund; returns (transaction, created). ``locked``: the caller's
+    transaction holds the member's row lock already (``member_lock`` and the like).
 
     Idempotent by external id: the same id with the same data returns the stored row and
     changes nothing; with different data it is refused. A refund names its purchase by external
     id, belongs to the same member, is not dated before it, and refunds may total at most the
     purchase's amount."""
-    member_lock_row(member)
+    if not locked:
+        member_lock_row(member)
     external_id = external_id.strip()
     if not external_id:
         raise DomainError(_("The external id is required."))

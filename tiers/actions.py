@@ -74,7 +74,6 @@ def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
     return entry
 
 
-@transaction.atomic
 def transaction_record(
     *,
     member: Member,
@@ -85,21 +84,28 @@ def transaction_record(
     refund_of: str = "",
     actor=None,
     reason: str = "",
+    locked: bool = False,
 ) -> tuple[Transaction, bool]:
     """Record a purchase or refund and re-evaluate the member; a repeat of an already recorded
-    transaction (same external id, same data) changes nothing and evaluates nobody."""
-    recorded, created = facts.transaction_create(
-        member=member,
-        external_id=external_id,
-        kind=kind,
-        amount=amount,
-        occurred_at=occurred_at,
-        refund_of=refund_of,
-        actor=actor,
-        reason=reason,
-    )
-    if created:
-        _evaluate_now(member, actor)
+    transaction (same external id, same data) changes nothing and evaluates nobody.
+
+    ``locked``: the caller opened its transaction only to find and lock the member (the API,
+    in one statement) and lets an error here end it, so no savepoint is set (two statements
+    per purchase)."""
+    with transaction.atomic(savepoint=not locked):
+        recorded, created = facts.transaction_create(
+            locked=locked,
+            member=member,
+            external_id=external_id,
+            kind=kind,
+            amount=amount,
+            occurred_at=occurred_at,
+            refund_of=refund_of,
+            actor=actor,
+            reason=reason,
+        )
+        if created:
+            _evaluate_now(member, actor)
     return recorded, created
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -93,6 +94,22 @@ def test_a_client_sending_transactions_reuses_prepared_statements(api, member):
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = " ".join(row[0] for row in cursor.fetchall())
     assert "FOR UPDATE" in prepared and "members_transaction" in prepared
+
+
+def test_a_new_purchase_finds_and_locks_its_member_in_one_statement(api, member):
+    # Every statement is a round trip on every purchase a till sends: the member is found and
+    # locked together, and the rules are checked against their stored rows in one statement.
+    api.post("/api/v1/transactions/", purchase("T0"), format="json")  # the key's first use
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/v1/transactions/", purchase("T1"), format="json")
+
+    assert response.status_code == 201
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    member_reads = [sql for sql in statements if 'FROM "members_member" m WHERE' in sql]
+    assert len(member_reads) == 1
+    if connection.vendor == "postgresql":
+        assert member_reads[0].endswith("FOR UPDATE")
+    assert len(statements) <= 9, "\n".join(statements)
 
 
 def test_the_same_transaction_sent_again_returns_the_stored_one_and_changes_nothing(api, member):
