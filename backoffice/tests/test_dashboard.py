@@ -196,6 +196,46 @@ def test_the_dashboard_groups_its_counts_by_thousands(login_as):
     assert ">1200<" not in html
 
 
+def test_the_dashboards_sentences_group_their_counts_by_thousands(login_as, monkeypatch):
+    # The figures are given (the reads are tested above): only how the page words them counts.
+    sample = DowngradeWarning.objects.get(member=warned("W-DUE", not_before=D(2026, 7, 20)))
+    monkeypatch.setattr(
+        dashboard,
+        "time_to_tier",
+        lambda today: dashboard.TimeToTier(90, 1_200, [("same day", 1_200)], 1_200),
+    )
+    monkeypatch.setattr(
+        dashboard, "open_review_cases", lambda: dashboard.ReviewCases(1_300, 1_200, [])
+    )
+    monkeypatch.setattr(
+        dashboard,
+        "high_value_retention",
+        lambda today: dashboard.Retention(D(2025, 6, 30), 1_200, 1_100),
+    )
+    monkeypatch.setattr(
+        dashboard,
+        "downgrades_due",
+        lambda today: dashboard.DowngradesDue(D(2026, 7, 30), [(tier("gold"), 1_200)], [sample]),
+    )
+    client = login_as("auditor")
+
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+
+    assert "of 1,200 upgrades by the rules in the last 90 days were applied" in html
+    assert "1,200 cases are still open after their quarter." in html
+    assert "Of the 1,200 Platinum and Diamond members on 2025-06-30, 1,100 still hold" in html
+    assert "The first 1 of 1,200." in html
+    assert "1200" not in html.replace('data-overdue="1200"', "")
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    html = client.get(reverse("backoffice:dashboard")).content.decode()
+
+    assert "即最近 90 天内的 1,200 次按规则晋升中" in html
+    assert "1,200 个案例在所属季度结束后仍未处理完毕。" in html
+    assert "2025-06-30 的 1,200 位铂金会员和钻石会员中，目前仍有 1,100 位" in html
+    assert "共 1,200 条，显示前 1 条。" in html
+
+
 def test_the_dashboard_says_which_moves_up_are_upgrades(login_as):
     every_cause(timezone.localdate())
 
