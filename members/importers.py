@@ -122,11 +122,11 @@ class ImportFailed(DomainError):
         self.lines = lines
         super().__init__(
             ngettext(
-                "%(count)d bad row; nothing was imported",
-                "%(count)d bad rows; nothing was imported",
+                "%(count)s bad row; nothing was imported",
+                "%(count)s bad rows; nothing was imported",
                 bad_rows,
             )
-            % {"count": bad_rows}
+            % {"count": f"{bad_rows:,}"}
         )
 
 
@@ -142,18 +142,18 @@ class ImportResult:
 
     def __str__(self) -> str:
         summary = gettext(
-            "Imported %(new)d %(things)s (%(existing)d already imported) from %(path)s "
+            "Imported %(new)s %(things)s (%(existing)s already imported) from %(path)s "
             "in %(seconds).1f s"
         ) % {
-            "new": self.new,
+            "new": f"{self.new:,}",
             "things": _IMPORTERS[self.kind].things,
-            "existing": self.existing,
+            "existing": f"{self.existing:,}",
             "path": self.path,
             "seconds": self.seconds,
         }
         if self.new == 0 and self.existing:
-            summary += "\n" + gettext("Nothing changed: 0 new, %(existing)d already imported.") % {
-                "existing": self.existing
+            summary += "\n" + gettext("Nothing changed: 0 new, %(existing)s already imported.") % {
+                "existing": f"{self.existing:,}"
             }
         return summary
 
@@ -484,7 +484,8 @@ class _Errors:
             return
         lines = list(self.kept)
         if self.count > len(lines):
-            lines.append(gettext("... and %(count)d more") % {"count": self.count - len(lines)})
+            rest = self.count - len(lines)
+            lines.append(gettext("... and %(count)s more") % {"count": f"{rest:,}"})
         raise ImportFailed(self.count, lines)
 
 
@@ -1113,8 +1114,8 @@ class _Importer:
         problems: list[str] = []
         if len(raw) != width:
             problems.append(
-                gettext("%(found)d values where the header has %(expected)d columns")
-                % {"found": len(raw), "expected": width}
+                gettext("%(found)s values where the header has %(expected)s columns")
+                % {"found": f"{len(raw):,}", "expected": f"{width:,}"}
             )
             staged = empty
         else:

@@ -34,6 +34,7 @@ from members.models import Member
 from .engine import add_years
 from .models import MemberTier, TierChange, TierPolicy
 from .selectors import tiers_by_code
+from .templatetags.tier_display import grouped
 
 LEGACY_KIND = "legacy_tiers"
 COLUMNS = ("member_no", "tier", "granted_on")
@@ -53,9 +54,14 @@ class LegacyResult:
 
     def __str__(self) -> str:
         return _(
-            "Imported %(new)d legacy tiers (%(existing)d already imported) from %(path)s "
+            "Imported %(new)s legacy tiers (%(existing)s already imported) from %(path)s "
             "in %(seconds).1f s"
-        ) % {"new": self.new, "existing": self.existing, "path": self.path, "seconds": self.seconds}
+        ) % {
+            "new": grouped(self.new),
+            "existing": grouped(self.existing),
+            "path": self.path,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass(frozen=True)

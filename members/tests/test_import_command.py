@@ -220,8 +220,8 @@ def test_line_numbers_are_physical_lines_counting_blank_lines_and_quoted_newline
 
 
 def test_printed_errors_stop_at_the_cap_with_a_count_of_the_rest(tmp_path, monkeypatch):
-    monkeypatch.setattr(importers, "MAX_SHOWN_ERRORS", 20)  # the real cap is a million
-    bad_rows = importers.MAX_SHOWN_ERRORS + 5
+    monkeypatch.setattr(importers, "MAX_SHOWN_ERRORS", 1_100)  # the real cap is a million
+    bad_rows = importers.MAX_SHOWN_ERRORS + 1_200
     path = tmp_path / "many.csv"
     path.write_text(
         MEMBERS + "\n" + "".join(f"M{n},,,,2024-01-01,regular,\n" for n in range(bad_rows)),
@@ -234,9 +234,43 @@ def test_printed_errors_stop_at_the_cap_with_a_count_of_the_rest(tmp_path, monke
     cap = importers.MAX_SHOWN_ERRORS
     assert len(lines) == cap + 1
     assert lines[0] == "line 2: name is empty"
-    assert lines[cap - 1] == f"line {cap + 1}: name is empty"
-    assert lines[-1] == "... and 5 more"
-    assert error == f"{bad_rows} bad rows; nothing was imported"
+    # Counts read with thousands separators; a line number as an editor shows it.
+    assert lines[cap - 1] == "line 1101: name is empty"
+    assert lines[-1] == "... and 1,200 more"
+    assert error == "2,300 bad rows; nothing was imported"
+
+
+def test_the_counts_of_a_failed_import_are_grouped_in_chinese_too(monkeypatch):
+    monkeypatch.setattr(importers, "MAX_SHOWN_ERRORS", 1)
+    errors = importers._Errors()
+    with translation.override("zh-hans"):
+        for line in range(2, 1_203):
+            errors.add(line, "x")
+        with pytest.raises(ImportFailed) as raised:
+            errors.raise_if_any()
+
+        assert str(raised.value) == "1,201 行有误，未导入任何数据"
+    assert raised.value.lines == ["第 2 行：x", "……另有 1,200 条"]
+
+
+def test_the_summary_of_an_import_counts_by_thousands_in_both_languages():
+    done = importers.ImportResult("members", "m.csv", new=1_200, existing=3_400, seconds=1.5)
+    again = importers.ImportResult("members", "m.csv", new=0, existing=1_200, seconds=1.5)
+
+    assert str(done).startswith("Imported 1,200 members (3,400 already imported) from m.csv")
+    assert str(again).endswith("\nNothing changed: 0 new, 1,200 already imported.")
+    with translation.override("zh-hans"):
+        assert "（另有 3,400 条此前已导入）" in str(done) and " 1,200 条" in str(done)
+        assert str(again).endswith("\n没有任何变化：新增 0 条，1,200 条此前已导入。")
+
+
+def test_a_row_with_too_many_values_counts_them_by_thousands(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(MEMBERS + "\n" + ",".join(["x"] * 1_200) + "\n", encoding="utf-8")
+
+    _error, err = fail("members", str(path))
+
+    assert err.splitlines() == ["line 2: 1,200 values where the header has 7 columns"]
 
 
 def test_the_import_function_reports_bad_rows_in_the_exception(tmp_path):

@@ -23,6 +23,7 @@ from members.models import Member, Referral, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
 from notifications.models import Channel, Kind, Notification
 from tiers import actions
+from tiers.management.commands import import_csv as import_csv_command
 from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride, TierPolicy
 from tiers.services import (
     member_evaluate,
@@ -357,10 +358,27 @@ def test_a_blacklist_file_revokes_tiers_at_once(tmp_path):
     path = tmp_path / "blacklist.csv"
     path.write_text("member_no,reason,occurred_at\nBL1,fraud,2026-06-01\n", encoding="utf-8")
 
-    call_command("import_csv", "blacklist", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("import_csv", "blacklist", str(path), stdout=out, stderr=io.StringIO())
 
     assert tier_of(member) is None
     assert TierChange.objects.filter(member=member, cause=Cause.REVOKED).count() == 1
+    assert out.getvalue().startswith("Revoked the tier of 1 blacklisted member\n")
+
+
+def test_the_tiers_revoked_by_a_blacklist_file_are_counted_by_thousands(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_csv_command, "tiers_revoke_not_taking_part", lambda as_of: 1_200)
+    path = tmp_path / "blacklist.csv"
+    path.write_text("member_no,reason,occurred_at\n", encoding="utf-8")
+
+    for language, said in [
+        ("en", "Revoked the tiers of 1,200 blacklisted members"),
+        ("zh-hans", "已撤销 1,200 名黑名单会员的等级"),
+    ]:
+        out = io.StringIO()
+        with translation.override(language):
+            call_command("import_csv", "blacklist", str(path), stdout=out, stderr=io.StringIO())
+        assert out.getvalue().splitlines()[0] == said
 
 
 def test_importing_transactions_evaluates_nobody(tmp_path):

@@ -13,6 +13,7 @@ from django.utils import translation
 
 from members.models import Member
 from members.tests.factories import MemberFactory
+from tiers.legacy import LegacyResult
 from tiers.models import MemberTier, Tier, TierChange
 from tiers.services import tiers_recompute
 
@@ -102,6 +103,14 @@ def test_importing_the_same_file_again_changes_nothing(csv_file):
 
     assert "Imported 0 legacy tiers (1 already imported)" in out
     assert TierChange.objects.count() == 1
+
+
+def test_the_summary_counts_by_thousands_in_both_languages():
+    result = LegacyResult("legacy.csv", new=1_200, existing=3_400, seconds=1.5)
+
+    assert str(result).startswith("Imported 1,200 legacy tiers (3,400 already imported) from ")
+    with translation.override("zh-hans"):
+        assert "导入原有等级 1,200 条（另有 3,400 条此前已导入）" in str(result)
 
 
 def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
 from members.importers import KINDS, ImportFailed, import_csv
 from tiers.legacy import LEGACY_KIND, legacy_tiers_import
 from tiers.services import tiers_revoke_not_taking_part
+from tiers.templatetags.tier_display import grouped
 
 
 class Command(BaseCommand):
@@ -56,6 +57,11 @@ class Command(BaseCommand):
             revoked = tiers_revoke_not_taking_part(as_of=timezone.localdate())
             if revoked:
                 self.stdout.write(
-                    _("Revoked the tiers of %(n)d blacklisted members") % {"n": revoked}
+                    ngettext(
+                        "Revoked the tier of %(count)s blacklisted member",
+                        "Revoked the tiers of %(count)s blacklisted members",
+                        revoked,
+                    )
+                    % {"count": grouped(revoked)}
                 )
         self.stdout.write(str(result))
