@@ -125,8 +125,8 @@ def _shortfall_words(shortfall) -> str:
         return gettext("spend %(amount)s more") % {"amount": format_yuan(amount)}
     if metric == Metric.FREQUENCY:
         return ngettext(
-            "make %(count)d more purchase", "make %(count)d more purchases", int(amount)
-        ) % {"count": amount}
+            "make %(count)s more purchase", "make %(count)s more purchases", int(amount)
+        ) % {"count": grouped(amount)}
     if metric == Metric.CONTRIBUTION:
         return gettext("earn %(points)s more contribution points") % {"points": f"{amount:,}"}
     return ngettext(

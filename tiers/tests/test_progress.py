@@ -18,6 +18,7 @@ from tiers.engine import (
     Metrics,
     Shortfall,
     Threshold,
+    Way,
     ways_to_reach,
 )
 from tiers.selectors import member_open_warning, member_progress
@@ -138,6 +139,16 @@ def test_ways_read_as_one_sentence_in_chinese_and_english():
         assert ways_in_words(ways) == "spend ¥3,200.50 more or make 2 more purchases"
     with translation.override("zh-hans"):
         assert ways_in_words(ways) == "再消费 ¥3,200.50 或再购买 2 次"
+
+
+def test_purchases_still_needed_read_with_thousands_separators():
+    # As the rule itself reads ("make at least 1,500 purchases").
+    ways = [Way((Shortfall(Metric.FREQUENCY, 1_200),), Decimal("0.2"))]
+
+    with translation.override("en"):
+        assert ways_in_words(ways) == "make 1,200 more purchases"
+    with translation.override("zh-hans"):
+        assert ways_in_words(ways) == "再购买 1,200 次"
 
 
 def test_years_still_needed_read_as_tenure_not_as_joining_again():
