@@ -20,10 +20,12 @@ and the filter lets the index on (member, occurred_on) serve the refund subquery
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from django.db import connection, transaction
 
@@ -121,6 +123,24 @@ def range_figures_sql(
 def figures_for_member(member: Member | int, window: Window) -> WindowFigures:
     member_id = member if isinstance(member, int) else member.pk
     return figures_for_range(member_id, member_id, window).get(member_id, NONE)
+
+
+def tenure_sql(column: str, as_of: date) -> tuple[str, list]:
+    """Completed years from the join date in ``column`` (on or before ``as_of``) to ``as_of``,
+    in SQL, with its parameters: ``engine.completed_years``, where the anniversary of 29
+    February is 28 February in a common year. The year is done when the join date's month and
+    day are not after ``as_of``'s."""
+    done_by = as_of.month * 100 + as_of.day
+    if (as_of.month, as_of.day) == (2, 28) and not calendar.isleap(as_of.year):
+        done_by = 229
+    if connection.vendor == "postgresql":
+        year = f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
+        month_day = f"CAST(TO_CHAR({column}, 'MMDD') AS INTEGER)"
+    else:
+        year = f"CAST(strftime('%%Y', {column}) AS INTEGER)"
+        month_day = f"CAST(strftime('%%m%%d', {column}) AS INTEGER)"
+    sql = f"(%s - {year} - CASE WHEN {month_day} > %s THEN 1 ELSE 0 END)"
+    return sql, [as_of.year, done_by]
 
 
 FIGURES_TABLE = "tier_window_figures"

@@ -18,7 +18,7 @@ import itertools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
@@ -442,3 +442,57 @@ def _grid_metrics(grids: list[list], indexes: tuple[int, ...]) -> engine.Metrics
     return engine.Metrics(
         spend=Decimal(spend), frequency=frequency, tenure_years=tenure, contribution=contribution
     )
+
+
+# --- Rules in SQL ---------------------------------------------------------------------------
+
+
+def _minimum_sql(metric: engine.Metric, minimum: Decimal | int) -> int:
+    """The least integer column value that reaches ``minimum``: spend is compared in fen."""
+    scaled = Decimal(minimum) * (100 if metric == engine.Metric.SPEND else 1)
+    return int(scaled.to_integral_value(rounding=ROUND_CEILING))
+
+
+def rule_sql(rule: engine.Rule, columns: dict[engine.Metric, str]) -> tuple[str, list]:
+    """The rule as an SQL condition on integer ``columns`` (spend in fen), with its parameters:
+    the same answer as ``engine.holds`` on the member's figures."""
+    match rule:
+        case engine.Threshold(metric=metric, minimum=minimum):
+            return f"{columns[metric]} >= %s", [_minimum_sql(metric, minimum)]
+        case engine.AllOf(conditions=()):
+            return "1 = 1", []
+        case engine.AllOf(conditions=conditions) | engine.AnyOf(conditions=conditions):
+            parts = [rule_sql(c, columns) for c in conditions]
+            joiner = " AND " if isinstance(rule, engine.AllOf) else " OR "
+            return (
+                "(" + joiner.join(sql for sql, _params in parts) + ")",
+                [p for _sql, params in parts for p in params],
+            )
+        case engine.AtLeast(count=count, conditions=conditions):
+            parts = [rule_sql(c, columns) for c in conditions]
+            counted = " + ".join(f"(CASE WHEN {sql} THEN 1 ELSE 0 END)" for sql, _p in parts)
+            return f"({counted or '0'}) >= %s", [
+                *(p for _sql, params in parts for p in params),
+                count,
+            ]
+    raise TypeError(f"not a rule: {rule!r}")
+
+
+def qualifies_for_sql(
+    policy: engine.Policy, rank: int, columns: dict[engine.Metric, str]
+) -> tuple[str, list]:
+    """An SQL condition: the figures in ``columns`` qualify for exactly the tier of ``rank``
+    (``engine.qualify``: the highest tier whose rule holds; the lowest when none does)."""
+    if rank not in {tier.rank for tier in policy.tiers}:
+        return "1 = 0", []
+    parts, params = [], []
+    for tier in policy.tiers:  # highest first
+        sql, tier_params = rule_sql(tier.rule, columns)
+        if tier.rank == rank:
+            if tier is not policy.tiers[-1]:
+                parts.append(f"({sql})")
+                params += tier_params
+            break
+        parts.append(f"NOT ({sql})")
+        params += tier_params
+    return "(" + (" AND ".join(parts) or "1 = 1") + ")", params

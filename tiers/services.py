@@ -60,6 +60,7 @@ from .metrics import (
     figures_snapshot_exists,
     range_figures_sql,
     shared_figures_snapshot,
+    tenure_sql,
 )
 from .models import (
     OVERRIDE_REPLACED,
@@ -78,6 +79,7 @@ from .policy import (
     RankFinder,
     ordering_problems,
     policy_errors,
+    qualifies_for_sql,
     rule_from_data,
     rule_to_data,
 )
@@ -123,6 +125,9 @@ class RecomputeSummary:
     as_of: date
     policy_version: int
     evaluated: int = 0
+    # Of those, members whose evaluation changed only its figures and date, written in the
+    # database by one statement per range (``_unchanged_sql``).
+    evaluated_in_database: int = 0
     events: Counter = field(default_factory=Counter)
     not_yet_joined: int = 0
     not_taking_part: int = 0
@@ -364,6 +369,7 @@ def _ranges_in_parallel(
 
 def _summary_add(total: RecomputeSummary, part: RecomputeSummary) -> None:
     total.evaluated += part.evaluated
+    total.evaluated_in_database += part.evaluated_in_database
     total.events.update(part.events)
     total.not_yet_joined += part.not_yet_joined
     total.not_taking_part += part.not_taking_part
@@ -530,12 +536,95 @@ def _evaluate_range(
     snapshot: str | None = None,
 ) -> None:
     """Read the locked range with its figures (one statement) and evaluate it: from the run's
-    figures snapshot when there is one, else from the range's own grouped figures query."""
+    figures snapshot when there is one, else from the range's own grouped figures query.
+
+    With the snapshot, the members whose evaluation can change nothing but its figures and date
+    (``_unchanged_sql``: most of them, night after night) are evaluated in one statement in the
+    database; only the others are read into Python and taken through the engine."""
     if snapshot and scope == Scope.ALL:
-        rows = _read_range_from_snapshot(first_id, last_id, context, snapshot)
+        unchanged = _unchanged_sql(first_id, last_id, context, snapshot)
+        rows = _read_range_from_snapshot(first_id, last_id, context, snapshot, unchanged)
+        written = _unchanged_evaluations_write(unchanged, context)
+        summary.evaluated += written
+        summary.evaluated_in_database += written
     else:
         rows = _read_range(first_id, last_id, context, scope)
     _evaluate_rows(rows, context, summary)
+
+
+def _unchanged_sql(first_id: int, last_id: int, context: _Context, snapshot: str):
+    """The members of the locked range whose evaluation changes neither their tier state nor
+    anything else but the evaluation row, with that row's new figures (member_id, tier_id,
+    spend_fen, frequency, tenure, contribution), as (SQL, parameters).
+
+    Such a member takes part, has joined, holds a tier with a state and an evaluation (not one
+    dated after ``as_of``), has no open override and no pending warning, is inside their tier
+    year, has snapshot figures of their evaluation's revision, and qualifies for exactly the
+    tier held. ``engine.advance`` then gives no event and the same state (no upgrade: the
+    qualified tier is the one held; no warning or downgrade: it is not below it; no new tier
+    year before its end), so nothing is written but the figures, which the SQL computes as
+    ``_evaluate_rows`` does: the rank with the policy's rules (``qualifies_for_sql``), tenure
+    as ``engine.completed_years`` (``tenure_sql``), contribution with the policy's points."""
+    qn = connection.ops.quote_name
+    as_of, policy = context.as_of, context.policy
+    tenure, tenure_params = tenure_sql("m.joined_on", as_of)
+    columns = {
+        engine.Metric.SPEND: "x.spend_fen",
+        engine.Metric.FREQUENCY: "x.frequency",
+        engine.Metric.TENURE: "x.tenure",
+        engine.Metric.CONTRIBUTION: "x.contribution",
+    }
+    kept, kept_params = [], []
+    for tier_id, rank in context.rank_by_tier_id.items():
+        qualifies, params = qualifies_for_sql(policy, rank, columns)
+        kept.append(f"(x.tier_id = %s AND {qualifies})")
+        kept_params += [tier_id, *params]
+    bound = "BETWEEN %s AND %s"
+    sql = (
+        "SELECT * FROM ("
+        "SELECT m.id AS member_id, t.current_tier_id AS tier_id, f.spend_fen AS spend_fen, "
+        f"f.frequency AS frequency, {tenure} AS tenure, "
+        "f.referrals * %s + f.activities * %s AS contribution "
+        f"FROM {qn(Member._meta.db_table)} m "
+        f"JOIN {qn(MemberTier._meta.db_table)} t ON t.member_id = m.id AND t.member_id {bound} "
+        f"JOIN {qn(MemberEvaluation._meta.db_table)} e "
+        f"ON e.member_id = m.id AND e.member_id {bound} "
+        f"JOIN {qn(snapshot)} f ON f.member_id = m.id AND f.member_id {bound} "
+        f"WHERE m.id {bound} AND m.status = %s AND m.joined_on <= %s "
+        "AND e.evaluated_on <= %s AND e.revision = f.revision "
+        "AND t.current_tier_id IS NOT NULL AND t.downgrade_warned_on IS NULL "
+        "AND t.tier_year_end > %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {qn(TierOverride._meta.db_table)} o "
+        "WHERE o.member_id = m.id AND o.ended_on IS NULL)"
+        f") x WHERE {' OR '.join(kept) or '1 = 0'}"
+    )
+    params = [
+        *tenure_params,
+        policy.referral_points,
+        policy.activity_points,
+        *[first_id, last_id] * 4,
+        Member.Status.ACTIVE,
+        as_of,
+        as_of,
+        as_of,
+        *kept_params,
+    ]
+    return sql, params
+
+
+def _unchanged_evaluations_write(unchanged: tuple[str, list], context: _Context) -> int:
+    """Write the evaluation rows of ``_unchanged_sql``'s members in one statement; how many."""
+    table = connection.ops.quote_name(MemberEvaluation._meta.db_table)
+    sql, params = unchanged
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET evaluated_on = %s, policy_id = %s, qualified_tier_id = u.tier_id, "
+            "spend_fen = u.spend_fen, frequency = u.frequency, tenure_years = u.tenure, "
+            f"contribution = u.contribution, revision = {table}.revision + 1 "
+            f"FROM ({sql}) u WHERE {table}.member_id = u.member_id",
+            [context.as_of, context.policy_row.pk, *params],
+        )
+        return cursor.rowcount
 
 
 def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> list[tuple]:
@@ -568,21 +657,23 @@ def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> l
 
 
 def _read_range_from_snapshot(
-    first_id: int, last_id: int, context: _Context, snapshot: str
+    first_id: int, last_id: int, context: _Context, snapshot: str, skipped: tuple[str, list]
 ) -> list[tuple]:
     """The range's rows with the snapshot's figures; members whose evaluation was written after
     the snapshot (another revision), or who are not in it, have their figures read again now,
     under the lock, in one grouped statement: they may have been evaluated from facts the
-    snapshot does not have (a real-time write, or another run over the same members)."""
+    snapshot does not have (a real-time write, or another run over the same members). The
+    members ``skipped`` selects (``_unchanged_sql``) are left out."""
     bound = "{column} BETWEEN %s AND %s"
     sql = (
         f"SELECT {_ROW_COLUMNS}, f.spend_fen, f.frequency, f.referrals, f.activities, "
         f"f.revision {_row_joins(bound)}LEFT JOIN {connection.ops.quote_name(snapshot)} f "
         f"ON f.member_id = m.id AND {bound.format(column='f.member_id')} "
-        "WHERE m.id >= %s AND m.id <= %s ORDER BY m.id"
+        "WHERE m.id >= %s AND m.id <= %s "
+        f"AND m.id NOT IN (SELECT member_id FROM ({skipped[0]}) s) ORDER BY m.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [first_id, last_id] * 4)
+        cursor.execute(sql, [first_id, last_id] * 4 + skipped[1])
         rows = cursor.fetchall()
     stale = [row[0] for row in rows if row[-1] != row[_REVISION]]
     if not stale:

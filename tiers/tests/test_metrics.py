@@ -12,9 +12,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 
 from loyalty.money import fen_to_yuan
-from members.models import Transaction
+from members.models import Member, Transaction
 from members.tests.factories import (
     LOCAL,
     ActivityFactory,
@@ -24,8 +25,14 @@ from members.tests.factories import (
     RefundFactory,
     local_noon,
 )
-from tiers.engine import WindowKind, window_for
-from tiers.metrics import NONE, WindowFigures, figures_for_member, figures_for_range
+from tiers.engine import WindowKind, completed_years, window_for
+from tiers.metrics import (
+    NONE,
+    WindowFigures,
+    figures_for_member,
+    figures_for_range,
+    tenure_sql,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -358,3 +365,41 @@ def test_a_snapshot_leaves_the_callers_transaction_settings_as_they_were():
 
     assert after == before
     assert before[0] != BIG_STATEMENT_SETTINGS["work_mem"]  # the snapshot did change it
+
+
+# --- Tenure in SQL ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        datetime.date(2025, 2, 27),
+        datetime.date(2025, 2, 28),  # a common year: who joined on 29 February completes one
+        datetime.date(2025, 3, 1),
+        datetime.date(2028, 2, 28),
+        datetime.date(2028, 2, 29),
+        datetime.date(2028, 3, 1),
+        datetime.date(2025, 12, 31),
+        datetime.date(2026, 1, 1),
+        datetime.date(2026, 6, 30),
+    ],
+)
+def test_tenure_in_sql_is_the_engines_completed_years_for_every_join_day_of_two_years(as_of):
+    first = datetime.date(2019, 1, 1)
+    joined = [first + datetime.timedelta(days=n) for n in range(731)]  # 2019 and leap 2020
+    Member.objects.bulk_create(
+        Member(member_no=f"T{n:04d}", name="t", joined_on=day) for n, day in enumerate(joined)
+    )
+    sql, params = tenure_sql("m.joined_on", as_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.joined_on, {sql} FROM {Member._meta.db_table} m "
+            "WHERE m.member_no LIKE 'T%%'",
+            params,
+        )
+        in_sql = {
+            (day if isinstance(day, datetime.date) else datetime.date.fromisoformat(day)): years
+            for day, years in cursor.fetchall()
+        }
+
+    assert in_sql == {day: completed_years(day, as_of) for day in joined}

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import importlib
+import itertools
 import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import translation
 
 from loyalty.exceptions import DomainError
@@ -18,14 +20,24 @@ from tiers.engine import (
     AtLeast,
     DowngradeStep,
     Metric,
+    Metrics,
     Threshold,
     WindowKind,
+    qualify,
 )
-from tiers.policy import PolicyError, build_policy, rule_from_data, rule_to_data
+from tiers.policy import (
+    PolicyError,
+    build_policy,
+    qualifies_for_sql,
+    rule_from_data,
+    rule_to_data,
+    threshold_values,
+)
 
 _defaults = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
 DEFAULT_RULES = _defaults.DEFAULT_RULES
 TIER_RANKS = {code: rank for code, rank, _zh, _en in _defaults.TIERS}
+METRIC_ORDER = (Metric.SPEND, Metric.FREQUENCY, Metric.TENURE, Metric.CONTRIBUTION)
 
 
 @pytest.fixture(autouse=True)
@@ -164,6 +176,71 @@ def test_an_industry_can_set_its_own_numbers_and_shapes():
     )
     policy = build(rules)
     assert rule_to_data(policy.tier(4).rule) == rules["diamond"]
+
+
+# --- The rules in SQL (the recompute's members whose tier stays) -----------------------------
+
+SQL_POLICIES = [
+    pytest.param(DEFAULT_RULES, id="default"),
+    pytest.param(
+        rules_with(
+            diamond={
+                "any": [
+                    {"metric": "spend", "min": "0.01"},
+                    {"at_least": 1, "of": [{"metric": "contribution", "min": 1_000}]},
+                ]
+            },
+            platinum={"at_least": 3, "of": [{"metric": "frequency", "min": 0}] * 3},
+            gold={"all": [{"metric": "tenure_years", "min": 2}, {"all": []}]},
+        ),
+        id="shapes",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rules", SQL_POLICIES)
+def test_the_tier_qualified_for_in_sql_is_the_engines_at_every_threshold_and_beside_it(rules):
+    policy = build(rules)
+    cuts = threshold_values(policy)
+    near = {  # each threshold, one below and one above, in the columns' integers (spend in fen)
+        metric: sorted(
+            {0}
+            | {
+                max(0, int(value * (100 if metric == Metric.SPEND else 1)) + step)
+                for value in cuts[metric]
+                for step in (-1, 0, 1)
+            }
+        )
+        for metric in METRIC_ORDER
+    }
+    grid = list(itertools.product(*(near[metric] for metric in METRIC_ORDER)))
+    names = ("g.spend", "g.frequency", "g.tenure", "g.contribution")
+    columns = dict(zip(METRIC_ORDER, names, strict=True))
+    cases, params = [], []
+    for tier in policy.tiers:
+        condition, condition_params = qualifies_for_sql(policy, tier.rank, columns)
+        cases.append(f"WHEN {condition} THEN {tier.rank}")
+        params += condition_params
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE g (n INTEGER, spend BIGINT, frequency INTEGER, "
+            "tenure INTEGER, contribution INTEGER)"
+        )
+        cursor.executemany(
+            "INSERT INTO g VALUES (%s, %s, %s, %s, %s)",
+            [(n, *point) for n, point in enumerate(grid)],
+        )
+        cursor.execute(f"SELECT n, CASE {' '.join(cases)} ELSE -1 END FROM g ORDER BY n", params)
+        in_sql = [rank for _n, rank in cursor.fetchall()]
+        cursor.execute("DROP TABLE g")
+
+    def engine_rank(spend_fen, frequency, tenure, contribution) -> int:
+        metrics = Metrics(Decimal(spend_fen) / 100, frequency, tenure, contribution)
+        return qualify(metrics, policy).rank
+
+    assert len(grid) > 100
+    assert in_sql == [engine_rank(*point) for point in grid]
 
 
 # --- Invalid shapes: a PolicyError that says where ----------------------------------------

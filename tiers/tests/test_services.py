@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import io
+import random
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -881,6 +882,50 @@ def test_member_evaluate_gives_each_member_the_same_state_as_the_recompute():
     by_member = then_wiped(lambda: live_through_scenario(evaluate_one_by_one))
 
     assert by_member == recompute_scenario(None)
+
+
+def build_population() -> None:
+    """Sixty members joined on days around 29 February, with purchases near the Silver, Gold
+    and Platinum spend thresholds, refunds, referrals and activities, spread over two years."""
+    rng = random.Random(7)
+    joined_days = [day(2024, 2, 28), day(2024, 2, 29), day(2024, 3, 1), day(2023, 2, 28)]
+    for n in range(60):
+        member = MemberFactory(member_no=f"P{n:02d}", joined_on=rng.choice(joined_days))
+        for _ in range(rng.randrange(4)):
+            bought = PurchaseFactory(
+                member=member,
+                amount_fen=rng.choice([GOLD_FEN - 1, GOLD_FEN, 500_000, 5_000_000, 12_345]),
+                day=day(2024, 3, 1) + datetime.timedelta(days=rng.randrange(700)),
+            )
+            if rng.random() < 0.2:
+                RefundFactory(refund_of=bought, amount_fen=1, day=bought.occurred_on)
+        if rng.random() < 0.2:
+            ActivityFactory.create_batch(3, member=member, day=day(2025, 1, 10))
+
+
+def test_the_recompute_writes_unchanged_members_in_sql_exactly_as_the_engine_would():
+    dates = [day(2025, 2, 27), day(2025, 2, 28), day(2025, 3, 1), day(2025, 9, 1),
+             day(2026, 2, 27), day(2026, 2, 28), day(2026, 3, 2), day(2026, 3, 31)]  # fmt: skip
+    in_database = []
+
+    def recompute_counting(as_of: datetime.date) -> None:
+        in_database.append(recompute(as_of, chunk_size=7).evaluated_in_database)
+
+    def evaluate_one_by_one(as_of: datetime.date) -> None:
+        for member in Member.objects.order_by("id"):
+            member_evaluate(member=member, as_of=as_of)
+
+    def live(evaluate: Callable[[datetime.date], None]) -> dict[str, list]:
+        build_population()
+        for as_of in dates:
+            evaluate(as_of)
+        return snapshot()
+
+    by_recompute = then_wiped(lambda: live(recompute_counting))
+
+    assert by_recompute == then_wiped(lambda: live(evaluate_one_by_one))
+    assert in_database[0] == 0  # the first evaluation: everyone enters a tier
+    assert sum(in_database) > 200
 
 
 def test_member_evaluate_returns_what_happened():
