@@ -125,11 +125,12 @@ def figures_for_member(member: Member | int, window: Window) -> WindowFigures:
     return figures_for_range(member_id, member_id, window).get(member_id, NONE)
 
 
-def tenure_sql(column: str, as_of: date) -> tuple[str, list]:
+def tenure_sql(column: str, as_of: date) -> str:
     """Completed years from the join date in ``column`` (on or before ``as_of``) to ``as_of``,
-    in SQL, with its parameters: ``engine.completed_years``, where the anniversary of 29
-    February is 28 February in a common year. The year is done when the join date's month and
-    day are not after ``as_of``'s."""
+    in SQL: ``engine.completed_years``, where the anniversary of 29 February is 28 February in
+    a common year. The year is done when the join date's month and day are not after
+    ``as_of``'s. (No parameters: the two numbers are integers made here, written in place, so
+    the expression can be repeated anywhere in a statement.)"""
     done_by = as_of.month * 100 + as_of.day
     if (as_of.month, as_of.day) == (2, 28) and not calendar.isleap(as_of.year):
         done_by = 229
@@ -139,8 +140,9 @@ def tenure_sql(column: str, as_of: date) -> tuple[str, list]:
     else:
         year = f"CAST(strftime('%%Y', {column}) AS INTEGER)"
         month_day = f"CAST(strftime('%%m%%d', {column}) AS INTEGER)"
-    sql = f"(%s - {year} - CASE WHEN {month_day} > %s THEN 1 ELSE 0 END)"
-    return sql, [as_of.year, done_by]
+    return (
+        f"({int(as_of.year)} - {year} - CASE WHEN {month_day} > {int(done_by)} THEN 1 ELSE 0 END)"
+    )
 
 
 FIGURES_TABLE = "tier_window_figures"

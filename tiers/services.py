@@ -126,7 +126,7 @@ class RecomputeSummary:
     policy_version: int
     evaluated: int = 0
     # Of those, members whose evaluation changed only its figures and date, written in the
-    # database by one statement per range (``_unchanged_sql``).
+    # database by one statement per range (``_unchanged_condition``).
     evaluated_in_database: int = 0
     events: Counter = field(default_factory=Counter)
     not_yet_joined: int = 0
@@ -538,13 +538,13 @@ def _evaluate_range(
     """Read the locked range with its figures (one statement) and evaluate it: from the run's
     figures snapshot when there is one, else from the range's own grouped figures query.
 
-    With the snapshot, the members whose evaluation can change nothing but its figures and date
-    (``_unchanged_sql``: most of them, night after night) are evaluated in one statement in the
-    database; only the others are read into Python and taken through the engine."""
+    With the snapshot, the members whose evaluation can change nothing but its figures and
+    date (``_unchanged_condition``: most of them, night after night) are evaluated in one
+    statement in the database; only the others are read into Python and taken through the
+    engine."""
     if snapshot and scope == Scope.ALL:
-        unchanged = _unchanged_sql(first_id, last_id, context, snapshot)
-        rows = _read_range_from_snapshot(first_id, last_id, context, snapshot, unchanged)
-        written = _unchanged_evaluations_write(unchanged, context)
+        rows = _read_range_from_snapshot(first_id, last_id, context, snapshot)
+        written = _unchanged_evaluations_write(first_id, last_id, context, snapshot)
         summary.evaluated += written
         summary.evaluated_in_database += written
     else:
@@ -552,77 +552,77 @@ def _evaluate_range(
     _evaluate_rows(rows, context, summary)
 
 
-def _unchanged_sql(first_id: int, last_id: int, context: _Context, snapshot: str):
-    """The members of the locked range whose evaluation changes neither their tier state nor
-    anything else but the evaluation row, with that row's new figures (member_id, tier_id,
-    spend_fen, frequency, tenure, contribution), as (SQL, parameters).
+def _unchanged_condition(context: _Context, *, no_override: str) -> tuple[str, list]:
+    """An SQL condition on a member (alias ``m``), their tier state (``t``), evaluation
+    (``e``) and snapshot figures (``f``): their evaluation changes neither their tier state nor
+    anything but the evaluation row itself; ``no_override`` says they have no open override.
 
     Such a member takes part, has joined, holds a tier with a state and an evaluation (not one
     dated after ``as_of``), has no open override and no pending warning, is inside their tier
     year, has snapshot figures of their evaluation's revision, and qualifies for exactly the
     tier held. ``engine.advance`` then gives no event and the same state (no upgrade: the
     qualified tier is the one held; no warning or downgrade: it is not below it; no new tier
-    year before its end), so nothing is written but the figures, which the SQL computes as
-    ``_evaluate_rows`` does: the rank with the policy's rules (``qualifies_for_sql``), tenure
-    as ``engine.completed_years`` (``tenure_sql``), contribution with the policy's points."""
-    qn = connection.ops.quote_name
-    as_of, policy = context.as_of, context.policy
-    tenure, tenure_params = tenure_sql("m.joined_on", as_of)
-    columns = {
-        engine.Metric.SPEND: "x.spend_fen",
-        engine.Metric.FREQUENCY: "x.frequency",
-        engine.Metric.TENURE: "x.tenure",
-        engine.Metric.CONTRIBUTION: "x.contribution",
-    }
+    year before its end). The rank comes from the policy's rules in SQL
+    (``qualifies_for_sql``) on the figures ``_unchanged_figures`` computes."""
     kept, kept_params = [], []
+    figures = _unchanged_figures(context)
+    columns = {
+        engine.Metric.SPEND: figures["spend_fen"],
+        engine.Metric.FREQUENCY: figures["frequency"],
+        engine.Metric.TENURE: figures["tenure_years"],
+        engine.Metric.CONTRIBUTION: figures["contribution"],
+    }
     for tier_id, rank in context.rank_by_tier_id.items():
-        qualifies, params = qualifies_for_sql(policy, rank, columns)
-        kept.append(f"(x.tier_id = %s AND {qualifies})")
+        qualifies, params = qualifies_for_sql(context.policy, rank, columns)
+        kept.append(f"(t.current_tier_id = %s AND {qualifies})")
         kept_params += [tier_id, *params]
-    bound = "BETWEEN %s AND %s"
     sql = (
-        "SELECT * FROM ("
-        "SELECT m.id AS member_id, t.current_tier_id AS tier_id, f.spend_fen AS spend_fen, "
-        f"f.frequency AS frequency, {tenure} AS tenure, "
-        "f.referrals * %s + f.activities * %s AS contribution "
-        f"FROM {qn(Member._meta.db_table)} m "
-        f"JOIN {qn(MemberTier._meta.db_table)} t ON t.member_id = m.id AND t.member_id {bound} "
-        f"JOIN {qn(MemberEvaluation._meta.db_table)} e "
-        f"ON e.member_id = m.id AND e.member_id {bound} "
-        f"JOIN {qn(snapshot)} f ON f.member_id = m.id AND f.member_id {bound} "
-        f"WHERE m.id {bound} AND m.status = %s AND m.joined_on <= %s "
-        "AND e.evaluated_on <= %s AND e.revision = f.revision "
-        "AND t.current_tier_id IS NOT NULL AND t.downgrade_warned_on IS NULL "
-        "AND t.tier_year_end > %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {qn(TierOverride._meta.db_table)} o "
-        "WHERE o.member_id = m.id AND o.ended_on IS NULL)"
-        f") x WHERE {' OR '.join(kept) or '1 = 0'}"
+        "m.status = %s AND m.joined_on <= %s AND e.evaluated_on <= %s "
+        "AND e.revision = f.revision AND t.current_tier_id IS NOT NULL "
+        f"AND t.downgrade_warned_on IS NULL AND t.tier_year_end > %s AND {no_override} "
+        f"AND ({' OR '.join(kept) or '1 = 0'})"
     )
-    params = [
-        *tenure_params,
-        policy.referral_points,
-        policy.activity_points,
-        *[first_id, last_id] * 4,
-        Member.Status.ACTIVE,
-        as_of,
-        as_of,
-        as_of,
-        *kept_params,
-    ]
-    return sql, params
+    as_of = context.as_of
+    return sql, [Member.Status.ACTIVE, as_of, as_of, as_of, *kept_params]
 
 
-def _unchanged_evaluations_write(unchanged: tuple[str, list], context: _Context) -> int:
-    """Write the evaluation rows of ``_unchanged_sql``'s members in one statement; how many."""
-    table = connection.ops.quote_name(MemberEvaluation._meta.db_table)
-    sql, params = unchanged
+def _unchanged_figures(context: _Context) -> dict[str, str]:
+    """The evaluation's figures in SQL from the snapshot (``f``) and the member (``m``), as
+    ``_evaluate_rows`` computes them: tenure as ``engine.completed_years``, contribution with
+    the policy's points (integers, written in place like the tenure's)."""
+    policy = context.policy
+    return {
+        "spend_fen": "f.spend_fen",
+        "frequency": "f.frequency",
+        "tenure_years": tenure_sql("m.joined_on", context.as_of),
+        "contribution": f"(f.referrals * {int(policy.referral_points)} "
+        f"+ f.activities * {int(policy.activity_points)})",
+    }
+
+
+def _unchanged_evaluations_write(
+    first_id: int, last_id: int, context: _Context, snapshot: str
+) -> int:
+    """Write the evaluation rows of the locked range's members that ``_unchanged_condition``
+    selects, in one statement; how many."""
+    qn = connection.ops.quote_name
+    condition, params = _unchanged_condition(
+        context,
+        no_override=f"NOT EXISTS (SELECT 1 FROM {qn(TierOverride._meta.db_table)} o "
+        "WHERE o.member_id = m.id AND o.ended_on IS NULL)",
+    )
+    figures = ", ".join(f"{column} = {sql}" for column, sql in _unchanged_figures(context).items())
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET evaluated_on = %s, policy_id = %s, qualified_tier_id = u.tier_id, "
-            "spend_fen = u.spend_fen, frequency = u.frequency, tenure_years = u.tenure, "
-            f"contribution = u.contribution, revision = {table}.revision + 1 "
-            f"FROM ({sql}) u WHERE {table}.member_id = u.member_id",
-            [context.as_of, context.policy_row.pk, *params],
+            f"UPDATE {qn(MemberEvaluation._meta.db_table)} AS e SET evaluated_on = %s, "
+            f"policy_id = %s, qualified_tier_id = t.current_tier_id, {figures}, "
+            "revision = e.revision + 1 "
+            f"FROM {qn(Member._meta.db_table)} m, {qn(MemberTier._meta.db_table)} t, "
+            f"{qn(snapshot)} f "
+            "WHERE m.id = e.member_id AND t.member_id = m.id AND f.member_id = m.id "
+            "AND m.id BETWEEN %s AND %s AND e.member_id BETWEEN %s AND %s "
+            f"AND t.member_id BETWEEN %s AND %s AND f.member_id BETWEEN %s AND %s AND {condition}",
+            [context.as_of, context.policy_row.pk, *[first_id, last_id] * 4, *params],
         )
         return cursor.rowcount
 
@@ -657,23 +657,25 @@ def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> l
 
 
 def _read_range_from_snapshot(
-    first_id: int, last_id: int, context: _Context, snapshot: str, skipped: tuple[str, list]
+    first_id: int, last_id: int, context: _Context, snapshot: str
 ) -> list[tuple]:
     """The range's rows with the snapshot's figures; members whose evaluation was written after
     the snapshot (another revision), or who are not in it, have their figures read again now,
     under the lock, in one grouped statement: they may have been evaluated from facts the
-    snapshot does not have (a real-time write, or another run over the same members). The
-    members ``skipped`` selects (``_unchanged_sql``) are left out."""
+    snapshot does not have (a real-time write, or another run over the same members). Members
+    whose evaluation changes only its figures (``_unchanged_condition``) are left out: one
+    statement writes theirs in the database."""
+    unchanged, unchanged_params = _unchanged_condition(context, no_override="o.id IS NULL")
     bound = "{column} BETWEEN %s AND %s"
     sql = (
         f"SELECT {_ROW_COLUMNS}, f.spend_fen, f.frequency, f.referrals, f.activities, "
         f"f.revision {_row_joins(bound)}LEFT JOIN {connection.ops.quote_name(snapshot)} f "
         f"ON f.member_id = m.id AND {bound.format(column='f.member_id')} "
         "WHERE m.id >= %s AND m.id <= %s "
-        f"AND m.id NOT IN (SELECT member_id FROM ({skipped[0]}) s) ORDER BY m.id"
+        f"AND NOT COALESCE(({unchanged}), FALSE) ORDER BY m.id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [first_id, last_id] * 4 + skipped[1])
+        cursor.execute(sql, [first_id, last_id] * 4 + unchanged_params)
         rows = cursor.fetchall()
     stale = [row[0] for row in rows if row[-1] != row[_REVISION]]
     if not stale:

@@ -390,12 +390,11 @@ def test_tenure_in_sql_is_the_engines_completed_years_for_every_join_day_of_two_
     Member.objects.bulk_create(
         Member(member_no=f"T{n:04d}", name="t", joined_on=day) for n, day in enumerate(joined)
     )
-    sql, params = tenure_sql("m.joined_on", as_of)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.joined_on, {sql} FROM {Member._meta.db_table} m "
-            "WHERE m.member_no LIKE 'T%%'",
-            params,
+            f"SELECT m.joined_on, {tenure_sql('m.joined_on', as_of)} "
+            f"FROM {Member._meta.db_table} m WHERE m.member_no LIKE %s",
+            ["T%"],
         )
         in_sql = {
             (day if isinstance(day, datetime.date) else datetime.date.fromisoformat(day)): years
