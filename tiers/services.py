@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy
 
 from loyalty import rows
 from loyalty.audit import audit_record
-from loyalty.bulk import insert_rows, update_rows, vacuum_analyze
+from loyalty.bulk import insert_rows, postgres_settings, update_rows, vacuum_analyze
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from loyalty.threads import thread_start
@@ -543,8 +543,12 @@ def _evaluate_range(
     statement in the database; only the others are read into Python and taken through the
     engine."""
     if snapshot and scope == Scope.ALL:
-        rows = _read_range_from_snapshot(first_id, last_id, context, snapshot)
-        written = _unchanged_evaluations_write(first_id, last_id, context, snapshot)
+        # Both join four tables over the range, all in member order. Not knowing how many rows
+        # the bounds leave, the planner picked nested loops of index lookups: 113 ms for a
+        # range of 20,000 where merging the four in order takes 45 ms.
+        with postgres_settings({"enable_nestloop": "off"}):
+            rows = _read_range_from_snapshot(first_id, last_id, context, snapshot)
+            written = _unchanged_evaluations_write(first_id, last_id, context, snapshot)
         summary.evaluated += written
         summary.evaluated_in_database += written
     else:
