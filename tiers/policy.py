@@ -496,3 +496,19 @@ def qualifies_for_sql(
         parts.append(f"NOT ({sql})")
         params += tier_params
     return "(" + (" AND ".join(parts) or "1 = 1") + ")", params
+
+
+def qualified_tier_sql(
+    policy: engine.Policy, tier_id_by_rank: dict[int, int], columns: dict[engine.Metric, str]
+) -> tuple[str, list]:
+    """An SQL expression: the id of the tier the figures in ``columns`` qualify for
+    (``engine.qualify``: the highest tier whose rule holds; the lowest when none does)."""
+    cases, params = [], []
+    for tier in policy.tiers[:-1]:  # highest first
+        sql, tier_params = rule_sql(tier.rule, columns)
+        cases.append(f"WHEN {sql} THEN %s")
+        params += [*tier_params, tier_id_by_rank[tier.rank]]
+    lowest = tier_id_by_rank[policy.tiers[-1].rank]
+    if not cases:
+        return "%s", [lowest]
+    return f"(CASE {' '.join(cases)} ELSE %s END)", [*params, lowest]

@@ -28,6 +28,7 @@ from tiers.engine import (
 from tiers.policy import (
     PolicyError,
     build_policy,
+    qualified_tier_sql,
     qualifies_for_sql,
     rule_from_data,
     rule_to_data,
@@ -222,6 +223,10 @@ def test_the_tier_qualified_for_in_sql_is_the_engines_at_every_threshold_and_bes
         condition, condition_params = qualifies_for_sql(policy, tier.rank, columns)
         cases.append(f"WHEN {condition} THEN {tier.rank}")
         params += condition_params
+    # The tier's id as qualified_tier_sql gives it: here ten times the rank.
+    tier_id, tier_params = qualified_tier_sql(
+        policy, {tier.rank: tier.rank * 10 for tier in policy.tiers}, columns
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE g (n INTEGER, spend BIGINT, frequency INTEGER, "
@@ -231,8 +236,11 @@ def test_the_tier_qualified_for_in_sql_is_the_engines_at_every_threshold_and_bes
             "INSERT INTO g VALUES (%s, %s, %s, %s, %s)",
             [(n, *point) for n, point in enumerate(grid)],
         )
-        cursor.execute(f"SELECT n, CASE {' '.join(cases)} ELSE -1 END FROM g ORDER BY n", params)
-        in_sql = [rank for _n, rank in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT n, CASE {' '.join(cases)} ELSE -1 END, {tier_id} FROM g ORDER BY n",
+            params + tier_params,
+        )
+        in_sql = cursor.fetchall()
         cursor.execute("DROP TABLE g")
 
     def engine_rank(spend_fen, frequency, tenure, contribution) -> int:
@@ -240,7 +248,10 @@ def test_the_tier_qualified_for_in_sql_is_the_engines_at_every_threshold_and_bes
         return qualify(metrics, policy).rank
 
     assert len(grid) > 100
-    assert in_sql == [engine_rank(*point) for point in grid]
+    assert [rank for _n, rank, _id in in_sql] == [engine_rank(*point) for point in grid]
+    assert [tier_id for _n, _rank, tier_id in in_sql] == [
+        engine_rank(*point) * 10 for point in grid
+    ]
 
 
 # --- Invalid shapes: a PolicyError that says where ----------------------------------------
