@@ -589,6 +589,12 @@ def _unchanged_condition(context: _Context, *, no_override: str) -> tuple[str, l
     return sql, [Member.Status.ACTIVE, as_of, as_of, as_of, *kept_params]
 
 
+def _no_open_override() -> str:
+    """The member ``m`` has no open override (for statements that do not join overrides)."""
+    table = connection.ops.quote_name(TierOverride._meta.db_table)
+    return f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.member_id = m.id AND o.ended_on IS NULL)"
+
+
 def _entering_condition(context: _Context, *, no_override: str) -> tuple[str, list]:
     """An SQL condition on the aliases of ``_unchanged_condition`` (``t`` and ``e`` joined
     outer): the member enters their first tier. They take part, have joined, have neither a
@@ -619,11 +625,7 @@ def _entering_write(first_id: int, last_id: int, context: _Context, snapshot: st
     How many."""
     qn = connection.ops.quote_name
     as_of = context.as_of
-    condition, params = _entering_condition(
-        context,
-        no_override=f"NOT EXISTS (SELECT 1 FROM {qn(TierOverride._meta.db_table)} o "
-        "WHERE o.member_id = m.id AND o.ended_on IS NULL)",
-    )
+    condition, params = _entering_condition(context, no_override=_no_open_override())
     tier, tier_params = qualified_tier_sql(
         context.policy, context.tier_id_by_rank, _figure_columns(context)
     )
@@ -691,11 +693,7 @@ def _unchanged_evaluations_write(
     """Write the evaluation rows of the locked range's members that ``_unchanged_condition``
     selects, in one statement; how many."""
     qn = connection.ops.quote_name
-    condition, params = _unchanged_condition(
-        context,
-        no_override=f"NOT EXISTS (SELECT 1 FROM {qn(TierOverride._meta.db_table)} o "
-        "WHERE o.member_id = m.id AND o.ended_on IS NULL)",
-    )
+    condition, params = _unchanged_condition(context, no_override=_no_open_override())
     figures = ", ".join(f"{column} = {sql}" for column, sql in _unchanged_figures(context).items())
     with connection.cursor() as cursor:
         cursor.execute(
