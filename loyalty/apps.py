@@ -10,6 +10,7 @@ class LoyaltyConfig(AppConfig):
     def ready(self) -> None:
         from axes.signals import user_locked_out
 
+        from . import checks  # noqa: F401  (registers the system checks)
         from .login_guard import audit_lockout
         from .roles import sync_roles
 
