@@ -572,7 +572,7 @@ def _unchanged_condition(context: _Context, *, no_override: str) -> tuple[str, l
     tier held. ``engine.advance`` then gives no event and the same state (no upgrade: the
     qualified tier is the one held; no warning or downgrade: it is not below it; no new tier
     year before its end). The rank comes from the policy's rules in SQL
-    (``qualifies_for_sql``) on the figures ``_unchanged_figures`` computes."""
+    (``qualifies_for_sql``) on the figures ``_figures_sql`` computes."""
     kept, kept_params = [], []
     columns = _figure_columns(context)
     for tier_id, rank in context.rank_by_tier_id.items():
@@ -609,7 +609,8 @@ def _entering_condition(context: _Context, *, no_override: str) -> tuple[str, li
 
 
 def _figure_columns(context: _Context) -> dict[engine.Metric, str]:
-    figures = _unchanged_figures(context)
+    """``_figures_sql`` by the metric the rules name."""
+    figures = _figures_sql(context)
     return {
         engine.Metric.SPEND: figures["spend_fen"],
         engine.Metric.FREQUENCY: figures["frequency"],
@@ -629,7 +630,7 @@ def _entering_write(first_id: int, last_id: int, context: _Context, snapshot: st
     tier, tier_params = qualified_tier_sql(
         context.policy, context.tier_id_by_rank, _figure_columns(context)
     )
-    figures = ", ".join(f"{sql} AS {name}" for name, sql in _unchanged_figures(context).items())
+    figures = ", ".join(f"{sql} AS {name}" for name, sql in _figures_sql(context).items())
     entering = qn(f"tier_entering_{uuid.uuid4().hex[:12]}")
     bound = "BETWEEN %s AND %s"
 
@@ -673,7 +674,7 @@ def _entering_write(first_id: int, last_id: int, context: _Context, snapshot: st
     return entered
 
 
-def _unchanged_figures(context: _Context) -> dict[str, str]:
+def _figures_sql(context: _Context) -> dict[str, str]:
     """The evaluation's figures in SQL from the snapshot (``f``) and the member (``m``), as
     ``_evaluate_rows`` computes them: tenure as ``engine.completed_years``, contribution with
     the policy's points (integers, written in place like the tenure's)."""
@@ -694,7 +695,7 @@ def _unchanged_evaluations_write(
     selects, in one statement; how many."""
     qn = connection.ops.quote_name
     condition, params = _unchanged_condition(context, no_override=_no_open_override())
-    figures = ", ".join(f"{column} = {sql}" for column, sql in _unchanged_figures(context).items())
+    figures = ", ".join(f"{column} = {sql}" for column, sql in _figures_sql(context).items())
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {qn(MemberEvaluation._meta.db_table)} AS e SET evaluated_on = %s, "
