@@ -50,22 +50,19 @@ NONE = WindowFigures()
 
 
 def _sql(member_condition: str) -> str:
-    """Each member's figures: purchases net of their refunds, referrals and activities, each
-    grouped by member on its own and joined in full (a member may have any of the three). One
-    UNION ALL of the three regrouped by member took a fifth longer at a million members: the
-    purchases' million groups were hashed a second time."""
     transactions = Transaction._meta.db_table
     referrals = Referral._meta.db_table
     activities = ActivityParticipation._meta.db_table
     return f"""
-        SELECT COALESCE(p.member_id, r.member_id, a.member_id) AS member_id,
-               COALESCE(p.spend_fen, 0) AS spend_fen, COALESCE(p.purchases, 0) AS frequency,
-               COALESCE(r.referrals, 0) AS referrals, COALESCE(a.activities, 0) AS activities
+        SELECT member_id, CAST(SUM(spend_fen) AS BIGINT) AS spend_fen, SUM(purchases) AS frequency,
+               SUM(referrals) AS referrals, SUM(activities) AS activities
         FROM (
             SELECT p.member_id AS member_id,
                    CAST(SUM(p.amount_fen - COALESCE(r.refunded_fen, 0)) AS BIGINT) AS spend_fen,
                    SUM(CASE WHEN p.amount_fen - COALESCE(r.refunded_fen, 0) > 0 THEN 1 ELSE 0 END)
-                       AS purchases
+                       AS purchases,
+                   0 AS referrals,
+                   0 AS activities
             FROM {transactions} p
             LEFT JOIN (
                 SELECT refund_of_id, CAST(SUM(amount_fen) AS BIGINT) AS refunded_fen
@@ -77,21 +74,20 @@ def _sql(member_condition: str) -> str:
             WHERE p.kind = 'purchase' AND p.occurred_on > %s AND p.occurred_on <= %s
               AND {member_condition.format(column="p.member_id")}
             GROUP BY p.member_id
-        ) p
-        FULL JOIN (
-            SELECT referrer_id AS member_id, COUNT(*) AS referrals
+            UNION ALL
+            SELECT referrer_id, 0, 0, COUNT(*), 0
             FROM {referrals}
             WHERE occurred_on > %s AND occurred_on <= %s
               AND {member_condition.format(column="referrer_id")}
             GROUP BY referrer_id
-        ) r ON r.member_id = p.member_id
-        FULL JOIN (
-            SELECT member_id, COUNT(*) AS activities
+            UNION ALL
+            SELECT member_id, 0, 0, 0, COUNT(*)
             FROM {activities}
             WHERE occurred_on > %s AND occurred_on <= %s
               AND {member_condition.format(column="member_id")}
             GROUP BY member_id
-        ) a ON a.member_id = COALESCE(p.member_id, r.member_id)
+        ) figures
+        GROUP BY member_id
     """
 
 
