@@ -924,8 +924,11 @@ def test_the_recompute_writes_entering_and_unchanged_members_in_sql_as_the_engin
     by_recompute = then_wiped(lambda: live(recompute_counting))
 
     assert by_recompute == then_wiped(lambda: live(evaluate_one_by_one))
-    assert in_database[0] == 60  # the first evaluation: everyone enters a tier
-    assert sum(in_database[1:]) > 200
+    if connection.vendor == "postgresql":
+        assert in_database[0] == 60  # the first evaluation: everyone enters a tier
+        assert sum(in_database[1:]) > 200
+    else:  # SQLite evaluates everyone in Python (its plans for these statements were slow)
+        assert in_database == [0] * len(dates)
 
 
 def test_member_evaluate_returns_what_happened():
