@@ -7,9 +7,8 @@ import sqlite3
 from django.core.checks import Error, register
 from django.db import connections
 
-# The figures join purchases, referrals and activities with FULL JOIN (SQLite 3.39); the
-# recompute writes with UPDATE … FROM (3.33) and the API counts with upsert … RETURNING (3.35).
-SQLITE_NEEDED = (3, 39, 0)
+# The API counts each key's requests with INSERT … ON CONFLICT … RETURNING (SQLite 3.35).
+SQLITE_NEEDED = (3, 35, 0)
 
 
 def sqlite_version_errors(version: tuple[int, ...], *, used: bool) -> list[Error]:

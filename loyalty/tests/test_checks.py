@@ -9,7 +9,7 @@ from loyalty.checks import SQLITE_NEEDED, sqlite_version_check, sqlite_version_e
 def test_an_old_sqlite_is_named_with_the_version_needed_when_the_embedded_database_is_used():
     (error,) = sqlite_version_errors((3, 34, 1), used=True)
 
-    assert "SQLite 3.39.0 or newer" in error.msg and "SQLite 3.34.1" in error.msg
+    assert "SQLite 3.35.0 or newer" in error.msg and "SQLite 3.34.1" in error.msg
     assert error.id == "loyalty.E001"
 
 
