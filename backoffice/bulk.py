@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import DomainError
+from loyalty.money import grouped
 from members.models import Member
 from tiers import actions
 from tiers.models import Tier, TierOverride
 from tiers.services import override_replacement_refusal, tier_override_set
-from tiers.templatetags.tier_display import grouped
 
 from .selectors import members_by_number
 

@@ -27,6 +27,7 @@ from django.views.generic import TemplateView
 from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError
 from loyalty.masking import mask_contact
+from loyalty.money import grouped
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
 from reviews.selectors import member_review_panel
@@ -34,7 +35,6 @@ from tiers import actions
 from tiers.models import Tier
 from tiers.selectors import open_override
 from tiers.services import tier_override_end, tier_override_set
-from tiers.templatetags.tier_display import grouped
 
 from . import bulk, forms
 from .audit_actions import FILTER_SUGGESTIONS, action_label

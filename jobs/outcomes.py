@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from django.utils.translation import gettext, ngettext
 
+from loyalty.money import grouped
 from loyalty.words import listed
-from tiers.templatetags.tier_display import grouped
 
 CHUNKS_QUEUED = "chunks_queued"
 CHUNKS_FAILED = "chunks_failed"

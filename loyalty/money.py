@@ -32,6 +32,14 @@ def format_yuan(amount: Decimal | str | int | None) -> str:
     return f"¥{Decimal(str(amount)).quantize(CENT):,}"
 
 
+def grouped(value: Decimal | int | str | None) -> str:
+    """A whole number with thousands separators (1,234,567), in every language, as money is
+    shown: the counts of the pages, messages and commands, and the figures other than spend."""
+    if value is None or value == "":
+        return EMPTY
+    return f"{int(Decimal(str(value))):,}"
+
+
 def format_fen(fen: int | None) -> str:
     """An amount stored in fen (``amount_fen``, ``spend_fen``) shown in yuan."""
     return EMPTY if fen is None else format_yuan(fen_to_yuan(fen))

@@ -57,7 +57,7 @@ from loyalty.bulk import (
 )
 from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
-from loyalty.money import AmountError, fen_to_yuan, parse_amount
+from loyalty.money import AmountError, fen_to_yuan, grouped, parse_amount
 from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
 
@@ -126,7 +126,7 @@ class ImportFailed(DomainError):
                 "%(count)s bad rows; nothing was imported",
                 bad_rows,
             )
-            % {"count": f"{bad_rows:,}"}
+            % {"count": grouped(bad_rows)}
         )
 
 
@@ -145,15 +145,15 @@ class ImportResult:
             "Imported %(new)s %(things)s (%(existing)s already imported) from %(path)s "
             "in %(seconds).1f s"
         ) % {
-            "new": f"{self.new:,}",
+            "new": grouped(self.new),
             "things": _IMPORTERS[self.kind].things,
-            "existing": f"{self.existing:,}",
+            "existing": grouped(self.existing),
             "path": self.path,
             "seconds": self.seconds,
         }
         if self.new == 0 and self.existing:
             summary += "\n" + gettext("Nothing changed: 0 new, %(existing)s already imported.") % {
-                "existing": f"{self.existing:,}"
+                "existing": grouped(self.existing)
             }
         return summary
 
@@ -485,7 +485,7 @@ class _Errors:
         lines = list(self.kept)
         if self.count > len(lines):
             rest = self.count - len(lines)
-            lines.append(gettext("... and %(count)s more") % {"count": f"{rest:,}"})
+            lines.append(gettext("... and %(count)s more") % {"count": grouped(rest)})
         raise ImportFailed(self.count, lines)
 
 
@@ -1115,7 +1115,7 @@ class _Importer:
         if len(raw) != width:
             problems.append(
                 gettext("%(found)s values where the header has %(expected)s columns")
-                % {"found": f"{len(raw):,}", "expected": f"{width:,}"}
+                % {"found": grouped(len(raw)), "expected": grouped(width)}
             )
             staged = empty
         else:
@@ -1140,7 +1140,7 @@ class _Importer:
                 before, count = count, count + rows
                 if count // PROGRESS_EVERY > before // PROGRESS_EVERY:
                     shown = count - count % PROGRESS_EVERY
-                    self.progress(gettext("  validated %(count)s rows") % {"count": f"{shown:,}"})
+                    self.progress(gettext("  validated %(count)s rows") % {"count": grouped(shown)})
 
             def take(raw: list[str], line: int) -> None:
                 if not raw or (not raw[0].strip() and _blank(raw)):
@@ -1848,7 +1848,7 @@ class _TransactionImporter(_Importer):
             purchases = self._insert(
                 cursor, "{chk}", "NULL", "WHERE c.status = -1 AND c.kind = 'purchase'", now
             )
-            self.progress(gettext("  wrote %(count)s purchases") % {"count": f"{purchases:,}"})
+            self.progress(gettext("  wrote %(count)s purchases") % {"count": grouped(purchases)})
             in_order = "ORDER BY c.member_id, c.occurred_on"
             if keys is None:
                 # A subquery by the unique external id: the planner's statistics still take the

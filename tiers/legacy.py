@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.bulk import insert_rows, upsert_rows
 from loyalty.exceptions import DomainError
+from loyalty.money import grouped
 from loyalty.words import clauses
 
 # The other kinds' encoding rules (detection, the GB18030 hint), so that every kind reads and
@@ -34,7 +35,6 @@ from members.models import Member
 from .engine import add_years
 from .models import MemberTier, TierChange, TierPolicy
 from .selectors import tiers_by_code
-from .templatetags.tier_display import grouped
 
 LEGACY_KIND = "legacy_tiers"
 COLUMNS = ("member_no", "tier", "granted_on")

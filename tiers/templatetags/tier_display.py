@@ -14,7 +14,7 @@ from django import template
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.money import EMPTY, format_fen, format_yuan
+from loyalty.money import EMPTY, format_fen, format_yuan, grouped
 from tiers.engine import Metric
 
 register = template.Library()
@@ -38,6 +38,7 @@ def _part(node, key: str):
 
 
 register.filter("yuan", format_yuan)
+register.filter("grouped", grouped)
 register.filter("fen_as_yuan", format_fen)
 
 
@@ -47,15 +48,6 @@ def metric_label(metric: Metric | str | None) -> str:
         return str(METRIC_LABELS[Metric(str(metric))])
     except ValueError:
         return str(metric)
-
-
-@register.filter
-def grouped(value: Decimal | int | str | None) -> str:
-    """A whole number with thousands separators (1,234,567), in every language, as money is
-    shown: the counts of the pages and the figures other than spend."""
-    if value is None or value == "":
-        return EMPTY
-    return f"{int(Decimal(str(value))):,}"
 
 
 @register.filter

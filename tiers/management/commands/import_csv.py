@@ -10,10 +10,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
+from loyalty.money import grouped
 from members.importers import KINDS, ImportFailed, import_csv
 from tiers.legacy import LEGACY_KIND, legacy_tiers_import
 from tiers.services import tiers_revoke_not_taking_part
-from tiers.templatetags.tier_display import grouped
 
 
 class Command(BaseCommand):
