@@ -556,11 +556,14 @@ def test_a_full_width_external_id_is_the_id_the_import_stores(api, member, tmp_p
         purchase("ＴＸ０００１", occurred_at=sent_at),
         format="json",
     )
-    refunded = api.post(
-        "/api/v1/transactions/", refund("ＲＦ１", of="ＴＸ０００１", amount="40.00"), format="json"
-    )
+    # One moment for both sends: computed twice, a second can pass between them and make the
+    # repeat "different data".
+    refund_data = refund("ＲＦ１", of="ＴＸ０００１", amount="40.00")
+    refunded = api.post("/api/v1/transactions/", refund_data, format="json")
     repeated = api.post(
-        "/api/v1/transactions/", refund("RF1", of="TX0001", amount="40.00"), format="json"
+        "/api/v1/transactions/",
+        {**refund_data, "external_id": "RF1", "refund_of": "TX0001"},
+        format="json",
     )
 
     assert (again.status_code, refunded.status_code, repeated.status_code) == (200, 201, 200)
