@@ -49,54 +49,88 @@ class WindowFigures:
 NONE = WindowFigures()
 
 
-def _sql(member_condition: str) -> str:
+# Each figure's query repeats the window and the member condition in this many places; a
+# query's parameters are ``(window.after, window.until, *bounds) * _PARTS``.
+_PARTS = 5
+
+
+def _purchases_sql(member_condition: str) -> str:
+    """One row per purchase in the window (its amount, counting 1 towards frequency), and one
+    per purchase in the window with refunds in it: minus what they took back, and -1 when they
+    took it all (domain.md: a purchase counts while its net stays above zero). Summed by
+    member, these give spend and frequency.
+
+    Refunds are adjustments of their purchases rather than a join of every purchase to its
+    refunds: the purchases are then scanned and summed by member like the bare GROUP BY, on
+    PostgreSQL's parallel workers, and the join touches only the purchases that have refunds
+    (looked up by primary key). Joined to all purchases, the refunds kept the whole pass on one
+    core: the recompute's figures took 4.8 times the bare GROUP BY instead of 2.6 times."""
     transactions = Transaction._meta.db_table
-    referrals = Referral._meta.db_table
-    activities = ActivityParticipation._meta.db_table
+    return f"""
+        SELECT member_id, amount_fen AS spend_fen, 1 AS purchases
+        FROM {transactions}
+        WHERE kind = 'purchase' AND occurred_on > %s AND occurred_on <= %s
+          AND {member_condition.format(column="member_id")}
+        UNION ALL
+        SELECT p.member_id, -r.refunded_fen,
+               CASE WHEN p.amount_fen <= r.refunded_fen THEN -1 ELSE 0 END
+        FROM (
+            SELECT refund_of_id, CAST(SUM(amount_fen) AS BIGINT) AS refunded_fen
+            FROM {transactions}
+            WHERE kind = 'refund' AND refund_of_id IS NOT NULL
+              AND occurred_on > %s AND occurred_on <= %s
+              AND {member_condition.format(column="member_id")}
+            GROUP BY refund_of_id
+        ) r
+        JOIN {transactions} p ON p.id = r.refund_of_id
+        WHERE p.kind = 'purchase' AND p.occurred_on > %s AND p.occurred_on <= %s
+          AND {member_condition.format(column="p.member_id")}
+    """
+
+
+def _referrals_sql(member_condition: str) -> str:
+    return (
+        f"SELECT referrer_id AS member_id FROM {Referral._meta.db_table} "
+        "WHERE occurred_on > %s AND occurred_on <= %s "
+        f"AND {member_condition.format(column='referrer_id')}"
+    )
+
+
+def _activities_sql(member_condition: str) -> str:
+    return (
+        f"SELECT member_id FROM {ActivityParticipation._meta.db_table} "
+        "WHERE occurred_on > %s AND occurred_on <= %s "
+        f"AND {member_condition.format(column='member_id')}"
+    )
+
+
+def _sql(member_condition: str) -> str:
+    """Each member's figures who has any in the window, one grouped pass over the rows of
+    ``_purchases_sql``, the referrals made and the activities taken part in."""
     return f"""
         SELECT member_id, CAST(SUM(spend_fen) AS BIGINT) AS spend_fen, SUM(purchases) AS frequency,
                SUM(referrals) AS referrals, SUM(activities) AS activities
         FROM (
-            SELECT p.member_id AS member_id,
-                   CAST(SUM(p.amount_fen - COALESCE(r.refunded_fen, 0)) AS BIGINT) AS spend_fen,
-                   SUM(CASE WHEN p.amount_fen - COALESCE(r.refunded_fen, 0) > 0 THEN 1 ELSE 0 END)
-                       AS purchases,
-                   0 AS referrals,
-                   0 AS activities
-            FROM {transactions} p
-            LEFT JOIN (
-                SELECT refund_of_id, CAST(SUM(amount_fen) AS BIGINT) AS refunded_fen
-                FROM {transactions}
-                WHERE kind = 'refund' AND occurred_on > %s AND occurred_on <= %s
-                  AND {member_condition.format(column="member_id")}
-                GROUP BY refund_of_id
-            ) r ON r.refund_of_id = p.id
-            WHERE p.kind = 'purchase' AND p.occurred_on > %s AND p.occurred_on <= %s
-              AND {member_condition.format(column="p.member_id")}
-            GROUP BY p.member_id
+            SELECT member_id, spend_fen, purchases, 0 AS referrals, 0 AS activities
+            FROM ({_purchases_sql(member_condition)}) p
             UNION ALL
-            SELECT referrer_id, 0, 0, COUNT(*), 0
-            FROM {referrals}
-            WHERE occurred_on > %s AND occurred_on <= %s
-              AND {member_condition.format(column="referrer_id")}
-            GROUP BY referrer_id
+            SELECT member_id, 0, 0, 1, 0 FROM ({_referrals_sql(member_condition)}) r
             UNION ALL
-            SELECT member_id, 0, 0, 0, COUNT(*)
-            FROM {activities}
-            WHERE occurred_on > %s AND occurred_on <= %s
-              AND {member_condition.format(column="member_id")}
-            GROUP BY member_id
+            SELECT member_id, 0, 0, 0, 1 FROM ({_activities_sql(member_condition)}) a
         ) figures
         GROUP BY member_id
     """
 
 
+def _params(window: Window, bounds: tuple) -> list:
+    return list((window.after, window.until, *bounds) * _PARTS)
+
+
 def figures_for_range(first_id: int, last_id: int, window: Window) -> dict[int, WindowFigures]:
     """Figures of every member with ``first_id <= id <= last_id`` who has any in the window;
     members missing from the result have none (``NONE``)."""
-    span = (window.after, window.until, first_id, last_id)
     with connection.cursor() as cursor:
-        cursor.execute(_sql("{column} BETWEEN %s AND %s"), span * 4)
+        cursor.execute(_sql("{column} BETWEEN %s AND %s"), _params(window, (first_id, last_id)))
         return {
             member_id: WindowFigures(int(spend), int(frequency), int(referrals), int(activities))
             for member_id, spend, frequency, referrals, activities in cursor.fetchall()
@@ -117,7 +151,7 @@ def range_figures_sql(
     if only:
         condition += f" AND {only}"
         bounds += tuple(only_params)
-    return _sql(condition), list((window.after, window.until, *bounds) * 4)
+    return _sql(condition), _params(window, bounds)
 
 
 def figures_for_member(member: Member | int, window: Window) -> WindowFigures:
@@ -188,7 +222,7 @@ def window_figures_table(window: Window) -> Iterator[str]:
         "SELECT CAST(member_id AS BIGINT) AS member_id, CAST(spend_fen AS BIGINT) AS spend_fen, "
         "CAST(frequency AS INTEGER) AS frequency, CAST(referrals AS INTEGER) AS referrals, "
         f"CAST(activities AS INTEGER) AS activities FROM ({_sql('{column} > %s')}) f",
-        (window.after, window.until, 0) * 4,
+        _params(window, (0,)),
     )
     try:
         yield FIGURES_TABLE
@@ -212,18 +246,28 @@ def figures_snapshot_create(window: Window, table: str, *, shared: bool = False)
     unlogged on PostgreSQL (it is rebuilt, never recovered), dropped when the run finishes."""
     qn = connection.ops.quote_name
     postgres = connection.vendor == "postgresql"
+    everyone = "{column} > %s"
     _figures_table_create(
         table,
         "TEMPORARY " if not shared else "UNLOGGED " if postgres else "",
         "SELECT m.id AS member_id, CAST(COALESCE(e.revision, 0) AS BIGINT) AS revision, "
-        "CAST(COALESCE(f.spend_fen, 0) AS BIGINT) AS spend_fen, "
-        "CAST(COALESCE(f.frequency, 0) AS INTEGER) AS frequency, "
-        "CAST(COALESCE(f.referrals, 0) AS INTEGER) AS referrals, "
-        "CAST(COALESCE(f.activities, 0) AS INTEGER) AS activities "
+        "CAST(COALESCE(p.spend_fen, 0) AS BIGINT) AS spend_fen, "
+        "CAST(COALESCE(p.frequency, 0) AS INTEGER) AS frequency, "
+        "CAST(COALESCE(r.referrals, 0) AS INTEGER) AS referrals, "
+        "CAST(COALESCE(a.activities, 0) AS INTEGER) AS activities "
         f"FROM {qn(Member._meta.db_table)} m "
         f"LEFT JOIN {qn(MemberEvaluation._meta.db_table)} e ON e.member_id = m.id "
-        f"LEFT JOIN ({_sql('{column} > %s')}) f ON f.member_id = m.id",
-        (window.after, window.until, 0) * 4,
+        # Each kind of fact grouped on its own and joined to the members (rather than grouped
+        # together, as in _sql): the purchases' grouping then runs on the parallel workers like
+        # the bare GROUP BY, and no second grouping of a million rows spills to disk.
+        "LEFT JOIN (SELECT member_id, CAST(SUM(spend_fen) AS BIGINT) AS spend_fen, "
+        f"SUM(purchases) AS frequency FROM ({_purchases_sql(everyone)}) x GROUP BY member_id) p "
+        "ON p.member_id = m.id "
+        f"LEFT JOIN (SELECT member_id, COUNT(*) AS referrals FROM ({_referrals_sql(everyone)}) x "
+        "GROUP BY member_id) r ON r.member_id = m.id "
+        "LEFT JOIN (SELECT member_id, COUNT(*) AS activities "
+        f"FROM ({_activities_sql(everyone)}) x GROUP BY member_id) a ON a.member_id = m.id",
+        _params(window, (0,)),
     )
 
 

@@ -206,6 +206,65 @@ def test_a_refund_lowers_only_the_purchase_it_names():
     assert figures_for_member(member, ROLLING) == WindowFigures(4_000, 1)
 
 
+def _mixed_population() -> dict[int, WindowFigures]:
+    """Members with every kind of fact in and around the window, and the figures each must have
+    (members without any are left out: they have none)."""
+    expected = {}
+    partly = PurchaseFactory(amount_fen=10_000, day=IN_WINDOW)
+    RefundFactory(refund_of=partly, amount_fen=2_500, day=datetime.date(2026, 3, 2))
+    RefundFactory(refund_of=partly, amount_fen=500, day=datetime.date(2026, 3, 3))
+    PurchaseFactory(member=partly.member, amount_fen=1_000, day=datetime.date(2025, 7, 1))
+    expected[partly.member_id] = WindowFigures(8_000, 2)
+    wholly = PurchaseFactory(amount_fen=4_000, day=IN_WINDOW)
+    RefundFactory(refund_of=wholly, amount_fen=4_000, day=datetime.date(2026, 3, 5))
+    ReferralFactory(referrer=wholly.member, occurred_on=IN_WINDOW)
+    expected[wholly.member_id] = WindowFigures(0, 0, referrals=1)
+    old = PurchaseFactory(amount_fen=50_000, day=BEFORE_WINDOW)
+    RefundFactory(refund_of=old, amount_fen=50_000, day=datetime.date(2025, 8, 1))
+    ActivityFactory(member=old.member, day=IN_WINDOW)
+    ActivityFactory(member=old.member, day=IN_WINDOW)
+    expected[old.member_id] = WindowFigures(0, 0, activities=2)
+    later = PurchaseFactory(amount_fen=3_000, day=IN_WINDOW)
+    RefundFactory(refund_of=later, amount_fen=3_000, day=datetime.date(2026, 7, 2))
+    expected[later.member_id] = WindowFigures(3_000, 1)
+    MemberFactory()  # nothing at all
+    return expected
+
+
+def test_the_recompute_snapshot_has_the_figures_a_range_read_gives():
+    from tiers.metrics import figures_snapshot_create, figures_snapshot_drop
+
+    expected = _mixed_population()
+    ids = list(Member.objects.order_by("id").values_list("id", flat=True))
+    first, last = ids[0], ids[-1]
+    figures_snapshot_create(ROLLING, "tier_figures_t")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT member_id, spend_fen, frequency, referrals, activities "
+                "FROM tier_figures_t ORDER BY member_id"
+            )
+            snapshot = {row[0]: WindowFigures(*row[1:]) for row in cursor.fetchall()}
+    finally:
+        figures_snapshot_drop("tier_figures_t")
+
+    assert figures_for_range(first, last, ROLLING) == expected
+    assert snapshot == {member_id: expected.get(member_id, NONE) for member_id in ids}
+
+
+def test_the_preview_figures_table_has_the_figures_a_range_read_gives():
+    from tiers.metrics import window_figures_table
+
+    expected = _mixed_population()
+    with window_figures_table(ROLLING) as table, connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT member_id, spend_fen, frequency, referrals, activities FROM {table}"
+        )
+        rows = {row[0]: WindowFigures(*row[1:]) for row in cursor.fetchall()}
+
+    assert rows == expected
+
+
 # --- Exact cents ------------------------------------------------------------------------------
 
 
