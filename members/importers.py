@@ -43,7 +43,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, ngettext_lazy, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.bulk import (
@@ -142,11 +142,10 @@ class ImportResult:
 
     def __str__(self) -> str:
         summary = gettext(
-            "Imported %(new)s %(things)s (%(existing)s already imported) from %(path)s "
-            "in %(seconds).1f s"
+            "Imported %(imported)s (%(existing)s already imported) from %(path)s in %(seconds).1f s"
         ) % {
-            "new": grouped(self.new),
-            "things": _IMPORTERS[self.kind].things,
+            "imported": _IMPORTERS[self.kind].summary_count
+            % {"count": self.new, "grouped": grouped(self.new)},
             "existing": grouped(self.existing),
             "path": self.path,
             "seconds": self.seconds,
@@ -779,7 +778,8 @@ class _Importer:
     - ``write(now)``: insert the new rows; returns how many."""
 
     kind: str
-    things: str  # the plural noun of the summary, "transactions"
+    # The summary's count of rows imported: "%(grouped)s transactions", plural by "count".
+    summary_count: str
     model: type[Model]
     staged: tuple[tuple[str, object], ...]
     identity: tuple[str, ...]
@@ -1448,7 +1448,7 @@ def _unknown(*member_nos: str | None) -> str:
 
 class _MemberImporter(_Importer):
     kind = "members"
-    things = _("members")
+    summary_count = ngettext_lazy("%(grouped)s member", "%(grouped)s members", "count")
     model = Member
     STATUS_OF_TYPE = {"regular": Member.Status.ACTIVE, "experience": Member.Status.EXPERIENCE}
     TYPE_OF_STATUS = {status: kind for kind, status in STATUS_OF_TYPE.items()}
@@ -1551,7 +1551,7 @@ _PURCHASE, _REFUND = Transaction.Kind.PURCHASE, Transaction.Kind.REFUND
 
 class _TransactionImporter(_Importer):
     kind = "transactions"
-    things = _("transactions")
+    summary_count = ngettext_lazy("%(grouped)s transaction", "%(grouped)s transactions", "count")
     model = Transaction
     staged = (
         ("external_id", _TEXT),
@@ -1895,7 +1895,7 @@ class _TransactionImporter(_Importer):
 
 class _ReferralImporter(_Importer):
     kind = "referrals"
-    things = _("referrals")
+    summary_count = ngettext_lazy("%(grouped)s referral", "%(grouped)s referrals", "count")
     model = Referral
     staged = (("referrer_no", _TEXT), ("referred_no", _TEXT), ("occurred_on", _DATE))
     identity = ("referred_no",)
@@ -2133,7 +2133,7 @@ class _ReferralImporter(_Importer):
 
 class _ActivityImporter(_Importer):
     kind = "activities"
-    things = _("activities")
+    summary_count = ngettext_lazy("%(grouped)s activity", "%(grouped)s activities", "count")
     model = ActivityParticipation
     staged = (
         ("member_no", _TEXT),
@@ -2204,7 +2204,9 @@ class _ActivityImporter(_Importer):
 
 class _BlacklistImporter(_Importer):
     kind = "blacklist"
-    things = _("blacklist entries")
+    summary_count = ngettext_lazy(
+        "%(grouped)s blacklist entry", "%(grouped)s blacklist entries", "count"
+    )
     model = BlacklistEntry
     staged = (("member_no", _TEXT), ("reason", _TEXT), ("occurred_at", _MOMENT))
     # A member has at most one open entry, so a member twice in one file is a mistake.

@@ -20,6 +20,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from loyalty.bulk import insert_rows, upsert_rows
 from loyalty.exceptions import DomainError
@@ -53,9 +54,12 @@ class LegacyResult:
     seconds: float
 
     def __str__(self) -> str:
-        return _(
+        return ngettext(
+            "Imported %(new)s legacy tier (%(existing)s already imported) from %(path)s "
+            "in %(seconds).1f s",
             "Imported %(new)s legacy tiers (%(existing)s already imported) from %(path)s "
-            "in %(seconds).1f s"
+            "in %(seconds).1f s",
+            self.new,
         ) % {
             "new": grouped(self.new),
             "existing": grouped(self.existing),

@@ -183,7 +183,7 @@ def test_a_utf8_bom_is_accepted_and_columns_may_come_in_any_order(tmp_path):
 
     out, _ = call("members", str(path))
 
-    assert out.startswith(f"Imported 1 members (0 already imported) from {path} in ")
+    assert out.startswith(f"Imported 1 member (0 already imported) from {path} in ")
     assert Member.objects.get().name == "张三"
 
 
@@ -262,6 +262,26 @@ def test_the_summary_of_an_import_counts_by_thousands_in_both_languages():
     with translation.override("zh-hans"):
         assert "（另有 3,400 条此前已导入）" in str(done) and " 1,200 条" in str(done)
         assert str(again).endswith("\n没有任何变化：新增 0 条，1,200 条此前已导入。")
+
+
+@pytest.mark.parametrize(
+    ("kind", "one", "two"),
+    [
+        ("members", "1 member ", "2 members "),
+        ("transactions", "1 transaction ", "2 transactions "),
+        ("referrals", "1 referral ", "2 referrals "),
+        ("activities", "1 activity ", "2 activities "),
+        ("blacklist", "1 blacklist entry ", "2 blacklist entries "),
+    ],
+)
+def test_the_summary_says_one_row_in_the_singular(kind, one, two):
+    single = importers.ImportResult(kind, "f.csv", new=1, existing=0, seconds=0.1)
+    double = importers.ImportResult(kind, "f.csv", new=2, existing=0, seconds=0.1)
+
+    assert str(single).startswith(f"Imported {one}(0 already imported) from f.csv")
+    assert str(double).startswith(f"Imported {two}(0 already imported) from f.csv")
+    with translation.override("zh-hans"):
+        assert str(single).startswith("已从 f.csv 导入") and " 1 条（另有 0 条" in str(single)
 
 
 def test_a_row_with_too_many_values_counts_them_by_thousands(tmp_path):

@@ -331,7 +331,7 @@ def test_a_file_mixing_new_and_imported_transactions_adds_only_the_new(csv_file,
         ),
     )
 
-    assert "Imported 1 transactions (1 already imported)" in summary
+    assert "Imported 1 transaction (1 already imported)" in summary
     refund = Transaction.objects.get(external_id="T2")
     assert refund.refund_of == Transaction.objects.get(external_id="T1")
 
@@ -622,7 +622,7 @@ def test_a_blacklist_row_records_the_entry_and_blacklists_the_member(csv_file):
 
     summary = run("blacklist", path)
 
-    assert "Imported 1 blacklist entries (0 already imported)" in summary
+    assert "Imported 1 blacklist entry (0 already imported)" in summary
     entry = BlacklistEntry.objects.select_related("member").get()
     assert (entry.reason, entry.evidence, entry.created_by, entry.lifted_at) == (
         "恶意投诉",

@@ -49,7 +49,7 @@ def test_a_legacy_tier_holds_for_one_tier_year_then_the_lifecycle_applies(csv_fi
 
     out, _err = run(path)
 
-    assert "Imported 1 legacy tiers (0 already imported)" in out
+    assert "Imported 1 legacy tier (0 already imported)" in out
     state = MemberTier.objects.get(member=member)
     assert state.current_tier.code == "gold"
     assert (state.tier_year_start, state.tier_year_end) == (
@@ -190,7 +190,7 @@ def test_a_gb18030_file_is_read_with_the_encoding_given(tmp_path):
         "import_csv", "legacy_tiers", path, "--encoding", "gb18030", stdout=out, stderr=err
     )
 
-    assert "Imported 1 legacy tiers" in out.getvalue()
+    assert "Imported 1 legacy tier" in out.getvalue()
     assert MemberTier.objects.get(member=member).current_tier.code == "gold"
 
 
@@ -247,7 +247,7 @@ def test_a_member_number_is_read_as_every_import_reads_it(csv_file):
 
     out, _err = run(csv_file(HEADER, "Ａ002,silver,2026-01-01"))
 
-    assert "Imported 1 legacy tiers" in out
+    assert "Imported 1 legacy tier" in out
     assert MemberTier.objects.get(member__member_no="A002").current_tier.code == "silver"
 
 
