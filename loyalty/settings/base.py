@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
-    "axes",
+    "loyalty.login_protection_app.LoginProtectionConfig",  # django-axes
     "loyalty",
     "members",
     "notifications",
@@ -214,6 +214,7 @@ else:
 Q_BROKER_URL = env("Q_BROKER_URL", default=REDIS_URL)
 Q_CLUSTER = {
     "name": "loyalty",
+    "label": _("Task queue"),  # the admin's name for django-q's pages
     "workers": env.int("Q_WORKERS", default=2),
     # A chunk of 20,000 members takes seconds; a task still running after `timeout` is killed,
     # and an unacknowledged one returns after `retry` (larger, or long tasks would run twice).

@@ -41,6 +41,9 @@ def test_the_admin_index_names_the_login_records_and_task_models_in_chinese(zh_a
         assert name in html, name
     for english in ["Access attempts", "Access logs", "Access failures"]:
         assert english not in html, english
+    # The apps' own names (neither library marks them for translation: set in settings).
+    assert "登录防护" in html and "任务队列" in html
+    assert ">Axes<" not in html and ">Django Q<" not in html
 
 
 def test_the_login_attempts_list_and_form_are_in_chinese(zh_admin):
