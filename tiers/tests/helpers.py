@@ -25,9 +25,11 @@ def refreshed(member: Member) -> Member:
 
 def member_row_locks(queries) -> list[bool]:
     """For each captured statement that reads the members table, in order: whether it takes
-    row locks (``CaptureQueriesContext.captured_queries``)."""
+    row locks (``CaptureQueriesContext.captured_queries``). A temporary table made from them
+    reads them too (the recompute's figures snapshot, and each range's classification)."""
     return [
         q["sql"].rstrip().endswith("FOR UPDATE")
         for q in queries
-        if q["sql"].startswith("SELECT") and 'FROM "members_member"' in q["sql"]
+        if q["sql"].startswith(("SELECT", "CREATE TEMPORARY TABLE"))
+        and 'FROM "members_member"' in q["sql"]
     ]
