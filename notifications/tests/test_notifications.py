@@ -324,3 +324,66 @@ def test_a_skip_reason_stored_in_chinese_by_an_earlier_version_reads_in_english_
     with translation.override("en"):
         assert notice.last_error_display == "The member has no phone number."
         assert backend_error.last_error_display == "SMTPException: 连接超时"
+
+
+# --- Texts rendered once for many members ---------------------------------------------------
+
+
+def _downgrades(members, today) -> list[Notice]:
+    return [
+        Notice(
+            member_id=member.pk,
+            kind=Kind.DOWNGRADE,
+            dedupe_key=f"downgrade:gold:silver:{today}",
+            event_on=today,
+            name=member.name,
+            # Plain data, as tiers and dates are for the renderer (notifications knows no tiers).
+            context={"from_tier": "金卡会员", "to_tier": "银卡会员", "on": today},
+        )
+        for member in members
+    ]
+
+
+def _each_rendered_alone(template: NotificationTemplate, notices: list[Notice]) -> list[tuple]:
+    """The texts as a template renders them for one member at a time (the reference)."""
+    from django.template import Context, Engine
+
+    engine = Engine(autoescape=False, libraries={"i18n": "django.templatetags.i18n"})
+    subject, body = engine.from_string(template.subject), engine.from_string(template.body)
+    texts = []
+    with translation.override(template.language):
+        for notice in notices:
+            context = Context({"member_name": notice.name, **notice.context}, autoescape=False)
+            texts.append((subject.render(context).strip(), body.render(context).strip()))
+    return texts
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ member_name }}，您的等级已于{{ on }}由{{ from_tier }}调整为{{ to_tier }}。",
+        "{{member_name}}: {{ from_tier }} → {{ to_tier }} ({{ member_name }})",
+        "{{ member_name|upper }}: {{ to_tier }}",  # a filter: rendered for each member
+        "{% if member_name %}{{ member_name }}，{% endif %}您现在是{{ to_tier }}。",
+    ],
+)
+def test_many_members_told_of_one_event_get_the_texts_a_render_for_each_would_give(body):
+    today = timezone.localdate()
+    names = ["王小明", "", "<b>Ann & Bob</b>", "{{ to_tier }}", "100% 张三", " 李四 "]
+    members = [MemberFactory(name=name) for name in names]
+    template = NotificationTemplate.objects.get(kind=Kind.DOWNGRADE, language="zh-hans")
+    template.subject = "{{ member_name }}：等级调整为{{ to_tier }}"
+    template.body = body
+    template.save()
+    notices = _downgrades(members, today)
+
+    with override_settings(LANGUAGE_CODE="zh-hans"):
+        notices_queue(notices)
+
+    stored = {
+        n.member_id: (n.subject, n.body)
+        for n in Notification.objects.filter(kind=Kind.DOWNGRADE, channel="in_app")
+    }
+    expected = _each_rendered_alone(template, notices)
+    assert [stored[m.pk] for m in members] == expected
+    assert expected[0][0] == "王小明：等级调整为银卡会员"
