@@ -635,6 +635,10 @@ def _figures_sql(context: _Context) -> dict[str, str]:
 _TO_ENGINE, _KEEPS, _ENTERS = 0, 1, 2
 
 
+def _aliased(columns: dict[str, str]) -> str:
+    return ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
+
+
 def _range_in_database(
     first_id: int, last_id: int, context: _Context, snapshot: str
 ) -> tuple[list[tuple], int, int]:
@@ -656,21 +660,17 @@ def _range_in_database(
     tier, tier_params = qualified_tier_sql(
         context.policy, context.tier_id_by_rank, _figure_columns(context)
     )
-    figures = ", ".join(f"{sql} AS new_{name}" for name, sql in _figures_sql(context).items())
-    # The row columns under names of their own (a table's columns must differ: m.id, o.id).
-    columns = [f"{column} AS r{n}" for n, column in enumerate(_ROW_COLUMN_LIST)]
-    raw = ["f.spend_fen", "f.frequency", "f.referrals", "f.activities", "f.revision"]
-    columns += [f"{column} AS f{n}" for n, column in enumerate(raw)]
-    # The rest of a row only for the members the engine takes: the others' rows stay narrow
-    # (the writes then read about a third of the bytes).
-    read = [f"r{n}" for n in range(len(_ROW_COLUMN_LIST))] + [f"f{n}" for n in range(len(raw))]
+    new_figures = {f"new_{name}": sql for name, sql in _figures_sql(context).items()}
+    # The row's columns under names of their own (a table's columns must differ: m.id, o.id).
+    named = {f"c{n}": column for n, column in enumerate(_ROW_COLUMN_LIST + _SNAPSHOT_COLUMNS)}
+    # The whole row only for the members the engine takes: the others' rows stay narrow (the
+    # writes then read about a third of the bytes); they need the member (c0) and tier (c3).
     kept_for_engine = ", ".join(
         f"CASE WHEN kind = {_TO_ENGINE} THEN {name} END AS {name}"
-        for name in read
-        if name not in ("r0", "r3")
+        for name in named
+        if name not in ("c0", "c3")
     )
     classified = qn(f"tier_range_{uuid.uuid4().hex[:12]}")
-    bound = "{column} BETWEEN %s AND %s"
 
     def column(model, name: str) -> str:
         return qn(model._meta.get_field(name).column)
@@ -678,17 +678,15 @@ def _range_in_database(
     history = ", ".join(column(TierChange, name) for name in _HISTORY_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {classified} AS SELECT kind, entering_tier_id, r0, r3, "
-            f"{', '.join(f'new_{name}' for name in _figures_sql(context))}, {kept_for_engine} "
-            f"FROM (SELECT {', '.join(columns)}, {figures}, "
+            f"CREATE TEMPORARY TABLE {classified} AS SELECT kind, entering_tier_id, c0, c3, "
+            f"{', '.join(new_figures)}, {kept_for_engine} "
+            f"FROM (SELECT {_aliased(named)}, {_aliased(new_figures)}, "
             f"CASE WHEN COALESCE({unchanged}, FALSE) THEN {_KEEPS} "
             f"WHEN COALESCE({entering}, FALSE) THEN {_ENTERS} ELSE {_TO_ENGINE} END AS kind, "
             f"CASE WHEN COALESCE({entering}, FALSE) THEN {tier} END AS entering_tier_id "
-            f"{_row_joins(bound)}LEFT JOIN {qn(snapshot)} f "
-            f"ON f.member_id = m.id AND {bound.format(column='f.member_id')} "
             # OFFSET 0 keeps the subquery whole: pulled up, each use of "kind" above would
             # repeat its conditions.
-            "WHERE m.id >= %s AND m.id <= %s OFFSET 0) c",
+            f"{_snapshot_range_sql(snapshot)} OFFSET 0) c",
             [
                 *unchanged_params, *entering_params, *entering_params, *tier_params,
                 *[first_id, last_id] * 4,
@@ -696,10 +694,10 @@ def _range_in_database(
         )  # fmt: skip
         cursor.execute(
             f"UPDATE {qn(MemberEvaluation._meta.db_table)} AS e SET evaluated_on = %s, "
-            "policy_id = %s, qualified_tier_id = x.r3, spend_fen = x.new_spend_fen, "
+            "policy_id = %s, qualified_tier_id = x.c3, spend_fen = x.new_spend_fen, "
             "frequency = x.new_frequency, tenure_years = x.new_tenure_years, "
             "contribution = x.new_contribution, revision = e.revision + 1 "
-            f"FROM {classified} x WHERE x.kind = {_KEEPS} AND e.member_id = x.r0 "
+            f"FROM {classified} x WHERE x.kind = {_KEEPS} AND e.member_id = x.c0 "
             "AND e.member_id BETWEEN %s AND %s",
             [as_of, context.policy_row.pk, first_id, last_id],
         )
@@ -708,25 +706,25 @@ def _range_in_database(
         cursor.execute(
             f"INSERT INTO {qn(MemberTier._meta.db_table)} (member_id, "
             f"{', '.join(column(MemberTier, name) for name in _STATE_FIELDS)}) "
-            f"SELECT r0, entering_tier_id, %s, %s, NULL {entering_rows}",
+            f"SELECT c0, entering_tier_id, %s, %s, NULL {entering_rows}",
             [as_of, engine.add_years(as_of, 1)],
         )
         entered = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {qn(MemberEvaluation._meta.db_table)} (member_id, "
             f"{', '.join(column(MemberEvaluation, name) for name in _EVALUATION_FIELDS)}) "
-            "SELECT r0, %s, %s, entering_tier_id, new_spend_fen, new_frequency, "
+            "SELECT c0, %s, %s, entering_tier_id, new_spend_fen, new_frequency, "
             f"new_tenure_years, new_contribution, 1 {entering_rows}",
             [as_of, context.policy_row.pk],
         )
         cursor.execute(
             f"INSERT INTO {qn(TierChange._meta.db_table)} ({history}) "
-            "SELECT r0, NULL, entering_tier_id, %s, %s, %s, %s, new_spend_fen, new_frequency, "
+            "SELECT c0, NULL, entering_tier_id, %s, %s, %s, %s, new_spend_fen, new_frequency, "
             f"new_tenure_years, new_contribution, '', NULL, NULL {entering_rows}",
             [TierChange.Cause.QUALIFIED, context.policy_row.pk, as_of, context.now],
         )
         cursor.execute(
-            f"SELECT {', '.join(read)} FROM {classified} WHERE kind = {_TO_ENGINE} ORDER BY r0"
+            f"SELECT {', '.join(named)} FROM {classified} WHERE kind = {_TO_ENGINE} ORDER BY c0"
         )
         rows = cursor.fetchall()
         cursor.execute(f"DROP TABLE {classified}")
@@ -762,19 +760,32 @@ def _read_range(first_id: int, last_id: int, context: _Context, scope: str) -> l
         return cursor.fetchall()
 
 
+# A row with its snapshot figures: the row's columns, then these (the revision last, for
+# _with_figures_now), from _snapshot_range_sql.
+_SNAPSHOT_COLUMNS = ["f.spend_fen", "f.frequency", "f.referrals", "f.activities", "f.revision"]
+
+
+def _snapshot_range_sql(snapshot: str) -> str:
+    """FROM and WHERE of a locked range's rows joined to the snapshot's figures (``f``); its
+    parameters are ``[first_id, last_id] * 4``."""
+    bound = "{column} BETWEEN %s AND %s"
+    return (
+        f"{_row_joins(bound)}LEFT JOIN {connection.ops.quote_name(snapshot)} f "
+        f"ON f.member_id = m.id AND {bound.format(column='f.member_id')} "
+        "WHERE m.id >= %s AND m.id <= %s"
+    )
+
+
 def _read_range_from_snapshot(
     first_id: int, last_id: int, context: _Context, snapshot: str
 ) -> list[tuple]:
     """The range's rows with the snapshot's figures (``_with_figures_now``)."""
-    bound = "{column} BETWEEN %s AND %s"
-    sql = (
-        f"SELECT {_ROW_COLUMNS}, f.spend_fen, f.frequency, f.referrals, f.activities, "
-        f"f.revision {_row_joins(bound)}LEFT JOIN {connection.ops.quote_name(snapshot)} f "
-        f"ON f.member_id = m.id AND {bound.format(column='f.member_id')} "
-        "WHERE m.id >= %s AND m.id <= %s ORDER BY m.id"
-    )
+    columns = ", ".join([_ROW_COLUMNS, *_SNAPSHOT_COLUMNS])
     with connection.cursor() as cursor:
-        cursor.execute(sql, [first_id, last_id] * 4)
+        cursor.execute(
+            f"SELECT {columns} {_snapshot_range_sql(snapshot)} ORDER BY m.id",
+            [first_id, last_id] * 4,
+        )
         return _with_figures_now(cursor.fetchall(), context)
 
 
