@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from loyalty.exceptions import DomainError
+from loyalty.management.batch import BatchCommand
 from reviews.quarters import Quarter
 from reviews.services import cases_nominate
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = (
         "Nominate the quarter's atypical high-value members for special review: evaluated as "
         "of the quarter's last day with the policy in force then. Prints one line per "

@@ -5,9 +5,10 @@ import os
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext, ngettext
 
+from loyalty.management.batch import BatchCommand
 from loyalty.spreadsheet import csv_safe
 from tiers.selectors import export_rows
 
@@ -23,7 +24,7 @@ HEADER = [
 ]
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Write every member's status, tiers and figures of the last evaluation as CSV."
 
     def add_arguments(self, parser):

@@ -4,19 +4,20 @@ It lives in tiers, above members, because a blacklist file revokes tiers at once
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.exceptions import DomainError
+from loyalty.management.batch import BatchCommand
 from loyalty.money import grouped
 from members.importers import KINDS, ImportFailed, import_csv
 from tiers.legacy import LEGACY_KIND, legacy_tiers_import
 from tiers.services import tiers_revoke_not_taking_part
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     @property
     def help(self) -> str:
         # A property, not a lazy string: argparse formats the description with a regex, which

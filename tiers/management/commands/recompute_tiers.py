@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from loyalty.dates import DateError, parse_date
 from loyalty.exceptions import DomainError
+from loyalty.management.batch import BatchCommand
 from members.models import Member
 from tiers.services import tiers_recompute
 
@@ -39,7 +40,7 @@ def _at_least_one(option: str, value: int | None) -> None:
         )
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = (
         "Evaluate every member as of one local date (default today) with the policy in force "
         "on it, and apply upgrades, downgrade warnings and downgrades."
