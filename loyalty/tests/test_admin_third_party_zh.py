@@ -5,6 +5,7 @@ field names, help texts and columns untranslated, so locale/zh_Hans carries them
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
@@ -65,6 +66,9 @@ def test_the_login_attempts_list_and_form_are_in_chinese(zh_admin):
         assert text in html, text
     assert "清理过期的登录尝试" in html  # the action
     assert f"{settings.AXES_FAILURE_LIMIT - 1} 次尝试机会剩余" in html  # the status column
+    assert re.search(r'class="sortable column-status|class="column-status', html)
+    assert re.search(r"column-status[^>]*>.*?状态", html, re.S)
+    assert ">Status<" not in html
     for english in ["Attempt Time", "User Agent", "Failed Logins", "Clean up expired attempts"]:
         assert english not in html, english
 
@@ -108,3 +112,27 @@ def test_the_task_schedules_and_failed_tasks_are_in_chinese(zh_admin):
     for text in ["开始时间", "结束时间", "结果摘要"]:
         assert text in html, text
     assert "Short result" not in html and "Started at" not in html
+
+
+def test_cleaning_up_expired_login_attempts_says_how_many_in_chinese(zh_admin):
+    old, recent = (
+        AccessAttempt.objects.create(
+            username=name, ip_address="203.0.113.7", user_agent="Mozilla/5.0",
+            http_accept="text/html", path_info="/login/", get_data="", post_data="",
+            failures_since_start=1,
+        )
+        for name in ("ops-old", "ops-recent")
+    )  # fmt: skip
+    # Older than the cool-off: expired (attempt_time is set on creation).
+    AccessAttempt.objects.filter(pk=old.pk).update(
+        attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(minutes=1)
+    )
+
+    response = zh_admin.post(
+        reverse("admin:axes_accessattempt_changelist"),
+        {"action": "cleanup_expired_attempts", "_selected_action": [recent.pk]},
+        follow=True,
+    )
+
+    assert "已清理 1 条过期的登录尝试。" in response.content.decode()
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["ops-recent"]
