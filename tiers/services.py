@@ -606,15 +606,19 @@ def _entering_condition(context: _Context) -> tuple[str, list]:
     return sql, [Member.Status.ACTIVE, context.as_of]
 
 
+# The figure of ``_figures_sql`` each metric of the rules reads.
+_FIGURE_OF_METRIC = {
+    engine.Metric.SPEND: "spend_fen",
+    engine.Metric.FREQUENCY: "frequency",
+    engine.Metric.TENURE: "tenure_years",
+    engine.Metric.CONTRIBUTION: "contribution",
+}
+
+
 def _figure_columns(context: _Context) -> dict[engine.Metric, str]:
     """``_figures_sql`` by the metric the rules name."""
     figures = _figures_sql(context)
-    return {
-        engine.Metric.SPEND: figures["spend_fen"],
-        engine.Metric.FREQUENCY: figures["frequency"],
-        engine.Metric.TENURE: figures["tenure_years"],
-        engine.Metric.CONTRIBUTION: figures["contribution"],
-    }
+    return {metric: figures[name] for metric, name in _FIGURE_OF_METRIC.items()}
 
 
 def _figures_sql(context: _Context) -> dict[str, str]:
@@ -657,10 +661,13 @@ def _range_in_database(
     as_of = context.as_of
     unchanged, unchanged_params = _unchanged_condition(context)
     entering, entering_params = _entering_condition(context)
-    tier, tier_params = qualified_tier_sql(
-        context.policy, context.tier_id_by_rank, _figure_columns(context)
-    )
     new_figures = {f"new_{name}": sql for name, sql in _figures_sql(context).items()}
+    # The entering members' tier, from the figures the subquery computed.
+    tier, tier_params = qualified_tier_sql(
+        context.policy,
+        context.tier_id_by_rank,
+        {metric: f"new_{name}" for metric, name in _FIGURE_OF_METRIC.items()},
+    )
     # The row's columns under names of their own (a table's columns must differ: m.id, o.id).
     named = {f"c{n}": column for n, column in enumerate(_ROW_COLUMN_LIST + _SNAPSHOT_COLUMNS)}
     # The whole row only for the members the engine takes: the others' rows stay narrow (the
@@ -678,20 +685,17 @@ def _range_in_database(
     history = ", ".join(column(TierChange, name) for name in _HISTORY_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {classified} AS SELECT kind, entering_tier_id, c0, c3, "
+            f"CREATE TEMPORARY TABLE {classified} AS SELECT kind, "
+            f"CASE WHEN kind = {_ENTERS} THEN {tier} END AS entering_tier_id, c0, c3, "
             f"{', '.join(new_figures)}, {kept_for_engine} "
             f"FROM (SELECT {_aliased(named)}, {_aliased(new_figures)}, "
             f"CASE WHEN COALESCE({unchanged}, FALSE) THEN {_KEEPS} "
-            f"WHEN COALESCE({entering}, FALSE) THEN {_ENTERS} ELSE {_TO_ENGINE} END AS kind, "
-            f"CASE WHEN COALESCE({entering}, FALSE) THEN {tier} END AS entering_tier_id "
+            f"WHEN COALESCE({entering}, FALSE) THEN {_ENTERS} ELSE {_TO_ENGINE} END AS kind "
             # OFFSET 0 keeps the subquery whole: pulled up, each use of "kind" above would
             # repeat its conditions.
             f"{_snapshot_range_sql(snapshot)} OFFSET 0) c",
-            [
-                *unchanged_params, *entering_params, *entering_params, *tier_params,
-                *[first_id, last_id] * 4,
-            ],
-        )  # fmt: skip
+            [*tier_params, *unchanged_params, *entering_params, *[first_id, last_id] * 4],
+        )
         cursor.execute(
             f"UPDATE {qn(MemberEvaluation._meta.db_table)} AS e SET evaluated_on = %s, "
             "policy_id = %s, qualified_tier_id = x.c3, spend_fen = x.new_spend_fen, "
