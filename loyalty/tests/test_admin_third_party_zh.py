@@ -31,6 +31,20 @@ def page(client, url: str) -> str:
     return response.content.decode()
 
 
+def failed_login(username: str) -> AccessAttempt:
+    """axes' record of one failed login of ``username`` (attempt_time: now)."""
+    return AccessAttempt.objects.create(
+        username=username,
+        ip_address="203.0.113.7",
+        user_agent="Mozilla/5.0",
+        http_accept="text/html",
+        path_info="/login/",
+        get_data="",
+        post_data=f"username={username}",
+        failures_since_start=1,
+    )
+
+
 def title(html: str) -> str:
     return re.search(r"<title>(.*?)</title>", html, re.S).group(1)
 
@@ -48,16 +62,7 @@ def test_the_admin_index_names_the_login_records_and_task_models_in_chinese(zh_a
 
 
 def test_the_login_attempts_list_and_form_are_in_chinese(zh_admin):
-    attempt = AccessAttempt.objects.create(
-        username="ops-anna",
-        ip_address="203.0.113.7",
-        user_agent="Mozilla/5.0",
-        http_accept="text/html",
-        path_info="/login/",
-        get_data="",
-        post_data="username=ops-anna",
-        failures_since_start=1,
-    )
+    attempt = failed_login("ops-anna")
 
     html = page(zh_admin, reverse("admin:axes_accessattempt_changelist"))
 
@@ -115,14 +120,7 @@ def test_the_task_schedules_and_failed_tasks_are_in_chinese(zh_admin):
 
 
 def test_cleaning_up_expired_login_attempts_says_how_many_in_chinese(zh_admin):
-    old, recent = (
-        AccessAttempt.objects.create(
-            username=name, ip_address="203.0.113.7", user_agent="Mozilla/5.0",
-            http_accept="text/html", path_info="/login/", get_data="", post_data="",
-            failures_since_start=1,
-        )
-        for name in ("ops-old", "ops-recent")
-    )  # fmt: skip
+    old, recent = failed_login("ops-old"), failed_login("ops-recent")
     # Older than the cool-off: expired (attempt_time is set on creation).
     AccessAttempt.objects.filter(pk=old.pk).update(
         attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(minutes=1)
