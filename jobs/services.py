@@ -24,15 +24,14 @@ from django.utils.translation import gettext as _
 from django_q.models import Task
 
 from loyalty.audit import audit_record
-from loyalty.bulk import vacuum_analyze
 from loyalty.exceptions import DomainError
 from tiers.metrics import figures_snapshot_drop
-from tiers.models import MemberEvaluation, MemberTier
 from tiers.services import (
     Scope,
     member_range_starts,
     tiers_figures_snapshot,
     tiers_range_evaluate,
+    tiers_statistics_refresh,
 )
 
 from . import outcomes, selectors
@@ -264,7 +263,7 @@ def _run_finish_if_complete(run_id: int) -> None:
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "outcome", "finished_at"])
         figures_snapshot_drop(figures_table(run_id))
-    vacuum_analyze(MemberEvaluation, MemberTier)
+    tiers_statistics_refresh()
 
 
 def job_record(kind: str, work: Callable[[], dict | str], *, as_of: date | None = None) -> JobRun:

@@ -332,6 +332,26 @@ def analyze(*models: type[Model]) -> None:
         cursor.execute(f"ANALYZE {tables}")
 
 
+def analyze_grown(model: type[Model], *, least_pages: int) -> None:
+    """``analyze`` ``model``'s table when it has grown by a tenth since PostgreSQL last
+    analysed it (autovacuum's own measure, for a server where autovacuum is off or has not come
+    round yet) and spans at least ``least_pages`` pages (below that any plan is quick). A tier
+    history never analysed after a first evaluation of a million members made one member's
+    history look like 3,000 rows, read by parallel workers: 13 ms instead of 2 for the member
+    page's query."""
+    if not _is_postgres():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::int "
+            "FROM pg_class WHERE oid = %s::regclass",
+            [model._meta.db_table],
+        )
+        pages_then, pages_now = cursor.fetchone()
+    if pages_now >= least_pages and pages_now * 10 > max(pages_then, 0) * 11:
+        analyze(model)
+
+
 def vacuum_analyze(*models: type[Model]) -> None:
     """After a run that rewrote most rows of ``models``: let PostgreSQL reuse the dead rows'
     space and mark pages all-visible (index-only scans need that), and refresh statistics.

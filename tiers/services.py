@@ -34,13 +34,19 @@ from django.utils.translation import gettext_lazy
 
 from loyalty import rows
 from loyalty.audit import audit_record
-from loyalty.bulk import insert_rows, postgres_settings, update_rows, vacuum_analyze
+from loyalty.bulk import (
+    analyze_grown,
+    insert_rows,
+    postgres_settings,
+    update_rows,
+    vacuum_analyze,
+)
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from loyalty.threads import thread_start
 from members.models import Member
 from members.services import member_lock, member_lock_row
-from notifications.models import Kind
+from notifications.models import Kind, Notification
 from notifications.selectors import in_app_delivered
 from notifications.services import (
     Deferral,
@@ -305,7 +311,7 @@ def _recompute_in_parallel(
     summary = RecomputeSummary(as_of=as_of, policy_version=context.policy.version)
     with shared_figures_snapshot(context.window) as snapshot:
         _ranges_in_parallel(snapshot, as_of, chunk_size, progress, workers, deferral, summary)
-    vacuum_analyze(MemberEvaluation, MemberTier)
+    tiers_statistics_refresh()
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -408,9 +414,23 @@ def _recompute(as_of: date, *, chunk_size, progress, scope: str) -> RecomputeSum
     finally:
         if snapshot:
             figures_snapshot_drop(snapshot)
-    vacuum_analyze(MemberEvaluation, MemberTier)
+    tiers_statistics_refresh()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+# Below this many pages (8 MB, PostgreSQL's min_parallel_table_scan_size) a table's statistics
+# are left to autovacuum: no plan reads it with parallel workers, and any plan is quick.
+_ANALYZE_FROM_PAGES = 1024
+
+
+def tiers_statistics_refresh() -> None:
+    """After a full run: the evaluations and states were rewritten (``vacuum_analyze``), the
+    history and the notices grew, and are analysed when they grew by much (``analyze_grown``:
+    after a first evaluation)."""
+    vacuum_analyze(MemberEvaluation, MemberTier)
+    for model in (TierChange, Notification):
+        analyze_grown(model, least_pages=_ANALYZE_FROM_PAGES)
 
 
 def member_range_starts(chunk_size: int) -> list[int]:

@@ -10,6 +10,7 @@ from django.db import DataError, connection, transaction
 
 from loyalty.bulk import (
     analyze,
+    analyze_grown,
     insert_rows,
     insert_rows_skipping_existing,
     postgres_settings,
@@ -17,8 +18,8 @@ from loyalty.bulk import (
     update_rows,
     upsert_rows,
 )
-from members.models import Member
-from members.tests.factories import MemberFactory
+from members.models import Member, Transaction
+from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.models import MemberEvaluation, Tier, TierPolicy
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,39 @@ def test_rows_estimate_follows_the_table():
     analyze(Member)
 
     assert rows_estimate(Member) == 50
+
+
+def planner_rows(model) -> float:
+    """What PostgreSQL's statistics say the table holds (-1: never analysed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+        )
+        return cursor.fetchone()[0]
+
+
+def emptied_to_no_pages(model) -> None:
+    """The table without a page (earlier tests' rolled-back rows leave pages behind), in this
+    test's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+@pytest.mark.postgres_only
+def test_a_table_is_analysed_after_growing_by_a_tenth_and_not_after_less():
+    member = MemberFactory()
+    emptied_to_no_pages(Transaction)
+    analyze(Transaction)
+    PurchaseFactory.create_batch(40, member=member)  # one page
+
+    analyze_grown(Transaction, least_pages=2)  # too small to matter
+    assert planner_rows(Transaction) == 0
+    analyze_grown(Transaction, least_pages=1)  # from no pages to one
+    assert planner_rows(Transaction) == 40
+
+    PurchaseFactory.create_batch(3, member=member)  # the same page
+    analyze_grown(Transaction, least_pages=1)
+    assert planner_rows(Transaction) == 40
 
 
 @pytest.mark.postgres_only

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
+from loyalty.bulk import analyze
 from members.models import (
     ActivityParticipation,
     BlacklistEntry,
@@ -42,7 +43,7 @@ from members.tests.factories import (
     local_noon,
 )
 from notifications.models import Channel, Kind, Notification, NotificationTemplate
-from tiers import actions, engine
+from tiers import actions, engine, services
 from tiers.metrics import figures_snapshot_drop
 from tiers.models import (
     DowngradeWarning,
@@ -474,6 +475,26 @@ def test_the_first_evaluation_gives_the_qualified_tier_and_starts_the_tier_year(
     assert (member.current_tier.code, member.evaluation.qualified_tier.code) == ("silver", "silver")
     assert (member.tier_year_start, member.tier_year_end) == (day(2026, 6, 30), day(2027, 6, 30))
     assert history(member) == [(None, "silver", Cause.QUALIFIED, 1, day(2026, 6, 30))]
+
+
+@pytest.mark.postgres_only
+def test_a_first_evaluation_of_many_members_leaves_their_history_analysed(monkeypatch):
+    # Unanalysed, a million rows of history made one member's look like thousands to the
+    # planner, and the member page read it with parallel workers.
+    monkeypatch.setattr(services, "_ANALYZE_FROM_PAGES", 1)
+    MemberFactory.create_batch(25, joined_on=day(2024, 1, 1))
+    with connection.cursor() as cursor:
+        # No pages (earlier tests' rolled-back rows leave some), in this test's transaction.
+        cursor.execute(f"TRUNCATE {TierChange._meta.db_table}")
+    analyze(TierChange)
+
+    recompute(day(2026, 6, 30))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [TierChange._meta.db_table]
+        )
+        assert cursor.fetchone()[0] == 25
 
 
 def test_an_upgrade_applies_on_the_day_of_the_purchase_and_starts_a_new_tier_year():
