@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from django.db import connections
+
 
 def thread_start(target: Callable[[], None], *, name: str) -> threading.Event:
     """Run ``target`` in a new thread; the event returned is set once it has returned or raised
@@ -22,3 +24,27 @@ def thread_start(target: Callable[[], None], *, name: str) -> threading.Event:
 
     threading.Thread(target=run, name=name).start()
     return done
+
+
+def at_once(here: Callable[[], None], there: Callable[[], None]) -> None:
+    """Run ``here`` in this thread and ``there`` in another, on its own database connection (so
+    both statements run at once on the server: outside any transaction, since the other
+    connection sees only committed rows), and return when both are done; an error of either
+    is raised here, this thread's first."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            there()
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    done = thread_start(work, name="at-once")
+    try:
+        here()
+    finally:
+        done.wait()
+    if errors:
+        raise errors[0]

@@ -43,7 +43,7 @@ from loyalty.bulk import (
 )
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
-from loyalty.threads import thread_start
+from loyalty.threads import at_once, thread_start
 from members.models import Member
 from members.services import member_lock, member_lock_row
 from notifications.models import Kind, Notification
@@ -427,10 +427,22 @@ _ANALYZE_FROM_PAGES = 1024
 def tiers_statistics_refresh() -> None:
     """After a full run: the evaluations and states were rewritten (``vacuum_analyze``), the
     history and the notices grew, and are analysed when they grew by much (``analyze_grown``:
-    after a first evaluation)."""
-    vacuum_analyze(MemberEvaluation, MemberTier)
-    for model in (TierChange, Notification):
-        analyze_grown(model, least_pages=_ANALYZE_FROM_PAGES)
+    after a first evaluation). On PostgreSQL outside a transaction, the two halves on two
+    connections at once (at a million members 0.8 s and 0.3 s one after the other)."""
+
+    def evaluations() -> None:
+        vacuum_analyze(MemberEvaluation)
+        analyze_grown(TierChange, least_pages=_ANALYZE_FROM_PAGES)
+
+    def states() -> None:
+        vacuum_analyze(MemberTier)
+        analyze_grown(Notification, least_pages=_ANALYZE_FROM_PAGES)
+
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        at_once(evaluations, states)
+    else:
+        evaluations()
+        states()
 
 
 def member_range_starts(chunk_size: int) -> list[int]:
