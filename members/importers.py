@@ -1296,12 +1296,6 @@ class _SqliteWriterGate:
         return False
 
 
-# The staging table is made in the import's own transaction, so its rows may be written frozen
-# (visible to all, as if vacuumed): its first readers then do not set a hint bit on each of its
-# pages and write them all out again.
-_STAGED_FROZEN = "(FREEZE)"
-
-
 class _CopyStager:
     """COPY in text format, one statement per block: several times faster than a call per row,
     and the fast path's own COPYs can run between two blocks."""
@@ -1309,9 +1303,10 @@ class _CopyStager:
     def __init__(self, importer: _Importer, columns: list[str], cells: list[tuple[int, object]]):
         """``cells``: (position in the staged tuple, how its value is written) per column."""
         self.importer = importer
-        self.statement = (
-            f"COPY {importer.names['stg']} ({', '.join(columns)}) FROM STDIN {_STAGED_FROZEN}"
-        )
+        # FREEZE: the staging table is made in the import's own transaction, so its rows may
+        # be written frozen, its pages all-visible (as if vacuumed): each of the checks' scans
+        # of it then skips the visibility test of every row.
+        self.statement = f"COPY {importer.names['stg']} ({', '.join(columns)}) FROM STDIN (FREEZE)"
         self.cells = cells
 
     def __enter__(self):
@@ -1665,7 +1660,7 @@ class _TransactionImporter(_Importer):
         )
         self.copying.wait()
         self.copying.start(
-            "COPY {} (line, {}) FROM STDIN (FORMAT csv, FREEZE)".format(
+            "COPY {} (line, {}) FROM STDIN (FORMAT csv, FREEZE)".format(  # as _CopyStager
                 self.names["stg"], ", ".join(header)
             ),
             numbered,
