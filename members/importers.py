@@ -70,8 +70,8 @@ MAX_SHOWN_ERRORS = 1_000_000
 PROGRESS_EVERY = 100_000
 # After writing this many rows on PostgreSQL, refresh the table's planner statistics.
 _ANALYZE_AFTER = 10_000
-# A transactions import of at least this many new rows that also at least doubles the table
-# writes with the table's indexes and keys set aside (loyalty.bulk.KeysSetAside).
+# A members or transactions import of at least this many new rows that also at least doubles
+# the table writes with the table's indexes and keys set aside (loyalty.bulk.KeysSetAside).
 KEYS_ASIDE_MIN_ROWS = 100_000
 # PostgreSQL's memory for each sort or hash of an import's checks and writes.
 _WORK_MEM = "64MB"
@@ -1537,6 +1537,14 @@ class _MemberImporter(_Importer):
             )
 
     def write(self, now: datetime.datetime) -> int:
+        # A first load of a program's members: the indexes for search (the name's trigram index
+        # above all) are made again after writing, one sort each, instead of an entry per row
+        # in each. The primary key stays: other tables' foreign keys need it.
+        keys = None
+        if self.postgres and self.new_rows >= max(KEYS_ASIDE_MIN_ROWS, rows_estimate(Member)):
+            self.progress(gettext("  a large load: indexes are made again after writing"))
+            keys = KeysSetAside(Member)
+            keys.drop()
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO {member} (member_no, name, phone, email, joined_on, status, "
@@ -1546,7 +1554,10 @@ class _MemberImporter(_Importer):
                 ),
                 [now],
             )
-            return cursor.rowcount
+            written = cursor.rowcount
+        if keys is not None:
+            keys.restore()
+        return written
 
 
 _PURCHASE, _REFUND = Transaction.Kind.PURCHASE, Transaction.Kind.REFUND

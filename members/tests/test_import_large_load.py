@@ -40,14 +40,15 @@ def large_from(monkeypatch):
     return lower
 
 
-def table_definition() -> list[tuple]:
-    """The transactions table's indexes and constraints, as PostgreSQL describes them."""
+def table_definition(model=Transaction) -> list[tuple]:
+    """The table's indexes and constraints, as PostgreSQL describes them."""
+    table = model._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s "
             "UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = %s::regclass ORDER BY 1",
-            [Transaction._meta.db_table, Transaction._meta.db_table],
+            "WHERE conrelid = %s::regclass ORDER BY 1, 2",
+            [table, table],
         )
         return cursor.fetchall()
 
@@ -322,3 +323,29 @@ def test_a_repeat_that_is_the_only_fault_of_a_first_load_is_found(
 
     assert failed.value.lines == ["line 17: external id P3 appears again (first on line 5)"]
     assert not Transaction.objects.exists()
+
+
+@pytest.mark.postgres_only
+def test_a_large_first_load_of_members_makes_their_search_indexes_again(tmp_path, monkeypatch):
+    path = tmp_path / "members.csv"
+    path.write_text(
+        "member_no,name,phone,email,joined_on,member_type,birthday\n"
+        + "".join(f"N{n},会员{n},1390000000{n},,2024-01-0{n + 1},regular,\n" for n in range(5)),
+        encoding="utf-8",
+    )
+    before = table_definition(Member)
+    monkeypatch.setattr(importers, "KEYS_ASIDE_MIN_ROWS", 1)
+    analyze(Member)
+    said: list[str] = []
+
+    result = import_csv("members", str(path), progress=said.append)
+
+    assert result.new == 5
+    assert any("indexes are made again" in line for line in said)
+    assert table_definition(Member) == before
+    assert list(Member.objects.order_by("member_no").values_list("member_no", "name")) == [
+        (f"N{n}", f"会员{n}") for n in range(5)
+    ]
+    # The unique member number made again holds.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MemberFactory(member_no="N1")
