@@ -109,3 +109,28 @@ def test_two_clusters_share_one_run_and_evaluate_every_member_exactly_once(tmp_p
     assert TierChange.objects.filter(cause="qualified").count() == len(members)
     workers = set(run.chunks.values_list("worker", flat=True))
     assert len(workers) >= 2, (workers, [log.read_text()[-2000:] for log in logs])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("migrated_data")
+def test_a_cluster_told_to_stop_finishes_the_running_task_then_exits(tmp_path):
+    # As systemd stops deploy/loyalty-qcluster@.service (KillMode=mixed): SIGTERM to the main
+    # process only.
+    unit = (ROOT / "deploy" / "loyalty-qcluster@.service").read_text()
+    assert "KillMode=mixed" in unit
+    log = tmp_path / "cluster.log"
+    cluster = start_cluster(log)
+    try:
+        wait_for(lambda: "running" in log.read_text(), 90, "the cluster to start")
+        async_task("time.sleep", 3, sync=False)
+        wait_for(lambda: "'time.sleep'" in log.read_text(), 30, "a worker to take the task")
+
+        cluster.terminate()
+
+        assert cluster.wait(timeout=60) == 0
+    finally:
+        if cluster.poll() is None:
+            cluster.kill()
+    text = log.read_text()
+    assert "Processed 'time.sleep'" in text, text[-2000:]
+    assert text.rfind("Processed 'time.sleep'") < text.rfind("stopped")
