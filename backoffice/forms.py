@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, parse_amount
@@ -129,7 +130,7 @@ class MemberSearchForm(forms.Form):
         choices=[
             ("member_no", _("Member number")),
             ("-member_no", _("Member number, descending")),
-            ("name", _("Name")),
+            ("name", pgettext_lazy("member name", "Name")),
             ("-joined_on", _("Newest members")),
             ("joined_on", _("Longest members")),
             ("-tier", _("Highest tier")),

@@ -969,6 +969,8 @@ def test_the_policy_list_names_the_version_in_force_and_its_name_column_in_chine
     # Not the member words that share the English "active" and "Name" (正式会员, 姓名).
     assert 'policy-active">生效中</span>' in listing
     assert '<th scope="col">名称</th>' in listing
+    # The small screens' cell labels too.
+    assert 'data-label="名称"' in listing and "姓名" not in listing
 
 
 def test_publishing_without_the_confirmation_says_what_is_missing(login_as, owner):

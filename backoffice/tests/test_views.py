@@ -249,6 +249,19 @@ def test_the_member_list_shows_the_columns(staff):
     assert "2026-06-30" in page  # last evaluated
 
 
+def test_the_member_list_and_page_name_the_members_name_as_a_persons_in_chinese(login_as):
+    MemberFactory(member_no="C301", name="赵敏")
+    client = login_as("ops", language="zh-hans")
+
+    listing = client.get(reverse("backoffice:member_list")).content.decode()
+    detail = client.get(reverse("backoffice:member_detail", args=["C301"])).content.decode()
+
+    # 姓名 (a person's), not 名称 (a thing's: a policy's or a task's).
+    assert '<th scope="col">姓名</th>' in listing and 'data-label="姓名"' in listing
+    assert '<option value="name">姓名</option>' in listing  # the sort order
+    assert "<dt>姓名</dt>" in detail
+
+
 def test_the_member_list_is_paginated_by_fifty_without_counting_the_table(staff):
     MemberFactory.create_batch(120)
     url = reverse("backoffice:member_list")

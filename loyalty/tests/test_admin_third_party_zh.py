@@ -104,6 +104,8 @@ def test_the_task_schedules_and_failed_tasks_are_in_chinese(zh_admin):
     for text in ["函数", "集群", "成功", "下次运行"]:
         assert text in html, text
     assert ">Function<" not in html and ">Cluster<" not in html
+    # A task's name (名称), not a person's (姓名, the member pages' word for "Name").
+    assert "名称" in html and "姓名" not in html
 
     html = page(zh_admin, reverse("admin:django_q_schedule_change", args=[schedule.pk]))
 
