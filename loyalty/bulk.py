@@ -341,13 +341,7 @@ def analyze_grown(model: type[Model], *, least_pages: int) -> None:
     page's query."""
     if not _is_postgres():
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relpages, pg_relation_size(oid) / current_setting('block_size')::int "
-            "FROM pg_class WHERE oid = %s::regclass",
-            [model._meta.db_table],
-        )
-        pages_then, pages_now = cursor.fetchone()
+    _tuples, pages_then, pages_now = _table_pages(connection.ops.quote_name(model._meta.db_table))
     if pages_now >= least_pages and pages_now * 10 > max(pages_then, 0) * 11:
         analyze(model)
 
@@ -388,6 +382,18 @@ def rows_estimate(model: type[Model]) -> int:
 def table_rows_estimate(table: str) -> int | None:
     """``rows_estimate`` for a (quoted) table name on PostgreSQL; None for a table with pages
     that was never analysed."""
+    tuples, pages_then, pages_now = _table_pages(table)
+    if pages_now == 0:
+        return 0
+    if tuples >= 0 and pages_then > 0:
+        # Rounded, not cut: 50 rows over 3 pages come back as 49.99... in floating point.
+        return round(tuples / pages_then * pages_now)
+    return None
+
+
+def _table_pages(table: str) -> tuple[float, int, int]:
+    """For a (quoted) table name on PostgreSQL: the rows and pages its last ANALYZE or VACUUM
+    counted (-1 rows: never), and its pages now."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reltuples, relpages, "
@@ -395,13 +401,7 @@ def table_rows_estimate(table: str) -> int | None:
             "WHERE oid = %s::regclass",
             [table],
         )
-        tuples, pages_then, pages_now = cursor.fetchone()
-    if pages_now == 0:
-        return 0
-    if tuples >= 0 and pages_then > 0:
-        # Rounded, not cut: 50 rows over 3 pages come back as 49.99... in floating point.
-        return round(tuples / pages_then * pages_now)
-    return None
+        return cursor.fetchone()
 
 
 class KeysSetAside:

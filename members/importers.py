@@ -931,6 +931,19 @@ class _Importer:
         self.errors = _Errors()
         return self._classify_and_write()
 
+    def _keys_set_aside_for_a_large_load(self) -> KeysSetAside | None:
+        """For a load of at least ``KEYS_ASIDE_MIN_ROWS`` new rows that at least doubles the
+        table (on PostgreSQL): its keys and indexes dropped, to be made again by the caller's
+        ``restore()`` after writing; else None."""
+        if not (
+            self.postgres and self.new_rows >= max(KEYS_ASIDE_MIN_ROWS, rows_estimate(self.model))
+        ):
+            return None
+        self.progress(gettext("  a large load: indexes are made again after writing"))
+        keys = KeysSetAside(self.model)
+        keys.drop()
+        return keys
+
     def _repeats_left_to_the_unique_index(self) -> bool:
         if not (self.repeats_left_to_the_unique_index and self.postgres):
             return False
@@ -1540,11 +1553,7 @@ class _MemberImporter(_Importer):
         # A first load of a program's members: the indexes for search (the name's trigram index
         # above all) are made again after writing, one sort each, instead of an entry per row
         # in each. The primary key stays: other tables' foreign keys need it.
-        keys = None
-        if self.postgres and self.new_rows >= max(KEYS_ASIDE_MIN_ROWS, rows_estimate(Member)):
-            self.progress(gettext("  a large load: indexes are made again after writing"))
-            keys = KeysSetAside(Member)
-            keys.drop()
+        keys = self._keys_set_aside_for_a_large_load()
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO {member} (member_no, name, phone, email, joined_on, status, "
@@ -1841,11 +1850,7 @@ class _TransactionImporter(_Importer):
     def write(self, now: datetime.datetime) -> int:
         # A first load of a program's history: one sort per index and one join per foreign key
         # at the end, not a tree descent and a check per row (about three times faster).
-        keys = None
-        if self.postgres and self.new_rows >= max(KEYS_ASIDE_MIN_ROWS, rows_estimate(Transaction)):
-            self.progress(gettext("  a large load: indexes are made again after writing"))
-            keys = KeysSetAside(Transaction)
-            keys.drop()
+        keys = self._keys_set_aside_for_a_large_load()
         # In (member, day) order, as classify() laid {chk} out: the (member, day) index and the
         # deferred foreign-key checks of members at commit then touch each page once, not at
         # random (about a fifth less time for a million rows than in line order). With the keys
