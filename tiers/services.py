@@ -322,7 +322,10 @@ def _recompute_in_parallel(
         # a million members, which the snapshot's single-core joins leave a core for).
         at_once(snapshot_create, lambda: starts.extend(member_range_starts(chunk_size)))
         _ranges_in_parallel(snapshot, starts, as_of, progress, workers, deferral, summary)
-    tiers_statistics_refresh()
+        # The snapshot is dropped on its own connection (which holds its lock) while the
+        # statistics are refreshed on others: unlinking a million members' table waited up to
+        # a second on a disk busy with the run's writes.
+        at_once(snapshot_dropped.close, tiers_statistics_refresh)
     summary.seconds = time.monotonic() - started
     return summary
 

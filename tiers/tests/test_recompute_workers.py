@@ -179,6 +179,24 @@ def test_a_run_drops_the_snapshot_a_killed_run_left_but_not_a_running_ones(setti
         cursor.execute("DROP TABLE tier_figures_shared_running")
 
 
+def test_a_run_drops_its_snapshot_and_refreshes_the_statistics_it_made_stale():
+    MemberFactory.create_batch(5, joined_on=FIRST - datetime.timedelta(days=100))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        (started,) = cursor.fetchone()
+
+    tiers_recompute(as_of=FIRST, workers=2)
+
+    assert snapshot_tables() == set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, last_vacuum >= %s, last_analyze >= %s FROM pg_stat_user_tables "
+            "WHERE relname IN (%s, %s) ORDER BY relname",
+            [started, started, MemberEvaluation._meta.db_table, MemberTier._meta.db_table],
+        )
+        assert [row[1:] for row in cursor.fetchall()] == [(True, True), (True, True)]
+
+
 def test_a_run_over_no_members_evaluates_no_one():
     summary = tiers_recompute(as_of=FIRST, workers=2)
 
