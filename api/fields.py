@@ -64,16 +64,11 @@ class AmountField(serializers.Field):
 class MomentField(serializers.Field):
     """A refusal names the field by its ``label`` (give one, translated), as ``DayField``."""
 
-    default_error_messages = {
-        "invalid": _(
-            '"%(value)s" is neither a date like 2026-06-30 nor a date and time like '
-            "2026-06-30T14:05:00+08:00"
-        ),
-    }
-
     def to_internal_value(self, data) -> datetime.datetime:
         if not isinstance(data, str):
-            self.fail("invalid", value=data)
+            raise serializers.ValidationError(
+                _("Send the date and time as a string, like 2026-06-30T14:05:00+08:00.")
+            )
         try:
             return parse_moment(data, timezone.get_default_timezone())
         except DateError as exc:

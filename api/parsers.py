@@ -14,6 +14,9 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         try:
             return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # Nested deeper than Python's parser recurses (thousands of brackets).
+            raise ParseError(_("The body is not valid JSON: it is nested too deeply.")) from None
         except ParseError as error:
             cause = error.__context__
             if isinstance(cause, json.JSONDecodeError):

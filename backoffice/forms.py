@@ -16,7 +16,7 @@ from members.importers import ValueRefused, activity_value, external_id_value, r
 from members.models import Member, Transaction
 from tiers.models import Tier, TierOverride
 from tiers.selectors import open_override
-from tiers.services import override_replacement_refusal
+from tiers.services import override_end_refusal, override_replacement_refusal
 
 from . import bulk
 from .selectors import SORTS, members_by_number
@@ -167,6 +167,16 @@ class MemberActionForm(forms.Form):
 
 class ReasonForm(MemberActionForm):
     reason = _reason_field()
+
+
+class OverrideEndForm(ReasonForm):
+    def clean(self):
+        cleaned = super().clean()
+        if self.member is not None and (
+            refusal := override_end_refusal(open_override(self.member))
+        ):
+            raise forms.ValidationError(refusal)
+        return cleaned
 
 
 class OverrideForm(MemberActionForm):

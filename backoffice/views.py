@@ -34,7 +34,7 @@ from reviews.selectors import member_review_panel
 from tiers import actions
 from tiers.models import Tier
 from tiers.selectors import open_override
-from tiers.services import tier_override_end, tier_override_set
+from tiers.services import override_end_refusal, tier_override_end, tier_override_set
 
 from . import bulk, forms
 from .audit_actions import FILTER_SUGGESTIONS, action_label
@@ -310,6 +310,7 @@ class OverrideSetView(MemberActionView):
 class OverrideEndView(MemberActionView):
     permission_required = "tiers.change_tieroverride"
     action = "override_end"
+    form_class = forms.OverrideEndForm
     title = gettext_lazy("End the override early")
     question = gettext_lazy(
         "Today becomes the end of the tier year the override held: a member below that tier is "
@@ -321,7 +322,7 @@ class OverrideEndView(MemberActionView):
     def perform(self, member, cleaned, file_name):
         override = open_override(member)
         if override is None:
-            raise DomainError(_("This member has no open override."))
+            raise DomainError(override_end_refusal(None))
         tier_override_end(override=override, reason=cleaned["reason"], actor=self.request.user)
 
 

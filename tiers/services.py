@@ -910,6 +910,12 @@ def _stored_state(rank: int | None, start: date | None, end: date | None, warned
     return engine.TierState(rank, start, warned, end)
 
 
+_WARNING_FIELDS = [
+    "tier", "qualified_tier", "policy", "warned_on", "tier_year_end", "downgrade_not_before",
+    "gaps", "created_at", "notified_at",
+]  # fmt: skip
+
+
 def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
     as_of, policy, policy_id = context.as_of, context.policy, context.policy_row.pk
     # New rows are inserted, existing ones updated: the row says which (the member is locked),
@@ -1049,7 +1055,15 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         delivered = in_app_delivered(Kind.DOWNGRADE_WARNING, (w.member_id for w in warnings))
         for warning, key in zip(warnings, warning_keys, strict=True):
             warning.notified_at = delivered.get((warning.member_id, key))
-    DowngradeWarning.objects.bulk_create(warnings)
+    # One warning per tier year, known by its start. An override that takes hold starts a new
+    # tier year, which on the day the last one started has the same start: that year's warning
+    # is then replaced by the new year's (the member's notice of the first stays in the outbox).
+    DowngradeWarning.objects.bulk_create(
+        warnings,
+        update_conflicts=True,
+        unique_fields=["member", "tier_year_start"],
+        update_fields=_WARNING_FIELDS,
+    )
 
 
 # --- Overrides and exceptional upgrades ---------------------------------------------------
@@ -1067,7 +1081,8 @@ def override_replacement_refusal(
     open one ``current``; "" when it may. A member holds one override at a time, so a new one
     ends the old: staff may rewrite their own manual override, but neither staff nor the
     committee silently takes away a floor the other set (or an earlier committee grant), by a
-    lower tier or an earlier end. Whoever means it ends that override first, on the record."""
+    lower tier or an earlier end. Whoever means it ends a manual override first, on the
+    record; a committee grant is final."""
     if current is None or (current.kind == kind == TierOverride.Kind.MANUAL):
         return ""
     lower = tier.rank < current.tier.rank
@@ -1075,17 +1090,41 @@ def override_replacement_refusal(
     earlier = earlier or (None not in (current.ends_on, ends_on) and ends_on < current.ends_on)
     if not (lower or earlier):
         return ""
-    return _(
-        "The member's %(kind)s gives them at least %(tier)s %(until)s. This would replace it "
-        "with less: at least %(new_tier)s %(new_until)s. End that override first if that is "
-        "intended."
-    ) % {
+    if current.kind == TierOverride.Kind.COMMITTEE:
+        # Final (override_end_refusal): not to be ended, so not to be lessened either.
+        template = _(
+            "The member's %(kind)s gives them at least %(tier)s %(until)s. This would replace "
+            "it with less: at least %(new_tier)s %(new_until)s. The committee's decision is "
+            "final."
+        )
+    else:
+        template = _(
+            "The member's %(kind)s gives them at least %(tier)s %(until)s. This would replace "
+            "it with less: at least %(new_tier)s %(new_until)s. End that override first if "
+            "that is intended."
+        )
+    return template % {
         "kind": current.get_kind_display(),
         "tier": current.tier.name,
         "until": _until(current.ends_on),
         "new_tier": tier.name,
         "new_until": _until(ends_on),
     }
+
+
+def override_end_refusal(override: TierOverride | None) -> str:
+    """Why staff may not end ``override`` (the member's open one) early; "" when they may. A
+    committee's exceptional upgrade is final (domain.md): it runs to its own end date."""
+    if override is None:
+        return _("This member has no open override.")
+    if override.ended_on is not None:
+        return _("This override has already ended.")
+    if override.kind == TierOverride.Kind.COMMITTEE:
+        return _(
+            "This is the committee's exceptional upgrade: its decision is final, and the tier "
+            "it granted holds %(until)s."
+        ) % {"until": _until(override.ends_on)}
+    return ""
 
 
 def _until(day: date | None) -> str:
@@ -1225,16 +1264,17 @@ def tier_override_set(
 def tier_override_end(
     *, override: TierOverride, reason: str, actor, today: date | None = None
 ) -> TierOverride:
-    """End an override early. Its end date (today) counts as the tier-year end of the tier it
-    held, so a member below that tier is warned now and keeps it for the notice period. A
-    warning already given this tier year takes the new end too, and its "no downgrade before"
-    is counted again from it (the later of the new end and the notice after the warning), so
-    the member and staff read the dates the lifecycle keeps to."""
+    """End a manual override early (``override_end_refusal``). Its end date (today) counts as
+    the tier-year end of the tier it held, so a member below that tier is warned now and keeps
+    it for the notice period. A warning already given this tier year takes the new end too,
+    and its "no downgrade before" is counted again from it (the later of the new end and the
+    notice after the warning), so the member and staff read the dates the lifecycle keeps
+    to."""
     today = today or timezone.localdate()
     member = member_lock(override.member)
     override = TierOverride.objects.select_for_update().get(pk=override.pk)
-    if override.ended_on is not None:
-        raise DomainError(_("This override has already ended."))
+    if refusal := override_end_refusal(override):
+        raise DomainError(refusal)
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))

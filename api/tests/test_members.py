@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import datetime
 
 import pytest
@@ -191,6 +192,25 @@ def test_the_member_list_filters_and_walks_pages_with_a_cursor(api):
     ] == ["E1"]
     bad = api.get("/api/v1/members/?status=vip&joined_on_after=yesterday")
     assert bad.status_code == 400 and set(bad.json()) == {"status", "joined_on_after"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/members/?cursor=" + base64.b64encode(b"p=\x00").decode(),
+        "/api/v1/members/?cursor=" + base64.b64encode(b"p=%00").decode(),
+        "/api/v1/members/M1/tier/history?cursor=" + base64.b64encode(b"p=abc").decode(),
+        "/api/v1/members/M1/tier/history?cursor=" + base64.b64encode(b"p=\x00").decode(),
+        "/api/v1/members/M1/tier/history?cursor=zzz",
+    ],
+)
+def test_a_forged_cursor_is_refused_as_invalid(api, url):
+    MemberFactory(member_no="M1")
+
+    response = api.get(url)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
 
 
 def test_the_member_list_runs_a_fixed_number_of_queries(api, django_assert_max_num_queries):

@@ -496,6 +496,11 @@ def test_thirty_two_clients_sending_each_purchase_twice_store_each_once_exact_to
             "The body is not valid JSON (line 2, column 12).",
         ),
         ("zh-hans", b"\xff\xfe", "请求正文不是有效的 JSON。"),
+        (
+            "en",
+            b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+            "The body is not valid JSON: it is nested too deeply.",
+        ),
     ],
 )
 def test_a_broken_body_is_refused_in_the_requests_language_saying_where(
@@ -625,3 +630,13 @@ def test_an_id_the_import_refuses_is_refused_under_its_field_with_the_imports_me
     assert batch.status_code == 400
     assert batch.json()["errors"] == {field: [message]}
     assert Transaction.objects.count() == 1
+
+
+def test_a_moment_sent_as_a_number_is_refused_saying_how_to_send_it(api, member):
+    response = api.post("/api/v1/transactions/", purchase(occurred_at=1_700_000_000), format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "occurred_at": ["Send the date and time as a string, like 2026-06-30T14:05:00+08:00."]
+    }
+    assert Transaction.objects.count() == 0

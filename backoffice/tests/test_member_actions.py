@@ -23,7 +23,7 @@ from members.models import (
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
 from notifications.models import Notification
 from tiers.models import Tier, TierChange, TierOverride
-from tiers.services import tier_override_set, tiers_recompute
+from tiers.services import tier_override_end, tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -92,10 +92,38 @@ def test_an_override_that_would_take_away_a_committee_grant_is_refused_before_co
     assert "confirm_token" not in body
     assert (
         "The member&#x27;s exceptional upgrade gives them at least Platinum until "
-        f"{ends.isoformat()}. This would replace it with less: at least Gold with no end date."
+        f"{ends.isoformat()}. This would replace it with less: at least Gold with no end date. "
+        "The committee&#x27;s decision is final."
     ) in body
     grant.refresh_from_db()
     assert grant.ended_on is None
+
+
+def test_a_committee_grant_cannot_be_ended_early(as_role, silver_member):
+    ends = timezone.localdate() + datetime.timedelta(days=365)
+    grant = tier_override_set(
+        member=silver_member,
+        tier=Tier.objects.get(code="platinum"),
+        reason="committee",
+        ends_on=ends,
+        actor=None,
+        kind=TierOverride.Kind.COMMITTEE,
+    )
+    client = as_role("ops")
+    member_page = client.get(reverse("backoffice:member_detail", args=["S001"])).content.decode()
+
+    refused = client.post(url("override_end", "S001"), {"reason": "误操作"})
+
+    assert "End override" not in member_page
+    body = refused.content.decode()
+    assert "confirm_token" not in body
+    assert (
+        "This is the committee&#x27;s exceptional upgrade: its decision is final, and the tier "
+        f"it granted holds until {ends.isoformat()}."
+    ) in body
+    grant.refresh_from_db()
+    assert grant.ended_on is None
+    assert silver_member.tier_state.current_tier.code == "platinum"
 
 
 def test_an_override_can_be_ended_early_with_a_reason(as_role, silver_member):
@@ -403,21 +431,24 @@ def test_a_confirmation_refused_by_the_service_stays_unused_and_can_be_confirmed
     as_role, silver_member
 ):
     client = as_role("ops")
+    gold = Tier.objects.get(code="gold")
+    first = tier_override_set(
+        member=silver_member, tier=gold, reason="活动", ends_on=None, actor=client.user
+    )
     token = token_of(client.post(url("override_end", "S001"), {"reason": "活动结束"}))
+    # Someone else ends it meanwhile.
+    tier_override_end(override=first, reason="提前结束", actor=client.user)
 
     refused = client.post(url("override_end", "S001"), {"confirm_token": token})
     assert "This member has no open override." in refused.content.decode()
-    tier_override_set(
-        member=silver_member,
-        tier=Tier.objects.get(code="gold"),
-        reason="活动",
-        ends_on=None,
-        actor=client.user,
+    second = tier_override_set(
+        member=silver_member, tier=gold, reason="活动", ends_on=None, actor=client.user
     )
     done = client.post(url("override_end", "S001"), {"confirm_token": token})
 
     assert done.status_code == 302
-    assert TierOverride.objects.get(member=silver_member).end_reason == "活动结束"
+    second.refresh_from_db()
+    assert second.end_reason == "活动结束"
 
 
 @pytest.mark.parametrize(

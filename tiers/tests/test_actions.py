@@ -574,6 +574,44 @@ def test_a_new_override_replaces_the_open_one(staff, silver_member):
         assert first.end_reason_display == "已被新的人工调整取代"
 
 
+def test_an_override_set_and_ended_twice_in_a_day_leaves_one_warning_for_the_tier_year(
+    staff, silver_member
+):
+    today = day(2026, 5, 10)
+    for n in range(2):
+        override = tier_override_set(
+            member=silver_member, tier=tier("gold"), reason=f"r{n}", ends_on=None, actor=staff,
+            today=today,
+        )  # fmt: skip
+        tier_override_end(override=override, reason="ended", actor=staff, today=today)
+
+    warning = DowngradeWarning.objects.get(member=silver_member)
+    assert (warning.tier_year_start, warning.tier_year_end, warning.warned_on) == (
+        today, today, today,
+    )  # fmt: skip
+    assert tier_of(silver_member) == "gold"  # kept for the notice period
+
+
+def test_a_committee_grant_is_final_and_cannot_be_ended_early(staff, silver_member):
+    grant = tier_override_set(
+        member=silver_member,
+        tier=tier("platinum"),
+        reason="committee",
+        ends_on=ENDS,
+        actor=staff,
+        kind=TierOverride.Kind.COMMITTEE,
+        today=GRANTED,
+    )
+
+    with pytest.raises(DomainError, match="its decision is final, and the tier it granted holds"):
+        tier_override_end(override=grant, reason="r", actor=staff, today=day(2026, 3, 2))
+
+    grant.refresh_from_db()
+    assert grant.ended_on is None
+    assert refreshed(silver_member).tier_state.tier_year_end == ENDS
+    assert tier_of(silver_member) == "platinum"
+
+
 def test_a_committee_grant_is_not_ended_by_a_lower_or_shorter_manual_override(staff, silver_member):
     grant = tier_override_set(
         member=silver_member,
