@@ -14,7 +14,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from . import dashboard
-from .forms import date_input
+from .forms import DateField, date_input
 
 
 def home(request):
@@ -31,8 +31,8 @@ class HomeView(View):
 
 
 class MigrationForm(forms.Form):
-    start = forms.DateField(label=pgettext_lazy("date range", "From"), widget=date_input())
-    end = forms.DateField(label=pgettext_lazy("date range", "To"), widget=date_input())
+    start = DateField(label=pgettext_lazy("date range", "From"), widget=date_input())
+    end = DateField(label=pgettext_lazy("date range", "To"), widget=date_input())
 
     def clean(self):
         data = super().clean()

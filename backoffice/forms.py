@@ -4,11 +4,14 @@ error)."""
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from loyalty.dates import DateError, year_check
 from loyalty.exceptions import DomainError
 from loyalty.money import AmountError, parse_amount
 from members import services as facts
@@ -57,12 +60,34 @@ def _range_check(form: forms.Form, first: str, last: str) -> None:
         )
 
 
+class _YearChecked:
+    """A date field refusing the years the import and the API refuse (``loyalty.dates``)."""
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value is None:
+            return
+        day = timezone.localtime(value).date() if isinstance(value, datetime.datetime) else value
+        try:
+            year_check(day)
+        except DateError as exc:
+            raise forms.ValidationError(exc.describe(str(self.label), day.isoformat())) from None
+
+
+class DateField(_YearChecked, forms.DateField):
+    pass
+
+
+class DateTimeField(_YearChecked, forms.DateTimeField):
+    pass
+
+
 def _date_field(label, required: bool = False):
-    return forms.DateField(label=label, required=required, widget=date_input())
+    return DateField(label=label, required=required, widget=date_input())
 
 
 def _moment_field():
-    return forms.DateTimeField(
+    return DateTimeField(
         label=_("Date and time"),
         widget=forms.DateTimeInput(format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],

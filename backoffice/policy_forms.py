@@ -23,7 +23,7 @@ from tiers.policy import PolicyError, form_path
 from tiers.services import tier_name_taken
 from tiers.templatetags.tier_display import METRIC_LABELS
 
-from .forms import date_input
+from .forms import DateField, date_input
 
 GROUP_KINDS = [
     ("all", _("all of these")),
@@ -152,12 +152,12 @@ def node_from_post(post, path: str, depth: int = 0) -> RuleNode:
 
 def _number(text: str) -> object:
     """A whole number where the text is one, else the text itself, for the validation to name."""
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def node_to_data(node: RuleNode) -> dict:
     if node.kind == "threshold":
-        minimum: object = node.minimum.replace(",", "").replace("¥", "").strip()
+        minimum: object = node.minimum.replace(",", "").strip().lstrip("¥￥").strip()
         if node.metric != engine.Metric.SPEND:
             minimum = _number(minimum)
         return {"metric": node.metric, "min": minimum}
@@ -258,7 +258,7 @@ class RulesEditor:
 
 
 class PublishForm(forms.Form):
-    effective_from = forms.DateField(label=_("In force from"), widget=date_input())
+    effective_from = DateField(label=_("In force from"), widget=date_input())
     accept_warnings = forms.BooleanField(
         label=_("I have read the warnings above and publish anyway"), required=False
     )

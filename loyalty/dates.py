@@ -40,7 +40,9 @@ def _not_a_date() -> DateError:
     return DateError(gettext('%(column)s "%(value)s" is not a date like 2026-06-30'))
 
 
-def _in_range(day: datetime.date) -> None:
+def year_check(day: datetime.date) -> None:
+    """Raises ``DateError`` for a year outside 1900–2999 (the module's docstring says why); for
+    dates other code has parsed already (the staff pages' date fields)."""
     if day.year < FIRST_YEAR:
         raise DateError(gettext('%(column)s "%(value)s" is before 1900'))
     if day.year > LAST_YEAR:
@@ -65,7 +67,7 @@ def parse_date(text: str) -> datetime.date:
     day = _calendar_date(text.strip())
     if day is None:
         raise _not_a_date()
-    _in_range(day)
+    year_check(day)
     return day
 
 
@@ -76,7 +78,7 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime.datetime:
     if not _MOMENT.fullmatch(text):
         day = _calendar_date(text)
         if day is not None:
-            _in_range(day)
+            year_check(day)
             return datetime.datetime.combine(day, datetime.time(), tzinfo=tz)
         raise DateError(
             gettext(
@@ -88,5 +90,5 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime.datetime:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise DateError(gettext('%(column)s "%(value)s" is not a valid date and time')) from None
-    _in_range(moment.date())
+    year_check(moment.date())
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)

@@ -23,7 +23,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import DomainError
-from loyalty.money import CENT
+from loyalty.money import CENT, MAX_AMOUNT_FEN
 
 from . import engine
 
@@ -89,12 +89,19 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
         try:
             minimum = Decimal(str(raw))
         except InvalidOperation:
-            raise PolicyError(
-                path, _("spend minimum %(min)r is not an amount") % {"min": raw}
-            ) from None
+            minimum = None
+        # Digits and a point only, as the amounts of facts (loyalty.money): "1e3", "1_000" and
+        # full-width digits are numbers to Decimal, and mistakes in a policy.
+        if minimum is None or isinstance(raw, bool) or not _WRITTEN.fullmatch(str(raw).strip()):
+            raise PolicyError(path, _("spend minimum %(min)r is not an amount") % {"min": raw})
         if not _is_cents(minimum):
             raise PolicyError(
                 path, _("spend minimum %(min)r must be ≥ 0 with at most 2 decimals") % {"min": raw}
+            )
+        if minimum * 100 >= MAX_AMOUNT_FEN:
+            raise PolicyError(
+                path,
+                _("spend minimum %(min)r is more than any purchase could reach") % {"min": raw},
             )
         # copy_abs: "-0" would otherwise be kept and shown as "-0.00".
         return engine.Threshold(metric, minimum.quantize(CENT).copy_abs())
@@ -108,6 +115,9 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
             % {"metric": metric_label(metric), "min": raw},
         )
     return engine.Threshold(metric, raw)
+
+
+_WRITTEN = re.compile(r"-?\d+(?:\.\d*)?", re.ASCII)
 
 
 def _is_cents(amount: Decimal) -> bool:

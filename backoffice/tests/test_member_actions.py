@@ -72,6 +72,17 @@ def test_an_override_needs_a_confirmation_then_shows_in_history_and_audit(as_rol
     assert "End override" in page
 
 
+def test_an_override_ending_after_2999_is_refused_before_confirming(as_role, silver_member):
+    page = as_role("ops").post(
+        url("override", "S001"), {"tier": "gold", "ends_on": "9999-12-31", "reason": "长期"}
+    )
+
+    _refused_at_field_before_confirmation(
+        page, "ends_on", 'Ends on (optional) "9999-12-31" is after 2999'
+    )
+    assert not TierOverride.objects.exists()
+
+
 def test_an_override_that_would_take_away_a_committee_grant_is_refused_before_confirming(
     as_role, silver_member
 ):
@@ -279,6 +290,12 @@ def _tomorrow_but_one() -> str:
             {"refund_of": "POS-1", "amount": "80.01"},
             "amount",
             "Refunds of POS-1 would total 100.01, more than its amount 100.00.",
+        ),
+        (
+            # The import's and the API's years (loyalty.dates).
+            {"kind": "purchase", "refund_of": "", "occurred_at": "1800-01-01T10:00"},
+            "occurred_at",
+            'Date and time "1800-01-01" is before 1900',
         ),
     ],
 )

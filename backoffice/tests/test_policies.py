@@ -273,18 +273,36 @@ def test_the_editor_shows_the_nested_default_rules_as_fields(login_as, owner):
     assert "rules" not in page.context["form"].fields  # no raw JSON
 
 
-def test_saving_the_editor_changes_gold_and_keeps_the_rest(login_as, owner):
+@pytest.mark.parametrize("written", ["25,000", "￥25,000", "¥ 25000.00"])
+def test_saving_the_editor_changes_gold_and_keeps_the_rest(login_as, owner, written):
     draft = draft_with(owner)
     client = login_as("policy_owner")
     url = reverse("backoffice:policy_edit", args=[draft.version])
     data = editor_post(client.get(url))
-    data["r-gold.0-min"] = "25,000"
+    data["r-gold.0-min"] = written
 
     response = client.post(url, data)
 
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.rules == with_gold_spend(active().rules, "25000.00")
+
+
+def test_amounts_and_counts_written_other_than_in_plain_digits_are_refused(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data["r-gold.0-min"] = "1e3"
+    data["r-gold.1-min"] = "１２"  # full-width digits
+
+    response = client.post(url, data)
+
+    html = response.content.decode()
+    assert "Gold: spend minimum &#x27;1e3&#x27; is not an amount" in html
+    assert "minimum &#x27;１２&#x27; must be a whole number ≥ 0" in html
+    draft.refresh_from_db()
+    assert draft.rules == active().rules
 
 
 def test_a_bad_edit_is_explained_next_to_the_field_and_nothing_is_saved(login_as, owner):

@@ -280,16 +280,41 @@ INVALID_RULES = [
         {"metric": "spend", "min": 0.001}, "diamond.all[1].of[0]", "2 decimals", id="spend-float"
     ),
     pytest.param(
-        {"metric": "spend", "min": "1e30"}, "diamond.all[1].of[0]", "≥ 0", id="spend-too-long"
+        {"metric": "spend", "min": "1e30"},
+        "diamond.all[1].of[0]",
+        "not an amount",
+        id="spend-too-long",
     ),
     pytest.param(
         {"metric": "spend", "min": "abc"}, "diamond.all[1].of[0]", "not an amount", id="spend-text"
     ),
+    # Numbers to Decimal, but not as an amount is written (loyalty.money refuses them too).
     pytest.param(
-        {"metric": "spend", "min": "NaN"}, "diamond.all[1].of[0]", "≥ 0", id="spend-not-a-number"
+        {"metric": "spend", "min": "1e3"}, "diamond.all[1].of[0]", "not an amount", id="spend-e"
     ),
     pytest.param(
-        {"metric": "spend", "min": "Infinity"}, "diamond.all[1].of[0]", "≥ 0", id="spend-infinite"
+        {"metric": "spend", "min": "1_000"}, "diamond.all[1].of[0]", "not an amount", id="spend-_"
+    ),
+    pytest.param(
+        {"metric": "spend", "min": "１２"}, "diamond.all[1].of[0]", "not an amount", id="spend-ｗ"
+    ),
+    pytest.param(
+        {"metric": "spend", "min": "99999999999999999999.00"},
+        "diamond.all[1].of[0]",
+        "more than any purchase could reach",
+        id="spend-huge",
+    ),
+    pytest.param(
+        {"metric": "spend", "min": "NaN"},
+        "diamond.all[1].of[0]",
+        "not an amount",
+        id="spend-not-a-number",
+    ),
+    pytest.param(
+        {"metric": "spend", "min": "Infinity"},
+        "diamond.all[1].of[0]",
+        "not an amount",
+        id="spend-infinite",
     ),
     pytest.param(
         {"metric": "spend", "min": None}, "diamond.all[1].of[0]", "not an amount", id="spend-null"
