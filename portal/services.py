@@ -213,7 +213,7 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
     caller answers the same either way: the page does not tell who is a member. A pause of
     password sign-in does not stop codes: codes have limits of their own. A number on several
     memberships gets a text without a code (a code could not tell which membership signs in)
-    saying how to sign in instead."""
+    saying how to sign in instead; a revoked (blacklisted) membership gets one saying so."""
     phone = normalise_phone(phone)
     if not phone_receives_texts(phone):
         raise SignInError(
@@ -227,7 +227,8 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
     with transaction.atomic():
         _check_code_limits(phone, client_ip, now)
         members = members_with_phone(phone)
-        if len(members) == 1:
+        revoked = len(members) == 1 and members[0].status == Member.Status.BLACKLISTED
+        if len(members) == 1 and not revoked:
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         SignInCode.objects.create(
             phone=phone,
@@ -245,6 +246,16 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
                 "Do not share it with anyone."
             )
             % {"code": code, "minutes": minutes},
+        )
+    elif revoked:
+        # No usable code for a revoked membership: the text says why, as the sign-in would.
+        send_sms(
+            phone,
+            _(
+                "A member sign-in code was requested for this number, but its membership has "
+                "been revoked, so no code can be sent. If you think this is a mistake, please "
+                "contact customer service."
+            ),
         )
     elif members:
         send_sms(

@@ -424,9 +424,23 @@ def test_a_blacklisted_member_cannot_sign_in_and_is_told_why(english, member):
     Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
 
     by_password = sign_in_with_password(english, "M0000001").content.decode()
-    by_code = sign_in_with_code(english).content.decode()
+    request_code(english)
 
     assert "This membership has been revoked" in by_password
+    # No usable code is sent: the text says why instead.
+    ((phone, text),) = sms.outbox
+    assert phone == PHONE and not re.search(r"\d{6}", text)
+    assert "its membership has been revoked, so no code can be sent" in text
+    assert SignInCode.objects.get().code_hash == ""
+    assert MEMBER_KEY not in english.session
+
+
+def test_a_member_blacklisted_after_their_code_was_sent_cannot_sign_in_with_it(english, member):
+    request_code(english)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
+
+    by_code = enter_code(english, sms_code()).content.decode()
+
     assert "This membership has been revoked" in by_code
     assert MEMBER_KEY not in english.session
 
