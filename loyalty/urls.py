@@ -37,3 +37,6 @@ urlpatterns = [
     path("reviews/", include("reviews.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "loyalty.error_pages.bad_request"
+handler404 = "loyalty.error_pages.page_not_found"

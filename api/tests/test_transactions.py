@@ -640,3 +640,34 @@ def test_a_moment_sent_as_a_number_is_refused_saying_how_to_send_it(api, member)
         "occurred_at": ["Send the date and time as a string, like 2026-06-30T14:05:00+08:00."]
     }
     assert Transaction.objects.count() == 0
+
+
+def test_an_address_without_its_slash_is_a_json_404_naming_the_address_not_a_redirect(api, member):
+    # A redirect would turn the client's POST into a GET: the purchase would be lost.
+    response = api.post("/api/v1/transactions", purchase(), format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "There is nothing at this address. Did you mean /api/v1/transactions/?"
+    }
+    assert Transaction.objects.count() == 0
+
+
+def test_an_unknown_api_address_is_a_json_404_and_a_staff_page_still_gets_its_slash(api):
+    unknown = api.get("/api/v1/nope")
+
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "There is nothing at this address."}
+    assert api.get("/members").status_code == 301
+
+
+def test_a_body_over_the_size_limit_is_a_json_413(api, member, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = api.post(
+        "/api/v1/transactions/", purchase(external_id="T" + "1" * 2000), format="json"
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The body is too large: at most 1,000 bytes."}
+    assert Transaction.objects.count() == 0

@@ -1,0 +1,54 @@
+"""The site's answers to a request no view took (Django's handler404 and handler400): the staff
+and member pages' templates, but JSON under the API's own paths, whose clients read every error
+as JSON (README, "Errors")."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
+from django.views import defaults
+
+# The API's endpoints (its documentation pages above them are pages).
+API_PREFIX = "/api/v1/"
+
+
+def is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def _resolves(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def page_not_found(request, exception):
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    detail = _("There is nothing at this address.")
+    # The API does not redirect to the address with a slash (ApiSlashMiddleware): it says so.
+    with_slash = f"{request.path_info}/"
+    if not request.path_info.endswith("/") and _resolves(with_slash):
+        detail = _("There is nothing at this address. Did you mean %(path)s?") % {
+            "path": request.path[: len(request.path) - len(request.path_info)] + with_slash
+        }
+    return JsonResponse({"detail": detail}, status=404)
+
+
+def bad_request(request, exception):
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            {
+                "detail": _("The body is too large: at most %(size)s bytes.")
+                % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"}
+            },
+            status=413,
+        )
+    return JsonResponse({"detail": _("The request was refused.")}, status=400)
