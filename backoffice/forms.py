@@ -227,6 +227,8 @@ class OverrideForm(MemberActionForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.member is not None and not self.member.takes_part:
+            raise forms.ValidationError(_("Only an active member can hold a tier."))
         if self.member is not None and cleaned.get("tier") is not None and not self.errors:
             refusal = override_replacement_refusal(
                 open_override(self.member),
@@ -253,6 +255,14 @@ class BlacklistForm(MemberActionForm):
         required=False,
         help_text=_("PDF, image, text, e-mail or ZIP; at most 10 MB."),
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.member is not None and self.member.status == Member.Status.BLACKLISTED:
+            raise forms.ValidationError(
+                _("Member %(no)s is already blacklisted.") % {"no": self.member.member_no}
+            )
+        return cleaned
 
     def clean_evidence_file(self):
         upload = self.cleaned_data.get("evidence_file")
@@ -306,6 +316,19 @@ class TransactionForm(MemberActionForm):
 
     def clean(self):
         data = super().clean()
+        external_id = data.get("external_id", "")
+        # Staff never mean to record a transaction again: the service would answer a repeat
+        # (or a conflict) only after the confirmation page.
+        if external_id and Transaction.objects.filter(external_id=external_id).exists():
+            self.add_error(
+                "external_id",
+                _("A transaction with external id %(id)s is already recorded.")
+                % {"id": external_id},
+            )
+            return data
+        if data.get("kind") == Transaction.Kind.PURCHASE and data.get("refund_of"):
+            self.add_error("refund_of", _("Only a refund names a purchase."))
+            return data
         if data.get("kind") != Transaction.Kind.REFUND or "refund_of" in self.errors:
             return data
         try:
@@ -313,14 +336,7 @@ class TransactionForm(MemberActionForm):
         except DomainError as exc:
             self.add_error("refund_of", str(exc))
             return data
-        external_id = data.get("external_id", "")
-        if (
-            self.member is None
-            or not data.get("amount")
-            or data.get("occurred_at") is None
-            # A refund sent again is answered by the service (a repeat, or a conflict).
-            or Transaction.objects.filter(external_id=external_id).exists()
-        ):
+        if self.member is None or not data.get("amount") or data.get("occurred_at") is None:
             return data
         refusal = facts.refund_refusal(
             purchase=purchase,

@@ -292,6 +292,16 @@ def _tomorrow_but_one() -> str:
             "Refunds of POS-1 would total 100.01, more than its amount 100.00.",
         ),
         (
+            {"kind": "purchase", "external_id": "POS-1", "refund_of": ""},
+            "external_id",
+            "A transaction with external id POS-1 is already recorded.",
+        ),
+        (
+            {"kind": "purchase", "refund_of": "POS-1"},
+            "refund_of",
+            "Only a refund names a purchase.",
+        ),
+        (
             # The import's and the API's years (loyalty.dates).
             {"kind": "purchase", "refund_of": "", "occurred_at": "1800-01-01T10:00"},
             "occurred_at",
@@ -573,11 +583,12 @@ def test_a_full_width_external_id_on_the_staff_page_is_the_purchase_the_import_s
     }
 
     repeat = client.post(url("transaction", "M1"), transaction_form(**purchase, refund_of=""))
-    again = client.post(url("transaction", "M1"), {"confirm_token": token_of(repeat)})
     preview = client.post(url("transaction", "M1"), transaction_form(**refund))
     done = client.post(url("transaction", "M1"), {"confirm_token": token_of(preview)})
 
-    assert "This transaction was already recorded; nothing changed." in again.content.decode()
+    _refused_at_field_before_confirmation(
+        repeat, "external_id", "A transaction with external id TX0001 is already recorded."
+    )
     shown = preview.content.decode()
     assert "<dd>RF1</dd>" in shown and "<dd>TX0001</dd>" in shown and "ＴＸ" not in shown
     assert done.status_code == 302
@@ -659,3 +670,23 @@ def test_an_activity_name_the_import_refuses_is_named_at_its_field_and_nothing_i
 
     _refused_at_field_before_confirmation(response, "activity", message)
     assert not ActivityParticipation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "data", "message"),
+    [
+        ("override", {"tier": "gold", "reason": "补偿"}, "Only an active member can hold a tier."),
+        ("blacklist", {"reason": "again"}, "Member B001 is already blacklisted."),
+    ],
+)
+def test_an_action_a_blacklisted_member_cannot_take_is_refused_before_confirming(
+    as_role, action, data, message
+):
+    MemberFactory(member_no="B001", status=Member.Status.BLACKLISTED)
+
+    page = as_role("ops_lead").post(url(action, "B001"), data)
+
+    body = page.content.decode()
+    assert page.status_code == 200 and "confirm_token" not in body
+    assert message in body
+    assert not TierOverride.objects.exists() and not BlacklistEntry.objects.exists()
