@@ -22,7 +22,7 @@ class TemplateForm(forms.ModelForm):
         cleaned = super().clean()
         for name in ("subject", "body"):
             try:
-                template_check(cleaned.get(name, ""))
+                template_check(cleaned.get(name, ""), self.instance.kind)
             except DomainError as exc:
                 self.add_error(name, str(exc))
         return cleaned

@@ -29,6 +29,22 @@ class Kind(models.TextChoices):
     REVIEW_DECLINED = "review_declined", _("exceptional upgrade declined")
 
 
+# The variables each kind's text may use besides ``member_name`` (tiers.notices and the review
+# decline fill them; README, "Notifications"): a template naming another would print nothing.
+VARIABLES = {
+    Kind.UPGRADE: {"tier", "tier_year_end"},
+    Kind.TIER_KEPT: {"tier", "tier_year_end"},
+    Kind.DOWNGRADE_WARNING: {
+        "tier", "qualified_tier", "tier_year_end", "downgrade_not_before", "missing",
+    },
+    Kind.DOWNGRADE: {"from_tier", "to_tier"},
+    Kind.EXCEPTIONAL_UPGRADE: {"tier", "message", "ends_on"},
+    Kind.BLACKLIST: set(),
+    Kind.REINSTATED: {"tier", "tier_year_end"},
+    Kind.REVIEW_DECLINED: {"reason"},
+}  # fmt: skip
+
+
 class Channel(models.TextChoices):
     IN_APP = "in_app", _("in-app message")
     EMAIL = "email", _("e-mail")

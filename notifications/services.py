@@ -21,7 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Model, Q
-from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError, Variable
+from django.template.base import TextNode, VariableNode
+from django.template.defaulttags import ForNode
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -36,6 +38,7 @@ from .models import (
     NO_EMAIL,
     NO_PHONE,
     TOO_OLD,
+    VARIABLES,
     Channel,
     Language,
     Notification,
@@ -426,12 +429,38 @@ def notification_resend(*, notification: Notification, reason: str, actor) -> No
     return notification
 
 
-def template_check(text: str) -> None:
-    """Raise DomainError, naming the mistake, when ``text`` is not a valid template."""
+# What is left of a tag or variable the template language did not read as one ("{{ tier.name"
+# unclosed is text to it, and would reach the member as written).
+_STRAY_BRACES = re.compile(r"\{\{|\}\}|\{%|%\}")
+
+
+def template_check(text: str, kind: str | None = None) -> None:
+    """Raise DomainError, naming the mistake, when ``text`` is not a valid template: broken
+    syntax, a tag or variable left unclosed, or (for a ``kind``) a variable that kind's notices
+    do not have (``VARIABLES``), which would print nothing."""
     try:
-        _ENGINE.from_string(text)
+        template = _ENGINE.from_string(text)
     except TemplateSyntaxError as exc:
         raise DomainError(_("Not a valid template: %(error)s") % {"error": exc}) from None
+    for node in template.nodelist.get_nodes_by_type(TextNode):
+        if stray := _STRAY_BRACES.search(node.s):
+            raise DomainError(
+                _("Not a valid template: “%(text)s” opens or closes nothing; check the braces.")
+                % {"text": stray.group()}
+            )
+    if kind is None:
+        return
+    known = {"member_name", *VARIABLES[kind]}
+    loops = template.nodelist.get_nodes_by_type(ForNode)
+    known |= {name for loop in loops for name in loop.loopvars} | ({"forloop"} if loops else set())
+    for node in template.nodelist.get_nodes_by_type(VariableNode):
+        variable = node.filter_expression.var
+        name = variable.lookups[0] if isinstance(variable, Variable) and variable.lookups else None
+        if name is not None and name not in known:
+            raise DomainError(
+                _("This notice has no %(name)s; it can use: %(names)s.")
+                % {"name": f"{{{{ {name} }}}}", "names": ", ".join(sorted(known))}
+            )
 
 
 @transaction.atomic
@@ -440,7 +469,7 @@ def template_update(
 ) -> NotificationTemplate:
     """Change a notice's text (audited); refused when it is not a valid template."""
     for text in (subject, body):
-        template_check(text)
+        template_check(text, template.kind)
     before = {"subject": template.subject, "body": template.body}
     template.subject = subject.strip()
     template.body = body.strip()

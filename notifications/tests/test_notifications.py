@@ -7,6 +7,7 @@ import datetime
 import http.server
 import importlib
 import json
+import re
 import threading
 
 import pytest
@@ -28,6 +29,7 @@ from notifications.services import (
     notices_queue,
     notification_resend,
     notifications_deliver_due,
+    template_check,
     template_update,
 )
 from notifications.sms import send_sms
@@ -274,6 +276,36 @@ def test_a_template_change_is_audited_and_an_invalid_one_refused():
     audit = AuditEntry.objects.get(action="notification.template.update")
     assert audit.after["subject"] == "Welcome to {{ tier.name }}"
     assert NotificationTemplate.objects.filter(language="zh-hans").count() == len(Kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "message"),
+    [
+        (Kind.DOWNGRADE_WARNING, "保级提醒 {{ tier.name ", "“{{” opens or closes nothing"),
+        (Kind.UPGRADE, "Welcome {% if tier %}", "Unclosed tag"),
+        (Kind.UPGRADE, "Welcome to {{ nonexistent.var }}", "This notice has no {{ nonexistent }}"),
+        # A downgrade notice has no "tier": its tiers are from_tier and to_tier.
+        (Kind.DOWNGRADE, "Now {{ tier.name }}", "it can use: from_tier, member_name, to_tier."),
+    ],
+)
+def test_a_template_the_notices_could_not_fill_is_refused_and_nothing_changes(
+    kind, subject, message
+):
+    template = NotificationTemplate.objects.get(kind=kind, language="en")
+    before = template.subject
+
+    with pytest.raises(DomainError, match=re.escape(message)):
+        template_update(template=template, subject=subject, body="x", actor=None)
+
+    template.refresh_from_db()
+    assert template.subject == before
+    assert not AuditEntry.objects.exists()
+
+
+def test_every_default_template_passes_the_check_for_its_kind():
+    for template in NotificationTemplate.objects.all():
+        template_check(template.subject, template.kind)
+        template_check(template.body, template.kind)
 
 
 def test_the_exceptional_upgrade_default_names_the_tier_and_the_migration_reverses():
