@@ -18,7 +18,7 @@ from django.views.generic import FormView, TemplateView
 from loyalty.exceptions import DomainError
 from members import privacy
 from members.models import Member
-from notifications import privacy as notification_privacy
+from reviews import privacy as review_privacy
 
 from .selectors import about_member
 
@@ -120,7 +120,7 @@ class EraseView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            member = notification_privacy.member_erase(
+            member = review_privacy.member_erase(
                 member=self.member,
                 reason=form.cleaned_data["reason"],
                 actor=self.request.user,

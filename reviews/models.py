@@ -19,7 +19,11 @@ QUORUM_OVERRIDE_HELD = gettext_noop(
     "Quorum reached, but approving would replace a stronger override the member holds: the "
     "chair decides."
 )
-SYSTEM_TEXTS = (QUORUM_REACHED, QUORUM_OVERRIDE_HELD)
+MEMBER_ERASED = gettext_noop(
+    "Withdrawn: the member's personal data was erased, so no one votes on, grants or tells "
+    "them anything."
+)
+SYSTEM_TEXTS = (QUORUM_REACHED, QUORUM_OVERRIDE_HELD, MEMBER_ERASED)
 
 
 class Department(models.TextChoices):

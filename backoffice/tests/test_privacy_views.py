@@ -18,6 +18,8 @@ from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory
 from notifications.models import Notification
 from notifications.tests.test_notifications import queue_upgrade
+from reviews.models import ReviewCase
+from reviews.services import case_nominate
 from tiers.models import MemberEvaluation, MemberTier, TierChange
 from tiers.services import tiers_recompute
 
@@ -296,3 +298,26 @@ def test_erasing_blanks_the_member_in_their_linked_rows_audit_entries_only(login
     text = json.dumps([e.after for e in AuditEntry.objects.all()], ensure_ascii=False)
     assert MEMBER_NO not in text and "赵六" not in text
     assert friend.member_no in text
+
+
+def test_erasing_withdraws_the_members_open_review_case(login_as, member, django_user_model):
+    case = case_nominate(
+        member=member,
+        justification="十年老客户",
+        actor=django_user_model.objects.create_user("nominator"),
+        today=datetime.date(2026, 7, 1),
+    )
+    client = login_as("ops_lead")
+
+    client.post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}),
+        {"reason": "PIPL ticket 2026-18", "confirm_member_no": MEMBER_NO},
+    )
+
+    case.refresh_from_db()
+    assert case.state == ReviewCase.State.WITHDRAWN
+    assert case.decided_by.username == "ops_lead"
+    assert case.decision_reason_display.startswith(
+        "Withdrawn: the member's personal data was erased"
+    )
+    assert AuditEntry.objects.filter(target_type="reviews.reviewcase").exists()
