@@ -117,7 +117,41 @@ def member_no_field(**kwargs) -> ImportedTextField:
     return ImportedTextField(member_no_value, max_length=32, **kwargs)
 
 
-class MemberCreateSerializer(serializers.Serializer):
+# Fields of a member's answer that a client cannot write: refused under their name, rather than
+# ignored (the client would believe it had blacklisted the member, or set their tier).
+_NOT_WRITTEN = {
+    "status": _(
+        "The status cannot be set here: staff blacklist members, and member_type makes an "
+        "experience member a regular one."
+    ),
+    "current_tier": _("The tier is decided by the evaluation; it cannot be set here."),
+    "qualified_tier": _("The tier is decided by the evaluation; it cannot be set here."),
+    "tier_year_ends_on": _("The tier is decided by the evaluation; it cannot be set here."),
+}
+
+
+class _RefusesFixedFields:
+    """Sending a field of ``FIXED`` is refused under its name, with the other fields'
+    problems."""
+
+    FIXED: dict = _NOT_WRITTEN
+
+    def to_internal_value(self, data):
+        fixed = {}
+        if isinstance(data, Mapping):
+            fixed = {f: [message] for f, message in self.FIXED.items() if f in data}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if fixed and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **fixed}) from None
+            raise
+        if fixed:
+            raise serializers.ValidationError(fixed)
+        return value
+
+
+class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
     member_no = member_no_field(help_text=_("Given by the business."))
     name = ImportedTextField(member_name_value, max_length=128)
     phone = ImportedTextField(member_phone_value, max_length=32, required=False, default="")
@@ -142,7 +176,7 @@ class MemberCreateSerializer(serializers.Serializer):
     )
 
 
-class MemberUpdateSerializer(serializers.Serializer):
+class MemberUpdateSerializer(_RefusesFixedFields, serializers.Serializer):
     """Contact details; ``member_type: regular`` converts an experience member to a full one.
     The member number and the joined date are identity and cannot change."""
 
@@ -154,26 +188,11 @@ class MemberUpdateSerializer(serializers.Serializer):
     )
     member_type = serializers.ChoiceField(choices=MEMBER_TYPES, required=False)
 
-    UNCHANGEABLE = {
+    FIXED = {
         "member_no": _("The member number cannot be changed."),
         "joined_on": _("The joined date cannot be changed."),
+        **_NOT_WRITTEN,
     }
-
-    def to_internal_value(self, data):
-        """Sending the number or the joined date is refused under its name, with the other
-        fields' problems, rather than ignored: the client would believe it changed."""
-        fixed = {}
-        if isinstance(data, Mapping):
-            fixed = {f: [message] for f, message in self.UNCHANGEABLE.items() if f in data}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if fixed and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **fixed}) from None
-            raise
-        if fixed:
-            raise serializers.ValidationError(fixed)
-        return value
 
 
 # --- Transactions -------------------------------------------------------------------------

@@ -248,6 +248,29 @@ def test_the_joined_date_cannot_be_changed_and_an_experience_member_can_be_conve
     }
 
 
+def test_the_status_and_the_tier_are_refused_under_their_names_not_ignored(api):
+    MemberFactory(member_no="M1")
+
+    patched = api.patch(
+        "/api/v1/members/M1/", {"status": "blacklisted", "name": "王五"}, format="json"
+    )
+    created = api.post(
+        "/api/v1/members/",
+        {"member_no": "M2", "name": "李四", "joined_on": "2025-01-01", "current_tier": "gold"},
+        format="json",
+    )
+
+    assert patched.status_code == 400 and list(patched.json()) == ["status"]
+    assert "staff blacklist members" in patched.json()["status"][0]
+    assert created.status_code == 400
+    assert created.json() == {
+        "current_tier": ["The tier is decided by the evaluation; it cannot be set here."]
+    }
+    member = Member.objects.get(member_no="M1")
+    assert member.status == Member.Status.ACTIVE and member.name != "王五"
+    assert not Member.objects.filter(member_no="M2").exists()
+
+
 def test_reverse_names_match_the_documented_paths():
     assert reverse("api:member_tier", args=["M1"]) == "/api/v1/members/M1/tier"
 
