@@ -433,6 +433,15 @@ def test_the_diff_page_shows_both_sides(login_as, owner):
     assert text.count('class="is-changed"') == 1
 
 
+def test_the_version_in_force_is_not_compared_with_itself(login_as):
+    html = login_as("auditor").get(reverse("backoffice:policy_diff", args=[active().version]))
+
+    text = html.content.decode()
+    assert html.status_code == 200
+    assert "there is nothing to compare it with" in text
+    assert "↔" not in text and "diff-table" not in text
+
+
 # --- Impact preview -----------------------------------------------------------------------
 
 
