@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.exceptions import DomainError
 from loyalty.money import CENT, MAX_AMOUNT_FEN
+from loyalty.words import listed
 
 from . import engine
 
@@ -318,7 +319,7 @@ class OrderingProblem:
         ) % {
             "higher": names.get(self.higher, self.higher),
             "lower": names.get(self.lower, self.lower),
-            "figures": ", ".join(parts) if parts else _("no figures at all"),
+            "figures": listed(parts) if parts else _("no figures at all"),
         }
 
 

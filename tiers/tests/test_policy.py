@@ -26,6 +26,7 @@ from tiers.engine import (
     qualify,
 )
 from tiers.policy import (
+    OrderingProblem,
     PolicyError,
     build_policy,
     qualified_tier_sql,
@@ -493,3 +494,21 @@ def test_policy_error_is_a_domain_error_and_a_value_error():
         rule_from_data({"metric": "age", "min": 1}, "gold")
     with pytest.raises(ValueError):
         rule_from_data({"metric": "age", "min": 1}, "gold")
+
+
+@pytest.mark.parametrize(
+    ("language", "figures"),
+    [
+        ("zh-hans", "消费金额 ¥100,000.00，合作年限（年） 5，贡献值 5,000 的会员"),
+        ("en", "a member with spend ¥100,000.00, tenure (years) 5, contribution (points) 5,000 "),
+    ],
+)
+def test_an_ordering_problem_lists_the_figures_with_the_readers_punctuation(language, figures):
+    problem = OrderingProblem(
+        "gold", "silver", Metrics(Decimal("100000"), frequency=0, tenure_years=5, contribution=5000)
+    )
+
+    with translation.override(language):
+        message = problem.message({"gold": "Gold", "silver": "Silver"})
+
+    assert figures in message
