@@ -31,7 +31,7 @@ def describe_gaps(node: dict) -> str:
             "minimum": metric_value(node.get("minimum"), metric),
         }
     children = node.get("children") or []
-    missing = [describe_gaps(child) for child in children if not child.get("held")]
+    missing = [_option(child, kind) for child in children if not child.get("held")]
     missing = [text for text in missing if text]
     if kind == "all":
         return gettext("; ").join(missing)
@@ -43,6 +43,15 @@ def describe_gaps(node: dict) -> str:
             "%(count)s more of: %(options)s", "%(count)s more of: %(options)s", needed
         ) % {"count": needed, "options": gettext(" or ").join(missing)}
     return ""
+
+
+def _option(child: dict, parent_kind: str | None) -> str:
+    """A child's gaps; a group of them bracketed inside an alternative, so that "one of: A; B
+    or C" reads as "one of: (A; B) or C"."""
+    text = describe_gaps(child)
+    if text and parent_kind in ("any", "at_least") and child.get("kind") != "threshold":
+        return gettext("(%(options)s)") % {"options": text}
+    return text
 
 
 class _Gaps:

@@ -294,7 +294,7 @@ def test_a_template_the_notices_could_not_fill_is_refused_and_nothing_changes(
     template = NotificationTemplate.objects.get(kind=kind, language="en")
     before = template.subject
 
-    with pytest.raises(DomainError, match=re.escape(message)):
+    with translation.override("en"), pytest.raises(DomainError, match=re.escape(message)):
         template_update(template=template, subject=subject, body="x", actor=None)
 
     template.refresh_from_db()
