@@ -24,8 +24,9 @@ from loyalty.money import AmountError, fen_to_yuan, parse_amount
 from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
 
-# Facts that already happened may be dated at most this far ahead (clocks of shop systems
-# drift; a day covers every time zone).
+# Facts that already happened may be dated at most this far ahead, in local days: tomorrow at
+# the latest, as the import reads them (clocks of shop systems drift; a day covers every time
+# zone).
 FUTURE_TOLERANCE = datetime.timedelta(days=1)
 
 
@@ -47,9 +48,10 @@ def fact_moment_check(moment: datetime.datetime, *, what: str) -> None:
     """A fact that already happened is not dated in the future (beyond the clocks' drift);
     ``what`` names the fact in the refusal, which names every caller's ``occurred_at``. The
     staff forms check it too, before their confirmation page."""
-    if moment > timezone.now() + FUTURE_TOLERANCE:
+    if _local_date(moment) > timezone.localdate() + FUTURE_TOLERANCE:
         raise DomainError(
-            _("%(what)s cannot be dated in the future.") % {"what": what}, field="occurred_at"
+            _("%(what)s cannot be dated later than tomorrow.") % {"what": what},
+            field="occurred_at",
         )
 
 
@@ -462,7 +464,7 @@ def referral_check(
     occurred_on = occurred_on or referred.joined_on
     if occurred_on > timezone.localdate() + FUTURE_TOLERANCE:
         raise DomainError(
-            _("%(what)s cannot be dated in the future.") % {"what": _("A referral")},
+            _("%(what)s cannot be dated later than tomorrow.") % {"what": _("A referral")},
             field="occurred_on",
         )
     if referrer.pk == referred.pk:

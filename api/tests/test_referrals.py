@@ -108,7 +108,7 @@ def test_a_future_referral_is_refused_at_its_date(api, same_day):
     )
 
     assert response.status_code == 400
-    assert response.json() == {"occurred_at": ["A referral cannot be dated in the future."]}
+    assert response.json() == {"occurred_at": ["A referral cannot be dated later than tomorrow."]}
 
 
 def at_the_same_moment(raw_key: str, *pairs: tuple[str, str]) -> list:

@@ -193,7 +193,7 @@ def test_a_refund_of_a_refund_is_refused_saying_a_refund_cannot_be_refunded(api,
         (purchase("T2", amount="-5"), "amount", "not positive"),
         (purchase("T2", amount=12.5), "amount", "as a string"),
         (purchase("T2", amount="0"), "amount", "not positive"),
-        (purchase("T2", days_ago=-3), "occurred_at", "cannot be dated in the future"),
+        (purchase("T2", days_ago=-3), "occurred_at", "cannot be dated later than tomorrow"),
         ({**purchase("T2"), "occurred_at": "yesterday"}, "occurred_at", "neither a date"),
         ({**purchase("T2"), "kind": "gift"}, "kind", "not a valid choice"),
     ],
@@ -213,7 +213,7 @@ def test_bad_transactions_are_refused_with_a_reason_and_write_nothing(
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        (purchase("T2", days_ago=-3), "occurred_at", "交易的日期不能晚于今天。"),
+        (purchase("T2", days_ago=-3), "occurred_at", "交易的日期不能晚于明天。"),
         (refund("R1", "NOPE", "1.00"), "refund_of", "退款对应的消费 NOPE 不存在。"),
     ],
 )
@@ -244,7 +244,7 @@ def test_a_batch_item_refused_by_a_rule_about_one_field_names_the_field(api, mem
 
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "occurred_at": ["A transaction cannot be dated in the future."]
+        "occurred_at": ["A transaction cannot be dated later than tomorrow."]
     }
     assert not Transaction.objects.exists()
 
@@ -671,3 +671,21 @@ def test_a_body_over_the_size_limit_is_a_json_413(api, member, settings):
     assert response.status_code == 413
     assert response.json() == {"detail": "The body is too large: at most 1,000 bytes."}
     assert Transaction.objects.count() == 0
+
+
+def test_a_purchase_may_be_dated_up_to_the_end_of_tomorrow_as_in_the_import(api, member):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    late_tomorrow = f"{tomorrow.isoformat()}T23:59:00+08:00"
+    day_after = f"{(tomorrow + datetime.timedelta(days=1)).isoformat()}T00:01:00+08:00"
+
+    accepted = api.post(
+        "/api/v1/transactions/", {**purchase("T1"), "occurred_at": late_tomorrow}, format="json"
+    )
+    refused = api.post(
+        "/api/v1/transactions/", {**purchase("T2"), "occurred_at": day_after}, format="json"
+    )
+
+    assert accepted.status_code == 201
+    assert refused.status_code == 400
+    assert refused.json() == {"occurred_at": ["A transaction cannot be dated later than tomorrow."]}
+    assert list(Transaction.objects.values_list("external_id", flat=True)) == ["T1"]

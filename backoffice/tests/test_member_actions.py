@@ -284,7 +284,7 @@ def _tomorrow_but_one() -> str:
         (
             {"kind": "purchase", "refund_of": "", "occurred_at": "future"},
             "occurred_at",
-            "A transaction cannot be dated in the future.",
+            "A transaction cannot be dated later than tomorrow.",
         ),
         (
             {"refund_of": "POS-1", "amount": "80.01"},
@@ -510,7 +510,7 @@ def test_a_future_referral_is_named_at_its_date_before_the_confirmation_page(as_
     response = as_role("ops").post(url("referral", "R001"), data)
 
     _refused_at_field_before_confirmation(
-        response, "occurred_on", "A referral cannot be dated in the future."
+        response, "occurred_on", "A referral cannot be dated later than tomorrow."
     )
     assert not Referral.objects.exists()
 
@@ -535,7 +535,7 @@ def test_a_future_activity_is_named_at_its_field_before_the_confirmation_page(as
     response = as_role("ops").post(url("activity", "A001"), data)
 
     _refused_at_field_before_confirmation(
-        response, "occurred_at", "An activity cannot be dated in the future."
+        response, "occurred_at", "An activity cannot be dated later than tomorrow."
     )
 
 

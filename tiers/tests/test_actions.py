@@ -227,7 +227,7 @@ def test_a_refund_that_drops_the_member_below_the_tier_keeps_the_tier_until_the_
 
 def test_a_transaction_dated_in_the_future_is_refused():
     member = MemberFactory()
-    with pytest.raises(DomainError, match="future"):
+    with pytest.raises(DomainError, match="later than tomorrow"):
         actions.transaction_record(
             member=member,
             external_id="F",
@@ -592,8 +592,10 @@ def test_an_override_set_and_ended_twice_in_a_day_leaves_one_warning_for_the_tie
     assert tier_of(silver_member) == "gold"  # kept for the notice period
 
 
-def test_a_committee_grant_is_final_and_cannot_be_ended_early(staff, silver_member):
-    grant = tier_override_set(
+@pytest.fixture
+def committee_grant(staff, silver_member) -> TierOverride:
+    """The committee's exceptional upgrade of the silver member to Platinum until ENDS."""
+    return tier_override_set(
         member=silver_member,
         tier=tier("platinum"),
         reason="committee",
@@ -602,6 +604,12 @@ def test_a_committee_grant_is_final_and_cannot_be_ended_early(staff, silver_memb
         kind=TierOverride.Kind.COMMITTEE,
         today=GRANTED,
     )
+
+
+def test_a_committee_grant_is_final_and_cannot_be_ended_early(
+    staff, silver_member, committee_grant
+):
+    grant = committee_grant
 
     with pytest.raises(DomainError, match="its decision is final, and the tier it granted holds"):
         tier_override_end(override=grant, reason="r", actor=staff, today=day(2026, 3, 2))
@@ -612,16 +620,10 @@ def test_a_committee_grant_is_final_and_cannot_be_ended_early(staff, silver_memb
     assert tier_of(silver_member) == "platinum"
 
 
-def test_a_committee_grant_is_not_ended_by_a_lower_or_shorter_manual_override(staff, silver_member):
-    grant = tier_override_set(
-        member=silver_member,
-        tier=tier("platinum"),
-        reason="committee",
-        ends_on=ENDS,
-        actor=staff,
-        kind=TierOverride.Kind.COMMITTEE,
-        today=GRANTED,
-    )
+def test_a_committee_grant_is_not_ended_by_a_lower_or_shorter_manual_override(
+    staff, silver_member, committee_grant
+):
+    grant = committee_grant
     for lower_or_shorter in ((tier("gold"), None), (tier("diamond"), day(2026, 6, 1))):
         with pytest.raises(DomainError) as refused:
             tier_override_set(
