@@ -75,7 +75,17 @@ class MomentField(serializers.Field):
             raise serializers.ValidationError(exc.describe(str(self.label), data)) from None
 
     def to_representation(self, value: datetime.datetime) -> str:
-        return timezone.localtime(value).isoformat()
+        return moment_text(value)
+
+
+def moment_text(moment: datetime.datetime) -> str:
+    """A moment as the API writes it: RFC 3339 in local time with its offset."""
+    local = timezone.localtime(moment)
+    if local.utcoffset().seconds % 60:
+        # Before 1901 Shanghai kept local mean time (+08:05:43): RFC 3339 has no seconds in an
+        # offset, so such a moment is given in UTC.
+        return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+    return local.isoformat()
 
 
 @extend_schema_field({"type": "string", "format": "date", "example": "2026-06-30"})

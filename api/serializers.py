@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -26,7 +25,7 @@ from members.importers import (
 )
 from members.models import Member, Transaction
 
-from .fields import AmountField, DayField, ImportedTextField, MomentField
+from .fields import AmountField, DayField, ImportedTextField, MomentField, moment_text
 
 MEMBER_TYPES = [("regular", _("regular member")), ("experience", _("experience member"))]
 TIER_CODE = {"type": "string", "nullable": True, "example": "gold"}
@@ -250,9 +249,9 @@ class TransactionSerializer(serializers.Serializer):
             "member_no": member["member_no"],
             "kind": txn.kind,
             "amount": str(fen_to_yuan(txn.amount_fen)),
-            "occurred_at": timezone.localtime(txn.occurred_at).isoformat(),
+            "occurred_at": moment_text(txn.occurred_at),
             "refund_of": txn.refund_of.external_id if txn.refund_of_id else None,
-            "recorded_at": timezone.localtime(txn.created_at).isoformat(),
+            "recorded_at": moment_text(txn.created_at),
             "member": {
                 "member_no": member["member_no"],
                 "status": member["status"],
@@ -308,7 +307,7 @@ class ReferralSerializer(serializers.Serializer):
             "referrer_no": referral.referrer.member_no,
             "referred_no": referral.referred.member_no,
             "occurred_at": referral.occurred_on.isoformat(),
-            "recorded_at": timezone.localtime(referral.created_at).isoformat(),
+            "recorded_at": moment_text(referral.created_at),
             "member": MemberTierSerializer(self.context["member"]).data,
         }
 
@@ -332,8 +331,8 @@ class ActivitySerializer(serializers.Serializer):
         return {
             "member_no": self.context["member"].member_no,
             "activity": participation.activity,
-            "occurred_at": timezone.localtime(participation.occurred_at).isoformat(),
-            "recorded_at": timezone.localtime(participation.created_at).isoformat(),
+            "occurred_at": moment_text(participation.occurred_at),
+            "recorded_at": moment_text(participation.created_at),
             "member": MemberTierSerializer(self.context["member"]).data,
         }
 
@@ -447,7 +446,7 @@ class TierChangeSerializer(serializers.Serializer):
             "tenure_years": change.tenure_years,
             "contribution": change.contribution,
             "note": change.note_display,
-            "recorded_at": timezone.localtime(change.created_at).isoformat(),
+            "recorded_at": moment_text(change.created_at),
         }
 
 

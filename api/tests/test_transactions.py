@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 from decimal import Decimal
 
@@ -689,3 +690,23 @@ def test_a_purchase_may_be_dated_up_to_the_end_of_tomorrow_as_in_the_import(api,
     assert refused.status_code == 400
     assert refused.json() == {"occurred_at": ["A transaction cannot be dated later than tomorrow."]}
     assert list(Transaction.objects.values_list("external_id", flat=True)) == ["T1"]
+
+
+def test_a_body_with_a_utf8_byte_order_mark_is_read(api, member):
+    body = "\ufeff" + json.dumps(purchase("BOM1"))
+
+    response = api.post(
+        "/api/v1/transactions/", body.encode("utf-8"), content_type="application/json"
+    )
+
+    assert response.status_code == 201
+    assert Transaction.objects.filter(external_id="BOM1").exists()
+
+
+def test_a_moment_before_1901_is_answered_in_utc_with_a_valid_offset(api, member):
+    response = api.post(
+        "/api/v1/transactions/", {**purchase("OLD1"), "occurred_at": "1900-01-01"}, format="json"
+    )
+
+    # Local midnight in Shanghai's local mean time (+08:05:43), as RFC 3339 can write it.
+    assert response.json()["occurred_at"] == "1899-12-31T15:54:17Z"
