@@ -153,12 +153,13 @@ def _repeated_with_other_data(items: list[dict]) -> None:
 def transactions_record_batch(
     *, items: list[dict], members: dict[str, Member], actor=None
 ) -> list[tuple[Transaction, bool]]:
-    """Record transactions in order (a refund may name a purchase earlier in the batch), all or
-    nothing, then evaluate each member with something new once, in the same transaction: the
-    same end state as recording them one by one with ``tiers.actions.transaction_record``, at a
-    third of the queries. Items are dicts of ``transaction_create``'s arguments plus
-    ``member_no``; ``members`` maps every item's member number to its member. An external id
-    repeated within the batch with other data refuses the batch before anything is done."""
+    """Record transactions, purchases before refunds (a refund may name a purchase anywhere in
+    the batch, as in an import file), all or nothing, then evaluate each member with something
+    new once, in the same transaction: the same end state as recording them one by one with
+    ``tiers.actions.transaction_record``, at a third of the queries. Items are dicts of
+    ``transaction_create``'s arguments plus ``member_no``; ``members`` maps every item's
+    member number to its member. An external id repeated within the batch with other data
+    refuses the batch before anything is done."""
     _repeated_with_other_data(items)
     # Lock every member of the batch up front, in one order, so two batches naming the same
     # members wait for each other instead of deadlocking.
@@ -168,9 +169,13 @@ def transactions_record_batch(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    recorded = []
+    recorded: list = [None] * len(items)  # in the items' order
     changed: dict[int, Member] = {}
-    for index, item in enumerate(items):
+    purchases_first = sorted(
+        range(len(items)), key=lambda i: items[i]["kind"] == Transaction.Kind.REFUND
+    )
+    for index in purchases_first:
+        item = items[index]
         member = members[item["member_no"]]
         try:
             txn, created = facts.transaction_create(
@@ -185,7 +190,7 @@ def transactions_record_batch(
             )
         except DomainError as exc:
             raise BatchItemError(index, exc) from None
-        recorded.append((txn, created))
+        recorded[index] = (txn, created)
         if created:
             changed[member.pk] = member
     today = timezone.localdate()

@@ -285,6 +285,16 @@ def test_a_batch_records_every_item_in_order_refunds_included(api, member):
     assert Transaction.objects.count() == 3
 
 
+def test_a_refund_may_come_before_its_purchase_in_a_batch_as_in_an_import_file(api, member):
+    items = [refund("R1", "P1", "1000.00"), purchase("P1", amount="5000.00")]
+
+    response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+
+    assert response.status_code == 201
+    assert [t["external_id"] for t in response.json()["transactions"]] == ["R1", "P1"]
+    assert Transaction.objects.get(external_id="R1").refund_of.external_id == "P1"
+
+
 def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_item(api, member):
     items = [purchase(f"B{n}") for n in range(5)]
     items[3]["amount"] = "12.345"
