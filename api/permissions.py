@@ -33,9 +33,16 @@ class HasScope(BasePermission):
             # A method the view does not offer is not a matter of scope: let the view answer
             # 405 with its Allow header.
             return True
+        if request.method == "OPTIONS":
+            # Asking what an endpoint offers: any of its scopes will do (a write-only endpoint
+            # has no read scope).
+            scopes = [getattr(view, name, None) for name in ("read_scope", "write_scope")]
+            return any(self._holds(request, scope) for scope in scopes if scope)
         scope = required_scope(view, request.method)
-        if scope is None:
-            return False
+        return scope is not None and self._holds(request, scope)
+
+    @staticmethod
+    def _holds(request, scope: str) -> bool:
         if isinstance(request.auth, ApiKey):
             return request.auth.has_scope(scope)
-        return user.has_perms(STAFF_PERMISSIONS[scope])
+        return request.user.has_perms(STAFF_PERMISSIONS[scope])

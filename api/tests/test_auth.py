@@ -82,6 +82,11 @@ def test_a_revoked_key_is_refused_at_once(api, django_user_model):
         ("referrals:write", "post", "/api/v1/referrals/", True),
         ("referrals:write", "post", "/api/v1/activities/", False),
         ("activities:write", "post", "/api/v1/activities/", True),
+        # Asking what an endpoint offers needs one of its scopes, even a write-only one's.
+        ("all", "options", "/api/v1/transactions/", True),
+        ("transactions:write", "options", "/api/v1/transactions/", True),
+        ("members:read", "options", "/api/v1/transactions/", False),
+        ("members:read", "options", "/api/v1/members/", True),
     ],
 )
 def test_each_operation_needs_its_scope(make_client, scopes, method, url, allowed):
