@@ -62,7 +62,8 @@ class AmountField(serializers.Field):
     }
 )
 class MomentField(serializers.Field):
-    """A refusal names the field by its ``label`` (give one, translated), as ``DayField``."""
+    """A refusal of the text names the field by its ``label`` (give one, translated), as
+    ``DayField``; a value that is not a string is refused under the field's name only."""
 
     def to_internal_value(self, data) -> datetime.datetime:
         if not isinstance(data, str):

@@ -116,8 +116,9 @@ def member_no_field(**kwargs) -> ImportedTextField:
     return ImportedTextField(member_no_value, max_length=32, **kwargs)
 
 
-# Fields of a member's answer that a client cannot write: refused under their name, rather than
-# ignored (the client would believe it had blacklisted the member, or set their tier).
+# Fields of a member's answer that a client cannot write: a value other than the member's own is
+# refused under its name, rather than ignored (the client would believe it had blacklisted the
+# member, or set their tier); the member's own value, sent back as read, is let through.
 _NOT_WRITTEN = {
     "status": _(
         "The status cannot be set here: staff blacklist members, and member_type makes an "
@@ -131,14 +132,23 @@ _NOT_WRITTEN = {
 
 class _RefusesFixedFields:
     """Sending a field of ``FIXED`` is refused under its name, with the other fields'
-    problems."""
+    problems, unless it is the value ``current_values`` gives for it."""
 
     FIXED: dict = _NOT_WRITTEN
+
+    def current_values(self, data: Mapping) -> dict:
+        """The member's values of the fixed fields (the context's ``current``, as read)."""
+        return self.context.get("current", {})
 
     def to_internal_value(self, data):
         fixed = {}
         if isinstance(data, Mapping):
-            fixed = {f: [message] for f, message in self.FIXED.items() if f in data}
+            current = self.current_values(data)
+            fixed = {
+                f: [message]
+                for f, message in self.FIXED.items()
+                if f in data and (f not in current or data[f] != current[f])
+            }
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -151,6 +161,13 @@ class _RefusesFixedFields:
 
 
 class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
+    def current_values(self, data: Mapping) -> dict:
+        """What a new member of the given type starts with: active (or experience), no tier."""
+        experience = data.get("member_type") == "experience"
+        status = Member.Status.EXPERIENCE if experience else Member.Status.ACTIVE
+        return {"status": status, "current_tier": None, "qualified_tier": None,
+                "tier_year_ends_on": None}  # fmt: skip
+
     member_no = member_no_field(help_text=_("Given by the business."))
     name = ImportedTextField(member_name_value, max_length=128)
     phone = ImportedTextField(member_phone_value, max_length=32, required=False, default="")

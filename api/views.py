@@ -168,7 +168,8 @@ class MemberDetail(APIView):
     @extend_schema(**docs.MEMBER_UPDATE)
     def patch(self, request, member_no: str):
         member = member_or_404(member_no)
-        data = dict(_validated(MemberUpdateSerializer, request.data))
+        shown = MemberSerializer(member, context={"request": request}).data
+        data = dict(_validated(MemberUpdateSerializer, request.data, context={"current": shown}))
         new_type = data.pop("member_type", None)
         with transaction.atomic():
             if data:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from django.db import connections
+
+logger = logging.getLogger(__name__)
 
 
 def thread_start(target: Callable[[], None], *, name: str) -> threading.Event:
@@ -44,7 +47,11 @@ def at_once(here: Callable[[], None], there: Callable[[], None]) -> None:
     done = thread_start(work, name="at-once")
     try:
         here()
-    finally:
+    except BaseException:
         done.wait()
+        if errors:  # raised below is this thread's error: the other's is logged, not lost
+            logger.error("at_once: the other thread failed too", exc_info=errors[0])
+        raise
+    done.wait()
     if errors:
         raise errors[0]

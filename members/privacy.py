@@ -21,8 +21,9 @@ Erasure (decided for this project, see README "Privacy requests"):
 - free-text staff notes (blacklist reasons, override reasons) are kept: write no contact data
   in them.
 The member's notices (sent and unsent, with the name in their text) are in ``notifications``,
-above this app: the erasure staff run is ``notifications.privacy.member_erase``, which calls
-``member_erase`` here and then clears the notices.
+above this app: ``notifications.privacy.member_erase`` calls ``member_erase`` here and then
+clears the notices, and the erasure staff run, ``reviews.privacy.member_erase``, calls that and
+withdraws the member's open review case.
 """
 
 from __future__ import annotations

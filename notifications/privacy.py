@@ -1,8 +1,9 @@
-"""The notices' part of erasing a member's personal data (PIPL), and the whole erasure staff run.
+"""The notices' part of erasing a member's personal data (PIPL).
 
-``members`` sits below ``notifications`` and cannot reach the outbox, so the erasure staff run
-is ``member_erase`` here: the member's own erasure (``members.privacy.member_erase``: profile,
-member number, audit entries) and then the member's notices, in one transaction.
+``members`` sits below ``notifications`` and cannot reach the outbox, so ``member_erase`` here
+is the member's own erasure (``members.privacy.member_erase``: profile, member number, audit
+entries) and then the member's notices, in one transaction; the erasure staff run,
+``reviews.privacy.member_erase``, adds the member's open review case to it.
 
 The notices were rendered when queued, with the member's name (and whatever else a template
 used) in their subject and body; the e-mail and SMS copies still to be sent would go out after

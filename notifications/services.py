@@ -22,7 +22,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Model, Q
 from django.template import Context, Engine, Template, TemplateSyntaxError, Variable
-from django.template.base import TextNode, VariableNode
+from django.template.base import Node, TextNode, VariableNode
 from django.template.defaulttags import ForNode
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -429,9 +429,24 @@ def notification_resend(*, notification: Notification, reason: str, actor) -> No
     return notification
 
 
-# What is left of a tag or variable the template language did not read as one ("{{ tier.name"
-# unclosed is text to it, and would reach the member as written).
-_STRAY_BRACES = re.compile(r"\{\{|\}\}|\{%|%\}")
+# What is left of a tag, variable or comment the template language did not read as one
+# ("{{ tier.name" unclosed is text to it, and would reach the member as written).
+_STRAY_BRACES = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+
+
+def _bound_names(template: Template) -> set[str]:
+    """The names the template's own tags bind: a loop's variables (and ``forloop``),
+    ``{% with x=… %}``, and ``… as x`` (translate, blocktranslate, firstof, cycle, now, url,
+    regroup)."""
+    names: set[str] = set()
+    for node in template.nodelist.get_nodes_by_type(Node):
+        if isinstance(node, ForNode):
+            names.update([*node.loopvars, "forloop"])
+        names.update(getattr(node, "extra_context", None) or {})
+        for attribute in ("asvar", "var_name", "variable_name"):
+            if isinstance(name := getattr(node, attribute, None), str):
+                names.add(name)
+    return names
 
 
 def template_check(text: str, kind: str | None = None) -> None:
@@ -450,9 +465,7 @@ def template_check(text: str, kind: str | None = None) -> None:
             )
     if kind is None:
         return
-    known = {"member_name", *VARIABLES[kind]}
-    loops = template.nodelist.get_nodes_by_type(ForNode)
-    known |= {name for loop in loops for name in loop.loopvars} | ({"forloop"} if loops else set())
+    known = {"member_name", *VARIABLES[kind], *_bound_names(template)}
     for node in template.nodelist.get_nodes_by_type(VariableNode):
         variable = node.filter_expression.var
         name = variable.lookups[0] if isinstance(variable, Variable) and variable.lookups else None

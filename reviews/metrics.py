@@ -10,7 +10,7 @@ from datetime import date
 
 from django.db import connection
 
-from members.models import Member, Referral, Transaction
+from members.models import ERASED_NAME, ERASED_PREFIX, Member, Referral, Transaction
 from tiers.engine import Window
 from tiers.metrics import window_figures_table
 
@@ -61,8 +61,9 @@ CandidateRow = tuple[int, date, int, int, int, int, int, int]
 
 
 def candidate_rows(window: Window) -> Iterator[CandidateRow]:
-    """Every active member who had joined by the window's end, with their figures; read in
-    batches from one query."""
+    """Every active member who had joined by the window's end, but those whose personal data
+    was erased (``members.privacy.member_is_erased``), with their figures; read in batches
+    from one query."""
     qn = connection.ops.quote_name
     with window_figures_table(window) as figures:
         sql = f"""
@@ -73,9 +74,13 @@ def candidate_rows(window: Window) -> Iterator[CandidateRow]:
             LEFT JOIN {qn(figures)} f ON f.member_id = m.id
             LEFT JOIN ({_extras_sql("{column} > %s")}) x ON x.member_id = m.id
             WHERE m.status = %s AND m.joined_on <= %s
+              AND NOT (m.member_no LIKE %s AND m.name = %s)
             ORDER BY m.id
         """
-        params = [*_extras_params(window, (0,)), Member.Status.ACTIVE, window.until]
+        params = [
+            *_extras_params(window, (0,)), Member.Status.ACTIVE, window.until,
+            f"{ERASED_PREFIX}%", ERASED_NAME,
+        ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             while batch := cursor.fetchmany(_BATCH):

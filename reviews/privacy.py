@@ -17,9 +17,16 @@ def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None =
     """Erase the member's personal data (``notifications.privacy.member_erase``: the member's
     own and their notices) and withdraw their open review cases, each audited: a case about an
     anonymised member could still go to a vote and a grant, with a notice to "[erased]"."""
+    # The cases first, then the member (in the erasure): the order a vote or a decision takes
+    # them in (the case, then the member when granting), so the two never deadlock.
+    open_cases = list(
+        ReviewCase.objects.select_for_update()
+        .filter(member=member, state__in=ReviewCase.OPEN_STATES)
+        .order_by("pk")
+    )
     member = notification_privacy.member_erase(
         member=member, reason=reason, actor=actor, linked_audit=linked_audit
     )
-    for case in ReviewCase.objects.filter(member=member, state__in=ReviewCase.OPEN_STATES):
+    for case in open_cases:
         case_withdraw(case=case, reason=MEMBER_ERASED, actor=actor)
     return member

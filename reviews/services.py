@@ -24,6 +24,7 @@ from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import Member, Transaction
+from members.privacy import member_is_erased
 from members.services import member_lock
 from notifications.services import notices_queue
 from tiers import engine, notices
@@ -443,6 +444,8 @@ def case_nominate(
         raise DomainError(_("A justification is required."))
     if not member.takes_part:
         raise DomainError(_("Only an active member can be nominated."))
+    if member_is_erased(member):
+        raise DomainError(_("This member's personal data was erased: they cannot be nominated."))
     if member.joined_on > today:
         raise DomainError(_("The member has not joined yet."))
     if ReviewCase.objects.filter(member=member, state__in=ReviewCase.OPEN_STATES).exists():

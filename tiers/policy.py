@@ -102,7 +102,7 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
         if minimum * 100 >= MAX_AMOUNT_FEN:
             raise PolicyError(
                 path,
-                _("spend minimum %(min)r is more than any purchase could reach") % {"min": raw},
+                _("spend minimum %(min)r is too large") % {"min": raw},
             )
         # copy_abs: "-0" would otherwise be kept and shown as "-0.00".
         return engine.Threshold(metric, minimum.quantize(CENT).copy_abs())

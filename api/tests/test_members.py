@@ -271,6 +271,23 @@ def test_the_status_and_the_tier_are_refused_under_their_names_not_ignored(api):
     assert not Member.objects.filter(member_no="M2").exists()
 
 
+def test_the_members_own_status_and_tier_sent_back_as_read_are_let_through(api):
+    MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
+    read = api.get("/api/v1/members/M1/").json()
+    echoed = {k: read[k] for k in ("status", "current_tier", "qualified_tier", "tier_year_ends_on")}
+
+    patched = api.patch("/api/v1/members/M1/", {**echoed, "name": "王五"}, format="json")
+    created = api.post(
+        "/api/v1/members/",
+        {"member_no": "M2", "name": "李四", "joined_on": "2025-01-01", "status": "active",
+         "current_tier": None},
+        format="json",
+    )  # fmt: skip
+
+    assert patched.status_code == 200 and patched.json()["name"] == "王五"
+    assert created.status_code == 201
+
+
 def test_reverse_names_match_the_documented_paths():
     assert reverse("api:member_tier", args=["M1"]) == "/api/v1/members/M1/tier"
 

@@ -286,6 +286,7 @@ def test_a_template_change_is_audited_and_an_invalid_one_refused():
         (Kind.UPGRADE, "Welcome to {{ nonexistent.var }}", "This notice has no {{ nonexistent }}"),
         # A downgrade notice has no "tier": its tiers are from_tier and to_tier.
         (Kind.DOWNGRADE, "Now {{ tier.name }}", "it can use: from_tier, member_name, to_tier."),
+        (Kind.UPGRADE, "Welcome {# a note", "“{#” opens or closes nothing"),
     ],
 )
 def test_a_template_the_notices_could_not_fill_is_refused_and_nothing_changes(
@@ -300,6 +301,20 @@ def test_a_template_the_notices_could_not_fill_is_refused_and_nothing_changes(
     template.refresh_from_db()
     assert template.subject == before
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{% with name=tier.name %}{{ name }}{% endwith %}",
+        "{% load i18n %}{% translate 'Gold' as gold %}{{ gold }}",
+        "{% for part in missing %}{{ forloop.counter }} {{ part }}{% endfor %}",
+        "{% firstof tier.name 'a tier' as shown %}{{ shown }}",
+        "{% if tier %}{{ tier.name|default:member_name }}{% endif %}",
+    ],
+)
+def test_names_a_template_binds_itself_are_not_taken_for_missing_variables(text):
+    template_check(text, Kind.DOWNGRADE_WARNING)
 
 
 def test_every_default_template_passes_the_check_for_its_kind():

@@ -12,6 +12,7 @@ from django.utils import translation
 
 from loyalty.exceptions import DomainError
 from members.models import Member
+from members.privacy import member_erase
 from members.tests.factories import (
     ActivityFactory,
     MemberFactory,
@@ -72,6 +73,18 @@ def test_experience_and_blacklisted_members_are_not_nominated():
     MemberFactory(joined_on=datetime.date(2010, 1, 1), status=Member.Status.BLACKLISTED)
 
     assert nominated(nominate()) == []
+
+
+def test_a_member_whose_personal_data_was_erased_is_not_nominated_by_rule_or_by_hand():
+    erased = MemberFactory(member_no="VE", joined_on=datetime.date(2016, 6, 30))
+    member_erase(member=erased, reason="PIPL-1", actor=None)
+    MemberFactory(member_no="V10", joined_on=datetime.date(2016, 6, 30))
+
+    assert nominated(nominate()) == [("V10", "loyal_veteran")]
+    with pytest.raises(DomainError, match="personal data was erased"):
+        services.case_nominate(
+            member=Member.objects.get(pk=erased.pk), justification="x", actor=staff_user("ops")
+        )
 
 
 # --- big_one_off --------------------------------------------------------------------------

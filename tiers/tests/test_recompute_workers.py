@@ -195,6 +195,11 @@ def test_a_run_drops_its_snapshot_and_refreshes_the_statistics_it_made_stale():
             [started, started, MemberEvaluation._meta.db_table, MemberTier._meta.db_table],
         )
         assert [row[1:] for row in cursor.fetchall()] == [(True, True), (True, True)]
+        # The snapshot's advisory lock went with it (its connection stays open in this thread).
+        cursor.execute(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7469"
+        )
+        assert cursor.fetchone() == (0,)
 
 
 def test_a_run_over_no_members_evaluates_no_one():
