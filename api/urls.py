@@ -3,11 +3,13 @@ staff pages for API keys."""
 
 from __future__ import annotations
 
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 # Imported with the schema's views: drf-spectacular finds its extensions (the API key's
 # description) by import, and the batch commands, which load no URLs, skip its 0.1 s import.
+from loyalty.error_pages import api_not_found
+
 from . import schema, staff_views, views  # noqa: F401 - schema registers an extension
 
 app_name = "api"
@@ -58,4 +60,7 @@ urlpatterns = [
     ),
     path("v1/referrals/", views.ReferralCreate.as_view(), name="referrals"),
     path("v1/activities/", views.ActivityCreate.as_view(), name="activities"),
+    # Anything else under v1/: the API's JSON 404 (naming the address with its final slash
+    # when that one exists), never a redirect or the site's HTML page.
+    re_path(r"^v1/", api_not_found, name="not_found"),
 ]

@@ -20,16 +20,22 @@ def is_api(request) -> bool:
 
 
 def _resolves(path: str) -> bool:
+    """Whether an endpoint is at ``path`` (not the API's last pattern, this 404)."""
     try:
-        resolve(path)
+        return resolve(path).func is not api_not_found
     except Resolver404:
         return False
-    return True
 
 
 def page_not_found(request, exception):
     if not is_api(request):
         return defaults.page_not_found(request, exception)
+    return api_not_found(request)
+
+
+def api_not_found(request, *args, **kwargs):
+    """The API's own 404 (also its URLs' last pattern, so that it answers with DEBUG on too,
+    where Django shows its technical page instead of ``handler404``)."""
     detail = _("There is nothing at this address.")
     # The API does not redirect to the address with a slash (ApiSlashMiddleware): it says so.
     with_slash = f"{request.path_info}/"

@@ -664,7 +664,12 @@ def test_an_address_without_its_slash_is_a_json_404_naming_the_address_not_a_red
     assert Transaction.objects.count() == 0
 
 
-def test_an_unknown_api_address_is_a_json_404_and_a_staff_page_still_gets_its_slash(api):
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_api_address_is_a_json_404_and_a_staff_page_still_gets_its_slash(
+    api, settings, debug
+):
+    settings.DEBUG = debug  # with DEBUG on, Django shows its own page instead of handler404
+
     unknown = api.get("/api/v1/nope")
 
     assert unknown.status_code == 404

@@ -236,6 +236,8 @@ MATRIX: dict[str, Entry] = {
     "api:key_revoke": Entry(frozenset({"ops_lead", "superuser"}), an_api_key),
     "api:schema": Entry(EVERYONE),
     "api:swagger": Entry(EVERYONE),
+    # The API's JSON 404 for any other address under /api/v1/.
+    "api:not_found": Entry(EVERYONE, ok=404),
     "api:redoc": Entry(EVERYONE),
     # The API itself answers a staff session by the user's model permissions, and a visitor
     # without a key with 401; keys and scopes are checked in api/tests.
