@@ -8,8 +8,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 # Imported with the schema's views: drf-spectacular finds its extensions (the API key's
 # description) by import, and the batch commands, which load no URLs, skip its 0.1 s import.
-from loyalty.error_pages import api_not_found
-
 from . import schema, staff_views, views  # noqa: F401 - schema registers an extension
 
 app_name = "api"
@@ -62,5 +60,5 @@ urlpatterns = [
     path("v1/activities/", views.ActivityCreate.as_view(), name="activities"),
     # Anything else under v1/: the API's JSON 404 (naming the address with its final slash
     # when that one exists), never a redirect or the site's HTML page.
-    re_path(r"^v1/", api_not_found, name="not_found"),
+    re_path(r"^v1/", views.not_found, name="not_found"),
 ]

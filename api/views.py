@@ -10,12 +10,14 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.error_pages import api_not_found
 from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import fen_to_yuan
 from loyalty.words import listed
@@ -429,3 +431,12 @@ class ActivityCreate(APIView):
             ActivitySerializer(participation, context={"member": member}).data,
             status=_written(created),
         )
+
+
+# --- Anything else under /api/v1/ -----------------------------------------------------------
+
+
+@csrf_exempt  # clients send no CSRF token: their 404 must not become CSRF's 403 page
+def not_found(request, *args, **kwargs):
+    """The API's JSON 404 for an address no endpoint has (its URLs' last pattern)."""
+    return api_not_found(request)

@@ -13,6 +13,8 @@ from django.views import defaults
 
 # The API's endpoints (its documentation pages above them are pages).
 API_PREFIX = "/api/v1/"
+# Chinese as written, like the API's other answers (DRF writes UTF-8, not \u escapes).
+_AS_WRITTEN = {"ensure_ascii": False}
 
 
 def is_api(request) -> bool:
@@ -22,7 +24,7 @@ def is_api(request) -> bool:
 def _resolves(path: str) -> bool:
     """Whether an endpoint is at ``path`` (not the API's last pattern, this 404)."""
     try:
-        return resolve(path).func is not api_not_found
+        return resolve(path).view_name != "api:not_found"
     except Resolver404:
         return False
 
@@ -33,9 +35,10 @@ def page_not_found(request, exception):
     return api_not_found(request)
 
 
-def api_not_found(request, *args, **kwargs):
-    """The API's own 404 (also its URLs' last pattern, so that it answers with DEBUG on too,
-    where Django shows its technical page instead of ``handler404``)."""
+def api_not_found(request):
+    """The API's own 404 (also behind its URLs' last pattern, ``api.views.not_found``, so that
+    it answers with DEBUG on too, where Django shows its technical page instead of
+    ``handler404``)."""
     detail = _("There is nothing at this address.")
     # The API does not redirect to the address with a slash (ApiSlashMiddleware): it says so.
     with_slash = f"{request.path_info}/"
@@ -43,7 +46,7 @@ def api_not_found(request, *args, **kwargs):
         detail = _("There is nothing at this address. Did you mean %(path)s?") % {
             "path": request.path[: len(request.path) - len(request.path_info)] + with_slash
         }
-    return JsonResponse({"detail": detail}, status=404)
+    return JsonResponse({"detail": detail}, status=404, json_dumps_params=_AS_WRITTEN)
 
 
 def bad_request(request, exception):
@@ -56,5 +59,8 @@ def bad_request(request, exception):
                 % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"}
             },
             status=413,
+            json_dumps_params=_AS_WRITTEN,
         )
-    return JsonResponse({"detail": _("The request was refused.")}, status=400)
+    return JsonResponse(
+        {"detail": _("The request was refused.")}, status=400, json_dumps_params=_AS_WRITTEN
+    )
