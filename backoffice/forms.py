@@ -19,7 +19,11 @@ from members.importers import ValueRefused, activity_value, external_id_value, r
 from members.models import Member, Transaction
 from tiers.models import Tier, TierOverride
 from tiers.selectors import open_override
-from tiers.services import override_end_refusal, override_replacement_refusal
+from tiers.services import (
+    override_end_refusal,
+    override_holder_check,
+    override_replacement_refusal,
+)
 
 from . import bulk
 from .selectors import SORTS, members_by_number
@@ -190,6 +194,14 @@ class MemberActionForm(forms.Form):
         self.member = member
 
 
+def _refused_as_form_error(check, *args) -> None:
+    """A service's check (raising ``DomainError``) as the form's own error, on top."""
+    try:
+        check(*args)
+    except DomainError as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
 class ReasonForm(MemberActionForm):
     reason = _reason_field()
 
@@ -227,8 +239,8 @@ class OverrideForm(MemberActionForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.member is not None and not self.member.takes_part:
-            raise forms.ValidationError(_("Only an active member can hold a tier."))
+        if self.member is not None:
+            _refused_as_form_error(override_holder_check, self.member)
         if self.member is not None and cleaned.get("tier") is not None and not self.errors:
             refusal = override_replacement_refusal(
                 open_override(self.member),
@@ -258,10 +270,8 @@ class BlacklistForm(MemberActionForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.member is not None and self.member.status == Member.Status.BLACKLISTED:
-            raise forms.ValidationError(
-                _("Member %(no)s is already blacklisted.") % {"no": self.member.member_no}
-            )
+        if self.member is not None:
+            _refused_as_form_error(facts.blacklist_check, self.member)
         return cleaned
 
     def clean_evidence_file(self):
@@ -326,9 +336,12 @@ class TransactionForm(MemberActionForm):
                 % {"id": external_id},
             )
             return data
-        if data.get("kind") == Transaction.Kind.PURCHASE and data.get("refund_of"):
-            self.add_error("refund_of", _("Only a refund names a purchase."))
-            return data
+        if "kind" in data:
+            try:
+                facts.refund_of_check(data["kind"], data.get("refund_of", ""))
+            except DomainError as exc:
+                self.add_error("refund_of", str(exc))
+                return data
         if data.get("kind") != Transaction.Kind.REFUND or "refund_of" in self.errors:
             return data
         try:

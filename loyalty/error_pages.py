@@ -13,8 +13,6 @@ from django.views import defaults
 
 # The API's endpoints (its documentation pages above them are pages).
 API_PREFIX = "/api/v1/"
-# Chinese as written, like the API's other answers (DRF writes UTF-8, not \u escapes).
-_AS_WRITTEN = {"ensure_ascii": False}
 
 
 def is_api(request) -> bool:
@@ -46,21 +44,22 @@ def api_not_found(request):
         detail = _("There is nothing at this address. Did you mean %(path)s?") % {
             "path": request.path[: len(request.path) - len(request.path_info)] + with_slash
         }
-    return JsonResponse({"detail": detail}, status=404, json_dumps_params=_AS_WRITTEN)
+    return _refusal(detail, 404)
 
 
 def bad_request(request, exception):
     if not is_api(request):
         return defaults.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
-        return JsonResponse(
-            {
-                "detail": _("The body is too large: at most %(size)s bytes.")
-                % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"}
-            },
-            status=413,
-            json_dumps_params=_AS_WRITTEN,
+        return _refusal(
+            _("The body is too large: at most %(size)s bytes.")
+            % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"},
+            413,
         )
-    return JsonResponse(
-        {"detail": _("The request was refused.")}, status=400, json_dumps_params=_AS_WRITTEN
-    )
+    return _refusal(_("The request was refused."), 400)
+
+
+def _refusal(detail: str, status: int) -> JsonResponse:
+    """The API's error body, with Chinese written as is (as DRF writes it, not escaped)."""
+    body = {"detail": detail}
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})

@@ -55,6 +55,20 @@ def fact_moment_check(moment: datetime.datetime, *, what: str) -> None:
         )
 
 
+def blacklist_check(member: Member) -> None:
+    """A member is blacklisted once (``member_blacklist``, and the staff form before its
+    confirmation page)."""
+    if member.status == Member.Status.BLACKLISTED:
+        raise DomainError(_("Member %(no)s is already blacklisted.") % {"no": member.member_no})
+
+
+def refund_of_check(kind: str, refund_of: str) -> None:
+    """Only a refund names the purchase it refunds (``transaction_create``, and the staff
+    form)."""
+    if kind != Transaction.Kind.REFUND and refund_of:
+        raise DomainError(_("Only a refund names a purchase."))
+
+
 def _local_date(moment: datetime.datetime) -> datetime.date:
     return timezone.localtime(moment).date()
 
@@ -184,8 +198,7 @@ def member_blacklist(
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
-    if member.status == Member.Status.BLACKLISTED:
-        raise DomainError(_("Member %(no)s is already blacklisted.") % {"no": member.member_no})
+    blacklist_check(member)
     occurred_at = occurred_at or timezone.now()
     fact_moment_check(occurred_at, what=_("A blacklist entry"))
     entry = BlacklistEntry.objects.create(
@@ -354,11 +367,10 @@ def transaction_create(
     if timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
     fact_moment_check(occurred_at, what=_("A transaction"))
+    refund_of_check(kind, refund_of)
     purchase = None
     if kind == Transaction.Kind.REFUND:
         purchase = refund_purchase_find(refund_of)
-    elif refund_of:
-        raise DomainError(_("Only a refund names a purchase."))
     data = {
         "member": member,
         "kind": kind,

@@ -1112,6 +1112,13 @@ def override_replacement_refusal(
     }
 
 
+def override_holder_check(member: Member) -> None:
+    """Only a member who takes part holds a tier, so only they get an override
+    (``tier_override_set``, and the staff form before its confirmation page)."""
+    if not member.takes_part:
+        raise DomainError(_("Only an active member can hold a tier."))
+
+
 def override_end_refusal(override: TierOverride | None) -> str:
     """Why staff may not end ``override`` (the member's open one) early; "" when they may. A
     committee's exceptional upgrade is final (domain.md): it runs to its own end date."""
@@ -1153,8 +1160,7 @@ def tier_override_set(
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
-    if not member.takes_part:
-        raise DomainError(_("Only an active member can hold a tier."))
+    override_holder_check(member)
     if ends_on is not None and ends_on <= today:
         raise DomainError(_("The end date must be after today."))
     replaced = open_override(member)
