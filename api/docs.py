@@ -81,7 +81,7 @@ FIELD_ERRORS = OpenApiResponse(
         ),
         OpenApiExample(
             "A rule refused it",
-            value={"detail": "Refunds of P1 would total 120.00, more than its amount 100.00."},
+            value={"detail": "Refunds of P1 would total ¥120.00, more than its amount ¥100.00."},
             status_codes=["400"],
         ),
     ],

@@ -306,19 +306,21 @@ class TransactionCreate(APIView):
         return Response(body, status=_written(created))
 
 
+def _transaction_read(external_id: str) -> Response:
+    # The id as the import reads it (``ＴＸ１`` is ``TX1``), as for a member number.
+    try:
+        txn = transaction_by_external_id(external_id_value(external_id))
+    except (ValueRefused, Transaction.DoesNotExist):
+        raise NotFound(_("No transaction has external id %(id)s.") % {"id": external_id}) from None
+    return Response(_transaction_data([txn], [txn.member_id])[0])
+
+
 class TransactionDetail(APIView):
     read_scope = Scope.TRANSACTIONS_READ
 
     @extend_schema(**docs.TRANSACTION_READ)
     def get(self, request, external_id: str):
-        # The id as the import reads it (``ＴＸ１`` is ``TX1``), as for a member number.
-        try:
-            txn = transaction_by_external_id(external_id_value(external_id))
-        except (ValueRefused, Transaction.DoesNotExist):
-            raise NotFound(
-                _("No transaction has external id %(id)s.") % {"id": external_id}
-            ) from None
-        return Response(_transaction_data([txn], [txn.member_id])[0])
+        return _transaction_read(external_id)
 
 
 def _first_item_errors(errors) -> tuple[int, object] | None:
@@ -330,7 +332,14 @@ def _first_item_errors(errors) -> tuple[int, object] | None:
 
 
 class TransactionBatch(APIView):
+    # "batch" is a valid external id too: its address is this one, so reading it is here (the
+    # schema documents it with the other transactions' reads).
+    read_scope = Scope.TRANSACTIONS_READ
     write_scope = Scope.TRANSACTIONS_WRITE
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        return _transaction_read("batch")
 
     @extend_schema(**docs.TRANSACTION_BATCH)
     def post(self, request):

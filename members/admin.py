@@ -56,7 +56,7 @@ class MemberAdmin(admin.ModelAdmin):
     readonly_fields = ("member_no", "joined_on", "status", "created_at")
     fieldsets = (
         (None, {"fields": ("member_no", "name", "status", "joined_on", "created_at")}),
-        (_("Contact"), {"fields": ("phone", "email", "birthday")}),
+        (_("Contact"), {"fields": ("phone", "email", "birthday", "language")}),
     )
 
     # Staff who may not see contact details in full (members.view_member_contact) see them

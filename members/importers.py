@@ -57,7 +57,7 @@ from loyalty.bulk import (
 )
 from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
-from loyalty.money import AmountError, fen_to_yuan, grouped, parse_amount
+from loyalty.money import AmountError, fen_to_yuan, format_yuan, grouped, parse_amount
 from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
 
@@ -1845,7 +1845,11 @@ class _TransactionImporter(_Importer):
             return gettext("refund dated before its purchase %(id)s") % {"id": target}
         return gettext(
             "refunds of %(id)s would total %(total)s, more than its amount %(amount)s"
-        ) % {"id": target, "total": _Fen(total), "amount": _Fen(purchase_fen)}
+        ) % {
+            "id": target,
+            "total": format_yuan(fen_to_yuan(total)),
+            "amount": format_yuan(fen_to_yuan(purchase_fen)),
+        }
 
     def write(self, now: datetime.datetime) -> int:
         # A first load of a program's history: one sort per index and one join per foreign key

@@ -33,6 +33,17 @@ class Member(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # The language the member's notices are written in: the one they last read the member
+    # pages in (``member_language_record``); empty until then, which is the site's language.
+    # A database default too: the import and the benchmark write members by COPY.
+    language = models.CharField(
+        _("language of notices"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         verbose_name = _("member")
@@ -54,6 +65,9 @@ class Member(models.Model):
                 fields=["phone"], name="member_phone_prefix", opclasses=["varchar_pattern_ops"]
             ),
             models.Index(Right("phone", 4), name="member_phone_last4"),
+            # The few members who chose a language, for the notices of a range of members
+            # (notifications.services.notices_queue).
+            models.Index(fields=["id"], condition=~Q(language=""), name="member_language_chosen"),
         ]
 
     def __str__(self) -> str:

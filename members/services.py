@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from loyalty import rows
 from loyalty.audit import audit_record
 from loyalty.bulk import insert_one
 from loyalty.exceptions import ConflictError, DomainError
-from loyalty.money import AmountError, fen_to_yuan, parse_amount
+from loyalty.money import AmountError, fen_to_yuan, format_yuan, parse_amount
 
 from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
@@ -100,6 +101,7 @@ def _snapshot(member: Member) -> dict:
         "birthday": member.birthday.isoformat() if member.birthday else None,
         "joined_on": member.joined_on.isoformat(),
         "status": member.status,
+        "language": member.language,
     }
 
 
@@ -136,9 +138,10 @@ def member_create(
 
 @transaction.atomic
 def member_update(*, member: Member, actor=None, **changes) -> Member:
-    """Change contact details (name, phone, email, birthday). The member number and the joined
-    date are identity (records and tenure hang on them) and the status has its own actions."""
-    allowed = {"name", "phone", "email", "birthday"}
+    """Change contact details (name, phone, email, birthday) and the language of notices. The
+    member number and the joined date are identity (records and tenure hang on them) and the
+    status has its own actions."""
+    allowed = {"name", "phone", "email", "birthday", "language"}
     if unknown := set(changes) - allowed:
         raise DomainError(
             _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(unknown)}
@@ -161,6 +164,16 @@ def member_update(*, member: Member, actor=None, **changes) -> Member:
             after=_snapshot(member),
         )
     return member
+
+
+def member_language_record(*, member: Member, language: str) -> None:
+    """Remember the language a member reads the member pages in: their notices are written in
+    it from now on. The member's own choice, made by reading, so it is not audited; a language
+    the site does not offer, or the one already recorded, changes nothing."""
+    if language not in dict(settings.LANGUAGES) or member.language == language:
+        return
+    Member.objects.filter(pk=member.pk).update(language=language)
+    member.language = language
 
 
 @transaction.atomic
@@ -316,8 +329,8 @@ def refund_refusal(
             "Refunds of %(id)s would total %(total)s, more than its amount %(amount)s."
         ) % {
             "id": purchase.external_id,
-            "total": fen_to_yuan(refunded + amount_fen),
-            "amount": fen_to_yuan(purchase.amount_fen),
+            "total": format_yuan(fen_to_yuan(refunded + amount_fen)),
+            "amount": format_yuan(fen_to_yuan(purchase.amount_fen)),
         }
     return None
 

@@ -173,18 +173,37 @@ class _Renderer:
         return (notice.kind, *values)
 
 
+def _languages_chosen(notices: Sequence[Notice]) -> dict[int, str]:
+    """The language of notices of the members told who chose one (``Member.language``), by
+    member id: one read of the few who did, between the first and the last member told (a
+    recompute tells a range of members at once; its partial index has only those few)."""
+    ids = {notice.member_id for notice in notices}
+    chosen = (
+        Member.objects.filter(pk__gte=min(ids), pk__lte=max(ids))
+        .exclude(language="")
+        .values_list("pk", "language")
+    )
+    return {pk: lang for pk, lang in chosen if pk in ids and lang in Language.values}
+
+
 def notices_queue(notices: Sequence[Notice], *, now: datetime.datetime | None = None) -> int:
-    """Render and insert the notices, skipping any already queued for the same member, channel
-    and event (``dedupe_key``). A constant number of queries, however many notices."""
+    """Render and insert the notices, each in its member's language of notices (else the
+    site's), skipping any already queued for the same member, channel and event
+    (``dedupe_key``). A constant number of queries, however many notices."""
     if not notices:
         return 0
     now = now or timezone.now()
-    lang = language()
-    renderer = _Renderer(_compiled_templates(lang))
+    chosen, site_language = _languages_chosen(notices), language()
+    by_language: dict[str, list[Notice]] = {}
+    for notice in notices:
+        by_language.setdefault(chosen.get(notice.member_id, site_language), []).append(notice)
+    rendered = []
+    for lang, told in by_language.items():
+        renderer = _Renderer(_compiled_templates(lang))
+        with translation.override(lang):
+            rendered += [(notice, lang, renderer.texts(notice)) for notice in told]
     rows = []
-    with translation.override(lang):
-        rendered = [(notice, renderer.texts(notice)) for notice in notices]
-    for notice, texts in rendered:
+    for notice, lang, texts in rendered:
         if texts is None:
             continue
         subject, body = texts

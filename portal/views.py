@@ -13,13 +13,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from members.models import Member
+from members.services import member_language_record
 
 from . import selectors, services
 from .forms import CodeForm, PasswordSignInForm, PhoneForm, SetPasswordForm
@@ -81,6 +82,8 @@ def member_page(view):
         if member.status == Member.Status.BLACKLISTED:
             member_sign_out(request)
             return _render(request, "portal/revoked.html", status=403)
+        # Notices are written in the language the member reads these pages in.
+        member_language_record(member=member, language=translation.get_language())
         return view(request, member, *args, **kwargs)
 
     return wrapper

@@ -78,6 +78,9 @@ def test_a_revoked_key_is_refused_at_once(api, django_user_model):
         ("transactions:write", "post", "/api/v1/transactions/batch/", True),
         ("transactions:read", "post", "/api/v1/transactions/batch/", False),
         ("transactions:read", "get", "/api/v1/transactions/T1/", True),
+        # The address of the batch is also that of the transaction "batch".
+        ("transactions:read", "get", "/api/v1/transactions/batch/", True),
+        ("transactions:write", "get", "/api/v1/transactions/batch/", False),
         ("transactions:write", "post", "/api/v1/referrals/", False),
         ("referrals:write", "post", "/api/v1/referrals/", True),
         ("referrals:write", "post", "/api/v1/activities/", False),
@@ -104,7 +107,7 @@ def test_each_operation_needs_its_scope(make_client, scopes, method, url, allowe
         ("delete", "/api/v1/transactions/T1/", "GET"),
         ("put", "/api/v1/members/M1/", "GET, PATCH"),
         ("post", "/api/v1/members/M1/tier", "GET"),
-        ("get", "/api/v1/transactions/batch/", "POST"),
+        ("delete", "/api/v1/transactions/batch/", "GET, POST"),
     ],
 )
 def test_a_method_an_endpoint_does_not_offer_is_405_with_the_allowed_ones(api, method, url, allow):

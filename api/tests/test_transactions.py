@@ -184,7 +184,7 @@ def test_a_refund_of_a_refund_is_refused_saying_a_refund_cannot_be_refunded(api,
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        (refund("R1", "T1", "100.01"), "detail", "more than its amount 100.00"),
+        (refund("R1", "T1", "100.01"), "detail", "more than its amount ¥100.00"),
         (refund("R1", "NOPE", "1.00"), "refund_of", "Refund of unknown purchase NOPE"),
         ({**refund("R1", "T1", "1.00"), "refund_of": ""}, "refund_of", "must name the purchase"),
         (purchase("T2", refund_of="T1"), "refund_of", "Only a refund names a purchase"),
@@ -259,6 +259,22 @@ def test_a_transaction_is_read_back_by_its_external_id(api, member):
     api.post("/api/v1/transactions/", purchase("POS/1"), format="json")
     assert api.get("/api/v1/transactions/POS/1/").json()["external_id"] == "POS/1"
     assert api.get("/api/v1/transactions/NOPE/").status_code == 404
+
+
+def test_a_transaction_whose_external_id_is_batch_is_read_back_at_the_batch_address(
+    make_client, member
+):
+    """The batch endpoint's address is also that of the transaction ``batch``: a GET reads
+    it, with the read scope, and a POST is still a batch."""
+    api = make_client()
+    assert api.get("/api/v1/transactions/batch/").status_code == 404
+    api.post("/api/v1/transactions/", purchase("batch"), format="json")
+    reader = make_client(scopes="transactions:read")
+    response = reader.get("/api/v1/transactions/batch/")
+    assert (response.status_code, response.json()["external_id"]) == (200, "batch")
+    batch = {"transactions": [purchase("B1")]}
+    assert reader.post("/api/v1/transactions/batch/", batch, format="json").status_code == 403
+    assert api.post("/api/v1/transactions/batch/", batch, format="json").status_code == 201
 
 
 # --- Batches ------------------------------------------------------------------------------

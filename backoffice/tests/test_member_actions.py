@@ -289,7 +289,7 @@ def _tomorrow_but_one() -> str:
         (
             {"refund_of": "POS-1", "amount": "80.01"},
             "amount",
-            "Refunds of POS-1 would total 100.01, more than its amount 100.00.",
+            "Refunds of POS-1 would total ¥100.01, more than its amount ¥100.00.",
         ),
         (
             {"kind": "purchase", "external_id": "POS-1", "refund_of": ""},

@@ -363,6 +363,14 @@ def test_the_member_page_shows_the_profile_tier_and_figures(staff, gold_member):
     assert '<span class="figure-value">0</span>' in page  # contribution
 
 
+def test_the_member_page_shows_the_language_of_notices(staff, gold_member):
+    page = detail(staff, "G001").content.decode()
+    assert "Language of notices</dt><dd>The site's language (not chosen yet)</dd>" in page
+    Member.objects.filter(pk=gold_member.pk).update(language="en")
+    page = detail(staff, "G001").content.decode()
+    assert "Language of notices</dt><dd>English</dd>" in page
+
+
 def test_the_tier_history_figures_have_thousands_separators(staff, gold_member):
     gold_member.tier_changes.update(frequency=1200, contribution=25000)
 

@@ -373,7 +373,7 @@ def test_refunds_over_several_chunks_count_stored_refunds_and_earlier_lines(csv_
         )
 
     assert raised.value.lines == [
-        "line 3: refunds of P1 would total 100.01, more than its amount 100.00"
+        "line 3: refunds of P1 would total ¥100.01, more than its amount ¥100.00"
     ]
 
 

@@ -373,7 +373,7 @@ GOOD_PURCHASE = "T1,M1,purchase,100.00,2026-06-30T10:00:00+08:00,"
         ("T2,M1,refund,10,2026-06-30T09:59:59+08:00,T1", "refund dated before its purchase T1"),
         (
             "T2,M1,refund,100.01,2026-06-30T11:00:00+08:00,T1",
-            "refunds of T1 would total 100.01, more than its amount 100.00",
+            "refunds of T1 would total ¥100.01, more than its amount ¥100.00",
         ),
         (
             "T2,M2,refund,10,2026-06-30T11:00:00+08:00,T1",
@@ -426,7 +426,7 @@ def test_every_bad_transaction_row_is_reported_not_only_the_first(csv_file, memb
 
     assert lines == [
         "line 4: unknown member M7",
-        "line 5: refunds of T1 would total 120.00, more than its amount 100.00",
+        "line 5: refunds of T1 would total ¥120.00, more than its amount ¥100.00",
         "line 6: refund of T3, which is itself a bad row (line 4)",
         'line 7: amount "1.001" has more than 2 decimal places',
     ]
@@ -457,7 +457,7 @@ def test_a_refund_of_a_stored_purchase_counts_the_refunds_already_stored(csv_fil
             "R3,M1,refund,20.01,2026-02-01T10:00:00+08:00,P1",
         ),
     )
-    assert lines == ["line 3: refunds of P1 would total 100.01, more than its amount 100.00"]
+    assert lines == ["line 3: refunds of P1 would total ¥100.01, more than its amount ¥100.00"]
 
     run("transactions", csv_file(TRANSACTIONS, "R2,M1,refund,70,2026-02-01T10:00:00+08:00,P1"))
     assert Transaction.objects.get(external_id="R2").refund_of == purchase

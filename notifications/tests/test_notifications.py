@@ -103,6 +103,44 @@ def test_a_notice_is_queued_once_per_channel_and_event_however_often_it_is_queue
     assert in_app.body.startswith(member.name)
 
 
+def test_each_member_is_told_in_their_language_of_notices_in_one_queueing():
+    """Members who chose a language get their notices in it; the others in the site's."""
+    site, english, chinese = (MemberFactory(language=lang) for lang in ("", "en", "zh-hans"))
+    subjects = {}
+    for lang in ("zh-hans", "en"):
+        template = NotificationTemplate.objects.get(kind=Kind.UPGRADE, language=lang)
+        template.subject = f"{lang}: {{{{ tier.name }}}}"
+        template.save()
+
+    with override_settings(LANGUAGE_CODE="zh-hans"):
+        notices_queue([_upgrade_notice(member) for member in (site, english, chinese)])
+
+    for notice in Notification.objects.filter(channel="in_app"):
+        subjects[notice.member_id] = (notice.language, notice.subject)
+    assert subjects == {
+        site.pk: ("zh-hans", "zh-hans: 金卡会员"),
+        english.pk: ("en", "en: 金卡会员"),
+        chinese.pk: ("zh-hans", "zh-hans: 金卡会员"),
+    }
+    with override_settings(LANGUAGE_CODE="en"):
+        notices_queue([_upgrade_notice(site, "2027-01-01")])
+    assert Notification.objects.get(dedupe_key="upgrade:gold:2027-01-01").language == "en"
+
+
+def _upgrade_notice(member, on="2026-12-01") -> Notice:
+    class Gold:
+        name = "金卡会员"
+
+    return Notice(
+        member_id=member.pk,
+        kind=Kind.UPGRADE,
+        dedupe_key=f"upgrade:gold:{on}",
+        event_on=datetime.date.fromisoformat(on),
+        name=member.name,
+        context={"tier": Gold(), "tier_year_end": datetime.date(2027, 12, 1)},
+    )
+
+
 def test_without_a_secret_key_notices_wait_for_the_daily_run_and_the_log_says_so(
     settings, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from loyalty.roles import ROLES
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
+from notifications.models import Notification
 from portal import selectors
 from tiers.engine import add_years
 from tiers.models import (
@@ -475,6 +476,21 @@ def test_the_tier_page_reads_a_fixed_number_of_queries(
 ):
     with django_assert_max_num_queries(14):
         signed_in.get(url("portal:tier", silver))
+
+
+def test_notices_are_written_in_the_language_the_member_reads_these_pages_in(signed_in, silver):
+    assert silver.language == ""  # never came: the site's language
+    page(signed_in, "portal:tier", silver)
+    assert Member.objects.get(pk=silver.pk).language == "en"
+    # ¥3,200.50 more makes them Gold: the notice of the upgrade is in English.
+    PurchaseFactory(member=silver, amount_fen=320_050, day=EVALUATED_ON)
+    evaluate(silver, EVALUATED_ON + datetime.timedelta(days=1))
+    upgrade = Notification.objects.get(member=silver, kind="upgrade", channel="in_app")
+    assert upgrade.language == "en" and "Gold" in upgrade.subject
+
+    signed_in.cookies["django_language"] = "zh-hans"
+    page(signed_in, "portal:history", silver)
+    assert Member.objects.get(pk=silver.pk).language == "zh-hans"
 
 
 def test_the_tier_page_renders_in_chinese_and_english(signed_in, silver):

@@ -149,7 +149,7 @@ def test_a_refund_over_the_purchase_is_refused_and_nothing_is_written():
         member=member, external_id="P1", amount_fen=10_000, day=day(2026, 6, 1)
     )
 
-    with pytest.raises(DomainError, match="more than its amount 100.00"):
+    with pytest.raises(DomainError, match="more than its amount ¥100.00"):
         actions.transaction_record(
             member=member,
             external_id="R1",
