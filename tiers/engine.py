@@ -418,6 +418,9 @@ class TierState:
     year_start: date | None = None
     warned_on: date | None = None
     end: date | None = None
+    # The day the warning told the member there would be no downgrade before: kept to even if
+    # a later policy version gives less notice (None: the warning plus the policy's notice).
+    downgrade_not_before: date | None = None
 
     @property
     def year_end(self) -> date | None:
@@ -448,6 +451,27 @@ class Step:
         return self.event in (Event.QUALIFIED, Event.UPGRADE, Event.DOWNGRADE)
 
 
+def _kept_by_floor_until(rank: int, start: date, qualified_rank: int, floor: Floor | None):
+    """The end of ``floor`` when it alone keeps the member at ``rank`` (above their qualified
+    tier) from ``start``: that end counts as the tier-year end (domain.md). Else None."""
+    if (
+        floor is not None
+        and floor.until is not None
+        and floor.holds_on(start)
+        and floor.rank >= rank > qualified_rank
+    ):
+        return floor.until
+    return None
+
+
+def _new_year(rank: int, start: date, qualified_rank: int, floor: Floor | None) -> TierState:
+    """A tier year at ``rank`` from ``start``: a whole year, or until the end of the floor that
+    alone keeps the member there, when that comes first."""
+    until = _kept_by_floor_until(rank, start, qualified_rank, floor)
+    end = until if until is not None and until < add_years(start, 1) else None
+    return TierState(rank, start, None, end)
+
+
 def advance(
     state: TierState,
     qualified_rank: int,
@@ -457,16 +481,17 @@ def advance(
 ) -> Step:
     """One evaluation as of ``as_of`` (domain.md, "Tier lifecycle"); days in between are not
     replayed. Upgrades apply at once; a downgrade comes only after a warning, and no sooner than
-    both the tier year's end and ``notice_days`` after that warning.
+    the tier year's end, ``notice_days`` after that warning and the day the warning gave.
 
     A floor (override, exceptional upgrade) counts as a qualified tier while it holds: the
-    member is neither warned nor downgraded below it, and still moves up past it."""
+    member is neither warned nor downgraded below it, and still moves up past it. A tier year
+    that only the floor gives the member ends when the floor does, if that comes first."""
     held_rank = qualified_rank
     if floor is not None and floor.holds_on(as_of):
         held_rank = max(held_rank, floor.rank)
     if state.rank is None or held_rank > state.rank:
         event = Event.QUALIFIED if state.rank is None else Event.UPGRADE
-        return Step(TierState(held_rank, as_of, None), event)
+        return Step(_new_year(held_rank, as_of, qualified_rank, floor), event)
 
     end = state.year_end
     # What the member would hold at the tier-year end: a floor still holding then protects the
@@ -482,19 +507,23 @@ def advance(
             warned_on is not None
             and as_of >= end
             and as_of >= warned_on + timedelta(days=policy.notice_days)
+            and (state.downgrade_not_before is None or as_of >= state.downgrade_not_before)
         ):
             if policy.downgrade_step == DowngradeStep.ONE_TIER:
                 new_rank = max(held_rank, policy.rank_below(state.rank))
             else:
                 new_rank = held_rank
             if new_rank < state.rank:
-                return Step(TierState(new_rank, as_of, None), Event.DOWNGRADE)
+                return Step(_new_year(new_rank, as_of, qualified_rank, floor), Event.DOWNGRADE)
         else:
             return Step(state, Event.NONE)
 
     if as_of >= end:
+        # Whole years until as_of is inside one, but not past the end of a floor that alone
+        # keeps the member at their tier (its end is then the new year's).
+        until = _kept_by_floor_until(state.rank, end, qualified_rank, floor)
         start = end
-        while add_years(start, 1) <= as_of:
+        while add_years(start, 1) <= as_of and (until is None or add_years(start, 1) < until):
             start = add_years(start, 1)
-        return Step(TierState(state.rank, start, None), Event.RETAINED)
+        return Step(_new_year(state.rank, start, qualified_rank, floor), Event.RETAINED)
     return Step(state, Event.NONE)

@@ -505,18 +505,24 @@ def tiers_range_evaluate(
 
 
 # A row to evaluate: the member, their tier state, the date of their last evaluation, their
-# open override, their name and contact, their evaluation's revision, then the raw window
-# figures. _evaluate_range and _locked_row build the same shape.
+# open override, their name and contact, their evaluation's revision, whether they have a
+# state, the day their warning gave (no downgrade before it), then the raw window figures.
+# _evaluate_range and _locked_row build the same shape.
 _EVALUATED_ON = 7
 _CONTACT = slice(12, 15)
 _REVISION = 15
 _HAS_STATE = 16
-_FIGURES = 17
+_NOT_BEFORE = 17
+_FIGURES = 18
 _ROW_COLUMN_LIST = [
     "m.id", "m.status", "m.joined_on", "t.current_tier_id", "t.tier_year_start",
     "t.tier_year_end", "t.downgrade_warned_on", "e.evaluated_on", "o.id", "o.tier_id",
     "o.starts_on", "o.ends_on", "m.name", "m.phone", "m.email", "COALESCE(e.revision, 0)",
     "t.member_id IS NOT NULL",
+    # Looked up for the few warned members only (the warning of this tier year).
+    "CASE WHEN t.downgrade_warned_on IS NOT NULL THEN (SELECT w.downgrade_not_before "
+    f'FROM "{DowngradeWarning._meta.db_table}" w WHERE w.member_id = m.id '
+    "AND w.tier_year_start = t.tier_year_start) END",
 ]  # fmt: skip
 _ROW_COLUMNS = ", ".join(_ROW_COLUMN_LIST)
 
@@ -903,11 +909,17 @@ def _history_row(
     )  # fmt: skip
 
 
-def _stored_state(rank: int | None, start: date | None, end: date | None, warned: date | None):
+def _stored_state(
+    rank: int | None,
+    start: date | None,
+    end: date | None,
+    warned: date | None,
+    not_before: date | None = None,
+) -> engine.TierState:
     """The engine's state from the stored columns; an end one year after the start is implied."""
     if start is not None and end == engine.add_years(start, 1):
         end = None
-    return engine.TierState(rank, start, warned, end)
+    return engine.TierState(rank, start, warned, end, not_before)
 
 
 _WARNING_FIELDS = [
@@ -968,10 +980,13 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         floor = None
         if override_tier_id is not None and override_starts <= as_of:
             floor = engine.Floor(context.rank_by_tier_id[override_tier_id], override_ends)
-        key = (current_rank, year_start, year_end, warned_on, qualified_rank, floor)
+        promised = row[_NOT_BEFORE]
+        if isinstance(promised, str):  # SQLite gives a subquery's date as text
+            promised = date.fromisoformat(promised)
+        key = (current_rank, year_start, year_end, warned_on, promised, qualified_rank, floor)
         known = context.steps.get(key)
         if known is None:
-            before = _stored_state(current_rank, year_start, year_end, warned_on)
+            before = _stored_state(current_rank, year_start, year_end, warned_on, promised)
             step = engine.advance(before, qualified_rank, as_of, policy, floor)
             known = context.steps[key] = (step, step.state != before, step.changes_tier)
         step, state_changed, changes_tier = known
@@ -1198,7 +1213,16 @@ def tier_override_set(
     }
     current_rank = state.current_tier.rank if state.current_tier else None
     year_end = ends_on or add_years(today, 1)
-    takes_hold = current_rank is None or tier.rank >= current_rank
+    # At the tier held, a floor never shortens the tier year the member already has: it takes
+    # hold only when it keeps the tier longer (or open-ended).
+    takes_hold = (
+        current_rank is None
+        or tier.rank > current_rank
+        or (
+            tier.rank == current_rank
+            and (ends_on is None or state.tier_year_end is None or ends_on > state.tier_year_end)
+        )
+    )
     # The member holds a tier below the one granted (or none): the override gives it to them.
     gives_tier = current_rank is None or tier.rank > current_rank
     if takes_hold:
@@ -1295,6 +1319,8 @@ def tier_override_end(
         and state.current_tier.rank <= override.tier.rank
         and state.tier_year_end is not None
         and state.tier_year_end > today
+        # A tier year that outlasts the override is the member's own, not the override's.
+        and (override.ends_on is None or state.tier_year_end <= override.ends_on)
     ):
         state.tier_year_end = today
         state.save(update_fields=["tier_year_end"])

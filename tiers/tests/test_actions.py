@@ -24,7 +24,14 @@ from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
 from notifications.models import Channel, Kind, Notification
 from tiers import actions
 from tiers.management.commands import import_csv as import_csv_command
-from tiers.models import DowngradeWarning, Tier, TierChange, TierOverride, TierPolicy
+from tiers.models import (
+    DowngradeWarning,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierOverride,
+    TierPolicy,
+)
 from tiers.services import (
     member_evaluate,
     tier_override_end,
@@ -590,6 +597,86 @@ def test_an_override_set_and_ended_twice_in_a_day_leaves_one_warning_for_the_tie
         today, today, today,
     )  # fmt: skip
     assert tier_of(silver_member) == "gold"  # kept for the notice period
+
+
+def platinum_until_2026_01_10() -> Member:
+    """Platinum from 30,000.00 spent on 2025-01-10 with six years' tenure: tier year
+    2025-01-10 … 2026-01-10, then Silver on their own (the purchase leaves the window)."""
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    PurchaseFactory(member=member, amount_fen=3_000_000, day=day(2025, 1, 10))
+    member_evaluate(member=member, as_of=day(2025, 1, 10))
+    assert tier_of(member) == "platinum"
+    return member
+
+
+@pytest.mark.parametrize("kind", [TierOverride.Kind.MANUAL, TierOverride.Kind.COMMITTEE])
+def test_a_member_dropped_onto_a_floor_holds_it_only_until_the_floor_ends(staff, kind):
+    """domain.md: when an override ends, its end date counts as the tier-year end. A member
+    downgraded onto the floor gets a tier year that ends with it, not a whole year."""
+    member = platinum_until_2026_01_10()
+    tier_override_set(
+        member=member, tier=tier("gold"), reason="key account", ends_on=day(2026, 6, 1),
+        actor=staff, kind=kind, today=day(2025, 6, 1),
+    )  # fmt: skip
+    assert tier_of(member) == "platinum"  # a floor below the tier held changes nothing yet
+
+    member_evaluate(member=member, as_of=day(2026, 1, 10))  # warned: only Silver on their own
+    member_evaluate(member=member, as_of=day(2026, 2, 9))  # the notice is over: onto the floor
+    state = refreshed(member)
+    assert (state.current_tier.code, state.tier_year_start, state.tier_year_end) == (
+        "gold", day(2026, 2, 9), day(2026, 6, 1),
+    )  # fmt: skip
+
+    member_evaluate(member=member, as_of=day(2026, 5, 1))
+    assert not DowngradeWarning.objects.filter(member=member, tier__code="gold").exists()
+    member_evaluate(member=member, as_of=day(2026, 5, 2))  # 30 days before the floor's end
+    warning = DowngradeWarning.objects.get(member=member, tier__code="gold")
+    assert (warning.tier_year_end, warning.downgrade_not_before) == ((day(2026, 6, 1),) * 2)
+    member_evaluate(member=member, as_of=day(2026, 5, 31))
+    assert tier_of(member) == "gold"
+    member_evaluate(member=member, as_of=day(2026, 6, 1))
+    assert tier_of(member) == "silver"
+
+
+def test_a_tier_kept_by_a_floor_at_the_year_end_is_kept_until_the_floor_ends(staff, silver_member):
+    """At the end of a tier year the floor still holds: the tier is kept, for a year that
+    ends with the floor when that comes first."""
+    tier_override_set(
+        member=silver_member, tier=tier("gold"), reason="r", ends_on=day(2026, 6, 1),
+        actor=staff, today=GRANTED,
+    )  # fmt: skip
+    # A tier year of a whole year from the grant (as one set before this rule was kept).
+    MemberTier.objects.filter(member=silver_member).update(tier_year_end=day(2026, 5, 1))
+
+    member_evaluate(member=silver_member, as_of=day(2026, 5, 1))
+
+    state = refreshed(silver_member)
+    assert (state.current_tier.code, state.tier_year_start, state.tier_year_end) == (
+        "gold", day(2026, 5, 1), day(2026, 6, 1),
+    )  # fmt: skip
+
+
+def test_an_override_at_the_tier_held_never_shortens_the_tier_year_earned(staff):
+    """A floor at the member's own tier that ends before their tier year changes nothing; one
+    that ends after it keeps the tier until its end. Ending the first early leaves the year."""
+    member = platinum_until_2026_01_10()
+    short = tier_override_set(
+        member=member, tier=tier("platinum"), reason="r", ends_on=day(2025, 5, 1),
+        actor=staff, today=day(2025, 4, 1),
+    )  # fmt: skip
+    assert refreshed(member).tier_year_end == day(2026, 1, 10)
+    tier_override_end(override=short, reason="ended", actor=staff, today=day(2025, 4, 2))
+    assert refreshed(member).tier_year_end == day(2026, 1, 10)
+    member_evaluate(member=member, as_of=day(2025, 5, 2))
+    assert tier_of(member) == "platinum"
+    assert not DowngradeWarning.objects.exists()
+
+    tier_override_set(
+        member=member, tier=tier("platinum"), reason="r", ends_on=day(2026, 3, 1),
+        actor=staff, today=day(2025, 6, 1),
+    )  # fmt: skip
+    state = refreshed(member)
+    assert (state.tier_year_start, state.tier_year_end) == (day(2025, 6, 1), day(2026, 3, 1))
 
 
 @pytest.fixture

@@ -1062,6 +1062,33 @@ def test_the_floors_end_is_the_tier_year_end_for_the_warning_and_the_notice():
     assert (dropped.event, dropped.state.rank) == (Event.DOWNGRADE, 0)
 
 
+def test_a_tier_year_only_a_floor_gives_ends_with_the_floor():
+    policy = default_policy_for_floor_tests()
+    floor = Floor(2, date(2026, 9, 1))
+    below = TierState(1, FLOOR_START, None)
+    above = TierState(3, date(2025, 5, 1), date(2026, 4, 1), None)
+
+    lifted = advance(below, 1, date(2026, 5, 1), policy, floor)
+    dropped = advance(above, 1, date(2026, 5, 1), policy, floor)
+    qualified = advance(below, 2, date(2026, 5, 1), policy, floor)  # their own: a whole year
+    long_floor = advance(below, 1, date(2026, 5, 1), policy, Floor(2, date(2028, 1, 1)))
+
+    assert (lifted.event, lifted.state.year_end) == (Event.UPGRADE, date(2026, 9, 1))
+    assert (dropped.event, dropped.state.rank, dropped.state.year_end) == (
+        Event.DOWNGRADE, 2, date(2026, 9, 1),
+    )  # fmt: skip
+    assert (qualified.event, qualified.state.year_end) == (Event.UPGRADE, date(2027, 5, 1))
+    assert long_floor.state.year_end == date(2027, 5, 1)
+
+
+def test_no_downgrade_before_the_day_the_warning_gave_whatever_the_notice_now():
+    policy = replace(default_policy_for_floor_tests(), notice_days=5)
+    warned = TierState(2, date(2025, 3, 1), date(2026, 3, 10), None, date(2026, 4, 9))
+
+    assert advance(warned, 1, date(2026, 4, 8), policy).event == Event.NONE
+    assert advance(warned, 1, date(2026, 4, 9), policy).event == Event.DOWNGRADE
+
+
 def default_policy_for_floor_tests() -> Policy:
     return Policy(
         version=1,

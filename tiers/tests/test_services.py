@@ -622,6 +622,23 @@ def test_a_late_warning_delays_the_downgrade_to_thirty_days_after_it():
     assert history(member)[-1] == ("gold", "silver", Cause.DOWNGRADE, 1, day(2026, 5, 10))
 
 
+def test_a_later_policy_with_less_notice_keeps_the_day_the_warning_gave():
+    """domain.md: a late warning "never shortens the notice". A version published after the
+    warning with 5 days' notice does not bring the downgrade forward."""
+    member, _ = gold_member()
+    make_gold(member)
+    assert recompute(day(2026, 3, 10)).events == {Event.WARNING: 1}
+    assert DowngradeWarning.objects.get(member=member).downgrade_not_before == day(2026, 4, 9)
+    publish_policy(2, day(2026, 3, 15), notice_days=5)
+
+    for as_of in (day(2026, 3, 20), day(2026, 4, 8)):
+        assert recompute(as_of).downgrades == 0
+        member_evaluate(member=member, as_of=as_of)
+        assert tier_of(member) == "gold"
+    assert recompute(day(2026, 4, 9)).downgrades == 1
+    assert history(member)[-1] == ("gold", "silver", Cause.DOWNGRADE, 2, day(2026, 4, 9))
+
+
 def below_gold_from_january(**kwargs) -> Member:
     """Gold for the tier year 2025-03-01 … 2026-03-01, then 0.01 below it from 2026-01-20."""
     member, purchase = gold_member(**kwargs)
