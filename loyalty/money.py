@@ -71,7 +71,7 @@ def parse_amount(text: str) -> int:
             return fen
     body = text[1:].lstrip() if text[:1] in _CURRENCY_SIGNS else text
     if not body.isascii():
-        if any(char.isdigit() for char in body):
+        if any(char.isdigit() and not char.isascii() for char in body):
             raise AmountError(
                 gettext('amount "%(value)s" has digits other than 0-9 (full-width digits?)'),
                 text,
@@ -90,6 +90,8 @@ def parse_amount(text: str) -> int:
     if len(decimals) > 2:
         raise AmountError(gettext('amount "%(value)s" has more than 2 decimal places'), text)
     fen = int(whole.replace(",", "")) * 100 + int(decimals.ljust(2, "0"))
+    if sign == "+":
+        raise AmountError(gettext('amount "%(value)s" has a sign: write it without one'), text)
     if sign or fen == 0:
         raise AmountError(gettext('amount "%(value)s" is not positive'), text)
     if fen >= MAX_AMOUNT_FEN:

@@ -181,15 +181,22 @@ def import_csv(
 
 
 def encoding_named(encoding: str | None) -> str | None:
-    """An ``--encoding`` as Python names it (``GBK`` → ``gbk``); refused when unknown."""
+    """An ``--encoding`` as Python names it (``GBK`` → ``gbk``); refused when unknown or not an
+    encoding of text (``rot13``, ``base64``). UTF-8 reads a byte-order mark too: Excel's
+    "CSV UTF-8" starts with one, which would otherwise stick to the first column's name."""
     if encoding is None:
         return None
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise DomainError(
             gettext('unknown encoding "%(encoding)s"') % {"encoding": encoding}
         ) from None
+    if not info._is_text_encoding or info.name == "undefined":
+        raise DomainError(
+            gettext('"%(encoding)s" is not an encoding of text files') % {"encoding": encoding}
+        )
+    return "utf-8-sig" if info.name == "utf-8" else info.name
 
 
 def text_opened(
@@ -250,18 +257,39 @@ def _detect_encoding(sample: bytes) -> str | None:
 
 
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:
-    """The line of the first byte that does not decode, and whether the bytes before that byte
-    hold Chinese text in UTF-8 (then reading the file in another encoding would garble it)."""
+    """The line of the first byte that does not decode, and whether any other line holds
+    Chinese text in UTF-8 (then reading the file in another encoding would garble it)."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    chinese_before = False
+    bad_line = None
+    chinese = False
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if bad_line is None:
+                try:
+                    decoder.decode(raw)
+                except UnicodeError as exc:  # UTF-16 without its mark is not a decoding error
+                    bad_line = number
+                    raw = raw[: getattr(exc, "start", 0)]
+            chinese = chinese or _utf8_chinese(raw)
+            if bad_line is not None and chinese:
+                break
+    return bad_line or 1, chinese
+
+
+def _gb_damaged_line(path: Path) -> int | None:
+    """The line of the first byte that is not GB18030 when the text before it is Chinese read
+    as GB18030: a GB18030 file with a damaged line. None otherwise."""
+    decoder = codecs.getincrementaldecoder(_GB)()
+    chinese = False
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                decoder.decode(raw)
+                text = decoder.decode(raw)
             except UnicodeDecodeError as exc:
-                return number, chinese_before or _utf8_chinese(raw[: exc.start])
-            chinese_before = chinese_before or _utf8_chinese(raw)
-    return 1, chinese_before
+                text = raw[: exc.start].decode(_GB, errors="ignore")
+                return number if chinese or _HAN.search(text) else None
+            chinese = chinese or _HAN.search(text) is not None
+    return None
 
 
 def _decodes_as(path: Path, encoding: str) -> bool:
@@ -271,29 +299,38 @@ def _decodes_as(path: Path, encoding: str) -> bool:
             while block := handle.read(1 << 20):
                 decoder.decode(block)
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    except UnicodeError:
         return False
     return True
 
 
 def not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
-    line, chinese_before = _first_undecodable(path, encoding)
+    line, chinese = _first_undecodable(path, encoding)
     parts = [
         gettext("%(path)s is not %(encoding)s text (line %(line)d)")
         % {"path": path, "encoding": name, "line": line}
     ]
-    if name == "UTF-8" and chinese_before:
-        # Reading the whole file in another encoding would garble the UTF-8 text before the
-        # bad line, so no other encoding is right for it.
+    if name == "UTF-8" and chinese:
+        # Reading the whole file in another encoding would garble its UTF-8 Chinese text, so
+        # no other encoding is right for it: that line is damaged, or in another encoding.
         parts.append(
             gettext(
-                "the text before it is UTF-8, so the file mixes encodings: save it again in one "
-                'encoding (in Excel, "CSV UTF-8")'
+                "other lines are Chinese text in UTF-8, so this line is damaged or in another "
+                'encoding: correct it, or save the file again in one encoding (in Excel, "CSV '
+                'UTF-8")'
             )
         )
     elif name == "UTF-8" and _decodes_as(path, _GB):
         parts.append(gettext("it reads as GB18030: run again with --encoding gb18030"))
+    elif name == "UTF-8" and (damaged := _gb_damaged_line(path)) is not None:
+        parts.append(
+            gettext(
+                "it reads as GB18030 up to line %(line)d, which is not GB18030 either: correct "
+                "that line, then run again with --encoding gb18030"
+            )
+            % {"line": damaged}
+        )
     elif name == "UTF-8":
         guess = charset_normalizer.from_path(path).best()
         if guess is not None:
@@ -1031,7 +1068,7 @@ class _Importer:
                     self.copying.join()  # the error in hand is the one to tell
                     raise
                 self.copying.wait()
-        except UnicodeDecodeError:
+        except UnicodeError:  # UTF-16 without its mark, say, is not a decoding error
             raise not_decodable(self.path, self.encoding) from None
         except csv.Error as exc:
             line = source.consumed if source else reader.line_num if reader else 1
@@ -1204,7 +1241,8 @@ class _Importer:
         if wanted is None:
             return
         block: list[tuple] = []
-        with self._open() as handle, self._stager() as stage:
+        # Written while the flagged lines' cursor is open: without FREEZE.
+        with self._open() as handle, self._stager(freeze=False) as stage:
             reader = csv.reader(handle)
             _names, end = self._header(reader)
             for raw in reader:
@@ -1222,8 +1260,9 @@ class _Importer:
                 stage(block)
         self.discard_restated()
 
-    def _stager(self):
-        """A context giving a function that writes a block of staged rows."""
+    def _stager(self, *, freeze: bool = True):
+        """A context giving a function that writes a block of staged rows (``freeze``: see
+        ``_CopyStager``)."""
         names = ", ".join(("line", "problem", *(name for name, _field in self.staged)))
         if self.postgres:
             staged = (("line", _LINE), ("problem", _PROBLEM), *self.staged)
@@ -1231,6 +1270,7 @@ class _Importer:
                 self,
                 [name for name, _field in staged],
                 [(index, _copy_cell(field)) for index, (_name, field) in enumerate(staged)],
+                freeze=freeze,
             )
         marks = ", ".join(["%s"] * (2 + len(self.staged)))
         return _InsertStager(self, f"INSERT INTO {self.names['stg']} ({names}) VALUES ({marks})")
@@ -1313,13 +1353,22 @@ class _CopyStager:
     """COPY in text format, one statement per block: several times faster than a call per row,
     and the fast path's own COPYs can run between two blocks."""
 
-    def __init__(self, importer: _Importer, columns: list[str], cells: list[tuple[int, object]]):
+    def __init__(
+        self,
+        importer: _Importer,
+        columns: list[str],
+        cells: list[tuple[int, object]],
+        *,
+        freeze: bool = True,
+    ):
         """``cells``: (position in the staged tuple, how its value is written) per column."""
         self.importer = importer
         # FREEZE: the staging table is made in the import's own transaction, so its rows may
         # be written frozen, its pages all-visible (as if vacuumed): each of the checks' scans
-        # of it then skips the visibility test of every row.
-        self.statement = f"COPY {importer.names['stg']} ({', '.join(columns)}) FROM STDIN (FREEZE)"
+        # of it then skips the visibility test of every row. PostgreSQL refuses it while a
+        # cursor of the transaction is open (``freeze=False``: the flagged lines' restaging).
+        options = " (FREEZE)" if freeze else ""
+        self.statement = f"COPY {importer.names['stg']} ({', '.join(columns)}) FROM STDIN{options}"
         self.cells = cells
 
     def __enter__(self):
@@ -1645,9 +1694,9 @@ class _TransactionImporter(_Importer):
     def classification_settings(self) -> dict[str, str]:
         return {**BIG_STATEMENT_SETTINGS, "TimeZone": settings.TIME_ZONE}
 
-    def _stager(self):
+    def _stager(self, *, freeze: bool = True):
         if not self.fast_path_possible():
-            return super()._stager()
+            return super()._stager(freeze=freeze)
         # The staged tuple: line, problem, external_id, member_no, kind, amount_fen,
         # occurred_at, occurred_on, refund_of; fen is written as yuan, the date is computed.
         text = _copy_cell(_TEXT)
@@ -1657,6 +1706,7 @@ class _TransactionImporter(_Importer):
             + ["refund_of"],
             [(0, _copy_cell(_LINE)), (1, text), (2, text), (3, text), (4, text), (5, _yuan)]
             + [(6, _copy_cell(_MOMENT)), (8, text)],
+            freeze=freeze,
         )
 
     def fast_pattern(self, header: list[str], limit: int) -> re.Pattern:

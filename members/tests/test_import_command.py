@@ -81,8 +81,8 @@ def test_a_file_utf8_at_first_and_gbk_later_names_the_line_and_hints_at_gb18030(
 
 
 MIXED = (
-    "the text before it is UTF-8, so the file mixes encodings: save it again in one encoding "
-    '(in Excel, "CSV UTF-8")'
+    "other lines are Chinese text in UTF-8, so this line is damaged or in another encoding: "
+    'correct it, or save the file again in one encoding (in Excel, "CSV UTF-8")'
 )
 TRANSACTIONS = "external_id,member_no,kind,amount,occurred_at,refund_of"
 
@@ -134,8 +134,8 @@ def test_a_mixed_file_is_refused_in_chinese_too(tmp_path):
         error, _ = fail("members", str(path))
 
     assert error.endswith(
-        "（第 4 行）；其前面的内容是 UTF-8 编码，"
-        "该文件混用了多种编码：请以同一种编码重新保存（在 Excel 中另存为“CSV UTF-8”）"
+        "（第 4 行）；其他行是 UTF-8 编码的中文，因此该行已损坏或使用了其他编码："
+        "请更正该行，或以同一种编码重新保存文件（在 Excel 中另存为“CSV UTF-8”）"
     )
     assert "GB18030" not in error
 
@@ -162,6 +162,69 @@ def test_the_encoding_can_be_given_and_a_wrong_one_names_the_line(tmp_path):
 
     call("members", str(path), "--encoding", "gbk")
     assert Member.objects.get().name == "王小明"
+
+
+def test_a_utf8_file_with_one_damaged_byte_is_never_sent_to_a_western_code_page(tmp_path):
+    """One Latin-1 byte in a UTF-8 file of Chinese names: reading it all as cp1251, as a
+    guess would have it, would store every name garbled. The line is named instead."""
+    path = tmp_path / "damaged.csv"
+    path.write_bytes(
+        MEMBERS.encode()
+        + b"\nY1,Ren\xe9,,,2020-01-01,regular,\n"
+        + "Y2,张伟,,,2020-01-01,regular,\nY3,李娜,,,2020-01-01,regular,\n".encode()
+    )
+
+    error, _ = fail("members", str(path))
+
+    assert error == f"{path} is not UTF-8 text (line 2); {MIXED}"
+    assert not Member.objects.exists()
+
+
+def test_a_gb18030_file_with_one_damaged_line_names_it_and_hints_at_gb18030(tmp_path):
+    lines = [f"W{n},李娜{n},,,2020-01-01,regular,\n".encode("gbk") for n in range(1, 60)]
+    lines[40] = lines[40].replace(b",,,", b"\xff,,,")  # line 42: a byte GB18030 does not have
+    path = tmp_path / "damaged-gbk.csv"
+    path.write_bytes(MEMBERS.encode() + b"\n" + b"".join(lines))
+
+    error, _ = fail("members", str(path))
+
+    assert error == (
+        f"{path} is not UTF-8 text (line 2); it reads as GB18030 up to line 42, which is not "
+        "GB18030 either: correct that line, then run again with --encoding gb18030"
+    )
+    assert fail("members", str(path), "--encoding", "gb18030")[0].startswith(
+        f"{path} is not GB18030 text (line 42)"
+    )
+
+
+def test_an_excel_csv_utf8_file_reads_with_the_encoding_given_as_utf8(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text(MEMBERS + "\nM1,张三,,,2024-01-01,regular,\n", encoding="utf-8-sig")
+
+    for given in ("utf-8", "UTF8"):
+        call("members", str(path), "--encoding", given)
+
+    assert Member.objects.get().name == "张三"
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("rot13", '"rot13" is not an encoding of text files'),
+        ("base64", '"base64" is not an encoding of text files'),
+        ("undefined", '"undefined" is not an encoding of text files'),
+        ("utf-16", "is not UTF-16 text (line 1)"),
+        ("punycode", "is not PUNYCODE text (line "),
+    ],
+)
+def test_an_encoding_that_cannot_read_the_file_is_one_line_not_a_traceback(tmp_path, given, said):
+    path = tmp_path / "members.csv"
+    path.write_text(MEMBERS + "\nM1,张三,,,2024-01-01,regular,\n", encoding="utf-8")
+
+    error, _ = fail("members", str(path), "--encoding", given)
+
+    assert said in error
+    assert not Member.objects.exists()
 
 
 def test_an_empty_file_needs_a_header(tmp_path):

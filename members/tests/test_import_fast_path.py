@@ -227,6 +227,25 @@ def test_bad_values_in_canonical_shape_are_named_by_their_line_as_the_python_way
     assert not Transaction.objects.exists()
 
 
+def test_more_flagged_lines_than_a_chunk_are_each_named(tmp_path, member, settings):
+    """Lines only SQL finds bad (zero amounts) are staged again while their cursor is open,
+    a chunk at a time: more of them than a chunk used to end in PostgreSQL's refusal of
+    COPY FREEZE, with no line named."""
+    settings.IMPORT_CHUNK_SIZE = 3
+    zero = [f"Z{n},M001,purchase,0.00,2026-06-01T10:{n:02d}:00+08:00," for n in range(RUN)]
+    path = write(tmp_path / "zeros.csv", [TRANSACTIONS, *purchases("A", RUN), *zero])
+
+    with pytest.raises(ImportFailed) as failed:
+        import_csv("transactions", path)
+
+    assert failed.value.lines[:2] == [
+        f'line {RUN + 2}: amount "0.00" is not positive',
+        f'line {RUN + 3}: amount "0.00" is not positive',
+    ]
+    assert failed.value.bad_rows == RUN
+    assert not Transaction.objects.exists()
+
+
 def test_reimporting_a_canonical_file_changes_nothing(tmp_path, member):
     path = write(
         tmp_path / "again.csv",

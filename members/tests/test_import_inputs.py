@@ -73,6 +73,8 @@ def member():
         ("NaN", 'amount "NaN" is not a number'),
         ("Infinity", 'amount "Infinity" is not a number'),
         ("-5", 'amount "-5" is not positive'),
+        ("+12", 'amount "+12" has a sign: write it without one'),
+        ("12.30元", 'amount "12.30元" is not a number'),
         ("0", 'amount "0" is not positive'),
         ("0.00", 'amount "0.00" is not positive'),
         ('"1,23"', 'amount "1,23" is not a number'),

@@ -404,9 +404,11 @@ def test_a_quarter_that_has_not_ended_is_refused():
         services.cases_nominate(quarter=Q2, today=D)
 
 
-def test_the_command_refuses_a_malformed_quarter():
-    with pytest.raises(CommandError, match="2026Q5"):
-        call_command("nominate_reviews", "--quarter", "2026Q5")
+@pytest.mark.parametrize("given", ["2026Q5", ""])
+def test_the_command_refuses_a_malformed_or_empty_quarter(given):
+    # An empty one (a script's unset variable) is not the quarter that just ended.
+    with pytest.raises(CommandError, match=f"'{given}' is not a quarter"):
+        call_command("nominate_reviews", "--quarter", given)
 
 
 def test_the_task_defaults_to_the_quarter_that_just_ended(settings):

@@ -11,6 +11,7 @@ from django.utils import translation
 
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory
+from tiers.models import MemberEvaluation
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +54,13 @@ def test_recompute_then_export_shows_tiers_and_exact_spend():
     assert rows["N1"]["current_tier"] == "" and rows["N1"]["spend"] == ""
 
 
-def test_recompute_rejects_a_malformed_date():
+@pytest.mark.parametrize("given", ["30/06/2026", ""])
+def test_recompute_rejects_a_malformed_or_empty_date(given):
+    # An empty one (a script's unset variable) is not today: nothing is evaluated.
+    MemberFactory(joined_on=datetime.date(2020, 1, 1))
     with translation.override("en"), pytest.raises(Exception, match="not a date"):
-        run("recompute_tiers", "--as-of", "30/06/2026")
+        run("recompute_tiers", "--as-of", given)
+    assert not MemberEvaluation.objects.exists()
 
 
 def test_recompute_prints_its_progress_and_summary_in_chinese():

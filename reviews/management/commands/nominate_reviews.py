@@ -24,9 +24,10 @@ class Command(BatchCommand):
 
     def handle(self, *args, quarter=None, **options):
         try:
-            quarter = (
-                Quarter.parse(quarter) if quarter else Quarter.just_ended(timezone.localdate())
-            )
+            if quarter is None:
+                quarter = Quarter.just_ended(timezone.localdate())
+            else:
+                quarter = Quarter.parse(quarter)
             result = cases_nominate(quarter=quarter)
         except DomainError as exc:
             raise CommandError(str(exc)) from None

@@ -60,7 +60,7 @@ class Command(BatchCommand):
         _at_least_one("--chunk-size", chunk_size)
         _at_least_one("--workers", workers)
         today = timezone.localdate()
-        as_of = _local_date(as_of, today) if as_of else today
+        as_of = today if as_of is None else _local_date(as_of, today)
         total = Member.objects.count()
         verbose = options["verbosity"] >= 1
 
