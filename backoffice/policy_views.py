@@ -26,6 +26,7 @@ from tiers.selectors import (
     announced_policy,
     engine_policy,
     policy_base,
+    policy_in_force,
     policy_versions,
     tiers_by_code,
 )
@@ -202,8 +203,11 @@ class PolicyPreviewView(PolicyMixin, TemplateView):
     def get_context_data(self, **kwargs):
         policy = self.get_policy()
         today = timezone.localdate()
+        # Compared with the version it was drafted from, as on the Diff tab: a draft based on a
+        # version announced for later shows its own changes, not that version's as well.
+        base = policy_base(policy, today)
         try:
-            preview = policy_preview(draft=policy, as_of=today)
+            preview = policy_preview(draft=policy, as_of=today, baseline=base)
         except PolicyError as error:
             preview, error_text = None, str(error)
         else:
@@ -222,6 +226,7 @@ class PolicyPreviewView(PolicyMixin, TemplateView):
             warnings=_warnings(policy),
             publish_form=publish_form,
             notice_days=settings.POLICY_NOTICE_DAYS,
+            base_in_force=base == policy_in_force(today),
             **kwargs,
         )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import get_language, gettext_noop
@@ -82,6 +82,8 @@ class Benefit(BilingualNameMixin, models.Model):
 # Upper bounds of a policy's settings: a warning or notice longer than the tier year itself,
 # or points beyond any threshold, can only be a typing slip.
 MAX_POLICY_DAYS = 365
+# domain.md: "no downgrade takes effect sooner than 30 days after that warning".
+MIN_NOTICE_DAYS = 30
 MAX_POINTS = 1_000_000
 
 
@@ -123,7 +125,16 @@ class TierPolicy(models.Model):
     notice_days = models.PositiveSmallIntegerField(
         _("notice days"),
         default=30,
-        validators=[MaxValueValidator(MAX_POLICY_DAYS)],
+        validators=[
+            MinValueValidator(
+                MIN_NOTICE_DAYS,
+                _(
+                    "Members are promised at least %(limit_value)s days after a warning to make "
+                    "up what is missing."
+                ),
+            ),
+            MaxValueValidator(MAX_POLICY_DAYS),
+        ],
         help_text=_("No downgrade takes effect sooner than this many days after the warning."),
     )
     downgrade_step = models.CharField(

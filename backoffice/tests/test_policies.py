@@ -189,6 +189,22 @@ def test_day_counts_and_points_beyond_any_sense_are_refused_at_the_field(login_a
     assert (draft.warning_lead_days, draft.notice_days, draft.referral_points) == (30, 30, 200)
 
 
+def test_the_notice_before_a_downgrade_is_never_under_thirty_days(login_as, owner):
+    draft = draft_with(owner)
+    client = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    data = editor_post(client.get(url))
+    data.update(notice_days="29")
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["notice_days"] == [
+        "Members are promised at least 30 days after a warning to make up what is missing."
+    ]
+    assert policy_draft_update(policy=draft, actor=owner, notice_days=45).notice_days == 45
+
+
 def test_the_ordering_check_finds_a_higher_tier_easier_to_reach_than_a_lower_one(owner):
     rules = with_gold_spend(active().rules, "3000")  # below Silver's 5,000
     draft = draft_with(owner, rules=rules)
@@ -660,6 +676,32 @@ def test_a_new_draft_starts_from_the_scheduled_version_and_is_compared_with_it(l
     assert diff.context["base"] == scheduled
     assert not diff.context["diff"].changed
     assert "No differences." in diff.content.decode()
+
+
+def test_a_draft_of_the_scheduled_version_previews_its_own_changes_against_it(
+    login_as, owner, five_members
+):
+    """v2 is announced for next week; v3, drafted from it, changes nothing yet: its preview
+    compares it with v2 (nobody moves), not with v1 (which would show v2's own changes)."""
+    today = timezone.localdate()
+    for member in Member.objects.all():
+        member.transactions.update(occurred_on=today)
+    scheduled = publish_on(owner, 7, rules=easier_silver_harder_gold(active().rules))
+    client = login_as("policy_owner")
+    client.post(reverse("backoffice:policy_draft_create"))
+
+    page = client.get(reverse("backoffice:policy_preview", args=[3]))
+
+    preview = page.context["preview"]
+    assert (preview.baseline, preview.up, preview.down) == (scheduled, 0, 0)
+    html = page.content.decode()
+    assert "under v2, the version this draft is based on (in force from " in html
+    assert "v2 ↓ / draft →" in html
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get(reverse("backoffice:policy_preview", args=[3])).content.decode()
+    assert "按本草稿所依据的版本 v2（自 " in chinese and "v2 ↓ / 草稿 →" in chinese
+    # Against the version in force, the same rules move two members (v2's own changes).
+    assert client.get(reverse("backoffice:policy_preview", args=[2])).context["preview"].up == 1
 
 
 def test_a_version_followed_by_another_shows_its_last_day_in_force(login_as, owner):

@@ -586,6 +586,13 @@ def test_the_rules_of_every_tier_read_in_plain_words_without_signing_in(english)
     assert "No conditions: every member qualifies" in html
     assert "200 for each new member you refer, 100 for each activity" in html
     assert 'data-notice="announced-policy"' not in html
+    assert "with at least 30 days to make it up" in html
+
+
+def test_the_rules_say_the_notice_the_policy_in_force_gives(english):
+    TierPolicy.objects.filter(version=1).update(notice_days=45)
+    html = english.get(reverse("portal:rules")).content.decode()
+    assert "with at least 45 days to make it up" in html
 
 
 def test_an_announced_policy_change_is_shown_with_its_date_and_rules(english):
