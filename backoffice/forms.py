@@ -206,6 +206,22 @@ class ReasonForm(MemberActionForm):
     reason = _reason_field()
 
 
+class ConvertForm(ReasonForm):
+    def clean(self):
+        cleaned = super().clean()
+        if self.member is not None:
+            _refused_as_form_error(facts.convert_check, self.member)
+        return cleaned
+
+
+class ReevaluateForm(ReasonForm):
+    def clean(self):
+        cleaned = super().clean()
+        if self.member is not None:
+            _refused_as_form_error(facts.takes_part_check, self.member)
+        return cleaned
+
+
 class OverrideEndForm(ReasonForm):
     def clean(self):
         cleaned = super().clean()

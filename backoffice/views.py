@@ -372,6 +372,7 @@ class BlacklistLiftView(MemberActionView):
 class ConvertView(MemberActionView):
     permission_required = "members.change_member"
     action = "convert"
+    form_class = forms.ConvertForm
     title = gettext_lazy("Convert to a full member")
     question = gettext_lazy(
         "The experience member becomes a full member and is evaluated at once. Convert?"
@@ -385,6 +386,7 @@ class ConvertView(MemberActionView):
 class ReevaluateView(MemberActionView):
     permission_required = "members.change_member"
     action = "reevaluate"
+    form_class = forms.ReevaluateForm
     title = gettext_lazy("Evaluate now")
     question = gettext_lazy(
         "The member is evaluated today with the policy in force, as the nightly run would. "

@@ -63,6 +63,23 @@ def blacklist_check(member: Member) -> None:
         raise DomainError(_("Member %(no)s is already blacklisted.") % {"no": member.member_no})
 
 
+def convert_check(member: Member) -> None:
+    """Only an experience member is converted (``member_convert``, and the staff form before
+    its confirmation page)."""
+    if member.status != Member.Status.EXPERIENCE:
+        raise DomainError(_("Only an experience member can be converted to a full member."))
+
+
+def takes_part_check(member: Member) -> None:
+    """An evaluation asked for by staff is for a member who takes part: an experience or
+    blacklisted member holds no tier, and nothing would be evaluated."""
+    if not member.takes_part:
+        raise DomainError(
+            _("Only an active member is evaluated: %(no)s is %(status)s.")
+            % {"no": member.member_no, "status": member.get_status_display()}
+        )
+
+
 def refund_of_check(kind: str, refund_of: str) -> None:
     """Only a refund names the purchase it refunds (``transaction_create``, and the staff
     form)."""
@@ -180,8 +197,7 @@ def member_language_record(*, member: Member, language: str) -> None:
 def member_convert(*, member: Member, actor, reason: str = "") -> Member:
     """An experience member (体验会员) becomes a full member and takes part in evaluation."""
     member = member_lock(member)
-    if member.status != Member.Status.EXPERIENCE:
-        raise DomainError(_("Only an experience member can be converted to a full member."))
+    convert_check(member)
     member.status = Member.Status.ACTIVE
     member.save(update_fields=["status"])
     audit_record(

@@ -286,7 +286,8 @@ def _verify_code(phone: str, code: str, now: datetime) -> _Outcome:
     if row is None or row.used_at is not None or now >= row.expires_at:
         return _Outcome(error=stale)
     if row.attempts >= WRONG_CODES_PER_CODE:
-        return _Outcome(error=stale)
+        # The code is spent by wrong tries, even if this one is right: say why.
+        return _Outcome(error=_("Too many wrong codes. Please request a new one."))
     if not constant_time_compare(row.code_hash, _code_hash(phone, code.strip())):
         # Wrong codes are limited per code, not counted against the password: a stranger who
         # knows the number must not be able to pause the member's password sign-in.

@@ -452,6 +452,12 @@ def case_nominate(
         raise DomainError(_("This member already has an open review case."))
     rnd = _round(today)
     candidate = _candidate(rnd, member)
+    if candidate.qualified_rank >= max(tier.rank for tier in rnd.policy.tiers):
+        # domain.md: an exceptional upgrade is 1 or 2 tiers above the qualified tier, never
+        # above the top one: there is nothing for the committee to decide.
+        raise DomainError(
+            _("This member qualifies for the top tier: an exceptional upgrade could give nothing.")
+        )
     return _open_case(
         rnd=rnd,
         member=member,

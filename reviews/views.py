@@ -386,13 +386,23 @@ def _quarter(text: str) -> Quarter:
         raise Http404(_("No such quarter.")) from None
 
 
-class QuarterSummaryView(StaffMixin, TemplateView):
+class QuarterSummaryView(StaffMixin, FirstPageOnBadNumber, ListView):
+    """The quarter's counts, and its cases 25 a page (a quarter of a large program has
+    hundreds)."""
+
     permission_required = "reviews.view_reviewcase"
     template_name = "reviews/quarter_summary.html"
+    context_object_name = "cases"
+    paginate_by = 25
+
+    def get_queryset(self):
+        self.summary = quarter_summary(_quarter(self.kwargs["quarter"]))
+        return self.summary.cases
 
     def get_context_data(self, **kwargs):
-        summary = quarter_summary(_quarter(kwargs["quarter"]))
-        return super().get_context_data(summary=summary, quarters=quarters_with_cases(), **kwargs)
+        return super().get_context_data(
+            summary=self.summary, quarters=quarters_with_cases(), **kwargs
+        )
 
 
 class QuarterExportView(StaffMixin, View):

@@ -140,7 +140,9 @@ def activity_record(
 
 @transaction.atomic
 def member_reevaluate(*, member: Member, actor, reason: str = "") -> None:
-    """Staff asked for an evaluation now (audited: who looked again, when and why)."""
+    """Staff asked for an evaluation now (audited: who looked again, when and why), of a
+    member who takes part (``takes_part_check``)."""
+    facts.takes_part_check(member)
     _evaluate_now(member, actor, locked=False)
     reason = reason.strip()
     audit_record(

@@ -677,6 +677,8 @@ def test_an_activity_name_the_import_refuses_is_named_at_its_field_and_nothing_i
     [
         ("override", {"tier": "gold", "reason": "补偿"}, "Only an active member can hold a tier."),
         ("blacklist", {"reason": "again"}, "Member B001 is already blacklisted."),
+        ("convert", {"reason": "r"}, "Only an experience member can be converted"),
+        ("reevaluate", {"reason": "r"}, "Only an active member is evaluated: B001 is blacklisted."),
     ],
 )
 def test_an_action_a_blacklisted_member_cannot_take_is_refused_before_confirming(
@@ -690,3 +692,14 @@ def test_an_action_a_blacklisted_member_cannot_take_is_refused_before_confirming
     assert page.status_code == 200 and "confirm_token" not in body
     assert message in body
     assert not TierOverride.objects.exists() and not BlacklistEntry.objects.exists()
+    assert not AuditEntry.objects.filter(action__startswith="member.").exists()
+
+
+def test_converting_an_active_member_is_refused_before_confirming(as_role):
+    MemberFactory(member_no="A001")
+
+    page = as_role("ops").post(url("convert", "A001"), {"reason": "r"})
+
+    body = page.content.decode()
+    assert "confirm_token" not in body
+    assert "Only an experience member can be converted to a full member." in body

@@ -101,6 +101,17 @@ def test_a_hand_nomination_needs_a_justification_and_an_active_member(nominator)
         services.case_nominate(member=experience, justification="x", actor=nominator)
 
 
+def test_a_member_who_qualifies_for_the_top_tier_is_not_nominated_by_hand(nominator):
+    diamond = veteran()  # ten years' tenure, and 24 purchases of ¥100,000 in all
+    PurchaseFactory(member=diamond, amount_fen=9_997_700, day=datetime.date(2026, 6, 1))
+    for _ in range(23):
+        PurchaseFactory(member=diamond, amount_fen=100, day=datetime.date(2026, 6, 2))
+
+    with pytest.raises(DomainError, match="qualifies for the top tier"):
+        hand_case(diamond, nominator)
+    assert not ReviewCase.objects.exists()
+
+
 def test_a_member_has_at_most_one_open_case(member, nominator):
     hand_case(member, nominator)
 

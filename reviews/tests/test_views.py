@@ -860,6 +860,21 @@ def test_the_quarter_summary_and_the_queue_group_counts_by_thousands(login_as, a
         assert shown in queue, language
 
 
+def test_the_quarter_lists_its_cases_25_a_page_under_the_profile_heading(login_as, a_case):
+    _withdrawn_copies(a_case, 59)
+    client = login_as("auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    url = reverse("reviews:quarter", kwargs={"quarter": a_case.quarter})
+
+    first, last = client.get(url), client.get(url, {"page": 3})
+
+    assert len(first.context["cases"]) == 25 and len(last.context["cases"]) == 10
+    assert first.context["summary"].total.nominated == 60  # the counts are of every case
+    html = first.content.decode()
+    assert "第 1 页，共 3 页" in html
+    assert '<th scope="col">客户画像</th>' in html
+
+
 def test_the_quarter_exports_as_csv_with_formulas_escaped(login_as, quarter_cases):
     response = login_as("auditor").get(
         reverse("reviews:quarter_export", kwargs={"quarter": "2026Q2"})
