@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 from loyalty.audit import audit_record, audit_redact
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
+from loyalty.money import fen_to_yuan
 from loyalty.spreadsheet import csv_safe
 
 from .models import ERASED_NAME, ERASED_PREFIX, Member
@@ -84,7 +85,10 @@ def _row(obj: models.Model, skip: str | None = None) -> dict:
         elif field.is_relation:
             row[field.name] = _plain(getattr(obj, field.name))
         else:
-            row[field.name] = _plain(field.value_from_object(obj))
+            value = row[field.name] = _plain(field.value_from_object(obj))
+            if field.name.endswith("_fen") and isinstance(value, int):
+                # Money is stored in fen; the requester reads yuan ("amount": "41.62").
+                row[field.name.removesuffix("_fen")] = str(fen_to_yuan(value))
     return row
 
 

@@ -16,9 +16,10 @@ from notifications.services import Notice
 from .templatetags.tier_display import metric_label, metric_value
 
 
-def describe_gaps(node: dict) -> str:
+def describe_gaps(node: dict, *, in_alternative: bool = False) -> str:
     """What is still missing to keep a tier, in words, from a warning's ``gaps`` (the at-risk
-    tier's rule checked against the member's figures): e.g. "spend: 1,200.00 more"."""
+    tier's rule checked against the member's figures): e.g. "spend: 1,200.00 more". Inside an
+    alternative, the parts of a group that are all needed are joined by "and"."""
     if node.get("held"):
         return ""
     kind = node.get("kind")
@@ -34,7 +35,7 @@ def describe_gaps(node: dict) -> str:
     missing = [_option(child, kind) for child in children if not child.get("held")]
     missing = [text for text in missing if text]
     if kind == "all":
-        return gettext("; ").join(missing)
+        return (gettext(" and ") if in_alternative else gettext("; ")).join(missing)
     if kind == "any":
         return gettext("one of: %(options)s") % {"options": gettext(" or ").join(missing)}
     if kind == "at_least":
@@ -46,10 +47,11 @@ def describe_gaps(node: dict) -> str:
 
 
 def _option(child: dict, parent_kind: str | None) -> str:
-    """A child's gaps; a group of them bracketed inside an alternative, so that "one of: A; B
-    or C" reads as "one of: (A; B) or C"."""
-    text = describe_gaps(child)
-    if text and parent_kind in ("any", "at_least") and child.get("kind") != "threshold":
+    """A child's gaps; a group of them bracketed inside an alternative, so that "one of: A and
+    B or C" reads as "one of: (A and B) or C"."""
+    in_alternative = parent_kind in ("any", "at_least")
+    text = describe_gaps(child, in_alternative=in_alternative)
+    if text and in_alternative and child.get("kind") != "threshold":
         return gettext("(%(options)s)") % {"options": text}
     return text
 

@@ -398,8 +398,13 @@ def _summary_add(total: RecomputeSummary, part: RecomputeSummary) -> None:
 
 
 def _summary_members(summary: RecomputeSummary) -> int:
-    """Members a run has been through so far, for progress."""
-    return summary.evaluated + summary.not_yet_joined + summary.not_taking_part
+    """Members a run has been through so far, for progress (those skipped too)."""
+    return (
+        summary.evaluated
+        + summary.not_yet_joined
+        + summary.not_taking_part
+        + summary.evaluated_later_before
+    )
 
 
 def _recompute(as_of: date, *, chunk_size, progress, scope: str) -> RecomputeSummary:
@@ -1111,6 +1116,13 @@ def override_replacement_refusal(
             "The member's %(kind)s gives them at least %(tier)s %(until)s. This would replace "
             "it with less: at least %(new_tier)s %(new_until)s. The committee's decision is "
             "final."
+        )
+    elif kind == TierOverride.Kind.COMMITTEE:
+        # The committee cannot end a manual override itself: customer operations can.
+        template = _(
+            "The member's %(kind)s gives them at least %(tier)s %(until)s. This would replace "
+            "it with less: at least %(new_tier)s %(new_until)s. If that is intended, ask "
+            "customer operations to end that override first."
         )
     else:
         template = _(

@@ -656,6 +656,25 @@ def test_the_member_page_makes_a_fixed_number_of_queries(
     assert len(profile.overrides) == 2 and len(profile.audit_entries) >= 25
 
 
+def test_a_reason_the_system_wrote_reads_in_the_readers_language_and_staffs_as_typed(
+    login_as, gold_member
+):
+    audit_record(
+        actor=None, action="tier.override.committee", target=gold_member,
+        after={"reason": "Committee decision, review case #7"},
+    )  # fmt: skip
+    audit_record(
+        actor=None, action="tier.override.manual", target=gold_member,
+        after={"reason": "Committee decision, as agreed"},
+    )  # fmt: skip
+
+    page = detail(login_as("ops", "zh-hans"), "G001").content.decode()
+
+    assert "评审小组决定（评审案例 #7）" in page
+    assert "Committee decision, review case #7" not in page
+    assert "Committee decision, as agreed" in page
+
+
 def test_a_member_number_with_a_slash_lists_and_opens(client, django_user_model):
     from django.contrib.auth.models import Group
 

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "loyalty.middleware.ApiSlashMiddleware",  # CommonMiddleware, no slash redirects for the API
+    "loyalty.middleware.MethodNotAllowedPage",  # inside LocaleMiddleware: in the reader's language
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -142,6 +142,21 @@ def test_a_missing_page_is_the_translated_not_found_page(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "said"), [("en", "Not a page to open"), ("zh-hans", "此地址不能直接打开")]
+)
+def test_an_address_that_only_takes_a_form_opened_directly_says_so(client, language, said):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+
+    page = client.get("/my/logout/")  # members sign out by the button (POST)
+    api = client.get("/api/v1/transactions/batch/", HTTP_AUTHORIZATION="Api-Key nope")
+
+    assert (page.status_code, page["Allow"]) == (405, "POST")
+    assert said in page.content.decode() and 'href="/my/"' in page.content.decode()
+    assert api["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
 def test_a_request_for_an_unknown_host_gets_the_bad_request_page(client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 

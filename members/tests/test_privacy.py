@@ -68,7 +68,7 @@ def test_the_json_export_holds_the_profile_and_every_record(member, lead):
         "POS-1-R",
     ]
     refund = records["members.transaction.member"][1]
-    assert refund["amount_fen"] == 456
+    assert (refund["amount_fen"], refund["amount"]) == (456, "4.56")  # yuan, to read
     assert refund["refund_of"] == "POS-1"
     assert len(records["members.activityparticipation.member"]) == 1
     assert len(records["members.referral.referrer"]) == 1

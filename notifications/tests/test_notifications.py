@@ -379,6 +379,20 @@ def test_the_exceptional_upgrade_default_names_the_tier_and_the_migration_revers
     assert templates.get(language="en").body == edited.body  # an edited text stays as it is
 
 
+def test_the_review_declined_subject_names_the_special_review_channel_and_reverses():
+    migration = importlib.import_module(
+        "notifications.migrations.0006_review_declined_subject_names_the_channel"
+    )
+    template = NotificationTemplate.objects.filter(kind=Kind.REVIEW_DECLINED, language="zh-hans")
+
+    assert template.get().subject == "您的特殊评审结果"
+    migration.backwards(apps, None)
+    assert template.get().subject == "您的特别评审结果"
+    template.update(subject="评审结果")  # edited by staff: left as it is
+    migration.forwards(apps, None)
+    assert template.get().subject == "评审结果"
+
+
 def test_why_a_notice_was_skipped_is_stored_in_english_and_shown_in_the_readers_language(
     client, django_user_model
 ):

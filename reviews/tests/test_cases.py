@@ -496,7 +496,7 @@ def test_the_chair_is_told_why_an_approval_over_a_stronger_override_is_refused(c
             actor=voters["customer_service"],
             today=DECISION_DAY,
         )
-    with pytest.raises(DomainError, match="End that override first"):
+    with pytest.raises(DomainError, match="ask customer operations to end that override first"):
         services.case_decide(
             case=case,
             approve=True,

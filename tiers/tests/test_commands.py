@@ -80,6 +80,18 @@ def test_recompute_prints_its_progress_and_summary_in_chinese():
     assert "members" not in out.getvalue() + err.getvalue()
 
 
+def test_progress_reaches_every_member_when_some_were_evaluated_later(tmp_path):
+    for n in range(3):
+        MemberFactory(member_no=f"A{n}", joined_on=datetime.date(2026, 1, 1))
+    run("recompute_tiers", "--as-of", "2026-06-30")
+    err = io.StringIO()
+
+    with translation.override("en"):
+        call_command("recompute_tiers", "--as-of", "2026-05-31", stdout=io.StringIO(), stderr=err)
+
+    assert "3/3 members (100%)" in err.getvalue()
+
+
 def test_export_says_what_it_wrote_and_refuses_to_overwrite_in_chinese(tmp_path):
     MemberFactory(member_no="A1")
     path = tmp_path / "tiers.csv"

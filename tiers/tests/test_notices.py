@@ -72,10 +72,13 @@ PLATINUM_GAPS = {
     [
         (
             "en",
-            "one of: (spend: ¥10,000.00 more (now ¥40,000.00 of ¥50,000.00); frequency "
+            "one of: (spend: ¥10,000.00 more (now ¥40,000.00 of ¥50,000.00) and frequency "
             "(purchases): 3 more (now 15 of 18)) or (tenure (years): 2 more (now 1 of 3))",
         ),
-        ("zh-hans", "满足其一：（消费金额：尚差 ¥10,000.00（当前 ¥40,000.00，要求 ¥50,000.00）；"),
+        (
+            "zh-hans",
+            "满足其一：（消费金额：尚差 ¥10,000.00（当前 ¥40,000.00，要求 ¥50,000.00） 且消费频次",
+        ),
     ],
 )
 def test_a_group_of_gaps_inside_an_alternative_is_bracketed(language, words):
