@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime
+import functools
 import io
 import os
 import re
@@ -41,7 +42,7 @@ import charset_normalizer
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Model
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, ngettext, ngettext_lazy, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -99,11 +100,31 @@ _COLUMN_NAMES = {
     "refund_of": pgettext_lazy("CSV column", "refund_of"),
     "referrer_no": pgettext_lazy("CSV column", "referrer_no"),
     "reason": pgettext_lazy("CSV column", "reason"),
+    "external_id": pgettext_lazy("CSV column", "external_id"),
+    "referred_no": pgettext_lazy("CSV column", "referred_no"),
+    "activity": pgettext_lazy("CSV column", "activity"),
 }
 
 
 def column_name(column: str) -> str:
     return str(_COLUMN_NAMES.get(column, column))
+
+
+@functools.cache
+def _columns_by_chinese_name() -> dict[str, str]:
+    with translation.override("zh-hans"):
+        return {str(name): column for column, name in _COLUMN_NAMES.items()}
+
+
+def header_column(name: str, columns) -> str:
+    """The column a header's ``name`` names: itself, in any case (``Member_No``), or its
+    Chinese name as the messages give it (``会员编号``: files from Chinese shops' tools). Any
+    other name is left as it is, to be reported as unknown."""
+    if name in columns:
+        return name
+    if name.lower() in columns:
+        return name.lower()
+    return _columns_by_chinese_name().get(name, name)
 
 
 def chunk_size() -> int:
@@ -1123,7 +1144,7 @@ class _Importer:
                 gettext("%(path)s is empty: it needs a header row") % {"path": self.path}
             )
         line = reader.line_num
-        names = [name.strip() for name in names]
+        names = [header_column(name.strip(), self.fields) for name in names]
         if len(names) == 1 and len(self.fields) > 1:
             for separator, shown in ((";", '";"'), ("\t", gettext("tabs")), ("|", '"|"')):
                 if separator in names[0]:
@@ -1921,7 +1942,10 @@ class _TransactionImporter(_Importer):
             purchases = self._insert(
                 cursor, "{chk}", "NULL", "WHERE c.status = -1 AND c.kind = 'purchase'", now
             )
-            self.progress(gettext("  wrote %(count)s purchases") % {"count": grouped(purchases)})
+            self.progress(
+                ngettext("  wrote %(count)s purchase", "  wrote %(count)s purchases", purchases)
+                % {"count": grouped(purchases)}
+            )
             in_order = "ORDER BY c.member_id, c.occurred_on"
             if keys is None:
                 # A subquery by the unique external id: the planner's statistics still take the
@@ -1935,6 +1959,10 @@ class _TransactionImporter(_Importer):
                 with postgres_settings(BIG_STATEMENT_SETTINGS):
                     self.sql(self._LINKED_REFUNDS)
                 refunds = self._insert(cursor, "{linked}", "c.refund_of_id", in_order, now)
+        self.progress(
+            ngettext("  wrote %(count)s refund", "  wrote %(count)s refunds", refunds)
+            % {"count": grouped(refunds)}
+        )
         if refunds != self.new_rows - purchases:
             # Every refund's purchase was found by the checks: only a concurrent writer gets here.
             raise IntegrityError(
@@ -2190,7 +2218,8 @@ class _ReferralImporter(_Importer):
             "members: referrals cannot go round in a circle"
         ) % {"referred": referred_no, "referrer": referrer_no}
         if through:
-            message += " " + gettext("(see line %(line)d)") % {"line": through}
+            # The space before the bracket is the language's: none before a full-width one.
+            message += gettext(" (see line %(line)d)") % {"line": through}
         return message
 
     def write(self, now: datetime.datetime) -> int:

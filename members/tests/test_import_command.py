@@ -250,6 +250,31 @@ def test_a_utf8_bom_is_accepted_and_columns_may_come_in_any_order(tmp_path):
     assert Member.objects.get().name == "张三"
 
 
+def test_a_header_may_name_the_columns_in_chinese_or_in_any_case(tmp_path):
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "会员编号,姓名,手机号,电子邮箱,入会日期,会员类型,生日\n"
+        "M1,张三,,,2024-01-01,regular,\n",
+        encoding="utf-8-sig",
+    )
+    transactions = tmp_path / "transactions.csv"
+    transactions.write_text(
+        "External_ID,MEMBER_NO,Kind,Amount,Occurred_At,Refund_Of\n"
+        "T1,M1,purchase,10.00,2026-06-01T10:00:00+08:00,\n",
+        encoding="utf-8",
+    )
+    activities = tmp_path / "activities.csv"
+    activities.write_text("会员编号,活动,发生时间\nM1,直播互动,2026-06-02\n", encoding="utf-8")
+
+    for kind, path in [("members", members), ("transactions", transactions),
+                       ("activities", activities)]:  # fmt: skip
+        call(kind, str(path))
+
+    assert Member.objects.get().name == "张三"
+    assert Transaction.objects.get().external_id == "T1"
+    assert Member.objects.get().activities.get().activity == "直播互动"
+
+
 def test_a_header_with_missing_unknown_or_repeated_columns_names_them(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("member_no,name,phone,mail,joined_on,member_type,birthday,name\n")
@@ -376,6 +401,22 @@ def test_progress_goes_to_the_callback_every_hundred_thousand_rows(tmp_path):
         import_csv("members", path, progress=messages.append)
 
     assert messages == ["  validated 100,000 rows"]
+
+
+def test_the_progress_of_a_transactions_import_counts_purchases_and_refunds(tmp_path):
+    MemberFactory(member_no="M1")
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "external_id,member_no,kind,amount,occurred_at,refund_of\n"
+        "T1,M1,purchase,10.00,2026-01-05T10:00:00+08:00,\n"
+        + "".join(f"R{n},M1,refund,1.00,2026-01-06T10:00:00+08:00,T1\n" for n in range(3)),
+        encoding="utf-8",
+    )
+    messages: list[str] = []
+
+    import_csv("transactions", path, progress=messages.append)
+
+    assert messages[-2:] == ["  wrote 1 purchase", "  wrote 3 refunds"]
 
 
 @pytest.mark.postgres_only

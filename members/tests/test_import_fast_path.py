@@ -246,6 +246,17 @@ def test_more_flagged_lines_than_a_chunk_are_each_named(tmp_path, member, settin
     assert not Transaction.objects.exists()
 
 
+def test_a_chinese_header_takes_the_fast_path_like_the_english_one(tmp_path, member):
+    header = "外部编号,会员编号,类型,金额,发生时间,退款对应消费"
+    path = write(tmp_path / "zh.csv", [header, *purchases("A", RUN)])
+
+    assert staged(path, fast=True)[1] == (RUN if connection.vendor == "postgresql" else 0)
+    result = import_csv("transactions", path)
+
+    assert result.new == RUN
+    assert Transaction.objects.count() == RUN
+
+
 def test_reimporting_a_canonical_file_changes_nothing(tmp_path, member):
     path = write(
         tmp_path / "again.csv",

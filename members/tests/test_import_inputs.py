@@ -223,6 +223,8 @@ def test_a_referral_back_to_ones_referrer_in_the_same_file_is_refused_on_its_lin
         "cannot go round in a circle (see line 2)"
     ]
     assert not Referral.objects.exists()
+    with translation.override("zh-hans"):
+        assert failures("referrals", path)[0].endswith("推荐关系不能形成循环（见第 2 行）")
 
 
 def test_a_referral_back_to_a_stored_referrer_is_refused(csv_file, same_day):
