@@ -253,8 +253,7 @@ def test_a_utf8_bom_is_accepted_and_columns_may_come_in_any_order(tmp_path):
 def test_a_header_may_name_the_columns_in_chinese_or_in_any_case(tmp_path):
     members = tmp_path / "members.csv"
     members.write_text(
-        "会员编号,姓名,手机号,电子邮箱,入会日期,会员类型,生日\n"
-        "M1,张三,,,2024-01-01,regular,\n",
+        "会员编号,姓名,手机号,电子邮箱,入会日期,会员类型,生日\nM1,张三,,,2024-01-01,regular,\n",
         encoding="utf-8-sig",
     )
     transactions = tmp_path / "transactions.csv"
