@@ -5,6 +5,7 @@ error)."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from django import forms
 from django.utils import timezone
@@ -206,20 +207,25 @@ class ReasonForm(MemberActionForm):
     reason = _reason_field()
 
 
-class ConvertForm(ReasonForm):
+class _CheckedReasonForm(ReasonForm):
+    """A reason, for an action whose service refuses some members (``member_check``, asked
+    again when it records): refused here, before the confirmation page."""
+
+    member_check: Callable[[Member], None]
+
     def clean(self):
         cleaned = super().clean()
         if self.member is not None:
-            _refused_as_form_error(facts.convert_check, self.member)
+            _refused_as_form_error(type(self).member_check, self.member)
         return cleaned
 
 
-class ReevaluateForm(ReasonForm):
-    def clean(self):
-        cleaned = super().clean()
-        if self.member is not None:
-            _refused_as_form_error(facts.takes_part_check, self.member)
-        return cleaned
+class ConvertForm(_CheckedReasonForm):
+    member_check = staticmethod(facts.convert_check)
+
+
+class ReevaluateForm(_CheckedReasonForm):
+    member_check = staticmethod(facts.takes_part_check)
 
 
 class OverrideEndForm(ReasonForm):

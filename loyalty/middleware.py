@@ -29,5 +29,6 @@ class MethodNotAllowedPage:
         if response.status_code != 405 or is_api(request) or response.content:
             return response
         page = render(request, "405.html", status=405)
-        page["Allow"] = response["Allow"]
+        if "Allow" in response:
+            page["Allow"] = response["Allow"]
         return page

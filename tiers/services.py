@@ -70,6 +70,7 @@ from .metrics import (
     tenure_sql,
 )
 from .models import (
+    MIN_NOTICE_DAYS,
     OVERRIDE_REPLACED,
     Benefit,
     DowngradeWarning,
@@ -1225,19 +1226,24 @@ def tier_override_set(
     }
     current_rank = state.current_tier.rank if state.current_tier else None
     year_end = ends_on or add_years(today, 1)
-    # At the tier held, a floor never shortens the tier year the member already has: it takes
-    # hold only when it keeps the tier longer (or open-ended).
-    takes_hold = (
-        current_rank is None
-        or tier.rank > current_rank
-        or (
-            tier.rank == current_rank
-            and (ends_on is None or state.tier_year_end is None or ends_on > state.tier_year_end)
-        )
-    )
+    takes_hold = current_rank is None or tier.rank >= current_rank
     # The member holds a tier below the one granted (or none): the override gives it to them.
     gives_tier = current_rank is None or tier.rank > current_rank
-    if takes_hold:
+    own_year = (
+        takes_hold and not gives_tier and replaced is None and state.tier_year_end is not None
+    )
+    if own_year:
+        # At the tier held, with no override before it, the tier year is the member's own: a
+        # floor never shortens it. One ending later keeps the tier to its end (the year keeps
+        # its start, so ending the override early gives back the year earned); an open-ended
+        # one holds at the year end anyway (engine.advance).
+        if ends_on is None or ends_on > state.tier_year_end:
+            # Held at the year end: a warning of this year no longer stands.
+            if ends_on is not None:
+                state.tier_year_end = ends_on
+            state.downgrade_warned_on = None
+            state.save(update_fields=["tier_year_end", "downgrade_warned_on"])
+    elif takes_hold:
         # The override holds the tier: a tier year that ends with it (domain.md).
         from_tier = state.current_tier
         state.current_tier = tier
@@ -1325,25 +1331,30 @@ def tier_override_end(
     override.end_reason = reason
     override.save(update_fields=["ended_on", "ended_by", "end_reason"])
     state = MemberTier.objects.filter(member=member).select_related("current_tier").first()
+    # The end of the tier year without the override: today, or for a year the member began
+    # before it (extended by it at their own tier), the end they had earned, if still to come.
+    year_end = today
+    if state is not None and state.tier_year_start and state.tier_year_start < override.starts_on:
+        year_end = max(today, add_years(state.tier_year_start, 1))
     if (
         state is not None
         and state.current_tier is not None
         and state.current_tier.rank <= override.tier.rank
         and state.tier_year_end is not None
-        and state.tier_year_end > today
+        and state.tier_year_end > year_end
         # A tier year that outlasts the override is the member's own, not the override's.
         and (override.ends_on is None or state.tier_year_end <= override.ends_on)
     ):
-        state.tier_year_end = today
+        state.tier_year_end = year_end
         state.save(update_fields=["tier_year_end"])
         if state.downgrade_warned_on is not None:
             warning = DowngradeWarning.objects.select_related("policy").get(
                 member=member, tier_year_start=state.tier_year_start
             )
             # The notice the member was given under the warning's policy still runs in full.
-            warning.tier_year_end = today
+            warning.tier_year_end = year_end
             warning.downgrade_not_before = max(
-                today, warning.warned_on + timedelta(days=warning.policy.notice_days)
+                year_end, warning.warned_on + timedelta(days=warning.policy.notice_days)
             )
             warning.save(update_fields=["tier_year_end", "downgrade_not_before"])
     audit_record(
@@ -1442,6 +1453,9 @@ def policy_draft_create(*, actor, today: date | None = None) -> TierPolicy:
             **_policy_record(source),
             "name": _("Draft based on v%(version)d") % {"version": source.version},
             "notes": "",
+            # A version published before the 30 days' minimum may give less: the draft that
+            # corrects it must be made.
+            "notice_days": max(source.notice_days, MIN_NOTICE_DAYS),
         },
     )
     draft.full_clean(exclude=["rules"])

@@ -205,6 +205,12 @@ def test_the_notice_before_a_downgrade_is_never_under_thirty_days(login_as, owne
     assert policy_draft_update(policy=draft, actor=owner, notice_days=45).notice_days == 45
 
 
+def test_a_draft_of_a_version_with_less_notice_starts_at_the_minimum(owner):
+    TierPolicy.objects.filter(version=1).update(notice_days=14)  # published before the minimum
+
+    assert draft_with(owner).notice_days == 30
+
+
 def test_the_ordering_check_finds_a_higher_tier_easier_to_reach_than_a_lower_one(owner):
     rules = with_gold_spend(active().rules, "3000")  # below Silver's 5,000
     draft = draft_with(owner, rules=rules)

@@ -671,12 +671,33 @@ def test_an_override_at_the_tier_held_never_shortens_the_tier_year_earned(staff)
     assert tier_of(member) == "platinum"
     assert not DowngradeWarning.objects.exists()
 
-    tier_override_set(
+    longer = tier_override_set(
         member=member, tier=tier("platinum"), reason="r", ends_on=day(2026, 3, 1),
         actor=staff, today=day(2025, 6, 1),
     )  # fmt: skip
     state = refreshed(member)
-    assert (state.tier_year_start, state.tier_year_end) == (day(2025, 6, 1), day(2026, 3, 1))
+    assert (state.tier_year_start, state.tier_year_end) == (day(2025, 1, 10), day(2026, 3, 1))
+    # Ended early, the member keeps the year they earned, not a year cut to that day.
+    tier_override_end(override=longer, reason="ended", actor=staff, today=day(2025, 7, 1))
+    assert refreshed(member).tier_year_end == day(2026, 1, 10)
+
+
+def test_staff_rewriting_their_override_to_end_sooner_shorten_the_tier_year_it_gave(
+    staff, silver_member
+):
+    tier_override_set(
+        member=silver_member, tier=tier("gold"), reason="r", ends_on=ENDS, actor=staff,
+        today=GRANTED,
+    )  # fmt: skip
+    sooner = tier_override_set(
+        member=silver_member, tier=tier("gold"), reason="typo", ends_on=day(2026, 4, 30),
+        actor=staff, today=day(2026, 3, 15),
+    )  # fmt: skip
+    state = refreshed(silver_member)
+    assert (state.tier_year_start, state.tier_year_end) == (day(2026, 3, 15), day(2026, 4, 30))
+
+    tier_override_end(override=sooner, reason="ended", actor=staff, today=day(2026, 3, 20))
+    assert refreshed(silver_member).tier_year_end == day(2026, 3, 20)
 
 
 @pytest.fixture
