@@ -33,8 +33,8 @@ class Member(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    # The language the member's notices are written in: the one they last read the member
-    # pages in (``member_language_record``); empty until then, which is the site's language.
+    # The language the member's notices are written in: the one they last chose on the member
+    # pages (``member_language_record``); empty until then, which is the site's language.
     # A database default too: the import and the benchmark write members by COPY.
     language = models.CharField(
         _("language of notices"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -82,8 +83,10 @@ def member_page(view):
         if member.status == Member.Status.BLACKLISTED:
             member_sign_out(request)
             return _render(request, "portal/revoked.html", status=403)
-        # Notices are written in the language the member reads these pages in.
-        member_language_record(member=member, language=translation.get_language())
+        # Notices are written in the language the member chose for these pages (the switch's
+        # cookie): a browser's own preference alone is not the member's choice.
+        if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+            member_language_record(member=member, language=translation.get_language())
         return view(request, member, *args, **kwargs)
 
     return wrapper

@@ -493,6 +493,18 @@ def test_notices_are_written_in_the_language_the_member_reads_these_pages_in(sig
     assert Member.objects.get(pk=silver.pk).language == "zh-hans"
 
 
+def test_a_browsers_language_alone_is_not_the_members_choice(client, silver):
+    """Pages follow the browser's Accept-Language, but only the switch (its cookie) records
+    a language of notices."""
+    client.post(reverse("portal:login"), {"phone": PHONE})
+    client.post(reverse("portal:login_code"), {"code": sms_code()})
+
+    html = client.get(url("portal:tier", silver), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert '<html lang="en">' in html
+    assert Member.objects.get(pk=silver.pk).language == ""
+
+
 def test_the_tier_page_renders_in_chinese_and_english(signed_in, silver):
     english = page(signed_in, "portal:tier", silver)
     signed_in.cookies["django_language"] = "zh-hans"
