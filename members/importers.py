@@ -278,9 +278,10 @@ def _detect_encoding(sample: bytes) -> str | None:
 
 
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:
-    """The line of the first byte that does not decode, and whether any other line holds
-    Chinese text in UTF-8 (then reading the file in another encoding would garble it)."""
+    """The line of the first byte that does not decode, and, for UTF-8, whether any other line
+    holds Chinese text in UTF-8 (then reading the file in another encoding would garble it)."""
     decoder = codecs.getincrementaldecoder(encoding)()
+    look_on = encoding.startswith("utf-8")  # past the bad line, for Chinese text
     bad_line = None
     chinese = False
     with path.open("rb") as handle:
@@ -291,38 +292,31 @@ def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:
                 except UnicodeError as exc:  # UTF-16 without its mark is not a decoding error
                     bad_line = number
                     raw = raw[: getattr(exc, "start", 0)]
-            chinese = chinese or _utf8_chinese(raw)
-            if bad_line is not None and chinese:
+            chinese = chinese or (look_on and _utf8_chinese(raw))
+            if bad_line is not None and (chinese or not look_on):
                 break
     return bad_line or 1, chinese
 
 
-def _gb_damaged_line(path: Path) -> int | None:
-    """The line of the first byte that is not GB18030 when the text before it is Chinese read
-    as GB18030: a GB18030 file with a damaged line. None otherwise."""
+def _gb18030_stop(path: Path) -> tuple[int | None, bool]:
+    """The line where reading the file as GB18030 stops (None: the whole file reads), and
+    whether Chinese text came before it (a GB18030 file with a damaged line)."""
     decoder = codecs.getincrementaldecoder(_GB)()
     chinese = False
+    number = 0
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
                 text = decoder.decode(raw)
             except UnicodeDecodeError as exc:
                 text = raw[: exc.start].decode(_GB, errors="ignore")
-                return number if chinese or _HAN.search(text) else None
+                return number, chinese or _HAN.search(text) is not None
             chinese = chinese or _HAN.search(text) is not None
-    return None
-
-
-def _decodes_as(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-    except UnicodeError:
-        return False
-    return True
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:  # the last character cut off
+        return number, chinese
+    return None, chinese
 
 
 def not_decodable(path: Path, encoding: str) -> DomainError:
@@ -342,15 +336,15 @@ def not_decodable(path: Path, encoding: str) -> DomainError:
                 'UTF-8")'
             )
         )
-    elif name == "UTF-8" and _decodes_as(path, _GB):
+    elif name == "UTF-8" and (gb := _gb18030_stop(path))[0] is None:
         parts.append(gettext("it reads as GB18030: run again with --encoding gb18030"))
-    elif name == "UTF-8" and (damaged := _gb_damaged_line(path)) is not None:
+    elif name == "UTF-8" and gb[1]:
         parts.append(
             gettext(
                 "it reads as GB18030 up to line %(line)d, which is not GB18030 either: correct "
                 "that line, then run again with --encoding gb18030"
             )
-            % {"line": damaged}
+            % {"line": gb[0]}
         )
     elif name == "UTF-8":
         guess = charset_normalizer.from_path(path).best()
