@@ -312,6 +312,7 @@ class BlacklistForm(MemberActionForm):
 
 
 class TransactionForm(MemberActionForm):
+    money_fields = ("amount",)  # the confirmation page shows these as amounts in yuan
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("purchase", _("purchase")), ("refund", _("refund"))]
     )

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.http import Http404
 from django.utils.translation import gettext as _
 
+from loyalty.exceptions import NotFound
 from loyalty.paging import page_number
 
 
@@ -58,5 +58,5 @@ def lookahead_page(queryset, raw_number, per_page: int) -> LookaheadPage:
     offset = (number - 1) * per_page
     rows = list(queryset[offset : offset + per_page + 1])
     if not rows and number > 1:
-        raise Http404(_("That page is empty."))
+        raise NotFound(_("That page is empty."))
     return LookaheadPage(rows[:per_page], number, per_page, len(rows) > per_page)

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -20,7 +20,7 @@ from members import privacy
 from members.models import Member
 from reviews import privacy as review_privacy
 
-from .selectors import about_member
+from .selectors import about_member, no_such_member
 
 EXPORT = "members.export_member_data"
 ERASE = "members.erase_member_data"
@@ -30,7 +30,7 @@ def _member(member_no: str) -> Member:
     try:
         return Member.objects.get(member_no=member_no)
     except Member.DoesNotExist:
-        raise Http404(_("No member has this number.")) from None
+        raise no_such_member(member_no) from None
 
 
 class PrivacyView(LoginRequiredMixin, TemplateView):

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Right
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from loyalty.exceptions import DomainError
+from loyalty.exceptions import DomainError, NotFound
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
 from members.contacts import phone_typed
@@ -114,13 +115,20 @@ def _text_condition(query: str) -> Q:
 
 def downgrade_due_condition(today: datetime.date, within_days: int = DUE_WITHIN_DAYS) -> Q:
     """Warned members whose downgrade could take effect within ``within_days``: the downgrade
-    comes at max(tier-year end, warning + notice) if they still fall short (domain.md)."""
+    comes at max(tier-year end, warning + notice, the day the warning gave) if they still fall
+    short (domain.md; as ``engine.advance`` decides it)."""
     try:
         notice = policy_in_force(today).notice_days
     except DomainError:
         return Q(pk__in=[])
     limit = today + datetime.timedelta(days=within_days)
+    promised_later = DowngradeWarning.objects.filter(
+        member=OuterRef("pk"),
+        tier_year_start=OuterRef("tier_state__tier_year_start"),
+        downgrade_not_before__gt=limit,
+    )
     return Q(
+        ~Exists(promised_later),
         tier_state__downgrade_warned_on__isnull=False,
         tier_state__downgrade_warned_on__lte=limit - datetime.timedelta(days=notice),
         tier_state__tier_year_end__lte=limit,
@@ -356,6 +364,18 @@ def member_lookup(member_no: str) -> Member:
         "evaluation__policy",
         "referral__referrer",
     ).get(member_no=member_no)
+
+
+def no_such_member(member_no: str) -> NotFound:
+    """The 404 for a member number no member has, saying why an erased member's old number
+    (a page kept open during the erasure, the browser's Back) no longer works."""
+    return NotFound(
+        gettext(
+            "No member has number %(no)s. A member whose personal data was erased has a new, "
+            "anonymous number."
+        )
+        % {"no": member_no}
+    )
 
 
 def member_profile(

@@ -15,7 +15,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,9 +25,9 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
-from loyalty.exceptions import DomainError
+from loyalty.exceptions import DomainError, NotFound
 from loyalty.masking import mask_contact
-from loyalty.money import grouped
+from loyalty.money import format_fen, grouped, parse_amount
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
 from reviews.selectors import member_review_panel
@@ -47,6 +47,7 @@ from .selectors import (
     member_profile,
     member_search,
     members_by_number,
+    no_such_member,
 )
 
 MEMBERS_PER_PAGE = 50
@@ -130,7 +131,7 @@ class MemberDetailView(StaffView, TemplateView):
                 activities_page=self.request.GET.get("apage"),
             )
         except Member.DoesNotExist:
-            raise Http404(_("No member has this number.")) from None
+            raise no_such_member(kwargs["member_no"]) from None
         return super().get_context_data(
             profile=profile,
             member=profile.member,
@@ -147,7 +148,7 @@ class BlacklistEvidenceView(StaffView, View):
     def get(self, request, pk: int):
         entry = get_object_or_404(BlacklistEntry, pk=pk)
         if not entry.evidence_file or not default_storage.exists(entry.evidence_file.name):
-            raise Http404(_("This entry has no evidence file."))
+            raise NotFound(_("This entry has no evidence file."))
         return FileResponse(
             default_storage.open(entry.evidence_file.name, "rb"),
             as_attachment=True,
@@ -179,7 +180,7 @@ class MemberActionView(StaffView, View):
         try:
             return member_lookup(self.member_no)
         except Member.DoesNotExist:
-            raise Http404(_("No member has this number.")) from None
+            raise no_such_member(self.member_no) from None
 
     def _render(self, member, form, *, token: str = "", summary=None):
         return render(
@@ -278,6 +279,8 @@ class MemberActionView(StaffView, View):
                 value = f"{value.member_no} {value.name}"
             elif isinstance(field, forms.forms.ChoiceField):
                 value = dict(field.choices).get(value, value)  # its label, translated
+            elif name in getattr(form, "money_fields", ()):
+                value = format_fen(parse_amount(value))  # as it will be stored: ¥1,280.50
             rows.append((str(field.label), str(value)))
         return rows
 

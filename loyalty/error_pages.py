@@ -7,9 +7,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views import defaults
+
+from loyalty.exceptions import NotFound
 
 # The API's endpoints (its documentation pages above them are pages).
 API_PREFIX = "/api/v1/"
@@ -28,9 +31,11 @@ def _resolves(path: str) -> bool:
 
 
 def page_not_found(request, exception):
-    if not is_api(request):
-        return defaults.page_not_found(request, exception)
-    return api_not_found(request)
+    if is_api(request):
+        return api_not_found(request)
+    if isinstance(exception, NotFound):
+        return render(request, "404.html", {"reason": str(exception)}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def api_not_found(request):

@@ -1182,6 +1182,14 @@ class _Importer:
                 gettext("%(found)s values where the header has %(expected)s columns")
                 % {"found": grouped(len(raw)), "expected": grouped(width)}
             )
+            if any("\n" in value or "\r" in value for value in raw):
+                # An unclosed quote takes the lines after it into one value, up to the next
+                # quote or the end of the file: too few values is only the symptom.
+                problems.append(
+                    gettext(
+                        'a quoted value runs over several lines: is a closing quote (") missing?'
+                    )
+                )
             staged = empty
         else:
             try:

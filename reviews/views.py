@@ -9,7 +9,7 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView, View
 
 from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
-from loyalty.exceptions import DomainError
+from loyalty.exceptions import DomainError, NotFound
 from loyalty.paging import FirstPageOnBadNumber
 from loyalty.spreadsheet import csv_safe
 from members.models import Member
@@ -74,7 +74,7 @@ class CaseView(StaffMixin, TemplateView):
         try:
             page = case_page(case_id=kwargs["pk"], user=self.request.user)
         except ReviewCase.DoesNotExist:
-            raise Http404(_("No such review case.")) from None
+            raise NotFound(_("No such review case.")) from None
         case, user = page.case, self.request.user
         is_nominator = case.nominated_by_id is not None and case.nominated_by_id == user.pk
         can_change = user.has_perm("reviews.change_reviewcase") and case.is_open
@@ -383,7 +383,7 @@ def _quarter(text: str) -> Quarter:
     try:
         return Quarter.parse(text)
     except DomainError:
-        raise Http404(_("No such quarter.")) from None
+        raise NotFound(_("No such quarter.")) from None
 
 
 class QuarterSummaryView(StaffMixin, FirstPageOnBadNumber, ListView):

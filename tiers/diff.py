@@ -12,14 +12,16 @@ from django.utils.translation import ngettext
 from .models import TierPolicy
 from .templatetags.tier_display import metric_label, metric_value
 
-# The settings of a version besides its rules, in the order the pages show them.
+# The fields of a version besides its rules that staff edit, in the order the pages show them.
 SETTINGS = (
+    "name",
     "window_kind",
     "referral_points",
     "activity_points",
     "warning_lead_days",
     "notice_days",
     "downgrade_step",
+    "notes",
 )
 
 

@@ -240,16 +240,17 @@ def test_recording_a_purchase_evaluates_at_once(as_role):
     data = {
         "kind": "purchase",
         "external_id": "POS-9",
-        "amount": "20000.00",
+        "amount": "￥20000.5",
         "occurred_at": moment.strftime("%Y-%m-%dT%H:%M"),
         "reason": "门店补录",
     }
 
     preview = client.post(url("transaction", "P001"), data)
+    assert ("Amount (¥)", "¥20,000.50") in preview.context["summary"]
     client.post(url("transaction", "P001"), {"confirm_token": token_of(preview)})
 
     member = Member.objects.get(member_no="P001")
-    assert Transaction.objects.get(external_id="POS-9").amount_fen == 2_000_000
+    assert Transaction.objects.get(external_id="POS-9").amount_fen == 2_000_050
     assert member.tier_state.current_tier.code == "gold"
     assert AuditEntry.objects.get(action="transaction.purchase").after["reason"] == "门店补录"
 

@@ -429,7 +429,10 @@ def test_a_published_version_is_never_edited(login_as, owner):
 
 def test_the_diff_marks_the_changed_threshold_and_setting_only(owner):
     draft = draft_with(
-        owner, rules=with_gold_spend(active().rules, "25000"), window_kind="calendar_year"
+        owner,
+        name=active().name,
+        rules=with_gold_spend(active().rules, "25000"),
+        window_kind="calendar_year",
     )
     codes = list(Tier.objects.order_by("-rank").values_list("code", flat=True))
 
@@ -445,8 +448,19 @@ def test_the_diff_marks_the_changed_threshold_and_setting_only(owner):
     assert [r.old.text for r in gold.rows][0] == "Any one of these"
 
 
+def test_the_diff_names_a_changed_name_and_notes(owner):
+    draft = draft_with(owner, name="2027 rules", notes="Gold harder.\nSilver unchanged.")
+    codes = list(Tier.objects.order_by("-rank").values_list("code", flat=True))
+
+    diff = policy_diff(active(), draft, codes)
+
+    changed = {s.label: s.new for s in diff.settings if s.changed}
+    assert changed == {"name": "2027 rules", "notes": "Gold harder.\nSilver unchanged."}
+    assert diff.changed
+
+
 def test_the_diff_page_shows_both_sides(login_as, owner):
-    draft = draft_with(owner, rules=with_gold_spend(active().rules, "25000"))
+    draft = draft_with(owner, name=active().name, rules=with_gold_spend(active().rules, "25000"))
 
     html = login_as("auditor").get(reverse("backoffice:policy_diff", args=[draft.version]))
 
@@ -680,8 +694,10 @@ def test_a_new_draft_starts_from_the_scheduled_version_and_is_compared_with_it(l
     assert "Based on v2 " in page
     diff = client.get(reverse("backoffice:policy_diff", args=[3]))
     assert diff.context["base"] == scheduled
-    assert not diff.context["diff"].changed
-    assert "No differences." in diff.content.decode()
+    # Only the name the draft was given differs.
+    changed = [row.label for row in diff.context["diff"].settings if row.changed]
+    assert changed == ["name"]
+    assert not any(tier.changed for tier in diff.context["diff"].tiers)
 
 
 def test_a_draft_of_the_scheduled_version_previews_its_own_changes_against_it(

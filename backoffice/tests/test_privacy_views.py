@@ -219,6 +219,24 @@ def test_erasing_keeps_tier_state_history_and_evaluation_and_is_audited(login_as
     assert "<h1>[已删除] " in page and "[erased]" not in page
 
 
+def test_back_to_the_erasure_after_it_says_why_the_number_is_gone(login_as, member):
+    client = login_as("ops_lead")
+    erase = reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO})
+    form = {"reason": "PIPL ticket 2026-17", "confirm_member_no": MEMBER_NO}
+    client.post(erase, form)
+
+    again = client.post(erase, form)
+    old_page = client.get(reverse("backoffice:member_detail", kwargs={"member_no": MEMBER_NO}))
+
+    for response in (again, old_page):
+        assert response.status_code == 404
+        assert (
+            f"No member has number {MEMBER_NO}. A member whose personal data was erased has a "
+            "new, anonymous number." in response.content.decode()
+        )
+    assert AuditEntry.objects.filter(action="member.privacy_erase").count() == 1
+
+
 def test_an_erased_member_still_counts_in_the_next_recompute(login_as, member):
     privacy.member_erase(member=member, reason="ticket", actor=None)
 

@@ -21,7 +21,7 @@ from members.tests.factories import (
     local_noon,
 )
 from tiers.actions import member_blacklist
-from tiers.models import MemberTier, Tier
+from tiers.models import DowngradeWarning, MemberTier, Tier
 from tiers.services import tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
@@ -756,6 +756,19 @@ def test_downgrade_due_means_warned_and_the_downgrade_date_within_thirty_days(wa
 
     assert due(due_on - datetime.timedelta(days=30)) == ["W001"]
     assert due(due_on - datetime.timedelta(days=31)) == []
+
+
+def test_downgrade_due_keeps_the_later_day_the_warning_gave(warned_member):
+    # A warning given under a policy with 60 days' notice keeps its day after a policy with
+    # 30 days comes into force: the engine downgrades no earlier.
+    promised = datetime.date(2026, 8, 24)
+    DowngradeWarning.objects.filter(member=warned_member).update(downgrade_not_before=promised)
+
+    def due(today):
+        return [m.member_no for m in member_search(downgrade_due=True, today=today)]
+
+    assert due(datetime.date(2026, 6, 25)) == []
+    assert due(promised - datetime.timedelta(days=30)) == ["W001"]
 
 
 def test_contact_details_are_masked_for_roles_that_do_not_need_them(login_as, gold_member):

@@ -371,6 +371,25 @@ def test_the_summary_says_one_row_in_the_singular(kind, one, two):
         assert str(single).startswith("已从 f.csv 导入") and " 1 条（另有 0 条" in str(single)
 
 
+def test_an_unclosed_quote_is_named_as_the_cause_of_too_few_values(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        MEMBERS + "\n"
+        "M1,张三,,,2024-01-01,regular,\n"
+        'M2,"李四,,,2024-01-01,regular,\n'  # line 3: the quote is never closed
+        "M3,王五,,,2024-01-01,regular,\n",
+        encoding="utf-8",
+    )
+
+    error, err = fail("members", str(path))
+
+    assert err.splitlines() == [
+        "line 3: 2 values where the header has 7 columns; a quoted value runs over several "
+        'lines: is a closing quote (") missing?'
+    ]
+    assert error == "1 bad row; nothing was imported"
+
+
 def test_a_row_with_too_many_values_counts_them_by_thousands(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text(MEMBERS + "\n" + ",".join(["x"] * 1_200) + "\n", encoding="utf-8")

@@ -72,6 +72,15 @@ def test_export_to_a_missing_directory_is_one_line(tmp_path):
     assert str(raised.value) == f"{tmp_path / 'nowhere'} is not a directory: nothing was written"
 
 
+@pytest.mark.parametrize("name", ["tiers.xlsx", "tiers.XLS", "tiers.ods"])
+def test_export_refuses_a_workbook_name_for_csv_and_writes_nothing(tmp_path, name):
+    with pytest.raises(CommandError) as raised:
+        call_command("export_tiers", "--output", str(tmp_path / name), "--excel")
+
+    assert "writes CSV, not an Excel workbook; name the file .csv" in str(raised.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("as_of", ["2026-13-01", "20260630", "0001-01-01", "2026-W02-6"])
 def test_recompute_refuses_an_as_of_date_with_one_clear_line(as_of):
     with pytest.raises(CommandError) as raised:

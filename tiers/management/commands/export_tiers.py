@@ -23,6 +23,8 @@ HEADER = [
     "contribution",
 ]
 
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+
 
 class Command(BatchCommand):
     help = "Write every member's status, tiers and figures of the last evaluation as CSV."
@@ -50,6 +52,15 @@ class Command(BatchCommand):
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
         path = Path(output)
+        if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+            # Excel refuses a CSV saved under a workbook's name; say so before writing.
+            raise CommandError(
+                gettext(
+                    "%(path)s: export_tiers writes CSV, not an Excel workbook; name the file "
+                    ".csv (add --excel so Excel shows Chinese text correctly)"
+                )
+                % {"path": path}
+            )
         if not path.parent.is_dir():
             raise CommandError(
                 gettext("%(path)s is not a directory: nothing was written") % {"path": path.parent}
