@@ -35,7 +35,7 @@ VARIABLES = {
     Kind.UPGRADE: {"tier", "tier_year_end"},
     Kind.TIER_KEPT: {"tier", "tier_year_end"},
     Kind.DOWNGRADE_WARNING: {
-        "tier", "qualified_tier", "tier_year_end", "downgrade_not_before", "missing",
+        "tier", "qualified_tier", "to_tier", "tier_year_end", "downgrade_not_before", "missing",
     },
     Kind.DOWNGRADE: {"from_tier", "to_tier"},
     Kind.EXCEPTIONAL_UPGRADE: {"tier", "message", "ends_on"},
@@ -81,10 +81,10 @@ class NotificationTemplate(models.Model):
 class Notification(models.Model):
     """The outbox: one notice to one member on one channel, rendered when it was queued.
 
-    ``dedupe_key`` names the event (e.g. ``warning:gold:2025-03-01``, the tier year warned
-    about), so a member gets at most one notice per kind per event and channel however often
-    the evaluation runs. In-app messages are delivered by being stored; e-mail and SMS are sent
-    by the delivery task, retried with backoff, then marked failed."""
+    ``dedupe_key`` names the event (e.g. ``warning:gold:2025-03-01:2026-03-01``, the tier
+    year warned about), so a member gets at most one notice per kind per event and channel
+    however often the evaluation runs. In-app messages are delivered by being stored; e-mail
+    and SMS are sent by the delivery task, retried with backoff, then marked failed."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("pending")

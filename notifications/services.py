@@ -93,6 +93,12 @@ def language() -> str:
     return code if code in Language.values else Language.ZH_HANS
 
 
+def member_notice_language(member: Member) -> str:
+    """The language one member's notices are written in: the one they chose, else the site's
+    (as ``notices_queue`` picks it for many)."""
+    return member.language if member.language in Language.values else language()
+
+
 @dataclass(frozen=True)
 class _Compiled:
     subject: Template

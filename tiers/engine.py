@@ -472,6 +472,14 @@ def _new_year(rank: int, start: date, qualified_rank: int, floor: Floor | None) 
     return TierState(rank, start, None, end)
 
 
+def downgrade_rank(rank: int, held_rank: int, policy: Policy) -> int:
+    """The tier a member at ``rank`` who holds only ``held_rank`` is moved to by a downgrade:
+    straight to it, or one tier down when the policy drops one tier at a time."""
+    if policy.downgrade_step == DowngradeStep.ONE_TIER:
+        return max(held_rank, policy.rank_below(rank))
+    return held_rank
+
+
 def advance(
     state: TierState,
     qualified_rank: int,
@@ -509,10 +517,7 @@ def advance(
             and as_of >= warned_on + timedelta(days=policy.notice_days)
             and (state.downgrade_not_before is None or as_of >= state.downgrade_not_before)
         ):
-            if policy.downgrade_step == DowngradeStep.ONE_TIER:
-                new_rank = max(held_rank, policy.rank_below(state.rank))
-            else:
-                new_rank = held_rank
+            new_rank = downgrade_rank(state.rank, held_rank, policy)
             if new_rank < state.rank:
                 return Step(_new_year(new_rank, as_of, qualified_rank, floor), Event.DOWNGRADE)
         else:

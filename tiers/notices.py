@@ -120,15 +120,26 @@ def tier_kept(row, as_of: date, tier, year_start: date, year_end: date) -> Notic
 
 
 def downgrade_warning(
-    row, as_of: date, tier, qualified, year_start: date, year_end: date, not_before: date, gaps
+    row,
+    as_of: date,
+    tier,
+    qualified,
+    to_tier,
+    year_start: date,
+    year_end: date,
+    not_before: date,
+    gaps,
 ) -> Notice:
+    # Known by the tier year's end too: a year an override extended keeps its start, and its
+    # warning is a new one.
     return _notice(
         row,
         Kind.DOWNGRADE_WARNING,
-        f"warning:{tier.code}:{year_start}",
+        f"warning:{tier.code}:{year_start}:{year_end}",
         as_of,
         tier=tier,
         qualified_tier=qualified,
+        to_tier=to_tier,
         tier_year_end=year_end,
         downgrade_not_before=not_before,
         missing=_Gaps(gaps),

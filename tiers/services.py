@@ -1050,9 +1050,14 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     gaps=gaps,
                 )
             )
+            # The tier the downgrade would give, which is not the qualified tier when the
+            # policy drops one tier at a time.
+            to_tier_id = context.tier_id_by_rank[
+                engine.downgrade_rank(current_rank, qualified_rank, policy)
+            ]
             notice = notices.downgrade_warning(
                 contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
-                year_start, state.year_end, not_before, gaps,
+                tier_by_id[to_tier_id], year_start, state.year_end, not_before, gaps,
             )  # fmt: skip
             to_notify.append(notice)
             warning_keys.append(notice.dedupe_key)

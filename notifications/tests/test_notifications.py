@@ -393,6 +393,23 @@ def test_the_review_declined_subject_names_the_special_review_channel_and_revers
     assert template.get().subject == "评审结果"
 
 
+def test_the_downgrade_warning_names_the_tier_it_gives_and_the_migration_reverses():
+    migration = importlib.import_module(
+        "notifications.migrations.0007_downgrade_warning_names_the_tier_it_gives"
+    )
+    templates = NotificationTemplate.objects.filter(kind=Kind.DOWNGRADE_WARNING)
+    edited = templates.get(language="en")
+    edited.body = "Dear {{ member_name }}, keep {{ tier.name }} or get {{ qualified_tier.name }}."
+    edited.save()
+
+    assert "调整为{{ to_tier.name }}。" in templates.get(language="zh-hans").body
+    migration.backwards(apps, None)
+    assert "调整为{{ qualified_tier.name }}。" in templates.get(language="zh-hans").body
+    migration.forwards(apps, None)
+    assert "{{ to_tier.name }}" in templates.get(language="zh-hans").body
+    assert templates.get(language="en").body == edited.body  # an edited text stays as it is
+
+
 def test_why_a_notice_was_skipped_is_stored_in_english_and_shown_in_the_readers_language(
     client, django_user_model
 ):

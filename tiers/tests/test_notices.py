@@ -22,7 +22,7 @@ def test_every_notice_fills_exactly_the_variables_its_kind_allows():
     built = [
         notices.upgrade(ROW, DAY, GOLD, DAY),
         notices.tier_kept(ROW, DAY, GOLD, DAY, DAY),
-        notices.downgrade_warning(ROW, DAY, GOLD, SILVER, DAY, DAY, DAY, {}),
+        notices.downgrade_warning(ROW, DAY, GOLD, SILVER, SILVER, DAY, DAY, DAY, {}),
         notices.downgrade(ROW, DAY, GOLD, SILVER),
         notices.blacklist(ROW, DAY),
         notices.reinstated(ROW, DAY, GOLD, DAY),

@@ -59,6 +59,7 @@ from tiers.services import (
     RecomputeSummary,
     _context,
     member_evaluate,
+    tier_override_set,
     tiers_figures_snapshot,
     tiers_range_evaluate,
     tiers_recompute,
@@ -637,6 +638,45 @@ def test_a_later_policy_with_less_notice_keeps_the_day_the_warning_gave():
         assert tier_of(member) == "gold"
     assert recompute(day(2026, 4, 9)).downgrades == 1
     assert history(member)[-1] == ("gold", "silver", Cause.DOWNGRADE, 2, day(2026, 4, 9))
+
+
+def test_a_one_tier_at_a_time_warning_names_the_tier_the_downgrade_gives():
+    publish_policy(2, day(2025, 1, 1), downgrade_step=engine.DowngradeStep.ONE_TIER)
+    member = MemberFactory(joined_on=GOLD_PURCHASE_DAY, phone="13800000000")
+    purchase = PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=GOLD_PURCHASE_DAY)
+    recompute(GOLD_PURCHASE_DAY)
+    RefundFactory(refund_of=purchase, amount_fen=GOLD_FEN, day=day(2026, 1, 20))  # Regular now
+
+    recompute(day(2026, 1, 30))
+
+    message = Notification.objects.get(
+        member=member, kind=Kind.DOWNGRADE_WARNING, channel=Channel.IN_APP
+    )
+    assert "调整为银卡会员" in message.body and "普通会员" not in message.body
+    assert recompute(YEAR_END).downgrades == 1
+    assert tier_of(member) == "silver"
+
+
+def test_a_warning_in_a_tier_year_an_override_extended_reaches_the_member_again():
+    member = below_gold_from_january(phone="13800000000")
+    recompute(day(2026, 1, 30))  # warned: the year ends 2026-03-01
+    gold = Tier.objects.get(code="gold")
+    tier_override_set(
+        member=member, tier=gold, reason="门店活动", ends_on=day(2026, 6, 30), actor=None,
+        today=day(2026, 2, 1),
+    )  # fmt: skip
+    assert refreshed(member).tier_state.tier_year_end == day(2026, 6, 30)
+
+    recompute(day(2026, 6, 1))
+
+    warning = DowngradeWarning.objects.get(member=member)
+    assert (warning.warned_on, warning.tier_year_end) == (day(2026, 6, 1), day(2026, 6, 30))
+    told = Notification.objects.filter(
+        member=member, kind=Kind.DOWNGRADE_WARNING, channel=Channel.IN_APP
+    ).order_by("pk")
+    assert [m.event_on for m in told] == [day(2026, 1, 30), day(2026, 6, 1)]
+    assert "2026-06-30" in told.last().body
+    assert warning.notified_at == told.last().sent_at
 
 
 def below_gold_from_january(**kwargs) -> Member:
