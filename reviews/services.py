@@ -17,7 +17,7 @@ from datetime import date
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.audit import audit_record
@@ -26,7 +26,7 @@ from loyalty.money import fen_to_yuan
 from members.models import Member, Transaction
 from members.privacy import member_is_erased
 from members.services import member_lock
-from notifications.services import notices_queue
+from notifications.services import member_notice_language, notices_queue
 from tiers import engine, notices
 from tiers.metrics import figures_for_member
 from tiers.models import COMMITTEE_DECISION, Tier, TierChange, TierOverride, TierPolicy
@@ -204,14 +204,16 @@ def _biggest_purchases(member_ids: list[int], until: date) -> dict[int, list[dic
     return result
 
 
-def _default_message(candidate: Candidate, profiles: list[str]) -> str:
-    """The proposal's first message: it names no tier, since the tier granted is only known on
-    the day of the decision; the notice to the member names it (``message_check``)."""
-    if LOYAL_VETERAN in profiles:
-        return _("Thank you for being with us for %(years)d years.") % {
-            "years": candidate.metrics.tenure_years
-        }
-    return _("Thank you for your support.")
+def _default_message(member: Member, candidate: Candidate, profiles: list[str]) -> str:
+    """The proposal's first message, in the member's language of notices (the notice around it
+    is in that language, whoever nominated). It names no tier, since the tier granted is only
+    known on the day of the decision; the notice to the member names it (``message_check``)."""
+    with translation.override(member_notice_language(member)):
+        if LOYAL_VETERAN in profiles:
+            return _("Thank you for being with us for %(years)d years.") % {
+                "years": candidate.metrics.tenure_years
+            }
+        return _("Thank you for your support.")
 
 
 def _tier_names() -> list[tuple[str, re.Pattern]]:
@@ -247,15 +249,16 @@ def message_check(message: str) -> None:
             )
 
 
-def _message_to_send(message: str) -> str:
+def _message_to_send(case: ReviewCase) -> str:
     """The case's message, unless it names a tier: one frozen when voting opened before
     messages were checked could name another tier than the one granted, so the member gets the
-    tier-free thanks instead (the notice names the tier granted)."""
+    tier-free thanks instead, in their language (the notice names the tier granted)."""
     try:
-        message_check(message)
+        message_check(case.message)
     except DomainError:
-        return _("Thank you for your support.")
-    return message
+        with translation.override(member_notice_language(case.member)):
+            return _("Thank you for your support.")
+    return case.message
 
 
 def _transition(case: ReviewCase, from_state: str, actor, note: str = "") -> None:
@@ -296,7 +299,7 @@ def _open_case(
         qualified_tier=rnd.tier_by_rank(candidate.qualified_rank),
         evidence=_evidence(rnd, member, candidate, history, purchases),
         validity_months=rnd.settings.validity_months,
-        message=_default_message(candidate, profiles),
+        message=_default_message(member, candidate, profiles),
     )
     _transition(case, "", actor, justification or ", ".join(profiles))
     return case
@@ -769,7 +772,7 @@ def _approve(
         ends_on=add_months(today, case.validity_months),
         actor=actor,
         kind=TierOverride.Kind.COMMITTEE,
-        message=_message_to_send(case.message),
+        message=_message_to_send(case),
         today=today,
     )
     case.state = ReviewCase.State.APPROVED

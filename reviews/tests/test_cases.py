@@ -132,13 +132,20 @@ def test_the_proposal_is_editable_until_voting_starts(member, nominator):
     assert (case.uplift, case.validity_months, case.message) == (2, 6, "特别授予")
 
 
-def test_the_default_message_names_no_tier(member, nominator):
+def test_the_default_message_names_no_tier_in_the_members_language(member, nominator):
+    # The nominator reads English; the member's notices are in the site's language, Chinese.
     case = hand_case(member, nominator)
 
-    assert case.message == "Thank you for your support."
+    assert case.message == "感谢您一直以来的支持。"
     services.message_check(case.message)
-    veteran_case = services._default_message(_candidate(tenure_years=10), [Profile.LOYAL_VETERAN])
+    Member.objects.filter(pk=member.pk).update(language="en")
+    member.refresh_from_db()
+    with translation.override("zh-hans"):  # a nominator reading Chinese
+        veteran_case = services._default_message(
+            member, _candidate(tenure_years=10), [Profile.LOYAL_VETERAN]
+        )
     assert veteran_case == "Thank you for being with us for 10 years."
+    services.message_check(veteran_case)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +161,7 @@ def test_a_message_naming_a_tier_is_refused(member, nominator, message):
             case=case, uplift=1, validity_months=12, message=message, actor=nominator
         )
 
-    assert refreshed(case).message == "Thank you for your support."
+    assert refreshed(case).message == "感谢您一直以来的支持。"
 
 
 @pytest.mark.parametrize(
@@ -577,7 +584,7 @@ def test_an_older_message_naming_a_tier_in_a_case_already_voting_is_not_sent(cas
     case = approve(case, voters)
 
     assert case.granted_tier.code == "gold"
-    assert case.override.message == "Thank you for your support."
+    assert case.override.message == "感谢您一直以来的支持。"  # in the member's language
     notice = Notification.objects.get(
         member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP
     )

@@ -169,6 +169,9 @@ def test_the_case_page_shows_the_evidence_and_the_proposal(login_as, a_case):
     assert "Hand nomination" in page and "十年老客户" in page
     assert 'id="proposal-form"' in page and 'id="open-voting"' in page
     assert 'id="vote-form"' not in page  # ops hold no seat
+    # The message starts in the member's language of notices, which the page names.
+    assert re.search(r'id="case-message">感谢您[^<]*<', page)
+    assert re.search(r'id="case-language">The site(\'|&#x27;)s language \(not chosen yet\)<', page)
 
 
 def test_the_evidence_figures_have_thousands_separators(login_as, a_case):
