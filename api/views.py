@@ -115,7 +115,7 @@ class MemberListCreate(generics.GenericAPIView):
     @extend_schema(**docs.MEMBER_LIST)
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(MemberSerializer(page, many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(**docs.MEMBER_CREATE)
     def post(self, request):

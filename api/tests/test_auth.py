@@ -134,6 +134,8 @@ def test_staff_use_the_browsable_api_with_their_own_permissions(client, django_u
     client.force_login(committee)
     # Reads, without the contact details its role may not see; writes nothing.
     assert client.get("/api/v1/members/M1/").json()["phone"] is None
+    listed = client.get("/api/v1/members/").json()["results"]
+    assert [(m["member_no"], m["phone"], m["email"]) for m in listed] == [("M1", None, None)]
     response = client.post(
         "/api/v1/members/",
         {"member_no": "M2", "name": "x", "joined_on": "2020-01-01"},
