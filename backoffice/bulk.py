@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from loyalty.exceptions import DomainError
 from loyalty.money import grouped
 from members.models import Member
-from tiers import actions
+from reviews import services as review_services
 from tiers.models import Tier, TierOverride
 from tiers.services import override_replacement_refusal, tier_override_set
 
@@ -199,7 +199,7 @@ def bulk_apply(
                 member=row.member, tier=tier, reason=reason, ends_on=ends_on, actor=actor
             )
         else:
-            actions.member_blacklist(
+            review_services.member_blacklist(
                 member=row.member, reason=reason, evidence=evidence, actor=actor
             )
     return len(plan.changes)

@@ -30,6 +30,7 @@ from loyalty.masking import mask_contact
 from loyalty.money import format_fen, grouped, parse_amount
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
+from reviews import services as review_services
 from reviews.selectors import member_review_panel
 from tiers import actions
 from tiers.models import Tier
@@ -350,7 +351,8 @@ class BlacklistView(MemberActionView):
         return default_storage.save(name, upload)
 
     def perform(self, member, cleaned, file_name):
-        actions.member_blacklist(
+        # Withdraws the member's open review case too.
+        review_services.member_blacklist(
             member=member,
             reason=cleaned["reason"],
             evidence=cleaned.get("evidence", ""),

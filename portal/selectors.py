@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 
 from members.models import Member, Transaction
 from notifications import selectors as notification_selectors
+from notifications.models import Channel, Kind, Notification
 from tiers import engine
 from tiers.models import (
     Benefit,
@@ -24,6 +25,7 @@ from tiers.models import (
     TierOverride,
     TierPolicy,
 )
+from tiers.notices import exceptional_upgrade_key
 from tiers.selectors import (
     TierProgress,
     announced_policy,
@@ -157,17 +159,20 @@ def member_home(member: Member) -> MemberHome:
 
 def exceptional_upgrade_told(member: Member) -> TierOverride | None:
     """The exceptional upgrade in force that the member was told about, or None. A committee
-    grant tells the member (and records the tier change it caused) exactly when it gave them a
-    higher tier (``tiers.services.tier_override_set``); one that did not take hold, the member
-    already holding that tier or more, was never announced to them, so its message is not
-    theirs to read: the card then shows nothing, as after the grant has ended."""
+    grant tells the member exactly when it gave them a higher tier or kept their tier past
+    their tier year's end (``tiers.services.tier_override_set``); one that changed nothing
+    they would notice was never announced to them, so its message is not theirs to read: the
+    card then shows nothing, as after the grant has ended."""
     override = open_override(member)
     if override is None or override.kind != TierOverride.Kind.COMMITTEE:
         return None
-    gave_tier = TierChange.objects.filter(
-        override=override, cause=TierChange.Cause.COMMITTEE
+    told = Notification.objects.filter(
+        member=member,
+        kind=Kind.EXCEPTIONAL_UPGRADE,
+        channel=Channel.IN_APP,
+        dedupe_key=exceptional_upgrade_key(override),
     ).exists()
-    return override if gave_tier else None
+    return override if told else None
 
 
 def member_code_svg(member_no: str) -> bytes:

@@ -23,7 +23,10 @@ MEMBER_ERASED = gettext_noop(
     "Withdrawn: the member's personal data was erased, so no one votes on, grants or tells "
     "them anything."
 )
-SYSTEM_TEXTS = (QUORUM_REACHED, QUORUM_OVERRIDE_HELD, MEMBER_ERASED)
+MEMBER_BLACKLISTED = gettext_noop(
+    "Withdrawn: the member was blacklisted, so no one votes on, grants or tells them anything."
+)
+SYSTEM_TEXTS = (QUORUM_REACHED, QUORUM_OVERRIDE_HELD, MEMBER_ERASED, MEMBER_BLACKLISTED)
 
 
 class Department(models.TextChoices):

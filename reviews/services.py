@@ -23,11 +23,11 @@ from django.utils.translation import gettext as _
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
-from members.models import Member, Transaction
+from members.models import BlacklistEntry, Member, Transaction
 from members.privacy import member_is_erased
 from members.services import member_lock
 from notifications.services import member_notice_language, notices_queue
-from tiers import engine, notices
+from tiers import actions, engine, notices
 from tiers.metrics import figures_for_member
 from tiers.models import COMMITTEE_DECISION, Tier, TierChange, TierOverride, TierPolicy
 from tiers.review_settings import LOYAL_VETERAN, ReviewSettings, review_settings_from_data
@@ -36,6 +36,7 @@ from tiers.services import override_replacement_refusal, tier_override_set
 
 from .metrics import candidate_rows, extras_for_member
 from .models import (
+    MEMBER_BLACKLISTED,
     QUORUM_OVERRIDE_HELD,
     QUORUM_REACHED,
     CaseTransition,
@@ -447,6 +448,16 @@ def case_nominate(
         raise DomainError(_("A justification is required."))
     if not member.takes_part:
         raise DomainError(_("Only an active member can be nominated."))
+    seat = committee_seat(actor)
+    if seat is not None and seat.is_chair:
+        # The chair decides every case that goes to discussion, and never one they nominated:
+        # a case of theirs could never be decided.
+        raise DomainError(
+            _(
+                "The committee chair decides the cases that go to discussion, so does not "
+                "nominate: ask customer operations to nominate the member."
+            )
+        )
     if member_is_erased(member):
         raise DomainError(_("This member's personal data was erased: they cannot be nominated."))
     if member.joined_on > today:
@@ -536,6 +547,17 @@ def committee_seat(user) -> CommitteeMember | None:
     return CommitteeMember.objects.filter(user=user).first()
 
 
+def _seated(votes: list[Vote]) -> list[Vote]:
+    """The votes of members who still sit on the committee for the department they voted for:
+    a seat removed (or moved) takes its approval out of the quorum."""
+    seats = dict(
+        CommitteeMember.objects.filter(user_id__in=[v.voter_id for v in votes]).values_list(
+            "user_id", "department"
+        )
+    )
+    return [v for v in votes if seats.get(v.voter_id) == v.department]
+
+
 def quorum_reached(votes, quorum: dict[str, int]) -> bool:
     """Each department has given at least its number of approving votes."""
     approvals: dict[str, int] = defaultdict(int)
@@ -553,6 +575,7 @@ def case_vote(
     any rejection sends the case to discussion; the quorum of approvals approves it and grants
     the exceptional upgrade at once. In discussion votes are still recorded; the chair decides."""
     case = _locked(case)
+    _not_blacklisted_check(case)
     seat = committee_seat(voter)
     if seat is None:
         raise DomainError(_("Only committee members vote."))
@@ -586,7 +609,7 @@ def case_vote(
             case.state = ReviewCase.State.DISCUSSION
             case.save(update_fields=["state"])
             _transition(case, ReviewCase.State.VOTING, voter, comment)
-        elif quorum_reached(votes, review_settings_for(case.policy).quorum):
+        elif quorum_reached(_seated(votes), review_settings_for(case.policy).quorum):
             if case_grant_today(case=case, today=today).refusal:
                 # Approving would take away a stronger override: not the voters' call alone.
                 case.state = ReviewCase.State.DISCUSSION
@@ -605,7 +628,10 @@ def case_decider_refusal(case: ReviewCase, user) -> str | None:
     if seat is None or not seat.is_chair:
         return _("Only the committee chair decides a case in discussion.")
     if case.nominated_by_id is not None and case.nominated_by_id == user.pk:
-        return _("The person who nominated a case does not decide it.")
+        return _(
+            "The person who nominated a case does not decide it: name another committee member "
+            "chair for this decision, or withdraw the case."
+        )
     return None
 
 
@@ -615,6 +641,7 @@ def _decision_checked(case: ReviewCase, actor, reason: str) -> str:
     refusal = case_decider_refusal(case, actor)
     if refusal is not None:
         raise DomainError(refusal)
+    _not_blacklisted_check(case)
     if case.state != ReviewCase.State.DISCUSSION:
         raise DomainError(_("Only a case in discussion is decided by the chair."))
     return _reason(reason)
@@ -628,9 +655,10 @@ class DecisionPreview:
     reason: str
     tier: Tier | None  # the tier an approval grants; None for a rejection
     ends_on: date | None
-    # The member's tier now when it is at or above ``tier``: the approval changes nothing they
-    # would notice while they hold it, and sends them no notice.
+    # The member's tier now when it is at or above ``tier`` (``CaseGrant``).
     already_held: Tier | None = None
+    held_until: date | None = None
+    extends_year: bool = False
 
 
 def case_decision_preview(
@@ -652,6 +680,8 @@ def case_decision_preview(
         tier=grant.tier,
         ends_on=grant.ends_on,
         already_held=grant.already_held,
+        held_until=grant.held_until,
+        extends_year=grant.extends_year,
     )
 
 
@@ -706,13 +736,17 @@ class CaseGrant:
 
     qualified_tier: Tier  # the member's qualified tier that day (not the one at nomination)
     tier: Tier  # ``case.uplift`` tiers above it, never above the top tier
-    # The member's tier that day when it is at or above ``tier``: the approval changes nothing
-    # they would notice while they hold it, and sends them no notice.
+    # The member's tier that day when it is at or above ``tier``: the approval gives no higher
+    # tier. It keeps ``tier`` past the end of the member's tier year (``held_until``) when it
+    # is the tier held and ends later (``extends_year``), and then tells the member; else it
+    # changes nothing they would notice while they hold it, and sends them no notice.
     already_held: Tier | None
     ends_on: date  # the end of the exceptional upgrade an approval that day grants
     # Why an approval that day is refused (it would replace a stronger override the member
     # holds: ``tiers.services.override_replacement_refusal``); "" when it is not.
     refusal: str = ""
+    held_until: date | None = None
+    extends_year: bool = False
 
 
 def case_grant_today(*, case: ReviewCase, today: date | None = None) -> CaseGrant:
@@ -725,17 +759,27 @@ def case_grant_today(*, case: ReviewCase, today: date | None = None) -> CaseGran
     rnd = _round(today)
     qualified_rank = qualified_rank_now(case.member, rnd)
     tier = rnd.tier_by_rank(uplifted_rank(rnd.policy, qualified_rank, case.uplift))
-    held = tier_state(case.member).current_tier
+    state = tier_state(case.member)
+    held = state.current_tier
     ends_on = add_months(today, case.validity_months)
     refusal = override_replacement_refusal(
         open_override(case.member), tier=tier, ends_on=ends_on, kind=TierOverride.Kind.COMMITTEE
     )
+    already_held = held if held is not None and held.rank >= tier.rank else None
+    held_until = state.tier_year_end if already_held is not None else None
     return CaseGrant(
         qualified_tier=rnd.tier_by_rank(qualified_rank),
         tier=tier,
-        already_held=held if held is not None and held.rank >= tier.rank else None,
+        already_held=already_held,
         ends_on=ends_on,
         refusal=refusal,
+        held_until=held_until,
+        extends_year=(
+            already_held is not None
+            and held.rank == tier.rank
+            and held_until is not None
+            and ends_on > held_until
+        ),
     )
 
 
@@ -804,6 +848,54 @@ def case_withdraw(*, case: ReviewCase, reason: str, actor) -> ReviewCase:
     case.save(update_fields=["state", "decided_at", "decided_by", "decision_reason"])
     _transition(case, from_state, actor, reason)
     return case
+
+
+@transaction.atomic
+def member_blacklist(
+    *, member: Member, reason: str, evidence: str = "", evidence_file: str = "", actor
+) -> BlacklistEntry:
+    """Blacklist the member (``tiers.actions.member_blacklist``: the tier is revoked at once)
+    and withdraw their open review case: a blacklisted member has no tier and is told nothing,
+    so no one votes on, grants or rejects it (a rejection's notice would reveal the entry)."""
+    # The cases first, then the member: the order a vote or a decision takes them in.
+    open_cases = list(
+        ReviewCase.objects.select_for_update()
+        .filter(member=member, state__in=ReviewCase.OPEN_STATES)
+        .order_by("pk")
+    )
+    entry = actions.member_blacklist(
+        member=member,
+        reason=reason,
+        evidence=evidence,
+        evidence_file=evidence_file,
+        actor=actor,
+    )
+    for case in open_cases:
+        case_withdraw(case=case, reason=MEMBER_BLACKLISTED, actor=actor)
+    return entry
+
+
+def blacklisted_cases_withdraw() -> int:
+    """Withdraw the open cases of members blacklisted some other way (an import of blacklist
+    entries, the admin); the daily lifecycle job runs it. Returns how many."""
+    withdrawn = 0
+    cases = ReviewCase.objects.filter(
+        state__in=ReviewCase.OPEN_STATES, member__status=Member.Status.BLACKLISTED
+    ).order_by("pk")
+    for case in cases:
+        with transaction.atomic():
+            case_withdraw(case=case, reason=MEMBER_BLACKLISTED, actor=None)
+        withdrawn += 1
+    return withdrawn
+
+
+def _not_blacklisted_check(case: ReviewCase) -> None:
+    """Refuse to vote on or decide the case of a member blacklisted since it was opened (until
+    it is withdrawn, at once from the back office, or by the daily job after an import)."""
+    if case.member.status == Member.Status.BLACKLISTED:
+        raise DomainError(
+            _("The member was blacklisted: no one votes on or decides this case. Withdraw it.")
+        )
 
 
 # --- The committee ------------------------------------------------------------------------

@@ -167,11 +167,15 @@ def reinstated(row, as_of: date, tier, year_end: date) -> Notice:
     )
 
 
+def exceptional_upgrade_key(override) -> str:
+    return f"exceptional:{override.pk}"
+
+
 def exceptional_upgrade(row, as_of: date, override) -> Notice:
     return _notice(
         row,
         Kind.EXCEPTIONAL_UPGRADE,
-        f"exceptional:{override.pk}",
+        exceptional_upgrade_key(override),
         as_of,
         tier=override.tier,
         message=_Sentence(override.message),

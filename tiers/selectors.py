@@ -105,6 +105,16 @@ def open_override(member: Member) -> TierOverride | None:
     )
 
 
+def warning_to_tier(warning: DowngradeWarning) -> Tier:
+    """The tier the warned downgrade would give: the qualified tier at the warning, or one tier
+    down under a policy that drops one tier at a time (as the warning's notice says)."""
+    tiers = tiers_by_code()
+    rank = engine.downgrade_rank(
+        warning.tier.rank, warning.qualified_tier.rank, engine_policy(warning.policy, tiers)
+    )
+    return next(tier for tier in tiers.values() if tier.rank == rank)
+
+
 def member_open_warning(member: Member) -> DowngradeWarning | None:
     """The warning of the member's present tier year, while it stands: the evaluation clears
     ``downgrade_warned_on`` when the member upgrades, keeps the tier or is downgraded."""

@@ -1230,6 +1230,7 @@ def tier_override_set(
         else None,
     }
     current_rank = state.current_tier.rank if state.current_tier else None
+    year_end_before = state.tier_year_end
     year_end = ends_on or add_years(today, 1)
     takes_hold = current_rank is None or tier.rank >= current_rank
     # The member holds a tier below the one granted (or none): the override gives it to them.
@@ -1280,11 +1281,18 @@ def tier_override_set(
             )
     # The member is told why (domain.md: "the member is told the reason"), in this transaction:
     # the committee's notice exists exactly when the exceptional upgrade gives them a higher
-    # tier ("we are pleased to grant you Gold" to a Platinum member would be false). A manual
-    # override tells the member only when staff wrote them a message and it gives them the
-    # tier (a floor below their tier changes nothing they would notice).
+    # tier or keeps their tier past the end of their tier year ("we are pleased to grant you
+    # Gold" to a Platinum member would be false). A manual override tells the member only when
+    # staff wrote them a message and it gives them the tier (a floor below their tier changes
+    # nothing they would notice).
     if kind == TierOverride.Kind.COMMITTEE:
-        tell = gives_tier
+        extends_year = (
+            takes_hold
+            and year_end_before is not None
+            and state.tier_year_end is not None
+            and state.tier_year_end > year_end_before
+        )
+        tell = gives_tier or extends_year
     else:
         tell = bool(override.message) and takes_hold
     if tell:
@@ -1366,7 +1374,10 @@ def tier_override_end(
         actor=actor,
         action="tier.override.end",
         target=member,
-        before={"override": override.pk, "ends_on": str(override.ends_on)},
+        before={
+            "override": override.pk,
+            "ends_on": str(override.ends_on) if override.ends_on else None,
+        },
         after={"ended_on": str(today), "reason": reason},
     )
     member_evaluate(member=member, as_of=today, actor=actor)
@@ -1529,6 +1540,26 @@ def policy_earliest_effective_date(today: date | None = None) -> date:
     return earliest
 
 
+def policy_effective_date_refusal(effective_from: date, today: date) -> str:
+    """Why a version cannot be published in force from ``effective_from`` ("" when it can):
+    ``policy_publish``, and the publish form before it."""
+    earliest = policy_earliest_effective_date(today)
+    if effective_from < earliest:
+        return _(
+            "The effective date must be on or after %(date)s: members are told %(days)d "
+            "days ahead, and a new version takes effect after every published one."
+        ) % {"date": earliest.isoformat(), "days": settings.POLICY_NOTICE_DAYS}
+    # A published version is never withdrawn and every later one must start after it: a date
+    # mistyped years ahead would block every new version until then.
+    latest = earliest + POLICY_PUBLISH_AHEAD
+    if effective_from > latest:
+        return _(
+            "The effective date must be on or before %(date)s: a published version cannot "
+            "be withdrawn, and every later version must take effect after it."
+        ) % {"date": latest.isoformat()}
+    return ""
+
+
 @transaction.atomic
 def policy_publish(
     *,
@@ -1555,26 +1586,9 @@ def policy_publish(
     # Every published version's row, locked: two owners publishing at once cannot both pass
     # the "after every published version" check.
     list(TierPolicy.objects.select_for_update().filter(status=TierPolicy.Status.PUBLISHED))
-    earliest = policy_earliest_effective_date(today)
-    if effective_from < earliest:
-        raise DomainError(
-            _(
-                "The effective date must be on or after %(date)s: members are told %(days)d "
-                "days ahead, and a new version takes effect after every published one."
-            )
-            % {"date": earliest.isoformat(), "days": settings.POLICY_NOTICE_DAYS}
-        )
-    # A published version is never withdrawn and every later one must start after it: a date
-    # mistyped years ahead would block every new version until then.
-    latest = earliest + POLICY_PUBLISH_AHEAD
-    if effective_from > latest:
-        raise DomainError(
-            _(
-                "The effective date must be on or before %(date)s: a published version cannot "
-                "be withdrawn, and every later version must take effect after it."
-            )
-            % {"date": latest.isoformat()}
-        )
+    refusal = policy_effective_date_refusal(effective_from, today)
+    if refusal:
+        raise DomainError(refusal)
     _check_policy_data(policy)
     problems = ordering_problems(engine_policy(policy))
     if problems and not accept_warnings:

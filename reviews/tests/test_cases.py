@@ -427,6 +427,65 @@ def test_a_reason_longer_than_the_limit_is_refused_and_nothing_is_written(case, 
 # --- The outcome ----------------------------------------------------------------------------
 
 
+def test_a_removed_seats_approval_no_longer_counts_toward_the_quorum(case, voters):
+    vote(case, voters[Department.CUSTOMER_OPS])
+    services.committee_member_remove(
+        seat=CommitteeMember.objects.get(user=voters[Department.CUSTOMER_OPS]), actor=None
+    )
+
+    vote(case, voters[Department.SALES])
+    vote(case, voters[Department.CUSTOMER_SERVICE])
+
+    assert refreshed(case).state == ReviewCase.State.VOTING  # no seated customer-ops approval
+    vote(case, seat("ops-voter-2", Department.CUSTOMER_OPS))
+    assert refreshed(case).state == ReviewCase.State.APPROVED
+
+
+def test_the_chair_does_not_nominate_since_they_could_never_decide_the_case(member, voters):
+    chair = voters[Department.CUSTOMER_SERVICE]
+
+    with pytest.raises(DomainError, match="chair decides the cases that go to discussion"):
+        services.case_nominate(member=member, justification="十年", actor=chair)
+
+    assert not ReviewCase.objects.exists()
+
+
+def test_a_nominator_made_chair_later_is_told_how_their_case_can_be_decided(
+    case, voters, nominator
+):
+    vote(case, voters[Department.SALES], approve=False, comment="消费太少")  # to discussion
+    services.committee_member_set(
+        user=nominator, department=Department.CUSTOMER_OPS, is_chair=True, actor=None
+    )
+
+    with pytest.raises(DomainError, match="name another committee member chair for this decision"):
+        services.case_decide(case=case, approve=False, reason="x", actor=nominator)
+
+
+def test_blacklisting_the_member_withdraws_their_open_case_and_tells_them_nothing(
+    case, voters, nominator
+):
+    vote(case, voters[Department.SALES], approve=False, comment="消费太少")  # in discussion
+
+    services.member_blacklist(member=case.member, reason="恶意投诉", actor=nominator)
+
+    case = refreshed(case)
+    assert case.state == ReviewCase.State.WITHDRAWN
+    with translation.override("zh-hans"):
+        assert case.decision_reason_display.startswith("已撤回：该会员已被列入黑名单")
+    assert not Notification.objects.filter(member=case.member, kind=Kind.REVIEW_DECLINED).exists()
+
+
+def test_a_case_of_a_member_blacklisted_by_an_import_is_refused_then_withdrawn_daily(case, voters):
+    Member.objects.filter(pk=case.member_id).update(status=Member.Status.BLACKLISTED)
+
+    with pytest.raises(DomainError, match="The member was blacklisted"):
+        vote(case, voters[Department.SALES])
+    assert services.blacklisted_cases_withdraw() == 1
+    assert refreshed(case).state == ReviewCase.State.WITHDRAWN
+    assert services.blacklisted_cases_withdraw() == 0
+
+
 def approve(case, voters):
     for voter in voters.values():
         vote(case, voter)
@@ -550,6 +609,30 @@ def test_an_approval_granting_no_more_than_the_member_holds_sends_no_notice(case
     assert not Notification.objects.filter(
         member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE
     ).exists()
+
+
+def test_an_approval_keeping_the_tier_held_past_the_tier_years_end_tells_them(case, voters):
+    # Gold held until 2026-09-01; the approval (Gold, 12 months from the decision) keeps it
+    # until 2027-07-10: something the member notices, so they are told, as the case page says.
+    hold(case.member, "gold")
+    MemberTier.objects.filter(member=case.member).update(tier_year_end=datetime.date(2026, 9, 1))
+    grant = services.case_grant_today(case=case, today=DECISION_DAY)
+    assert grant.already_held.code == "gold" and grant.extends_year
+    assert grant.held_until == datetime.date(2026, 9, 1)
+
+    case = approve(case, voters)
+
+    state = MemberTier.objects.get(member=case.member)
+    assert (state.current_tier.code, state.tier_year_end) == ("gold", datetime.date(2027, 7, 10))
+    told = Notification.objects.get(
+        member=case.member, kind=Kind.EXCEPTIONAL_UPGRADE, channel=Channel.IN_APP
+    )
+    assert "2027-07-10" in told.body
+    assert (
+        AuditEntry.objects.filter(action="tier.override.committee")
+        .latest("pk")
+        .after["member_told"]
+    )
 
 
 def test_an_approval_granting_more_than_the_member_holds_tells_them(case, voters):

@@ -695,11 +695,13 @@ def test_a_member_of_the_committee_who_is_not_chair_cannot_decide(client, a_case
 
 def test_the_chair_who_nominated_a_case_is_not_offered_its_decision(client):
     voters = committee()
-    chair = voters["customer_service"]
-    chair.groups.add(Group.objects.get(name="ops"))  # may nominate as well
+    chair = staff_user("ops-then-chair", "ops")
     case = hand_case(veteran(), chair)
     services.case_open_voting(case=case, actor=chair)
     services.case_vote(case=case, voter=voters["sales"], approve=False, comment="no")
+    # Made chair after nominating (the chair may not nominate).
+    chair.groups.add(Group.objects.get(name="committee"))
+    services.committee_member_set(user=chair, department="customer_ops", is_chair=True, actor=None)
     client.force_login(chair)
 
     assert client.get(decide_url(case)).status_code == 403

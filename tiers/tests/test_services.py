@@ -719,8 +719,12 @@ def test_the_migration_fills_in_earlier_warnings_from_their_in_app_message():
     untold = below_gold_from_january()
     recompute(day(2026, 1, 30))
     message = Notification.objects.get(member=told, kind=Kind.DOWNGRADE_WARNING, channel="in_app")
-    # As the evaluation left warnings before it set notified_at; one message never written.
+    # As the evaluation left warnings before it set notified_at, with the event key of the
+    # time (without the year's end); one message never written.
     DowngradeWarning.objects.update(notified_at=None)
+    Notification.objects.filter(member=told, kind=Kind.DOWNGRADE_WARNING).update(
+        dedupe_key=f"warning:gold:{GOLD_PURCHASE_DAY}"
+    )
     Notification.objects.filter(member=untold, kind=Kind.DOWNGRADE_WARNING).delete()
 
     migration.backfill(django_apps, None)

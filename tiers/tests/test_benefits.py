@@ -1,0 +1,54 @@
+"""Higher tiers get more (domain.md): the warnings where staff edit benefits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tiers.benefits import benefit_ordering_problems
+from tiers.models import Benefit, Tier
+
+pytestmark = pytest.mark.django_db
+
+
+def problems() -> list[tuple[str, str, str, Decimal, Decimal]]:
+    tiers = list(Tier.objects.prefetch_related("benefits"))
+    return [
+        (p.higher.code, p.lower.code, p.higher_benefit.kind, p.higher_benefit.value,
+         p.lower_benefit.value)
+        for p in benefit_ordering_problems(tiers)
+    ]  # fmt: skip
+
+
+def test_the_default_benefits_give_higher_tiers_more():
+    assert problems() == []
+
+
+def test_a_higher_tier_with_a_smaller_discount_or_fewer_points_is_named():
+    gold = Tier.objects.get(code="gold")
+    Benefit.objects.filter(tier=gold, kind=Benefit.Kind.DISCOUNT).update(value=Decimal("99"))
+    Benefit.objects.filter(tier__code="platinum", kind=Benefit.Kind.BIRTHDAY_BONUS).update(
+        value=Decimal("300")
+    )
+
+    assert problems() == [
+        ("platinum", "gold", "birthday_bonus", Decimal("300.00"), Decimal("500.00")),
+        ("gold", "silver", "discount", Decimal("99.00"), Decimal("95.00")),
+        ("gold", "regular", "discount", Decimal("99.00"), Decimal("98.00")),
+    ]
+
+
+def test_a_kind_only_one_tier_offers_or_an_equal_value_is_no_problem():
+    Benefit.objects.filter(tier__code="gold", kind=Benefit.Kind.DISCOUNT).update(
+        value=Decimal("95")
+    )  # as much as Silver
+    Benefit.objects.create(
+        tier=Tier.objects.get(code="regular"),
+        kind=Benefit.Kind.POINTS_MULTIPLIER,
+        value=Decimal("1.2"),
+        title_zh="积分1.2倍",
+        title_en="1.2× points",
+    )
+
+    assert problems() == []
