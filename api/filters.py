@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
@@ -20,11 +22,14 @@ class MemberFilter(django_filters.FilterSet):
         field_name="joined_on", lookup_expr="lte", help_text=_("Joined on or before (YYYY-MM-DD).")
     )
     member_no_prefix = django_filters.CharFilter(
-        field_name="member_no",
-        lookup_expr="startswith",
+        method="member_no_starting",
         max_length=32,
-        help_text=_("Member numbers starting with this."),
+        help_text=_("Member numbers starting with this (full-width characters read as plain)."),
     )
+
+    def member_no_starting(self, queryset, name, value):
+        # As member numbers are read everywhere else: ``Ｍ００１`` is ``M001``.
+        return queryset.filter(member_no__startswith=unicodedata.normalize("NFKC", value).strip())
 
     class Meta:
         model = Member

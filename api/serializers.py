@@ -24,6 +24,7 @@ from members.importers import (
     refund_of_value,
 )
 from members.models import Member, Transaction
+from tiers.models import TierOverride
 
 from .fields import AmountField, DayField, ImportedTextField, MomentField, moment_text
 
@@ -414,6 +415,24 @@ class ProgressSerializer(serializers.Serializer):
     )
 
 
+class FloorSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=TierOverride.Kind.choices,
+        help_text=_("manual: a staff override; committee: an exceptional upgrade."),
+    )
+    tier = serializers.CharField(help_text=_("The member holds at least this tier meanwhile."))
+    ends_on = serializers.DateField(allow_null=True, help_text=_("Null: until staff end it."))
+
+
+class DowngradeWarningSerializer(serializers.Serializer):
+    warned_on = serializers.DateField()
+    tier = serializers.CharField(help_text=_("The tier at risk."))
+    to_tier = serializers.CharField(help_text=_("The tier a downgrade would give."))
+    downgrade_not_before = serializers.DateField(
+        help_text=_("No downgrade before this day, and none if the member meets the rule again.")
+    )
+
+
 class MemberTierDetailSerializer(serializers.Serializer):
     """Output only; built by ``views.tier_payload``."""
 
@@ -431,6 +450,17 @@ class MemberTierDetailSerializer(serializers.Serializer):
     contribution = serializers.IntegerField(allow_null=True)
     explanation = TierCheckSerializer(many=True, help_text=_("Every tier's rule, highest first."))
     progress = ProgressSerializer(allow_null=True)
+    floor = FloorSerializer(
+        allow_null=True,
+        help_text=_(
+            "The override or exceptional upgrade in force, which keeps the member at least at its "
+            "tier whatever the rules give; null when there is none."
+        ),
+    )
+    downgrade_warning = DowngradeWarningSerializer(
+        allow_null=True,
+        help_text=_("The downgrade warning of the present tier year, while it stands."),
+    )
 
 
 def shortfall_amount(metric: str, amount) -> str:

@@ -26,7 +26,15 @@ from members.importers import ValueRefused, column_name, external_id_value, memb
 from members.models import Member, Transaction
 from tiers import actions
 from tiers.models import TierChange
-from tiers.selectors import last_evaluation, member_explanation, member_progress, tier_state
+from tiers.selectors import (
+    last_evaluation,
+    member_explanation,
+    member_open_warning,
+    member_progress,
+    open_override,
+    tier_state,
+    warning_to_tier,
+)
 
 from . import docs
 from .errors import BatchItemRefused
@@ -219,6 +227,8 @@ def tier_payload(member: Member) -> dict:
     explanation = member_explanation(member)
     progress = member_progress(member)
     current = state.current_tier if takes_part else None
+    floor = open_override(member) if current else None
+    warning = member_open_warning(member) if current else None
     return {
         "member_no": member.member_no,
         "status": member.status,
@@ -244,6 +254,21 @@ def tier_payload(member: Member) -> dict:
                 "to_keep": _ways(progress.to_keep),
             }
             if progress
+            else None
+        ),
+        "floor": (
+            {"kind": floor.kind, "tier": floor.tier.code, "ends_on": floor.ends_on}
+            if floor
+            else None
+        ),
+        "downgrade_warning": (
+            {
+                "warned_on": warning.warned_on,
+                "tier": warning.tier.code,
+                "to_tier": warning_to_tier(warning).code,
+                "downgrade_not_before": warning.downgrade_not_before,
+            }
+            if warning
             else None
         ),
     }

@@ -1,6 +1,6 @@
-"""The site's answers to a request no view took (Django's handler404 and handler400): the staff
-and member pages' templates, but JSON under the API's own paths, whose clients read every error
-as JSON (README, "Errors")."""
+"""The site's answers to a request no view took (Django's handler404, handler400 and
+handler500): the staff and member pages' templates, but JSON under the API's own paths, whose
+clients read every error as JSON (README, "Errors")."""
 
 from __future__ import annotations
 
@@ -62,6 +62,19 @@ def bad_request(request, exception):
             413,
         )
     return _refusal(_("The request was refused."), 400)
+
+
+def server_error(request):
+    """A failure of ours: the page for people, JSON for the API's clients."""
+    if not is_api(request):
+        return defaults.server_error(request)
+    return _refusal(
+        _(
+            "The server failed to answer this request. Sending it again is safe: what was "
+            "already recorded is not recorded twice. Tell the administrator if it goes on."
+        ),
+        500,
+    )
 
 
 def _refusal(detail: str, status: int) -> JsonResponse:

@@ -40,3 +40,4 @@ urlpatterns = [
 
 handler400 = "loyalty.error_pages.bad_request"
 handler404 = "loyalty.error_pages.page_not_found"
+handler500 = "loyalty.error_pages.server_error"

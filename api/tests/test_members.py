@@ -192,6 +192,10 @@ def test_the_member_list_filters_and_walks_pages_with_a_cursor(api):
     ] == ["E1"]
     bad = api.get("/api/v1/members/?status=vip&joined_on_after=yesterday")
     assert bad.status_code == 400 and set(bad.json()) == {"status", "joined_on_after"}
+    # A prefix typed with full-width characters, as member numbers are read everywhere.
+    for prefix in ("A", "Ａ", " Ａ"):
+        found = api.get("/api/v1/members/", {"member_no_prefix": prefix}).json()["results"]
+        assert [m["member_no"] for m in found] == [f"A{n}" for n in range(7)][:7], prefix
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ from api.views import _ways
 from members.models import Member
 from members.tests.factories import MemberFactory
 from tiers.engine import Way
+from tiers.models import Tier
+from tiers.services import tier_override_set
 
 pytestmark = pytest.mark.django_db
 
@@ -88,11 +90,34 @@ def test_progress_is_rounded_down_to_four_places(progress, shown):
     assert _ways([way])[0]["progress"] == shown
 
 
+def test_the_tier_endpoint_says_which_floor_holds_the_member_and_what_warning_stands(api):
+    today = timezone.localdate()
+    member = MemberFactory(member_no="F1", joined_on=today - datetime.timedelta(days=30))
+    ends_on = today + datetime.timedelta(days=10)
+    tier_override_set(
+        member=member, tier=Tier.objects.get(code="gold"), reason="大客户", ends_on=ends_on,
+        actor=None,
+    )  # fmt: skip
+
+    tier = api.get("/api/v1/members/F1/tier").json()
+
+    assert (tier["current_tier"], tier["qualified_tier"]) == ("gold", "regular")
+    assert tier["floor"] == {"kind": "manual", "tier": "gold", "ends_on": ends_on.isoformat()}
+    # The override ends within the warning lead: warned, no downgrade before 30 days' notice.
+    assert tier["downgrade_warning"] == {
+        "warned_on": today.isoformat(),
+        "tier": "gold",
+        "to_tier": "regular",
+        "downgrade_not_before": (today + datetime.timedelta(days=30)).isoformat(),
+    }
+
+
 def test_a_member_who_takes_no_part_has_no_figures(api):
     MemberFactory(member_no="E1", status=Member.Status.EXPERIENCE)
     tier = api.get("/api/v1/members/E1/tier").json()
     assert (tier["status"], tier["current_tier"], tier["spend"]) == ("experience", None, None)
     assert tier["explanation"] == [] and tier["progress"] is None
+    assert tier["floor"] is None and tier["downgrade_warning"] is None
 
 
 def test_the_tier_history_lists_changes_newest_first(api):

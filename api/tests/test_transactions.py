@@ -707,6 +707,21 @@ def test_a_body_over_the_size_limit_is_a_json_413(api, member, settings):
     assert Transaction.objects.count() == 0
 
 
+def test_a_failure_of_the_server_is_answered_in_json_and_leaves_nothing_half_written(api, member):
+    # Rows no writer of the application accepts (each is over the largest amount): their sum
+    # is more than the database's whole numbers hold, and evaluating the member fails.
+    for n in range(2):
+        PurchaseFactory(member=member, external_id=f"CORRUPT-{n}", amount_fen=5 * 10**18)
+    api.raise_request_exception = False
+
+    response = api.post("/api/v1/transactions/", purchase(external_id="T9"), format="json")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"].startswith("The server failed to answer this request.")
+    assert not Transaction.objects.filter(external_id="T9").exists()
+
+
 def test_a_purchase_may_be_dated_up_to_the_end_of_tomorrow_as_in_the_import(api, member):
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     late_tomorrow = f"{tomorrow.isoformat()}T23:59:00+08:00"
