@@ -154,9 +154,19 @@ def bulk_preview(
                 current, tier=tier, ends_on=ends_on, kind=TierOverride.Kind.MANUAL
             ):
                 plan.rows.append(BulkRow(number, member, skipped=refusal))
+            elif held is not None and held.rank >= tier.rank:
+                # A floor under a tier the member holds already: no move now.
+                plan.rows.append(
+                    BulkRow(
+                        number,
+                        member,
+                        change=_("stays %(held)s, never below %(tier)s while the override lasts")
+                        % {"held": held_name, "tier": tier.name},
+                    )
+                )
             else:
                 plan.rows.append(
-                    BulkRow(number, member, change=f"{held_name} → ≥ {tier.name}")
+                    BulkRow(number, member, change=f"{held_name} → {tier.name}")
                 )  # fmt: skip
         else:
             if member.status == Member.Status.BLACKLISTED:

@@ -224,6 +224,10 @@ class ConvertForm(_CheckedReasonForm):
     member_check = staticmethod(facts.convert_check)
 
 
+class BlacklistLiftForm(_CheckedReasonForm):
+    member_check = staticmethod(facts.blacklisted_check)
+
+
 class ReevaluateForm(_CheckedReasonForm):
     member_check = staticmethod(facts.takes_part_check)
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tiers import engine
 from tiers.models import Benefit, Tier, TierPolicy
 from tiers.policy import PolicyError, form_path
-from tiers.services import tier_name_taken
+from tiers.services import policy_effective_date_refusal, tier_name_taken
 from tiers.templatetags.tier_display import METRIC_LABELS
 
 from .forms import DateField, date_input
@@ -266,6 +267,15 @@ class PublishForm(forms.Form):
         label=_("I have checked the impact; a published version cannot be changed or withdrawn"),
         required=True,
     )
+
+    def clean_effective_from(self):
+        # Checked here too, so that every mistake of the form is named at once (the service
+        # checks it again under its locks).
+        effective_from = self.cleaned_data["effective_from"]
+        refusal = policy_effective_date_refusal(effective_from, timezone.localdate())
+        if refusal:
+            raise forms.ValidationError(refusal)
+        return effective_from
 
 
 class TierNamesForm(forms.ModelForm):

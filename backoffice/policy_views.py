@@ -4,6 +4,8 @@ validate a form, call one service, redirect or render."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
@@ -18,6 +20,7 @@ from django.views.generic import ListView, TemplateView, View
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 from tiers import services
+from tiers.benefits import benefit_ordering_problems
 from tiers.diff import policy_diff, rule_lines
 from tiers.models import Benefit, Tier, TierPolicy
 from tiers.policy import PolicyError, PolicyInvalid, ordering_problems, policy_errors
@@ -216,8 +219,17 @@ class PolicyPreviewView(PolicyMixin, TemplateView):
         if policy.status == TierPolicy.Status.DRAFT and self.request.user.has_perm(
             "tiers.publish_tierpolicy"
         ):
+            # After a refused publication, the date and boxes as the owner left them.
+            typed = PublishForm(self.request.GET) if "effective_from" in self.request.GET else None
             publish_form = PublishForm(
-                initial={"effective_from": services.policy_earliest_effective_date(today)}
+                initial={
+                    "effective_from": (
+                        typed["effective_from"].value()
+                        if typed is not None
+                        else services.policy_earliest_effective_date(today)
+                    ),
+                    "accept_warnings": typed is not None and "accept_warnings" in self.request.GET,
+                }
             )
         return super().get_context_data(
             policy=policy,
@@ -238,7 +250,15 @@ class PolicyPublishView(PolicyMixin, View):
     def post(self, request, *args, **kwargs):
         policy = self.get_policy()
         form = PublishForm(request.POST)
-        back = reverse("backoffice:policy_preview", kwargs={"version": policy.version})
+        # Back to the preview with what was typed, so that a refusal loses nothing.
+        kept = {"effective_from": request.POST.get("effective_from", "")}
+        if request.POST.get("accept_warnings"):
+            kept["accept_warnings"] = "on"
+        back = (
+            reverse("backoffice:policy_preview", kwargs={"version": policy.version})
+            + "?"
+            + urlencode(kept)
+        )
         if not form.is_valid():
             for name, field_errors in form.errors.items():
                 for error in field_errors:
@@ -275,8 +295,10 @@ class TierListView(StaffPermissionMixin, TemplateView):
     template_name = "backoffice/policies/tier_list.html"
 
     def get_context_data(self, **kwargs):
-        tiers = Tier.objects.prefetch_related("benefits").order_by("-rank")
-        return super().get_context_data(tiers=tiers, **kwargs)
+        tiers = list(Tier.objects.prefetch_related("benefits").order_by("-rank"))
+        return super().get_context_data(
+            tiers=tiers, benefit_problems=benefit_ordering_problems(tiers), **kwargs
+        )
 
 
 class TierEditView(StaffPermissionMixin, TemplateView):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import csv
 import datetime
-import json
 import uuid
+from functools import partial
 from pathlib import PurePath
 
 from django.contrib import messages
@@ -26,7 +26,6 @@ from django.views.generic import TemplateView
 
 from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError, NotFound
-from loyalty.masking import mask_contact
 from loyalty.money import format_fen, grouped, parse_amount
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
@@ -39,6 +38,7 @@ from tiers.services import override_end_refusal, tier_override_end, tier_overrid
 
 from . import bulk, forms
 from .audit_actions import FILTER_SUGGESTIONS, action_label
+from .audit_display import audit_fields
 from .paging import lookahead_page
 from .selectors import (
     audit_member_numbers,
@@ -364,6 +364,7 @@ class BlacklistView(MemberActionView):
 class BlacklistLiftView(MemberActionView):
     permission_required = "members.lift_blacklistentry"
     action = "blacklist_lift"
+    form_class = forms.BlacklistLiftForm
     title = gettext_lazy("Lift the blacklist entry")
     question = gettext_lazy(
         "The member becomes an active member again and is evaluated at once. Lift the entry?"
@@ -582,16 +583,6 @@ class BulkView(StaffView, View):
 # --- Audit log -----------------------------------------------------------------------------
 
 
-def audit_json(value, *, unmasked: bool) -> str:
-    """An entry's before/after, readable (keys sorted, Chinese as is), with phone and e-mail
-    masked for readers who may not see them."""
-    if value in (None, "", {}):
-        return ""
-    if not unmasked:
-        value = mask_contact(value)
-    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
-
-
 class AuditLogView(StaffView, TemplateView):
     """Every staff action and policy change, read-only: the application has no way to change
     or delete an entry (the admin shows it view-only too)."""
@@ -616,13 +607,17 @@ class AuditLogView(StaffView, TemplateView):
             entries if entries is not None else [], self.request.GET.get("page"), AUDIT_PER_PAGE
         )
         numbers = audit_member_numbers(page)
-        unmasked = self.request.user.has_perm("members.view_member_contact")
+        shown = partial(
+            audit_fields,
+            unmasked=self.request.user.has_perm("members.view_member_contact"),
+            tier_names={tier.code: tier.name for tier in Tier.objects.all()},
+        )
         rows = [
             (
                 entry,
                 numbers.get((entry.target_type, entry.target_id)),
-                audit_json(entry.before, unmasked=unmasked),
-                audit_json(entry.after, unmasked=unmasked),
+                shown(entry.target_type, entry.before),
+                shown(entry.target_type, entry.after),
             )
             for entry in page
         ]

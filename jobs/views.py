@@ -17,6 +17,7 @@ from django.views.generic import DetailView, ListView, TemplateView, View
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 from members.models import Member
+from members.privacy import member_is_erased
 from notifications.models import Notification
 from notifications.services import notification_resend
 from tiers.services import Scope
@@ -106,7 +107,9 @@ class MemberNotificationsView(
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             member=self.member,
-            can_resend=self.request.user.has_perm("notifications.resend_notification"),
+            # An erased member's notices are never sent again (``notification_resend``).
+            can_resend=self.request.user.has_perm("notifications.resend_notification")
+            and not member_is_erased(self.member),
             form=ResendForm(),
             **kwargs,
         )

@@ -70,6 +70,13 @@ def convert_check(member: Member) -> None:
         raise DomainError(_("Only an experience member can be converted to a full member."))
 
 
+def blacklisted_check(member: Member) -> None:
+    """Only a blacklisted member's entry is lifted (``blacklist_lift``, and the staff form
+    before its confirmation page)."""
+    if member.status != Member.Status.BLACKLISTED:
+        raise DomainError(_("Member %(no)s is not blacklisted.") % {"no": member.member_no})
+
+
 def takes_part_check(member: Member) -> None:
     """An evaluation asked for by staff is for a member who takes part: an experience or
     blacklisted member holds no tier, and nothing would be evaluated."""
@@ -265,8 +272,9 @@ def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
+    blacklisted_check(member)
     entry = member.blacklist_entries.filter(lifted_at__isnull=True).first()
-    if entry is None or member.status != Member.Status.BLACKLISTED:
+    if entry is None:
         raise DomainError(_("Member %(no)s is not blacklisted.") % {"no": member.member_no})
     entry.lifted_at = timezone.now()
     entry.lifted_by = actor if getattr(actor, "pk", None) else None

@@ -16,6 +16,9 @@ ERASED = gettext_noop("Not sent: the member's personal data was erased.")
 # What replaced a failed delivery's error when the member was erased (it may quote the address).
 ERASED_ERROR = gettext_noop("[erased]")
 SYSTEM_ERRORS = (TOO_OLD, NO_EMAIL, NO_PHONE, ERASED, ERASED_ERROR)
+# What replaces an erased member's notices, in the notice's own language (``privacy.py``).
+ERASED_SUBJECT = gettext_noop("[erased]")
+ERASED_BODY = gettext_noop("This message was erased at the member's request (personal data).")
 
 
 class Kind(models.TextChoices):
@@ -138,6 +141,15 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind} {self.channel} {self.status}"
+
+    @property
+    def subject_display(self) -> str:
+        """The subject for staff: an erased notice's placeholder in the reader's language."""
+        return shown(self.subject, (ERASED_SUBJECT,))
+
+    @property
+    def body_display(self) -> str:
+        return shown(self.body, (ERASED_BODY,))
 
     @property
     def last_error_display(self) -> str:

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from members import privacy as member_privacy
 from members.models import Member
 
-from .models import ERASED, ERASED_ERROR, Channel, Notification
+from .models import ERASED, ERASED_BODY, ERASED_ERROR, ERASED_SUBJECT, Channel, Notification
 
 
 def _erased_texts(language: str) -> dict[str, str]:
@@ -35,10 +35,7 @@ def _erased_texts(language: str) -> dict[str, str]:
     why it was not sent is stored in English and translated for each staff reader
     (``loyalty.stored_text``)."""
     with translation.override(language):
-        return {
-            "subject": _("[erased]"),
-            "body": _("This message was erased at the member's request (personal data)."),
-        }
+        return {"subject": _(ERASED_SUBJECT), "body": _(ERASED_BODY)}
 
 
 def notifications_erase(*, member: Member) -> int:

@@ -6,14 +6,10 @@ from django import template
 from django.apps import apps
 
 from backoffice.audit_actions import action_label
+from backoffice.audit_display import SYSTEM_REASONS
 from loyalty.stored_text import shown
-from reviews.models import SYSTEM_TEXTS as REVIEW_TEXTS
-from tiers.models import COMMITTEE_DECISION, OVERRIDE_REPLACED
 
 register = template.Library()
-
-# Reasons the system writes into audit entries (in English, translated when shown).
-_SYSTEM_REASONS = (COMMITTEE_DECISION, OVERRIDE_REPLACED, *REVIEW_TEXTS)
 
 
 @register.filter
@@ -26,7 +22,7 @@ def audit_action(action: str) -> str:
 def audit_reason(reason) -> str:
     """An audit entry's reason: in the reader's language when the system wrote it, as typed
     when staff did."""
-    return shown(reason, _SYSTEM_REASONS) if isinstance(reason, str) else reason
+    return shown(reason, SYSTEM_REASONS) if isinstance(reason, str) else reason
 
 
 @register.filter

@@ -113,8 +113,46 @@ def test_a_reversed_date_range_is_named_and_lists_nothing(as_role, entries):
 def test_the_audit_log_shows_before_and_after_with_contacts_masked(as_role, entries):
     page = as_role("auditor").get(URL).content.decode()
 
-    assert "&quot;tier&quot;: &quot;gold&quot;" in page
+    assert '<dt title="tier">tier</dt><dd>Gold</dd>' in page
     assert "139****5678" in page and "13912345678" not in page
+
+
+def test_each_stored_value_is_shown_under_its_label_in_the_readers_language(as_role):
+    member = MemberFactory(member_no="AL2")
+    audit_record(
+        actor=None,
+        action="tier.override.manual",
+        target=member,
+        before={"tier": "silver", "tier_year_end": "2026-09-01", "replaced_override": None},
+        after={"tier": "gold", "member_told": True, "status": "blacklisted", "reason": "VIP"},
+    )
+    client = as_role("auditor")
+
+    english = client.get(URL, {"member_no": "AL2"}).content.decode()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = client.get(URL, {"member_no": "AL2"}).content.decode()
+
+    def fields(page: str) -> list[tuple[str, str, str]]:
+        return re.findall(r'<dt title="([^"]+)">([^<]*)</dt><dd>([^<]*)</dd>', page)
+
+    assert fields(english) == [
+        ("replaced_override", "override replaced", "—"),
+        ("tier", "tier", "Silver"),
+        ("tier_year_end", "tier year end", "2026-09-01"),
+        ("member_told", "member told", "yes"),
+        ("reason", "reason", "VIP"),
+        ("status", "status", "blacklisted"),
+        ("tier", "tier", "Gold"),
+    ]
+    assert fields(chinese) == [
+        ("replaced_override", "被替换的人工调整", "—"),
+        ("tier", "会员等级", "银卡会员"),
+        ("tier_year_end", "等级年度结束日", "2026-09-01"),
+        ("member_told", "已通知会员", "是"),
+        ("reason", "原因", "VIP"),
+        ("status", "状态", "黑名单"),
+        ("tier", "会员等级", "金卡会员"),
+    ]
 
 
 def test_the_audit_log_pages_without_counting(as_role, entries, django_user_model):

@@ -15,7 +15,7 @@ from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
-from tiers.models import Tier, TierOverride
+from tiers.models import MemberTier, Tier, TierOverride
 from tiers.services import tier_override_set
 
 # The messages checked here are the English source texts.
@@ -60,6 +60,20 @@ def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
         ("B3", "not an active member: holds no tier"),
         ("NOPE", "unknown member number"),
         ("B1", "listed more than once"),
+    ]
+
+
+def test_the_preview_says_a_member_at_or_above_the_floor_keeps_their_tier(members):
+    MemberTier.objects.create(member=members[0], current_tier=Tier.objects.get(code="platinum"))
+    MemberTier.objects.create(member=members[1], current_tier=Tier.objects.get(code="silver"))
+
+    plan = bulk.bulk_preview(
+        action=bulk.OVERRIDE, member_nos=["B1", "B2"], tier=Tier.objects.get(code="gold")
+    )
+
+    assert [(r.member_no, r.change) for r in plan.changes] == [
+        ("B1", "stays Platinum, never below Gold while the override lasts"),
+        ("B2", "Silver → Gold"),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.conf import settings
@@ -225,6 +226,11 @@ def test_the_dashboards_sentences_group_their_counts_by_thousands(login_as, monk
     assert "1,200 cases are still open after their quarter." in html
     assert "Of the 1,200 Platinum and Diamond members on 2025-06-30, 1,100 still hold" in html
     assert "The first 1 of 1,200." in html
+    # The rest are one click away: the member list with its "downgrade due" filter.
+    link = re.search(r'href="([^"]+)" id="downgrades-due-all"', html)
+    listed = client.get(link.group(1).replace("&amp;", "&"))
+    assert listed.status_code == 200 and listed.context["form"].cleaned_data["downgrade_due"]
+    assert f'href="{reverse("reviews:queue")}" id="review-cases-all"' in html
     assert "1200" not in html.replace('data-overdue="1200"', "")
 
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"

@@ -704,3 +704,14 @@ def test_converting_an_active_member_is_refused_before_confirming(as_role):
     body = page.content.decode()
     assert "confirm_token" not in body
     assert "Only an experience member can be converted to a full member." in body
+
+
+def test_lifting_the_entry_of_a_member_not_blacklisted_is_refused_before_confirming(as_role):
+    MemberFactory(member_no="A002")
+
+    page = as_role("ops_lead").post(url("blacklist_lift", "A002"), {"reason": "r"})
+
+    body = page.content.decode()
+    assert "confirm_token" not in body
+    assert "Member A002 is not blacklisted." in body
+    assert not AuditEntry.objects.filter(action="member.blacklist_lift").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 from collections import Counter
 from decimal import Decimal
 
@@ -604,6 +605,27 @@ def test_the_publish_date_is_filled_in_for_the_browser_in_chinese_too(login_as, 
     assert f'name="effective_from" value="{earliest.isoformat()}"' in html
 
 
+def test_a_refused_publication_names_every_mistake_and_keeps_the_date_typed(login_as, owner):
+    draft = draft_with(owner, rules=easier_silver_harder_gold(active().rules))
+    earliest = policy_earliest_effective_date(timezone.localdate())
+    too_soon = (earliest - datetime.timedelta(days=2)).isoformat()
+    client = login_as("policy_owner")
+
+    page = client.post(
+        reverse("backoffice:policy_publish", args=[draft.version]),
+        {"effective_from": too_soon, "accept_warnings": "on"},  # the impact box not ticked
+        follow=True,
+    )
+
+    html = page.content.decode()
+    assert f"The effective date must be on or after {earliest.isoformat()}" in html
+    assert "cannot be changed or withdrawn: This field is required." in html
+    assert f'name="effective_from" value="{too_soon}"' in html
+    assert re.search(r'<input type="checkbox" name="accept_warnings"[^>]* checked', html)
+    draft.refresh_from_db()
+    assert draft.status == TierPolicy.Status.DRAFT
+
+
 # --- Publishing ---------------------------------------------------------------------------
 
 
@@ -1108,3 +1130,16 @@ def test_the_preview_agrees_with_the_engine_member_by_member_at_every_boundary(o
 
     assert preview.matrix == expected
     assert len(expected) >= 4  # members move in several directions
+
+
+def test_the_tier_list_warns_when_a_higher_tier_gets_less(login_as):
+    client = login_as("policy_owner")
+    assert (
+        'id="benefit-problems"' not in client.get(reverse("backoffice:tier_list")).content.decode()
+    )
+    Benefit.objects.filter(tier__code="gold", kind=Benefit.Kind.DISCOUNT).update(value=99)
+
+    page = client.get(reverse("backoffice:tier_list")).content.decode()
+
+    assert "Gold gets less than Silver: price discount 1% off against 5% off." in page
+    assert "Gold gets less than Regular: price discount 1% off against 2% off." in page

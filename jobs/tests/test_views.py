@@ -99,6 +99,23 @@ def test_only_ops_roles_may_resend_a_notification(client, django_user_model, set
         assert ('name="reason"' in page) == (role in RESENDERS)
 
 
+def test_an_erased_members_notices_read_in_the_staff_language_and_offer_no_resend(
+    client, django_user_model, setup_data
+):
+    from notifications.privacy import member_erase
+
+    member, _run, _notice = setup_data
+    member = member_erase(member=member, reason="PIPL-9", actor=None)
+    login(client, django_user_model, "ops")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    page = client.get(f"/jobs/members/{member.member_no}/notifications/").content.decode()
+
+    assert "<strong>[erased]</strong><br>This message was erased at the member" in page
+    assert "已删除" not in page
+    assert 'name="reason"' not in page
+
+
 def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     client, django_user_model, setup_data, django_assert_max_num_queries
 ):
