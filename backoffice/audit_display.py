@@ -64,6 +64,13 @@ KEY_LABELS = {
     "tier_year_end": _("tier year end"),
 }
 
+# Keys whose meaning depends on the action: an override's entry keeps the member's tier before
+# and the override's own tier after (which may be below the tier the member keeps).
+ACTION_KEY_LABELS = {
+    ("tier.override.manual", "after", "tier"): _("tier of the override"),
+    ("tier.override.committee", "after", "tier"): _("tier of the override"),
+}
+
 # Codes stored under a key that is not a field of the entry's model (a vote on a case).
 KEY_CHOICES = {"department": dict(Department.choices), "choice": dict(Vote.Choice.choices)}
 
@@ -112,12 +119,11 @@ def _value(key: str, value: object, field: models.Field | None, tier_names: dict
     return str(value)
 
 
-def audit_fields(
-    target_type: str, snapshot: object, *, unmasked: bool, tier_names: dict
-) -> list[AuditField]:
-    """One side of an entry (its ``before`` or ``after``) as labelled values, by stored key;
+def audit_fields(entry, side: str, *, unmasked: bool, tier_names: dict) -> list[AuditField]:
+    """One side of an entry (``side``: "before" or "after") as labelled values, by stored key;
     phone and e-mail masked for readers who may not see them. ``tier_names``: tier code →
     name in the reader's language."""
+    target_type, snapshot = entry.target_type, getattr(entry, side)
     if snapshot in (None, "", {}):
         return []
     if not unmasked:
@@ -128,6 +134,8 @@ def audit_fields(
     rows = []
     for key in sorted(snapshot):
         field = _field(model, key)
-        label = str(field.verbose_name) if field is not None else str(KEY_LABELS.get(key, key))
-        rows.append(AuditField(key, label, _value(key, snapshot[key], field, tier_names)))
+        label = ACTION_KEY_LABELS.get((entry.action, side, key)) or (
+            field.verbose_name if field is not None else KEY_LABELS.get(key, key)
+        )
+        rows.append(AuditField(key, str(label), _value(key, snapshot[key], field, tier_names)))
     return rows

@@ -616,8 +616,8 @@ class AuditLogView(StaffView, TemplateView):
             (
                 entry,
                 numbers.get((entry.target_type, entry.target_id)),
-                shown(entry.target_type, entry.before),
-                shown(entry.target_type, entry.after),
+                shown(entry, "before"),
+                shown(entry, "after"),
             )
             for entry in page
         ]

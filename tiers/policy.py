@@ -86,6 +86,11 @@ def _threshold_from_data(data: dict, path: str) -> engine.Threshold:
             % {"metric": data["metric"], "names": ", ".join(m.value for m in engine.Metric)},
         ) from None
     raw = data["min"]
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        # A condition added in the editor and left blank: say so, not "'' is not an amount".
+        from .templatetags.tier_display import metric_label
+
+        raise PolicyError(path, _("%(metric)s minimum is empty") % {"metric": metric_label(metric)})
     if metric == engine.Metric.SPEND:
         try:
             minimum = Decimal(str(raw))

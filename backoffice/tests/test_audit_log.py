@@ -113,7 +113,7 @@ def test_a_reversed_date_range_is_named_and_lists_nothing(as_role, entries):
 def test_the_audit_log_shows_before_and_after_with_contacts_masked(as_role, entries):
     page = as_role("auditor").get(URL).content.decode()
 
-    assert '<dt title="tier">tier</dt><dd>Gold</dd>' in page
+    assert '<dt title="tier">tier of the override</dt><dd>Gold</dd>' in page
     assert "139****5678" in page and "13912345678" not in page
 
 
@@ -142,7 +142,7 @@ def test_each_stored_value_is_shown_under_its_label_in_the_readers_language(as_r
         ("member_told", "member told", "yes"),
         ("reason", "reason", "VIP"),
         ("status", "status", "blacklisted"),
-        ("tier", "tier", "Gold"),
+        ("tier", "tier of the override", "Gold"),
     ]
     assert fields(chinese) == [
         ("replaced_override", "被替换的人工调整", "—"),
@@ -151,7 +151,7 @@ def test_each_stored_value_is_shown_under_its_label_in_the_readers_language(as_r
         ("member_told", "已通知会员", "是"),
         ("reason", "原因", "VIP"),
         ("status", "状态", "黑名单"),
-        ("tier", "会员等级", "金卡会员"),
+        ("tier", "保底等级", "金卡会员"),
     ]
 
 

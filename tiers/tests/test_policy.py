@@ -318,7 +318,22 @@ INVALID_RULES = [
         id="spend-infinite",
     ),
     pytest.param(
-        {"metric": "spend", "min": None}, "diamond.all[1].of[0]", "not an amount", id="spend-null"
+        {"metric": "spend", "min": None},
+        "diamond.all[1].of[0]",
+        "spend minimum is empty",
+        id="spend-null",
+    ),
+    pytest.param(
+        {"metric": "spend", "min": " "},
+        "diamond.all[1].of[0]",
+        "spend minimum is empty",
+        id="spend-blank",
+    ),
+    pytest.param(
+        {"metric": "frequency", "min": ""},
+        "diamond.all[1].of[0]",
+        "frequency (purchases) minimum is empty",
+        id="frequency-blank",
     ),
     pytest.param(
         {"metric": "spend", "min": True}, "diamond.all[1].of[0]", "not an amount", id="spend-bool"
