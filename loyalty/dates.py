@@ -91,4 +91,8 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime.datetime:
     except ValueError:
         raise DateError(gettext('%(column)s "%(value)s" is not a valid date and time')) from None
     year_check(moment.date())
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=tz)
+    # Its local date is the one stored and counted: 1900-01-01T00:00+14:00 is 1899 in China.
+    year_check(moment.astimezone(tz).date())
+    return moment

@@ -794,9 +794,11 @@ _CANONICAL_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
 _CANONICAL_OFFSET = r"(?:Z|[+-](?:0\d|1[0-4]):?[0-5]\d)"
 # Local times (no offset) only from 1992, after Shanghai's last daylight-saving time: an
 # ambiguous local time is read as the earlier instant by Python, the later by PostgreSQL.
-# Future moments are checked in SQL and restated the Python way.
+# Future moments are checked in SQL and restated the Python way. With an offset, not 1900: its
+# first hours can be 1899 in China, which the converter refuses.
 _CANONICAL_MOMENT = (
-    f"(?:(?:19|2\\d)\\d\\d-{_CANONICAL_MONTH_DAY}[T ]{_CANONICAL_CLOCK}{_CANONICAL_OFFSET}"
+    f"(?:(?:19(?:0[1-9]|[1-9]\\d)|2\\d\\d\\d)-{_CANONICAL_MONTH_DAY}[T ]{_CANONICAL_CLOCK}"
+    f"{_CANONICAL_OFFSET}"
     f"|(?:199[2-9]|2\\d\\d\\d)-{_CANONICAL_MONTH_DAY}(?:[T ]{_CANONICAL_CLOCK})?)"
 )
 

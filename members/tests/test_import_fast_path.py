@@ -206,6 +206,7 @@ def test_bad_values_in_canonical_shape_are_named_by_their_line_as_the_python_way
         "X5,M001,purchase,10,2026-06-01T24:00,",  # 87: no such hour
         "X6,M001,purchase,10,1899-12-31T10:00:00+08:00,",  # 88: before 1900
         *purchases("E", RUN),  # 89-108
+        "X7,M001,purchase,10,1900-01-01T00:00:00+14:00,",  # 109: 1899 in China
     ]
     path = write(tmp_path / "bad.csv", lines)
 
@@ -223,6 +224,7 @@ def test_bad_values_in_canonical_shape_are_named_by_their_line_as_the_python_way
         'line 86: amount "0.00" is not positive',
         'line 87: occurred_at "2026-06-01T24:00" is not a valid date and time',
         'line 88: occurred_at "1899-12-31T10:00:00+08:00" is before 1900',
+        'line 109: occurred_at "1900-01-01T00:00:00+14:00" is before 1900',
     ]
     assert not Transaction.objects.exists()
 

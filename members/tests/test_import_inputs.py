@@ -117,6 +117,8 @@ NEITHER = "is neither a date like 2026-06-30 nor a date and time like 2026-06-30
         ("20260630", f'occurred_at "20260630" {NEITHER}'),
         ("0001-01-01", 'occurred_at "0001-01-01" is before 1900'),
         ("1899-12-31T23:00:00", 'occurred_at "1899-12-31T23:00:00" is before 1900'),
+        # 1899-12-31 in China, where its date is counted.
+        ("1900-01-01T00:00+14:00", 'occurred_at "1900-01-01T00:00+14:00" is before 1900'),
         ("9999-12-31T23:59:59-12:00", 'occurred_at "9999-12-31T23:59:59-12:00" is after 2999'),
         ("2026-02-30", 'occurred_at "2026-02-30" is not a date like 2026-06-30'),
         ("2999-01-01", 'occurred_at "2999-01-01" is in the future (later than tomorrow)'),
