@@ -16,7 +16,8 @@ from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.money import AmountError, fen_to_yuan, parse_amount
 from members.importers import ValueRefused
 
-AMOUNT_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
+# At most 12 whole digits: loyalty.money refuses ¥1,000,000,000,000 and more (MAX_AMOUNT_FEN).
+AMOUNT_PATTERN = r"^\d{1,12}(\.\d{1,2})?$"
 _PLAIN = re.compile(AMOUNT_PATTERN, re.ASCII)
 
 

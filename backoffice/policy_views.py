@@ -219,16 +219,12 @@ class PolicyPreviewView(PolicyMixin, TemplateView):
         if policy.status == TierPolicy.Status.DRAFT and self.request.user.has_perm(
             "tiers.publish_tierpolicy"
         ):
-            # After a refused publication, the date and boxes as the owner left them.
-            typed = PublishForm(self.request.GET) if "effective_from" in self.request.GET else None
+            # After a refused publication, the date as the owner typed it. The boxes are ticked
+            # again, by hand: a link could not tick them for anyone.
+            typed = self.request.GET.get("effective_from")
             publish_form = PublishForm(
                 initial={
-                    "effective_from": (
-                        typed["effective_from"].value()
-                        if typed is not None
-                        else services.policy_earliest_effective_date(today)
-                    ),
-                    "accept_warnings": typed is not None and "accept_warnings" in self.request.GET,
+                    "effective_from": typed or services.policy_earliest_effective_date(today)
                 }
             )
         return super().get_context_data(
@@ -250,14 +246,11 @@ class PolicyPublishView(PolicyMixin, View):
     def post(self, request, *args, **kwargs):
         policy = self.get_policy()
         form = PublishForm(request.POST)
-        # Back to the preview with what was typed, so that a refusal loses nothing.
-        kept = {"effective_from": request.POST.get("effective_from", "")}
-        if request.POST.get("accept_warnings"):
-            kept["accept_warnings"] = "on"
+        # Back to the preview with the date typed, so that a refusal does not lose it.
         back = (
             reverse("backoffice:policy_preview", kwargs={"version": policy.version})
             + "?"
-            + urlencode(kept)
+            + urlencode({"effective_from": request.POST.get("effective_from", "")})
         )
         if not form.is_valid():
             for name, field_errors in form.errors.items():

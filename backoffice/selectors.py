@@ -13,7 +13,7 @@ from django.db.models.functions import Cast, Coalesce, Right
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from loyalty.exceptions import DomainError, NotFound
+from loyalty.exceptions import NotFound
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
 from members.contacts import phone_typed
@@ -38,7 +38,6 @@ from tiers.selectors import (
     member_history,
     member_open_warning,
     member_progress,
-    policy_in_force,
     tier_state,
 )
 
@@ -114,24 +113,22 @@ def _text_condition(query: str) -> Q:
 
 
 def downgrade_due_condition(today: datetime.date, within_days: int = DUE_WITHIN_DAYS) -> Q:
-    """Warned members whose downgrade could take effect within ``within_days``: the downgrade
-    comes at max(tier-year end, warning + notice, the day the warning gave) if they still fall
-    short (domain.md; as ``engine.advance`` decides it)."""
-    try:
-        notice = policy_in_force(today).notice_days
-    except DomainError:
-        return Q(pk__in=[])
-    limit = today + datetime.timedelta(days=within_days)
-    promised_later = DowngradeWarning.objects.filter(
+    """Active members warned this tier year, still below their tier, whose downgrade may apply
+    within ``within_days``: the day their warning gave (the later of the tier-year end and the
+    end of the notice) comes by then, overdue ones included. The dashboard counts the same
+    members (``dashboard.downgrades_due``)."""
+    until = today + datetime.timedelta(days=within_days)
+    due = DowngradeWarning.objects.filter(
         member=OuterRef("pk"),
         tier_year_start=OuterRef("tier_state__tier_year_start"),
-        downgrade_not_before__gt=limit,
+        tier=OuterRef("tier_state__current_tier"),
+        downgrade_not_before__lte=until,
     )
     return Q(
-        ~Exists(promised_later),
+        Exists(due),
+        status=Member.Status.ACTIVE,
         tier_state__downgrade_warned_on__isnull=False,
-        tier_state__downgrade_warned_on__lte=limit - datetime.timedelta(days=notice),
-        tier_state__tier_year_end__lte=limit,
+        evaluation__qualified_tier__rank__lt=F("tier_state__current_tier__rank"),
     )
 
 

@@ -25,6 +25,7 @@ from django_q.models import Task
 
 from loyalty.audit import audit_record
 from loyalty.exceptions import DomainError
+from reviews.services import blacklisted_cases_withdraw
 from tiers.metrics import figures_snapshot_drop
 from tiers.services import (
     Scope,
@@ -60,6 +61,10 @@ def recompute_start(
     as_of = as_of or timezone.localdate()
     chunk_size = chunk_size or settings.RECOMPUTE_CHUNK_SIZE
     _finished_runs_tables_drop()
+    if kind == JobRun.Kind.LIFECYCLE:
+        # Scheduled or started from the jobs page: first the open review cases of members an
+        # import blacklisted are withdrawn (the back office withdraws them at once).
+        blacklisted_cases_withdraw()
     with transaction.atomic():
         run = JobRun.objects.create(kind=kind, as_of=as_of, scope=scope, started_at=timezone.now())
         starts = member_range_starts(chunk_size)

@@ -10,7 +10,6 @@ from django.utils import timezone
 from django_q.models import Task
 
 from notifications.services import notifications_deliver_due
-from reviews.services import blacklisted_cases_withdraw
 from reviews.tasks import nominate_quarter as reviews_nominate_quarter
 from tiers.services import Scope, tier_overrides_expire
 
@@ -37,9 +36,8 @@ def nightly_recompute() -> dict:
 
 def daily_lifecycle() -> dict:
     """Warnings, downgrades and new tier years that fall due today (domain.md's pseudo-code),
-    through the same chunked evaluation as the recompute, for the members concerned only.
-    First, the open review cases of members blacklisted by an import are withdrawn."""
-    blacklisted_cases_withdraw()
+    through the same chunked evaluation as the recompute, for the members concerned only
+    (``services.recompute_start`` first withdraws the review cases of blacklisted members)."""
     return _scheduled_run(JobRun.Kind.LIFECYCLE, Scope.DUE)
 
 

@@ -531,6 +531,7 @@ def case_open_voting(*, case: ReviewCase, actor) -> ReviewCase:
     case = _locked(case)
     if case.state != ReviewCase.State.NOMINATED:
         raise DomainError(_("Voting can only start on a nominated case."))
+    _not_blacklisted_check(case)
     if not case.message.strip():
         raise DomainError(_("Write the message to the member before voting starts."))
     # A message written before messages were checked may still name a tier.
@@ -575,7 +576,6 @@ def case_vote(
     any rejection sends the case to discussion; the quorum of approvals approves it and grants
     the exceptional upgrade at once. In discussion votes are still recorded; the chair decides."""
     case = _locked(case)
-    _not_blacklisted_check(case)
     seat = committee_seat(voter)
     if seat is None:
         raise DomainError(_("Only committee members vote."))
@@ -583,6 +583,7 @@ def case_vote(
         raise DomainError(_("The person who nominated a case does not vote on it."))
     if case.state not in (ReviewCase.State.VOTING, ReviewCase.State.DISCUSSION):
         raise DomainError(_("This case is not open for votes."))
+    _not_blacklisted_check(case)
     comment = comment.strip()
     if not approve and not comment:
         raise DomainError(_("Say why you reject the case."))
@@ -641,9 +642,9 @@ def _decision_checked(case: ReviewCase, actor, reason: str) -> str:
     refusal = case_decider_refusal(case, actor)
     if refusal is not None:
         raise DomainError(refusal)
-    _not_blacklisted_check(case)
     if case.state != ReviewCase.State.DISCUSSION:
         raise DomainError(_("Only a case in discussion is decided by the chair."))
+    _not_blacklisted_check(case)
     return _reason(reason)
 
 
@@ -877,24 +878,32 @@ def member_blacklist(
 
 def blacklisted_cases_withdraw() -> int:
     """Withdraw the open cases of members blacklisted some other way (an import of blacklist
-    entries, the admin); the daily lifecycle job runs it. Returns how many."""
+    entries, the admin); the daily lifecycle runs it. Returns how many. Each case is checked
+    again under its lock: one decided, withdrawn or whose member was reinstated meanwhile is
+    left as it is."""
     withdrawn = 0
-    cases = ReviewCase.objects.filter(
+    found = ReviewCase.objects.filter(
         state__in=ReviewCase.OPEN_STATES, member__status=Member.Status.BLACKLISTED
-    ).order_by("pk")
-    for case in cases:
+    ).values_list("pk", flat=True)
+    for pk in list(found.order_by("pk")):
         with transaction.atomic():
-            case_withdraw(case=case, reason=MEMBER_BLACKLISTED, actor=None)
-        withdrawn += 1
+            case = ReviewCase.objects.select_for_update().select_related("member").get(pk=pk)
+            if case.is_open and case.member.status == Member.Status.BLACKLISTED:
+                case_withdraw(case=case, reason=MEMBER_BLACKLISTED, actor=None)
+                withdrawn += 1
     return withdrawn
 
 
 def _not_blacklisted_check(case: ReviewCase) -> None:
-    """Refuse to vote on or decide the case of a member blacklisted since it was opened (until
-    it is withdrawn, at once from the back office, or by the daily job after an import)."""
+    """Refuse to open voting on, vote on or decide the case of a member blacklisted since it was
+    opened (until it is withdrawn: at once from the back office, by the daily lifecycle after an
+    import)."""
     if case.member.status == Member.Status.BLACKLISTED:
         raise DomainError(
-            _("The member was blacklisted: no one votes on or decides this case. Withdraw it.")
+            _(
+                "The member was blacklisted: no one opens voting on, votes on or decides this "
+                "case. Withdraw it."
+            )
         )
 
 

@@ -472,6 +472,21 @@ def _new_year(rank: int, start: date, qualified_rank: int, floor: Floor | None) 
     return TierState(rank, start, None, end)
 
 
+def held_on(day: date, qualified_rank: int, floor: Floor | None) -> int:
+    """The rank the rules and a floor still holding on ``day`` give together."""
+    if floor is not None and floor.holds_on(day):
+        return max(qualified_rank, floor.rank)
+    return qualified_rank
+
+
+def warned_downgrade_rank(
+    state: TierState, qualified_rank: int, policy: Policy, floor: Floor | None = None
+) -> int:
+    """The tier a downgrade would give a member warned now (the warning's notice names it):
+    what they hold at the tier-year end, floor included, or one tier down."""
+    return downgrade_rank(state.rank, held_on(state.year_end, qualified_rank, floor), policy)
+
+
 def downgrade_rank(rank: int, held_rank: int, policy: Policy) -> int:
     """The tier a member at ``rank`` who holds only ``held_rank`` is moved to by a downgrade:
     straight to it, or one tier down when the policy drops one tier at a time."""
@@ -504,9 +519,7 @@ def advance(
     end = state.year_end
     # What the member would hold at the tier-year end: a floor still holding then protects the
     # tier, so there is nothing to warn about.
-    rank_at_end = qualified_rank
-    if floor is not None and floor.holds_on(end):
-        rank_at_end = max(rank_at_end, floor.rank)
+    rank_at_end = held_on(end, qualified_rank, floor)
     if rank_at_end < state.rank:
         warned_on = state.warned_on
         if warned_on is None and as_of >= end - timedelta(days=policy.warning_lead_days):

@@ -105,13 +105,15 @@ def open_override(member: Member) -> TierOverride | None:
     )
 
 
-def warning_to_tier(warning: DowngradeWarning) -> Tier:
-    """The tier the warned downgrade would give: the qualified tier at the warning, or one tier
-    down under a policy that drops one tier at a time (as the warning's notice says)."""
-    tiers = tiers_by_code()
-    rank = engine.downgrade_rank(
-        warning.tier.rank, warning.qualified_tier.rank, engine_policy(warning.policy, tiers)
-    )
+def warning_to_tier(warning: DowngradeWarning, tiers: dict[str, Tier] | None = None) -> Tier:
+    """The tier the warned downgrade would give, as the warning's notice says: the qualified
+    tier at the warning, or the floor of an override holding at the year end, or one tier down
+    under a policy that drops one tier at a time (``engine.warned_downgrade_rank``)."""
+    tiers = tiers if tiers is not None else tiers_by_code()
+    override = open_override(warning.member)
+    floor = engine.Floor(override.tier.rank, override.ends_on) if override else None
+    held = engine.held_on(warning.tier_year_end, warning.qualified_tier.rank, floor)
+    rank = engine.downgrade_rank(warning.tier.rank, held, engine_policy(warning.policy, tiers))
     return next(tier for tier in tiers.values() if tier.rank == rank)
 
 

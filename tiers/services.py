@@ -1050,10 +1050,10 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     gaps=gaps,
                 )
             )
-            # The tier the downgrade would give, which is not the qualified tier when the
-            # policy drops one tier at a time.
+            # The tier the downgrade would give: not the qualified tier when a floor holds at
+            # the year end or the policy drops one tier at a time.
             to_tier_id = context.tier_id_by_rank[
-                engine.downgrade_rank(current_rank, qualified_rank, policy)
+                engine.warned_downgrade_rank(state, qualified_rank, policy, floor)
             ]
             notice = notices.downgrade_warning(
                 contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],

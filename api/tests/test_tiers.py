@@ -90,7 +90,9 @@ def test_progress_is_rounded_down_to_four_places(progress, shown):
     assert _ways([way])[0]["progress"] == shown
 
 
-def test_the_tier_endpoint_says_which_floor_holds_the_member_and_what_warning_stands(api):
+def test_the_tier_endpoint_says_which_floor_holds_the_member_and_what_warning_stands(
+    api, django_assert_max_num_queries
+):
     today = timezone.localdate()
     member = MemberFactory(member_no="F1", joined_on=today - datetime.timedelta(days=30))
     ends_on = today + datetime.timedelta(days=10)
@@ -99,7 +101,9 @@ def test_the_tier_endpoint_says_which_floor_holds_the_member_and_what_warning_st
         actor=None,
     )  # fmt: skip
 
-    tier = api.get("/api/v1/members/F1/tier").json()
+    # A fixed number, the key's and the rate's included, whatever the member's history.
+    with django_assert_max_num_queries(14):
+        tier = api.get("/api/v1/members/F1/tier").json()
 
     assert (tier["current_tier"], tier["qualified_tier"]) == ("gold", "regular")
     assert tier["floor"] == {"kind": "manual", "tier": "gold", "ends_on": ends_on.isoformat()}

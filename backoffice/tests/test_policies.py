@@ -621,7 +621,7 @@ def test_a_refused_publication_names_every_mistake_and_keeps_the_date_typed(logi
     assert f"The effective date must be on or after {earliest.isoformat()}" in html
     assert "cannot be changed or withdrawn: This field is required." in html
     assert f'name="effective_from" value="{too_soon}"' in html
-    assert re.search(r'<input type="checkbox" name="accept_warnings"[^>]* checked', html)
+    assert not re.search(r'<input type="checkbox" name="accept_warnings"[^>]* checked', html)
     draft.refresh_from_db()
     assert draft.status == TierPolicy.Status.DRAFT
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from backoffice import dashboard
 from backoffice.selectors import member_search
 from loyalty.audit import audit_record
 from loyalty.roles import ROLES
@@ -21,7 +22,7 @@ from members.tests.factories import (
     local_noon,
 )
 from tiers.actions import member_blacklist
-from tiers.models import DowngradeWarning, MemberTier, Tier
+from tiers.models import DowngradeWarning, MemberEvaluation, MemberTier, Tier
 from tiers.services import tier_override_set, tiers_recompute
 
 pytestmark = pytest.mark.django_db
@@ -756,6 +757,23 @@ def test_downgrade_due_means_warned_and_the_downgrade_date_within_thirty_days(wa
 
     assert due(due_on - datetime.timedelta(days=30)) == ["W001"]
     assert due(due_on - datetime.timedelta(days=31)) == []
+
+
+def test_the_list_filter_and_the_dashboard_count_the_same_downgrades_due(warned_member):
+    requalified = MemberFactory(member_no="W002", joined_on=datetime.date(2025, 6, 1))
+    PurchaseFactory(member=requalified, amount_fen=2_000_000, day=datetime.date(2025, 6, 20))
+    tiers_recompute(as_of=datetime.date(2025, 7, 1))
+    tiers_recompute(as_of=datetime.date(2026, 6, 25))  # both warned
+    PurchaseFactory(member=requalified, amount_fen=2_000_000, day=datetime.date(2026, 6, 26))
+    MemberEvaluation.objects.filter(member=requalified).update(
+        qualified_tier=Tier.objects.get(code="gold")
+    )  # meets Gold again: not due, though the warning stands until the next evaluation
+    today = datetime.date(2026, 7, 1)
+
+    listed = [m.member_no for m in member_search(downgrade_due=True, today=today)]
+    counted = sum(count for _tier, count in dashboard.downgrades_due(today).per_tier)
+
+    assert listed == ["W001"] and counted == 1
 
 
 def test_downgrade_due_keeps_the_later_day_the_warning_gave(warned_member):

@@ -460,3 +460,24 @@ def test_the_delivery_retries_record_what_they_sent_in_the_readers_language(mail
     assert (first.outcome, second.outcome) == (outcome, again)
     with translation.override("zh-hans"):
         assert (first.result_text(), second.result_text()) == ("已发送 1 条", "没有待发送的通知")
+
+
+@pytest.mark.parametrize("start", ["schedule", "jobs page"])
+def test_the_daily_lifecycle_withdraws_the_review_cases_of_members_an_import_blacklisted(start):
+    from reviews.services import case_nominate
+
+    member = MemberFactory(joined_on=day(2016, 6, 30))
+    member_evaluate(member=member, as_of=day(2026, 7, 1))
+    case = case_nominate(
+        member=member, justification="十年老客户", actor=None, today=day(2026, 7, 1)
+    )
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)  # as an import
+
+    if start == "schedule":
+        tasks.daily_lifecycle()
+    else:
+        services.job_start(kind=JobRun.Kind.LIFECYCLE, actor=None, enqueue=lambda chunk: None)
+
+    case.refresh_from_db()
+    assert case.state == ReviewCase.State.WITHDRAWN
+    assert case.decision_reason.startswith("Withdrawn: the member was blacklisted")

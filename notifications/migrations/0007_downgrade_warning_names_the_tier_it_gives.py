@@ -1,5 +1,6 @@
 """The downgrade warning names the tier the downgrade would give (``to_tier``), which is not the
-qualified tier when the policy drops one tier at a time. Texts that still have the default's
+qualified tier when an override holds at the year end or the policy drops one tier at a time.
+Texts that still have the default's
 sentence are rewritten to use it; others are left as staff wrote them (``qualified_tier`` stays
 available). Reverse: the old sentence back."""
 

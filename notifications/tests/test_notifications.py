@@ -398,16 +398,19 @@ def test_the_downgrade_warning_names_the_tier_it_gives_and_the_migration_reverse
         "notifications.migrations.0007_downgrade_warning_names_the_tier_it_gives"
     )
     templates = NotificationTemplate.objects.filter(kind=Kind.DOWNGRADE_WARNING)
-    edited = templates.get(language="en")
-    edited.body = "Dear {{ member_name }}, keep {{ tier.name }} or get {{ qualified_tier.name }}."
+    assert "调整为{{ to_tier.name }}。" in templates.get(language="zh-hans").body
+    assert "becomes {{ to_tier.name }}, no sooner" in templates.get(language="en").body
+    edited = templates.get(language="zh-hans")
+    edited.body = (
+        "{{ member_name }}，您好！请保持{{ tier.name }}，否则为{{ qualified_tier.name }}。"
+    )
     edited.save()
 
-    assert "调整为{{ to_tier.name }}。" in templates.get(language="zh-hans").body
     migration.backwards(apps, None)
-    assert "调整为{{ qualified_tier.name }}。" in templates.get(language="zh-hans").body
+    assert "becomes {{ qualified_tier.name }}, no sooner" in templates.get(language="en").body
     migration.forwards(apps, None)
-    assert "{{ to_tier.name }}" in templates.get(language="zh-hans").body
-    assert templates.get(language="en").body == edited.body  # an edited text stays as it is
+    assert "becomes {{ to_tier.name }}, no sooner" in templates.get(language="en").body
+    assert templates.get(language="zh-hans").body == edited.body  # an edited text stays as it is
 
 
 def test_why_a_notice_was_skipped_is_stored_in_english_and_shown_in_the_readers_language(

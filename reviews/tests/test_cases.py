@@ -476,8 +476,8 @@ def test_blacklisting_the_member_withdraws_their_open_case_and_tells_them_nothin
     assert not Notification.objects.filter(member=case.member, kind=Kind.REVIEW_DECLINED).exists()
 
 
-def test_a_case_of_a_member_blacklisted_by_an_import_is_refused_then_withdrawn_daily(case, voters):
-    Member.objects.filter(pk=case.member_id).update(status=Member.Status.BLACKLISTED)
+def test_a_case_of_a_member_blacklisted_elsewhere_refuses_votes_until_it_is_withdrawn(case, voters):
+    Member.objects.filter(pk=case.member_id).update(status=Member.Status.BLACKLISTED)  # an import
 
     with pytest.raises(DomainError, match="The member was blacklisted"):
         vote(case, voters[Department.SALES])

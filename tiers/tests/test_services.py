@@ -54,7 +54,7 @@ from tiers.models import (
     TierOverride,
     TierPolicy,
 )
-from tiers.selectors import export_rows
+from tiers.selectors import export_rows, warning_to_tier
 from tiers.services import (
     RecomputeSummary,
     _context,
@@ -653,6 +653,32 @@ def test_a_one_tier_at_a_time_warning_names_the_tier_the_downgrade_gives():
         member=member, kind=Kind.DOWNGRADE_WARNING, channel=Channel.IN_APP
     )
     assert "调整为银卡会员" in message.body and "普通会员" not in message.body
+    assert recompute(YEAR_END).downgrades == 1
+    assert tier_of(member) == "silver"
+
+
+def test_a_warning_names_the_floor_of_an_override_below_the_tier_as_the_tier_it_gives():
+    member = MemberFactory(joined_on=GOLD_PURCHASE_DAY, phone="13800000000")
+    purchase = PurchaseFactory(member=member, amount_fen=GOLD_FEN, day=GOLD_PURCHASE_DAY)
+    recompute(GOLD_PURCHASE_DAY)
+    RefundFactory(refund_of=purchase, amount_fen=GOLD_FEN, day=day(2026, 1, 20))  # Regular now
+    silver = Tier.objects.get(code="silver")
+    tier_override_set(
+        member=member,
+        tier=silver,
+        reason="老客户",
+        ends_on=None,
+        actor=None,
+        today=day(2026, 1, 25),
+    )
+
+    recompute(day(2026, 1, 30))
+
+    message = Notification.objects.get(
+        member=member, kind=Kind.DOWNGRADE_WARNING, channel=Channel.IN_APP
+    )
+    assert "调整为银卡会员" in message.body
+    assert warning_to_tier(DowngradeWarning.objects.get(member=member)) == silver
     assert recompute(YEAR_END).downgrades == 1
     assert tier_of(member) == "silver"
 
