@@ -223,9 +223,7 @@ class PolicyPreviewView(PolicyMixin, TemplateView):
             # again, by hand: a link could not tick them for anyone.
             typed = self.request.GET.get("effective_from")
             publish_form = PublishForm(
-                initial={
-                    "effective_from": typed or services.policy_earliest_effective_date(today)
-                }
+                initial={"effective_from": typed or services.policy_earliest_effective_date(today)}
             )
         return super().get_context_data(
             policy=policy,
