@@ -5,11 +5,13 @@ an unknown member is 404."""
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from loyalty.error_pages import body_too_large
 from loyalty.exceptions import ConflictError, DomainError
 
 
@@ -43,8 +45,17 @@ class BatchItemRefused(APIException):
         }
 
 
+class TooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, ConflictError):
+    if isinstance(exc, RequestDataTooBig):
+        # Handled here too, so that the answer is JSON with DEBUG on (Django would show its
+        # technical page; with DEBUG off, loyalty.error_pages.bad_request answers the same).
+        exc = TooLarge(body_too_large())
+    elif isinstance(exc, ConflictError):
         exc = Conflict(str(exc))
     elif isinstance(exc, DomainError) and exc.field:
         exc = ValidationError({exc.field: [str(exc)]})

@@ -56,12 +56,14 @@ def bad_request(request, exception):
     if not is_api(request):
         return defaults.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
-        return _refusal(
-            _("The body is too large: at most %(size)s bytes.")
-            % {"size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"},
-            413,
-        )
+        return _refusal(body_too_large(), 413)
     return _refusal(_("The request was refused."), 400)
+
+
+def body_too_large() -> str:
+    return _("The body is too large: at most %(size)s bytes.") % {
+        "size": f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,}"
+    }
 
 
 def server_error(request):

@@ -695,8 +695,10 @@ def test_an_unknown_api_address_is_a_json_404_and_a_staff_page_still_gets_its_sl
     assert api.get("/members").status_code == 301
 
 
-def test_a_body_over_the_size_limit_is_a_json_413(api, member, settings):
+@pytest.mark.parametrize("debug", [False, True])  # make run serves with DEBUG on
+def test_a_body_over_the_size_limit_is_a_json_413(api, member, settings, debug):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    settings.DEBUG = debug
 
     response = api.post(
         "/api/v1/transactions/", purchase(external_id="T" + "1" * 2000), format="json"
