@@ -8,8 +8,8 @@ from django.db.models import Q
 from members.models import Member
 from notifications import privacy as notification_privacy
 
-from .models import MEMBER_ERASED, ReviewCase
-from .services import case_withdraw
+from .models import MEMBER_ERASED
+from .services import case_withdraw, member_open_cases_locked
 
 
 @transaction.atomic
@@ -17,13 +17,7 @@ def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None =
     """Erase the member's personal data (``notifications.privacy.member_erase``: the member's
     own and their notices) and withdraw their open review cases, each audited: a case about an
     anonymised member could still go to a vote and a grant, with a notice to "[erased]"."""
-    # The cases first, then the member (in the erasure): the order a vote or a decision takes
-    # them in (the case, then the member when granting), so the two never deadlock.
-    open_cases = list(
-        ReviewCase.objects.select_for_update()
-        .filter(member=member, state__in=ReviewCase.OPEN_STATES)
-        .order_by("pk")
-    )
+    open_cases = member_open_cases_locked(member)
     member = notification_privacy.member_erase(
         member=member, reason=reason, actor=actor, linked_audit=linked_audit
     )

@@ -851,6 +851,17 @@ def case_withdraw(*, case: ReviewCase, reason: str, actor) -> ReviewCase:
     return case
 
 
+def member_open_cases_locked(member: Member) -> list[ReviewCase]:
+    """The member's open cases, locked, for a change to the member that withdraws them
+    (erasure, blacklisting). Taken before the member's row: the order a vote or a decision
+    takes them in (the case, then the member when granting), so the two never deadlock."""
+    return list(
+        ReviewCase.objects.select_for_update()
+        .filter(member=member, state__in=ReviewCase.OPEN_STATES)
+        .order_by("pk")
+    )
+
+
 @transaction.atomic
 def member_blacklist(
     *, member: Member, reason: str, evidence: str = "", evidence_file: str = "", actor
@@ -858,12 +869,7 @@ def member_blacklist(
     """Blacklist the member (``tiers.actions.member_blacklist``: the tier is revoked at once)
     and withdraw their open review case: a blacklisted member has no tier and is told nothing,
     so no one votes on, grants or rejects it (a rejection's notice would reveal the entry)."""
-    # The cases first, then the member: the order a vote or a decision takes them in.
-    open_cases = list(
-        ReviewCase.objects.select_for_update()
-        .filter(member=member, state__in=ReviewCase.OPEN_STATES)
-        .order_by("pk")
-    )
+    open_cases = member_open_cases_locked(member)
     entry = actions.member_blacklist(
         member=member,
         reason=reason,

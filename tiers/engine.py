@@ -480,11 +480,12 @@ def held_on(day: date, qualified_rank: int, floor: Floor | None) -> int:
 
 
 def warned_downgrade_rank(
-    state: TierState, qualified_rank: int, policy: Policy, floor: Floor | None = None
+    rank: int, year_end: date, qualified_rank: int, policy: Policy, floor: Floor | None = None
 ) -> int:
-    """The tier a downgrade would give a member warned now (the warning's notice names it):
-    what they hold at the tier-year end, floor included, or one tier down."""
-    return downgrade_rank(state.rank, held_on(state.year_end, qualified_rank, floor), policy)
+    """The tier a downgrade would give a member at ``rank`` warned for the tier year ending
+    ``year_end`` (the warning's notice and the API name it): what they hold at the year end,
+    floor included, or one tier down."""
+    return downgrade_rank(rank, held_on(year_end, qualified_rank, floor), policy)
 
 
 def downgrade_rank(rank: int, held_rank: int, policy: Policy) -> int:

@@ -112,8 +112,13 @@ def warning_to_tier(warning: DowngradeWarning, tiers: dict[str, Tier] | None = N
     tiers = tiers if tiers is not None else tiers_by_code()
     override = open_override(warning.member)
     floor = engine.Floor(override.tier.rank, override.ends_on) if override else None
-    held = engine.held_on(warning.tier_year_end, warning.qualified_tier.rank, floor)
-    rank = engine.downgrade_rank(warning.tier.rank, held, engine_policy(warning.policy, tiers))
+    rank = engine.warned_downgrade_rank(
+        warning.tier.rank,
+        warning.tier_year_end,
+        warning.qualified_tier.rank,
+        engine_policy(warning.policy, tiers),
+        floor,
+    )
     return next(tier for tier in tiers.values() if tier.rank == rank)
 
 

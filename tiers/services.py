@@ -1053,7 +1053,9 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             # The tier the downgrade would give: not the qualified tier when a floor holds at
             # the year end or the policy drops one tier at a time.
             to_tier_id = context.tier_id_by_rank[
-                engine.warned_downgrade_rank(state, qualified_rank, policy, floor)
+                engine.warned_downgrade_rank(
+                    state.rank, state.year_end, qualified_rank, policy, floor
+                )
             ]
             notice = notices.downgrade_warning(
                 contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
