@@ -131,9 +131,6 @@ MEMBER_LIST = {
     "summary": "List members",
     "description": "Members in member-number order, 50 a page (`page_size` up to 500), "
     "with cursor pagination: follow `next` until it is null.",
-    "parameters": [
-        OpenApiParameter("page_size", OpenApiTypes.INT, description="Members per page."),
-    ],
     "responses": {
         200: MemberSerializer(many=True),
         400: FIELD_ERRORS,
@@ -259,6 +256,7 @@ MEMBER_TIER_HISTORY = {
     "parameters": [MEMBER_NO],
     "responses": {
         200: TierChangeSerializer(many=True),
+        400: FIELD_ERRORS,
         404: MEMBER_NOT_FOUND,
         **COMMON,
     },

@@ -120,19 +120,25 @@ class ImportedTextField(serializers.CharField):
     number is NFKC-folded, ``Ｍ001`` being ``M001``, and refused with a space or an invisible
     character; a name is refused with a bidirectional override ...), so the API takes, folds and
     refuses what the import does, with the import's message under the field (named as the
-    column it is). An empty value is the converter's to judge too."""
+    column it is). An empty value is the converter's to judge too; ``allow_blank`` only tells
+    the schema whether one can be accepted (``minLength: 1`` when not). Only a JSON string is
+    text: ``12345`` is refused, not read as ``"12345"``."""
+
+    default_error_messages = {"type": _("Send this as a string.")}
 
     def __init__(self, convert, **kwargs):
         self.convert = convert
-        kwargs.setdefault("allow_blank", True)
         super().__init__(**kwargs)
 
     def run_validation(self, data=serializers.empty):
-        value = super().run_validation(data)
-        # A blank value never reaches to_internal_value.
-        return self._converted(value) if value == "" else value
+        # A blank value would be refused by DRF's own message or never reach to_internal_value.
+        if isinstance(data, str) and (data == "" or (self.trim_whitespace and not data.strip())):
+            return self._converted("")
+        return super().run_validation(data)
 
     def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("type")
         return self._converted(super().to_internal_value(data))
 
     def _converted(self, text: str) -> str:

@@ -3,9 +3,23 @@ from __future__ import annotations
 import unicodedata
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+
+
+class _NoEmptyValues(forms.Form):
+    """``?status=`` is a mistake in the client (a variable left unset), not "any status": it is
+    refused under its name rather than read as no filter."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.fields:
+            if name in self.data and not self.data[name].strip():
+                self.errors.pop(name, None)  # e.g. "Select a valid choice" for " "
+                self.add_error(name, _("Give a value or leave the parameter out."))
+        return cleaned
 
 
 class MemberFilter(django_filters.FilterSet):
@@ -33,4 +47,5 @@ class MemberFilter(django_filters.FilterSet):
 
     class Meta:
         model = Member
+        form = _NoEmptyValues
         fields = ["status", "current_tier", "joined_on_after", "joined_on_before"]

@@ -170,8 +170,12 @@ class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
 
     member_no = member_no_field(help_text=_("Given by the business."))
     name = ImportedTextField(member_name_value, max_length=128)
-    phone = ImportedTextField(member_phone_value, max_length=32, required=False, default="")
-    email = ImportedTextField(member_email_value, max_length=254, required=False, default="")
+    phone = ImportedTextField(
+        member_phone_value, max_length=32, required=False, default="", allow_blank=True
+    )
+    email = ImportedTextField(
+        member_email_value, max_length=254, required=False, default="", allow_blank=True
+    )
     joined_on = DayField(
         label=_("joined on"),
         help_text=_("入会日期: the start of tenure. YYYY-MM-DD."),
@@ -197,8 +201,8 @@ class MemberUpdateSerializer(_RefusesFixedFields, serializers.Serializer):
     The member number and the joined date are identity and cannot change."""
 
     name = ImportedTextField(member_name_value, max_length=128, required=False)
-    phone = ImportedTextField(member_phone_value, max_length=32, required=False)
-    email = ImportedTextField(member_email_value, max_length=254, required=False)
+    phone = ImportedTextField(member_phone_value, max_length=32, required=False, allow_blank=True)
+    email = ImportedTextField(member_email_value, max_length=254, required=False, allow_blank=True)
     birthday = DayField(
         label=_("birthday"), required=False, allow_null=True, check=member_birthday_check
     )
@@ -232,6 +236,7 @@ class TransactionInSerializer(serializers.Serializer):
         max_length=64,
         required=False,
         allow_null=True,
+        allow_blank=True,
         default="",
         help_text=_("For a refund: the external id of the purchase it refunds."),
     )

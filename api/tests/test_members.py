@@ -409,3 +409,58 @@ def test_a_conflict_names_the_fields_in_the_requests_language(make_client):
 
     assert response.status_code == 409
     assert response.json() == {"detail": "会员 M0001234 已存在，但以下字段不同：姓名，手机号。"}
+
+
+def test_text_fields_take_strings_only_and_a_blank_one_gets_the_imports_message(api):
+    numbers = api.post("/api/v1/members/", {**NEW, "member_no": 1234, "name": 12345}, format="json")
+    assert numbers.status_code == 400
+    assert numbers.json() == {
+        "member_no": ["Send this as a string."],
+        "name": ["Send this as a string."],
+    }
+    blank = api.post("/api/v1/members/", {**NEW, "name": "  ", "phone": ""}, format="json")
+    assert blank.status_code == 400 and blank.json() == {"name": ["name is empty"]}
+    assert not Member.objects.exists()
+
+    # The schema says so: a required text is at least one character, an optional contact may be
+    # sent blank (to clear it).
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    created = schema["MemberCreateRequest"]["properties"]
+    assert created["name"]["minLength"] == 1 and created["member_no"]["minLength"] == 1
+    assert "minLength" not in created["phone"] and "minLength" not in created["email"]
+    transaction = schema["TransactionInRequest"]["properties"]
+    assert transaction["external_id"]["minLength"] == 1
+    assert "minLength" not in transaction["refund_of"]
+
+
+@pytest.mark.parametrize("page_size", ["0", "-1", "abc", "", "1.5", "٣"])
+def test_a_page_size_that_is_not_a_whole_number_from_one_is_refused(api, page_size):
+    MemberFactory()
+    response = api.get("/api/v1/members/", {"page_size": page_size})
+    assert response.status_code == 400
+    assert response.json() == {"page_size": ["Give a whole number from 1 to 500."]}
+
+
+def test_a_page_size_above_the_most_gives_the_most(api):
+    for n in range(3):
+        MemberFactory(member_no=f"A{n}")
+    for page_size in ("2", "0002", "99999999999999999999"):
+        page = api.get("/api/v1/members/", {"page_size": page_size}).json()
+        assert len(page["results"]) == (2 if page_size.endswith("2") else 3), page_size
+    parameters = api.get("/api/schema/?format=json").json()["paths"]["/api/v1/members/"]["get"][
+        "parameters"
+    ]
+    assert {p["name"]: p["schema"] for p in parameters}["page_size"] == {
+        "type": "integer",
+        "minimum": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    "parameter", ["status", "current_tier", "joined_on_after", "member_no_prefix"]
+)
+def test_a_filter_sent_empty_is_refused_rather_than_read_as_any(api, parameter):
+    MemberFactory()
+    response = api.get("/api/v1/members/", {parameter: " "})
+    assert response.status_code == 400
+    assert response.json() == {parameter: ["Give a value or leave the parameter out."]}
