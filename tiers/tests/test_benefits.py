@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 
 from tiers.benefits import benefit_ordering_problems
 from tiers.models import Benefit, Tier
@@ -52,3 +54,23 @@ def test_a_kind_only_one_tier_offers_or_an_equal_value_is_no_problem():
     )
 
     assert problems() == []
+
+
+def test_regular_members_get_the_seeds_birthday_month_bonus_once():
+    # Seed 000 §2.2: 普通会员 … 生日当月1倍积分加成 (added by migration 0017).
+    migration = importlib.import_module("tiers.migrations.0017_regular_birthday_bonus")
+    regular_birthday = Benefit.objects.filter(tier__code="regular", kind="birthday_bonus")
+    assert [(b.title_zh, b.title_en, b.value) for b in regular_birthday.all()] == [
+        ("生日当月1倍积分加成", "Birthday month: 1× bonus points", None)
+    ]
+
+    migration.remove(django_apps, None)
+    assert not regular_birthday.exists()
+    migration.add(django_apps, None)
+    migration.add(django_apps, None)
+    assert regular_birthday.count() == 1
+    # A birthday benefit staff gave the tier is kept, and none is added beside it.
+    regular_birthday.update(title_en="Birthday cake")
+    migration.remove(django_apps, None)
+    migration.add(django_apps, None)
+    assert [b.title_en for b in regular_birthday.all()] == ["Birthday cake"]
