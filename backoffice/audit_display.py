@@ -7,8 +7,8 @@ the raw data."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
@@ -19,8 +19,10 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.masking import mask_contact
 from loyalty.stored_text import shown
 from reviews.models import SYSTEM_TEXTS as REVIEW_TEXTS
-from reviews.models import Department, Vote
+from reviews.models import Department, Profile, Vote
+from tiers.diff import RuleLine, rule_lines
 from tiers.models import COMMITTEE_DECISION, OVERRIDE_REPLACED
+from tiers.templatetags.tier_display import metric_value
 
 # Reasons the system writes into audit entries (in English, translated when shown).
 SYSTEM_REASONS = (COMMITTEE_DECISION, OVERRIDE_REPLACED, *REVIEW_TEXTS)
@@ -62,7 +64,25 @@ KEY_LABELS = {
     "scopes": _("scopes"),
     "tier": _("tier"),
     "tier_year_end": _("tier year end"),
+    # A policy's special review settings.
+    "profiles": _("nomination profiles"),
+    "quorum": _("approvals needed per department"),
+    "cooldown_quarters": _("quarters before renomination"),
+    "validity_months": _("months an exceptional upgrade lasts"),
+    "min_tenure_years": _("tenure at least (years)"),
+    "max_qualified_tier": _("qualified tier at most"),
+    "min_purchase": _("one purchase at least"),
+    "max_frequency": _("purchases at most"),
+    "min_referrals": _("referrals at least"),
+    "spend_below": _("spend below"),
 }
+
+# Nested objects that are a row of a model, whose fields label their keys.
+NESTED_MODELS = {"replaced_override": "tiers.TierOverride"}
+
+# Keys of a nested object that name a code with a label of its own.
+NESTED_KEY_LABELS = {**dict(Profile.choices), **dict(Department.choices)}
+_AMOUNTS = {"min_purchase", "spend_below"}
 
 # Keys whose meaning depends on the action: an override's entry keeps the member's tier before
 # and the override's own tier after (which may be below the tier the member keeps).
@@ -79,9 +99,14 @@ EMPTY = "—"
 
 @dataclass(frozen=True)
 class AuditField:
+    """A stored value under its label: as words (``value``), a nested object as labelled
+    ``parts``, or a policy's rule as ``lines`` of plain words."""
+
     key: str  # as stored
     label: str
-    value: str
+    value: str = ""
+    parts: tuple[AuditField, ...] = ()
+    lines: tuple[RuleLine, ...] = ()
 
 
 def _model(target_type: str) -> type[models.Model] | None:
@@ -106,10 +131,13 @@ def _value(key: str, value: object, field: models.Field | None, tier_names: dict
         return EMPTY
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if key == "tier" and value in tier_names:
+    if key in ("tier", "max_qualified_tier") and value in tier_names:
         return str(tier_names[value])
+    if key == "accepted_warnings" and isinstance(value, str):
+        # "gold>silver": Gold was let give less of a benefit than Silver (tiers.benefits).
+        return " > ".join(str(tier_names.get(code, code)) for code in value.split(">"))
+    if key in _AMOUNTS and isinstance(value, str | int) and value_is_number(value):
+        return metric_value(value, "spend")
     if key in _TEXTS and isinstance(value, str):
         return shown(value, SYSTEM_REASONS)
     if field is not None and field.choices:
@@ -137,5 +165,56 @@ def audit_fields(entry, side: str, *, unmasked: bool, tier_names: dict) -> list[
         label = ACTION_KEY_LABELS.get((entry.action, side, key)) or (
             field.verbose_name if field is not None else KEY_LABELS.get(key, key)
         )
-        rows.append(AuditField(key, str(label), _value(key, snapshot[key], field, tier_names)))
+        rows.append(_audit_field(key, str(label), snapshot[key], field, tier_names))
     return rows
+
+
+def value_is_number(value: str | int) -> bool:
+    try:
+        Decimal(str(value))
+    except InvalidOperation:
+        return False
+    return True
+
+
+def _audit_field(
+    key: str, label: str, value: object, field: models.Field | None, tier_names: dict
+) -> AuditField:
+    """A value that may be nested: a list of plain values as one line, an object as labelled
+    parts (a policy's ``rules`` as each tier's rule in words, tiers in rank order)."""
+    if key == "rules" and isinstance(value, dict):
+        codes = [code for code in tier_names if code in value]
+        codes += sorted(code for code in value if code not in tier_names)
+        return AuditField(key, label, parts=tuple(
+            AuditField(code, str(tier_names.get(code, code)), lines=tuple(rule_lines(value[code])))
+            for code in codes
+        ))  # fmt: skip
+    if isinstance(value, dict) and value:
+        model = _model(NESTED_MODELS.get(key, ""))
+        parts = []
+        for inner in sorted(value):
+            inner_field = _field(model, inner)
+            inner_label = (
+                inner_field.verbose_name if inner_field else _nested_label(inner, tier_names)
+            )
+            parts.append(
+                _audit_field(inner, str(inner_label), value[inner], inner_field, tier_names)
+            )
+        return AuditField(key, label, parts=tuple(parts))
+    if isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+        return AuditField(key, label, parts=tuple(
+            _audit_field(key, str(n), item, field, tier_names)
+            for n, item in enumerate(value, start=1)
+        ))  # fmt: skip
+    if isinstance(value, list):
+        shown_items = [_value(key, item, field, tier_names) for item in value]
+        return AuditField(key, label, ", ".join(shown_items) or EMPTY)
+    if isinstance(value, dict):
+        return AuditField(key, label, EMPTY)
+    return AuditField(key, label, _value(key, value, field, tier_names))
+
+
+def _nested_label(key: str, tier_names: dict) -> str:
+    if key in tier_names:
+        return str(tier_names[key])
+    return str(KEY_LABELS.get(key) or NESTED_KEY_LABELS.get(key) or key)

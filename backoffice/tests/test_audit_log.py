@@ -24,7 +24,7 @@ from members.tests.factories import (
     ReferralFactory,
 )
 from reviews.models import ReviewCase
-from tiers.models import TierOverride
+from tiers.models import TierOverride, TierPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -256,3 +256,46 @@ def test_every_action_the_code_records_has_a_label():
     recorded |= {f"tier.override.{kind}" for kind in TierOverride.Kind.values}
     recorded |= {f"review.case.{state}" for state in ReviewCase.State.values}
     assert sorted(code for code in recorded if not action_label(code)) == []
+
+
+def test_nested_values_are_shown_in_words_not_as_stored_json(as_role):
+    policy = TierPolicy.objects.get(version=1)
+    audit_record(
+        actor=None,
+        action="policy.publish",
+        target=policy,
+        before={"status": "draft"},
+        after={
+            "accepted_warnings": ["gold>silver"],
+            "review_settings": {
+                "profiles": {"big_one_off": {"min_purchase": "150000.00", "max_frequency": 1}},
+                "quorum": {"sales": 2},
+            },
+            "rules": {"silver": policy.rules["silver"], "gold": {"all": []}},
+        },
+    )
+    member = MemberFactory(member_no="AL3")
+    audit_record(
+        actor=None,
+        action="tier.override.manual",
+        target=member,
+        before={"replaced_override": {"id": 7, "kind": "manual", "tier": "gold", "ends_on": None}},
+        after={"tier": "platinum"},
+    )
+    client = as_role("auditor")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(URL).content.decode()
+
+    assert "{" not in re.sub(r"<[^>]+>", "", page.split('class="audit-fields"', 1)[1])
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "金卡会员 &gt; 银卡会员" in text
+    # Rules as the Diff tab shows them, highest tier first.
+    assert (
+        "规则 金卡会员 无条件：所有会员均符合 银卡会员 满足其一即可 消费金额 ≥ ¥5,000.00 "
+        "消费频次（次） ≥ 6 合作年限（年） ≥ 1"
+    ) in text
+    assert (
+        "特殊评审设置 提名条件 单笔大额消费 消费次数至多 1 单笔消费至少 ¥150,000.00 "
+        "每个部门所需的赞成票 销售 2"
+    ) in text
+    assert "被替换的人工调整 结束日期 — ID 7 类型 人工调整 会员等级 金卡会员" in text
