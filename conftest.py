@@ -44,6 +44,7 @@ def migrated_data(transactional_db):
     if not apps.get_model("tiers", "Tier").objects.exists():
         tiers = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
         tiers.create_defaults(apps, None)
+        importlib.import_module("tiers.migrations.0017_regular_birthday_bonus").add(apps, None)
     importlib.import_module("notifications.migrations.0002_default_templates").create(apps, None)
 
 

@@ -877,6 +877,10 @@ def member_blacklist(
         evidence_file=evidence_file,
         actor=actor,
     )
+    # A case nominated while this waited for the member's lock (held by the nomination) is
+    # committed and visible now: under the member's lock no other can be opened.
+    seen = {case.pk for case in open_cases}
+    open_cases += [case for case in member_open_cases_locked(member) if case.pk not in seen]
     for case in open_cases:
         case_withdraw(case=case, reason=MEMBER_BLACKLISTED, actor=actor)
     return entry

@@ -5,9 +5,12 @@ return to the normal lifecycle when the exceptional upgrade ends."""
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import translation
 
 from loyalty.exceptions import DomainError
@@ -771,3 +774,54 @@ def test_a_new_chair_replaces_the_old_one_and_seats_are_audited(voters):
     assert entry.actor == lead and entry.after["is_chair"] is True
     services.committee_member_remove(seat=voters["sales"].committee_seat, actor=lead)
     assert not CommitteeMember.objects.filter(user=voters["sales"]).exists()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_case_nominated_while_the_member_is_being_blacklisted_is_withdrawn_too():
+    """The nomination holds the member's lock when the blacklisting looks for open cases (it
+    finds none), then commits while the blacklisting waits for that lock."""
+    nominator = staff_user("nominator", "ops")
+    member = veteran(member_no="V002")
+    tiers_recompute(as_of=datetime.date(2026, 7, 1))
+    nominated, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def nominate():
+        try:
+            with transaction.atomic():
+                hand_case(member, nominator)
+                nominated.set()
+                release.wait(timeout=30)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=nominate)
+    thread.start()
+    assert nominated.wait(timeout=30)
+
+    def release_once_blacklisting_waits():
+        # Once the blacklisting below waits for the member's row lock, the nomination commits.
+        try:
+            with connection.cursor() as cursor:
+                for _ in range(300):
+                    cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                    if cursor.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+        finally:
+            release.set()
+            connection.close()
+
+    releaser = threading.Thread(target=release_once_blacklisting_waits)
+    releaser.start()
+    services.member_blacklist(member=member, reason="恶意投诉", actor=nominator)
+    thread.join(timeout=30)
+    releaser.join(timeout=30)
+
+    assert not errors
+    case = ReviewCase.objects.get(member=member)
+    assert case.state == ReviewCase.State.WITHDRAWN
+    assert Member.objects.get(pk=member.pk).status == Member.Status.BLACKLISTED
