@@ -101,7 +101,7 @@ UNAUTHENTICATED = _error(
 )
 FORBIDDEN = _error(
     "The key lacks the scope (or the staff user the permission) for this operation.",
-    "You do not have permission to perform this action.",
+    "This key lacks the scope members:read.",
     "403",
 )
 THROTTLED = _error(

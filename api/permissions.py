@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from .models import ApiKey, Scope
@@ -19,9 +20,20 @@ STAFF_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def required_scope(view, method: str) -> str | None:
-    """A view declares ``read_scope`` (GET, HEAD, OPTIONS) and ``write_scope`` (the rest)."""
-    return getattr(view, "read_scope" if method in SAFE_METHODS else "write_scope", None)
+def required_scopes(view, method: str) -> list[str]:
+    """A view declares ``read_scope`` (GET, HEAD, OPTIONS) and ``write_scope`` (the rest);
+    a write needs the read scope too where its answers show what reading does
+    (``writes_show_read``: a member's writes answer with the member, and a conflict names the
+    fields that differ, so a write-only key could read a member through them)."""
+    if method in SAFE_METHODS:
+        names = ["read_scope"]
+    else:
+        names = (
+            ["write_scope", "read_scope"]
+            if getattr(view, "writes_show_read", False)
+            else ["write_scope"]
+        )
+    return [scope for name in names if (scope := getattr(view, name, None))]
 
 
 class HasScope(BasePermission):
@@ -37,9 +49,21 @@ class HasScope(BasePermission):
             # Asking what an endpoint offers: any of its scopes will do (a write-only endpoint
             # has no read scope).
             scopes = [getattr(view, name, None) for name in ("read_scope", "write_scope")]
-            return any(self._holds(request, scope) for scope in scopes if scope)
-        scope = required_scope(view, request.method)
-        return scope is not None and self._holds(request, scope)
+            scopes = [scope for scope in scopes if scope]
+            if any(self._holds(request, scope) for scope in scopes):
+                return True
+            if isinstance(request.auth, ApiKey):
+                self.message = _(
+                    "This key lacks the scopes of this endpoint: %(scopes)s (any one will do)."
+                ) % {"scopes": ", ".join(scopes)}
+            return False
+        scopes = required_scopes(view, request.method)
+        missing = [scope for scope in scopes if not self._holds(request, scope)]
+        if missing and isinstance(request.auth, ApiKey):
+            self.message = _("This key lacks the scope %(scopes)s.") % {
+                "scopes": ", ".join(missing)
+            }
+        return bool(scopes) and not missing
 
     @staticmethod
     def _holds(request, scope: str) -> bool:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.masking import contacts_visible
 from loyalty.money import fen_to_yuan
 from members.importers import (
     activity_value,
@@ -95,9 +96,7 @@ class MemberSerializer(serializers.Serializer):
         # Staff in the browsable API see contact details only with the permission the back
         # office asks for; client systems sent them and see them. Without the request to tell,
         # they are hidden.
-        hidden = request is None or (
-            request.auth is None and not request.user.has_perm("members.view_member_contact")
-        )
+        hidden = request is None or (request.auth is None and not contacts_visible(request.user))
         return {
             "member_no": member.member_no,
             "name": member.name,

@@ -86,13 +86,17 @@ def members_by_number(numbers: Iterable[str], *, chunk: int = 500) -> dict[str, 
     }
 
 
-def _text_condition(query: str) -> Q:
+def _text_condition(query: str, *, contacts_visible: bool = True) -> Q:
     """What a search text can mean, each branch served by its own index (members migration
     0006), and only the branches that can match, so none of them forces a scan: Chinese text is
     part of a name; digits are the start of a member number or of a phone, or a phone's last
     four digits when exactly four are typed; other text is the start of a member number (as
     typed or in capitals), or part of a (Latin) name when it has no digits. Full-width forms
-    are read as their plain ones, and a mainland phone's country code (+86) is dropped."""
+    are read as their plain ones, and a mainland phone's country code (+86) is dropped.
+
+    Staff who see contacts masked (``contacts_visible`` false) find a member by the whole phone
+    number or its last four digits (shown in the mask) only: a start of a number, tried digit by
+    digit, would unmask it."""
     query = member_number_typed(query)
     if any(ord(char) >= 0x2E80 for char in query):  # CJK: member numbers and phones have none
         return Q(name__icontains=query)
@@ -104,7 +108,7 @@ def _text_condition(query: str) -> Q:
     phone = phone_typed(query)
     digits = phone.removeprefix("+")
     if digits.isascii() and digits.isdigit():
-        condition |= Q(phone__startswith=phone)
+        condition |= Q(phone__startswith=phone) if contacts_visible else Q(phone=phone)
         if len(phone) == 4 and phone == digits:
             condition |= Q(phone_last4=phone)
     elif not any(char.isdigit() for char in query):
@@ -145,10 +149,12 @@ def member_search(
     has_override: bool = False,
     sort: str = "",
     today: datetime.date | None = None,
+    contacts_visible: bool = True,
 ) -> QuerySet[Member]:
     """Members narrowed by a search text and filters, in the chosen order (member number by
     default). The text matches the start of a member number, part of a name, the
-    start of a phone number or its last four digits."""
+    start of a phone number (the whole number for staff who see contacts masked:
+    ``contacts_visible``) or its last four digits."""
     members = (
         Member.objects.select_related("tier_state__current_tier", "evaluation__qualified_tier")
         .alias(phone_last4=Right("phone", 4))
@@ -156,7 +162,7 @@ def member_search(
     )
     query = query.strip()
     if query:
-        members = members.filter(_text_condition(query))
+        members = members.filter(_text_condition(query, contacts_visible=contacts_visible))
     if status:
         members = members.filter(status=status)
     if tier is not None:

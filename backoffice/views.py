@@ -26,6 +26,7 @@ from django.views.generic import TemplateView
 
 from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError, NotFound
+from loyalty.masking import contacts_visible
 from loyalty.money import format_fen, grouped, parse_amount
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
@@ -72,9 +73,13 @@ class MemberListView(StaffView, TemplateView):
     def get_context_data(self, **kwargs):
         form = forms.MemberSearchForm(self.request.GET)
         search = form.search_arguments()
-        members = Member.objects.none() if search is None else member_search(**search)
-        page = lookahead_page(members, self.request.GET.get("page"), MEMBERS_PER_PAGE)
         user = self.request.user
+        members = (
+            Member.objects.none()
+            if search is None
+            else member_search(**search, contacts_visible=contacts_visible(user))
+        )
+        page = lookahead_page(members, self.request.GET.get("page"), MEMBERS_PER_PAGE)
         return super().get_context_data(
             form=form,
             page_obj=page,
@@ -101,8 +106,8 @@ class MemberExportView(StaffView, View):
         if search is None:
             messages.error(request, _("Nothing was exported: correct the search first."))
             return redirect(f"{reverse('backoffice:member_list')}?{request.GET.urlencode()}")
-        members = member_search(**search)
-        unmasked = request.user.has_perm("members.view_member_contact")
+        unmasked = contacts_visible(request.user)
+        members = member_search(**search, contacts_visible=unmasked)
         writer = csv.writer(_Echo())
 
         def lines():
@@ -609,7 +614,7 @@ class AuditLogView(StaffView, TemplateView):
         numbers = audit_member_numbers(page)
         shown = partial(
             audit_fields,
-            unmasked=self.request.user.has_perm("members.view_member_contact"),
+            unmasked=contacts_visible(self.request.user),
             tier_names={tier.code: tier.name for tier in Tier.objects.all()},
         )
         rows = [

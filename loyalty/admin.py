@@ -16,11 +16,8 @@ from django.utils.translation import ngettext
 from django_q.models import Failure, OrmQ, Schedule, Success
 
 from .audit import audit_record
-from .masking import mask_contact
+from .masking import contacts_visible, mask_contact
 from .models import AuditEntry
-
-# Staff without it see phone numbers and e-mail addresses masked, in the admin as everywhere.
-CONTACT_PERMISSION = "members.view_member_contact"
 
 admin.site.site_header = _("Membership tiers")
 admin.site.site_title = _("Membership tiers")
@@ -53,7 +50,7 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         changes = ["before", "after"]
-        if not request.user.has_perm(CONTACT_PERMISSION):
+        if not contacts_visible(request.user):
             changes = ["masked_before", "masked_after"]
         return ["created_at", "actor", "action", "target_type", "target_id", *changes]
 

@@ -6,6 +6,15 @@ from __future__ import annotations
 
 MASK = "****"
 
+# Staff without it see phone numbers and e-mail addresses masked, in the admin as everywhere.
+CONTACT_PERMISSION = "members.view_member_contact"
+
+
+def contacts_visible(user) -> bool:
+    """Whether ``user`` sees members' phones and e-mails in full (and may search by their
+    start)."""
+    return user.has_perm(CONTACT_PERMISSION)
+
 
 def mask_phone(phone: str | None) -> str:
     """``13812348000`` → ``138****8000``: the first three and last four digits stay (the

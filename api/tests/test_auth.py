@@ -69,7 +69,11 @@ def test_a_revoked_key_is_refused_at_once(api, django_user_model):
         ("members:read", "get", "/api/v1/members/", True),
         ("tiers:read", "get", "/api/v1/members/", False),
         ("members:read", "post", "/api/v1/members/", False),
-        ("members:write", "post", "/api/v1/members/", True),
+        # A member's writes answer with the member: they need the read scope too.
+        ("members:write", "post", "/api/v1/members/", False),
+        ("members:write", "patch", "/api/v1/members/M1/", False),
+        ("members:read,members:write", "post", "/api/v1/members/", True),
+        ("members:read,members:write", "patch", "/api/v1/members/M1/", True),
         ("members:read", "get", "/api/v1/members/M1/tier", False),
         ("tiers:read", "get", "/api/v1/members/M1/tier", True),
         ("tiers:read", "get", "/api/v1/members/M1/tier/history", True),
@@ -99,6 +103,8 @@ def test_each_operation_needs_its_scope(make_client, scopes, method, url, allowe
         assert response.status_code not in (401, 403)
     else:
         assert response.status_code == 403
+        assert response.json()["detail"].startswith("This key lacks the scope")
+        assert response.json()["detail"].endswith(".")
 
 
 @pytest.mark.parametrize(
@@ -168,3 +174,20 @@ def test_create_api_key_refuses_an_unknown_scope():
     with translation.override("en"), pytest.raises(CommandError, match="Unknown scope members:"):
         call_command("create_api_key", "CRM", "--scopes", "members:delete")
     assert not ApiKey.objects.exists()
+
+
+def test_a_write_only_key_cannot_read_a_member_through_a_write(make_client):
+    MemberFactory(member_no="M1", name="王芳", phone="13900000000")
+    write_only = make_client(scopes="members:write")
+
+    empty_patch = write_only.patch("/api/v1/members/M1/", {}, format="json")
+    guess = write_only.post(
+        "/api/v1/members/",
+        {"member_no": "M1", "name": "王芳", "phone": "13900000001", "joined_on": "2020-01-01"},
+        format="json",
+    )
+
+    for response in (empty_patch, guess):
+        assert response.status_code == 403
+        assert response.json() == {"detail": "This key lacks the scope members:read."}
+        assert "13900000000" not in response.content.decode()

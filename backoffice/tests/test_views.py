@@ -202,6 +202,39 @@ def test_search_finds_members_by_number_name_or_phone(three_members, query, expe
     assert [m.member_no for m in member_search(query=query)] == expected
 
 
+@pytest.mark.parametrize(
+    ("role", "query", "expected"),
+    [
+        ("ops", "1380000", ["A100", "A101"]),
+        ("committee", "1380000", []),  # the start of a phone would unmask it, digit by digit
+        ("committee", "13800003333", ["A101"]),  # the whole number
+        ("committee", "+86 138 0000 3333", ["A101"]),
+        ("committee", "3333", ["A101"]),  # the last four digits, shown in the mask
+        ("committee", "A10", ["A100", "A101"]),
+    ],
+)
+def test_staff_who_see_phones_masked_find_members_by_the_whole_phone_only(
+    as_role, three_members, role, query, expected
+):
+    client = as_role(role)
+    page = client.get(reverse("backoffice:member_list"), {"query": query})
+    assert [m.member_no for m in page.context["members"]] == expected
+    export = client.get(reverse("backoffice:member_export"), {"query": query})
+    found = b"".join(export.streaming_content).decode()
+    assert [no for no in ("A100", "A101", "B200") if no in found] == expected
+
+
+def test_the_admin_searches_phones_whole_for_staff_who_see_them_masked(as_role, three_members):
+    url = reverse("admin:members_member_changelist")
+    committee = as_role("committee")
+    committee.user.is_staff = True  # as the demo's staff accounts
+    committee.user.save()
+    assert committee.get(url, {"q": "1380000"}).context["cl"].result_count == 0
+    assert committee.get(url, {"q": "13800003333"}).context["cl"].result_count == 1
+    superuser = as_role("superuser")
+    assert superuser.get(url, {"q": "1380000"}).context["cl"].result_count == 2
+
+
 def test_search_filters_by_status_and_current_tier(three_members):
     gold = tier("gold")
     MemberTier.objects.create(member=Member.objects.get(member_no="A101"), current_tier=gold)
