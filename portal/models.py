@@ -43,12 +43,13 @@ class MemberAccount(models.Model):
 
 class SignInCode(models.Model):
     """One request for an SMS sign-in code. A request for a number that matches no member is
-    kept too, without a code, so the limits per phone and per address count every request and
-    the answer does not tell who is a member."""
+    kept too, with a code that is never sent, so the limits per phone and per address count
+    every request and neither the answer nor a guessed code tells who is a member."""
 
     phone = models.CharField(_("phone"), max_length=32)  # normalised: 11 digits
     client_ip = models.GenericIPAddressField(_("client address"))
-    # HMAC of the code with the site's secret key; empty when no code was sent.
+    # HMAC of the code with the site's secret key (empty in rows of older versions, which
+    # kept no code for a number that is not a single active member's).
     code_hash = models.CharField(_("code hash"), max_length=128, blank=True)
     created_at = models.DateTimeField(_("requested at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))

@@ -228,12 +228,15 @@ def signin_code_request(*, phone: str, client_ip: str) -> str:
         _check_code_limits(phone, client_ip, now)
         members = members_with_phone(phone)
         revoked = len(members) == 1 and members[0].status == Member.Status.BLACKLISTED
+        # A code for every number, sent only to a member's: a guess then gets the same "not
+        # right, N tries left" whether or not the number is a member's.
+        drawn = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         if len(members) == 1 and not revoked:
-            code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            code = drawn
         SignInCode.objects.create(
             phone=phone,
             client_ip=client_ip,
-            code_hash=_code_hash(phone, code) if code else "",
+            code_hash=_code_hash(phone, drawn),
             created_at=now,
             expires_at=now + CODE_VALID_FOR,
         )

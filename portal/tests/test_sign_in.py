@@ -130,6 +130,17 @@ def test_codes_are_stored_hashed_never_in_clear(english, member):
     assert sms_code() not in row.code_hash and len(row.code_hash) == 64
 
 
+@pytest.mark.parametrize("phone", [PHONE, "13700001111"])
+def test_a_guessed_code_is_answered_alike_for_members_and_other_numbers(english, member, phone):
+    # A guess is "000000" and then "111111": the drawn code is one of them once in 500,000 runs.
+    request_code(english, phone)
+    answers = [enter_code(english, guess).content.decode() for guess in ("000000", "111111")]
+
+    assert "That code is not right. 4 tries left." in answers[0]
+    assert "That code is not right. 3 tries left." in answers[1]
+    assert len(sms.outbox) == (1 if phone == PHONE else 0)
+
+
 def test_a_code_expires_after_five_minutes(english, member):
     request_code(english)
     code = sms_code()
@@ -236,7 +247,9 @@ def test_a_phone_on_several_memberships_gets_a_text_without_a_code_saying_what_t
     assert phone == PHONE and not re.search(r"\d{6}", text)
     assert "it belongs to more than one membership, so no code can be sent" in text
     assert "sign in with your member number and password, or ask customer service" in text
-    assert SignInCode.objects.get().code_hash == ""  # counted for the limits all the same
+    # Counted for the limits all the same, and a guess is answered as a member's would be.
+    assert SignInCode.objects.count() == 1
+    assert "That code is not right. 4 tries left." in enter_code(english, "000000").content.decode()
     assert MEMBER_KEY not in english.session
 
 
@@ -433,7 +446,7 @@ def test_a_blacklisted_member_cannot_sign_in_and_is_told_why(english, member):
     ((phone, text),) = sms.outbox
     assert phone == PHONE and not re.search(r"\d{6}", text)
     assert "its membership has been revoked, so no code can be sent" in text
-    assert SignInCode.objects.get().code_hash == ""
+    assert "That code is not right. 4 tries left." in enter_code(english, "000000").content.decode()
     assert MEMBER_KEY not in english.session
 
 
