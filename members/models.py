@@ -74,11 +74,14 @@ class Member(models.Model):
         return f"{self.member_no} {self.display_name}"
 
     @property
+    def is_erased(self) -> bool:
+        """Their personal data was erased (``members.privacy.member_erase``)."""
+        return self.name == ERASED_NAME and self.member_no.startswith(ERASED_PREFIX)
+
+    @property
     def display_name(self) -> str:
         """The name for pages: an erased member's placeholder in the reader's language."""
-        if self.name == ERASED_NAME and self.member_no.startswith(ERASED_PREFIX):
-            return gettext("[erased]")
-        return self.name
+        return gettext("[erased]") if self.is_erased else self.name
 
     @property
     def takes_part(self) -> bool:

@@ -36,6 +36,7 @@ import secrets
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -49,8 +50,10 @@ from loyalty.spreadsheet import csv_safe
 
 from .models import ERASED_NAME, ERASED_PREFIX, Member
 from .services import member_lock
+from .signals import member_erased
 
 OTHER_MEMBER = "(another member)"
+STAFF = "(staff)"
 # Keys whose values are personal data in audit snapshots of a member.
 PERSONAL_KEYS = frozenset({"member_no", "name", "phone", "email", "birthday"})
 # Spreadsheet programs run a cell starting with these as a formula (CSV injection).
@@ -68,17 +71,21 @@ def _plain(value):
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, models.Model):
-        # A user (who recorded something) by user name, anything else by its display text.
-        return getattr(value, "get_username", lambda: str(value))()
+        return str(value)
     return value
 
 
 def _row(obj: models.Model, skip: str | None = None) -> dict:
     row = {}
+    # Secrets of the member's own (a password's hash) are not data about them to hand out.
+    omitted = {skip, *getattr(type(obj), "PRIVACY_EXPORT_OMITS", ())}
     for field in obj._meta.concrete_fields:
-        if field.name == skip:
+        if field.name in omitted:
             continue
-        if field.is_relation and field.related_model is Member:
+        if field.is_relation and field.related_model is get_user_model():
+            # Who at the company recorded something: staff, not named (as in the audit part).
+            row[field.name] = None if getattr(obj, field.attname) is None else STAFF
+        elif field.is_relation and field.related_model is Member:
             # The other side of a referral is another person: their data is not the
             # requester's to receive.
             row[field.name] = None if getattr(obj, field.attname) is None else OTHER_MEMBER
@@ -194,7 +201,7 @@ def _audit_export(*, member: Member, actor, fmt: str, data: dict) -> None:
 
 
 def member_is_erased(member: Member) -> bool:
-    return member.member_no.startswith(ERASED_PREFIX) and member.name == ERASED_NAME
+    return member.is_erased
 
 
 def _anonymous_number() -> str:
@@ -219,6 +226,7 @@ def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None =
     if member_is_erased(member):
         raise DomainError(_("This member's personal data has already been erased."))
     personal_values = frozenset({member.member_no, member.name, member.phone, member.email})
+    phone = member.phone
     member.member_no = _anonymous_number()
     member.name = ERASED_NAME
     member.phone = ""
@@ -228,6 +236,7 @@ def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None =
     redacted = audit_redact(
         target=member, keys=PERSONAL_KEYS, linked=linked_audit, values=personal_values
     )
+    member_erased.send(sender=Member, member=member, phone=phone)
     audit_record(
         actor=actor,
         action="member.privacy_erase",

@@ -23,6 +23,7 @@ class MemberAccount(models.Model):
     )
     # A django.contrib.auth.hashers hash; empty until the member sets a password.
     password = models.CharField(_("password"), max_length=128, blank=True)
+    PRIVACY_EXPORT_OMITS = ("password",)  # members.privacy: not handed out with their data
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     last_login = models.DateTimeField(_("last sign-in"), null=True, blank=True)
     failed_attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)

@@ -53,15 +53,18 @@ class Standing:
 
 
 def signed_in_member(member_id: int | None) -> Member | None:
+    """The member of a session; none once their personal data was erased (a session opened
+    before the erasure shows nothing of the anonymised member)."""
     if member_id is None:
         return None
-    return (
+    member = (
         Member.objects.select_related(
             "tier_state__current_tier", "evaluation__qualified_tier", "evaluation__policy"
         )
         .filter(pk=member_id)
         .first()
     )
+    return None if member is None or member.is_erased else member
 
 
 MESSAGES_SHOWN = 20

@@ -77,6 +77,7 @@ def member_page(view):
     def wrapper(request: HttpRequest, member_no: str, *args, **kwargs):
         member = selectors.signed_in_member(signed_in_member_id(request))
         if member is None:
+            member_sign_out(request)  # a member since erased, too
             return redirect_to_login(request.get_full_path(), reverse("portal:login"))
         if member.member_no != member_no:
             return _not_found(request, member)

@@ -4,6 +4,7 @@ alike), never SMS codes; members never reach staff pages."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -15,11 +16,15 @@ from django.utils import timezone
 
 from loyalty.models import AuditEntry
 from members.models import Member
+from members.privacy import member_export_json
 from members.tests.factories import MemberFactory
 from notifications import sms
 from portal import services, tasks
 from portal.models import MemberAccount, SignInCode
 from portal.session import MEMBER_KEY
+from reviews.privacy import member_erase
+from tiers.models import Tier
+from tiers.services import tier_override_set
 
 from .conftest import PHONE, sign_in_with_code, sms_code
 
@@ -587,3 +592,46 @@ def test_the_daily_purge_deletes_requests_the_limits_no_longer_count_and_keeps_t
     response = enter_code(english, sms_code())  # the member signing in meanwhile is not hurt
     assert response.status_code == 302
     assert response.url == reverse("portal:tier", args=["M0000001"])
+
+
+# --- Erasure --------------------------------------------------------------------------------
+
+
+def test_an_erased_member_cannot_sign_in_again_and_their_open_session_ends(english, member):
+    with_password(member)
+    assert sign_in_with_password(english, "M0000001").status_code == 302
+    assert english.get(reverse("portal:tier", args=["M0000001"])).status_code == 200
+    request_code(english, address="10.0.0.9")  # a code request: the phone and an address
+
+    erased = member_erase(member=member, reason="PIPL ticket 7", actor=None)
+
+    assert not MemberAccount.objects.filter(member=member).exists()
+    assert not SignInCode.objects.filter(phone=PHONE).exists()
+    page = english.get(reverse("portal:tier", args=[erased.member_no]))
+    assert page.status_code == 302 and page.url.startswith(reverse("portal:login"))
+    assert MEMBER_KEY not in english.session
+    assert english.get(reverse("portal:home")).url == reverse("portal:login")
+    refused = sign_in_with_password(english, erased.member_no)
+    assert refused.status_code == 200 and MEMBER_KEY not in english.session
+
+
+def test_the_privacy_export_holds_no_password_hash_and_no_staff_names(member, django_user_model):
+    with_password(member)
+    lead = django_user_model.objects.create_user("lead-wang")
+    tier_override_set(
+        member=member,
+        tier=Tier.objects.get(code="gold"),
+        reason="VIP",
+        ends_on=None,
+        actor=lead,
+    )
+
+    exported = member_export_json(member=member, actor=lead)
+
+    assert "pbkdf2" not in exported and PASSWORD not in exported
+    assert "lead-wang" not in exported
+    data = json.loads(exported)
+    (account,) = data["records"]["portal.memberaccount.member"]
+    assert "password" not in account and account["failed_attempts"] == 0
+    (override,) = data["records"]["tiers.tieroverride.member"]
+    assert override["created_by"] == "(staff)"
