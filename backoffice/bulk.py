@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.exceptions import DomainError
 from loyalty.money import grouped
+from members.importers import header_column
 from members.models import Member
 from reviews import services as review_services
 from tiers.models import Tier, TierOverride
@@ -78,10 +79,19 @@ def numbers_from_csv(content: bytes) -> list[str]:
             raise DomainError(
                 _('The file is neither UTF-8 nor GBK text. In Excel, save it as "CSV UTF-8".')
             ) from None
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    # Any line ends: \r alone is what "CSV (Macintosh)" saves.
+    try:
+        rows = [
+            row for row in csv.reader(io.StringIO(text, newline=None)) if any(map(str.strip, row))
+        ]
+    except csv.Error as error:
+        raise DomainError(
+            _("The file is not CSV as expected: %(error)s.") % {"error": error}
+        ) from None
     if not rows:
         return []
-    header = [cell.strip() for cell in rows[0]]
+    # The header names the column as the import's files do: in any case, or in Chinese (会员编号).
+    header = [header_column(cell.strip(), ["member_no"]) for cell in rows[0]]
     if "member_no" in header:
         column = header.index("member_no")
         rows = rows[1:]

@@ -46,6 +46,10 @@ def test_numbers_come_from_text_or_a_csv_file():
     assert bulk.numbers_from_csv("member_no,备注\nB1,老客户\n".encode("gbk")) == ["B1"]
     with pytest.raises(DomainError, match="CSV UTF-8"):
         bulk.numbers_from_csv(b"\xff\xfe\x00B1\x80\x80")
+    # "CSV (Macintosh)" ends lines with \r alone; the header in another case or in Chinese.
+    assert bulk.numbers_from_csv(b"member_no\rB1\rB2\r") == ["B1", "B2"]
+    assert bulk.numbers_from_csv(b"Member_No,note\r\nB1,x\r\n") == ["B1"]
+    assert bulk.numbers_from_csv("备注,会员编号\n老客户,B3\n".encode()) == ["B3"]
 
 
 def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
