@@ -226,11 +226,15 @@ def text_opened(
     """``handle`` (binary, at its start) as text in ``encoding``, or in the one detected (UTF-8
     with or without a BOM, else GB18030, which ``progress`` is told); refused when neither."""
     if encoding is None:
-        encoding = _detect_encoding(handle.read(_SNIFF_BYTES))
+        sample = handle.read(_SNIFF_BYTES)
+        encoding = _detect_encoding(sample)
         handle.seek(0)
         if encoding is None:
             handle.close()
             raise not_decodable(path, "utf-8")
+        if encoding == "utf-8-sig" and (ambiguous := _reads_as_gb18030_too(sample)):
+            handle.close()
+            raise _ambiguous(path, *ambiguous)
         if encoding == _GB:
             progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
     return text_stream(handle, encoding, path), encoding
@@ -275,6 +279,57 @@ def _detect_encoding(sample: bytes) -> str | None:
         return _GB
     except UnicodeDecodeError:
         return None
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _latin_word(word: str) -> bool:
+    """A word of Latin script, accents and all (José, Ångström): ASCII letters among Latin
+    ones. A word with no ASCII letter (ΰǿ, л) is what GB18030 Chinese looks like as UTF-8."""
+    return any(char.isascii() for char in word) and all(
+        char.isascii() or "\u00c0" <= char <= "\u024f" or "\u1e00" <= char <= "\u1eff"
+        for char in word
+    )
+
+
+def _reads_as_gb18030_too(sample: bytes) -> tuple[int, str, str] | None:
+    """For a sample that is valid UTF-8 without a BOM: the first line (its number, the word as
+    UTF-8 and as GB18030) that is more likely GB18030 Chinese whose bytes happen to be valid
+    UTF-8 (伟强 is ΰǿ) than UTF-8 text, unless Chinese UTF-8 text elsewhere settles it; None
+    when the sample is plainly UTF-8."""
+    if sample.isascii():
+        return None
+    found = None
+    for number, line in enumerate(_LINE_END.split(sample), start=1):
+        if line.isascii():
+            continue
+        text = line.decode("utf-8", errors="ignore")  # the sample may end inside a character
+        if _HAN.search(text):
+            return None  # Chinese text in UTF-8: the file is UTF-8
+        if found is not None:
+            continue
+        for word in _WORD.findall(text):
+            if word.isascii() or _latin_word(word):
+                continue
+            try:
+                as_gb = word.encode("utf-8").decode(_GB)
+            except UnicodeDecodeError:
+                continue
+            if all(char.isascii() or _HAN.match(char) for char in as_gb):
+                found = (number, word, as_gb)
+                break
+    return found
+
+
+def _ambiguous(path: Path, line: int, as_utf8: str, as_gb: str) -> DomainError:
+    return DomainError(
+        gettext(
+            "%(path)s reads both as UTF-8 and as GB18030 (line %(line)d: “%(utf8)s” or "
+            "“%(gb)s”): run again with --encoding gb18030 or --encoding utf-8"
+        )
+        % {"path": path, "line": line, "utf8": as_utf8, "gb": as_gb}
+    )
 
 
 def _first_undecodable(path: Path, encoding: str) -> tuple[int, bool]:

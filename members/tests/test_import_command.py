@@ -576,3 +576,37 @@ def test_a_gb18030_file_starting_with_such_a_name_and_then_a_utf8_line_is_still_
 
     assert error == f"{path} is not GB18030 text (line 4); {GB_THEN_UTF8}"
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["伟强", "谢"])
+def test_a_small_gb18030_file_that_is_also_valid_utf8_is_refused_naming_both_readings(
+    tmp_path, name
+):
+    # Every Chinese byte of the file is valid UTF-8: read as UTF-8 it would store ΰǿ or л.
+    path = tmp_path / "gb.csv"
+    path.write_bytes((MEMBERS + f"\nWQ2,{name},,,2024-01-01,regular,\n").encode("gbk"))
+    as_utf8 = name.encode("gbk").decode("utf-8")
+
+    error, _ = fail("members", str(path))
+
+    assert error == (
+        f"{path} reads both as UTF-8 and as GB18030 (line 2: “{as_utf8}” or “{name}”): run "
+        "again with --encoding gb18030 or --encoding utf-8"
+    )
+    assert not Member.objects.exists()
+    call("members", str(path), "--encoding", "gb18030")
+    assert Member.objects.get().name == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["José Ångström", "Nguyễn Văn An", "李娜", "张伟 José"],
+    ids=["latin", "vi", "zh", "both"],
+)
+def test_utf8_files_of_latin_or_chinese_names_are_read_as_utf8_without_asking(tmp_path, name):
+    path = tmp_path / "utf8.csv"
+    path.write_bytes((MEMBERS + f"\nU001,{name},,,2024-01-01,regular,\n").encode())
+
+    call("members", str(path))
+
+    assert Member.objects.get().name == name
