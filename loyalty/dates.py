@@ -71,6 +71,9 @@ def parse_date(text: str) -> datetime.date:
     return day
 
 
+MAX_OFFSET = datetime.timedelta(hours=14)
+
+
 def parse_moment(text: str, tz: ZoneInfo) -> datetime.datetime:
     """An aware date and time: an ISO 8601 date-time, read in ``tz`` when it has no UTC offset,
     or a calendar date meaning local midnight in ``tz``; raises ``DateError``."""
@@ -93,6 +96,12 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime.datetime:
     year_check(moment.date())
     if moment.tzinfo is None:
         return moment.replace(tzinfo=tz)
+    if abs(moment.utcoffset()) > MAX_OFFSET:
+        # No place keeps such a time (the world's offsets run from -12:00 to +14:00), and
+        # PostgreSQL refuses one beyond ±15:59 that Python and SQLite would store.
+        raise DateError(
+            gettext('%(column)s "%(value)s" has a UTC offset beyond ±14:00, which no place uses')
+        )
     # Its local date is the one stored and counted: 1900-01-01T00:00+14:00 is 1899 in China.
     year_check(moment.astimezone(tz).date())
     return moment

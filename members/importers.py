@@ -282,6 +282,9 @@ def _detect_encoding(sample: bytes) -> str | None:
 
 
 _WORD = re.compile(r"[^\W\d_]+")
+# Han, CJK punctuation, kana, full-width forms...: as UTF-8, three bytes each, which GB18030
+# Chinese read as UTF-8 does not give (its two-byte characters read as Greek, Cyrillic ...).
+_CJK = re.compile("[\u2e80-\uffef]")
 
 
 def _latin_word(word: str) -> bool:
@@ -305,8 +308,8 @@ def _reads_as_gb18030_too(sample: bytes) -> tuple[int, str, str] | None:
         if line.isascii():
             continue
         text = line.decode("utf-8", errors="ignore")  # the sample may end inside a character
-        if _HAN.search(text):
-            return None  # Chinese text in UTF-8: the file is UTF-8
+        if _CJK.search(text):
+            return None  # Chinese text in UTF-8 (full-width ＴＸ too): the file is UTF-8
         if found is not None:
             continue
         for word in _WORD.findall(text):
@@ -846,7 +849,7 @@ _CANONICAL_MONTH_DAY = (
     r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
 )
 _CANONICAL_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
-_CANONICAL_OFFSET = r"(?:Z|[+-](?:0\d|1[0-4]):?[0-5]\d)"
+_CANONICAL_OFFSET = r"(?:Z|[+-](?:(?:0\d|1[0-3]):?[0-5]\d|14:?00))"  # loyalty.dates.MAX_OFFSET
 # Local times (no offset) only from 1992, after Shanghai's last daylight-saving time: an
 # ambiguous local time is read as the earlier instant by Python, the later by PostgreSQL.
 # Future moments are checked in SQL and restated the Python way. With an offset, not 1900: its

@@ -600,8 +600,8 @@ def test_a_small_gb18030_file_that_is_also_valid_utf8_is_refused_naming_both_rea
 
 @pytest.mark.parametrize(
     "name",
-    ["José Ångström", "Nguyễn Văn An", "李娜", "张伟 José"],
-    ids=["latin", "vi", "zh", "both"],
+    ["José Ångström", "Nguyễn Văn An", "李娜", "张伟 José", "Ｍａｒｙ"],
+    ids=["latin", "vi", "zh", "both", "full-width"],
 )
 def test_utf8_files_of_latin_or_chinese_names_are_read_as_utf8_without_asking(tmp_path, name):
     path = tmp_path / "utf8.csv"

@@ -207,6 +207,8 @@ def test_bad_values_in_canonical_shape_are_named_by_their_line_as_the_python_way
         "X6,M001,purchase,10,1899-12-31T10:00:00+08:00,",  # 88: before 1900
         *purchases("E", RUN),  # 89-108
         "X7,M001,purchase,10,1900-01-01T00:00:00+14:00,",  # 109: 1899 in China
+        "X8,M001,purchase,10,2026-06-01T10:00:00+14:30,",  # 110: no place keeps it
+        "X9,M001,purchase,10,2026-06-01T10:00:00+14:00,",  # 111: Kiribati, a good line
     ]
     path = write(tmp_path / "bad.csv", lines)
 
@@ -225,6 +227,8 @@ def test_bad_values_in_canonical_shape_are_named_by_their_line_as_the_python_way
         'line 87: occurred_at "2026-06-01T24:00" is not a valid date and time',
         'line 88: occurred_at "1899-12-31T10:00:00+08:00" is before 1900',
         'line 109: occurred_at "1900-01-01T00:00:00+14:00" is before 1900',
+        'line 110: occurred_at "2026-06-01T10:00:00+14:30" has a UTC offset beyond ±14:00, '
+        "which no place uses",
     ]
     assert not Transaction.objects.exists()
 

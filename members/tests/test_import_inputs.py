@@ -107,6 +107,7 @@ def test_amounts_with_thousands_separators_and_a_yuan_sign_are_exact(csv_file, m
     }
 
 
+BEYOND = "has a UTC offset beyond ±14:00, which no place uses"
 NEITHER = "is neither a date like 2026-06-30 nor a date and time like 2026-06-30T14:05:00+08:00"
 
 
@@ -120,6 +121,9 @@ NEITHER = "is neither a date like 2026-06-30 nor a date and time like 2026-06-30
         # 1899-12-31 in China, where its date is counted.
         ("1900-01-01T00:00+14:00", 'occurred_at "1900-01-01T00:00+14:00" is before 1900'),
         ("9999-12-31T23:59:59-12:00", 'occurred_at "9999-12-31T23:59:59-12:00" is after 2999'),
+        # PostgreSQL refused these in the import's COPY, where SQLite stored them.
+        ("2025-06-01T10:00:00+18:00", f'occurred_at "2025-06-01T10:00:00+18:00" {BEYOND}'),
+        ("2025-06-01T10:00-14:01", f'occurred_at "2025-06-01T10:00-14:01" {BEYOND}'),
         ("2026-02-30", 'occurred_at "2026-02-30" is not a date like 2026-06-30'),
         ("2999-01-01", 'occurred_at "2999-01-01" is in the future (later than tomorrow)'),
     ],
