@@ -22,7 +22,13 @@ from loyalty.exceptions import ConflictError, DomainError
 from loyalty.money import fen_to_yuan
 from loyalty.words import listed
 from members import services as member_services
-from members.importers import ValueRefused, column_name, external_id_value, member_no_value
+from members.importers import (
+    ValueRefused,
+    column_name,
+    external_id_value,
+    member_no_value,
+    member_type_outdated,
+)
 from members.models import Member, Transaction
 from tiers import actions
 from tiers.models import TierChange
@@ -101,12 +107,12 @@ def _differences(member: Member, data: dict) -> list[str]:
         "member_type": member_type(member),
         "birthday": member.birthday,
     }
-    # As the import: the member type is not compared once the member is blacklisted.
-    compared = [
-        f
-        for f in _COMPARED
-        if not (f == "member_type" and member.status == Member.Status.BLACKLISTED)
-    ]
+    # As the import: not the member type of a member blacklisted or converted since.
+    given_status = (
+        Member.Status.EXPERIENCE if data["member_type"] == "experience" else Member.Status.ACTIVE
+    )
+    outdated = member_type_outdated(member.status, given_status)
+    compared = [f for f in _COMPARED if not (f == "member_type" and outdated)]
     return [f for f in compared if stored[f] != data[f]]
 
 

@@ -106,6 +106,15 @@ _COLUMN_NAMES = {
 }
 
 
+def member_type_outdated(stored_status: str, given_status: str) -> bool:
+    """Whether a member's type as a file or a client gives it is not compared with the stored
+    one: a blacklisted member's is no longer the sender's to state, and an experience member
+    converted to a regular one since is still "experience" in the file (a CRM's daily export)."""
+    return stored_status == Member.Status.BLACKLISTED or (
+        stored_status == Member.Status.ACTIVE and given_status == Member.Status.EXPERIENCE
+    )
+
+
 def column_name(column: str) -> str:
     return str(_COLUMN_NAMES.get(column, column))
 
@@ -1627,7 +1636,8 @@ class _MemberImporter(_Importer):
         return tuple(values)
 
     def classify(self) -> str:
-        # A blacklisted member's type is no longer the sender's to state.
+        # A blacklisted member's type is no longer the sender's to state, nor is an experience
+        # member's converted since (``member_type_outdated``: the file may predate it).
         return """
         CREATE {work} TABLE {chk} AS
         SELECT s.*, d.first_line, m.id AS member_id, CASE
@@ -1635,7 +1645,8 @@ class _MemberImporter(_Importer):
             WHEN m.id IS NULL THEN -1
             WHEN m.name = s.name AND m.phone = s.phone AND m.email = s.email
                 AND m.joined_on = s.joined_on AND m.birthday {same} s.birthday
-                AND (m.status = s.member_status OR m.status = 'blacklisted') THEN 0
+                AND (m.status = s.member_status OR m.status = 'blacklisted'
+                    OR (m.status = 'active' AND s.member_status = 'experience')) THEN 0
             ELSE 3 END AS status
         FROM {stg} s
         LEFT JOIN {dup} d ON d.line = s.line
@@ -1658,7 +1669,7 @@ class _MemberImporter(_Importer):
             name, phone, email, joined, birthday, given_status = given[:6]
             old = list(given[6:])
             old_status = old.pop()
-            if old_status == Member.Status.BLACKLISTED:
+            if member_type_outdated(old_status, given_status):
                 old_status = given_status
             stored = (*old[:3], self.day(old[3]), self.day(old[4]))
             yield (

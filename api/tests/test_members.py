@@ -464,3 +464,13 @@ def test_a_filter_sent_empty_is_refused_rather_than_read_as_any(api, parameter):
     response = api.get("/api/v1/members/", {parameter: " "})
     assert response.status_code == 400
     assert response.json() == {parameter: ["Give a value or leave the parameter out."]}
+
+
+def test_a_member_converted_since_sent_again_as_experience_is_the_stored_member(api):
+    api.post("/api/v1/members/", {**NEW, "member_type": "experience"}, format="json")
+    converted = api.patch("/api/v1/members/M0001234/", {"member_type": "regular"}, format="json")
+    assert converted.json()["member_type"] == "regular"
+
+    again = api.post("/api/v1/members/", {**NEW, "member_type": "experience"}, format="json")
+
+    assert again.status_code == 200 and again.json()["member_type"] == "regular"

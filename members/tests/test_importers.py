@@ -204,13 +204,30 @@ def test_a_blacklisted_member_sent_again_with_its_old_type_is_already_imported(c
     assert Member.objects.get().status == Member.Status.BLACKLISTED
 
 
-def test_a_member_type_change_is_a_bad_row(csv_file):
+def test_a_member_converted_since_sent_again_as_experience_is_already_imported(csv_file):
+    # The CRM's daily file still says "experience" after staff converted the member.
     MemberFactory(member_no="M1", name="张三", phone="", email="", joined_on="2024-01-31")
 
-    _error, lines = failures("members", csv_file(MEMBERS, "M1,张三,,,2024-01-31,experience,"))
+    summary = run("members", csv_file(MEMBERS, "M1,张三,,,2024-01-31,experience,"))
+
+    assert "(1 already imported)" in summary
+    assert Member.objects.get().status == Member.Status.ACTIVE
+
+
+def test_a_file_that_would_convert_an_experience_member_is_a_bad_row(csv_file):
+    MemberFactory(
+        member_no="M1",
+        name="张三",
+        phone="",
+        email="",
+        joined_on="2024-01-31",
+        status=Member.Status.EXPERIENCE,
+    )
+
+    _error, lines = failures("members", csv_file(MEMBERS, "M1,张三,,,2024-01-31,regular,"))
 
     assert lines == [
-        'line 2: member M1 already imported with different data (member_type "regular")'
+        'line 2: member M1 already imported with different data (member_type "experience")'
     ]
 
 
