@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
+import resource
+import signal
 
 import pytest
 from django.core.management import call_command
@@ -63,6 +66,33 @@ def test_export_refuses_to_overwrite_a_file_without_force(tmp_path):
 
     call_command("export_tiers", "--output", str(path), "--force", stderr=io.StringIO())
     assert path.read_text().startswith("member_no,")
+
+
+@contextlib.contextmanager
+def files_up_to_2_kb():
+    """Files of this process stop growing at 2 KB (a full disk, for the export): writing past
+    it fails with EFBIG instead of killing the process (SIGXFSZ ignored)."""
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, limits[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_an_export_that_fails_half_way_leaves_the_earlier_file_as_it_was(tmp_path):
+    MemberFactory.create_batch(100)
+    path = tmp_path / "tiers.csv"
+    path.write_text("yesterday's export")
+
+    with pytest.raises(CommandError) as raised, files_up_to_2_kb():
+        call_command("export_tiers", "--output", str(path), "--force", stderr=io.StringIO())
+
+    assert str(raised.value) == f"{path} cannot be written: File too large; nothing was changed"
+    assert path.read_text() == "yesterday's export"
+    assert [p.name for p in tmp_path.iterdir()] == ["tiers.csv"]  # no part file left
 
 
 def test_export_to_a_missing_directory_is_one_line(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -65,22 +66,25 @@ class Command(BatchCommand):
             raise CommandError(
                 gettext("%(path)s is not a directory: nothing was written") % {"path": path.parent}
             )
-        try:
-            handle = path.open("w" if force else "x", newline="", encoding=encoding)
-        except FileExistsError:
+        if not force and (path.exists() or path.is_symlink()):
             raise CommandError(
                 gettext(
                     "%(path)s already exists: choose another file or add --force to overwrite it"
                 )
                 % {"path": path}
-            ) from None
+            )
+        try:
+            if path.exists() and not path.is_file():
+                # A device or a pipe (/dev/stdout, a FIFO): written as it is, never replaced.
+                with path.open("w", newline="", encoding=encoding) as handle:
+                    count = self._write(handle)
+            else:
+                count = self._write_replacing(path, encoding)
         except OSError as exc:
             raise CommandError(
-                gettext("%(path)s cannot be written: %(error)s")
-                % {"path": path, "error": exc.strerror}
+                gettext("%(path)s cannot be written: %(error)s; nothing was changed")
+                % {"path": path, "error": exc.strerror or exc}
             ) from None
-        with handle:
-            count = self._write(handle)
         self.stderr.write(
             ngettext(
                 "Wrote %(count)s member to %(path)s", "Wrote %(count)s members to %(path)s", count
@@ -88,13 +92,40 @@ class Command(BatchCommand):
             % {"count": f"{count:,}", "path": output}
         )
 
+    def _write_replacing(self, path: Path, encoding: str) -> int:
+        """Write a file beside ``path``, then put it in ``path``'s place in one step: a failure
+        (a full disk) leaves no half-written export, and an earlier one (``--force``) as it
+        was."""
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
+            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False,
+            newline="", encoding=encoding,
+        )  # fmt: skip
+        try:
+            with handle:
+                count = self._write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(handle.name, path)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+        return count
+
     def _write_stdout(self, encoding: str) -> None:
         if self.stdout._out is sys.stdout:
             stream = open(  # noqa: SIM115 - wraps stdout, which stays open
                 sys.stdout.fileno(), "w", encoding=encoding, newline="", closefd=False
             )
-            with stream:
-                self._write(stream)
+            try:
+                with stream:
+                    self._write(stream)
+            except BrokenPipeError:
+                raise
+            except OSError as exc:  # e.g. redirected to a full disk
+                raise CommandError(
+                    gettext("The export cannot be written: %(error)s")
+                    % {"error": exc.strerror or exc}
+                ) from None
         else:
             self.stdout.ending = ""
             self._write(self.stdout)
