@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, ListView
 
+from loyalty.access import AccessCheckedFirst
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 
@@ -70,14 +71,15 @@ class ApiKeyCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
         )
 
 
-class ApiKeyRevokeView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
+class ApiKeyRevokeView(AccessCheckedFirst, LoginRequiredMixin, PermissionRequiredMixin, FormView):
     permission_required = "api.revoke_apikey"
     template_name = "api/key_revoke.html"
     form_class = RevokeForm
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated:
-            self.api_key = get_object_or_404(ApiKey, pk=kwargs["pk"])
+        if refused := self.access_refused():
+            return refused
+        self.api_key = get_object_or_404(ApiKey, pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

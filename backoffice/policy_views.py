@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import ListView, TemplateView, View
 
+from loyalty.access import AccessCheckedFirst
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 from tiers import services
@@ -46,7 +47,7 @@ from .policy_forms import (
 )
 
 
-class StaffPermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class StaffPermissionMixin(AccessCheckedFirst, LoginRequiredMixin, PermissionRequiredMixin):
     """Anonymous visitors go to the login page; a logged-in user without the permission
     gets 403."""
 
@@ -125,10 +126,10 @@ class PolicyEditView(PolicyMixin, TemplateView):
     template_name = "backoffice/policies/policy_edit.html"
 
     def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return super().dispatch(request, *args, **kwargs)
+        if refused := self.access_refused():
+            return refused
         self.policy = self.get_policy()
-        if self.policy.status != TierPolicy.Status.DRAFT and self.has_permission():
+        if self.policy.status != TierPolicy.Status.DRAFT:
             messages.error(request, _("A published version is never edited."))
             return redirect("backoffice:policy_detail", version=self.policy.version)
         return super().dispatch(request, *args, **kwargs)
@@ -297,6 +298,8 @@ class TierEditView(StaffPermissionMixin, TemplateView):
     template_name = "backoffice/policies/tier_edit.html"
 
     def dispatch(self, request, *args, **kwargs):
+        if refused := self.access_refused():
+            return refused
         self.tier = get_object_or_404(Tier, code=kwargs["code"])
         return super().dispatch(request, *args, **kwargs)
 
@@ -356,6 +359,8 @@ class BenefitDeleteView(StaffPermissionMixin, TemplateView):
     template_name = "backoffice/policies/benefit_delete.html"
 
     def dispatch(self, request, *args, **kwargs):
+        if refused := self.access_refused():
+            return refused
         self.benefit = Benefit.objects.select_related("tier").filter(pk=kwargs["pk"]).first()
         if self.benefit is None or self.benefit.tier.code != kwargs["code"]:
             raise Http404

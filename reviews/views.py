@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView, View
 
+from loyalty.access import AccessCheckedFirst
 from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError, NotFound
 from loyalty.paging import FirstPageOnBadNumber
@@ -38,7 +39,7 @@ from .selectors import case_page, committee_queue, quarter_summary, quarters_wit
 DECIDE_SALT = "reviews.case_decide"
 
 
-class StaffMixin(LoginRequiredMixin, PermissionRequiredMixin):
+class StaffMixin(AccessCheckedFirst, LoginRequiredMixin, PermissionRequiredMixin):
     """Anonymous visitors go to the login page; a logged-in user without the permission gets
     403."""
 
@@ -193,6 +194,8 @@ class ConfirmCaseView(StaffMixin, FormView):
     button = ""
 
     def dispatch(self, request, *args, **kwargs):
+        if refused := self.access_refused():
+            return refused
         self.case = get_object_or_404(ReviewCase.objects.select_related("member"), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
@@ -359,6 +362,8 @@ class NominateView(StaffMixin, FormView):
     form_class = NominateForm
 
     def dispatch(self, request, *args, **kwargs):
+        if refused := self.access_refused():
+            return refused
         self.member = get_object_or_404(Member, member_no=kwargs["member_no"])
         return super().dispatch(request, *args, **kwargs)
 

@@ -113,3 +113,16 @@ def test_revoking_asks_for_confirmation_and_a_reason_and_is_audited(login_as):
     assert api_key.revoked_at is not None and api_key.revoked_by == client.user
     assert api_key.revoke_reason == "The POS vendor changed"
     assert AuditEntry.objects.filter(action="api_key.revoke", actor=client.user).exists()
+
+
+@pytest.mark.parametrize("role", ["anonymous", "auditor"])
+def test_revoking_a_key_answers_outsiders_alike_whether_the_key_exists(login_as, role):
+    api_key, _raw = api_key_create(name="POS", scopes="all")
+    client = login_as(role)
+
+    answers = [
+        client.get(reverse("api:key_revoke", kwargs={"pk": pk})).status_code
+        for pk in (api_key.pk, api_key.pk + 1000)
+    ]
+
+    assert answers == ([302, 302] if role == "anonymous" else [403, 403])

@@ -1143,3 +1143,24 @@ def test_the_tier_list_warns_when_a_higher_tier_gets_less(login_as):
 
     assert "Gold gets less than Silver: price discount 1% off against 5% off." in page
     assert "Gold gets less than Regular: price discount 1% off against 2% off." in page
+
+
+@pytest.mark.parametrize("role", ["anonymous", "auditor"])
+def test_outsiders_get_the_same_answer_whether_a_tier_benefit_or_version_exists(login_as, role):
+    benefit = Benefit.objects.filter(tier__code="gold").first()
+    pairs = [
+        ("backoffice:tier_edit", {"code": "gold"}, {"code": "nope"}),
+        (
+            "backoffice:benefit_delete",
+            {"code": "gold", "pk": benefit.pk},
+            {"code": "gold", "pk": benefit.pk + 1000},
+        ),
+        ("backoffice:policy_edit", {"version": 1}, {"version": 999}),
+    ]
+    client = login_as(role)
+
+    for name, exists, missing in pairs:
+        answers = [
+            client.get(reverse(name, kwargs=kwargs)).status_code for kwargs in (exists, missing)
+        ]
+        assert answers == ([302, 302] if role == "anonymous" else [403, 403]), name

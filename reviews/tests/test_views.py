@@ -987,3 +987,23 @@ def test_naming_a_new_chair_in_the_admin_replaces_the_old_one(client, django_use
 
     assert response.status_code == 302
     assert CommitteeMember.objects.get(is_chair=True).user == voters["sales"]
+
+
+@pytest.mark.parametrize("role", ["anonymous", "no_group", "auditor"])
+@pytest.mark.parametrize(
+    "name", ["reviews:case_withdraw", "reviews:case_decide", "reviews:nominate"]
+)
+def test_outsiders_get_the_same_answer_whether_the_case_or_member_exists(
+    login_as, a_case, role, name
+):
+    exists, missing = (
+        ({"member_no": a_case.member.member_no}, {"member_no": "NOPE123"})
+        if name == "reviews:nominate"
+        else ({"pk": a_case.pk}, {"pk": a_case.pk + 1000})
+    )
+    client = login_as(role)
+
+    answers = [client.get(reverse(name, kwargs=kwargs)) for kwargs in (exists, missing)]
+
+    expected = 302 if role == "anonymous" else 403
+    assert [answer.status_code for answer in answers] == [expected, expected]
