@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import uuid
 from functools import partial
 from pathlib import PurePath
 
@@ -40,6 +39,7 @@ from tiers.services import override_end_refusal, tier_override_end, tier_overrid
 from . import bulk, forms
 from .audit_actions import FILTER_SUGGESTIONS, action_label
 from .audit_display import audit_fields
+from .evidence import evidence_store
 from .paging import lookahead_page
 from .selectors import (
     audit_member_numbers,
@@ -348,12 +348,8 @@ class BlacklistView(MemberActionView):
     danger = True
 
     def prepare(self, cleaned):
-        upload = cleaned.get("evidence_file")
-        if upload is None:
-            return ""
-        day = timezone.localdate()
-        name = f"blacklist-evidence/{day:%Y/%m}/{uuid.uuid4().hex}-{PurePath(upload.name).name}"
-        return default_storage.save(name, upload)
+        # Stored now: the confirming POST carries only the signed token.
+        return evidence_store(cleaned.get("evidence_file"))
 
     def perform(self, member, cleaned, file_name):
         # Withdraws the member's open review case too.

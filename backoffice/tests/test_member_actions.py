@@ -4,7 +4,9 @@ nothing changes on GET or before the confirmation, and every change is audited."
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -714,3 +716,31 @@ def test_an_action_the_member_cannot_take_is_refused_before_confirming(
     assert "confirm_token" not in body
     assert refusal in body
     assert not AuditEntry.objects.filter(action__startswith="member.").exists()
+
+
+def test_evidence_of_a_blacklisting_never_confirmed_is_deleted_once_its_page_expired(
+    as_role, silver_member, media
+):
+    MemberFactory(member_no="S002")
+    ops = as_role("ops")
+
+    def preview(member_no: str, content: bytes):
+        upload = SimpleUploadedFile("截图.png", content, content_type="image/png")
+        return ops.post(
+            url("blacklist", member_no), {"reason": "恶意投诉", "evidence_file": upload}
+        )
+
+    confirmed = preview("S001", b"\x89PNG kept")
+    ops.post(url("blacklist", "S001"), {"confirm_token": token_of(confirmed)})
+    preview("S002", b"\x89PNG abandoned")
+    files = {path.read_bytes(): path for path in media.rglob("*.png")}
+    an_hour_ago = time.time() - 3600
+    for path in files.values():
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    preview("S002", b"\x89PNG again")  # the page shown again, with a new file
+
+    assert sorted(path.read_bytes() for path in media.rglob("*.png")) == [
+        b"\x89PNG again",
+        b"\x89PNG kept",
+    ]
