@@ -29,9 +29,9 @@ def test_a_database_never_migrated_is_named_with_what_to_do(tmp_path, command):
 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].endswith(
-        "run python manage.py migrate first"
-    ), done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith("run python manage.py migrate first"), (
+        done.stderr
+    )
 
 
 def test_a_database_that_cannot_be_opened_is_one_line(tmp_path):
