@@ -1226,7 +1226,11 @@ class _Importer:
             if column not in names
         ]
         for name in dict.fromkeys(names):
-            if name not in self.fields:
+            if name == "":
+                problems.append(
+                    gettext("a column has no name: is there a comma too many in the header?")
+                )
+            elif name not in self.fields:
                 problems.append(gettext('unknown column "%(column)s"') % {"column": name})
             elif names.count(name) > 1:
                 problems.append(gettext('column "%(column)s" appears twice') % {"column": name})

@@ -286,6 +286,17 @@ def test_a_header_with_missing_unknown_or_repeated_columns_names_them(tmp_path):
     assert error == "1 bad row; nothing was imported"
 
 
+def test_a_header_ending_in_a_comma_says_a_column_has_no_name(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text(f"{MEMBERS},\nM1,张三,,,2024-01-01,regular,,\n")
+
+    _error, err = fail("members", str(path))
+
+    assert err.splitlines() == [
+        "line 1: a column has no name: is there a comma too many in the header?"
+    ]
+
+
 def test_line_numbers_are_physical_lines_counting_blank_lines_and_quoted_newlines(tmp_path):
     path = tmp_path / "lines.csv"
     path.write_text(
