@@ -75,3 +75,21 @@ def test_import_csv_help_names_every_kind_the_command_accepts(language, capsys):
     assert set(accepted.choices) == set(named)
     for kind in accepted.choices:
         assert named[kind] in description, kind
+
+
+@pytest.mark.parametrize(
+    ("name", "app"),
+    [
+        (name, app)
+        for name, app in _project_commands()
+        if name not in ("benchmark", "seed_demo")  # developers' tools, in English
+    ],
+)
+def test_operators_commands_describe_themselves_in_chinese(name, app, capsys):
+    command = load_command_class(app, name)
+
+    with translation.override("zh-hans"), pytest.raises(SystemExit):
+        command.run_from_argv(["manage.py", name, "--help"])
+
+    description = capsys.readouterr().out.split("\n\n")[1]
+    assert any("\u4e00" <= char <= "\u9fff" for char in description), description

@@ -4,6 +4,7 @@ last line (scripts take it with ``tail -n 1``)."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from api.models import Scope
 from api.services import api_key_create
@@ -11,17 +12,25 @@ from loyalty.exceptions import DomainError
 
 
 class Command(BaseCommand):
-    help = "Create an API key for a client system and print it (it is shown only once)."
+    @property
+    def help(self) -> str:  # a real str: argparse's description takes no lazy one
+        return gettext(
+            "Create an API key for a client system and print it (it is shown only once)."
+        )
 
     def add_arguments(self, parser):
-        parser.add_argument("name", help="the client system, e.g. POS")
+        parser.add_argument("name", help=gettext("the client system, e.g. POS"))
         parser.add_argument(
             "--scopes",
             required=True,
-            help=f"comma-separated: {', '.join(Scope.values)}; or all",
+            help=gettext("comma-separated: %(scopes)s; or all")
+            % {"scopes": ", ".join(Scope.values)},
         )
         parser.add_argument(
-            "--rate", type=int, default=None, help="requests per minute (default: the setting)"
+            "--rate",
+            type=int,
+            default=None,
+            help=gettext("requests per minute (default: the setting)"),
         )
 
     def handle(self, *args, name, scopes, rate, **options):

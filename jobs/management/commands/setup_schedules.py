@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from jobs.schedules import schedules_sync
 
 
 class Command(BaseCommand):
-    help = "Create or update the scheduled jobs (idempotent; run by `make run`)."
+    @property
+    def help(self) -> str:  # a real str: argparse's description takes no lazy one
+        return gettext("Create or update the scheduled jobs (idempotent; run by `make run`).")
 
     def handle(self, *args, **options):
         for schedule in schedules_sync():

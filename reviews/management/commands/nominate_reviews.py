@@ -11,15 +11,18 @@ from reviews.services import cases_nominate
 
 
 class Command(BatchCommand):
-    help = (
-        "Nominate the quarter's atypical high-value members for special review: evaluated as "
-        "of the quarter's last day with the policy in force then. Prints one line per "
-        "nomination, 'member_no profile', then a summary. Running it again opens nothing new."
-    )
+    @property
+    def help(self) -> str:  # a real str: argparse's description takes no lazy one
+        return gettext(
+            "Nominate the quarter's atypical high-value members for special review: evaluated as "
+            "of the quarter's last day with the policy in force then. Prints one line per "
+            "nomination, 'member_no profile', then a summary. Running it again opens nothing new."
+        )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--quarter", help="the quarter, e.g. 2026Q2 (default: the quarter that just ended)"
+            "--quarter",
+            help=gettext("the quarter, e.g. 2026Q2 (default: the quarter that just ended)"),
         )
 
     def handle(self, *args, quarter=None, **options):

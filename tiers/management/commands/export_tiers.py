@@ -28,17 +28,21 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 
 
 class Command(BatchCommand):
-    help = "Write every member's status, tiers and figures of the last evaluation as CSV."
+    @property
+    def help(self) -> str:  # a real str: argparse's description takes no lazy one
+        return gettext(
+            "Write every member's status, tiers and figures of the last evaluation as CSV."
+        )
 
     def add_arguments(self, parser):
-        parser.add_argument("--output", help="file to write (default: standard output)")
+        parser.add_argument("--output", help=gettext("file to write (default: standard output)"))
         parser.add_argument(
-            "--force", action="store_true", help="overwrite the output file if it exists"
+            "--force", action="store_true", help=gettext("overwrite the output file if it exists")
         )
         parser.add_argument(
             "--excel",
             action="store_true",
-            help="UTF-8 with a byte order mark, so Excel shows Chinese text correctly",
+            help=gettext("UTF-8 with a byte order mark, so Excel shows Chinese text correctly"),
         )
 
     def handle(self, *args, output=None, force=False, excel=False, **options):

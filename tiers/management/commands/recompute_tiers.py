@@ -41,19 +41,25 @@ def _at_least_one(option: str, value: int | None) -> None:
 
 
 class Command(BatchCommand):
-    help = (
-        "Evaluate every member as of one local date (default today) with the policy in force "
-        "on it, and apply upgrades, downgrade warnings and downgrades."
-    )
+    @property
+    def help(self) -> str:  # a real str: argparse's description takes no lazy one
+        return gettext(
+            "Evaluate every member as of one local date (default today) with the policy in force "
+            "on it, and apply upgrades, downgrade warnings and downgrades."
+        )
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", help="local date YYYY-MM-DD")
-        parser.add_argument("--chunk-size", type=int, help="members per range (bounds memory)")
+        parser.add_argument("--as-of", help=gettext("local date YYYY-MM-DD"))
+        parser.add_argument(
+            "--chunk-size", type=int, help=gettext("members per range (bounds memory)")
+        )
         parser.add_argument(
             "--workers",
             type=int,
-            help="ranges evaluated at once on PostgreSQL, each on its own connection "
-            "(default RECOMPUTE_WORKERS)",
+            help=gettext(
+                "ranges evaluated at once on PostgreSQL, each on its own connection "
+                "(default RECOMPUTE_WORKERS)"
+            ),
         )
 
     def handle(self, *args, as_of=None, chunk_size=None, workers=None, **options):
