@@ -386,6 +386,30 @@ def _gb18030_stop(path: Path) -> tuple[int | None, bool]:
     return None, chinese
 
 
+_CP1252 = "cp1252"
+
+
+# One byte a character, Latin letters (not Cyrillic, Greek, Hebrew, Arabic or Thai ones).
+_LATIN_CODE_PAGES = frozenset(
+    {"cp1250", "cp1252", "cp1254", "cp1257", "cp1258"}
+    | {f"iso8859-{n}" for n in (1, 2, 3, 4, 9, 10, 13, 14, 15, 16)}
+)
+
+
+def _western_code_page(encoding: str) -> bool:
+    return codecs.lookup(encoding).name in _LATIN_CODE_PAGES
+
+
+def _reads_as(path: Path, encoding: str) -> bool:
+    try:
+        with path.open(encoding=encoding) as handle:
+            for _line in handle:
+                pass
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def not_decodable(path: Path, encoding: str) -> DomainError:
     name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
     line, chinese = _first_undecodable(path, encoding)
@@ -415,7 +439,23 @@ def not_decodable(path: Path, encoding: str) -> DomainError:
         )
     elif name == "UTF-8":
         guess = charset_normalizer.from_path(path).best()
-        if guess is not None:
+        if guess is not None and _western_code_page(guess.encoding) and _reads_as(path, _CP1252):
+            # Which Latin code page a short file is in is anyone's guess (Å in cp1252 is Ĺ in
+            # cp1250): name the common one first, and say to check.
+            parts.append(
+                gettext(
+                    "it looks like a Western code page: run again with --encoding cp1252 "
+                    "(Western Europe) or --encoding %(guess)s, then check a few names with "
+                    "accents"
+                )
+                % {"guess": guess.encoding}
+                if guess.encoding != _CP1252
+                else gettext(
+                    "it looks like cp1252 (Western Europe): run again with --encoding cp1252, "
+                    "then check a few names with accents"
+                )
+            )
+        elif guess is not None:
             parts.append(
                 gettext("it looks like %(guess)s: run again with --encoding %(guess)s")
                 % {"guess": guess.encoding}

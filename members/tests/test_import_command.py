@@ -621,3 +621,21 @@ def test_utf8_files_of_latin_or_chinese_names_are_read_as_utf8_without_asking(tm
     call("members", str(path))
 
     assert Member.objects.get().name == name
+
+
+def test_a_latin_1_file_is_pointed_to_cp1252_first_not_to_a_code_page_that_garbles_it(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        (
+            MEMBERS + "\nL001,José Müller,,,2024-01-05,regular,"
+            '\nL003,"Ångström, A",,,2024-01-01,regular,\n'
+        ).encode("latin-1")
+    )
+
+    error, _ = fail("members", str(path))
+
+    # Whichever Latin code page the statistics guess (cp1250 reads Å as Ĺ), cp1252 is named.
+    assert "cp1252 (Western Europe)" in error and "--encoding cp1252" in error
+    assert error.endswith("then check a few names with accents")
+    call("members", str(path), "--encoding", "cp1252")
+    assert set(Member.objects.values_list("name", flat=True)) == {"Ångström, A", "José Müller"}
