@@ -10,12 +10,18 @@ from django.utils.translation import gettext_lazy as _
 
 class Scope(models.TextChoices):
     MEMBERS_READ = "members:read", _("read members")
-    MEMBERS_WRITE = "members:write", _("create and update members")
+    # Includes reading members (IMPLIED): its answers show the member, and a conflict names the
+    # fields that differ, so a write-only key could read members through them anyway.
+    MEMBERS_WRITE = "members:write", _("create, update and read members")
     TRANSACTIONS_READ = "transactions:read", _("read transactions")
     TRANSACTIONS_WRITE = "transactions:write", _("record transactions")
     REFERRALS_WRITE = "referrals:write", _("record referrals")
     ACTIVITIES_WRITE = "activities:write", _("record activity participations")
     TIERS_READ = "tiers:read", _("read members' tiers and tier history")
+
+
+# A scope and the one that includes it.
+IMPLIED = {Scope.MEMBERS_READ: Scope.MEMBERS_WRITE}
 
 
 class ApiKey(models.Model):
@@ -68,7 +74,7 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
+        return scope in self.scopes or IMPLIED.get(scope) in self.scopes
 
 
 class ApiKeyUsage(models.Model):

@@ -20,20 +20,9 @@ STAFF_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def required_scopes(view, method: str) -> list[str]:
-    """A view declares ``read_scope`` (GET, HEAD, OPTIONS) and ``write_scope`` (the rest);
-    a write needs the read scope too where its answers show what reading does
-    (``writes_show_read``: a member's writes answer with the member, and a conflict names the
-    fields that differ, so a write-only key could read a member through them)."""
-    if method in SAFE_METHODS:
-        names = ["read_scope"]
-    else:
-        names = (
-            ["write_scope", "read_scope"]
-            if getattr(view, "writes_show_read", False)
-            else ["write_scope"]
-        )
-    return [scope for name in names if (scope := getattr(view, name, None))]
+def required_scope(view, method: str) -> str | None:
+    """A view declares ``read_scope`` (GET, HEAD, OPTIONS) and ``write_scope`` (the rest)."""
+    return getattr(view, "read_scope" if method in SAFE_METHODS else "write_scope", None)
 
 
 class HasScope(BasePermission):
@@ -57,13 +46,14 @@ class HasScope(BasePermission):
                     "This key lacks the scopes of this endpoint: %(scopes)s (any one will do)."
                 ) % {"scopes": ", ".join(scopes)}
             return False
-        scopes = required_scopes(view, request.method)
-        missing = [scope for scope in scopes if not self._holds(request, scope)]
-        if missing and isinstance(request.auth, ApiKey):
-            self.message = _("This key lacks the scope %(scopes)s.") % {
-                "scopes": ", ".join(missing)
-            }
-        return bool(scopes) and not missing
+        scope = required_scope(view, request.method)
+        if scope is None:
+            return False
+        if self._holds(request, scope):
+            return True
+        if isinstance(request.auth, ApiKey):
+            self.message = _("This key lacks the scope %(scopes)s.") % {"scopes": scope}
+        return False
 
     @staticmethod
     def _holds(request, scope: str) -> bool:

@@ -119,7 +119,6 @@ def _differences(member: Member, data: dict) -> list[str]:
 class MemberListCreate(generics.GenericAPIView):
     read_scope = Scope.MEMBERS_READ
     write_scope = Scope.MEMBERS_WRITE
-    writes_show_read = True
     pagination_class = MemberCursor
     filterset_class = MemberFilter
     serializer_class = MemberSerializer
@@ -176,7 +175,6 @@ class MemberListCreate(generics.GenericAPIView):
 class MemberDetail(APIView):
     read_scope = Scope.MEMBERS_READ
     write_scope = Scope.MEMBERS_WRITE
-    writes_show_read = True
 
     @extend_schema(**docs.MEMBER_READ)
     def get(self, request, member_no: str):
