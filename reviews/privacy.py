@@ -9,7 +9,7 @@ from members.models import Member
 from notifications import privacy as notification_privacy
 
 from .models import MEMBER_ERASED
-from .services import case_withdraw, member_open_cases_locked
+from .services import member_open_cases_locked, member_open_cases_withdraw
 
 
 @transaction.atomic
@@ -21,6 +21,5 @@ def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None =
     member = notification_privacy.member_erase(
         member=member, reason=reason, actor=actor, linked_audit=linked_audit
     )
-    for case in open_cases:
-        case_withdraw(case=case, reason=MEMBER_ERASED, actor=actor)
+    member_open_cases_withdraw(member, open_cases, reason=MEMBER_ERASED, actor=actor)
     return member

@@ -877,13 +877,26 @@ def member_blacklist(
         evidence_file=evidence_file,
         actor=actor,
     )
-    # A case nominated while this waited for the member's lock (held by the nomination) is
-    # committed and visible now: under the member's lock no other can be opened.
-    seen = {case.pk for case in open_cases}
-    open_cases += [case for case in member_open_cases_locked(member) if case.pk not in seen]
-    for case in open_cases:
-        case_withdraw(case=case, reason=MEMBER_BLACKLISTED, actor=actor)
+    member_open_cases_withdraw(member, open_cases, reason=MEMBER_BLACKLISTED, actor=actor)
     return entry
+
+
+def member_open_cases_withdraw(
+    member: Member, locked_first: list[ReviewCase], *, reason: str, actor
+) -> None:
+    """Withdraw the member's open cases, once a change under the member's lock (erasure,
+    blacklisting) is done: those ``member_open_cases_locked`` gave before it, and any a hand
+    nomination committed while the change waited for the member's lock (which the nomination
+    held). Those are locked after the member, against the usual order, which is safe: a case
+    that new is still nominated, so no vote or decision holds its lock and waits for the
+    member. The quarterly round takes no member's lock: a case it opens at that very moment
+    stays open, for a blacklisted member until the next lifecycle run withdraws it
+    (``blacklisted_cases_withdraw``; votes are refused meanwhile), for an erased one until
+    staff withdraw it."""
+    seen = {case.pk for case in locked_first}
+    late = [case for case in member_open_cases_locked(member) if case.pk not in seen]
+    for case in [*locked_first, *late]:
+        case_withdraw(case=case, reason=reason, actor=actor)
 
 
 def blacklisted_cases_withdraw() -> int:

@@ -18,7 +18,7 @@ from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory, PurchaseFactory
 from notifications.models import Channel, Kind, Notification
-from reviews import services
+from reviews import privacy, services
 from reviews.models import CommitteeMember, Department, Profile, ReviewCase, Vote
 from reviews.profiles import Candidate
 from reviews.selectors import open_cases, overdue_cases
@@ -778,9 +778,10 @@ def test_a_new_chair_replaces_the_old_one_and_seats_are_audited(voters):
 
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
-def test_a_case_nominated_while_the_member_is_being_blacklisted_is_withdrawn_too():
-    """The nomination holds the member's lock when the blacklisting looks for open cases (it
-    finds none), then commits while the blacklisting waits for that lock."""
+@pytest.mark.parametrize("change", ["blacklist", "erase"])
+def test_a_case_nominated_while_the_member_is_being_blacklisted_or_erased_is_withdrawn_too(change):
+    """The nomination holds the member's lock when the blacklisting or erasure looks for open
+    cases (it finds none), then commits while the change waits for that lock."""
     nominator = staff_user("nominator", "ops")
     member = veteran(member_no="V002")
     tiers_recompute(as_of=datetime.date(2026, 7, 1))
@@ -817,11 +818,15 @@ def test_a_case_nominated_while_the_member_is_being_blacklisted_is_withdrawn_too
 
     releaser = threading.Thread(target=release_once_blacklisting_waits)
     releaser.start()
-    services.member_blacklist(member=member, reason="恶意投诉", actor=nominator)
+    if change == "blacklist":
+        services.member_blacklist(member=member, reason="恶意投诉", actor=nominator)
+    else:
+        privacy.member_erase(member=member, reason="PIPL ticket 9", actor=nominator)
     thread.join(timeout=30)
     releaser.join(timeout=30)
 
     assert not errors
     case = ReviewCase.objects.get(member=member)
     assert case.state == ReviewCase.State.WITHDRAWN
-    assert Member.objects.get(pk=member.pk).status == Member.Status.BLACKLISTED
+    member = Member.objects.get(pk=member.pk)
+    assert member.status == Member.Status.BLACKLISTED if change == "blacklist" else member.is_erased
