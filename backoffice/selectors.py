@@ -94,9 +94,10 @@ def _text_condition(query: str, *, contacts_visible: bool = True) -> Q:
     typed or in capitals), or part of a (Latin) name when it has no digits. Full-width forms
     are read as their plain ones, and a mainland phone's country code (+86) is dropped.
 
-    Staff who see contacts masked (``contacts_visible`` false) find a member by the whole phone
-    number or its last four digits (shown in the mask) only: a start of a number, tried digit by
-    digit, would unmask it."""
+    Staff who see contacts masked (``contacts_visible`` false) find a member by a phone's last
+    four digits only, which the mask shows: a start of a number, tried digit by digit, would
+    unmask it, and so would the whole number, tried for each of the 10,000 middles the mask
+    (138****8000) leaves."""
     query = member_number_typed(query)
     if any(ord(char) >= 0x2E80 for char in query):  # CJK: member numbers and phones have none
         return Q(name__icontains=query)
@@ -108,7 +109,8 @@ def _text_condition(query: str, *, contacts_visible: bool = True) -> Q:
     phone = phone_typed(query)
     digits = phone.removeprefix("+")
     if digits.isascii() and digits.isdigit():
-        condition |= Q(phone__startswith=phone) if contacts_visible else Q(phone=phone)
+        if contacts_visible:
+            condition |= Q(phone__startswith=phone)
         if len(phone) == 4 and phone == digits:
             condition |= Q(phone_last4=phone)
     elif not any(char.isdigit() for char in query):
@@ -153,8 +155,8 @@ def member_search(
 ) -> QuerySet[Member]:
     """Members narrowed by a search text and filters, in the chosen order (member number by
     default). The text matches the start of a member number, part of a name, the
-    start of a phone number (the whole number for staff who see contacts masked:
-    ``contacts_visible``) or its last four digits."""
+    start of a phone number (not for staff who see contacts masked: ``contacts_visible``) or
+    its last four digits."""
     members = (
         Member.objects.select_related("tier_state__current_tier", "evaluation__qualified_tier")
         .alias(phone_last4=Right("phone", 4))
