@@ -111,7 +111,7 @@ def _differences(member: Member, data: dict) -> list[str]:
     given_status = (
         Member.Status.EXPERIENCE if data["member_type"] == "experience" else Member.Status.ACTIVE
     )
-    outdated = member_type_outdated(member.status, given_status)
+    outdated = member_type_outdated(member.pk, member.status, given_status)
     compared = [f for f in _COMPARED if not (f == "member_type" and outdated)]
     return [f for f in compared if stored[f] != data[f]]
 

@@ -58,6 +58,7 @@ from loyalty.bulk import (
 )
 from loyalty.dates import DateError, parse_date, parse_moment
 from loyalty.exceptions import DomainError
+from loyalty.models import AuditEntry
 from loyalty.money import AmountError, fen_to_yuan, format_yuan, grouped, parse_amount
 from loyalty.threads import thread_start
 from loyalty.words import clauses, listed
@@ -106,12 +107,19 @@ _COLUMN_NAMES = {
 }
 
 
-def member_type_outdated(stored_status: str, given_status: str) -> bool:
+def member_type_outdated(member_id: int, stored_status: str, given_status: str) -> bool:
     """Whether a member's type as a file or a client gives it is not compared with the stored
     one: a blacklisted member's is no longer the sender's to state, and an experience member
-    converted to a regular one since is still "experience" in the file (a CRM's daily export)."""
-    return stored_status == Member.Status.BLACKLISTED or (
-        stored_status == Member.Status.ACTIVE and given_status == Member.Status.EXPERIENCE
+    converted to a regular one since (``member.convert`` in the audit log) is still
+    "experience" in the file (a CRM's daily export). The members import's SQL says the same."""
+    if stored_status == Member.Status.BLACKLISTED:
+        return True
+    return (
+        stored_status == Member.Status.ACTIVE
+        and given_status == Member.Status.EXPERIENCE
+        and AuditEntry.objects.filter(
+            target_type=Member._meta.label_lower, target_id=str(member_id), action="member.convert"
+        ).exists()
     )
 
 
@@ -974,6 +982,7 @@ class _Importer:
             # at a time (an advisory lock), so their names are the import's own.
             "work": "UNLOGGED" if self.postgres else "TEMPORARY",
             "member": qn(Member._meta.db_table),
+            "audit": qn(AuditEntry._meta.db_table),
             "txn": qn(Transaction._meta.db_table),
             "referral": qn(Referral._meta.db_table),
             "activity": qn(ActivityParticipation._meta.db_table),
@@ -1690,7 +1699,10 @@ class _MemberImporter(_Importer):
             WHEN m.name = s.name AND m.phone = s.phone AND m.email = s.email
                 AND m.joined_on = s.joined_on AND m.birthday {same} s.birthday
                 AND (m.status = s.member_status OR m.status = 'blacklisted'
-                    OR (m.status = 'active' AND s.member_status = 'experience')) THEN 0
+                    OR (m.status = 'active' AND s.member_status = 'experience' AND EXISTS (
+                        SELECT 1 FROM {audit} a WHERE a.target_type = 'members.member'
+                        AND a.target_id = CAST(m.id AS TEXT) AND a.action = 'member.convert'
+                    ))) THEN 0
             ELSE 3 END AS status
         FROM {stg} s
         LEFT JOIN {dup} d ON d.line = s.line
@@ -1701,11 +1713,11 @@ class _MemberImporter(_Importer):
         rows = self.query(
             "SELECT c.line, c.status, c.problem, c.first_line, c.member_no, c.name, c.phone, "
             "c.email, c.joined_on, c.birthday, c.member_status, m.name, m.phone, m.email, "
-            "m.joined_on, m.birthday, m.status FROM {chk} c "
+            "m.joined_on, m.birthday, m.status, m.id FROM {chk} c "
             "LEFT JOIN {member} m ON c.status = 3 AND m.id = c.member_id "
             "WHERE c.status > 0 ORDER BY c.line"
         )
-        for line, status, problem, first, no, *given in rows:
+        for line, status, problem, first, no, *given, member_id in rows:
             if status == 1:
                 repeated = first and _DUPLICATE_MEMBER % {"no": no, "line": first}
                 yield line, self.problems(problem, repeated)
@@ -1713,7 +1725,7 @@ class _MemberImporter(_Importer):
             name, phone, email, joined, birthday, given_status = given[:6]
             old = list(given[6:])
             old_status = old.pop()
-            if member_type_outdated(old_status, given_status):
+            if member_type_outdated(member_id, old_status, given_status):
                 old_status = given_status
             stored = (*old[:3], self.day(old[3]), self.day(old[4]))
             yield (

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone, translation
 
 from members.models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
-from members.services import member_create
+from members.services import member_convert, member_create
 from members.tests.factories import (
     ActivityFactory,
     BlacklistEntryFactory,
@@ -206,12 +206,27 @@ def test_a_blacklisted_member_sent_again_with_its_old_type_is_already_imported(c
 
 def test_a_member_converted_since_sent_again_as_experience_is_already_imported(csv_file):
     # The CRM's daily file still says "experience" after staff converted the member.
-    MemberFactory(member_no="M1", name="张三", phone="", email="", joined_on="2024-01-31")
+    path = csv_file(MEMBERS, "M1,张三,,,2024-01-31,experience,")
+    run("members", path)
+    member_convert(member=Member.objects.get(), actor=None)
 
-    summary = run("members", csv_file(MEMBERS, "M1,张三,,,2024-01-31,experience,"))
+    summary = run("members", path)
 
     assert "(1 already imported)" in summary
     assert Member.objects.get().status == Member.Status.ACTIVE
+    # A mistake in the same row is still named, without the member type.
+    _error, lines = failures("members", csv_file(MEMBERS, "M1,张三丰,,,2024-01-31,experience,"))
+    assert lines == ['line 2: member M1 already imported with different data (name "张三")']
+
+
+def test_a_regular_member_never_converted_sent_as_experience_is_a_bad_row(csv_file):
+    MemberFactory(member_no="M1", name="张三", phone="", email="", joined_on="2024-01-31")
+
+    _error, lines = failures("members", csv_file(MEMBERS, "M1,张三,,,2024-01-31,experience,"))
+
+    assert lines == [
+        'line 2: member M1 already imported with different data (member_type "regular")'
+    ]
 
 
 def test_a_file_that_would_convert_an_experience_member_is_a_bad_row(csv_file):
