@@ -249,7 +249,9 @@ def text_opened(
         if encoding is None:
             handle.close()
             raise not_decodable(path, "utf-8")
-        if encoding == "utf-8-sig" and (ambiguous := _reads_as_gb18030_too(sample)):
+        # A byte order mark says UTF-8 outright; without one, GB18030 may be what it is.
+        bom = sample.startswith(codecs.BOM_UTF8)
+        if encoding == "utf-8-sig" and not bom and (ambiguous := _reads_as_gb18030_too(sample)):
             handle.close()
             raise _ambiguous(path, *ambiguous)
         if encoding == _GB:
@@ -301,7 +303,7 @@ def _detect_encoding(sample: bytes) -> str | None:
 _WORD = re.compile(r"[^\W\d_]+")
 # Han, CJK punctuation, kana, full-width forms...: as UTF-8, three bytes each, which GB18030
 # Chinese read as UTF-8 does not give (its two-byte characters read as Greek, Cyrillic ...).
-_CJK = re.compile("[\u2e80-\uffef]")
+_CJK = re.compile("[\u2e80-\ufe4f\uff00-\uffef]")  # not U+FEFF, the byte order mark
 
 
 def _latin_word(word: str) -> bool:
@@ -310,6 +312,16 @@ def _latin_word(word: str) -> bool:
     return any(char.isascii() for char in word) and all(
         char.isascii() or "\u00c0" <= char <= "\u024f" or "\u1e00" <= char <= "\u1eff"
         for char in word
+    )
+
+
+def _cyrillic_or_greek_word(word: str) -> bool:
+    """A word of three letters or more, all Cyrillic (Ольга) or all Greek (Σοφία): UTF-8 text.
+    GB18030 Chinese read as UTF-8 gives a character of some script per Chinese character, and
+    seldom three in a row of one script (谢 is л, 伟强 is ΰǿ)."""
+    return len(word) >= 3 and (
+        all("\u0400" <= char <= "\u04ff" for char in word)
+        or all("\u0370" <= char <= "\u03ff" for char in word)
     )
 
 
@@ -325,11 +337,12 @@ def _reads_as_gb18030_too(sample: bytes) -> tuple[int, str, str] | None:
         if line.isascii():
             continue
         text = line.decode("utf-8", errors="ignore")  # the sample may end inside a character
-        if _CJK.search(text):
-            return None  # Chinese text in UTF-8 (full-width ＴＸ too): the file is UTF-8
+        words = _WORD.findall(text)
+        if _CJK.search(text) or any(map(_cyrillic_or_greek_word, words)):
+            return None  # Chinese (full-width ＴＸ too), Russian or Greek text: the file is UTF-8
         if found is not None:
             continue
-        for word in _WORD.findall(text):
+        for word in words:
             if word.isascii() or _latin_word(word):
                 continue
             try:

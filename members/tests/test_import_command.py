@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import signal
 import threading
@@ -611,8 +612,8 @@ def test_a_small_gb18030_file_that_is_also_valid_utf8_is_refused_naming_both_rea
 
 @pytest.mark.parametrize(
     "name",
-    ["José Ångström", "Nguyễn Văn An", "李娜", "张伟 José", "Ｍａｒｙ"],
-    ids=["latin", "vi", "zh", "both", "full-width"],
+    ["José Ångström", "Nguyễn Văn An", "李娜", "张伟 José", "Ｍａｒｙ", "Ольга Петрова", "Σοφία"],
+    ids=["latin", "vi", "zh", "both", "full-width", "russian", "greek"],
 )
 def test_utf8_files_of_latin_or_chinese_names_are_read_as_utf8_without_asking(tmp_path, name):
     path = tmp_path / "utf8.csv"
@@ -639,3 +640,15 @@ def test_a_latin_1_file_is_pointed_to_cp1252_first_not_to_a_code_page_that_garbl
     assert error.endswith("then check a few names with accents")
     call("members", str(path), "--encoding", "cp1252")
     assert set(Member.objects.values_list("name", flat=True)) == {"Ångström, A", "José Müller"}
+
+
+def test_a_utf8_file_with_a_byte_order_mark_is_utf8_whatever_it_holds(tmp_path):
+    # 伟强's GB18030 bytes as UTF-8 (ΰǿ), behind a BOM: the file says it is UTF-8.
+    path = tmp_path / "bom.csv"
+    path.write_bytes(
+        codecs.BOM_UTF8 + (MEMBERS + "\nWQ2,ΰǿ,,,2024-01-01,regular,\n").encode("utf-8")
+    )
+
+    call("members", str(path))
+
+    assert Member.objects.get().name == "ΰǿ"
