@@ -6,8 +6,10 @@ import contextlib
 import csv
 import datetime
 import io
+import os
 import resource
 import signal
+import stat
 
 import pytest
 from django.core.management import call_command
@@ -93,6 +95,29 @@ def test_an_export_that_fails_half_way_leaves_the_earlier_file_as_it_was(tmp_pat
     assert str(raised.value) == f"{path} cannot be written: File too large; nothing was changed"
     assert path.read_text() == "yesterday's export"
     assert [p.name for p in tmp_path.iterdir()] == ["tiers.csv"]  # no part file left
+
+
+def test_an_export_keeps_the_earlier_files_mode_and_writes_through_a_link(tmp_path):
+    MemberFactory(member_no="E1")
+    target = tmp_path / "exports" / "tiers.csv"
+    target.parent.mkdir()
+    target.write_text("yesterday's export")
+    target.chmod(0o644)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+
+    call_command("export_tiers", "--output", str(link), "--force", stderr=io.StringIO())
+
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text().startswith("member_no,") and "E1" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    # A new file gets the mode new files get here, not a temporary file's private 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    fresh = tmp_path / "fresh.csv"
+    call_command("export_tiers", "--output", str(fresh), stderr=io.StringIO())
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exports", "fresh.csv", "latest.csv"]
 
 
 def test_export_to_a_missing_directory_is_one_line(tmp_path):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,12 @@ HEADER = [
 ]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 class Command(BatchCommand):
@@ -77,18 +84,18 @@ class Command(BatchCommand):
                 )
                 % {"path": path}
             )
-        try:
-            if path.exists() and not path.is_file():
-                # A device or a pipe (/dev/stdout, a FIFO): written as it is, never replaced.
+        if path.exists() and not path.is_file():
+            # A device or a pipe (/dev/stdout, a FIFO): written as it is, never replaced.
+            try:
                 with path.open("w", newline="", encoding=encoding) as handle:
                     count = self._write(handle)
-            else:
-                count = self._write_replacing(path, encoding)
-        except OSError as exc:
-            raise CommandError(
-                gettext("%(path)s cannot be written: %(error)s; nothing was changed")
-                % {"path": path, "error": exc.strerror or exc}
-            ) from None
+            except OSError as exc:
+                raise CommandError(
+                    gettext("%(path)s cannot be written: %(error)s")
+                    % {"path": path, "error": exc.strerror or exc}
+                ) from None
+        else:
+            count = self._write_replacing(path.resolve(), encoding, replace=force)
         self.stderr.write(
             ngettext(
                 "Wrote %(count)s member to %(path)s", "Wrote %(count)s members to %(path)s", count
@@ -96,23 +103,45 @@ class Command(BatchCommand):
             % {"count": f"{count:,}", "path": output}
         )
 
-    def _write_replacing(self, path: Path, encoding: str) -> int:
-        """Write a file beside ``path``, then put it in ``path``'s place in one step: a failure
-        (a full disk) leaves no half-written export, and an earlier one (``--force``) as it
-        was."""
+    def _write_replacing(self, path: Path, encoding: str, *, replace: bool) -> int:
+        """Write a file beside ``path`` (a link's target: the link stays), then put it in
+        ``path``'s place in one step: a failure (a full disk) leaves no half-written export,
+        and an earlier one (``replace``) as it was. The file gets the earlier one's mode, or
+        the one a new file gets (the umask's), not the private mode of a temporary file."""
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
             "w", dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False,
             newline="", encoding=encoding,
         )  # fmt: skip
+        part = Path(handle.name)
         try:
             with handle:
                 count = self._write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(handle.name, path)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
+            part.chmod(mode)
+            if replace:
+                os.replace(part, path)
+            else:
+                # Never over a file made meanwhile: a link fails where the name is taken.
+                os.link(part, path)
+        except FileExistsError:
+            raise CommandError(
+                gettext(
+                    "%(path)s already exists: choose another file or add --force to overwrite it"
+                )
+                % {"path": path}
+            ) from None
+        except OSError as exc:
+            raise CommandError(
+                gettext("%(path)s cannot be written: %(error)s; nothing was changed")
+                % {"path": path, "error": exc.strerror or exc}
+            ) from None
+        finally:
+            part.unlink(missing_ok=True)
         return count
 
     def _write_stdout(self, encoding: str) -> None:
