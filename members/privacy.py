@@ -36,6 +36,7 @@ import secrets
 from collections.abc import Iterable
 from decimal import Decimal
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.db.models import Q
@@ -50,7 +51,6 @@ from loyalty.spreadsheet import csv_safe
 
 from .models import ERASED_NAME, ERASED_PREFIX, Member
 from .services import member_lock
-from .signals import member_erased
 
 OTHER_MEMBER = "(another member)"
 STAFF = "(staff)"
@@ -200,6 +200,22 @@ def _audit_export(*, member: Member, actor, fmt: str, data: dict) -> None:
 # --- Erasure ------------------------------------------------------------------------------
 
 
+def _declared_rows_erase(member: Member, phone: str) -> None:
+    """Delete the rows models of apps above keep about the member and declare for erasure,
+    read from the models as the export is (``PRIVACY_ERASE``: the name of the field holding
+    the member, or the phone; the member pages' sign-in account and SMS code requests). Rows
+    by phone stay while another member has the number: they are that member's too."""
+    phone_shared = bool(phone) and Member.objects.filter(phone=phone).exclude(pk=member.pk).exists()
+    for model in apps.get_models():
+        field = getattr(model, "PRIVACY_ERASE", None)
+        if field is None:
+            continue
+        if model._meta.get_field(field).is_relation:
+            model._default_manager.filter(**{field: member}).delete()
+        elif phone and not phone_shared:
+            model._default_manager.filter(**{field: phone}).delete()
+
+
 def member_is_erased(member: Member) -> bool:
     return member.is_erased
 
@@ -236,7 +252,7 @@ def member_erase(*, member: Member, reason: str, actor, linked_audit: Q | None =
     redacted = audit_redact(
         target=member, keys=PERSONAL_KEYS, linked=linked_audit, values=personal_values
     )
-    member_erased.send(sender=Member, member=member, phone=phone)
+    _declared_rows_erase(member, phone)
     audit_record(
         actor=actor,
         action="member.privacy_erase",

@@ -5,6 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = _("Member pages")
-
-    def ready(self) -> None:
-        from . import receivers  # noqa: F401 - connects the erasure's receiver

@@ -23,12 +23,15 @@ class MemberAccount(models.Model):
     )
     # A django.contrib.auth.hashers hash; empty until the member sets a password.
     password = models.CharField(_("password"), max_length=128, blank=True)
-    PRIVACY_EXPORT_OMITS = ("password",)  # members.privacy: not handed out with their data
     password_changed_at = models.DateTimeField(_("password changed at"), null=True, blank=True)
     last_login = models.DateTimeField(_("last sign-in"), null=True, blank=True)
     failed_attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
     locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # members.privacy: the account goes with an erasure; its password hash is never exported.
+    PRIVACY_ERASE = "member"
+    PRIVACY_EXPORT_OMITS = ("password",)
 
     class Meta:
         verbose_name = _("member account")
@@ -56,6 +59,9 @@ class SignInCode(models.Model):
     expires_at = models.DateTimeField(_("expires at"))
     attempts = models.PositiveSmallIntegerField(_("wrong attempts"), default=0)
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    # members.privacy: the requests for an erased member's number go (with the addresses).
+    PRIVACY_ERASE = "phone"
 
     class Meta:
         verbose_name = _("sign-in code")

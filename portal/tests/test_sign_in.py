@@ -635,3 +635,14 @@ def test_the_privacy_export_holds_no_password_hash_and_no_staff_names(member, dj
     assert "password" not in account and account["failed_attempts"] == 0
     (override,) = data["records"]["tiers.tieroverride.member"]
     assert override["created_by"] == "(staff)"
+
+
+def test_erasing_a_member_keeps_the_code_requests_of_a_number_another_member_shares(
+    english, member
+):
+    MemberFactory(member_no="M0000002", phone=PHONE)  # the same number, another membership
+    request_code(english)
+
+    member_erase(member=member, reason="PIPL ticket 8", actor=None)
+
+    assert SignInCode.objects.filter(phone=PHONE).count() == 1
