@@ -76,11 +76,8 @@ class ApiKeyRevokeView(AccessCheckedFirst, LoginRequiredMixin, PermissionRequire
     template_name = "api/key_revoke.html"
     form_class = RevokeForm
 
-    def dispatch(self, request, *args, **kwargs):
-        if refused := self.access_refused():
-            return refused
+    def load_objects(self, **kwargs):
         self.api_key = get_object_or_404(ApiKey, pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(api_key=self.api_key, **kwargs)

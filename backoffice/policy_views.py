@@ -125,14 +125,12 @@ class PolicyEditView(PolicyMixin, TemplateView):
     permission_required = "tiers.change_tierpolicy"
     template_name = "backoffice/policies/policy_edit.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        if refused := self.access_refused():
-            return refused
+    def load_objects(self, **kwargs):
         self.policy = self.get_policy()
         if self.policy.status != TierPolicy.Status.DRAFT:
-            messages.error(request, _("A published version is never edited."))
+            messages.error(self.request, _("A published version is never edited."))
             return redirect("backoffice:policy_detail", version=self.policy.version)
-        return super().dispatch(request, *args, **kwargs)
+        return None
 
     def get(self, request, *args, **kwargs):
         form = PolicySettingsForm(instance=self.policy)
@@ -297,11 +295,8 @@ class TierEditView(StaffPermissionMixin, TemplateView):
     permission_required = ("tiers.change_tier", "tiers.add_benefit", "tiers.change_benefit")
     template_name = "backoffice/policies/tier_edit.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        if refused := self.access_refused():
-            return refused
+    def load_objects(self, **kwargs):
         self.tier = get_object_or_404(Tier, code=kwargs["code"])
-        return super().dispatch(request, *args, **kwargs)
 
     def _forms(self, data=None):
         names = TierNamesForm(data, instance=Tier.objects.get(pk=self.tier.pk))
@@ -358,13 +353,10 @@ class BenefitDeleteView(StaffPermissionMixin, TemplateView):
     permission_required = "tiers.delete_benefit"
     template_name = "backoffice/policies/benefit_delete.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        if refused := self.access_refused():
-            return refused
+    def load_objects(self, **kwargs):
         self.benefit = Benefit.objects.select_related("tier").filter(pk=kwargs["pk"]).first()
         if self.benefit is None or self.benefit.tier.code != kwargs["code"]:
             raise Http404
-        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(form=ReasonForm()))

@@ -193,11 +193,8 @@ class ConfirmCaseView(StaffMixin, FormView):
     explanation = ""
     button = ""
 
-    def dispatch(self, request, *args, **kwargs):
-        if refused := self.access_refused():
-            return refused
+    def load_objects(self, **kwargs):
         self.case = get_object_or_404(ReviewCase.objects.select_related("member"), pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
@@ -361,11 +358,8 @@ class NominateView(StaffMixin, FormView):
     template_name = "reviews/nominate.html"
     form_class = NominateForm
 
-    def dispatch(self, request, *args, **kwargs):
-        if refused := self.access_refused():
-            return refused
+    def load_objects(self, **kwargs):
         self.member = get_object_or_404(Member, member_no=kwargs["member_no"])
-        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(member=self.member, **kwargs)
