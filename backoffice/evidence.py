@@ -30,10 +30,11 @@ def evidence_store(upload) -> str:
 
 def unconfirmed_evidence_delete() -> int:
     """Delete the evidence files, in this month's and last month's folders, that no blacklist
-    entry names and whose confirmation page has expired. Returns how many."""
+    entry names and whose confirmation page expired a while ago (twice its life: a page
+    confirmed at its last moment has committed its entry by then). Returns how many."""
     today = timezone.localdate()
     last_month = today.replace(day=1) - datetime.timedelta(days=1)
-    expired = timezone.now() - datetime.timedelta(seconds=CONFIRM_MAX_AGE)
+    expired = timezone.now() - datetime.timedelta(seconds=2 * CONFIRM_MAX_AGE)
     deleted = 0
     for day in (today, last_month):
         folder = f"{EVIDENCE_DIR}/{day:%Y/%m}"

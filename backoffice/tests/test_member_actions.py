@@ -733,14 +733,18 @@ def test_evidence_of_a_blacklisting_never_confirmed_is_deleted_once_its_page_exp
     confirmed = preview("S001", b"\x89PNG kept")
     ops.post(url("blacklist", "S001"), {"confirm_token": token_of(confirmed)})
     preview("S002", b"\x89PNG abandoned")
+    preview("S002", b"\x89PNG still open")  # another page, still open
     files = {path.read_bytes(): path for path in media.rglob("*.png")}
-    an_hour_ago = time.time() - 3600
-    for path in files.values():
-        os.utime(path, (an_hour_ago, an_hour_ago))
+    over_an_hour_ago = time.time() - 3601
+    for content in (b"\x89PNG kept", b"\x89PNG abandoned"):
+        os.utime(files[content], (over_an_hour_ago, over_an_hour_ago))
+    still_open = time.time() - 1799  # 30 minutes, less a second: its page could be confirmed
+    os.utime(files[b"\x89PNG still open"], (still_open, still_open))
 
     preview("S002", b"\x89PNG again")  # the page shown again, with a new file
 
     assert sorted(path.read_bytes() for path in media.rglob("*.png")) == [
         b"\x89PNG again",
         b"\x89PNG kept",
+        b"\x89PNG still open",
     ]
