@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, ProgrammingError
 from django.utils.translation import gettext
+
+_NOT_A_FILE = (ConnectionError, TimeoutError, socket.gaierror, socket.herror)
 
 # PostgreSQL's code for a table that does not exist; SQLite says it in words.
 _UNDEFINED_TABLE = "42P01"
@@ -50,7 +54,8 @@ class BatchCommand(BaseCommand):
                 ) from None
             raise
         except OSError as error:
-            if options.get("traceback") or isinstance(error, BrokenPipeError):
+            # A file's failure; a network one (a mail server refusing, say) is none to name.
+            if options.get("traceback") or isinstance(error, _NOT_A_FILE):
                 raise
             reason = error.strerror or str(error)
             if error.filename:

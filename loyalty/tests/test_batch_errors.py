@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import translation
+
+from loyalty.management.batch import BatchCommand
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
@@ -47,3 +50,13 @@ def test_a_file_the_system_cannot_read_is_one_line():
         call_command("import_csv", "members", "/proc/self/mem")
 
     assert str(raised.value).endswith("cannot be read or written: Input/output error")
+
+
+class _Connects(BatchCommand):
+    def handle(self, *args, **options):
+        socket.create_connection(("127.0.0.1", 1), timeout=5)  # nothing listens on port 1
+
+
+def test_a_network_failure_is_not_reported_as_a_file_that_cannot_be_read():
+    with pytest.raises(ConnectionRefusedError):
+        call_command(_Connects())

@@ -3,15 +3,16 @@ last line (scripts take it with ``tail -n 1``)."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext
 
 from api.models import Scope
 from api.services import api_key_create
 from loyalty.exceptions import DomainError
+from loyalty.management.batch import BatchCommand
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     @property
     def help(self) -> str:  # a real str: argparse's description takes no lazy one
         return gettext(
@@ -39,8 +40,15 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(str(exc)) from None
         self.stderr.write(
-            f"API key {api_key.prefix} for {api_key.name}: scopes {', '.join(api_key.scopes)}, "
-            f"{api_key.requests_per_minute} requests per minute. Store it now; it is not shown "
-            "again."
+            gettext(
+                "API key %(prefix)s for %(name)s: scopes %(scopes)s, %(rate)s requests per "
+                "minute. Store it now; it is not shown again."
+            )
+            % {
+                "prefix": api_key.prefix,
+                "name": api_key.name,
+                "scopes": ", ".join(api_key.scopes),
+                "rate": api_key.requests_per_minute,
+            }
         )
         self.stdout.write(raw_key)

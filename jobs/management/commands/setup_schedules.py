@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from jobs.schedules import schedules_sync
+from loyalty.management.batch import BatchCommand
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     @property
     def help(self) -> str:  # a real str: argparse's description takes no lazy one
         return gettext("Create or update the scheduled jobs (idempotent; run by `make run`).")
@@ -15,4 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for schedule in schedules_sync():
             local = timezone.localtime(schedule.next_run)
-            self.stdout.write(f"{schedule.name}: next run {local:%Y-%m-%d %H:%M %Z}")
+            self.stdout.write(
+                gettext("%(name)s: next run %(when)s")
+                % {"name": schedule.name, "when": f"{local:%Y-%m-%d %H:%M %Z}"}
+            )
