@@ -44,6 +44,7 @@ def test_a_database_that_cannot_be_opened_is_one_line(tmp_path):
     assert done.stderr.strip() == "CommandError: The database failed: unable to open database file"
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/mem is Linux's")
 @pytest.mark.django_db
 def test_a_file_the_system_cannot_read_is_one_line():
     with translation.override("en"), pytest.raises(CommandError) as raised:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -91,5 +92,9 @@ def test_operators_commands_describe_themselves_in_chinese(name, app, capsys):
     with translation.override("zh-hans"), pytest.raises(SystemExit):
         command.run_from_argv(["manage.py", name, "--help"])
 
-    description = capsys.readouterr().out.split("\n\n")[1]
+    out = capsys.readouterr().out
+    description, options = out.split("\n\n")[1], out.split("\n\n")[2]
     assert any("\u4e00" <= char <= "\u9fff" for char in description), description
+    # Its own options (listed after -h, before Django's --version) are described in Chinese.
+    own = re.split(r"\n(?=  -)", options.split("  --version")[0])[2:]
+    assert all(any("\u4e00" <= char <= "\u9fff" for char in text) for text in own), own
