@@ -80,13 +80,13 @@ def numbers_from_csv(content: bytes) -> list[str]:
                 _('The file is neither UTF-8 nor GBK text. In Excel, save it as "CSV UTF-8".')
             ) from None
     # Any line ends: \r alone is what "CSV (Macintosh)" saves.
+    reader = csv.reader(io.StringIO(text, newline=None))
     try:
-        rows = [
-            row for row in csv.reader(io.StringIO(text, newline=None)) if any(map(str.strip, row))
-        ]
-    except csv.Error as error:
+        rows = [row for row in reader if any(map(str.strip, row))]
+    except csv.Error:
         raise DomainError(
-            _("The file is not CSV as expected: %(error)s.") % {"error": error}
+            _("Line %(line)d of the file is not CSV as expected: save the file again as CSV.")
+            % {"line": reader.line_num}
         ) from None
     if not rows:
         return []

@@ -50,6 +50,11 @@ def test_numbers_come_from_text_or_a_csv_file():
     assert bulk.numbers_from_csv(b"member_no\rB1\rB2\r") == ["B1", "B2"]
     assert bulk.numbers_from_csv(b"Member_No,note\r\nB1,x\r\n") == ["B1"]
     assert bulk.numbers_from_csv("备注,会员编号\n老客户,B3\n".encode()) == ["B3"]
+    with pytest.raises(DomainError) as refused:
+        bulk.numbers_from_csv(b"member_no\nB1\n" + b"x" * 200_000 + b"\n")
+    assert str(refused.value) == (
+        "Line 3 of the file is not CSV as expected: save the file again as CSV."
+    )
 
 
 def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
