@@ -37,6 +37,11 @@ def member_type(member: Member) -> str:
     return "experience" if member.status == Member.Status.EXPERIENCE else "regular"
 
 
+def status_of_type(member_type: str) -> str:
+    """The status a new member of ``member_type`` starts with."""
+    return Member.Status.EXPERIENCE if member_type == "experience" else Member.Status.ACTIVE
+
+
 def tier_fields(*, status: str, current_tier, qualified_tier, tier_year_end) -> dict:
     """The tier part of a member in an answer, from the codes tiers keeps for them: members who
     take no part (experience, blacklisted) show none."""
@@ -162,10 +167,12 @@ class _RefusesFixedFields:
 class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
     def current_values(self, data: Mapping) -> dict:
         """What a new member of the given type starts with: active (or experience), no tier."""
-        experience = data.get("member_type") == "experience"
-        status = Member.Status.EXPERIENCE if experience else Member.Status.ACTIVE
-        return {"status": status, "current_tier": None, "qualified_tier": None,
-                "tier_year_ends_on": None}  # fmt: skip
+        return {
+            "status": status_of_type(data.get("member_type")),
+            "current_tier": None,
+            "qualified_tier": None,
+            "tier_year_ends_on": None,
+        }
 
     member_no = member_no_field(help_text=_("Given by the business."))
     name = ImportedTextField(member_name_value, max_length=128)

@@ -70,6 +70,7 @@ from .serializers import (
     TransactionSerializer,
     member_type,
     shortfall_amount,
+    status_of_type,
 )
 from .services import BatchItemError, transactions_record_batch
 
@@ -108,9 +109,7 @@ def _differences(member: Member, data: dict) -> list[str]:
         "birthday": member.birthday,
     }
     # As the import: not the member type of a member blacklisted or converted since.
-    given_status = (
-        Member.Status.EXPERIENCE if data["member_type"] == "experience" else Member.Status.ACTIVE
-    )
+    given_status = status_of_type(data["member_type"])
     outdated = member_type_outdated(member.pk, member.status, given_status)
     compared = [f for f in _COMPARED if not (f == "member_type" and outdated)]
     return [f for f in compared if stored[f] != data[f]]
@@ -142,11 +141,7 @@ class MemberListCreate(generics.GenericAPIView):
                 email=data["email"],
                 joined_on=data["joined_on"],
                 birthday=data["birthday"],
-                status=(
-                    Member.Status.EXPERIENCE
-                    if data["member_type"] == "experience"
-                    else Member.Status.ACTIVE
-                ),
+                status=status_of_type(data["member_type"]),
                 actor=request.user,
             )
             created = True
