@@ -28,6 +28,16 @@ HEADER = [
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 
 
+def _not_written(path: Path, error: OSError, *, changed: bool) -> CommandError:
+    """``changed``: a device or pipe written in place may have taken part of the export."""
+    values = {"path": path, "error": error.strerror or error}
+    if changed:
+        return CommandError(gettext("%(path)s cannot be written: %(error)s") % values)
+    return CommandError(
+        gettext("%(path)s cannot be written: %(error)s; nothing was changed") % values
+    )
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
@@ -90,10 +100,7 @@ class Command(BatchCommand):
                 with path.open("w", newline="", encoding=encoding) as handle:
                     count = self._write(handle)
             except OSError as exc:
-                raise CommandError(
-                    gettext("%(path)s cannot be written: %(error)s")
-                    % {"path": path, "error": exc.strerror or exc}
-                ) from None
+                raise _not_written(path, exc, changed=True) from None
         else:
             count = self._write_replacing(path.resolve(), encoding, replace=force)
         self.stderr.write(
@@ -136,10 +143,7 @@ class Command(BatchCommand):
                 % {"path": path}
             ) from None
         except OSError as exc:
-            raise CommandError(
-                gettext("%(path)s cannot be written: %(error)s; nothing was changed")
-                % {"path": path, "error": exc.strerror or exc}
-            ) from None
+            raise _not_written(path, exc, changed=False) from None
         finally:
             part.unlink(missing_ok=True)
         return count
