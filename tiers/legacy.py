@@ -242,6 +242,13 @@ def _check(row: _Row, member: Member | None, tiers: dict, granted: dict) -> tupl
         return _(
             "member %(no)s already has a legacy tier (%(tier)s from %(date)s), different data"
         ) % {"no": row.member_no, "tier": stored.to_tier.name, "date": stored.effective_on}, False
+    if row.granted_on < member.joined_on:
+        # A tier of the previous programme is held as a member: not before joining.
+        return _("granted_on %(date)s is before member %(no)s joined (%(joined)s)") % {
+            "date": row.granted_on,
+            "no": row.member_no,
+            "joined": member.joined_on,
+        }, False
     if member.status != Member.Status.ACTIVE:
         return _('member %(no)s has the status "%(status)s": only active members hold a tier') % {
             "no": row.member_no,

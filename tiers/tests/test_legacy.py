@@ -117,6 +117,7 @@ def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):
     MemberFactory(member_no="L1")
     MemberFactory(member_no="L2", status=Member.Status.EXPERIENCE)
     MemberFactory(member_no="L3")
+    MemberFactory(member_no="L4", joined_on=datetime.date(2024, 1, 5))
     path = csv_file(
         HEADER,
         "L1,gold,2025-09-01",
@@ -126,9 +127,10 @@ def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):
         "L3,gold,2025/09/01",
         "L1,silver,2025-09-01",
         "L3,gold,2999-01-01",
+        "L4,gold,2020-01-01",
     )
 
-    with pytest.raises(CommandError, match="6 bad rows; nothing was imported") as caught:
+    with pytest.raises(CommandError, match="7 bad rows; nothing was imported") as caught:
         out = io.StringIO()
         err = io.StringIO()
         try:
@@ -143,6 +145,7 @@ def test_every_bad_line_is_named_and_nothing_is_imported(csv_file):
         'line 6: granted_on "2025/09/01" is not a date YYYY-MM-DD',
         "line 7: member L1 appears again (first on line 2)",
         "line 8: granted_on 2999-01-01 is in the future",
+        "line 9: granted_on 2020-01-01 is before member L4 joined (2024-01-05)",
     ]
     assert not MemberTier.objects.exists() and not TierChange.objects.exists()
 
