@@ -3,24 +3,45 @@ language and saying where it breaks (DRF's message is English, with Python's wor
 
 from __future__ import annotations
 
-import codecs
 import json
+import re
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+# Half of a UTF-16 pair, which JSON's \ud800 escapes can name but no text holds.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_check(data) -> None:
+    """Refuse a body holding a lone surrogate anywhere (a key or a value): no field could take
+    it, and echoing it in a message would fail to encode the answer."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise ParseError(
+                    _(
+                        "The body is not valid text: it holds half of a UTF-16 surrogate pair "
+                        "(an escape like \\ud800 alone)."
+                    )
+                )
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
-        if codecs.lookup(encoding).name == "utf-8":
-            # A byte-order mark, as Windows tools write before UTF-8, is not part of the JSON.
-            parser_context = {**parser_context, "encoding": "utf-8-sig"}
+        # JSON between systems is UTF-8 (RFC 8259: a charset parameter has no effect); a
+        # byte-order mark, as Windows tools write before it, is not part of the JSON.
+        parser_context = {**(parser_context or {}), "encoding": "utf-8-sig"}
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             # Nested deeper than Python's parser recurses (thousands of brackets).
             raise ParseError(_("The body is not valid JSON: it is nested too deeply.")) from None
@@ -32,3 +53,5 @@ class JSONParser(parsers.JSONParser):
                     % {"line": cause.lineno, "column": cause.colno}
                 ) from cause
             raise ParseError(_("The body is not valid JSON.")) from cause
+        _surrogate_check(data)
+        return data

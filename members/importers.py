@@ -698,9 +698,20 @@ def _too_long(max_length: int) -> _Bad:
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
-def _hidden_character(text: str) -> _Bad | None:
+# Letters and symbols that show as nothing (Hangul fillers, the braille blank, Khmer's
+# inherent vowels, the grapheme joiner, Mongolian selectors): "QA\u3164VS" looks like "QAVS".
+_BLANK_LOOKING = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2800\u3164\uffa0]")
+# Controls, formats, private use, unassigned and noncharacters, surrogates, line and paragraph
+# separators (U+2028, U+2029: line breaks no column takes).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
+# In an identifier also a mark, which alone or after a letter makes an equal-looking other id.
+_MARKS = frozenset({"Mn", "Mc", "Me"})
+
+
+def _hidden_character(text: str, *, identifier: bool = False) -> _Bad | None:
+    hidden = _HIDDEN_CATEGORIES | _MARKS if identifier else _HIDDEN_CATEGORIES
     for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf") or _BIDI.match(char):
+        if unicodedata.category(char) in hidden or _BIDI.match(char) or _BLANK_LOOKING.match(char):
             return _Bad(
                 gettext("%(column)s contains a control or invisible character (U+%(code)s)"),
                 code=f"{ord(char):04X}",
@@ -718,7 +729,7 @@ def _identifier(max_length: int, *, required: bool = True) -> Converter:
             text = unicodedata.normalize("NFKC", text)
             if any(char.isspace() for char in text):
                 raise _Bad(gettext('%(column)s "%(value)s" contains a space'))
-            if bad := _hidden_character(text):
+            if bad := _hidden_character(text, identifier=True):
                 raise bad
         if not text:
             if required:
@@ -734,7 +745,7 @@ def _text(max_length: int | None, *, required: bool = True, normalise: bool = Fa
     """Free text (a name, an activity): no control characters, no bidirectional overrides."""
 
     def convert(text: str) -> str:
-        if not text.isprintable():
+        if not text.isprintable() or (not text.isascii() and _BLANK_LOOKING.search(text)):
             if normalise:
                 text = unicodedata.normalize("NFKC", text)
             if bad := _hidden_character(text):

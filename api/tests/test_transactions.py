@@ -760,3 +760,32 @@ def test_a_moment_before_1901_is_answered_in_utc_with_a_valid_offset(api, member
 
     # Local midnight in Shanghai's local mean time (+08:05:43), as RFC 3339 can write it.
     assert response.json()["occurred_at"] == "1899-12-31T15:54:17Z"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"external_id":"S1","member_no":"M1","kind":"purchase","amount":"1\\ud800",'
+        '"occurred_at":"2026-12-01"}',
+        '{"transactions":[{"\\udfff":1}]}',
+    ],
+)
+def test_a_lone_surrogate_in_the_body_is_a_400_not_a_500(api, body):
+    MemberFactory(member_no="M1")
+
+    response = api.post("/api/v1/transactions/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("The body is not valid text")
+
+
+def test_a_charset_parameter_does_not_change_how_the_json_is_read(api):
+    MemberFactory(member_no="M1", name="x")
+
+    response = api.patch(
+        "/api/v1/members/M1/",
+        '{"name":"张三"}'.encode(),
+        content_type="application/json; charset=cp1252",
+    )
+
+    assert response.status_code == 200 and response.json()["name"] == "张三"

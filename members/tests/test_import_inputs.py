@@ -13,7 +13,14 @@ from django.test import override_settings
 from django.utils import timezone, translation
 
 from members import importers
-from members.importers import ImportFailed, import_csv
+from members.importers import (
+    ImportFailed,
+    ValueRefused,
+    external_id_value,
+    import_csv,
+    member_name_value,
+    member_no_value,
+)
 from members.models import BlacklistEntry, Member, Referral, Transaction
 from members.tests.factories import MemberFactory, ReferralFactory
 
@@ -416,3 +423,33 @@ def test_ctrl_c_during_an_import_prints_one_line_and_writes_nothing(csv_file, mo
     assert str(raised.value) == "Interrupted: nothing was imported."
     assert raised.value.returncode == 130
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "QA\ufe0fVS",  # a variation selector
+        "QA\u034fVS",  # the combining grapheme joiner
+        "QA\u17b4VS",  # a Khmer inherent vowel
+        "QA\u2800VS",  # the braille blank
+        "QA\u3164VS",  # a Hangul filler
+        "QA\ue000VS",  # private use
+        "QA\uffffVS",  # a noncharacter
+        "\u0301QAVS",  # a combining mark alone
+    ],
+)
+def test_an_identifier_that_would_look_like_another_is_refused(number):
+    with pytest.raises(ValueRefused, match="contains a control or invisible character"):
+        member_no_value(number)
+    with pytest.raises(ValueRefused, match="contains a control or invisible character"):
+        external_id_value(number)
+
+
+@pytest.mark.parametrize("name", ["\u3164\u3164", "\u2800", "张\u2028三", "张\u2029三"])
+def test_a_name_of_blank_looking_characters_or_with_a_line_separator_is_refused(name):
+    with pytest.raises(ValueRefused, match="contains a control or invisible character"):
+        member_name_value(name)
+
+
+def test_a_name_with_an_emoji_in_its_presentation_form_is_kept():
+    assert member_name_value("小红\u2764\ufe0f") == "小红\u2764\ufe0f"
