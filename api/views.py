@@ -183,6 +183,9 @@ class MemberDetail(APIView):
         data = dict(_validated(MemberUpdateSerializer, request.data, context={"current": shown}))
         new_type = data.pop("member_type", None)
         with transaction.atomic():
+            # Read again under the member's lock: the same request sent twice at once finds the
+            # member converted by the first, and changes nothing.
+            member = member_services.member_lock(member)
             if data:
                 member = member_services.member_update(member=member, actor=request.user, **data)
             if new_type is not None and new_type != member_type(member):

@@ -176,6 +176,8 @@ def member_update(*, member: Member, actor=None, **changes) -> Member:
     }
     member = member_lock(member)
     before = _snapshot(member)
+    # Only what differs is written and audited: a repeat of the same change changes nothing.
+    changes = {name: value for name, value in changes.items() if getattr(member, name) != value}
     for name, value in changes.items():
         setattr(member, name, value)
     if changes:

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import base64
 import datetime
+import threading
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from api.pagination import MemberCursor
+from api.services import api_key_create
 from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
@@ -477,3 +481,41 @@ def test_a_member_converted_since_sent_again_as_experience_is_the_stored_member(
     again = api.post("/api/v1/members/", {**NEW, "member_type": "experience"}, format="json")
 
     assert again.status_code == 200 and again.json()["member_type"] == "regular"
+
+
+# Transactional: real commits, seen by every thread.
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_same_conversion_sent_many_times_at_once_is_answered_alike():
+    MemberFactory(member_no="EXP1", status=Member.Status.EXPERIENCE)
+    _key, raw_key = api_key_create(name="CRM", scopes="all")
+    barrier = threading.Barrier(6)
+    answers = []
+
+    def send():
+        try:
+            client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            barrier.wait()
+            answers.append(
+                client.patch("/api/v1/members/EXP1/", {"member_type": "regular"}, format="json")
+            )
+        finally:
+            connection.close()  # each thread has its own real connection
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [a.status_code for a in answers] == [200] * 6
+    assert AuditEntry.objects.filter(action="member.convert").count() == 1
+
+
+def test_a_patch_that_changes_nothing_writes_no_audit_entry(api):
+    MemberFactory(member_no="M1", name="张三")
+
+    for _ in range(3):
+        assert api.patch("/api/v1/members/M1/", {"name": "张三"}, format="json").status_code == 200
+
+    assert not AuditEntry.objects.filter(action="member.update").exists()

@@ -103,7 +103,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # Kept between requests in production (gunicorn's workers); not under runserver (DEBUG, as
+    # `make run` serves), whose thread per request would each keep its own until the server
+    # stops, and exhaust PostgreSQL's connections under load.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
     # psycopg prepares a statement after this many runs on a connection. Only the hot paths'
     # hand-written statements can be prepared (loyalty/rows.py, hot_cursor); 0 turns it off,
     # e.g. behind a connection pooler in transaction mode.
