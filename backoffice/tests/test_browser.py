@@ -12,7 +12,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from loyalty.audit import audit_record
 from members.tests.factories import MemberFactory, PurchaseFactory
+from tiers.models import TierPolicy
 from tiers.services import tiers_recompute
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
@@ -170,10 +172,36 @@ def test_ops_blacklists_and_the_ops_lead_lifts(live_server, browser, gold_member
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_the_staff_pages_fit_a_phone_in_both_languages(live_server, browser, locale):
     User.objects.create_superuser("admin-browser", password=PASSWORD)
+    MemberFactory(member_no="LONG1", email="a.rather.long.address.for.a.phone@example.com")
+    policy = TierPolicy.objects.get(version=1)
+    audit_record(
+        actor=None,
+        action="policy.publish",
+        target=policy,
+        after={
+            "review_settings": policy.review_settings,
+            "rules": policy.rules,
+            "accepted_warnings": ["gold>silver"],
+        },
+    )
     page = log_in(browser, live_server, "admin", locale=locale)
     page.set_viewport_size({"width": 390, "height": 844})
 
-    for path in ("/members/", "/dashboard/", "/policies/", "/reviews/", "/jobs/"):
+    # Nothing pushed past the screen's edge, in a scrolling table either: each audit value.
+    page.goto(f"{live_server.url}/audit/")
+    rights = page.locator(".audit-fields dd").evaluate_all(
+        "values => values.map(value => value.getBoundingClientRect().right)"
+    )
+    assert rights and max(rights) <= 390, rights
+
+    for path in (
+        "/members/",
+        "/members/LONG1/",
+        "/dashboard/",
+        "/policies/",
+        "/reviews/",
+        "/jobs/",
+    ):
         page.goto(f"{live_server.url}{path}")
         width = page.evaluate("document.documentElement.scrollWidth")
         # Every menu entry inside the screen, none pushed off to the right.
