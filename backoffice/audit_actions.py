@@ -7,6 +7,17 @@ from django.utils.translation import gettext_lazy as _
 
 from reviews.models import ReviewCase
 
+# Actions a member takes on the member pages, recorded without a staff actor.
+MEMBER_ACTIONS = frozenset({"portal.password_set"})
+
+
+def actor_label(entry) -> str:
+    """Who did it: the staff user, the member (on the member pages), or the system."""
+    if entry.actor_id is not None:
+        return entry.actor.get_username()
+    return str(_("the member") if entry.action in MEMBER_ACTIONS else _("system"))
+
+
 ACTION_LABELS = {
     "member.create": _("member registered"),
     "member.update": _("member details changed"),

@@ -113,7 +113,7 @@ def _record_failure(account: MemberAccount, now: datetime) -> None:
         audit_record(
             actor=None,
             action="portal.account_locked",
-            target=account,
+            target=account.member,  # found by the member's number in the log and the export
             after={"locked_until": account.locked_until.isoformat()},
         )
     account.save(update_fields=["failed_attempts", "locked_until"])
@@ -439,7 +439,7 @@ def member_password_set(
     audit_record(
         actor=None,
         action="portal.password_set",
-        target=account,
+        target=account.member,  # the member did it (backoffice.audit_actions.MEMBER_ACTIONS)
         before={"has_password": had_password},
         after={"has_password": True},
     )

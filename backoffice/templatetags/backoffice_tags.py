@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.apps import apps
 
-from backoffice.audit_actions import action_label
+from backoffice.audit_actions import action_label, actor_label
 from backoffice.audit_display import SYSTEM_REASONS
 from loyalty.stored_text import shown
 
@@ -16,6 +16,11 @@ register = template.Library()
 def audit_action(action: str) -> str:
     """An audit entry's action in words (empty when it has none)."""
     return action_label(action)
+
+
+@register.filter
+def audit_actor(entry) -> str:
+    return actor_label(entry)
 
 
 @register.filter

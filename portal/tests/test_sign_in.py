@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
@@ -465,16 +466,29 @@ def test_a_member_blacklisted_after_their_code_was_sent_cannot_sign_in_with_it(e
     assert MEMBER_KEY not in english.session
 
 
-def test_a_member_sets_a_password_after_signing_in_with_a_code(signed_in, member, client):
+def test_a_member_sets_a_password_after_signing_in_with_a_code(
+    signed_in, member, client, django_user_model
+):
     url = reverse("portal:password", args=[member.member_no])
     assert b"current_password" not in signed_in.get(url).content
 
     response = signed_in.post(url, {"new_password": PASSWORD, "new_password_again": PASSWORD})
 
     assert response.status_code == 302
-    assert AuditEntry.objects.filter(action="portal.password_set").exists()
+    entry = AuditEntry.objects.get(action="portal.password_set")
     signed_in.post(reverse("portal:logout"))
     assert sign_in_with_password(signed_in, "M0000001").status_code == 302
+
+    # About the member: in their privacy export, and in the log by their number, done by them.
+    assert (entry.target_type, entry.target_id) == ("members.member", str(member.pk))
+    exported = json.loads(member_export_json(member=member, actor=None))
+    assert "portal.password_set" in [e["action"] for e in exported["records"]["loyalty.auditentry"]]
+    auditor = django_user_model.objects.create_user("auditor-1")
+    auditor.groups.add(Group.objects.get(name="auditor"))
+    client.force_login(auditor)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    log = client.get(reverse("backoffice:audit_log"), {"member_no": "M0000001"}).content.decode()
+    assert "portal.password_set" in log and ">the member</td>" in log
 
 
 def test_a_weak_or_mistyped_password_is_refused(signed_in, member):
