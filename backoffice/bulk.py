@@ -66,6 +66,10 @@ def numbers_from_text(text: str) -> list[str]:
     return [number for number in _SEPARATORS.split(text or "") if number]
 
 
+# Control characters other than tabs and line ends: no text file holds them.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def numbers_from_csv(content: bytes) -> list[str]:
     """Member numbers from a CSV file: the ``member_no`` column if the header names one, else
     the first column of every line (a header-less list). UTF-8, or GB18030 (GBK), what Excel
@@ -79,11 +83,19 @@ def numbers_from_csv(content: bytes) -> list[str]:
             raise DomainError(
                 _('The file is neither UTF-8 nor GBK text. In Excel, save it as "CSV UTF-8".')
             ) from None
+    if _NOT_TEXT.search(text):
+        # A picture or a workbook decodes as GB18030 often enough: its "numbers" are noise.
+        raise DomainError(_('The file is not a CSV text file. In Excel, save it as "CSV UTF-8".'))
     # Any line ends: \r alone is what "CSV (Macintosh)" saves.
     reader = csv.reader(io.StringIO(text, newline=None))
     try:
         rows = [row for row in reader if any(map(str.strip, row))]
-    except csv.Error:
+    except csv.Error as error:
+        if "field limit" in str(error):
+            raise DomainError(
+                _("Line %(line)d of the file holds a value too long for a member number.")
+                % {"line": reader.line_num}
+            ) from None
         raise DomainError(
             _("Line %(line)d of the file is not CSV as expected: save the file again as CSV.")
             % {"line": reader.line_num}

@@ -52,9 +52,10 @@ def test_numbers_come_from_text_or_a_csv_file():
     assert bulk.numbers_from_csv("备注,会员编号\n老客户,B3\n".encode()) == ["B3"]
     with pytest.raises(DomainError) as refused:
         bulk.numbers_from_csv(b"member_no\nB1\n" + b"x" * 200_000 + b"\n")
-    assert str(refused.value) == (
-        "Line 3 of the file is not CSV as expected: save the file again as CSV."
-    )
+    assert str(refused.value) == ("Line 3 of the file holds a value too long for a member number.")
+    # A picture renamed .csv.
+    with pytest.raises(DomainError, match="The file is not a CSV text file"):
+        bulk.numbers_from_csv(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDRbinary")
 
 
 def test_the_preview_lists_who_changes_and_who_is_skipped_and_why(members):
