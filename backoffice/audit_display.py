@@ -79,6 +79,8 @@ KEY_LABELS = {
 
 # Nested objects that are a row of a model, whose fields label their keys.
 NESTED_MODELS = {"replaced_override": "tiers.TierOverride"}
+# Keys of a nested object that mean more than their field's label, as ACTION_KEY_LABELS.
+NESTED_LABELS = {("replaced_override", "tier"): _("tier of the override")}
 
 # Keys of a nested object that name a code with a label of its own.
 NESTED_KEY_LABELS = {**dict(Profile.choices), **dict(Department.choices)}
@@ -194,7 +196,7 @@ def _audit_field(
         parts = []
         for inner in sorted(value):
             inner_field = _field(model, inner)
-            inner_label = (
+            inner_label = NESTED_LABELS.get((key, inner)) or (
                 inner_field.verbose_name if inner_field else _nested_label(inner, tier_names)
             )
             parts.append(

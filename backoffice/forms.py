@@ -173,6 +173,20 @@ class MemberSearchForm(forms.Form):
         _range_check(self, "joined_from", "joined_to")
         return data
 
+    def __init__(self, *args, contacts_visible: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not contacts_visible:
+            # backoffice.selectors: phones masked are found by their last 4 digits only.
+            self.fields["query"].widget.attrs["placeholder"] = _(
+                "Member number, name or a phone's last 4 digits"
+            )
+
+    def masked_phone_query(self) -> bool:
+        """The text looks like more of a phone than its last 4 digits."""
+        query = self.data.get("query", "")
+        digits = sum(ch.isdigit() for ch in query)
+        return digits > 4 and not any(ch.isalpha() for ch in query)
+
     def search_arguments(self) -> dict | None:
         """The filters, or None when one does not validate: a search that cannot be read
         matches nobody rather than, with that filter left out, everybody (an export of

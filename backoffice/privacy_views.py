@@ -20,7 +20,7 @@ from members import privacy
 from members.models import Member
 from reviews import privacy as review_privacy
 
-from .selectors import about_member, no_such_member
+from .selectors import about_member, member_number_typed, no_such_member
 
 EXPORT = "members.export_member_data"
 ERASE = "members.erase_member_data"
@@ -92,8 +92,9 @@ class EraseForm(forms.Form):
         self.member = member
 
     def clean_confirm_member_no(self):
-        value = self.cleaned_data["confirm_member_no"].strip()
-        if value != self.member.member_no:
+        # Read as staff type a number everywhere (full-width, another case).
+        value = member_number_typed(self.cleaned_data["confirm_member_no"])
+        if self.member.member_no not in (value, value.upper()):
             raise forms.ValidationError(_("This is not the member's number."))
         return value
 

@@ -71,13 +71,14 @@ class MemberListView(StaffView, TemplateView):
     template_name = "backoffice/member_list.html"
 
     def get_context_data(self, **kwargs):
-        form = forms.MemberSearchForm(self.request.GET)
-        search = form.search_arguments()
         user = self.request.user
+        unmasked = contacts_visible(user)
+        form = forms.MemberSearchForm(self.request.GET, contacts_visible=unmasked)
+        search = form.search_arguments()
         members = (
             Member.objects.none()
             if search is None
-            else member_search(**search, contacts_visible=contacts_visible(user))
+            else member_search(**search, contacts_visible=unmasked)
         )
         page = lookahead_page(members, self.request.GET.get("page"), MEMBERS_PER_PAGE)
         return super().get_context_data(
@@ -86,6 +87,7 @@ class MemberListView(StaffView, TemplateView):
             members=page.object_list,
             can_bulk=user.has_perm("tiers.add_tieroverride")
             or user.has_perm("members.add_blacklistentry"),
+            phone_search_masked=not unmasked and form.masked_phone_query(),
             **kwargs,
         )
 

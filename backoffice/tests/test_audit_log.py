@@ -298,4 +298,4 @@ def test_nested_values_are_shown_in_words_not_as_stored_json(as_role):
         "特殊评审设置 客户画像 单笔大额消费 消费次数至多 1 单笔消费至少 ¥150,000.00 "
         "每个部门所需的赞成票 销售 2"
     ) in text
-    assert "被替换的人工调整 结束日期 — ID 7 类型 人工调整 会员等级 金卡会员" in text
+    assert "被替换的人工调整 结束日期 — ID 7 类型 人工调整 保底等级 金卡会员" in text

@@ -339,3 +339,14 @@ def test_erasing_withdraws_the_members_open_review_case(login_as, member, django
         "Withdrawn: the member's personal data was erased"
     )
     assert AuditEntry.objects.filter(target_type="reviews.reviewcase").exists()
+
+
+@pytest.mark.parametrize("typed", ["m/priv-1", "Ｍ/ＰＲＩＶ-１", " M/PRIV-1 "])
+def test_the_erasure_takes_the_number_as_staff_type_it_everywhere(login_as, member, typed):
+    response = login_as("ops_lead").post(
+        reverse("backoffice:privacy_erase", kwargs={"member_no": MEMBER_NO}),
+        {"reason": "PIPL ticket 3", "confirm_member_no": typed},
+    )
+
+    assert response.status_code == 302
+    assert privacy.member_is_erased(Member.objects.get(pk=member.pk))

@@ -225,6 +225,16 @@ def test_staff_who_see_phones_masked_find_members_by_the_last_four_digits_only(
     assert [no for no in ("A100", "A101", "B200") if no in found] == expected
 
 
+def test_staff_who_see_phones_masked_are_told_how_to_find_a_phone(as_role, three_members):
+    client = as_role("committee")
+    url = reverse("backoffice:member_list")
+
+    empty = client.get(url, {"query": "13800003333"}).content.decode()
+    assert "so a phone is found by its last 4 digits only" in empty
+    assert 'placeholder="Member number, name or a phone&#x27;s last 4 digits"' in empty
+    assert "so a phone is found" not in client.get(url, {"query": "nobody"}).content.decode()
+
+
 def test_the_admin_searches_no_phones_for_staff_who_see_them_masked(as_role, three_members):
     url = reverse("admin:members_member_changelist")
     committee = as_role("committee")
