@@ -34,7 +34,12 @@ from reviews.selectors import member_review_panel
 from tiers import actions
 from tiers.models import Tier
 from tiers.selectors import open_override
-from tiers.services import override_end_refusal, tier_override_end, tier_override_set
+from tiers.services import (
+    override_end_refusal,
+    override_until,
+    tier_override_end,
+    tier_override_set,
+)
 
 from . import bulk, forms
 from .audit_actions import FILTER_SUGGESTIONS, action_label
@@ -306,6 +311,20 @@ class OverrideSetView(MemberActionView):
         "the rules give more. Set it?"
     )
     done = gettext_lazy("The override is set.")
+
+    def summary(self, form) -> list[tuple[str, str]]:
+        rows = super().summary(form)
+        replaced = open_override(form.member)
+        if replaced is not None:
+            # What the member holds by it may end with it (tiers.services.tier_override_set).
+            rows.append(
+                (
+                    _("Replaces the open override"),
+                    _("%(tier)s %(until)s")
+                    % {"tier": replaced.tier.name, "until": override_until(replaced.ends_on)},
+                )
+            )
+        return rows
 
     def perform(self, member, cleaned, file_name):
         tier_override_set(

@@ -1141,9 +1141,9 @@ def override_replacement_refusal(
     return template % {
         "kind": current.get_kind_display(),
         "tier": current.tier.name,
-        "until": _until(current.ends_on),
+        "until": override_until(current.ends_on),
         "new_tier": tier.name,
-        "new_until": _until(ends_on),
+        "new_until": override_until(ends_on),
     }
 
 
@@ -1165,11 +1165,12 @@ def override_end_refusal(override: TierOverride | None) -> str:
         return _(
             "This is the committee's exceptional upgrade: its decision is final, and the tier "
             "it granted holds %(until)s."
-        ) % {"until": _until(override.ends_on)}
+        ) % {"until": override_until(override.ends_on)}
     return ""
 
 
-def _until(day: date | None) -> str:
+def override_until(day: date | None) -> str:
+    """How long an override lasts, in words ("until 2027-06-30")."""
     return _("until %(date)s") % {"date": day.isoformat()} if day else _("with no end date")
 
 
@@ -1251,6 +1252,11 @@ def tier_override_set(
                 state.tier_year_end = ends_on
             state.downgrade_warned_on = None
             state.save(update_fields=["tier_year_end", "downgrade_warned_on"])
+    elif replaced is not None and not takes_hold:
+        # A lower floor replaces the one that held the tier: that one ended today, as if staff
+        # had ended it (the member keeps the tier for the notice, then may go down to the new
+        # floor).
+        _tier_year_ended_with(member, replaced, today)
     elif takes_hold:
         # The override holds the tier: a tier year that ends with it (domain.md).
         from_tier = state.current_tier
@@ -1323,28 +1329,12 @@ def tier_override_set(
     return override
 
 
-@transaction.atomic
-def tier_override_end(
-    *, override: TierOverride, reason: str, actor, today: date | None = None
-) -> TierOverride:
-    """End a manual override early (``override_end_refusal``). Its end date (today) counts as
-    the tier-year end of the tier it held, so a member below that tier is warned now and keeps
-    it for the notice period. A warning already given this tier year takes the new end too,
-    and its "no downgrade before" is counted again from it (the later of the new end and the
-    notice after the warning), so the member and staff read the dates the lifecycle keeps
-    to."""
-    today = today or timezone.localdate()
-    member = member_lock(override.member)
-    override = TierOverride.objects.select_for_update().get(pk=override.pk)
-    if refusal := override_end_refusal(override):
-        raise DomainError(refusal)
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(_("A reason is required."))
-    override.ended_on = today
-    override.ended_by = actor if getattr(actor, "pk", None) else None
-    override.end_reason = reason
-    override.save(update_fields=["ended_on", "ended_by", "end_reason"])
+def _tier_year_ended_with(member: Member, override: TierOverride, today: date) -> None:
+    """``override`` ended today (ended by staff, or replaced by a lower floor): its end counts as
+    the tier-year end of the tier it held (domain.md), so a member below that tier is warned
+    now and keeps it for the notice period. A warning already given this tier year takes the
+    new end too, and its "no downgrade before" is counted again from it (the later of the new
+    end and the notice after the warning)."""
     state = MemberTier.objects.filter(member=member).select_related("current_tier").first()
     # The end of the tier year without the override: today, or for a year the member began
     # before it (extended by it at their own tier), the end they had earned, if still to come.
@@ -1372,6 +1362,28 @@ def tier_override_end(
                 year_end, warning.warned_on + timedelta(days=warning.policy.notice_days)
             )
             warning.save(update_fields=["tier_year_end", "downgrade_not_before"])
+
+
+@transaction.atomic
+def tier_override_end(
+    *, override: TierOverride, reason: str, actor, today: date | None = None
+) -> TierOverride:
+    """End a manual override early (``override_end_refusal``). Its end date (today) counts as
+    the tier-year end of the tier it held (``_tier_year_ended_with``), so the member and staff
+    read the dates the lifecycle keeps to."""
+    today = today or timezone.localdate()
+    member = member_lock(override.member)
+    override = TierOverride.objects.select_for_update().get(pk=override.pk)
+    if refusal := override_end_refusal(override):
+        raise DomainError(refusal)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("A reason is required."))
+    override.ended_on = today
+    override.ended_by = actor if getattr(actor, "pk", None) else None
+    override.end_reason = reason
+    override.save(update_fields=["ended_on", "ended_by", "end_reason"])
+    _tier_year_ended_with(member, override, today)
     audit_record(
         actor=actor,
         action="tier.override.end",

@@ -748,3 +748,20 @@ def test_evidence_of_a_blacklisting_never_confirmed_is_deleted_once_its_page_exp
         b"\x89PNG kept",
         b"\x89PNG still open",
     ]
+
+
+def test_the_confirmation_says_which_open_override_a_new_one_replaces(as_role, silver_member):
+    client = as_role("ops")
+    ends = timezone.localdate() + datetime.timedelta(days=200)
+    tier_override_set(
+        member=silver_member, tier=Tier.objects.get(code="diamond"), reason="key account",
+        ends_on=ends, actor=None,
+    )  # fmt: skip
+
+    preview = client.post(
+        url("override", "S001"), {"tier": "gold", "ends_on": "", "reason": "contract changed"}
+    ).content.decode()
+
+    assert re.search(
+        rf"Replaces the open override</dt>\s*<dd>Diamond until {ends.isoformat()}</dd>", preview
+    ), preview

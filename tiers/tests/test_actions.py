@@ -581,6 +581,34 @@ def test_a_new_override_replaces_the_open_one(staff, silver_member):
         assert first.end_reason_display == "已被新的人工调整取代"
 
 
+def test_a_lower_floor_replacing_the_one_that_held_the_tier_ends_that_tier_year_with_notice(
+    staff, silver_member
+):
+    # Diamond by an override to 2027-06-30; replaced on 2026-12-08 by a Gold floor to
+    # 2027-01-31: the Diamond override ended that day, as if staff had ended it (domain.md).
+    tier_override_set(
+        member=silver_member, tier=tier("diamond"), reason="key account",
+        ends_on=day(2027, 6, 30), actor=staff, today=day(2026, 12, 1),
+    )  # fmt: skip
+    replaced_on = day(2026, 12, 8)
+    tier_override_set(
+        member=silver_member, tier=tier("gold"), reason="contract changed",
+        ends_on=day(2027, 1, 31), actor=staff, today=replaced_on,
+    )  # fmt: skip
+
+    assert tier_of(silver_member) == "diamond"  # kept for the notice period
+    assert refreshed(silver_member).tier_year_end == replaced_on
+    warning = DowngradeWarning.objects.get(member=silver_member)
+    assert (warning.warned_on, warning.downgrade_not_before) == (
+        replaced_on,
+        replaced_on + datetime.timedelta(days=30),
+    )
+    member_evaluate(member=silver_member, as_of=day(2027, 1, 6))
+    assert tier_of(silver_member) == "diamond"
+    member_evaluate(member=silver_member, as_of=day(2027, 1, 7))
+    assert tier_of(silver_member) == "gold"  # the new floor, above the qualified Silver
+
+
 def test_an_override_set_and_ended_twice_in_a_day_leaves_one_warning_for_the_tier_year(
     staff, silver_member
 ):
