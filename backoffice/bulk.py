@@ -176,6 +176,24 @@ def bulk_preview(
                 current, tier=tier, ends_on=ends_on, kind=TierOverride.Kind.MANUAL
             ):
                 plan.rows.append(BulkRow(number, member, skipped=refusal))
+            elif (
+                current is not None
+                and held is not None
+                and current.tier_id == held.pk
+                and (held.rank > tier.rank)
+            ):
+                # The override holding the tier ends: warned now, the tier kept for the notice.
+                plan.rows.append(
+                    BulkRow(
+                        number,
+                        member,
+                        change=_(
+                            "keeps %(held)s for the notice period after its override ends, "
+                            "then at least %(tier)s"
+                        )
+                        % {"held": held_name, "tier": tier.name},
+                    )
+                )
             elif held is not None and held.rank >= tier.rank:
                 # A floor under a tier the member holds already: no move now.
                 plan.rows.append(

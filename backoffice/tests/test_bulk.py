@@ -87,6 +87,21 @@ def test_the_preview_says_a_member_at_or_above_the_floor_keeps_their_tier(member
     ]
 
 
+def test_the_preview_says_a_lower_floor_ends_the_override_that_holds_the_tier(members):
+    tier_override_set(
+        member=members[0], tier=Tier.objects.get(code="diamond"), reason="key account",
+        ends_on=None, actor=None,
+    )  # fmt: skip
+
+    plan = bulk.bulk_preview(
+        action=bulk.OVERRIDE, member_nos=["B1"], tier=Tier.objects.get(code="gold")
+    )
+
+    assert [(r.member_no, r.change) for r in plan.changes] == [
+        ("B1", "keeps Diamond for the notice period after its override ends, then at least Gold")
+    ]
+
+
 def test_the_preview_skips_a_member_whose_committee_grant_the_override_would_take_away(members):
     gold, platinum = Tier.objects.get(code="gold"), Tier.objects.get(code="platinum")
     ends = timezone.localdate() + datetime.timedelta(days=365)
