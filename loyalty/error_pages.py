@@ -19,7 +19,8 @@ API_PREFIX = "/api/v1/"
 
 
 def is_api(request) -> bool:
-    return request.path_info.startswith(API_PREFIX)
+    path = request.path_info
+    return path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
 
 
 def _resolves(path: str) -> bool:

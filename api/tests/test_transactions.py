@@ -693,6 +693,12 @@ def test_an_unknown_api_address_is_a_json_404_and_a_staff_page_still_gets_its_sl
     assert unknown.status_code == 404
     assert unknown.json() == {"detail": "There is nothing at this address."}
     assert api.get("/members").status_code == 301
+    # The API's root without its slash: no redirect either (a POST would fail in Django).
+    for method in ("get", "post"):
+        root = getattr(api, method)("/api/v1", {}, format="json")
+        assert root.status_code == 404 and root.json() == {
+            "detail": "There is nothing at this address."
+        }, method
 
 
 @pytest.mark.parametrize("debug", [False, True])  # make run serves with DEBUG on
