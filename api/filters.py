@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from tiers.models import Tier
 
 
 class _NoEmptyValues(forms.Form):
@@ -22,11 +23,16 @@ class _NoEmptyValues(forms.Form):
         return cleaned
 
 
+def _tier_codes() -> list[tuple[str, str]]:
+    return [(code, code) for code in Tier.objects.order_by("rank").values_list("code", flat=True)]
+
+
 class MemberFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Member.Status.choices, help_text=_("Status."))
-    current_tier = django_filters.CharFilter(
+    # A code no tier has is refused as a status no member has is, not read as "nobody".
+    current_tier = django_filters.ChoiceFilter(
         field_name="tier_state__current_tier__code",
-        max_length=32,
+        choices=_tier_codes,
         help_text=_("Tier code: regular, silver, gold, platinum, diamond."),
     )
     joined_on_after = django_filters.DateFilter(
