@@ -425,7 +425,8 @@ class TierOverride(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} ≥ {self.tier_id}"
+        # Read by people: the admin, a privacy export's history rows ("钻石会员 2026-12-01 – …").
+        return f"{self.tier.name} {self.starts_on} – {self.ends_on or '…'}"
 
     @property
     def reason_display(self) -> str:

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from members.models import Member, Referral, Transaction
+from members.privacy import member_data
 from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
 from notifications.models import Channel, Kind, Notification
 from tiers import actions
@@ -955,3 +956,18 @@ def test_a_staff_message_reaches_every_channel_as_written_not_as_html(staff, set
     assert len(bodies) == 1  # in-app, e-mail and SMS alike
     [body] = bodies
     assert body.startswith("Dear O'Brien & Co, " + message + ".") and "&amp;" not in body
+
+
+def test_a_privacy_export_names_an_override_in_the_history_by_its_tier_and_dates(staff):
+    member = MemberFactory(joined_on=day(2020, 1, 1))
+    tier_override_set(
+        member=member, tier=tier("gold"), reason="VIP", ends_on=day(2027, 6, 30), actor=staff,
+        today=day(2026, 12, 1),
+    )  # fmt: skip
+
+    with translation.override("en"):
+        history = member_data(member)["records"]["tiers.tierchange.member"]
+
+    assert [row["override"] for row in history if row["override"]] == [
+        "Gold 2026-12-01 – 2027-06-30"
+    ]
