@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -40,6 +41,8 @@ class AmountField(serializers.Field):
     def to_internal_value(self, data) -> int:
         if not isinstance(data, str):
             self.fail("type")
+        if not data.strip():
+            raise serializers.ValidationError(_blank(self.field_name))
         try:
             fen = parse_amount(data)
         except AmountError as exc:
@@ -71,6 +74,8 @@ class MomentField(serializers.Field):
             raise serializers.ValidationError(
                 _("Send the date and time as a string, like 2026-06-30T14:05:00+08:00.")
             )
+        if not data.strip():
+            raise serializers.ValidationError(_blank(str(self.label)))
         try:
             return parse_moment(data, timezone.get_default_timezone())
         except DateError as exc:
@@ -103,6 +108,10 @@ class DayField(serializers.Field):
     def to_internal_value(self, data) -> datetime.date:
         if not isinstance(data, str):
             raise serializers.ValidationError(_("Send the date as a string, like 2026-06-30."))
+        if not data.strip():
+            if self.allow_null:
+                return None  # as the import reads an empty optional date (a birthday)
+            raise serializers.ValidationError(_blank(str(self.label)))
         try:
             day = parse_date(data)
             if self.check is not None:
@@ -113,6 +122,11 @@ class DayField(serializers.Field):
 
     def to_representation(self, value: datetime.date) -> str:
         return value.isoformat()
+
+
+def _blank(name: str) -> str:
+    """A value sent blank, in the import's words ("amount is empty")."""
+    return gettext("%(column)s is empty") % {"column": name}
 
 
 class ImportedTextField(serializers.CharField):

@@ -520,3 +520,12 @@ def test_a_patch_that_changes_nothing_writes_no_audit_entry(api):
         assert api.patch("/api/v1/members/M1/", {"name": "张三"}, format="json").status_code == 200
 
     assert not AuditEntry.objects.filter(action="member.update").exists()
+
+
+def test_blank_dates_get_the_imports_words_and_a_blank_birthday_is_none(api):
+    blank_joined = api.post("/api/v1/members/", {**NEW, "joined_on": " "}, format="json")
+    assert blank_joined.status_code == 400
+    assert blank_joined.json() == {"joined_on": ["joined on is empty"]}
+
+    created = api.post("/api/v1/members/", {**NEW, "birthday": ""}, format="json")
+    assert created.status_code == 201 and created.json()["birthday"] is None
