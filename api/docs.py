@@ -120,8 +120,19 @@ UNSUPPORTED = _error(
     'Unsupported media type "text/plain" in request.',
     "415",
 )
-COMMON = {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED}
-WRITE = {**COMMON, 415: UNSUPPORTED}
+TOO_LARGE = _error(
+    "The body is over the server's limit (DATA_UPLOAD_MAX_MEMORY_SIZE); nothing was written.",
+    "The body is too large: at most 2,621,440 bytes.",
+    "413",
+)
+SERVER_FAILED = _error(
+    "A failure on the server's side, never the input; the request's own writes were rolled "
+    "back, so sending it again is safe.",
+    "The server failed to answer this request. Sending it again is safe.",
+    "500",
+)
+COMMON = {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED, 500: SERVER_FAILED}
+WRITE = {**COMMON, 413: TOO_LARGE, 415: UNSUPPORTED}
 
 MEMBER_NO = OpenApiParameter(
     "member_no", OpenApiTypes.STR, OpenApiParameter.PATH, description="The member number."

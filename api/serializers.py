@@ -11,9 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.dates import DateError, parse_date
 from loyalty.masking import contacts_visible
 from loyalty.money import fen_to_yuan
 from members.importers import (
+    ValueRefused,
     activity_value,
     external_id_value,
     member_birthday_check,
@@ -134,6 +136,21 @@ _NOT_WRITTEN = {
 }
 
 
+def _as_read(field: str, value):
+    """A fixed field's value as the API reads its kind of value, so the member's own, sent
+    in another form (``ＩＤＭ１``, ``2026/11/1``), is still their own."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if field == "member_no":
+            return member_no_value(value)
+        if field == "joined_on":
+            return parse_date(value.strip()).isoformat()
+    except (ValueRefused, DateError):
+        pass
+    return value
+
+
 class _RefusesFixedFields:
     """Sending a field of ``FIXED`` is refused under its name, with the other fields'
     problems, unless it is the value ``current_values`` gives for it."""
@@ -151,7 +168,7 @@ class _RefusesFixedFields:
             fixed = {
                 f: [message]
                 for f, message in self.FIXED.items()
-                if f in data and (f not in current or data[f] != current[f])
+                if f in data and (f not in current or _as_read(f, data[f]) != current[f])
             }
         try:
             value = super().to_internal_value(data)

@@ -529,3 +529,17 @@ def test_blank_dates_get_the_imports_words_and_a_blank_birthday_is_none(api):
 
     created = api.post("/api/v1/members/", {**NEW, "birthday": ""}, format="json")
     assert created.status_code == 201 and created.json()["birthday"] is None
+
+
+def test_the_members_own_number_and_joined_date_sent_in_another_form_are_let_through(api):
+    MemberFactory(member_no="IDM1", joined_on=datetime.date(2026, 11, 1))
+
+    same = api.patch(
+        "/api/v1/members/IDM1/",
+        {"member_no": "ＩＤＭ１", "joined_on": "2026/11/1", "name": "王五"},
+        format="json",
+    )
+    other = api.patch("/api/v1/members/IDM1/", {"member_no": "IDM2"}, format="json")
+
+    assert same.status_code == 200 and same.json()["name"] == "王五"
+    assert other.status_code == 400
