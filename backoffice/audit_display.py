@@ -141,6 +141,11 @@ def _value(key: str, value: object, field: models.Field | None, tier_names: dict
     if key in _AMOUNTS and isinstance(value, str | int) and value_is_number(value):
         return metric_value(value, "spend")
     if key in _TEXTS and isinstance(value, str):
+        profiles = dict(Profile.choices)
+        codes = value.split(", ")
+        if all(code in profiles for code in codes):
+            # A nomination's note: the profiles it matched.
+            return ", ".join(str(profiles[code]) for code in codes)
         return shown(value, SYSTEM_REASONS)
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
@@ -219,4 +224,7 @@ def _audit_field(
 def _nested_label(key: str, tier_names: dict) -> str:
     if key in tier_names:
         return str(tier_names[key])
+    if (model := _model(".".join(key.split(".")[:2]))) is not None:
+        # A privacy export's counts, by model ("members.transaction.member"): its name.
+        return str(model._meta.verbose_name_plural)
     return str(KEY_LABELS.get(key) or NESTED_KEY_LABELS.get(key) or key)

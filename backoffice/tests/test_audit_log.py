@@ -299,3 +299,26 @@ def test_nested_values_are_shown_in_words_not_as_stored_json(as_role):
         "每个部门所需的赞成票 销售 2"
     ) in text
     assert "被替换的人工调整 结束日期 — ID 7 类型 人工调整 保底等级 金卡会员" in text
+
+
+def test_a_nominations_profiles_and_an_exports_counts_are_shown_in_words(as_role):
+    member = MemberFactory(member_no="AL4")
+    audit_record(
+        actor=None, action="review.case.nominated", target=member,
+        after={"note": "loyal_veteran, big_one_off"},
+    )  # fmt: skip
+    audit_record(
+        actor=None, action="member.privacy_export", target=member,
+        after={"records": {"members.transaction.member": 3, "loyalty.auditentry": 2}},
+    )  # fmt: skip
+    client = as_role("auditor")
+
+    text = " ".join(
+        re.sub(r"<[^>]+>", " ", client.get(URL, {"member_no": "AL4"}).content.decode()).split()
+    )
+
+    assert "note loyal veteran, big one-off purchase" in text
+    assert "transactions 3" in text and "audit log 2" in text
+    assert "loyal_veteran" not in text and "members.transaction.member" not in text.replace(
+        'title="members.transaction.member"', ""
+    )
