@@ -22,6 +22,9 @@ def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""
     text = str(phone).strip()
+    if text.startswith("+") and not text.startswith("+86") and len(text) >= 9:
+        # Another country's number: "+" and the start of its code (+852, +1 415), not "+85".
+        return f"{text[:4]}{MASK}{text[-4:]}"
     if len(text) >= 8:
         return f"{text[:3]}{MASK}{text[-4:]}"
     return f"{MASK}{text[-2:]}" if len(text) > 2 else MASK

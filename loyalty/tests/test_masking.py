@@ -13,6 +13,8 @@ from loyalty.masking import mask_email, mask_phone
     [
         ("13812348000", "138****8000"),
         ("+8613812348000", "+86****8000"),
+        ("+85291234567", "+852****4567"),  # Hong Kong: the country code whole
+        ("+14155550123", "+141****0123"),
         ("021-5555-1234", "021****1234"),
         ("1234567", "****67"),
         ("12", "****"),
@@ -20,7 +22,7 @@ from loyalty.masking import mask_email, mask_phone
         (None, ""),
     ],
 )
-def test_a_phone_keeps_its_first_three_and_last_four_digits(phone, masked):
+def test_a_phone_keeps_its_start_and_last_four_digits(phone, masked):
     assert mask_phone(phone) == masked
 
 
