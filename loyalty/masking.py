@@ -18,7 +18,8 @@ def contacts_visible(user) -> bool:
 
 def mask_phone(phone: str | None) -> str:
     """``13812348000`` → ``138****8000``: the first three and last four digits stay (the
-    carrier prefix and the part people quote); a short number keeps at most its last two."""
+    carrier prefix and the part people quote), another country's its "+" and three digits
+    (``+852****4567``); a short number keeps at most its last two."""
     if not phone:
         return ""
     text = str(phone).strip()
