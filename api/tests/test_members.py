@@ -2,16 +2,14 @@ from __future__ import annotations
 
 import base64
 import datetime
-import threading
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from api.pagination import MemberCursor
 from api.services import api_key_create
+from api.tests.helpers import sent_at_once
 from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
@@ -490,24 +488,13 @@ def test_a_member_converted_since_sent_again_as_experience_is_the_stored_member(
 def test_the_same_conversion_sent_many_times_at_once_is_answered_alike():
     MemberFactory(member_no="EXP1", status=Member.Status.EXPERIENCE)
     _key, raw_key = api_key_create(name="CRM", scopes="all")
-    barrier = threading.Barrier(6)
-    answers = []
-
-    def send():
-        try:
-            client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
-            barrier.wait()
-            answers.append(
-                client.patch("/api/v1/members/EXP1/", {"member_type": "regular"}, format="json")
-            )
-        finally:
-            connection.close()  # each thread has its own real connection
-
-    threads = [threading.Thread(target=send) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = sent_at_once(
+        raw_key,
+        6,
+        lambda client: client.patch(
+            "/api/v1/members/EXP1/", {"member_type": "regular"}, format="json"
+        ),
+    )
 
     assert [a.status_code for a in answers] == [200] * 6
     assert AuditEntry.objects.filter(action="member.convert").count() == 1

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.services import api_key_create
+from api.tests.helpers import sent_at_once
 from members.importers import import_csv
 from members.models import Member, Transaction
 from members.tests.factories import MemberFactory, PurchaseFactory
@@ -407,22 +408,9 @@ def test_two_identical_requests_at_the_same_moment_store_one_row_and_both_get_it
     MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
     _key, raw_key = api_key_create(name="POS", scopes="all")
     data = purchase("SAME-1", amount="20000.00")
-    barrier = threading.Barrier(2)
-    answers = []
-
-    def send():
-        try:
-            client = APIClient(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
-            barrier.wait()
-            answers.append(client.post("/api/v1/transactions/", data, format="json"))
-        finally:
-            connection.close()  # each thread has its own real connection
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = sent_at_once(
+        raw_key, 2, lambda client: client.post("/api/v1/transactions/", data, format="json")
+    )
 
     assert sorted(a.status_code for a in answers) == [200, 201]
     assert answers[0].json()["recorded_at"] == answers[1].json()["recorded_at"]
