@@ -60,5 +60,7 @@ urlpatterns = [
     path("v1/activities/", views.ActivityCreate.as_view(), name="activities"),
     # Anything else under v1/: the API's JSON 404 (naming the address with its final slash
     # when that one exists), never a redirect or the site's HTML page.
-    re_path(r"^v1(/|$)", views.not_found, name="not_found"),
+    # The API's root without its slash: no redirect either.
+    path("v1", views.not_found, name="not_found_root"),
+    re_path(r"^v1/", views.not_found, name="not_found"),
 ]

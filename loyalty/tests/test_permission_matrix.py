@@ -238,6 +238,7 @@ MATRIX: dict[str, Entry] = {
     "api:swagger": Entry(EVERYONE),
     # The API's JSON 404 for any other address under /api/v1/.
     "api:not_found": Entry(EVERYONE, ok=404),
+    "api:not_found_root": Entry(EVERYONE, ok=404),
     "api:redoc": Entry(EVERYONE),
     # The API itself answers a staff session by the user's model permissions, and a visitor
     # without a key with 401; keys and scopes are checked in api/tests.
