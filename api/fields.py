@@ -129,6 +129,15 @@ def _blank(name: str) -> str:
     return gettext("%(column)s is empty") % {"column": name}
 
 
+class ChoiceField(serializers.ChoiceField):
+    """DRF's choice, a blank one named in the import's words ("kind is empty")."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not data.strip():
+            raise serializers.ValidationError(_blank(self.field_name))
+        return super().to_internal_value(data)
+
+
 class ImportedTextField(serializers.CharField):
     """Text read by the import's converter for its column (``members.importers``: a member
     number is NFKC-folded, ``Ｍ001`` being ``M001``, and refused with a space or an invisible

@@ -17,7 +17,8 @@ class _NoEmptyValues(forms.Form):
     def clean(self):
         cleaned = super().clean()
         for name in self.fields:
-            if name in self.data and not self.data[name].strip():
+            # Every value a repeated parameter has (?status=&status=active), not the last only.
+            if name in self.data and not all(v.strip() for v in self.data.getlist(name)):
                 self.errors.pop(name, None)  # e.g. "Select a valid choice" for " "
                 self.add_error(name, _("Give a value or leave the parameter out."))
         return cleaned

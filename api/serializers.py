@@ -29,7 +29,14 @@ from members.importers import (
 from members.models import Member, Transaction
 from tiers.models import TierOverride
 
-from .fields import AmountField, DayField, ImportedTextField, MomentField, moment_text
+from .fields import (
+    AmountField,
+    ChoiceField,
+    DayField,
+    ImportedTextField,
+    MomentField,
+    moment_text,
+)
 
 MEMBER_TYPES = [("regular", _("regular member")), ("experience", _("experience member"))]
 TIER_CODE = {"type": "string", "nullable": True, "example": "gold"}
@@ -204,7 +211,7 @@ class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
         help_text=_("入会日期: the start of tenure. YYYY-MM-DD."),
         check=member_joined_on_check,
     )
-    member_type = serializers.ChoiceField(
+    member_type = ChoiceField(
         choices=MEMBER_TYPES,
         required=False,
         default="regular",
@@ -229,7 +236,7 @@ class MemberUpdateSerializer(_RefusesFixedFields, serializers.Serializer):
     birthday = DayField(
         label=_("birthday"), required=False, allow_null=True, check=member_birthday_check
     )
-    member_type = serializers.ChoiceField(choices=MEMBER_TYPES, required=False)
+    member_type = ChoiceField(choices=MEMBER_TYPES, required=False)
 
     FIXED = {
         "member_no": _("The member number cannot be changed."),
@@ -251,7 +258,7 @@ class TransactionInSerializer(serializers.Serializer):
         help_text=_("Unique across all transactions; sending it again is safe."),
     )
     member_no = member_no_field()
-    kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
+    kind = ChoiceField(choices=Transaction.Kind.choices)
     amount = AmountField()
     occurred_at = MomentField(label=_("occurred at"))
     refund_of = ImportedTextField(

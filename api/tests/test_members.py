@@ -461,7 +461,7 @@ def test_a_page_size_above_the_most_gives_the_most(api, monkeypatch):
     }
 
 
-@pytest.mark.parametrize("value", ["", " "])
+@pytest.mark.parametrize("value", ["", " ", ["", "active"], ["active", ""]])
 @pytest.mark.parametrize(
     "parameter", ["status", "current_tier", "joined_on_after", "member_no_prefix"]
 )

@@ -785,13 +785,14 @@ def test_a_charset_parameter_does_not_change_how_the_json_is_read(api):
     assert response.status_code == 200 and response.json()["name"] == "张三"
 
 
-def test_a_blank_amount_or_moment_gets_the_imports_words(api, member):
+def test_a_blank_kind_amount_or_moment_gets_the_imports_words(api, member):
     response = api.post(
-        "/api/v1/transactions/", purchase(amount="", occurred_at="  "), format="json"
+        "/api/v1/transactions/", purchase(kind="", amount="", occurred_at="  "), format="json"
     )
 
     assert response.status_code == 400
     assert response.json() == {
+        "kind": ["kind is empty"],
         "amount": ["amount is empty"],
         "occurred_at": ["occurred at is empty"],
     }
