@@ -23,7 +23,7 @@ from loyalty.money import format_fen
 
 from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
-from .services import member_update
+from .services import birthday_refusal, member_update
 
 
 class MemberForm(forms.ModelForm):
@@ -41,6 +41,12 @@ class MemberForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         return self._normalised("email", email_normalised)
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data["birthday"]
+        if refusal := birthday_refusal(birthday, self.instance.joined_on):
+            raise forms.ValidationError(refusal)
+        return birthday
 
 
 @admin.register(Member)

@@ -65,7 +65,7 @@ from loyalty.words import clauses, listed
 
 from .contacts import ContactRefused, email_normalised, phone_normalised
 from .models import ActivityParticipation, BlacklistEntry, Member, Referral, Transaction
-from .services import referral_date_refusal, refund_of_refund_refusal
+from .services import birthday_refusal, referral_date_refusal, refund_of_refund_refusal
 
 # Every bad row is shown, up to this many; the count of bad rows is always exact.
 MAX_SHOWN_ERRORS = 1_000_000
@@ -1710,6 +1710,11 @@ class _MemberImporter(_Importer):
         }
 
     def parse(self, values: list, problems: list[str]) -> tuple:
+        joined_on, birthday = values[4], values[6]  # None where a converter refused it
+        if isinstance(joined_on, datetime.date) and (
+            refusal := birthday_refusal(birthday, joined_on)
+        ):
+            problems.append(refusal)
         return tuple(values)
 
     def classify(self) -> str:

@@ -145,6 +145,8 @@ def member_create(
         raise DomainError(_("A member is blacklisted through a blacklist entry, not on creation."))
     if Member.objects.filter(member_no=member_no).exists():
         raise DomainError(_("Member number %(no)s is already taken.") % {"no": member_no})
+    if refusal := birthday_refusal(birthday, joined_on):
+        raise DomainError(refusal, field="birthday")
     phone = _contact_normalised("phone", phone)
     email = _contact_normalised("email", email)
     member = Member.objects.create(
@@ -175,6 +177,10 @@ def member_update(*, member: Member, actor=None, **changes) -> Member:
         for field, value in changes.items()
     }
     member = member_lock(member)
+    if "birthday" in changes and (
+        refusal := birthday_refusal(changes["birthday"], member.joined_on)
+    ):
+        raise DomainError(refusal, field="birthday")
     before = _snapshot(member)
     # Only what differs is written and audited: a repeat of the same change changes nothing.
     changes = {name: value for name, value in changes.items() if getattr(member, name) != value}
@@ -484,6 +490,18 @@ def referral_closes_circle(*, referrer: Member, referred: Member) -> bool:
             return True
         seen.add(parent)
         node = parent
+
+
+def birthday_refusal(birthday: datetime.date | None, joined_on: datetime.date) -> str | None:
+    """Why a member's ``birthday`` is refused beside their ``joined_on``, or None: nobody joins
+    before they are born. Services refuse it (the API and the staff forms at the birthday), the
+    import names it on the row."""
+    if birthday is None or birthday <= joined_on:
+        return None
+    return _("birthday %(birthday)s is after the joined date %(joined)s") % {
+        "birthday": birthday.isoformat(),
+        "joined": joined_on.isoformat(),
+    }
 
 
 def referral_date_refusal(

@@ -530,3 +530,18 @@ def test_the_members_own_number_and_joined_date_sent_in_another_form_are_let_thr
 
     assert same.status_code == 200 and same.json()["name"] == "王五"
     assert other.status_code == 400
+
+
+def test_a_birthday_after_the_joined_date_is_refused_at_the_birthday(api):
+    created = api.post(
+        "/api/v1/members/", {**NEW, "joined_on": "2019-03-15", "birthday": "2020-01-01"},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 400
+    assert created.json() == {
+        "birthday": ["birthday 2020-01-01 is after the joined date 2019-03-15"]
+    }
+
+    MemberFactory(member_no="B1", joined_on=datetime.date(2019, 3, 15))
+    changed = api.patch("/api/v1/members/B1/", {"birthday": "2019-03-16"}, format="json")
+    assert changed.status_code == 400 and set(changed.json()) == {"birthday"}

@@ -40,3 +40,18 @@ def test_a_phone_that_is_not_one_is_refused_on_the_form(admin_client):
     assert "Enter an 11-digit mainland mobile number" in response.content.decode()
     member.refresh_from_db()
     assert member.phone == "13900000000"
+
+
+def test_a_birthday_after_the_joined_date_is_refused_on_the_form(admin_client):
+    member = MemberFactory(name="张三", phone="13900000000", email="")
+
+    response = admin_client.post(
+        reverse("admin:members_member_change", args=[member.pk]),
+        contact_form(birthday="2024-06-01"),
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    assert "birthday 2024-06-01 is after the joined date 2024-01-01" in response.content.decode()
+    member.refresh_from_db()
+    assert member.birthday is None

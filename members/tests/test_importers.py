@@ -735,3 +735,12 @@ def test_chinese_messages_name_the_columns_and_join_their_parts_in_chinese(csv_f
     assert transaction_lines[0].startswith(
         "第 2 行：外部编号 T1 已导入过，但数据不同（已存储：金额 100.00，发生时间 "
     )
+
+
+def test_a_birthday_after_the_joined_date_is_a_bad_row(csv_file):
+    _error, lines = failures(
+        "members", csv_file(MEMBERS, "M1,张三,,,2024-01-31,regular,2024-02-01")
+    )
+
+    assert lines == ["line 2: birthday 2024-02-01 is after the joined date 2024-01-31"]
+    assert not Member.objects.exists()
