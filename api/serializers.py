@@ -15,6 +15,7 @@ from loyalty.dates import DateError, parse_date
 from loyalty.masking import contacts_visible
 from loyalty.money import fen_to_yuan
 from members.importers import (
+    MEMBER_STATUS_OF_TYPE,
     ValueRefused,
     activity_value,
     external_id_value,
@@ -47,8 +48,8 @@ def member_type(member: Member) -> str:
 
 
 def status_of_type(member_type: str) -> str:
-    """The status a new member of ``member_type`` starts with."""
-    return Member.Status.EXPERIENCE if member_type == "experience" else Member.Status.ACTIVE
+    """The status a new member of ``member_type`` starts with (regular when not given)."""
+    return MEMBER_STATUS_OF_TYPE.get(member_type, Member.Status.ACTIVE)
 
 
 def tier_fields(*, status: str, current_tier, qualified_tier, tier_year_end) -> dict:

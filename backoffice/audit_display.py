@@ -138,7 +138,7 @@ def _value(key: str, value: object, field: models.Field | None, tier_names: dict
     if key == "accepted_warnings" and isinstance(value, str):
         # "gold>silver": Gold was let give less of a benefit than Silver (tiers.benefits).
         return " > ".join(str(tier_names.get(code, code)) for code in value.split(">"))
-    if key in _AMOUNTS and isinstance(value, str | int) and value_is_number(value):
+    if key in _AMOUNTS and isinstance(value, str | int) and _is_number(value):
         return metric_value(value, "spend")
     if key in _TEXTS and isinstance(value, str):
         profiles = dict(Profile.choices)
@@ -176,7 +176,7 @@ def audit_fields(entry, side: str, *, unmasked: bool, tier_names: dict) -> list[
     return rows
 
 
-def value_is_number(value: str | int) -> bool:
+def _is_number(value: str | int) -> bool:
     try:
         Decimal(str(value))
     except InvalidOperation:

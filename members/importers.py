@@ -107,6 +107,10 @@ _COLUMN_NAMES = {
 }
 
 
+# The member types files and clients send, and the status each starts a new member with.
+MEMBER_STATUS_OF_TYPE = {"regular": Member.Status.ACTIVE, "experience": Member.Status.EXPERIENCE}
+
+
 def member_type_outdated(member_id: int, stored_status: str, given_status: str) -> bool:
     """Whether a member's type as a file or a client gives it is not compared with the stored
     one: a blacklisted member's is no longer the sender's to state, and an experience member
@@ -1684,7 +1688,7 @@ class _MemberImporter(_Importer):
     kind = "members"
     summary_count = ngettext_lazy("%(grouped)s member", "%(grouped)s members", "count")
     model = Member
-    STATUS_OF_TYPE = {"regular": Member.Status.ACTIVE, "experience": Member.Status.EXPERIENCE}
+    STATUS_OF_TYPE = MEMBER_STATUS_OF_TYPE
     TYPE_OF_STATUS = {status: kind for kind, status in STATUS_OF_TYPE.items()}
     staged = (
         ("member_no", _TEXT),
