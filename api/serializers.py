@@ -159,9 +159,32 @@ def _as_read(field: str, value):
     return value
 
 
-class _RefusesFixedFields:
-    """Sending a field of ``FIXED`` is refused under its name, with the other fields'
-    problems, unless it is the value ``current_values`` gives for it."""
+class InputSerializer(serializers.Serializer):
+    """A request body: a field the endpoint does not take is refused under its name, with the
+    other fields' problems (ignored, a misspelt optional field such as ``emial`` would leave
+    the client believing it was written)."""
+
+    def refused_fields(self, data: Mapping) -> dict:
+        return {
+            name: [_("This field is not taken here.")] for name in data if name not in self.fields
+        }
+
+    def to_internal_value(self, data):
+        refused = self.refused_fields(data) if isinstance(data, Mapping) else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if refused and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **refused}) from None
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
+class _RefusesFixedFields(InputSerializer):
+    """Sending a field of ``FIXED`` is refused under its name, with its own message, unless it
+    is the value ``current_values`` gives for it."""
 
     FIXED: dict = _NOT_WRITTEN
 
@@ -169,27 +192,18 @@ class _RefusesFixedFields:
         """The member's values of the fixed fields (the context's ``current``, as read)."""
         return self.context.get("current", {})
 
-    def to_internal_value(self, data):
-        fixed = {}
-        if isinstance(data, Mapping):
-            current = self.current_values(data)
-            fixed = {
-                f: [message]
-                for f, message in self.FIXED.items()
-                if f in data and (f not in current or _as_read(f, data[f]) != current[f])
-            }
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if fixed and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **fixed}) from None
-            raise
-        if fixed:
-            raise serializers.ValidationError(fixed)
-        return value
+    def refused_fields(self, data: Mapping) -> dict:
+        current = self.current_values(data)
+        fixed = {
+            f: [message]
+            for f, message in self.FIXED.items()
+            if f in data and (f not in current or _as_read(f, data[f]) != current[f])
+        }
+        unknown = {f: m for f, m in super().refused_fields(data).items() if f not in self.FIXED}
+        return {**unknown, **fixed}
 
 
-class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
+class MemberCreateSerializer(_RefusesFixedFields):
     def current_values(self, data: Mapping) -> dict:
         """What a new member of the given type starts with: active (or experience), no tier."""
         return {
@@ -227,7 +241,7 @@ class MemberCreateSerializer(_RefusesFixedFields, serializers.Serializer):
     )
 
 
-class MemberUpdateSerializer(_RefusesFixedFields, serializers.Serializer):
+class MemberUpdateSerializer(_RefusesFixedFields):
     """Contact details; ``member_type: regular`` converts an experience member to a full one.
     The member number and the joined date are identity and cannot change."""
 
@@ -249,7 +263,7 @@ class MemberUpdateSerializer(_RefusesFixedFields, serializers.Serializer):
 # --- Transactions -------------------------------------------------------------------------
 
 
-class TransactionInSerializer(serializers.Serializer):
+class TransactionInSerializer(InputSerializer):
     """The external ids are read as the import reads them (``ＴＸ１`` is ``TX1``), so a
     purchase sent by CSV and by API is one, and a refund finds its purchase either way."""
 
@@ -318,7 +332,7 @@ class TransactionSerializer(serializers.Serializer):
         }
 
 
-class TransactionBatchSerializer(serializers.Serializer):
+class TransactionBatchSerializer(InputSerializer):
     transactions = serializers.ListField(
         child=TransactionInSerializer(), min_length=1, max_length=1000
     )
@@ -335,7 +349,7 @@ class TransactionBatchResultSerializer(serializers.Serializer):
 # --- Referrals and activities -------------------------------------------------------------
 
 
-class ReferralInSerializer(serializers.Serializer):
+class ReferralInSerializer(InputSerializer):
     referrer_no = member_no_field()
     referred_no = member_no_field()
     occurred_at = MomentField(
@@ -365,7 +379,7 @@ class ReferralSerializer(serializers.Serializer):
         }
 
 
-class ActivityInSerializer(serializers.Serializer):
+class ActivityInSerializer(InputSerializer):
     member_no = member_no_field()
     activity = ImportedTextField(
         activity_value, max_length=128, help_text=_("e.g. 直播互动, 商品评价")

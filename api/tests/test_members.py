@@ -279,6 +279,25 @@ def test_the_status_and_the_tier_are_refused_under_their_names_not_ignored(api):
     assert not Member.objects.filter(member_no="M2").exists()
 
 
+def test_a_field_the_endpoint_does_not_take_is_refused_by_name_not_ignored(api):
+    MemberFactory(member_no="M1", name="张三", email="old@example.com")
+
+    patched = api.patch(
+        "/api/v1/members/M1/", {"name": "王五", "emial": "new@example.com"}, format="json"
+    )
+    created = api.post("/api/v1/members/", {**NEW, "phon": "13800000000"}, format="json")
+    both = api.post("/api/v1/members/", {**NEW, "name": "", "tier": "gold"}, format="json")
+
+    assert patched.status_code == 400
+    assert patched.json() == {"emial": ["This field is not taken here."]}
+    assert created.status_code == 400 and list(created.json()) == ["phon"]
+    # Reported with the other fields' problems, each under its name.
+    assert both.status_code == 400 and set(both.json()) == {"name", "tier"}
+    member = Member.objects.get(member_no="M1")
+    assert (member.name, member.email) == ("张三", "old@example.com")
+    assert not Member.objects.filter(member_no=NEW["member_no"]).exists()
+
+
 def test_the_members_own_status_and_tier_sent_back_as_read_are_let_through(api):
     MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
     read = api.get("/api/v1/members/M1/").json()

@@ -162,6 +162,23 @@ def test_full_width_member_numbers_name_the_members_as_in_the_import(api, same_d
     }
 
 
+def test_a_referral_or_an_activity_with_a_field_not_taken_is_refused_by_name(api, same_day):
+    referral = api.post(
+        "/api/v1/referrals/", {"referrer_no": "A", "referred_no": "B", "points": 5}, format="json"
+    )
+    activity = api.post(
+        "/api/v1/activities/",
+        {"member_no": "A", "activity": "直播互动", "occured_at": "2024-03-02"},
+        format="json",
+    )
+
+    assert referral.status_code == 400
+    assert referral.json() == {"points": ["This field is not taken here."]}
+    # The misspelt date is named beside the missing one.
+    assert activity.status_code == 400 and set(activity.json()) == {"occured_at", "occurred_at"}
+    assert not same_day[0].referrals.exists() and not same_day[0].activities.exists()
+
+
 def test_an_activity_for_a_full_width_member_number_is_the_members(api, same_day):
     response = api.post(
         "/api/v1/activities/",

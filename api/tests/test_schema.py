@@ -10,6 +10,7 @@ import datetime
 import os
 import re
 
+import jsonschema
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -54,6 +55,34 @@ def test_the_schema_describes_every_endpoint(client):
             assert {"401", "403", "429"} <= codes, (path, method)
             if method == "post":
                 assert "400" in codes, (path, method)
+
+
+def test_the_schema_says_what_a_request_body_may_hold_as_the_api_does(client, api):
+    MemberFactory(member_no="M1", joined_on=datetime.date(2020, 1, 1))
+    components = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    transaction = jsonschema.Draft4Validator(
+        {"$ref": "#/components/schemas/TransactionInRequest", "components": {"schemas": components}}
+    )
+    purchase = {"external_id": "T1", "member_no": "M1", "kind": "purchase", "amount": "9.90",
+                "occurred_at": "2026-01-05T10:00:00+08:00"}  # fmt: skip
+    bodies = {
+        "no refund_of": {**purchase, "external_id": "R1", "kind": "refund"},
+        "a purchase naming one": {**purchase, "external_id": "T2", "refund_of": "T1"},
+        "another field": {**purchase, "external_id": "T3", "note": "gift"},
+        "valid": {**purchase, "external_id": "R2", "kind": "refund", "refund_of": "T1"},
+    }
+
+    valid = {name: transaction.is_valid(body) for name, body in bodies.items()}
+    assert api.post("/api/v1/transactions/", purchase, format="json").status_code == 201
+    answered = {
+        name: api.post("/api/v1/transactions/", body, format="json").status_code
+        for name, body in bodies.items()
+    }
+
+    assert valid == {name: name == "valid" for name in bodies}
+    assert answered == {name: 201 if name == "valid" else 400 for name in bodies}
+    closed = {name for name, c in components.items() if c.get("additionalProperties") is False}
+    assert closed == {name for name in components if name.endswith("Request")}
 
 
 @pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])

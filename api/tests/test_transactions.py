@@ -325,6 +325,23 @@ def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_item(api, member
     assert not Transaction.objects.exists()
 
 
+def test_a_misspelt_field_is_refused_by_name_alone_or_in_a_batch(api, member):
+    single = api.post("/api/v1/transactions/", purchase(refund_off="T0"), format="json")
+    items = [purchase("B1"), purchase("B2", note="gift")]
+    batch = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")
+    outer = api.post(
+        "/api/v1/transactions/batch/", {"transactions": [purchase("B3")], "dry_run": True},
+        format="json",
+    )  # fmt: skip
+
+    assert single.status_code == 400
+    assert single.json() == {"refund_off": ["This field is not taken here."]}
+    assert batch.status_code == 400 and batch.json()["index"] == 1
+    assert batch.json()["errors"] == {"note": ["This field is not taken here."]}
+    assert outer.status_code == 400 and list(outer.json()) == ["dry_run"]
+    assert not Transaction.objects.exists()
+
+
 def test_a_batch_whose_item_breaks_a_rule_late_writes_nothing(api, member):
     items = [purchase("B1"), purchase("B2"), refund("B3", "B1", "500.00")]
     response = api.post("/api/v1/transactions/batch/", {"transactions": items}, format="json")

@@ -185,6 +185,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.request_bodies_closed",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "FloorKindEnum": "tiers.models.TierOverride.Kind",
         "TransactionKindEnum": "members.models.Transaction.Kind",
