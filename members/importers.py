@@ -1967,10 +1967,15 @@ class _TransactionImporter(_Importer):
 
     # A new refund's purchase is the first row of the file with that external id, else the
     # stored one. Refunds total at most the purchase's amount, counting stored refunds and the
-    # file's earlier ones.
+    # file's earlier ones that are not refused themselves: a refund over the amount on its own
+    # would otherwise have every later refund of the purchase reported too, and the file fixed
+    # by its first report would be refused again for lines that were right. The running sum
+    # (``totals``) is that total until a purchase's first refund over it; only for purchases
+    # with one are the refunds folded line by line (``folded``, a step per refund of one
+    # purchase), leaving out the refused ones.
     _REFUNDS = """
         CREATE {work} TABLE {bad} AS
-        WITH r AS (
+        WITH RECURSIVE r AS (
             SELECT c.line, c.refund_of, c.amount_fen, CASE
                 WHEN f.status > 0 THEN 'bad_target'
                 WHEN COALESCE(f.kind, t.kind) IS NULL THEN 'unknown'
@@ -1996,11 +2001,26 @@ class _TransactionImporter(_Importer):
             SELECT line, refund_of, purchase_fen, stored_fen
                 + SUM(amount_fen) OVER (PARTITION BY refund_of ORDER BY line) AS total
             FROM r WHERE code IS NULL
+        ), ranked AS (
+            SELECT line, refund_of, amount_fen, purchase_fen, stored_fen,
+                ROW_NUMBER() OVER (PARTITION BY refund_of ORDER BY line) AS n
+            FROM r WHERE code IS NULL
+            AND refund_of IN (SELECT refund_of FROM totals WHERE total > purchase_fen)
+        ), folded (line, refund_of, n, purchase_fen, total, kept_fen) AS (
+            SELECT line, refund_of, n, purchase_fen, stored_fen + amount_fen,
+                CASE WHEN stored_fen + amount_fen > purchase_fen THEN stored_fen
+                ELSE stored_fen + amount_fen END
+            FROM ranked WHERE n = 1
+            UNION ALL
+            SELECT k.line, k.refund_of, k.n, k.purchase_fen, f.kept_fen + k.amount_fen,
+                CASE WHEN f.kept_fen + k.amount_fen > k.purchase_fen THEN f.kept_fen
+                ELSE f.kept_fen + k.amount_fen END
+            FROM folded f JOIN ranked k ON k.refund_of = f.refund_of AND k.n = f.n + 1
         )
         SELECT line, code, target_line, owner, NULL AS total, purchase_fen FROM r
         WHERE code IS NOT NULL
         UNION ALL
-        SELECT line, 'over', NULL, NULL, total, purchase_fen FROM totals
+        SELECT line, 'over', NULL, NULL, total, purchase_fen FROM folded
         WHERE total > purchase_fen
     """
 

@@ -459,6 +459,32 @@ def test_every_bad_transaction_row_is_reported_not_only_the_first(csv_file, memb
     assert error == "4 bad rows; nothing was imported"
 
 
+def test_a_refund_refused_as_over_its_purchase_is_not_counted_against_the_later_ones(
+    csv_file, member
+):
+    rows = [
+        "T1,M1,purchase,100,2026-06-30T10:00:00+08:00,",
+        "R1,M1,refund,150,2026-07-01T10:00:00+08:00,T1",
+        "R2,M1,refund,30,2026-07-01T10:00:00+08:00,T1",
+        "R3,M1,refund,50,2026-07-01T10:00:00+08:00,T1",
+        "R4,M1,refund,30,2026-07-01T10:00:00+08:00,T1",
+    ]
+
+    _error, lines = failures("transactions", csv_file(TRANSACTIONS, *rows))
+    # The two lines reported, fixed: R1 was 15, R4 was not this purchase's.
+    run(
+        "transactions",
+        csv_file(TRANSACTIONS, rows[0], rows[1].replace(",150,", ",15,"), *rows[2:4]),
+    )
+
+    # R2 and R3 fit (30 + 50), R1 alone does not; R4 does not fit beside R2 and R3.
+    assert lines == [
+        "line 3: refunds of T1 would total ¥150.00, more than its amount ¥100.00",
+        "line 6: refunds of T1 would total ¥110.00, more than its amount ¥100.00",
+    ]
+    assert Transaction.objects.filter(kind="refund").count() == 3
+
+
 def test_a_refund_may_follow_its_purchase_later_in_the_file(csv_file, member):
     path = csv_file(
         TRANSACTIONS,
