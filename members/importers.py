@@ -260,7 +260,58 @@ def text_opened(
             raise _ambiguous(path, *ambiguous)
         if encoding == _GB:
             progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
+    elif _single_byte(encoding):
+        # Any bytes read in a single-byte encoding: UTF-8 text given one would be stored
+        # garbled (Zoë as ZoÃ«) without an error. Bytes that are valid UTF-8 beyond ASCII are
+        # nearly never text in such an encoding.
+        utf8 = _utf8_text_line(handle.read(_SNIFF_BYTES))
+        handle.seek(0)
+        if utf8:
+            handle.close()
+            raise _utf8_forced(path, encoding, *utf8)
     return text_stream(handle, encoding, path), encoding
+
+
+def _utf8_forced(path: Path, encoding: str, line: int, token: str) -> DomainError:
+    return DomainError(
+        gettext(
+            "%(path)s is UTF-8 text (line %(line)d: “%(utf8)s”), which --encoding "
+            "%(encoding)s would store as “%(forced)s”: run again without --encoding"
+        )
+        % {
+            "path": path,
+            "line": line,
+            "utf8": token,
+            "encoding": encoding,
+            "forced": token.encode("utf-8").decode(encoding, errors="replace"),
+        }
+    )
+
+
+def _single_byte(encoding: str) -> bool:
+    """An encoding that reads every byte as a character of its own (Latin-1, cp1252, cp1251,
+    koi8-r ...), so that any file reads in it without an error."""
+    if codecs.lookup(encoding).name.startswith("utf"):
+        return False
+    return len(bytes(range(256)).decode(encoding, errors="replace")) == 256
+
+
+def _utf8_text_line(sample: bytes) -> tuple[int, str] | None:
+    """For a sample that is valid UTF-8 beyond ASCII: its first line with such characters (the
+    number, and the first token of them, up to a comma or a space); None otherwise."""
+    if sample.isascii():
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return None
+    for number, line in enumerate(_LINE_END.split(sample), start=1):
+        if not line.isascii():
+            text = line.decode("utf-8", errors="ignore")  # the sample may end inside one
+            token = next((t for t in re.split(r"[,\s]+", text) if not t.isascii()), None)
+            if token:
+                return number, token
+    return None
 
 
 # Reading: encodings, CSV shape, errors.

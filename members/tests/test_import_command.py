@@ -642,6 +642,42 @@ def test_a_latin_1_file_is_pointed_to_cp1252_first_not_to_a_code_page_that_garbl
     assert set(Member.objects.values_list("name", flat=True)) == {"Ångström, A", "José Müller"}
 
 
+@pytest.mark.parametrize(
+    ("given", "name", "garbled"),
+    [
+        ("cp1252", "Zoë Müller", "ZoÃ«"),
+        ("latin-1", "José", "JosÃ©"),
+        ("cp1251", "Ольга", "РћР»СЊРіР°"),
+    ],
+)
+def test_utf8_text_given_a_single_byte_encoding_is_refused_not_stored_garbled(
+    tmp_path, given, name, garbled
+):
+    path = tmp_path / "utf8.csv"
+    path.write_bytes((MEMBERS + f"\nU001,{name},,,2024-01-01,regular,\n").encode())
+
+    error, _ = fail("members", str(path), "--encoding", given)
+
+    first = name.split()[0]
+    assert error == (
+        f"{path} is UTF-8 text (line 2: “{first}”), which --encoding "
+        f"{codecs.lookup(given).name} would store as “{garbled}”: run again without --encoding"
+    )
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "name"), [("cp1252", "José Müller"), ("koi8-r", "Ольга"), ("cp1251", "Ольга")]
+)
+def test_a_file_in_the_single_byte_encoding_given_is_read_in_it(tmp_path, given, name):
+    path = tmp_path / "local.csv"
+    path.write_bytes((MEMBERS + f"\nU001,{name},,,2024-01-01,regular,\n").encode(given))
+
+    call("members", str(path), "--encoding", given)
+
+    assert Member.objects.get().name == name
+
+
 def test_a_utf8_file_with_a_byte_order_mark_is_utf8_whatever_it_holds(tmp_path):
     # 伟强's GB18030 bytes as UTF-8 (ΰǿ), behind a BOM: the file says it is UTF-8.
     path = tmp_path / "bom.csv"
