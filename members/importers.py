@@ -258,6 +258,9 @@ def text_opened(
         if encoding == "utf-8-sig" and not bom and (ambiguous := _reads_as_gb18030_too(sample)):
             handle.close()
             raise _ambiguous(path, *ambiguous)
+        if encoding == _GB and (western := _gb18030_without_chinese(sample)):
+            handle.close()
+            raise _western_or_gb18030(path, *western)
         if encoding == _GB:
             progress(gettext("  reading the file as GB18030 (it is not UTF-8)"))
     elif _single_byte(encoding):
@@ -270,6 +273,44 @@ def text_opened(
             handle.close()
             raise _utf8_forced(path, encoding, *utf8)
     return text_stream(handle, encoding, path), encoding
+
+
+def _gb2312(char: str) -> bool:
+    """A character of GB2312, the common Chinese ones: both of its bytes at 0xA1 or above.
+    Chinese text has them; Latin-1 text read as GB18030 has none (an accented letter and the
+    ASCII letter after it make a rare character: Ångström reads as 舗gstr鰉)."""
+    encoded = char.encode(_GB)
+    return len(encoded) == 2 and encoded[0] >= 0xA1 and encoded[1] >= 0xA1
+
+
+def _gb18030_without_chinese(sample: bytes) -> tuple[int, str, str] | None:
+    """For a sample that reads as GB18030 and not as UTF-8: when it holds no common Chinese
+    character (``_gb2312``), its first line beyond ASCII (the number, and its first token as
+    GB18030 and as cp1252); None when it does."""
+    text = sample.decode(_GB, errors="ignore")  # the sample may end inside a character
+    if any(_gb2312(char) for char in text if not char.isascii()):
+        return None
+    for number, line in enumerate(_LINE_END.split(sample), start=1):
+        if line.isascii():
+            continue
+        token = next(t for t in re.split(rb"[,\s]+", line) if not t.isascii())
+        return (
+            number,
+            token.decode(_GB, errors="replace"),
+            token.decode(_CP1252, errors="replace"),
+        )
+    return None
+
+
+def _western_or_gb18030(path: Path, line: int, as_gb: str, as_western: str) -> DomainError:
+    return DomainError(
+        gettext(
+            "%(path)s is not UTF-8, and read as GB18030 it holds no common Chinese character "
+            "(line %(line)d: “%(gb)s”, or “%(western)s” in cp1252): run again with --encoding "
+            "cp1252 (or the file's own encoding) or --encoding gb18030"
+        )
+        % {"path": path, "line": line, "gb": as_gb, "western": as_western}
+    )
 
 
 def _utf8_forced(path: Path, encoding: str, line: int, token: str) -> DomainError:

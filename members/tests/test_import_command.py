@@ -678,6 +678,26 @@ def test_a_file_in_the_single_byte_encoding_given_is_read_in_it(tmp_path, given,
     assert Member.objects.get().name == name
 
 
+def test_a_latin_1_file_that_reads_as_gb18030_is_not_taken_for_chinese(tmp_path):
+    # Each accented letter and the ASCII letter after it read as one rare Chinese character.
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        (MEMBERS + "\nL001,Anna Ångström,,,2024-01-05,regular,\nL002,Bösendörfer,,,2024-01-05,"
+         "regular,\n").encode("latin-1")
+    )  # fmt: skip
+
+    error, _ = fail("members", str(path))
+
+    assert error == (
+        f"{path} is not UTF-8, and read as GB18030 it holds no common Chinese character "
+        "(line 2: “舗gstr鰉”, or “Ångström” in cp1252): run again with --encoding cp1252 (or "
+        "the file's own encoding) or --encoding gb18030"
+    )
+    assert not Member.objects.exists()
+    call("members", str(path), "--encoding", "cp1252")
+    assert set(Member.objects.values_list("name", flat=True)) == {"Anna Ångström", "Bösendörfer"}
+
+
 def test_a_utf8_file_with_a_byte_order_mark_is_utf8_whatever_it_holds(tmp_path):
     # 伟强's GB18030 bytes as UTF-8 (ΰǿ), behind a BOM: the file says it is UTF-8.
     path = tmp_path / "bom.csv"
