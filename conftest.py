@@ -45,6 +45,10 @@ def migrated_data(transactional_db):
         tiers = importlib.import_module("tiers.migrations.0002_default_tiers_and_policy")
         tiers.create_defaults(apps, None)
         importlib.import_module("tiers.migrations.0017_regular_birthday_bonus").add(apps, None)
+        service = importlib.import_module(
+            "tiers.migrations.0018_regular_birthday_benefit_is_a_service"
+        )
+        service.to_service(apps, None)
     importlib.import_module("notifications.migrations.0002_default_templates").create(apps, None)
 
 

@@ -21,7 +21,11 @@ from django.utils.translation import gettext_lazy as _
 from tiers import engine
 from tiers.models import Benefit, Tier, TierPolicy
 from tiers.policy import PolicyError, form_path
-from tiers.services import policy_effective_date_refusal, tier_name_taken
+from tiers.services import (
+    benefit_value_refusal,
+    policy_effective_date_refusal,
+    tier_name_taken,
+)
 from tiers.templatetags.tier_display import METRIC_LABELS
 
 from .forms import DateField, date_input
@@ -327,9 +331,8 @@ class BenefitForm(forms.ModelForm):
                 self.add_error("value", _("Enter the discount in 折, e.g. 9.2 for 9.2折."))
             else:
                 data["value"] = value * 10
-        elif kind in (Benefit.Kind.POINTS_MULTIPLIER, Benefit.Kind.BIRTHDAY_BONUS,
-                      Benefit.Kind.WELCOME_POINTS) and value is None:  # fmt: skip
-            self.add_error("value", _("This kind of benefit needs a value."))
+        elif kind and (refusal := benefit_value_refusal(kind, value)):
+            self.add_error("value", refusal)
         return data
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -70,6 +71,7 @@ from .metrics import (
     tenure_sql,
 )
 from .models import (
+    MAX_POINTS,
     MIN_NOTICE_DAYS,
     OVERRIDE_REPLACED,
     Benefit,
@@ -1694,6 +1696,21 @@ def tier_rename(*, tier: Tier, name_zh: str, name_en: str, reason: str, actor) -
     return tier
 
 
+_POINTS_KINDS = (Benefit.Kind.BIRTHDAY_BONUS, Benefit.Kind.WELCOME_POINTS)
+
+
+def benefit_value_refusal(kind: str, value: Decimal | None) -> str:
+    """Why ``value`` cannot be a benefit of ``kind`` that is not a discount (the back office
+    converts a discount from 折 and checks it there), or "": members would be shown it."""
+    if kind == Benefit.Kind.POINTS_MULTIPLIER and (value is None or value <= 0):
+        return _("A points multiplier is more than 0, e.g. 1.5 for 1.5×.")
+    if kind in _POINTS_KINDS and (
+        value is None or value != value.to_integral_value() or not 1 <= value <= MAX_POINTS
+    ):
+        return _("Points are a whole number from 1 to %(max)s.") % {"max": f"{MAX_POINTS:,}"}
+    return ""
+
+
 @transaction.atomic
 def benefit_save(
     *, tier: Tier, reason: str, actor, benefit: Benefit | None = None, **fields
@@ -1716,6 +1733,8 @@ def benefit_save(
         benefit.value is not None and 0 < benefit.value < 100
     ):
         raise DomainError(_("A discount is between 0.1折 and 9.99折."))
+    if refusal := benefit_value_refusal(benefit.kind, benefit.value):
+        raise DomainError(refusal)
     benefit.full_clean()
     after = _benefit_record(benefit)
     if before == after:

@@ -991,6 +991,53 @@ def test_renaming_and_adding_a_benefit_on_the_tier_page_record_the_reason(login_
     assert reasons == {"tier.rename": "2026 年权益调整", "benefit.create": "2026 年权益调整"}
 
 
+def test_the_regular_tier_page_saves_as_it_loads(login_as):
+    # Its birthday benefit (seed 000: 生日当月1倍积分加成) has no number of points.
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["regular"])
+    data = tier_form_data(client, url)
+    data.update(name_en="Basic", reason="renamed")
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert Tier.objects.get(code="regular").name_en == "Basic"
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "said"),
+    [
+        ("points_multiplier", "-1.5", "A points multiplier is more than 0"),
+        ("points_multiplier", "0", "A points multiplier is more than 0"),
+        ("welcome_points", "-100", "Points are a whole number from 1 to 1,000,000."),
+        ("birthday_bonus", "0", "Points are a whole number from 1 to 1,000,000."),
+        ("birthday_bonus", "12.5", "Points are a whole number from 1 to 1,000,000."),
+        ("welcome_points", "", "Points are a whole number from 1 to 1,000,000."),
+    ],
+)
+def test_a_benefit_members_would_be_shown_as_a_penalty_is_refused_at_its_value(
+    login_as, owner, kind, value, said
+):
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["silver"])
+    data = tier_form_data(client, url)
+    new = len([k for k in data if k.endswith("-title_en")]) - 1
+    data.update({f"benefit-{new}-position": "9", f"benefit-{new}-kind": kind, "reason": "x"})
+    data.update({f"benefit-{new}-value": value, f"benefit-{new}-title_zh": "新权益"})
+    data[f"benefit-{new}-title_en"] = "New"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 400
+    assert said in response.context["benefits"].forms[new].errors["value"][0]
+    assert not Benefit.objects.filter(title_en="New").exists()
+    with pytest.raises(DomainError, match=said.split(",")[0]):
+        benefit_save(
+            tier=Tier.objects.get(code="silver"), reason="x", actor=owner, kind=kind,
+            value=Decimal(value) if value else None, title_zh="x", title_en="x", position=9,
+        )  # fmt: skip
+
+
 def test_a_discount_outside_zero_to_ten_zhe_is_refused(owner):
     with pytest.raises(DomainError, match="between 0.1折 and 9.99折"):
         benefit_save(

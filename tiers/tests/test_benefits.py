@@ -57,20 +57,31 @@ def test_a_kind_only_one_tier_offers_or_an_equal_value_is_no_problem():
 
 
 def test_regular_members_get_the_seeds_birthday_month_bonus_once():
-    # Seed 000 §2.2: 普通会员 … 生日当月1倍积分加成 (added by migration 0017).
-    migration = importlib.import_module("tiers.migrations.0017_regular_birthday_bonus")
-    regular_birthday = Benefit.objects.filter(tier__code="regular", kind="birthday_bonus")
-    assert [(b.title_zh, b.title_en, b.value) for b in regular_birthday.all()] == [
-        ("生日当月1倍积分加成", "Birthday month: 1× bonus points", None)
+    # Seed 000 §2.2: 普通会员 … 生日当月1倍积分加成 (added by migration 0017, made a service, a
+    # benefit without a number of points, by 0018).
+    added = importlib.import_module("tiers.migrations.0017_regular_birthday_bonus")
+    service = importlib.import_module("tiers.migrations.0018_regular_birthday_benefit_is_a_service")
+    regular = Benefit.objects.filter(tier__code="regular", title_zh="生日当月1倍积分加成")
+    assert [(b.kind, b.title_en, b.value) for b in regular.all()] == [
+        ("service", "Birthday month: 1× bonus points", None)
     ]
 
-    migration.remove(django_apps, None)
-    assert not regular_birthday.exists()
-    migration.add(django_apps, None)
-    migration.add(django_apps, None)
-    assert regular_birthday.count() == 1
+    service.to_birthday_bonus(django_apps, None)
+    assert [b.kind for b in regular.all()] == ["birthday_bonus"]
+    added.remove(django_apps, None)
+    assert not regular.exists()
+    added.add(django_apps, None)
+    added.add(django_apps, None)
+    service.to_service(django_apps, None)
+    assert [b.kind for b in regular.all()] == ["service"]
     # A birthday benefit staff gave the tier is kept, and none is added beside it.
-    regular_birthday.update(title_en="Birthday cake")
-    migration.remove(django_apps, None)
-    migration.add(django_apps, None)
-    assert [b.title_en for b in regular_birthday.all()] == ["Birthday cake"]
+    Benefit.objects.filter(tier__code="regular").delete()
+    Benefit.objects.create(
+        tier=Tier.objects.get(code="regular"), kind="birthday_bonus", value=100,
+        title_zh="生日蛋糕", title_en="Birthday cake",
+    )  # fmt: skip
+    added.add(django_apps, None)
+    service.to_service(django_apps, None)
+    assert [(b.kind, b.title_en) for b in Benefit.objects.filter(tier__code="regular")] == [
+        ("birthday_bonus", "Birthday cake")
+    ]
