@@ -161,14 +161,8 @@ def transactions_record_batch(
     member number to its member. An external id repeated within the batch with other data
     refuses the batch before anything is done."""
     _repeated_with_other_data(items)
-    # Lock every member of the batch up front, in one order, so two batches naming the same
-    # members wait for each other instead of deadlocking.
-    list(
-        Member.objects.select_for_update()
-        .filter(pk__in=sorted(m.pk for m in members.values()))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    # Every member of the batch locked up front (in one order).
+    facts.member_lock_many(m.pk for m in members.values())
     recorded: list = [None] * len(items)  # in the items' order
     changed: dict[int, Member] = {}
     purchases_first = sorted(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ from loyalty.exceptions import DomainError
 from loyalty.money import grouped
 from members.importers import header_column
 from members.models import Member
+from members.services import member_lock_many
 from reviews import services as review_services
 from tiers.models import Tier, TierOverride
 from tiers.services import override_replacement_refusal, tier_override_set
@@ -44,6 +47,15 @@ class BulkRow:
 class BulkPlan:
     action: str
     rows: list[BulkRow] = field(default_factory=list)
+    # Each listed member's state the rows were decided from: status, tier, open override.
+    states: list[tuple] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        """What the preview showed, in no language: the same digest at the confirmation means
+        the same members in the same states, so the same changes."""
+        seen = [self.states, self.changing_numbers]
+        return hashlib.sha256(json.dumps(seen, default=str).encode()).hexdigest()
 
     @property
     def changes(self) -> list[BulkRow]:
@@ -164,8 +176,16 @@ def bulk_preview(
             continue
         held = _held(member)
         held_name = held.name if held else "—"
+        current = overrides.get(member.pk)
+        plan.states.append(
+            (
+                member.pk,
+                member.status,
+                held.pk if held else None,
+                (current.pk, current.tier_id, current.ends_on) if current else None,
+            )
+        )
         if action == OVERRIDE:
-            current = overrides.get(member.pk)
             if member.status != Member.Status.ACTIVE:
                 plan.rows.append(
                     BulkRow(number, member, skipped=_("not an active member: holds no tier"))
@@ -235,12 +255,15 @@ def bulk_apply(
     ends_on: datetime.date | None = None,
     evidence: str = "",
 ) -> int:
-    """Apply the batch whole or not at all; ``confirmed`` are the member numbers the preview
-    showed as changing. If the members changed since then, nothing is applied."""
+    """Apply the batch whole or not at all; ``confirmed`` is the ``digest`` of the plan the
+    preview showed. If the members changed since then (a colleague set an override, say),
+    nothing is applied: the preview is made again under the members' locks and compared."""
     if not reason.strip():
         raise DomainError(_("A reason is required."))
+    members = members_by_number(member_nos[:MAX_BATCH], chunk=_CHUNK)
+    member_lock_many(member.pk for member in members.values())
     plan = bulk_preview(action=action, member_nos=member_nos, tier=tier, ends_on=ends_on)
-    if plan.changing_numbers != confirmed:
+    if plan.digest != confirmed:
         # Said after "Nothing was applied:" by the page, so it does not say so itself.
         raise DomainError(_("the members changed since the preview. Preview again."))
     for row in plan.changes:

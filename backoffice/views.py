@@ -535,7 +535,7 @@ class BulkView(StaffView, View):
             "u": request.user.pk,
             "action": data["action"],
             "numbers": data["numbers"],
-            "confirmed": plan.changing_numbers,
+            "confirmed": plan.digest,
             "tier": data["tier"].code if data.get("tier") else "",
             "ends_on": data["ends_on"].isoformat() if data.get("ends_on") else "",
             "evidence": data.get("evidence", ""),

@@ -379,6 +379,20 @@ def member_lock_row(member: Member | int) -> None:
             raise Member.DoesNotExist(member_id)
 
 
+def member_lock_many(member_ids) -> None:
+    """``member_lock_row`` for many members at once, in id order, so that two writers naming
+    some of the same members wait for each other instead of deadlocking (in chunks: SQLite
+    takes at most 999 parameters a statement)."""
+    ordered = sorted(set(member_ids))
+    for start in range(0, len(ordered), 500):
+        list(
+            Member.objects.select_for_update()
+            .filter(pk__in=ordered[start : start + 500])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
 # No savepoint of its own: its callers (tiers.actions, the API's batch) write nothing before
 # it that should outlive its error, and the savepoint cost two statements per transaction.
 @transaction.atomic(savepoint=False)

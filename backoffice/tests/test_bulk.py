@@ -167,7 +167,7 @@ def test_a_bulk_batch_is_all_or_nothing(members, django_user_model):
         bulk.bulk_apply(
             action=bulk.BLACKLIST,
             member_nos=["B1", "B2"],
-            confirmed=plan.changing_numbers,
+            confirmed=plan.digest,
             reason="团伙刷单",
             actor=actor,
         )
@@ -175,19 +175,47 @@ def test_a_bulk_batch_is_all_or_nothing(members, django_user_model):
     assert Member.objects.get(member_no="B1").status == Member.Status.ACTIVE
 
 
+def test_a_batch_whose_member_got_another_override_since_the_preview_applies_nothing(
+    as_role, members
+):
+    client = as_role("ops")
+    ends_on = timezone.localdate() + datetime.timedelta(days=60)
+    data = {"action": "override", "member_numbers": "B1 B2", "tier": "gold",
+            "ends_on": ends_on.isoformat(), "reason": "活动"}  # fmt: skip
+    preview = client.post(URL, data)
+    assert "2 members change." in preview.content.decode()
+    # A colleague gives B2 a higher override meanwhile: B2 still changes (the new override
+    # would end it), but not as the preview said.
+    tier_override_set(
+        member=Member.objects.get(member_no="B2"), tier=Tier.objects.get(code="platinum"),
+        reason="VIP", ends_on=ends_on + datetime.timedelta(days=30), actor=None,
+    )  # fmt: skip
+
+    page = client.post(URL, {"confirm_token": token_of(preview)}).content.decode()
+
+    assert "Nothing was applied: the members changed since the preview." in page
+    assert list(TierOverride.objects.values_list("member__member_no", "tier__code")) == [
+        ("B2", "platinum")
+    ]
+
+
 def test_a_failure_in_the_middle_rolls_back_the_members_already_done(members, django_user_model):
     actor = django_user_model.objects.create_user("ops-bulk")
     gold = Tier.objects.get(code="gold")
+    ends_on = datetime.date(2000, 1, 1)  # refused by the service
+    plan = bulk.bulk_preview(
+        action=bulk.OVERRIDE, member_nos=["B1", "B2"], tier=gold, ends_on=ends_on
+    )
 
     with pytest.raises(DomainError):
         bulk.bulk_apply(
             action=bulk.OVERRIDE,
             member_nos=["B1", "B2"],
-            confirmed=["B1", "B2"],
+            confirmed=plan.digest,
             reason="x",
             actor=actor,
             tier=gold,
-            ends_on=datetime.date(2000, 1, 1),  # refused by the service
+            ends_on=ends_on,
         )
 
     assert not TierOverride.objects.exists()
