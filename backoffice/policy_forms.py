@@ -23,8 +23,10 @@ from tiers.models import Benefit, Tier, TierPolicy
 from tiers.policy import PolicyError, form_path
 from tiers.services import (
     benefit_value_refusal,
+    policy_draft_stamp,
     policy_effective_date_refusal,
     tier_name_taken,
+    tier_page_stamp,
 )
 from tiers.templatetags.tier_display import METRIC_LABELS
 
@@ -41,7 +43,22 @@ MAX_GROUP_DEPTH = 2
 _PATH = re.compile(r"^[a-z0-9_-]+(\.\d+)*$")
 
 
-class PolicySettingsForm(forms.ModelForm):
+class _LoadedStamp(forms.ModelForm):
+    """Carries the fingerprint of what the page showed (``stamp`` of the instance), so that a
+    save after someone else's is refused instead of undoing it."""
+
+    loaded = forms.CharField(widget=forms.HiddenInput, required=False)
+    stamp = None  # a function of the instance
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded"].initial = type(self).stamp(self.instance)
+
+
+class PolicySettingsForm(_LoadedStamp):
+    stamp = staticmethod(policy_draft_stamp)
+
     class Meta:
         model = TierPolicy
         fields = (
@@ -282,7 +299,9 @@ class PublishForm(forms.Form):
         return effective_from
 
 
-class TierNamesForm(forms.ModelForm):
+class TierNamesForm(_LoadedStamp):
+    stamp = staticmethod(tier_page_stamp)
+
     class Meta:
         model = Tier
         fields = ("name_zh", "name_en")

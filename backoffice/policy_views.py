@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -150,6 +151,7 @@ class PolicyEditView(PolicyMixin, TemplateView):
                 services.policy_draft_update(
                     policy=self.policy,
                     actor=request.user,
+                    loaded=form.cleaned_data["loaded"],
                     rules=editor.rules(),
                     **{name: form.cleaned_data[name] for name in form.Meta.fields},
                 )
@@ -312,28 +314,20 @@ class TierEditView(StaffPermissionMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         names, benefits, reason = self._forms(request.POST)
+        if request.POST.get("loaded", "") != services.tier_page_stamp(self.tier):
+            # Said before validating: a benefit removed since would fail its row's hidden id,
+            # a mistake no field of the page can show.
+            messages.error(request, services.STALE_EDIT)
+            return self.render_to_response(
+                self.get_context_data(names=names, benefits=benefits, reason=reason), status=409
+            )
         # Each form validated, so every mistake is marked at once.
         valid = [form.is_valid() for form in (names, benefits, reason)]
         if all(valid):
             why = reason.cleaned_data["reason"]
             try:
-                services.tier_rename(
-                    tier=self.tier,
-                    name_zh=names.cleaned_data["name_zh"],
-                    name_en=names.cleaned_data["name_en"],
-                    reason=why,
-                    actor=request.user,
-                )
-                for form in benefits.forms:
-                    if not form.has_changed():
-                        continue
-                    services.benefit_save(
-                        tier=self.tier,
-                        benefit=form.instance if form.instance.pk else None,
-                        reason=why,
-                        actor=request.user,
-                        **{name: form.cleaned_data[name] for name in BENEFIT_FIELDS},
-                    )
+                with transaction.atomic():
+                    self._save(names, benefits, why)
             except DomainError as error:
                 messages.error(request, str(error))
             else:
@@ -342,6 +336,27 @@ class TierEditView(StaffPermissionMixin, TemplateView):
         return self.render_to_response(
             self.get_context_data(names=names, benefits=benefits, reason=reason), status=400
         )
+
+    def _save(self, names, benefits, why: str) -> None:
+        """The page's changes, all or none (the caller's transaction), refused when the tier
+        changed since the page was drawn."""
+        services.tier_page_lock(self.tier, loaded=names.cleaned_data["loaded"])
+        services.tier_rename(
+            tier=self.tier,
+            name_zh=names.cleaned_data["name_zh"],
+            name_en=names.cleaned_data["name_en"],
+            reason=why,
+            actor=self.request.user,
+        )
+        for form in benefits.forms:
+            if form.has_changed():
+                services.benefit_save(
+                    tier=self.tier,
+                    benefit=form.instance if form.instance.pk else None,
+                    reason=why,
+                    actor=self.request.user,
+                    **{name: form.cleaned_data[name] for name in BENEFIT_FIELDS},
+                )
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(tier=self.tier, **kwargs)

@@ -16,6 +16,8 @@ dated after the one being made is left alone.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 import uuid
@@ -1447,6 +1449,48 @@ def _policy_record(policy: TierPolicy, fields=POLICY_DRAFT_FIELDS) -> dict:
     return {name: getattr(policy, name) for name in fields}
 
 
+# An edit page saved after someone else saved the same thing: saving it would silently undo
+# the other's changes (and the audit log would show them as this actor's).
+STALE_EDIT = gettext_lazy(
+    "Someone else saved changes here since you opened this page, so nothing was saved (yours "
+    "would have undone theirs). Open the page again to see the current version, then make "
+    "your changes there."
+)
+
+
+def _stamp(record) -> str:
+    """A short fingerprint of what an edit page showed, to tell at saving whether it changed
+    since (the page carries it in a hidden field)."""
+    text = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def policy_draft_stamp(policy: TierPolicy) -> str:
+    """The draft's fingerprint for ``policy_draft_update(loaded=...)``."""
+    return _stamp(_policy_record(policy))
+
+
+def tier_page_stamp(tier: Tier) -> str:
+    """The tier's names and benefits' fingerprint for ``tier_page_lock``."""
+    benefits = [_benefit_record(benefit) for benefit in tier.benefits.order_by("pk")]
+    return _stamp({"names": [tier.name_zh, tier.name_en], "benefits": benefits})
+
+
+def _tiers_lock() -> None:
+    # Every tier's row (five), in one order: renames, benefit changes and page saves take them
+    # first, so they wait for each other.
+    list(Tier.objects.select_for_update().order_by("pk"))
+
+
+def tier_page_lock(tier: Tier, *, loaded: str) -> None:
+    """Before saving a tier's page (names and benefits), in the caller's transaction: lock the
+    tiers and refuse when the page was loaded before someone else's change (``loaded`` is the
+    ``tier_page_stamp`` the page was drawn with)."""
+    _tiers_lock()
+    if loaded != tier_page_stamp(Tier.objects.get(pk=tier.pk)):
+        raise DomainError(STALE_EDIT)
+
+
 def _tier_ranks() -> dict[str, int]:
     return dict(Tier.objects.values_list("code", "rank"))
 
@@ -1503,9 +1547,13 @@ def policy_draft_create(*, actor, today: date | None = None) -> TierPolicy:
 
 
 @transaction.atomic
-def policy_draft_update(*, policy: TierPolicy, actor, **changes) -> TierPolicy:
+def policy_draft_update(
+    *, policy: TierPolicy, actor, loaded: str | None = None, **changes
+) -> TierPolicy:
     """Change a draft's settings and rules. A published version is never edited; the whole
-    version is validated and every problem reported at once (``PolicyInvalid``)."""
+    version is validated and every problem reported at once (``PolicyInvalid``). ``loaded``,
+    the ``policy_draft_stamp`` of the page the changes were made on, refuses them when the
+    draft changed since."""
     unknown = set(changes) - set(POLICY_DRAFT_FIELDS)
     if unknown:
         raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
@@ -1515,6 +1563,8 @@ def policy_draft_update(*, policy: TierPolicy, actor, **changes) -> TierPolicy:
             _("Version %(version)d is published: a published version is never edited.")
             % {"version": policy.version}
         )
+    if loaded is not None and loaded != policy_draft_stamp(policy):
+        raise DomainError(STALE_EDIT)
     before = _policy_record(policy)
     for name, value in changes.items():
         setattr(policy, name, value)
@@ -1671,8 +1721,7 @@ def tier_rename(*, tier: Tier, name_zh: str, name_en: str, reason: str, actor) -
     code and ordered by rank), with a reason kept in the audit entry. No two tiers share a
     name in either language."""
     reason = _reason(reason)
-    # Every tier's row (five), locked: two renames at once cannot both take one free name.
-    list(Tier.objects.select_for_update().order_by("pk"))
+    _tiers_lock()  # two renames at once cannot both take one free name
     tier = Tier.objects.get(pk=tier.pk)
     name_zh, name_en = name_zh.strip(), name_en.strip()
     if not name_zh or not name_en:
@@ -1721,6 +1770,7 @@ def benefit_save(
     if unknown:
         raise TypeError(f"not a benefit field: {', '.join(sorted(unknown))}")
     reason = _reason(reason)
+    _tiers_lock()
     if benefit is None:
         before = None
         benefit = Benefit(tier=tier)
@@ -1753,6 +1803,7 @@ def benefit_save(
 @transaction.atomic
 def benefit_delete(*, benefit: Benefit, reason: str, actor) -> None:
     reason = _reason(reason)
+    _tiers_lock()
     benefit = Benefit.objects.select_for_update().select_related("tier").get(pk=benefit.pk)
     audit_record(
         actor=actor,

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -409,6 +410,36 @@ def test_adding_and_removing_conditions_redraws_the_form_without_saving(login_as
     assert grouped.context["editor"].tiers[3].root.children[-1].kind == "any"
     draft.refresh_from_db()
     assert draft.rules == active().rules
+
+
+def test_a_draft_saved_from_a_page_opened_before_anothers_save_is_refused_not_reverted(
+    login_as, owner
+):
+    draft = draft_with(owner)
+    first = login_as("policy_owner")
+    url = reverse("backoffice:policy_edit", args=[draft.version])
+    opened_first = editor_post(first.get(url))
+    second = Client()
+    second.force_login(owner)
+    changed = editor_post(second.get(url))
+    changed.update(name="A 的草稿 2027", **{"r-gold.0-min": "25000"})
+    assert second.post(url, changed).status_code == 302
+    # Redrawing the first page (a condition added) keeps what it was opened on.
+    redrawn = first.post(url, {**opened_first, "op": "add-threshold:gold"})
+
+    refused = first.post(url, {**editor_post(redrawn), "notes": "only the notes"})
+
+    assert refused.status_code == 400
+    assert "Someone else saved changes here since you opened this page" in (
+        refused.content.decode()
+    )
+    draft.refresh_from_db()
+    assert (draft.name, draft.notes) == ("A 的草稿 2027", "")
+    assert draft.rules["gold"]["any"][0]["min"] == "25000.00"
+    assert AuditEntry.objects.filter(action="policy.draft.update").count() == 1
+    # Opened again, the page saves.
+    again = editor_post(first.get(url))
+    assert first.post(url, {**again, "notes": "only the notes"}).status_code == 302
 
 
 def test_a_published_version_is_never_edited(login_as, owner):
@@ -934,15 +965,9 @@ def test_a_discount_is_entered_as_zhe_and_stored_as_the_percent_paid(login_as):
     client = login_as("policy_owner")
     gold = Tier.objects.get(code="gold")
     url = reverse("backoffice:tier_edit", args=["gold"])
-    page = client.get(url)
-    formset = page.context["benefits"]
-    data = {"name_zh": gold.name_zh, "name_en": gold.name_en}
-    data.update({f"benefit-{k}": v for k, v in formset.management_form.initial.items()})
-    for i, form in enumerate(formset.forms):
-        for name in ("id", "position", "kind", "value", "title_zh", "title_en"):
-            value = form[name].value()
-            data[f"benefit-{i}-{name}"] = "" if value is None else value
-    discount = next(i for i, f in enumerate(formset.forms) if f.instance.kind == "discount")
+    data = tier_form_data(client, url)
+    kinds = [k for k in data if k.endswith("-kind")]
+    discount = next(n for n, k in enumerate(kinds) if data[k] == "discount")
     assert data[f"benefit-{discount}-value"] == Decimal("9.2")
     data[f"benefit-{discount}-value"] = "8.8"
     data["reason"] = "618 促销"
@@ -989,6 +1014,60 @@ def test_renaming_and_adding_a_benefit_on_the_tier_page_record_the_reason(login_
     assert response.status_code == 302
     reasons = dict(AuditEntry.objects.values_list("action", "after__reason"))
     assert reasons == {"tier.rename": "2026 年权益调整", "benefit.create": "2026 年权益调整"}
+
+
+def test_a_tier_page_opened_before_anothers_save_saves_nothing(login_as, owner):
+    first = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["platinum"])
+    opened = tier_form_data(first, url)
+    second = Client()
+    second.force_login(owner)
+    changed = tier_form_data(second, url)
+    multiplier = next(
+        k for k, v in changed.items() if k.endswith("-kind") and v == "points_multiplier"
+    )
+    changed.update({multiplier.replace("-kind", "-value"): "5", "reason": "加倍"})
+    assert second.post(url, changed).status_code == 302
+    title = next(k for k in opened if k.endswith("-title_en") and opened[k])
+
+    refused = first.post(url, {**opened, title: "edits title only", "reason": "typo"})
+
+    assert refused.status_code == 409
+    assert "Someone else saved changes here" in refused.content.decode()
+    multiplied = Benefit.objects.get(tier__code="platinum", kind="points_multiplier")
+    assert multiplied.value == Decimal("5")
+    assert not Benefit.objects.filter(title_en="edits title only").exists()
+
+
+def test_a_tier_page_whose_benefit_was_removed_since_says_so(login_as, owner):
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["gold"])
+    opened = tier_form_data(client, url)
+    benefit_delete(
+        benefit=Benefit.objects.filter(tier__code="gold").first(), reason="x", actor=owner
+    )
+
+    refused = client.post(url, {**opened, "name_en": "Gold plus", "reason": "x"})
+
+    assert refused.status_code == 409
+    assert "Someone else saved changes here" in refused.content.decode()
+    assert Tier.objects.get(code="gold").name_en == "Gold"
+
+
+def test_a_new_benefit_sent_twice_is_added_once(login_as):
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["diamond"])
+    data = tier_form_data(client, url)
+    new = len([k for k in data if k.endswith("-title_en")]) - 1
+    data.update({f"benefit-{new}-position": "9", f"benefit-{new}-kind": "service"})
+    data.update({f"benefit-{new}-title_zh": "生日礼盒", f"benefit-{new}-title_en": "Gift box"})
+    data["reason"] = "新增"
+
+    first, second = client.post(url, data), client.post(url, data)
+
+    assert (first.status_code, second.status_code) == (302, 409)
+    assert Benefit.objects.filter(title_en="Gift box").count() == 1
+    assert AuditEntry.objects.filter(action="benefit.create").count() == 1
 
 
 def test_the_regular_tier_page_saves_as_it_loads(login_as):
