@@ -58,6 +58,19 @@ SORTS = {
 }
 
 
+def member_action_stamp(member: Member) -> str:
+    """What a confirmation page about ``member`` was drawn from: their status, tier state and
+    open override, compared again at confirming (a colleague's override set meanwhile would
+    otherwise be replaced by one whose page never showed it)."""
+    state = MemberTier.objects.filter(member=member).values_list(
+        "current_tier_id", "tier_year_end", "downgrade_warned_on"
+    )
+    override = TierOverride.objects.filter(member=member, ended_on__isnull=True).values_list(
+        "pk", "tier_id", "ends_on"
+    )
+    return repr((member.status, state.first(), override.first()))
+
+
 def member_number_typed(text: str) -> str:
     """A member number as staff type or paste it, read as the importer reads one: NFKC
     (full-width ``Ｍ００１`` is ``M001``), without surrounding spaces."""

@@ -29,6 +29,7 @@ from loyalty.masking import contacts_visible
 from loyalty.money import format_fen, grouped, parse_amount
 from loyalty.spreadsheet import csv_safe
 from members.models import BlacklistEntry, Member
+from members.services import member_lock
 from reviews import services as review_services
 from reviews.selectors import member_review_panel
 from tiers import actions
@@ -49,6 +50,7 @@ from .paging import lookahead_page
 from .selectors import (
     audit_member_numbers,
     audit_search,
+    member_action_stamp,
     member_export_rows,
     member_lookup,
     member_profile,
@@ -172,6 +174,13 @@ class BlacklistEvidenceView(StaffView, View):
 # --- Actions on one member -----------------------------------------------------------------
 
 
+MEMBER_CHANGED = gettext_lazy(
+    "Someone else changed this member's status, tier or override since the confirmation page "
+    "was shown: nothing was done. Check the details and submit again to see the member as they "
+    "are now."
+)
+
+
 class MemberActionView(StaffView, View):
     """GET shows the form; POST checks it and shows a confirmation page carrying a signed token
     (bound to this user, member and action, valid for 30 minutes); POST of that token performs
@@ -184,6 +193,10 @@ class MemberActionView(StaffView, View):
     question = ""
     done = ""
     danger = False
+    # The confirmation page stands on the member's status, tier and open override (what an
+    # override replaces or ends, what a blacklisting revokes): confirmed after they changed,
+    # it does nothing.
+    shows_member_state = False
 
     def dispatch(self, request, *args, **kwargs):
         self.member_no = kwargs.get("member_no", "")
@@ -234,6 +247,7 @@ class MemberActionView(StaffView, View):
             "u": request.user.pk,
             "d": raw,
             "f": self.prepare(form.cleaned_data),
+            "s": member_action_stamp(member),
         }
         token = confirmation_token(payload, salt=CONFIRM_SALT)
         return self._render(member, form, token=token, summary=self.summary(form))
@@ -255,11 +269,20 @@ class MemberActionView(StaffView, View):
                     self.request.user.pk,
                 ):
                     raise PermissionDenied
+                locked = member_lock(member)  # as they are now, until the action is done
                 form = self._form(member, payload["d"])
-                if not form.is_valid():
-                    transaction.set_rollback(True)
-                    return self._render(member, form)
-                self.perform(member, form.cleaned_data, payload.get("f") or "")
+                valid = form.is_valid()
+                if self.shows_member_state and payload["s"] != member_action_stamp(locked):
+                    # Back to the form, filled in: submitting it shows the member as they are.
+                    form.add_error(None, MEMBER_CHANGED)
+                    valid = False
+                if valid:
+                    self.perform(member, form.cleaned_data, payload.get("f") or "")
+                else:
+                    transaction.set_rollback(True)  # the token stays unused
+            if not valid:
+                # Drawn once the transaction is over: the page reads the member's tier again.
+                return self._render(member, form)
         except ConfirmationUsed as exc:
             messages.error(self.request, str(exc))
             return self._render(member, self._form(member, initial=self.initial(member)))
@@ -303,6 +326,7 @@ class MemberActionView(StaffView, View):
 
 class OverrideSetView(MemberActionView):
     permission_required = "tiers.add_tieroverride"
+    shows_member_state = True
     action = "override_set"
     form_class = forms.OverrideForm
     title = gettext_lazy("Set a tier override")
@@ -339,6 +363,7 @@ class OverrideSetView(MemberActionView):
 
 class OverrideEndView(MemberActionView):
     permission_required = "tiers.change_tieroverride"
+    shows_member_state = True
     action = "override_end"
     form_class = forms.OverrideEndForm
     title = gettext_lazy("End the override early")
@@ -358,6 +383,7 @@ class OverrideEndView(MemberActionView):
 
 class BlacklistView(MemberActionView):
     permission_required = "members.add_blacklistentry"
+    shows_member_state = True
     action = "blacklist"
     form_class = forms.BlacklistForm
     title = gettext_lazy("Add to the blacklist")
@@ -385,6 +411,7 @@ class BlacklistView(MemberActionView):
 
 class BlacklistLiftView(MemberActionView):
     permission_required = "members.lift_blacklistentry"
+    shows_member_state = True
     action = "blacklist_lift"
     form_class = forms.BlacklistLiftForm
     title = gettext_lazy("Lift the blacklist entry")
@@ -399,6 +426,7 @@ class BlacklistLiftView(MemberActionView):
 
 class ConvertView(MemberActionView):
     permission_required = "members.change_member"
+    shows_member_state = True
     action = "convert"
     form_class = forms.ConvertForm
     title = gettext_lazy("Convert to a full member")

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.models import AuditEntry
+from loyalty.models import AuditEntry, UsedConfirmation
 from members.importers import import_csv
 from members.models import (
     ActivityParticipation,
@@ -470,15 +470,17 @@ def test_a_confirmation_refused_by_the_service_stays_unused_and_can_be_confirmed
     tier_override_end(override=first, reason="提前结束", actor=client.user)
 
     refused = client.post(url("override_end", "S001"), {"confirm_token": token})
-    assert "This member has no open override." in refused.content.decode()
+    assert "Someone else changed this member" in refused.content.decode()
+    # Not used up: confirmed again, it is refused for the same reason, not as used.
     second = tier_override_set(
         member=silver_member, tier=gold, reason="活动", ends_on=None, actor=client.user
     )
-    done = client.post(url("override_end", "S001"), {"confirm_token": token})
+    again = client.post(url("override_end", "S001"), {"confirm_token": token}).content.decode()
 
-    assert done.status_code == 302
+    assert "Someone else changed this member" in again and "already used" not in again
+    assert not UsedConfirmation.objects.exists()
     second.refresh_from_db()
-    assert second.end_reason == "活动结束"
+    assert second.ended_on is None  # the page showed the first override, not this one
 
 
 @pytest.mark.parametrize(
@@ -765,3 +767,30 @@ def test_the_confirmation_says_which_open_override_a_new_one_replaces(as_role, s
     assert re.search(
         rf"Replaces the open override</dt>\s*<dd>Diamond until {ends.isoformat()}</dd>", preview
     ), preview
+
+
+def test_a_confirmation_page_drawn_before_a_colleagues_override_does_nothing(
+    as_role, silver_member
+):
+    client = as_role("ops")
+    ends = timezone.localdate() + datetime.timedelta(days=90)
+    preview = client.post(
+        url("override", "S001"), {"tier": "gold", "ends_on": ends.isoformat(), "reason": "补偿"}
+    )
+    # A colleague's override, set between the confirmation page and the click.
+    tier_override_set(
+        member=silver_member, tier=Tier.objects.get(code="platinum"), reason="key account",
+        ends_on=ends + datetime.timedelta(days=30), actor=None,
+    )  # fmt: skip
+
+    refused = client.post(url("override", "S001"), {"confirm_token": token_of(preview)})
+
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "Someone else changed this member&#x27;s status, tier or override" in page
+    assert list(TierOverride.objects.values_list("tier__code", "ended_on")) == [("platinum", None)]
+    # Submitted again, the new confirmation page names the colleague's override.
+    again = client.post(
+        url("override", "S001"), {"tier": "gold", "ends_on": ends.isoformat(), "reason": "补偿"}
+    ).content.decode()
+    assert "Replaces the open override" in again and "Platinum" in again
