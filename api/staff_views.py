@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, ListView
 
 from loyalty.access import AccessCheckedFirst
+from loyalty.confirm import ConfirmationUsed, confirmation_token, confirmation_use
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 
@@ -20,8 +22,13 @@ from .models import ApiKey, Scope
 from .selectors import api_key_list
 from .services import api_key_create, api_key_revoke
 
+# The create form's one-time token (loyalty.confirm): the answer shows the key and cannot be a
+# redirect, so reloading it sends the form again; the second sending creates nothing.
+_CREATE_SALT = "api.key_create"
+
 
 class ApiKeyForm(forms.Form):
+    once = forms.CharField(widget=forms.HiddenInput, required=False)
     name = forms.CharField(
         label=_("Client system"), max_length=100, help_text=_("e.g. POS, e-commerce, CRM")
     )
@@ -54,15 +61,37 @@ class ApiKeyCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
     template_name = "api/key_create.html"
     form_class = ApiKeyForm
 
+    def get_initial(self):
+        return {"once": confirmation_token({"u": self.request.user.pk}, salt=_CREATE_SALT)}
+
     def form_valid(self, form):
         try:
-            api_key, raw_key = api_key_create(
-                name=form.cleaned_data["name"],
-                scopes=form.cleaned_data["scopes"],
-                requests_per_minute=form.cleaned_data["requests_per_minute"],
-                actor=self.request.user,
+            with transaction.atomic():  # the token is used up only with the key created
+                once = confirmation_use(form.cleaned_data["once"], salt=_CREATE_SALT)
+                if once is None or once["u"] != self.request.user.pk:
+                    raise DomainError(_("The form expired; fill it in again."))
+                api_key, raw_key = api_key_create(
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    requests_per_minute=form.cleaned_data["requests_per_minute"],
+                    actor=self.request.user,
+                )
+        except ConfirmationUsed:
+            messages.error(
+                self.request,
+                _(
+                    "This form was already sent: its key was created once and is in the list "
+                    "(its secret was shown once and is not kept). To create another key, fill in "
+                    "the form again."
+                ),
             )
+            return redirect("api:key_list")
         except DomainError as exc:
+            # As filled in, with a new token (the old one may have expired).
+            data = self.request.POST.copy()
+            data["once"] = self.get_initial()["once"]
+            form = self.get_form_class()(data=data)
+            form.is_valid()
             form.add_error(None, str(exc))
             return self.form_invalid(form)
         # Rendered, not redirected: the key exists only in this answer (never_cache).

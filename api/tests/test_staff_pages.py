@@ -67,11 +67,17 @@ def test_the_nav_and_buttons_show_only_what_the_role_may_use(login_as):
     assert 'href="/api/keys/"' not in ops
 
 
+def key_form(client, **fields) -> dict:
+    """The new-key form as the page draws it (with its one-time token), filled in."""
+    once = client.get(reverse("api:key_create")).context["form"]["once"].value()
+    return {"once": once, "requests_per_minute": "", **fields}
+
+
 def test_a_created_key_is_shown_once_and_works(login_as):
     client = login_as("ops_lead")
     response = client.post(
         reverse("api:key_create"),
-        {"name": "E-commerce", "scopes": ["members:read", "tiers:read"], "requests_per_minute": ""},
+        key_form(client, name="E-commerce", scopes=["members:read", "tiers:read"]),
     )
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
@@ -86,6 +92,21 @@ def test_a_created_key_is_shown_once_and_works(login_as):
     # A key in use reads 有效, not the member status 正式会员 (the same English word).
     status = listing.split(f"{api_key.prefix}", 1)[1].split("</tr>", 1)[0]
     assert "有效" in status and "正式会员" not in status
+
+
+def test_the_created_page_reloaded_creates_no_second_key(login_as):
+    client = login_as("ops_lead")
+    data = key_form(client, name="CRM", scopes=["members:read"])
+    assert client.post(reverse("api:key_create"), data).status_code == 200
+
+    reloaded = client.post(reverse("api:key_create"), data, follow=True)
+    forged = client.post(reverse("api:key_create"), {**data, "once": "made-up"})
+
+    assert "This form was already sent: its key was created once" in reloaded.content.decode()
+    assert "The form expired; fill it in again." in forged.content.decode()
+    assert forged.context["form"]["name"].value() == "CRM"  # kept as typed
+    assert ApiKey.objects.filter(name="CRM").count() == 1
+    assert AuditEntry.objects.filter(action="api_key.create").count() == 1
 
 
 def test_creating_a_key_needs_a_name_and_a_scope(login_as):
