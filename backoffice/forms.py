@@ -445,6 +445,18 @@ class ActivityForm(MemberActionForm):
             raise forms.ValidationError(str(exc)) from None
         return occurred_at
 
+    def clean(self):
+        data = super().clean()
+        activity, occurred_at = data.get("activity"), data.get("occurred_at")
+        # As for a transaction: a repeat would be answered only after the confirmation page.
+        if (
+            activity
+            and occurred_at
+            and self.member.activities.filter(activity=activity, occurred_at=occurred_at).exists()
+        ):
+            self.add_error("activity", _("This activity at this moment is already recorded."))
+        return data
+
 
 class BulkForm(forms.Form):
     action = forms.ChoiceField(

@@ -615,11 +615,15 @@ def test_a_full_width_activity_on_the_staff_page_is_the_activity_the_import_stor
     client = as_role("ops")
     data = {"activity": "直播互动（第１场）", "occurred_at": took_part_at, "reason": "补录"}
 
-    preview = client.post(url("activity", "M1"), data)
-    again = client.post(url("activity", "M1"), {"confirm_token": token_of(preview)})
+    another_day = client.post(url("activity", "M1"), {**data, "occurred_at": _days_ago(2)})
+    again = client.post(url("activity", "M1"), data)
 
-    assert "<dd>直播互动(第1场)</dd>" in preview.content.decode()
-    assert "This activity was already recorded; nothing changed." in again.content.decode()
+    assert "<dd>直播互动(第1场)</dd>" in another_day.content.decode()
+    # Named at its field before any confirmation page, as a transaction recorded already is.
+    assert again.context["form"].errors["activity"] == [
+        "This activity at this moment is already recorded."
+    ]
+    assert 'name="confirm_token"' not in again.content.decode()
     assert list(ActivityParticipation.objects.values_list("activity", flat=True)) == [
         "直播互动(第1场)"
     ]
