@@ -137,6 +137,26 @@ def figures_for_range(first_id: int, last_id: int, window: Window) -> dict[int, 
         }
 
 
+# Members' ids a statement of ``figures_for_members`` names: the figures' parts repeat them.
+_IDS_PER_STATEMENT = 100
+
+
+def figures_for_members(member_ids, window: Window) -> dict[int, WindowFigures]:
+    """``figures_for_range`` for the members listed (a few: a run's warned members)."""
+    ids = sorted(set(member_ids))
+    found: dict[int, WindowFigures] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = tuple(ids[start : start + _IDS_PER_STATEMENT])
+            condition = "{column} IN (" + ", ".join(["%s"] * len(chunk)) + ")"
+            cursor.execute(_sql(condition), _params(window, chunk))
+            found.update(
+                (member_id, WindowFigures(int(spend), int(freq), int(referrals), int(activities)))
+                for member_id, spend, freq, referrals, activities in cursor.fetchall()
+            )
+    return found
+
+
 def range_figures_sql(
     window: Window, first_id: int, last_id: int | None, *, only: str = "", only_params=()
 ) -> tuple[str, list]:

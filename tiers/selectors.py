@@ -13,6 +13,7 @@ from loyalty.money import fen_to_yuan
 from members.models import Member
 
 from . import engine
+from .metrics import WindowFigures, figures_for_member
 from .models import (
     DowngradeWarning,
     MemberEvaluation,
@@ -70,6 +71,33 @@ def tiers_by_code() -> dict[str, Tier]:
 def engine_policy(policy: TierPolicy, tiers: dict[str, Tier] | None = None) -> engine.Policy:
     tiers = tiers if tiers is not None else tiers_by_code()
     return policy_from_model(policy, {code: t.rank for code, t in tiers.items()})
+
+
+def deadline_rules(
+    deadline: date, *, as_of: date, tiers: dict[str, Tier] | None = None
+) -> tuple[engine.Policy, engine.Window]:
+    """What decides a warned member's downgrade on ``deadline``: the policy in force then (a
+    version published to take effect before it decides, not the one that warned), and the part
+    of its window already recorded as of ``as_of``. Purchases that leave the window before the
+    deadline are not in it, so the figures over it are what will still count: what is missing
+    from them is exactly what the member still needs."""
+    policy = engine_policy(policy_in_force(deadline), tiers)
+    window = engine.window_for(deadline, policy.window)
+    return policy, engine.Window(after=window.after, until=as_of)
+
+
+def metrics_at_deadline(
+    figures: WindowFigures, *, joined_on: date, deadline: date, policy: engine.Policy
+) -> engine.Metrics:
+    """The member's figures over a ``deadline_rules`` window as the deadline's evaluation will
+    read them: tenure completed by then, contribution at that policy's points."""
+    return engine.Metrics(
+        spend=fen_to_yuan(figures.spend_fen),
+        frequency=figures.frequency,
+        tenure_years=engine.completed_years(joined_on, deadline),
+        contribution=figures.referrals * policy.referral_points
+        + figures.activities * policy.activity_points,
+    )
 
 
 @dataclass(frozen=True)
@@ -192,7 +220,25 @@ def member_progress(member: Member) -> TierProgress | None:
         keep_by = warning.downgrade_not_before
     to_keep: tuple[engine.Way, ...] = ()
     keep_out_of_reach = False
-    if held is not None and held.code in {rule.code for rule in policy.tiers}:
+    if held is not None and warning is not None and keep_by is not None:
+        # Warned: what they need by the day the downgrade may take effect, under the rules and
+        # with the figures that will decide it then (``deadline_rules``).
+        deadline_policy, window = deadline_rules(
+            keep_by, as_of=evaluation.evaluated_on, tiers=tiers
+        )
+        at_deadline = metrics_at_deadline(
+            figures_for_member(member, window),
+            joined_on=member.joined_on,
+            deadline=keep_by,
+            policy=deadline_policy,
+        )
+        to_keep = engine.ways_to_reach(
+            deadline_policy.tier(held.rank).rule,
+            at_deadline,
+            tenure_at_deadline=at_deadline.tenure_years,
+        )
+        keep_out_of_reach = not to_keep
+    elif held is not None and held.code in {rule.code for rule in policy.tiers}:
         to_keep = engine.ways_to_reach(
             policy.tier(held.rank).rule,
             metrics,

@@ -46,7 +46,6 @@ from loyalty.bulk import (
     vacuum_analyze,
 )
 from loyalty.exceptions import DomainError
-from loyalty.money import fen_to_yuan
 from loyalty.threads import at_once, thread_start
 from members.models import Member
 from members.services import member_lock, member_lock_row
@@ -64,6 +63,7 @@ from . import engine, notices
 from .engine import add_years
 from .metrics import NONE as NO_FIGURES
 from .metrics import (
+    figures_for_members,
     figures_for_range,
     figures_snapshot_create,
     figures_snapshot_drop,
@@ -97,7 +97,14 @@ from .policy import (
     rule_to_data,
 )
 from .review_settings import review_settings_from_data
-from .selectors import engine_policy, open_override, policy_in_force, policy_latest_published
+from .selectors import (
+    deadline_rules,
+    engine_policy,
+    metrics_at_deadline,
+    open_override,
+    policy_in_force,
+    policy_latest_published,
+)
 
 _STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
 _EVALUATION_FIELDS = [
@@ -938,6 +945,61 @@ _WARNING_FIELDS = [
 ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Warned:
+    """A member an evaluation warns, until what they need is known (``_warnings``)."""
+
+    contact: tuple
+    joined_on: date
+    rank: int
+    tier_id: int
+    qualified_tier_id: int
+    to_tier_id: int
+    year_start: date
+    year_end: date
+    not_before: date  # the deadline: the downgrade takes effect no sooner
+
+
+def _warnings(warned: list[_Warned], context: _Context):
+    """Each warned member's ``DowngradeWarning`` and notice, saying exactly what they still
+    need: against the rules in force on their deadline and the figures that will still count
+    then (``selectors.deadline_rules``), read for all of them at once per deadline."""
+    by_deadline: dict[date, list[_Warned]] = {}
+    for member in warned:
+        by_deadline.setdefault(member.not_before, []).append(member)
+    tiers = {tier.code: tier for tier in context.tier_by_id.values()}
+    for deadline, members in by_deadline.items():
+        policy, window = deadline_rules(deadline, as_of=context.as_of, tiers=tiers)
+        figures = figures_for_members((m.contact[0] for m in members), window)
+        for member in members:
+            member_id = member.contact[0]
+            metrics = metrics_at_deadline(
+                figures.get(member_id, NO_FIGURES),
+                joined_on=member.joined_on,
+                deadline=deadline,
+                policy=policy,
+            )
+            gaps = engine.explain(policy.tier(member.rank).rule, metrics).as_data()
+            warning = DowngradeWarning(
+                member_id=member_id,
+                tier_id=member.tier_id,
+                qualified_tier_id=member.qualified_tier_id,
+                policy=context.policy_row,
+                warned_on=context.as_of,
+                tier_year_start=member.year_start,
+                tier_year_end=member.year_end,
+                downgrade_not_before=deadline,
+                gaps=gaps,
+            )
+            tier_by_id = context.tier_by_id
+            notice = notices.downgrade_warning(
+                member.contact, context.as_of, tier_by_id[member.tier_id],
+                tier_by_id[member.qualified_tier_id], tier_by_id[member.to_tier_id],
+                member.year_start, member.year_end, deadline, gaps,
+            )  # fmt: skip
+            yield warning, notice
+
+
 def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSummary) -> None:
     as_of, policy, policy_id = context.as_of, context.policy, context.policy_row.pk
     # New rows are inserted, existing ones updated: the row says which (the member is locked),
@@ -947,8 +1009,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     evaluation_updates: list[tuple] = []
     evaluation_inserts: list[tuple] = []
     history: list[tuple] = []
-    warnings: list[DowngradeWarning] = []
-    warning_keys: list[str] = []  # the event key of each warning's notice
+    warned: list[_Warned] = []
     to_notify: list[Notice] = []
     tier_by_id = context.tier_by_id
 
@@ -1037,23 +1098,6 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             elif step.event == engine.Event.DOWNGRADE:
                 to_notify.append(notices.downgrade(contact, as_of, tier_by_id[tier_id], new_tier))
         elif step.event == engine.Event.WARNING:
-            at_risk = policy.tier(current_rank)
-            not_before = max(state.year_end, as_of + timedelta(days=policy.notice_days))
-            metrics = engine.Metrics(fen_to_yuan(spend_fen), frequency, tenure, contribution)
-            gaps = engine.explain(at_risk.rule, metrics).as_data()
-            warnings.append(
-                DowngradeWarning(
-                    member_id=member_id,
-                    tier_id=tier_id,
-                    qualified_tier_id=qualified_tier_id,
-                    policy=context.policy_row,
-                    warned_on=as_of,
-                    tier_year_start=year_start,
-                    tier_year_end=state.year_end,
-                    downgrade_not_before=not_before,
-                    gaps=gaps,
-                )
-            )
             # The tier the downgrade would give: not the qualified tier when a floor holds at
             # the year end or the policy drops one tier at a time.
             to_tier_id = context.tier_id_by_rank[
@@ -1061,12 +1105,13 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                     state.rank, state.year_end, qualified_rank, policy, floor
                 )
             ]
-            notice = notices.downgrade_warning(
-                contact, as_of, tier_by_id[tier_id], tier_by_id[qualified_tier_id],
-                tier_by_id[to_tier_id], year_start, state.year_end, not_before, gaps,
+            warned.append(
+                _Warned(
+                    contact, joined_on, current_rank, tier_id, qualified_tier_id, to_tier_id,
+                    year_start, state.year_end,
+                    max(state.year_end, as_of + timedelta(days=policy.notice_days)),
+                )
             )  # fmt: skip
-            to_notify.append(notice)
-            warning_keys.append(notice.dedupe_key)
         elif step.event == engine.Event.RETAINED:
             to_notify.append(
                 notices.tier_kept(
@@ -1074,6 +1119,11 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                 )
             )
 
+    warnings, warning_keys = [], []  # each warning and the event key of its notice
+    for warning, notice in _warnings(warned, context):
+        warnings.append(warning)
+        warning_keys.append(notice.dedupe_key)
+        to_notify.append(notice)
     insert_rows(MemberTier, ["member", *_STATE_FIELDS], state_inserts)
     update_rows(MemberTier, _STATE_FIELDS, state_updates)
     insert_rows(MemberEvaluation, ["member", *_EVALUATION_FIELDS], evaluation_inserts)

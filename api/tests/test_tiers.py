@@ -101,8 +101,9 @@ def test_the_tier_endpoint_says_which_floor_holds_the_member_and_what_warning_st
         actor=None,
     )  # fmt: skip
 
-    # A fixed number, the key's and the rate's included, whatever the member's history.
-    with django_assert_max_num_queries(14):
+    # A fixed number, the key's and the rate's included, whatever the member's history (a
+    # warned member's two: the policy and the figures of the downgrade's day).
+    with django_assert_max_num_queries(16):
         tier = api.get("/api/v1/members/F1/tier").json()
 
     assert (tier["current_tier"], tier["qualified_tier"]) == ("gold", "regular")

@@ -233,3 +233,20 @@ def test_a_warned_member_who_qualifies_again_keeps_with_the_warning_still_open()
 
     assert progress.keeps and progress.keep_by == datetime.date(2026, 7, 15)
     assert member_open_warning(member) is not None
+
+
+@pytest.mark.django_db
+def test_a_warned_members_way_to_keep_counts_only_what_is_still_in_the_window_on_the_deadline():
+    member = MemberFactory(joined_on=datetime.date(2025, 6, 1))
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=datetime.date(2025, 6, 10))
+    PurchaseFactory(member=member, amount_fen=1_200_000, day=datetime.date(2025, 6, 20))
+    PurchaseFactory(member=member, amount_fen=300_000, day=datetime.date(2025, 12, 1))
+    member_evaluate(member=member, as_of=datetime.date(2025, 7, 1))  # Gold to 2026-07-01
+    # On 2026-06-12 ¥15,000 counts (not Gold: warned); by 2026-07-01 only ¥3,000 will.
+    member_evaluate(member=member, as_of=datetime.date(2026, 6, 12))
+
+    progress = member_progress(member)
+
+    assert member_open_warning(member) is not None
+    assert progress.keep_by == datetime.date(2026, 7, 12)
+    assert progress.to_keep[0].shortfalls == (Shortfall(Metric.SPEND, Decimal("17000.00")),)

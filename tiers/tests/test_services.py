@@ -9,6 +9,7 @@ on 2026-03-01, the day the first tier year ends.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import importlib
 import io
@@ -123,8 +124,7 @@ def publish_policy(version: int, effective_from: datetime.date, **fields) -> Tie
         name=f"v{version}",
         status=TierPolicy.Status.PUBLISHED,
         effective_from=effective_from,
-        rules=default.rules,
-        **fields,
+        **{"rules": default.rules, **fields},
     )
 
 
@@ -557,6 +557,8 @@ def test_an_early_warning_says_what_is_missing_and_the_downgrade_comes_at_the_ye
         YEAR_END,
     )
     assert warning.downgrade_not_before == YEAR_END  # max(year end, warned + 30 days)
+    # What counts on the deadline: the Gold purchase of 2025-03-01 has left the window of
+    # 2026-03-01 (after 2025-03-01), so ¥0.01 more would not keep Gold; ¥20,000 would.
     assert warning.gaps == {
         "kind": "any",
         "held": False,
@@ -566,16 +568,16 @@ def test_an_early_warning_says_what_is_missing_and_the_downgrade_comes_at_the_ye
                 "held": False,
                 "metric": "spend",
                 "minimum": "20000.00",
-                "value": "19999.99",
-                "shortfall": "0.01",
+                "value": "0.00",
+                "shortfall": "20000.00",
             },
             {
                 "kind": "threshold",
                 "held": False,
                 "metric": "frequency",
                 "minimum": "12",
-                "value": "1",
-                "shortfall": "11",
+                "value": "0",
+                "shortfall": "12",
             },
             {
                 "kind": "threshold",
@@ -599,6 +601,50 @@ def test_an_early_warning_says_what_is_missing_and_the_downgrade_comes_at_the_ye
     assert member.current_tier.code == "silver"  # tenure 1 since 2026-02-01
     assert (member.tier_year_start, member.downgrade_warned_on) == (YEAR_END, None)
     assert DowngradeWarning.objects.filter(member=member).count() == 1
+
+
+def _spend_gap(member: Member) -> tuple[str, str]:
+    """The spend threshold and shortfall the member's warning states."""
+    gaps = DowngradeWarning.objects.get(member=member).gaps["children"]
+    spend = next(gap for gap in gaps if gap["metric"] == "spend")
+    return spend["minimum"], spend["shortfall"]
+
+
+def test_a_warning_counts_only_purchases_still_in_the_window_on_the_deadline():
+    """domain.md: warned "with exactly what they still need". ¥12,000 of 2025-02-15 counts on
+    the warning day (2026-01-30) but has left the window by the deadline (2026-03-01)."""
+    member, purchase = gold_member()
+    PurchaseFactory(member=member, amount_fen=1_200_000, day=day(2025, 2, 15))
+    PurchaseFactory(member=member, amount_fen=300_000, day=day(2025, 12, 1))
+    make_gold(member)
+    RefundFactory(refund_of=purchase, amount_fen=GOLD_FEN, day=day(2025, 4, 1))
+
+    assert recompute(day(2026, 1, 30)).events == {Event.WARNING: 1}  # ¥15,000 counts today
+
+    assert _spend_gap(member) == ("20000.00", "17000.00")  # not 5,000: only ¥3,000 will count
+    # Doing exactly what it says keeps Gold.
+    PurchaseFactory(member=member, amount_fen=1_700_000, day=day(2026, 2, 10))
+    recompute_each(day(2026, 2, 10), YEAR_END)
+    assert tier_of(member) == "gold"
+
+
+def test_a_warning_states_what_the_version_in_force_on_the_deadline_asks():
+    """A version published to take effect before the deadline decides the downgrade: the
+    warning says what it asks, not what the version that warned asks."""
+    member, purchase = gold_member()
+    make_gold(member)
+    PurchaseFactory(member=member, amount_fen=1_000_000, day=day(2025, 12, 1))
+    RefundFactory(refund_of=purchase, amount_fen=GOLD_FEN, day=day(2025, 4, 1))
+    higher = copy.deepcopy(TierPolicy.objects.get(version=1).rules)
+    higher["gold"]["any"][0]["min"] = "25000"
+    publish_policy(2, day(2026, 2, 15), rules=higher)
+
+    assert recompute(day(2026, 1, 30)).events == {Event.WARNING: 1}
+
+    assert _spend_gap(member) == ("25000.00", "15000.00")
+    PurchaseFactory(member=member, amount_fen=1_500_000, day=day(2026, 2, 10))
+    recompute_each(day(2026, 2, 10), day(2026, 2, 15), YEAR_END)
+    assert tier_of(member) == "gold"
 
 
 def test_a_late_warning_delays_the_downgrade_to_thirty_days_after_it():
