@@ -261,8 +261,10 @@ def downgrades_due(today: date, days: int = 30) -> DowngradesDue:
     )
     counts = dict(warnings.values_list("tier").annotate(n=Count("pk")))
     per_tier = [(t, counts[t.pk]) for t in _tiers() if counts.get(t.pk)]
+    # The tier they qualify for now (their last evaluation), as the member page and the list
+    # show it: the warning's own is the one of the day it was given.
     sample = list(
-        warnings.select_related("member", "tier", "qualified_tier").order_by(
+        warnings.select_related("member", "tier", "member__evaluation__qualified_tier").order_by(
             "downgrade_not_before", "member__member_no"
         )[:DUE_SAMPLE]
     )

@@ -307,6 +307,17 @@ def test_downgrades_due_are_the_warned_members_still_below_within_30_days():
     assert [w.member.member_no for w in due.sample] == ["W-DUE"]
 
 
+def test_the_due_downgrades_show_the_tier_qualified_for_now_not_when_warned(login_as):
+    # Warned when qualifying for Silver; evaluated since as Regular (a refund, say).
+    warned("W-NOW", qualified="silver", evaluated="regular", not_before=D(2026, 7, 20))
+
+    html = login_as("auditor").get(reverse("backoffice:dashboard")).content.decode()
+
+    due = html.split('id="due-heading"', 1)[1].split("</section>", 1)[0]
+    row = due.split("W-NOW", 1)[1].split("</tr>", 1)[0]
+    assert "Regular" in row and "Silver" not in row
+
+
 def test_time_to_tier_counts_upgrades_by_days_since_the_latest_purchase(cast):
     PurchaseFactory(member=cast["m3"], day=D(2026, 5, 1))  # upgraded that day
     other = MemberFactory()
