@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from django.utils.translation import gettext as _
 
+from loyalty.dates import FIRST_YEAR, LAST_YEAR
 from loyalty.exceptions import DomainError
 
 _QUARTER = re.compile(r"(\d{4})Q([1-4])", re.ASCII)
@@ -24,11 +25,18 @@ class Quarter:
 
     @classmethod
     def parse(cls, text: str) -> Quarter:
-        """``2026Q2`` (``2026q2`` too); a ``DomainError`` names anything else."""
+        """``2026Q2`` (``2026q2`` too) of a year the product takes dates in
+        (``loyalty.dates``: 1900–2999; year 0 has no first day); a ``DomainError`` names
+        anything else."""
         match = _QUARTER.fullmatch(text.strip().upper())
         if not match:
             raise DomainError(
                 _("%(value)r is not a quarter; write it like 2026Q2.") % {"value": text}
+            )
+        if not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
+            raise DomainError(
+                _("%(value)r is not a quarter from %(first)sQ1 to %(last)sQ4.")
+                % {"value": text, "first": FIRST_YEAR, "last": LAST_YEAR}
             )
         return cls(int(match[1]), int(match[2]))
 

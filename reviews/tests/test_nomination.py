@@ -411,6 +411,11 @@ def test_the_command_refuses_a_malformed_or_empty_quarter(given):
         call_command("nominate_reviews", "--quarter", given)
 
 
+def test_the_command_refuses_a_quarter_of_year_zero_in_one_line():
+    with pytest.raises(CommandError, match="'0000Q1' is not a quarter from 1900Q1 to 2999Q4"):
+        call_command("nominate_reviews", "--quarter", "0000Q1")
+
+
 def test_the_task_defaults_to_the_quarter_that_just_ended(settings):
     veteran(member_no="V")
 

@@ -57,6 +57,19 @@ def test_a_malformed_quarter_is_refused(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "valid"),
+    [("0000Q1", False), ("1899Q4", False), ("1900Q1", True), ("2999Q4", True), ("3000Q1", False)],
+)
+def test_a_quarter_outside_the_years_the_product_takes_dates_in_is_refused(text, valid):
+    if valid:
+        quarter = Quarter.parse(text)
+        assert quarter.first_day <= quarter.last_day
+    else:
+        with pytest.raises(DomainError, match="1900Q1 to 2999Q4"):
+            Quarter.parse(text)
+
+
+@pytest.mark.parametrize(
     ("day", "months", "expected"),
     [
         (datetime.date(2026, 7, 10), 12, datetime.date(2027, 7, 10)),

@@ -833,6 +833,13 @@ def test_the_quarter_summary_counts_per_profile_and_tiers_granted(login_as, quar
     assert dict((tier.code, n) for tier, n in summary.granted)["gold"] == 1
 
 
+def test_a_quarter_of_year_zero_is_no_such_quarter(login_as):
+    client = login_as("auditor")
+    for name in ("reviews:quarter", "reviews:quarter_export"):
+        response = client.get(reverse(name, kwargs={"quarter": "0000Q1"}))
+        assert response.status_code == 404
+
+
 def _withdrawn_copies(case: ReviewCase, count: int) -> None:
     """``count`` closed copies of ``case`` (closed: a member has one open case at most)."""
     fields = {
