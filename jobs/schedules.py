@@ -4,13 +4,22 @@ Asia/Shanghai by default) and synced by ``manage.py setup_schedules``.
 A task is named by its path, as django-q2 runs it. Most are ``jobs.tasks`` functions, which call
 the domain apps below and write their own run record. A task of another top-level app (portal),
 which jobs may not import nor be imported by, is named directly, with a ``hook``: a ``jobs.tasks``
-function django-q2 calls with its record of the finished task, which writes the run record."""
+function django-q2 calls with its record of the finished task, which writes the run record.
+
+Month-based schedules are stored as cron expressions. django-q2 moves a MONTHLY or QUARTERLY
+schedule by calendar months of its next run in UTC, capping the day at the month's end: 03:00
+on 1 January in Shanghai is 19:00 UTC on 31 December, three months on 31 March, then 30 June,
+30 September, 30 December (local 31 December) and so on: off the 1st from the second year, and
+a quarter never nominated. A cron expression is read against the wall clock in the cluster's
+time zone (``Q_CLUSTER["time_zone"]``, which is ``TIME_ZONE``), so it stays on local days. Daily
+ones add a day and correct for daylight saving, which keeps them on their local time."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
 
+from croniter import croniter
 from django.db import transaction
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -29,10 +38,26 @@ class Declared:
     name: str
     label: Promise
     func: str
-    schedule_type: str
+    schedule_type: str  # how often, as the jobs page says it (``repeats``)
     at: datetime.time
     minutes: int | None = None
     hook: str | None = None
+
+    @property
+    def stored_type(self) -> str:
+        return Schedule.CRON if self.schedule_type in _CRON_MONTHS else self.schedule_type
+
+    @property
+    def cron(self) -> str | None:
+        """The first day of each period at ``at``, local time (the module's docstring says
+        why month-based schedules are cron expressions)."""
+        if self.schedule_type not in _CRON_MONTHS:
+            return None
+        return f"{self.at.minute} {self.at.hour} 1 {_CRON_MONTHS[self.schedule_type]} *"
+
+
+# The months a month-based schedule runs in, on their first day.
+_CRON_MONTHS = {Schedule.QUARTERLY: "1,4,7,10"}
 
 
 SCHEDULES = (
@@ -81,28 +106,34 @@ SCHEDULES = (
     ),
 )
 
-_LABELS = {PREFIX + declared.name: declared.label for declared in SCHEDULES}
+_DECLARED = {PREFIX + declared.name: declared for declared in SCHEDULES}
+_TYPE_LABELS = dict(Schedule.TYPE)
 
 
 def schedule_label(name: str) -> str:
     """A schedule's name for the page: ours translated, one added by hand in the admin as
     it was typed."""
-    return str(_LABELS.get(name, name))
+    declared = _DECLARED.get(name)
+    return str(declared.label) if declared else name
+
+
+def schedule_repeats(schedule: Schedule) -> str:
+    """How often a schedule runs, for the page: ours as declared ("Quarterly", not the
+    "Cron" it is stored as), one added by hand as stored."""
+    declared = _DECLARED.get(schedule.name)
+    if declared is None:
+        return schedule.get_schedule_type_display()
+    return str(_TYPE_LABELS[declared.schedule_type])
 
 
 def next_run(declared: Declared, now: datetime.datetime) -> datetime.datetime:
-    """The next local time ``declared.at`` (a quarter's first day for quarterly ones)."""
-    local = timezone.localtime(now)
-    day = local.date()
-    if declared.schedule_type == Schedule.QUARTERLY:
-        day = datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    candidate = timezone.make_aware(datetime.datetime.combine(day, declared.at))
+    """The next local time ``declared.at`` (a period's first day for month-based ones, found
+    as django-q2 finds the runs after it)."""
+    if declared.cron:
+        return croniter(declared.cron, timezone.localtime(now)).get_next(datetime.datetime)
+    candidate = timezone.make_aware(datetime.datetime.combine(timezone.localdate(now), declared.at))
     while candidate <= now:
-        if declared.schedule_type == Schedule.QUARTERLY:
-            month = candidate.month + 3
-            day = datetime.date(candidate.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-        else:
-            day = candidate.date() + datetime.timedelta(days=1)
+        day = candidate.date() + datetime.timedelta(days=1)
         candidate = timezone.make_aware(datetime.datetime.combine(day, declared.at))
     return candidate
 
@@ -118,7 +149,8 @@ def schedules_sync(*, now: datetime.datetime | None = None) -> list[Schedule]:
             name=PREFIX + declared.name,
             defaults={
                 "func": declared.func,
-                "schedule_type": declared.schedule_type,
+                "schedule_type": declared.stored_type,
+                "cron": declared.cron,
                 "minutes": declared.minutes,
                 "hook": declared.hook,
                 "repeats": -1,

@@ -11,15 +11,21 @@ from notifications.models import Notification
 from notifications.selectors import failed_notifications, member_notifications
 
 from .models import JobRun, RecomputeChunk
-from .schedules import schedule_label
+from .schedules import schedule_label, schedule_repeats
 
 
-def schedules_with_last_run() -> list[tuple[Schedule, str, Task | None]]:
-    """Each schedule with its name in the current language and its last task."""
+def schedules_with_last_run() -> list[tuple[Schedule, str, str, Task | None]]:
+    """Each schedule with its name and how often it runs in the current language, and its
+    last task."""
     schedules = list(Schedule.objects.order_by("name"))
     tasks = Task.objects.in_bulk([s.task for s in schedules if s.task])
     return [
-        (schedule, schedule_label(schedule.name), tasks.get(schedule.task))
+        (
+            schedule,
+            schedule_label(schedule.name),
+            schedule_repeats(schedule),
+            tasks.get(schedule.task),
+        )
         for schedule in schedules
     ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 
+import django_q.utils
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -135,12 +136,82 @@ def test_setup_schedules_creates_each_schedule_once_at_its_local_time():
     local = timezone.localtime(nightly.next_run)
     assert (local.hour, local.minute, str(local.tzinfo)) == (2, 0, "Asia/Shanghai")
     quarterly = ours.get(func="jobs.tasks.nominate_quarter")
-    assert quarterly.schedule_type == Schedule.QUARTERLY
+    assert (quarterly.schedule_type, quarterly.cron) == (Schedule.CRON, "0 3 1 1,4,7,10 *")
     assert timezone.localtime(quarterly.next_run).day == 1
     assert timezone.localtime(quarterly.next_run).month in (1, 4, 7, 10)
     purge = ours.get(func="portal.tasks.purge_signin_codes")
     assert (purge.schedule_type, purge.hook) == (Schedule.DAILY, "jobs.tasks.signin_codes_purged")
     assert timezone.localtime(purge.next_run).hour == 4
+
+
+def runs_after(schedule: Schedule, count: int, monkeypatch) -> list[datetime.datetime]:
+    """The schedule's next ``count`` runs as django-q2's scheduler finds them, in local time:
+    when a run is due (a second after it), the scheduler asks the schedule for the next one.
+    The clock is the only thing set: django-q2 reads a cron expression from it."""
+    moment = schedule.next_run
+    monkeypatch.setattr(
+        "django_q.models.localtime",
+        lambda value=None: django_q.utils.localtime(
+            value or moment + datetime.timedelta(seconds=1)
+        ),
+    )
+    runs = []
+    for _ in range(count):
+        runs.append(timezone.localtime(moment))
+        moment = schedule.calculate_next_run(moment)
+    return runs
+
+
+def test_every_schedule_stays_on_its_local_days_and_time_for_years(monkeypatch):
+    start = timezone.make_aware(datetime.datetime(2026, 12, 8, 12))
+    schedules_sync(now=start)
+
+    quarterly = Schedule.objects.get(func="jobs.tasks.nominate_quarter")
+    runs = runs_after(quarterly, 4 * 4, monkeypatch)
+    # Each quarter of four years on its first day at 03:00 local, none skipped (2028Q1 was).
+    assert [(r.date(), r.time()) for r in runs] == [
+        (day(year, month, 1), datetime.time(3))
+        for year in range(2027, 2031)
+        for month in (1, 4, 7, 10)
+    ]
+    for declared in SCHEDULES:
+        if declared.schedule_type != Schedule.DAILY:
+            continue
+        runs = runs_after(Schedule.objects.get(name=PREFIX + declared.name), 3 * 366, monkeypatch)
+        first = runs[0].date()
+        assert [(r.date(), r.time()) for r in runs] == [
+            (first + datetime.timedelta(days=n), declared.at) for n in range(3 * 366)
+        ], declared.name
+
+
+def test_every_schedule_is_stored_as_one_that_keeps_to_local_days():
+    # A month-based type moves the UTC date by months (see jobs/schedules.py): never stored.
+    schedules_sync()
+    stored = set(
+        Schedule.objects.filter(name__startswith=PREFIX).values_list("schedule_type", flat=True)
+    )
+    assert stored <= {Schedule.DAILY, Schedule.CRON}
+
+
+def test_setup_schedules_moves_an_existing_quarterly_schedule_to_its_cron_form():
+    # As an earlier version stored it, already drifted to the last day of a month.
+    drifted = Schedule.objects.create(
+        name=PREFIX + "quarterly special-review nomination",
+        func="jobs.tasks.nominate_quarter",
+        schedule_type=Schedule.QUARTERLY,
+        repeats=-1,
+        next_run=timezone.make_aware(datetime.datetime(2027, 12, 31, 3)),
+    )
+
+    schedules_sync(now=timezone.make_aware(datetime.datetime(2027, 11, 2, 12)))
+    schedules_sync(now=timezone.make_aware(datetime.datetime(2027, 11, 2, 12)))
+
+    quarterly = Schedule.objects.get(func="jobs.tasks.nominate_quarter")
+    assert quarterly.pk == drifted.pk
+    assert (quarterly.schedule_type, quarterly.cron) == (Schedule.CRON, "0 3 1 1,4,7,10 *")
+    assert timezone.localtime(quarterly.next_run) == timezone.make_aware(
+        datetime.datetime(2028, 1, 1, 3)
+    )
 
 
 def run_when_due(monkeypatch, func: str) -> Schedule:

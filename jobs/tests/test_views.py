@@ -137,6 +137,9 @@ def test_the_jobs_page_lists_the_schedules_and_the_last_runs(
     # Schedules by their names in the page's language, with their tasks.
     assert "每日清理过期登录验证码" in page and "jobs.tasks.nightly_recompute" in page
     assert "每季度特殊评审提名" in page
+    # How often, as declared: the quarterly one is stored as a cron expression.
+    assert page.count('<td data-label="重复周期">每季度</td>') == 1
+    assert "Cron" not in page
     assert "1 / 1" in page  # chunks done of the run
     assert "portal.tasks.purge_signin_codes" in page
     # The run, by its kind, with what it did, both in the page's language.
