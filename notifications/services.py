@@ -308,16 +308,22 @@ def _backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=5 * 4 ** (attempts - 1))
 
 
+def _due(now: datetime.datetime) -> Q:
+    return Q(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
+    )
+
+
 def _claim(notification_id: int, now: datetime.datetime) -> bool:
-    """Take the notice for this delivery run; False when another run has it or it is done."""
+    """Take the notice for this delivery run if it is due at ``now``; False when another run
+    has it or it is done. The claim runs from the moment it is made, on the clock the other
+    runs read: from the run's ``now``, read when a long run started, it could already be over,
+    and another run would send the notice again while this one sends it."""
     return bool(
-        Notification.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            pk=notification_id,
-            status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
-        ).update(
+        Notification.objects.filter(_due(now), pk=notification_id).update(
             status=Notification.Status.SENDING,
-            next_attempt_at=now + datetime.timedelta(seconds=_CLAIM_SECONDS),
+            next_attempt_at=timezone.now() + datetime.timedelta(seconds=_CLAIM_SECONDS),
         )
     )
 
@@ -380,10 +386,7 @@ def notifications_deliver_due(
     has passed); several runs at once share the work, each notice is claimed before sending."""
     now = now or timezone.now()
     due = list(
-        Notification.objects.filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
-        )
+        Notification.objects.filter(_due(now))
         .order_by("created_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

@@ -172,6 +172,32 @@ def test_email_and_sms_are_delivered_through_the_configured_backends(gateway):
     assert Notification.objects.filter(status="sent").count() == 3
 
 
+class SendsWhileAnotherRunStarts:
+    """An SMS backend during whose first send another delivery run starts (a second worker
+    took the run queued by the next commit)."""
+
+    sent: list[str] = []
+
+    def send(self, phone: str, text: str) -> None:
+        type(self).sent.append(phone)
+        if len(type(self).sent) == 1:
+            notifications_deliver_due()
+
+
+def test_a_run_going_for_eleven_minutes_claims_for_ten_minutes_from_the_claim(settings):
+    settings.SMS_BACKEND = f"{__name__}.SendsWhileAnotherRunStarts"
+    SendsWhileAnotherRunStarts.sent = []
+    member = MemberFactory(phone="13800000009", email="")
+    queue_upgrade(member)
+    # The run read the clock 11 minutes ago and has been sending since: its claim of this
+    # notice, made now, must hold the other run off.
+    started = timezone.now() - datetime.timedelta(minutes=11)
+
+    assert notifications_deliver_due(now=started) == {"sent": 1}
+
+    assert SendsWhileAnotherRunStarts.sent == [member.phone]  # one SMS, not two
+
+
 def test_a_failing_sms_gateway_is_retried_with_backoff_then_the_notice_is_failed(
     gateway, client, django_user_model
 ):
