@@ -67,6 +67,9 @@ _INSERT_FIELDS = [
 # How long a claimed notice may stay "sending" before another delivery run takes it over (the
 # worker that claimed it died).
 _CLAIM_SECONDS = 600
+# Notices a delivery run reads at a time: it goes on batch after batch until none is due, its
+# memory bounded by the batch whatever the backlog.
+DELIVERY_BATCH_SIZE = 1000
 
 logger = logging.getLogger(__name__)
 
@@ -380,21 +383,28 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
 
 
 def notifications_deliver_due(
-    *, now: datetime.datetime | None = None, limit: int = 1000
+    *, now: datetime.datetime | None = None, batch_size: int = DELIVERY_BATCH_SIZE
 ) -> dict[str, int]:
     """Deliver the e-mail and SMS notices that are due (new ones, and retries whose backoff
-    has passed); several runs at once share the work, each notice is claimed before sending."""
-    now = now or timezone.now()
-    due = list(
-        Notification.objects.filter(_due(now))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
+    has passed), batch after batch until none is; several runs at once share the work, each
+    notice is claimed before sending. ``now`` (tests) stands for the clock, which is otherwise
+    read for each batch and each notice."""
     counts: dict[str, int] = {}
-    for notification_id in due:
-        status = notification_deliver(notification_id=notification_id, now=now)
-        counts[status] = counts.get(status, 0) + 1
-    return counts
+    while True:
+        # Newest first: the notices the commit that queued this run just wrote go out before
+        # any backlog (of a run that died, or a gateway that was down), whose events are late
+        # already and whose turn comes in the same run. Oldest first, a backlog of thousands
+        # kept new notices waiting until their events were too old to send.
+        batch = list(
+            Notification.objects.filter(_due(now or timezone.now()))
+            .order_by("-created_at", "-id")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            return counts
+        for notification_id in batch:
+            status = notification_deliver(notification_id=notification_id, now=now)
+            counts[status] = counts.get(status, 0) + 1
 
 
 @transaction.atomic

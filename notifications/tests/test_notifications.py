@@ -172,6 +172,24 @@ def test_email_and_sms_are_delivered_through_the_configured_backends(gateway):
     assert Notification.objects.filter(status="sent").count() == 3
 
 
+def test_a_delivery_run_goes_on_in_batches_until_none_is_due_the_newest_first(gateway):
+    # A backlog (a gateway that was down for two days), then a notice a commit just wrote.
+    backlog = [MemberFactory(phone=f"1390000000{n}", email="") for n in range(5)]
+    two_days_ago = timezone.localdate() - datetime.timedelta(days=2)
+    for member in backlog:
+        queue_upgrade(member, today=two_days_ago)
+    Notification.objects.update(created_at=timezone.now() - datetime.timedelta(days=2))
+    fresh = MemberFactory(phone="13911111111", email="")
+    queue_upgrade(fresh)
+
+    assert notifications_deliver_due(batch_size=2) == {"sent": 6}
+
+    phones = [body["phone"] for _, body in gateway.received]
+    assert phones[0] == fresh.phone
+    assert sorted(phones[1:]) == sorted(member.phone for member in backlog)
+    assert not Notification.objects.filter(status__in=["pending", "sending"]).exists()
+
+
 class SendsWhileAnotherRunStarts:
     """An SMS backend during whose first send another delivery run starts (a second worker
     took the run queued by the next commit)."""
