@@ -17,9 +17,8 @@ from django.views.generic import DetailView, ListView, TemplateView, View
 from loyalty.exceptions import DomainError
 from loyalty.paging import FirstPageOnBadNumber
 from members.models import Member
-from members.privacy import member_is_erased
 from notifications.models import Notification
-from notifications.services import notification_resend
+from notifications.services import notification_resend, resend_refusal
 from tiers.services import Scope
 
 from . import selectors, services
@@ -105,11 +104,12 @@ class MemberNotificationsView(
         return selectors.notifications_of(self.member)
 
     def get_context_data(self, **kwargs):
+        may_resend = self.request.user.has_perm("notifications.resend_notification")
+        refusal = resend_refusal(self.member) if may_resend else None
         return super().get_context_data(
             member=self.member,
-            # An erased member's notices are never sent again (``notification_resend``).
-            can_resend=self.request.user.has_perm("notifications.resend_notification")
-            and not member_is_erased(self.member),
+            can_resend=may_resend and refusal is None,
+            resend_refusal=refusal,
             form=ResendForm(),
             **kwargs,
         )

@@ -407,12 +407,29 @@ def notifications_deliver_due(
             counts[status] = counts.get(status, 0) + 1
 
 
+def resend_refusal(member: Member) -> str | None:
+    """Why none of ``member``'s notices may be sent again, or None (``notification_resend``
+    checks it under the member's lock; the notifications page shows it instead of the resend
+    buttons)."""
+    if member_is_erased(member):
+        # Its text was scrubbed and the member has no address left: nothing could go out.
+        return _("This member's personal data was erased: their notices are not sent again.")
+    if not member.takes_part:
+        # Blacklisted or an experience member: they hold no tier, and their latest notice (an
+        # upgrade, when NOTIFY_BLACKLISTED told them nothing of the entry) would name one.
+        return _(
+            "This member holds no tier now (%(status)s): their notices are not sent again."
+        ) % {"status": member.get_status_display()}
+    return None
+
+
 @transaction.atomic
 def notification_resend(*, notification: Notification, reason: str, actor) -> Notification:
     """Send a notice again (staff, e.g. after the member changed their phone number): it is
     queued as new, with its attempts reset; an in-app message is shown as new again. Only the
-    member's latest event is sent again: an upgrade resent after a downgrade would tell them a
-    tier they no longer hold."""
+    member's latest event is sent again, and only to a member who holds a tier: an upgrade
+    resent after a downgrade, or to a member blacklisted since, would tell them a tier they no
+    longer hold."""
     reason = reason.strip()
     if not reason:
         raise DomainError(_("A reason is required."))
@@ -420,11 +437,9 @@ def notification_resend(*, notification: Notification, reason: str, actor) -> No
     # every writer takes it), none can slip in between the check and the resend.
     member_lock_row(notification.member_id)
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
-    if member_is_erased(notification.member):
-        # Its text was scrubbed and the member has no address left: nothing could go out.
-        raise DomainError(
-            _("This member's personal data was erased: their notices are not sent again.")
-        )
+    refusal = resend_refusal(notification.member)
+    if refusal:
+        raise DomainError(refusal)
     later = (
         Notification.objects.filter(
             member_id=notification.member_id, created_at__gt=notification.created_at

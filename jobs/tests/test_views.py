@@ -15,8 +15,11 @@ from jobs.models import JobRun
 from jobs.schedules import schedules_sync
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
+from members.models import Member
 from members.tests.factories import MemberFactory
 from notifications.models import Notification
+from notifications.services import Notice, notices_queue
+from tiers.actions import member_blacklist
 from tiers.services import member_evaluate
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +117,32 @@ def test_an_erased_members_notices_read_in_the_staff_language_and_offer_no_resen
     assert "<strong>[erased]</strong><br>This message was erased at the member" in page
     assert "已删除" not in page
     assert 'name="reason"' not in page
+
+
+def test_a_blacklisted_members_page_says_why_their_notices_are_not_resent(
+    client, django_user_model
+):
+    member = MemberFactory(member_no="J/002", phone="13800000008", email="")
+    notices_queue(
+        [Notice(member_id=member.pk, kind="upgrade", dedupe_key="upgrade:gold:x",
+                event_on=timezone.localdate(), name=member.name, phone=member.phone,
+                context={"tier": {"name": "Gold"}, "tier_year_end": timezone.localdate()})]
+    )  # fmt: skip
+    sms = Notification.objects.get(member=member, channel="sms")
+    member_blacklist(member=member, reason="fraud", evidence="case 7", actor=None)
+    assert Member.objects.get(pk=member.pk).status == "blacklisted"
+    login(client, django_user_model, "ops")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    url = f"/jobs/members/{member.member_no}/notifications/"
+
+    page = client.get(url).content.decode()
+    assert "This member holds no tier now (blacklisted)" in page
+    assert 'name="reason"' not in page
+
+    # A page opened before the entry still posts: refused, with the reason on the page.
+    response = client.post(f"{url}{sms.pk}/resend/", {"reason": "asked again"}, follow=True)
+    assert "their notices are not sent again" in response.content.decode()
+    assert Notification.objects.get(pk=sms.pk).status == sms.status
 
 
 def test_the_jobs_page_lists_the_schedules_and_the_last_runs(

@@ -21,6 +21,7 @@ from django_q.conf import Conf
 
 from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
+from members.models import Member
 from members.tests.factories import MemberFactory
 from notifications.models import Kind, Notification, NotificationTemplate
 from notifications.selectors import member_messages
@@ -29,6 +30,7 @@ from notifications.services import (
     notices_queue,
     notification_resend,
     notifications_deliver_due,
+    resend_refusal,
     template_check,
     template_update,
 )
@@ -66,6 +68,10 @@ def gateway():
         yield handler
     server.shutdown()
     server.server_close()
+
+
+def refreshed_member(member: Member) -> Member:
+    return Member.objects.get(pk=member.pk)
 
 
 def queue_upgrade(member, today=None):
@@ -291,6 +297,26 @@ def test_a_notice_of_an_erased_member_is_not_resent(gateway):
         sms.status == "skipped"
         and not AuditEntry.objects.filter(action="notification.resend").exists()
     )
+
+
+@pytest.mark.parametrize("status", ["blacklisted", "experience"])
+def test_a_notice_of_a_member_who_holds_no_tier_now_is_not_resent(gateway, status):
+    from members.services import member_blacklist
+
+    member = MemberFactory(phone="13800000007", email="")
+    queue_upgrade(member)  # "upgraded to Gold", and nothing told them of what came after
+    sms = Notification.objects.get(channel="sms")
+    if status == "blacklisted":  # NOTIFY_BLACKLISTED off: no notice of the entry
+        member_blacklist(member=member, reason="fraud", evidence="case 7", actor=None)
+    else:
+        Member.objects.filter(pk=member.pk).update(status=status)
+
+    with translation.override("en"), pytest.raises(DomainError, match="holds no tier now"):
+        notification_resend(notification=sms, reason="member asked again", actor=None)
+
+    assert Notification.objects.get(pk=sms.pk).status == sms.status
+    assert not AuditEntry.objects.filter(action="notification.resend").exists()
+    assert resend_refusal(refreshed_member(member)) is not None
 
 
 def test_a_notice_overtaken_by_a_later_one_is_not_resent(gateway):
