@@ -404,7 +404,9 @@ def test_the_warning_goes_out_once_from_thirty_days_before_the_year_end_with_wha
     warning = DowngradeWarning.objects.get(member=gold_member)
     assert warning.downgrade_not_before == YEAR_END
     body = sent[0].body
-    assert "1,000.00" in body and "2026-03-01" in body
+    # What will count on 2026-03-01: the purchase of 2025-03-01 will have left the window, so
+    # the member needs the whole 20,000.00 (not the 1,000.00 refunded).
+    assert "20,000.00" in body and "2026-03-01" in body
     assert sent[0].subject
 
 
