@@ -4,7 +4,9 @@ held there for one tier year from the day it was granted, then the normal lifecy
 Columns ``member_no,tier,granted_on``. All or nothing: every line is checked first and each bad
 one is named ("line 7: unknown member M0000123"); importing the same file again changes nothing.
 Writes are set-based: one upsert of the members' tier states (tier year ``granted_on`` to
-``granted_on`` + 1 year) and one insert of their history rows (cause ``legacy``).
+``granted_on`` + 1 year) and one insert of their history rows (cause ``legacy``; none for a
+member who held the tier already, whose tier does not change). A legacy grant never shortens a
+tier year the member holds at the same or a higher tier: such a line is a bad line.
 """
 
 from __future__ import annotations
@@ -202,13 +204,16 @@ def legacy_tiers_import(
                     new_states.append(
                         (member.pk, tier.pk, row.granted_on, add_years(row.granted_on, 1), None)
                     )
-                    history.append(
-                        (
-                            member.pk, held.pk if held else None, tier.pk,
-                            TierChange.Cause.LEGACY, policy.pk if policy else None,
-                            row.granted_on, timezone.now(), NOTE,
-                        )
-                    )  # fmt: skip
+                    if held != tier:
+                        # History records changes of tier: a longer year at the tier held
+                        # is not one.
+                        history.append(
+                            (
+                                member.pk, held.pk if held else None, tier.pk,
+                                TierChange.Cause.LEGACY, policy.pk if policy else None,
+                                row.granted_on, timezone.now(), NOTE,
+                            )
+                        )  # fmt: skip
         if errors:
             errors.sort()
             shown = [_("line %(line)d: %(why)s") % {"line": n, "why": w} for n, w in errors]
@@ -261,4 +266,21 @@ def _check(row: _Row, member: Member | None, tiers: dict, granted: dict) -> tupl
             "held": held.name,
             "tier": tier.name,
         }, False
+    if held == tier:
+        # A legacy grant never shortens (or moves back) a tier year the member holds at its
+        # tier: it may only give them that tier for longer.
+        state = member.tier_state
+        legacy_end = add_years(row.granted_on, 1)
+        if (state.tier_year_start, state.tier_year_end) == (row.granted_on, legacy_end):
+            return "", True  # imported before at the tier held: nothing left to write
+        if state.tier_year_end is not None and state.tier_year_end >= legacy_end:
+            return _(
+                "member %(no)s already holds %(tier)s until %(end)s, no shorter than the "
+                "legacy tier year (until %(legacy_end)s)"
+            ) % {
+                "no": row.member_no,
+                "tier": tier.name,
+                "end": state.tier_year_end,
+                "legacy_end": legacy_end,
+            }, False
     return "", False

@@ -12,10 +12,10 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from members.models import Member
-from members.tests.factories import MemberFactory
+from members.tests.factories import MemberFactory, PurchaseFactory
 from tiers.legacy import LegacyResult
 from tiers.models import MemberTier, Tier, TierChange
-from tiers.services import tiers_recompute
+from tiers.services import member_evaluate, tiers_recompute
 
 pytestmark = pytest.mark.django_db
 HEADER = "member_no,tier,granted_on"
@@ -282,3 +282,63 @@ def test_a_tier_above_the_legacy_one_is_named_in_the_readers_language(csv_file):
             message = err.getvalue()
 
     assert "第 2 行：会员 L5 已持有铂金会员，高于金卡会员" in message
+
+
+def gold_earned(member_no: str, joined_on: datetime.date, on: datetime.date) -> Member:
+    """A member who earned Gold on ``on`` (20,000.00 spent that day): tier year to a year on."""
+    member = MemberFactory(member_no=member_no, joined_on=joined_on)
+    PurchaseFactory(member=member, amount_fen=2_000_000, day=on)
+    member_evaluate(member=member, as_of=on)
+    assert MemberTier.objects.get(member=member).current_tier.code == "gold"
+    return member
+
+
+def test_a_legacy_year_that_would_shorten_the_tier_year_held_at_its_tier_is_a_bad_line(csv_file):
+    member = gold_earned("G1", datetime.date(2025, 1, 1), datetime.date(2026, 6, 1))
+    history_before = list(TierChange.objects.values_list("pk", flat=True))
+
+    with pytest.raises(CommandError, match="1 bad row; nothing was imported"):
+        err = io.StringIO()
+        try:
+            call_command(
+                "import_csv", "legacy_tiers", csv_file(HEADER, "G1,gold,2025-01-01"), stderr=err
+            )
+        finally:
+            lines = err.getvalue().splitlines()
+
+    assert lines == [
+        "line 2: member G1 already holds Gold until 2027-06-01, no shorter than the legacy "
+        "tier year (until 2026-01-01)"
+    ]
+    state = MemberTier.objects.get(member=member)
+    assert (state.tier_year_start, state.tier_year_end) == (
+        datetime.date(2026, 6, 1),
+        datetime.date(2027, 6, 1),
+    )
+    assert list(TierChange.objects.values_list("pk", flat=True)) == history_before
+
+
+def test_a_legacy_year_at_the_tier_held_that_ends_later_extends_it_without_a_history_row(
+    csv_file,
+):
+    member = gold_earned("G2", datetime.date(2025, 1, 1), datetime.date(2025, 3, 1))
+    path = csv_file(HEADER, "G2,gold,2025-09-01")
+
+    out, _err = run(path)
+
+    assert "Imported 1 legacy tier (0 already imported)" in out
+    state = MemberTier.objects.get(member=member)
+    assert (state.current_tier.code, state.tier_year_start, state.tier_year_end) == (
+        "gold",
+        datetime.date(2025, 9, 1),
+        datetime.date(2026, 9, 1),
+    )
+    # Gold → Gold is no change of tier: the history keeps only the Gold earned.
+    assert list(TierChange.objects.filter(member=member).values_list("cause", flat=True)) == [
+        TierChange.Cause.QUALIFIED
+    ]
+
+    out, _err = run(path)
+
+    assert "Imported 0 legacy tiers (1 already imported)" in out
+    assert TierChange.objects.filter(member=member).count() == 1
