@@ -408,28 +408,6 @@ class Event(StrEnum):
 
 
 @dataclass(frozen=True)
-class TierState:
-    """What a member holds: the tier's rank, the tier year's start, the warning of this year.
-
-    The tier year ends one year after its start, unless ``end`` says otherwise: an override or
-    an exceptional upgrade ends it on its own end date."""
-
-    rank: int | None = None
-    year_start: date | None = None
-    warned_on: date | None = None
-    end: date | None = None
-    # The day the warning told the member there would be no downgrade before: kept to even if
-    # a later policy version gives less notice (None: the warning plus the policy's notice).
-    downgrade_not_before: date | None = None
-
-    @property
-    def year_end(self) -> date | None:
-        if self.end is not None:
-            return self.end
-        return add_years(self.year_start, 1) if self.year_start else None
-
-
-@dataclass(frozen=True)
 class Floor:
     """An override or exceptional upgrade: the member holds at least ``rank`` until ``until``
     (exclusive; None is open-ended)."""
@@ -442,6 +420,43 @@ class Floor:
 
 
 @dataclass(frozen=True)
+class TierState:
+    """What a member holds: the tier's rank, the tier year's start, the warning of this year.
+
+    The tier year ends one year after its start, unless ``end`` says otherwise: an override or
+    an exceptional upgrade ends it on its own end date.
+
+    ``earned``: the lower tier and the end of the tier year the member had earned when an
+    override lifted them above it. It is theirs: when the override's tier year ends they go
+    back to it until that end, not below (a floor of their own). Any new tier year drops it."""
+
+    rank: int | None = None
+    year_start: date | None = None
+    warned_on: date | None = None
+    end: date | None = None
+    # The day the warning told the member there would be no downgrade before: kept to even if
+    # a later policy version gives less notice (None: the warning plus the policy's notice).
+    downgrade_not_before: date | None = None
+    earned: Floor | None = None
+
+    @property
+    def year_end(self) -> date | None:
+        if self.end is not None:
+            return self.end
+        return add_years(self.year_start, 1) if self.year_start else None
+
+
+Floors = Floor | tuple[Floor | None, ...] | None
+
+
+def _floors(floor: Floors) -> tuple[Floor, ...]:
+    """One floor, none, or several (an override and the year earned below it) as a tuple."""
+    if isinstance(floor, tuple):
+        return tuple(f for f in floor if f is not None)
+    return () if floor is None else (floor,)
+
+
+@dataclass(frozen=True)
 class Step:
     state: TierState
     event: Event
@@ -451,20 +466,19 @@ class Step:
         return self.event in (Event.QUALIFIED, Event.UPGRADE, Event.DOWNGRADE)
 
 
-def _kept_by_floor_until(rank: int, start: date, qualified_rank: int, floor: Floor | None):
-    """The end of ``floor`` when it alone keeps the member at ``rank`` (above their qualified
-    tier) from ``start``: that end counts as the tier-year end (domain.md). Else None."""
-    if (
-        floor is not None
-        and floor.until is not None
-        and floor.holds_on(start)
-        and floor.rank >= rank > qualified_rank
-    ):
-        return floor.until
-    return None
+def _kept_by_floor_until(rank: int, start: date, qualified_rank: int, floor: Floors):
+    """The end of the floors when they alone keep the member at ``rank`` (above their qualified
+    tier) from ``start``: that end counts as the tier-year end (domain.md). Else None (none
+    keeps them there, or one does with no end)."""
+    if rank <= qualified_rank:
+        return None
+    keeping = [f for f in _floors(floor) if f.holds_on(start) and f.rank >= rank]
+    if not keeping or any(f.until is None for f in keeping):
+        return None
+    return max(f.until for f in keeping)
 
 
-def _new_year(rank: int, start: date, qualified_rank: int, floor: Floor | None) -> TierState:
+def _new_year(rank: int, start: date, qualified_rank: int, floor: Floors) -> TierState:
     """A tier year at ``rank`` from ``start``: a whole year, or until the end of the floor that
     alone keeps the member there, when that comes first."""
     until = _kept_by_floor_until(rank, start, qualified_rank, floor)
@@ -472,15 +486,13 @@ def _new_year(rank: int, start: date, qualified_rank: int, floor: Floor | None) 
     return TierState(rank, start, None, end)
 
 
-def held_on(day: date, qualified_rank: int, floor: Floor | None) -> int:
-    """The rank the rules and a floor still holding on ``day`` give together."""
-    if floor is not None and floor.holds_on(day):
-        return max(qualified_rank, floor.rank)
-    return qualified_rank
+def held_on(day: date, qualified_rank: int, floor: Floors) -> int:
+    """The rank the rules and the floors still holding on ``day`` give together."""
+    return max([qualified_rank, *(f.rank for f in _floors(floor) if f.holds_on(day))])
 
 
 def warned_downgrade_rank(
-    rank: int, year_end: date, qualified_rank: int, policy: Policy, floor: Floor | None = None
+    rank: int, year_end: date, qualified_rank: int, policy: Policy, floor: Floors = None
 ) -> int:
     """The tier a downgrade would give a member at ``rank`` warned for the tier year ending
     ``year_end`` (the warning's notice and the API name it): what they hold at the year end,
@@ -509,18 +521,19 @@ def advance(
 
     A floor (override, exceptional upgrade) counts as a qualified tier while it holds: the
     member is neither warned nor downgraded below it, and still moves up past it. A tier year
-    that only the floor gives the member ends when the floor does, if that comes first."""
-    held_rank = qualified_rank
-    if floor is not None and floor.holds_on(as_of):
-        held_rank = max(held_rank, floor.rank)
+    that only the floor gives the member ends when the floor does, if that comes first. The
+    year the member had earned below an override (``TierState.earned``) is a floor too: a
+    downgrade at the end of the override's year goes back to it, for what is left of it."""
+    floors = (floor, state.earned)
+    held_rank = held_on(as_of, qualified_rank, floors)
     if state.rank is None or held_rank > state.rank:
         event = Event.QUALIFIED if state.rank is None else Event.UPGRADE
-        return Step(_new_year(held_rank, as_of, qualified_rank, floor), event)
+        return Step(_new_year(held_rank, as_of, qualified_rank, floors), event)
 
     end = state.year_end
     # What the member would hold at the tier-year end: a floor still holding then protects the
     # tier, so there is nothing to warn about.
-    rank_at_end = held_on(end, qualified_rank, floor)
+    rank_at_end = held_on(end, qualified_rank, floors)
     if rank_at_end < state.rank:
         warned_on = state.warned_on
         if warned_on is None and as_of >= end - timedelta(days=policy.warning_lead_days):
@@ -533,16 +546,16 @@ def advance(
         ):
             new_rank = downgrade_rank(state.rank, held_rank, policy)
             if new_rank < state.rank:
-                return Step(_new_year(new_rank, as_of, qualified_rank, floor), Event.DOWNGRADE)
+                return Step(_new_year(new_rank, as_of, qualified_rank, floors), Event.DOWNGRADE)
         else:
             return Step(state, Event.NONE)
 
     if as_of >= end:
         # Whole years until as_of is inside one, but not past the end of a floor that alone
         # keeps the member at their tier (its end is then the new year's).
-        until = _kept_by_floor_until(state.rank, end, qualified_rank, floor)
+        until = _kept_by_floor_until(state.rank, end, qualified_rank, floors)
         start = end
         while add_years(start, 1) <= as_of and (until is None or add_years(start, 1) < until):
             start = add_years(start, 1)
-        return Step(_new_year(state.rank, start, qualified_rank, floor), Event.RETAINED)
+        return Step(_new_year(state.rank, start, qualified_rank, floors), Event.RETAINED)
     return Step(state, Event.NONE)

@@ -42,7 +42,10 @@ from .selectors import tiers_by_code
 LEGACY_KIND = "legacy_tiers"
 COLUMNS = ("member_no", "tier", "granted_on")
 _CHUNK = 500  # members looked up and locked per query (well under every parameter limit)
-_STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
+_STATE_FIELDS = [
+    "current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on", "earned_tier",
+    "earned_until",
+]  # fmt: skip
 _HISTORY_FIELDS = ["member", "from_tier", "to_tier", "cause", "policy", "effective_on"]
 _HISTORY_FIELDS += ["created_at", "note"]
 NOTE = "legacy programme"
@@ -201,8 +204,10 @@ def legacy_tiers_import(
                 elif not errors:
                     member, tier = members[row.member_no], tiers[row.tier_code]
                     held = _held(member)
+                    year_end = add_years(row.granted_on, 1)
+                    # A new tier year: no warning, no year earned below an override.
                     new_states.append(
-                        (member.pk, tier.pk, row.granted_on, add_years(row.granted_on, 1), None)
+                        (member.pk, tier.pk, row.granted_on, year_end, None, None, None)
                     )
                     if held != tier:
                         # History records changes of tier: a longer year at the tier held

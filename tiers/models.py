@@ -338,6 +338,20 @@ class MemberTier(models.Model):
     # end date, which then counts as the tier-year end for the warning and the notice.
     tier_year_end = models.DateField(_("tier year end"), null=True, blank=True)
     downgrade_warned_on = models.DateField(_("downgrade warned on"), null=True, blank=True)
+    # The lower tier the member had earned, and its tier year's end, when an override lifted
+    # them above it (engine.TierState.earned): when the override's tier year ends they go back
+    # to it for what is left of that year, not below. Cleared by the next new tier year.
+    earned_tier = models.ForeignKey(
+        Tier,
+        verbose_name=_("tier earned below the override"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,  # see TierChange.member
+    )
+    earned_until = models.DateField(_("earned tier held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("tier state")

@@ -140,12 +140,18 @@ def warning_to_tier(warning: DowngradeWarning, tiers: dict[str, Tier] | None = N
     tiers = tiers if tiers is not None else tiers_by_code()
     override = open_override(warning.member)
     floor = engine.Floor(override.tier.rank, override.ends_on) if override else None
+    # The year the member earned below an override, which a downgrade goes back to.
+    state = tier_state(warning.member)
+    earned = None
+    if state.earned_tier_id is not None:
+        earned_rank = next(t.rank for t in tiers.values() if t.pk == state.earned_tier_id)
+        earned = engine.Floor(earned_rank, state.earned_until)
     rank = engine.warned_downgrade_rank(
         warning.tier.rank,
         warning.tier_year_end,
         warning.qualified_tier.rank,
         engine_policy(warning.policy, tiers),
-        floor,
+        (floor, earned),
     )
     return next(tier for tier in tiers.values() if tier.rank == rank)
 
@@ -156,11 +162,14 @@ def member_open_warning(member: Member) -> DowngradeWarning | None:
     state = tier_state(member)
     if state.downgrade_warned_on is None or state.tier_year_start is None:
         return None
-    return (
+    warning = (
         DowngradeWarning.objects.select_related("tier", "qualified_tier", "policy")
         .filter(member=member, tier_year_start=state.tier_year_start)
         .first()
     )
+    if warning is not None:
+        warning.member = member  # with the state read above, for warning_to_tier
+    return warning
 
 
 def member_explanation(member: Member) -> TierExplanation | None:

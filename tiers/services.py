@@ -106,7 +106,10 @@ from .selectors import (
     policy_latest_published,
 )
 
-_STATE_FIELDS = ["current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on"]
+_STATE_FIELDS = [
+    "current_tier", "tier_year_start", "tier_year_end", "downgrade_warned_on", "earned_tier",
+    "earned_until",
+]  # fmt: skip
 _EVALUATION_FIELDS = [
     "evaluated_on",
     "policy",
@@ -530,7 +533,8 @@ _CONTACT = slice(12, 15)
 _REVISION = 15
 _HAS_STATE = 16
 _NOT_BEFORE = 17
-_FIGURES = 18
+_EARNED = slice(18, 20)
+_FIGURES = 20
 _ROW_COLUMN_LIST = [
     "m.id", "m.status", "m.joined_on", "t.current_tier_id", "t.tier_year_start",
     "t.tier_year_end", "t.downgrade_warned_on", "e.evaluated_on", "o.id", "o.tier_id",
@@ -540,6 +544,7 @@ _ROW_COLUMN_LIST = [
     "CASE WHEN t.downgrade_warned_on IS NOT NULL THEN (SELECT w.downgrade_not_before "
     f'FROM "{DowngradeWarning._meta.db_table}" w WHERE w.member_id = m.id '
     "AND w.tier_year_start = t.tier_year_start) END",
+    "t.earned_tier_id", "t.earned_until",
 ]  # fmt: skip
 _ROW_COLUMNS = ", ".join(_ROW_COLUMN_LIST)
 
@@ -779,7 +784,7 @@ def _range_in_database(
         cursor.execute(
             f"INSERT INTO {qn(MemberTier._meta.db_table)} (member_id, "
             f"{', '.join(column(MemberTier, name) for name in _STATE_FIELDS)}) "
-            f"SELECT c0, entering_tier_id, %s, %s, NULL {entering_rows}",
+            f"SELECT c0, entering_tier_id, %s, %s, NULL, NULL, NULL {entering_rows}",
             [as_of, engine.add_years(as_of, 1)],
         )
         entered = cursor.rowcount
@@ -932,11 +937,12 @@ def _stored_state(
     end: date | None,
     warned: date | None,
     not_before: date | None = None,
+    earned: engine.Floor | None = None,
 ) -> engine.TierState:
     """The engine's state from the stored columns; an end one year after the start is implied."""
     if start is not None and end == engine.add_years(start, 1):
         end = None
-    return engine.TierState(rank, start, warned, end, not_before)
+    return engine.TierState(rank, start, warned, end, not_before, earned)
 
 
 _WARNING_FIELDS = [
@@ -1031,7 +1037,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             summary.not_taking_part += 1
             if tier_id is not None:
                 # A tier is held, so the state row exists.
-                state_updates.append((member_id, None, None, None, None))
+                state_updates.append((member_id, None, None, None, None, None, None))
                 history.append(
                     _history_row(
                         context, member_id, tier_id, None, TierChange.Cause.REVOKED, note=status
@@ -1054,10 +1060,16 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         promised = row[_NOT_BEFORE]
         if isinstance(promised, str):  # SQLite gives a subquery's date as text
             promised = date.fromisoformat(promised)
-        key = (current_rank, year_start, year_end, warned_on, promised, qualified_rank, floor)
+        earned_tier_id, earned_until = row[_EARNED]
+        earned = None
+        if earned_tier_id is not None:
+            earned = engine.Floor(context.rank_by_tier_id[earned_tier_id], earned_until)
+        key = (
+            current_rank, year_start, year_end, warned_on, promised, qualified_rank, floor, earned,
+        )  # fmt: skip
         known = context.steps.get(key)
         if known is None:
-            before = _stored_state(current_rank, year_start, year_end, warned_on, promised)
+            before = _stored_state(current_rank, year_start, year_end, warned_on, promised, earned)
             step = engine.advance(before, qualified_rank, as_of, policy, floor)
             known = context.steps[key] = (step, step.state != before, step.changes_tier)
         step, state_changed, changes_tier = known
@@ -1072,9 +1084,14 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
              frequency, tenure, contribution, row[_REVISION] + 1)
         )  # fmt: skip
         if state_changed:
+            earned_after = state.earned
             (state_updates if row[_HAS_STATE] else state_inserts).append(
-                (member_id, new_tier_id, state.year_start, state.year_end, state.warned_on)
-            )
+                (
+                    member_id, new_tier_id, state.year_start, state.year_end, state.warned_on,
+                    context.tier_id_by_rank[earned_after.rank] if earned_after else None,
+                    earned_after.until if earned_after else None,
+                )
+            )  # fmt: skip
         if changes_tier:
             figures = (spend_fen, frequency, tenure, contribution)
             # An upgrade that only the floor gives is the override's doing.
@@ -1102,7 +1119,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
             # the year end or the policy drops one tier at a time.
             to_tier_id = context.tier_id_by_rank[
                 engine.warned_downgrade_rank(
-                    state.rank, state.year_end, qualified_rank, policy, floor
+                    state.rank, state.year_end, qualified_rank, policy, (floor, state.earned)
                 )
             ]
             warned.append(
@@ -1314,6 +1331,13 @@ def tier_override_set(
     elif takes_hold:
         # The override holds the tier: a tier year that ends with it (domain.md).
         from_tier = state.current_tier
+        if gives_tier and from_tier is not None:
+            # A floor never takes away what the member has: the year they earned at the tier
+            # below outlasting this one is where the end of the override's year brings them
+            # back (engine.TierState.earned). Else an earlier such year stays as it was.
+            earned_until = _own_year_end(state, replaced)
+            if earned_until is not None and earned_until > year_end:
+                state.earned_tier, state.earned_until = from_tier, earned_until
         state.current_tier = tier
         state.tier_year_start = today
         state.tier_year_end = year_end
@@ -1381,6 +1405,19 @@ def tier_override_set(
     )
     member_evaluate(member=member, as_of=today, actor=actor)
     return override
+
+
+def _own_year_end(state: MemberTier, replaced: TierOverride | None) -> date | None:
+    """The end of the tier year the member holds their present tier for on their own, when a
+    new override is set: the stored one, unless an override held that tier (then the year
+    they had begun before it, which it only extended, or none)."""
+    if state.current_tier is None or state.tier_year_end is None:
+        return None
+    if replaced is None or replaced.tier.rank < state.current_tier.rank:
+        return state.tier_year_end
+    if state.tier_year_start is not None and state.tier_year_start < replaced.starts_on:
+        return add_years(state.tier_year_start, 1)
+    return None
 
 
 def _tier_year_ended_with(member: Member, override: TierOverride, today: date) -> None:

@@ -21,7 +21,7 @@ from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from members.models import Member, Referral, Transaction
 from members.privacy import member_data
-from members.tests.factories import MemberFactory, PurchaseFactory, local_noon
+from members.tests.factories import MemberFactory, PurchaseFactory, RefundFactory, local_noon
 from notifications.models import Channel, Kind, Notification
 from tiers import actions
 from tiers.management.commands import import_csv as import_csv_command
@@ -33,6 +33,7 @@ from tiers.models import (
     TierOverride,
     TierPolicy,
 )
+from tiers.selectors import warning_to_tier
 from tiers.services import (
     member_evaluate,
     tier_override_end,
@@ -727,6 +728,82 @@ def test_staff_rewriting_their_override_to_end_sooner_shorten_the_tier_year_it_g
 
     tier_override_end(override=sooner, reason="ended", actor=staff, today=day(2026, 3, 20))
     assert refreshed(silver_member).tier_year_end == day(2026, 3, 20)
+
+
+def silver_until_2026_06_01() -> Member:
+    """Silver from 5,000.00 spent on joining, 2025-06-01 (tier year to 2026-06-01), refunded on
+    2025-06-10: Regular on their own from then on."""
+    member = MemberFactory(joined_on=day(2025, 6, 1))
+    purchase = PurchaseFactory(member=member, amount_fen=500_000, day=day(2025, 6, 1))
+    member_evaluate(member=member, as_of=day(2025, 6, 1))
+    RefundFactory(refund_of=purchase, amount_fen=500_000, day=day(2025, 6, 10))
+    state = refreshed(member)
+    assert (state.current_tier.code, state.tier_year_end) == ("silver", day(2026, 6, 1))
+    return member
+
+
+def test_an_override_above_the_tier_held_gives_back_the_year_earned_when_it_ends(staff):
+    """domain.md: an override is a floor, never a loss. Gold until it ends, then the Silver
+    year the member had earned, warned only before that year's end."""
+    member = silver_until_2026_06_01()
+    tier_override_set(
+        member=member, tier=tier("gold"), reason="campaign", ends_on=day(2025, 8, 1),
+        actor=staff, today=day(2025, 7, 1),
+    )  # fmt: skip
+    member_evaluate(member=member, as_of=day(2025, 7, 2))
+    warning = DowngradeWarning.objects.get(member=member)
+    assert (warning.tier.code, warning.tier_year_end) == ("gold", day(2025, 8, 1))
+
+    member_evaluate(member=member, as_of=day(2025, 8, 1))
+
+    state = refreshed(member)
+    assert (state.current_tier.code, state.tier_year_end) == ("silver", day(2026, 6, 1))
+    change = TierChange.objects.filter(member=member).first()  # the newest
+    assert (change.from_tier.code, change.to_tier.code, change.cause) == (
+        "gold", "silver", Cause.DOWNGRADE,
+    )  # fmt: skip
+    member_evaluate(member=member, as_of=day(2026, 5, 1))
+    assert tier_of(member) == "silver" and refreshed(member).downgrade_warned_on is None
+    member_evaluate(member=member, as_of=day(2026, 5, 2))
+    assert refreshed(member).downgrade_warned_on == day(2026, 5, 2)
+    # A year as a member on 2026-06-01 qualifies for Silver: kept for another tier year.
+    member_evaluate(member=member, as_of=day(2026, 6, 1))
+    state = refreshed(member)
+    assert (state.current_tier.code, state.tier_year_start, state.tier_year_end) == (
+        "silver", day(2026, 6, 1), day(2027, 6, 1),
+    )  # fmt: skip
+    assert MemberTier.objects.get(member=member).earned_tier is None
+
+
+def test_an_override_above_the_tier_held_ended_early_gives_back_the_year_earned(staff):
+    member = silver_until_2026_06_01()
+    override = tier_override_set(
+        member=member, tier=tier("gold"), reason="campaign", ends_on=day(2025, 8, 1),
+        actor=staff, today=day(2025, 7, 1),
+    )  # fmt: skip
+
+    tier_override_end(override=override, reason="ended", actor=staff, today=day(2025, 7, 15))
+    member_evaluate(member=member, as_of=day(2025, 8, 14))
+
+    state = refreshed(member)
+    assert (state.current_tier.code, state.tier_year_end) == ("silver", day(2026, 6, 1))
+
+
+def test_the_warning_of_an_override_above_the_year_earned_names_that_tier_as_the_next(staff):
+    member = silver_until_2026_06_01()
+    tier_override_set(
+        member=member, tier=tier("platinum"), reason="campaign", ends_on=day(2025, 8, 1),
+        actor=staff, today=day(2025, 7, 1),
+    )  # fmt: skip
+
+    member_evaluate(member=member, as_of=day(2025, 7, 2))
+
+    warning = DowngradeWarning.objects.get(member=member)
+    assert warning_to_tier(warning).code == "silver"
+    notice = Notification.objects.get(
+        member=member, kind=Kind.DOWNGRADE_WARNING, channel=Channel.IN_APP
+    )
+    assert "银卡会员" in notice.body
 
 
 @pytest.fixture

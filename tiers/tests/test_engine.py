@@ -1081,6 +1081,30 @@ def test_a_tier_year_only_a_floor_gives_ends_with_the_floor():
     assert long_floor.state.year_end == date(2027, 5, 1)
 
 
+def test_the_end_of_an_overrides_year_goes_back_to_the_year_earned_below_it():
+    """A member at 1 on their own until 2026-06-01, lifted to 2 by a floor until 2025-08-01:
+    warned for 2 before that end, then back at 1 until the year they earned ends."""
+    policy = default_policy_for_floor_tests()
+    earned = Floor(1, date(2026, 6, 1))
+    floor = Floor(2, date(2025, 8, 1))
+    lifted = TierState(2, date(2025, 7, 1), None, date(2025, 8, 1), earned=earned)
+
+    warned = advance(lifted, 0, date(2025, 7, 2), policy, floor)
+    back = advance(warned.state, 0, date(2025, 8, 1), policy, floor)
+    not_yet = advance(back.state, 0, date(2026, 5, 1), policy)
+    warned_again = advance(back.state, 0, date(2026, 5, 2), policy)
+
+    assert warned.event == Event.WARNING and warned.state.earned == earned
+    assert (back.event, back.state) == (
+        Event.DOWNGRADE, TierState(1, date(2025, 8, 1), None, date(2026, 6, 1)),
+    )  # fmt: skip
+    assert not_yet.event == Event.NONE
+    assert warned_again.event == Event.WARNING
+    # A year earned that ended first gives nothing back: down to the qualified tier.
+    gone = replace(warned.state, earned=Floor(1, date(2025, 7, 20)))
+    assert advance(gone, 0, date(2025, 8, 1), policy, floor).state.rank == 0
+
+
 def test_no_downgrade_before_the_day_the_warning_gave_whatever_the_notice_now():
     policy = replace(default_policy_for_floor_tests(), notice_days=5)
     warned = TierState(2, date(2025, 3, 1), date(2026, 3, 10), None, date(2026, 4, 9))

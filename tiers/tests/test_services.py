@@ -141,6 +141,8 @@ def snapshot() -> dict[str, list]:
         "tier_state__tier_year_start",
         "tier_state__tier_year_end",
         "tier_state__downgrade_warned_on",
+        "tier_state__earned_tier__code",
+        "tier_state__earned_until",
         "evaluation__evaluated_on",
         "evaluation__policy__version",
         "evaluation__qualified_tier__code",
@@ -1055,6 +1057,18 @@ def build_population() -> None:
                 RefundFactory(refund_of=bought, amount_fen=1, day=bought.occurred_on)
         if rng.random() < 0.2:
             ActivityFactory.create_batch(3, member=member, day=day(2025, 1, 10))
+    # Lifted to Platinum by an override to 2025-03-01 above the Gold year they had earned to
+    # 2025-10-01 (as tier_override_set leaves them): back to Gold for the rest of that year.
+    lifted = MemberFactory(member_no="P60", joined_on=day(2024, 3, 1))
+    tiers = {tier.code: tier for tier in Tier.objects.all()}
+    TierOverride.objects.create(
+        member=lifted, tier=tiers["platinum"], reason="r", starts_on=day(2025, 2, 1),
+        ends_on=day(2025, 3, 1),
+    )  # fmt: skip
+    MemberTier.objects.create(
+        member=lifted, current_tier=tiers["platinum"], tier_year_start=day(2025, 2, 1),
+        tier_year_end=day(2025, 3, 1), earned_tier=tiers["gold"], earned_until=day(2025, 10, 1),
+    )  # fmt: skip
 
 
 def test_the_recompute_writes_entering_and_unchanged_members_in_sql_as_the_engine_would():
@@ -1078,6 +1092,8 @@ def test_the_recompute_writes_entering_and_unchanged_members_in_sql_as_the_engin
     by_recompute = then_wiped(lambda: live(recompute_counting))
 
     assert by_recompute == then_wiped(lambda: live(evaluate_one_by_one))
+    lifted = next(row for row in by_recompute["changes"] if row[0] == "P60")
+    assert lifted[1:4] == ("platinum", "gold", Cause.DOWNGRADE)
     if connection.vendor == "postgresql":
         assert in_database[0] == 60  # the first evaluation: everyone enters a tier
         assert sum(in_database[1:]) > 200
