@@ -416,9 +416,12 @@ class BlacklistLiftView(MemberActionView):
     form_class = forms.BlacklistLiftForm
     title = gettext_lazy("Lift the blacklist entry")
     question = gettext_lazy(
-        "The member becomes an active member again and is evaluated at once. Lift the entry?"
+        "The member returns to the status they had before the entry: an active member is "
+        "evaluated at once, an experience member holds no tier until converted. Lift the entry?"
     )
-    done = gettext_lazy("The blacklist entry is lifted; the member is active again.")
+    done = gettext_lazy(
+        "The blacklist entry is lifted; the member has the status they had before it."
+    )
 
     def perform(self, member, cleaned, file_name):
         actions.blacklist_lift(member=member, reason=cleaned["reason"], actor=self.request.user)

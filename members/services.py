@@ -275,7 +275,8 @@ def member_blacklist(
 @transaction.atomic
 def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
     """Lift the open blacklist entry (a separate, more privileged action): the member returns
-    as an active member, to be evaluated again."""
+    to the status they had before it (``BlacklistEntry.previous_status``): an active member, to
+    be evaluated again, or an experience member, who takes no part until staff convert them."""
     member = member_lock(member)
     reason = reason.strip()
     if not reason:
@@ -288,7 +289,9 @@ def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
     entry.lifted_by = actor if getattr(actor, "pk", None) else None
     entry.lift_reason = reason
     entry.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-    member.status = Member.Status.ACTIVE
+    # Lifting undoes the blacklisting, nothing more: converting an experience member is its
+    # own action (member_convert).
+    member.status = entry.previous_status or Member.Status.ACTIVE
     member.save(update_fields=["status"])
     audit_record(
         actor=actor,

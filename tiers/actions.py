@@ -68,7 +68,9 @@ def member_blacklist(
 
 @transaction.atomic
 def blacklist_lift(*, member: Member, reason: str, actor) -> BlacklistEntry:
-    """Lift the blacklist entry; the member is active again and evaluated at once."""
+    """Lift the blacklist entry; the member returns to the status they had before it and is
+    evaluated at once (an active member's tier is recorded as their membership restored; an
+    experience member holds none)."""
     entry = facts.blacklist_lift(member=member, reason=reason, actor=actor)
     _evaluate_now(member, actor, reinstated=True)
     return entry

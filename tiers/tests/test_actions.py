@@ -340,6 +340,22 @@ def test_where_blacklistings_are_told_a_lifted_one_is_told_too(staff):
     assert notice.subject == "您的会员资格已恢复" and "当前等级为银卡会员" in notice.body
 
 
+@override_settings(NOTIFY_BLACKLISTED=True)
+def test_an_experience_member_blacklisted_then_lifted_is_an_experience_member_again(staff):
+    member = MemberFactory(joined_on=day(2020, 1, 1), status=Member.Status.EXPERIENCE)
+    actions.member_blacklist(member=member, reason="恶意投诉", actor=staff)
+
+    actions.blacklist_lift(member=member, reason="误判", actor=staff)
+
+    member = refreshed(member)
+    assert member.status == Member.Status.EXPERIENCE and member.current_tier is None
+    # No tier, so no "membership restored" in the history or in a notice.
+    assert not TierChange.objects.filter(member=member).exists()
+    assert not Notification.objects.filter(member=member, kind=Kind.REINSTATED).exists()
+    audit = AuditEntry.objects.get(action="member.blacklist_lift")
+    assert audit.after["status"] == Member.Status.EXPERIENCE
+
+
 def test_the_revoked_history_names_the_members_status_in_the_page_language(staff, client):
     member = MemberFactory(joined_on=day(2020, 1, 1))
     member_evaluate(member=member, as_of=timezone.localdate())
