@@ -21,11 +21,11 @@ from loyalty.stored_text import shown
 from reviews.models import SYSTEM_TEXTS as REVIEW_TEXTS
 from reviews.models import Department, Profile, Vote
 from tiers.diff import RuleLine, rule_lines
-from tiers.models import COMMITTEE_DECISION, OVERRIDE_REPLACED
+from tiers.models import COMMITTEE_DECISION, OVERRIDE_REPLACED, OVERRIDE_REVOKED
 from tiers.templatetags.tier_display import metric_value
 
 # Reasons the system writes into audit entries (in English, translated when shown).
-SYSTEM_REASONS = (COMMITTEE_DECISION, OVERRIDE_REPLACED, *REVIEW_TEXTS)
+SYSTEM_REASONS = (COMMITTEE_DECISION, OVERRIDE_REPLACED, OVERRIDE_REVOKED, *REVIEW_TEXTS)
 _TEXTS = {"reason", "note", "comment"}
 
 # Keys that are not a field of the entry's model.

@@ -367,6 +367,8 @@ class MemberTier(models.Model):
 
 # Why an override ended when a new one replaced it: stored in English, shown translated.
 OVERRIDE_REPLACED = gettext_noop("replaced by a new override")
+# Why an override ended when its member was blacklisted (membership revoked: no tier, no floor).
+OVERRIDE_REVOKED = gettext_noop("ended with the membership (blacklisted)")
 # The reason of the committee's exceptional upgrade (its override and its tier change), filled
 # in when stored: in English, shown translated.
 COMMITTEE_DECISION = gettext_noop("Committee decision, review case #%(id)d")
@@ -452,7 +454,7 @@ class TierOverride(models.Model):
     def end_reason_display(self) -> str:
         """Why it ended, in the reader's language when the system wrote it (stored in English,
         ``loyalty.stored_text``); staff's own reason as they typed it."""
-        return shown(self.end_reason, (OVERRIDE_REPLACED,))
+        return shown(self.end_reason, (OVERRIDE_REPLACED, OVERRIDE_REVOKED))
 
     def active_on(self, day) -> bool:
         return (

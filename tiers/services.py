@@ -76,6 +76,7 @@ from .models import (
     MAX_POINTS,
     MIN_NOTICE_DAYS,
     OVERRIDE_REPLACED,
+    OVERRIDE_REVOKED,
     Benefit,
     DowngradeWarning,
     MemberEvaluation,
@@ -951,6 +952,32 @@ _WARNING_FIELDS = [
 ]  # fmt: skip
 
 
+def _overrides_end_revoked(revoked: list[tuple[int, int]], context: _Context) -> None:
+    """The open overrides of members who no longer take part end with their tier (domain.md: a
+    blacklisted member's membership is revoked, no tier, no benefits): lifting the entry later
+    gives the tier they qualify for, not the override's. Audited like an override ended by
+    hand, by the actor of the evaluation (the blacklisting's)."""
+    if not revoked:
+        return
+    member_of = {override_id: member_id for member_id, override_id in revoked}
+    overrides = list(TierOverride.objects.filter(pk__in=member_of, ended_on__isnull=True))
+    for override in overrides:
+        override.ended_on = max(context.as_of, override.starts_on)
+        override.ended_by = context.actor
+        override.end_reason = OVERRIDE_REVOKED  # in English: translated when shown
+        audit_record(
+            actor=context.actor,
+            action="tier.override.end",
+            target=Member(pk=member_of[override.pk]),
+            before={
+                "override": override.pk,
+                "ends_on": str(override.ends_on) if override.ends_on else None,
+            },
+            after={"ended_on": str(override.ended_on), "reason": OVERRIDE_REVOKED},
+        )
+    TierOverride.objects.bulk_update(overrides, ["ended_on", "ended_by", "end_reason"])
+
+
 @dataclass(frozen=True)
 class _Warned:
     """A member an evaluation warns, until what they need is known (``_warnings``)."""
@@ -1016,6 +1043,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
     evaluation_inserts: list[tuple] = []
     history: list[tuple] = []
     warned: list[_Warned] = []
+    revoked_overrides: list[tuple[int, int]] = []  # (member, open override) no longer taking part
     to_notify: list[Notice] = []
     tier_by_id = context.tier_by_id
 
@@ -1035,6 +1063,8 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
         if status != Member.Status.ACTIVE:
             # Experience and blacklisted members hold no tier; one that still holds one loses it.
             summary.not_taking_part += 1
+            if override_id is not None:
+                revoked_overrides.append((member_id, override_id))
             if tier_id is not None:
                 # A tier is held, so the state row exists.
                 state_updates.append((member_id, None, None, None, None, None, None))
@@ -1136,6 +1166,7 @@ def _evaluate_rows(rows: list[tuple], context: _Context, summary: RecomputeSumma
                 )
             )
 
+    _overrides_end_revoked(revoked_overrides, context)
     warnings, warning_keys = [], []  # each warning and the event key of its notice
     for warning, notice in _warnings(warned, context):
         warnings.append(warning)

@@ -368,6 +368,44 @@ def test_the_revoked_history_names_the_members_status_in_the_page_language(staff
     assert TierChange(cause=Cause.OVERRIDE, note="VIP").note_display == "VIP"
 
 
+def test_blacklisting_ends_an_open_override_and_lifting_gives_the_qualified_tier(staff):
+    member = MemberFactory(joined_on=day(2020, 1, 1))  # qualifies for Silver
+    member_evaluate(member=member, as_of=timezone.localdate())
+    override = tier_override_set(
+        member=member, tier=Tier.objects.get(code="platinum"), reason="大客户", ends_on=None,
+        actor=staff,
+    )  # fmt: skip
+
+    actions.member_blacklist(member=member, reason="欺诈", actor=staff)
+    actions.blacklist_lift(member=member, reason="误判", actor=staff)
+
+    override.refresh_from_db()
+    assert (override.ended_on, override.ended_by) == (timezone.localdate(), staff)
+    with translation.override("zh-hans"):
+        assert override.end_reason_display == "随会员资格终止（列入黑名单）"
+    ended = AuditEntry.objects.get(action="tier.override.end")
+    assert (ended.actor, ended.target_id, ended.after["ended_on"]) == (
+        staff, str(member.pk), str(timezone.localdate()),
+    )  # fmt: skip
+    assert tier_of(member) == "silver"
+    assert TierChange.objects.filter(member=member).first().override_id is None
+
+
+def test_a_blacklist_file_ends_the_members_open_override(tmp_path, staff):
+    member = MemberFactory(member_no="BL1", joined_on=day(2020, 1, 1))
+    tier_override_set(
+        member=member, tier=Tier.objects.get(code="gold"), reason="活动", ends_on=None,
+        actor=staff,
+    )  # fmt: skip
+    path = tmp_path / "blacklist.csv"
+    path.write_text("member_no,reason,occurred_at\nBL1,fraud,2026-06-01\n", encoding="utf-8")
+
+    call_command("import_csv", "blacklist", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert not TierOverride.objects.filter(member=member, ended_on__isnull=True).exists()
+    assert tier_of(member) is None
+
+
 def test_blacklisting_needs_a_reason_and_cannot_happen_twice(staff):
     member = MemberFactory()
     with pytest.raises(DomainError):
