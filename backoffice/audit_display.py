@@ -44,6 +44,7 @@ KEY_LABELS = {
     "ends_on": _("ends on"),
     "entry": _("blacklist entry"),
     "erased": _("erased"),
+    "evidence": _("evidence"),
     "evidence_file": _("evidence file"),
     "format": _("format"),
     "groups": _("groups"),

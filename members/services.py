@@ -266,6 +266,7 @@ def member_blacklist(
             "status": member.status,
             "reason": reason,
             "entry": entry.pk,
+            **({"evidence": entry.evidence} if entry.evidence else {}),
             **({"evidence_file": evidence_file} if evidence_file else {}),
         },
     )

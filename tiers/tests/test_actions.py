@@ -314,7 +314,8 @@ def test_blacklisting_revokes_the_tier_at_once_and_lifting_brings_it_back(staff)
     assert member.status == Member.Status.BLACKLISTED and member.current_tier is None
     revoked = TierChange.objects.get(member=member, cause=Cause.REVOKED)
     assert (revoked.from_tier.code, revoked.actor) == ("silver", staff)
-    assert AuditEntry.objects.filter(action="member.blacklist", actor=staff).exists()
+    blacklisted = AuditEntry.objects.get(action="member.blacklist", actor=staff)
+    assert (blacklisted.after["reason"], blacklisted.after["evidence"]) == ("恶意投诉", "录音")
 
     actions.blacklist_lift(member=member, reason="误判", actor=staff)
 
