@@ -25,7 +25,7 @@ from loyalty.exceptions import DomainError
 from loyalty.money import fen_to_yuan
 from members.models import BlacklistEntry, Member, Transaction
 from members.privacy import member_is_erased
-from members.services import member_lock
+from members.services import member_lock, member_lock_many
 from notifications.services import member_notice_language, notices_queue
 from tiers import actions, engine, notices
 from tiers.metrics import figures_for_member
@@ -399,9 +399,16 @@ def cases_nominate(*, quarter: Quarter, actor=None, today: date | None = None) -
     if not to_open:
         return result
 
+    # Locked before their cases are opened, and read again: a blacklisting or an erasure that
+    # waits for a member's lock then finds the new case and withdraws it, and one done first
+    # is seen here, and its member left out (as the round's read would have).
+    member_lock_many(to_open)
+    members = Member.objects.select_related("tier_state__current_tier").in_bulk(list(to_open))
+    for member_id, member in members.items():
+        if member.status != Member.Status.ACTIVE or member.is_erased:
+            del to_open[member_id]
     histories = _histories(list(to_open))
     purchases = _biggest_purchases(list(to_open), rnd.as_of)
-    members = Member.objects.select_related("tier_state__current_tier").in_bulk(list(to_open))
     for member_id in sorted(to_open, key=lambda pk: members[pk].member_no):
         candidate, profiles = to_open[member_id]
         member = members[member_id]
@@ -887,12 +894,9 @@ def member_open_cases_withdraw(
     """Withdraw the member's open cases, once a change under the member's lock (erasure,
     blacklisting) is done: those ``member_open_cases_locked`` gave before it, and any a hand
     nomination committed while the change waited for the member's lock (which the nomination
-    held). Those are locked after the member, against the usual order, which is safe: a case
-    that new is still nominated, so no vote or decision holds its lock and waits for the
-    member. The quarterly round takes no member's lock: a case it opens at that very moment
-    stays open, for a blacklisted member until the next lifecycle run withdraws it
-    (``blacklisted_cases_withdraw``; votes are refused meanwhile), for an erased one until
-    staff withdraw it."""
+    held, as the quarterly round does). Those are locked after the member, against the usual
+    order, which is safe: a case that new is still nominated, so no vote or decision holds its
+    lock and waits for the member."""
     seen = {case.pk for case in locked_first}
     late = [case for case in member_open_cases_locked(member) if case.pk not in seen]
     for case in [*locked_first, *late]:

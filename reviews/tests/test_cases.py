@@ -21,6 +21,7 @@ from notifications.models import Channel, Kind, Notification
 from reviews import privacy, services
 from reviews.models import CommitteeMember, Department, Profile, ReviewCase, Vote
 from reviews.profiles import Candidate
+from reviews.quarters import Quarter
 from reviews.selectors import open_cases, overdue_cases
 from tiers import engine
 from tiers.models import MemberTier, Tier, TierChange, TierOverride
@@ -779,7 +780,10 @@ def test_a_new_chair_replaces_the_old_one_and_seats_are_audited(voters):
 @pytest.mark.postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("change", ["blacklist", "erase"])
-def test_a_case_nominated_while_the_member_is_being_blacklisted_or_erased_is_withdrawn_too(change):
+@pytest.mark.parametrize("way", ["by hand", "quarterly round"])
+def test_a_case_nominated_while_the_member_is_being_blacklisted_or_erased_is_withdrawn_too(
+    change, way
+):
     """The nomination holds the member's lock when the blacklisting or erasure looks for open
     cases (it finds none), then commits while the change waits for that lock."""
     nominator = staff_user("nominator", "ops")
@@ -791,7 +795,13 @@ def test_a_case_nominated_while_the_member_is_being_blacklisted_or_erased_is_wit
     def nominate():
         try:
             with transaction.atomic():
-                hand_case(member, nominator)
+                if way == "by hand":
+                    hand_case(member, nominator)
+                else:
+                    round_ = services.cases_nominate(
+                        quarter=Quarter(2026, 2), today=datetime.date(2026, 7, 1)
+                    )
+                    assert round_.cases == 1
                 nominated.set()
                 release.wait(timeout=30)
         except BaseException as exc:  # reported by the main thread
