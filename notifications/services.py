@@ -12,6 +12,7 @@ import datetime
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -382,15 +383,30 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
     return update["status"]
 
 
+def _run_seconds() -> float:
+    """How long a delivery run takes batches for: well inside the worker's timeout, which kills
+    a task mid-send (its claims then wait ten minutes)."""
+    return settings.Q_CLUSTER.get("timeout", 600) * 0.8
+
+
 def notifications_deliver_due(
-    *, now: datetime.datetime | None = None, batch_size: int = DELIVERY_BATCH_SIZE
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int = DELIVERY_BATCH_SIZE,
+    seconds: float | None = None,
 ) -> dict[str, int]:
     """Deliver the e-mail and SMS notices that are due (new ones, and retries whose backoff
     has passed), batch after batch until none is; several runs at once share the work, each
-    notice is claimed before sending. ``now`` (tests) stands for the clock, which is otherwise
-    read for each batch and each notice."""
+    notice is claimed before sending. After ``seconds`` (default ``_run_seconds``) the run
+    queues another for the rest and stops. ``now`` (tests) stands for the clock, which is
+    otherwise read for each batch and each notice. Returns this run's counts by status."""
     counts: dict[str, int] = {}
+    started = time.monotonic()
+    seconds = _run_seconds() if seconds is None else seconds
     while True:
+        if counts and time.monotonic() - started >= seconds:
+            deliver_soon()
+            return counts
         # Newest first: the notices the commit that queued this run just wrote go out before
         # any backlog (of a run that died, or a gateway that was down), whose events are late
         # already and whose turn comes in the same run. Oldest first, a backlog of thousands

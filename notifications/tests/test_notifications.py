@@ -196,6 +196,19 @@ def test_a_delivery_run_goes_on_in_batches_until_none_is_due_the_newest_first(ga
     assert not Notification.objects.filter(status__in=["pending", "sending"]).exists()
 
 
+def test_a_delivery_run_out_of_time_queues_the_next_run_for_the_rest(gateway):
+    members = [MemberFactory(phone=f"1390000000{n}", email="") for n in range(5)]
+    for member in members:
+        queue_upgrade(member)
+
+    # Out of time after its first batch (the tests' worker runs a queued run at once).
+    first = notifications_deliver_due(batch_size=2, seconds=0)
+
+    assert first == {"sent": 2}
+    assert len(gateway.received) == 5
+    assert not Notification.objects.filter(status__in=["pending", "sending"]).exists()
+
+
 class SendsWhileAnotherRunStarts:
     """An SMS backend during whose first send another delivery run starts (a second worker
     took the run queued by the next commit)."""
