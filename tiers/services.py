@@ -1458,46 +1458,32 @@ def _tier_year_ended_with(member: Member, override: TierOverride, today: date) -
     new end too, and its "no downgrade before" is counted again from it (the later of the new
     end and the notice after the warning)."""
     state = MemberTier.objects.filter(member=member).select_related("current_tier").first()
-    if state is None or state.current_tier is None or state.current_tier.rank > override.tier.rank:
-        return
     # The end of the tier year without the override: today, or for a year the member began
     # before it (extended by it at their own tier), the end they had earned, if still to come.
     year_end = today
-    began_before = state.tier_year_start and state.tier_year_start < override.starts_on
-    if began_before:
+    if state is not None and state.tier_year_start and state.tier_year_start < override.starts_on:
         year_end = max(today, add_years(state.tier_year_start, 1))
-    changed = []
     if (
-        state.tier_year_end is not None
+        state is not None
+        and state.current_tier is not None
+        and state.current_tier.rank <= override.tier.rank
+        and state.tier_year_end is not None
         and state.tier_year_end > year_end
         # A tier year that outlasts the override is the member's own, not the override's.
         and (override.ends_on is None or state.tier_year_end <= override.ends_on)
     ):
         state.tier_year_end = year_end
-        changed.append("tier_year_end")
-    if began_before and state.downgrade_warned_on is None:
-        # The override set aside the warning this tier year had before it (it held the tier at
-        # the year end): back to that end, that warning stands again, with the notice it
-        # gave; a second one would break "at most one warning per tier year" (domain.md).
-        earlier = DowngradeWarning.objects.filter(
-            member=member, tier_year_start=state.tier_year_start, warned_on__lt=override.starts_on
-        ).first()
-        if earlier is not None:
-            state.downgrade_warned_on = earlier.warned_on
-            changed.append("downgrade_warned_on")
-    if not changed:
-        return
-    state.save(update_fields=changed)
-    if state.downgrade_warned_on is not None:
-        warning = DowngradeWarning.objects.select_related("policy").get(
-            member=member, tier_year_start=state.tier_year_start
-        )
-        # The notice the member was given under the warning's policy still runs in full.
-        warning.tier_year_end = state.tier_year_end
-        warning.downgrade_not_before = max(
-            state.tier_year_end, warning.warned_on + timedelta(days=warning.policy.notice_days)
-        )
-        warning.save(update_fields=["tier_year_end", "downgrade_not_before"])
+        state.save(update_fields=["tier_year_end"])
+        if state.downgrade_warned_on is not None:
+            warning = DowngradeWarning.objects.select_related("policy").get(
+                member=member, tier_year_start=state.tier_year_start
+            )
+            # The notice the member was given under the warning's policy still runs in full.
+            warning.tier_year_end = year_end
+            warning.downgrade_not_before = max(
+                year_end, warning.warned_on + timedelta(days=warning.policy.notice_days)
+            )
+            warning.save(update_fields=["tier_year_end", "downgrade_not_before"])
 
 
 @transaction.atomic

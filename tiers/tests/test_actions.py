@@ -861,59 +861,6 @@ def test_the_warning_of_an_override_above_the_year_earned_names_that_tier_as_the
     assert "银卡会员" in notice.body
 
 
-def test_an_override_at_the_tier_held_ended_early_leaves_the_first_warning_standing(staff):
-    """domain.md: at most one warning per tier year. Warned on 2025-12-11 for a Gold year
-    ending 2026-01-10; an open-ended Gold override set and ended before that end gives the
-    year back with that warning and its notice, not a second warning."""
-    member = MemberFactory(joined_on=day(2025, 1, 1))
-    purchase = PurchaseFactory(member=member, amount_fen=2_000_000, day=day(2025, 1, 10))
-    member_evaluate(member=member, as_of=day(2025, 1, 10))
-    RefundFactory(refund_of=purchase, amount_fen=2_000_000, day=day(2025, 2, 1))
-    member_evaluate(member=member, as_of=day(2025, 12, 11))
-    first = DowngradeWarning.objects.get(member=member)
-    assert (first.warned_on, first.downgrade_not_before) == (day(2025, 12, 11), day(2026, 1, 10))
-    override = tier_override_set(
-        member=member, tier=tier("gold"), reason="r", ends_on=None, actor=staff,
-        today=day(2025, 12, 15),
-    )  # fmt: skip
-
-    tier_override_end(override=override, reason="ended", actor=staff, today=day(2025, 12, 20))
-
-    assert refreshed(member).downgrade_warned_on == day(2025, 12, 11)
-    warning = DowngradeWarning.objects.get(member=member)
-    assert (warning.pk, warning.warned_on, warning.tier_year_end) == (
-        first.pk, day(2025, 12, 11), day(2026, 1, 10),
-    )  # fmt: skip
-    assert warning.downgrade_not_before == day(2026, 1, 10)
-    told = Notification.objects.filter(
-        member=member, kind=Kind.DOWNGRADE_WARNING, channel=Channel.IN_APP
-    )
-    assert [notice.event_on for notice in told] == [day(2025, 12, 11)]
-    member_evaluate(member=member, as_of=day(2026, 1, 10))
-    assert tier_of(member) == "silver"  # a year as a member: Silver
-
-
-def test_an_override_extending_the_year_ended_before_the_old_end_brings_back_its_warning(staff):
-    member = MemberFactory(joined_on=day(2025, 1, 1))
-    purchase = PurchaseFactory(member=member, amount_fen=2_000_000, day=day(2025, 1, 10))
-    member_evaluate(member=member, as_of=day(2025, 1, 10))
-    RefundFactory(refund_of=purchase, amount_fen=2_000_000, day=day(2025, 2, 1))
-    member_evaluate(member=member, as_of=day(2025, 12, 11))
-    override = tier_override_set(
-        member=member, tier=tier("gold"), reason="r", ends_on=day(2026, 6, 30), actor=staff,
-        today=day(2025, 12, 15),
-    )  # fmt: skip
-    assert refreshed(member).downgrade_warned_on is None  # held at the year end: set aside
-
-    tier_override_end(override=override, reason="ended", actor=staff, today=day(2025, 12, 20))
-
-    state = refreshed(member)
-    assert (state.tier_year_end, state.downgrade_warned_on) == (
-        day(2026, 1, 10), day(2025, 12, 11),
-    )  # fmt: skip
-    assert DowngradeWarning.objects.get(member=member).warned_on == day(2025, 12, 11)
-
-
 @pytest.fixture
 def committee_grant(staff, silver_member) -> TierOverride:
     """The committee's exceptional upgrade of the silver member to Platinum until ENDS."""
