@@ -24,10 +24,10 @@ from members.importers import header_column
 from members.models import Member
 from members.services import member_lock_many
 from reviews import services as review_services
-from tiers.models import Tier, TierOverride
+from tiers.models import MemberTier, Tier, TierOverride
 from tiers.services import override_replacement_refusal, tier_override_set
 
-from .selectors import members_by_number
+from .selectors import member_state_key, members_by_number
 
 OVERRIDE = "override"
 BLACKLIST = "blacklist"
@@ -137,11 +137,16 @@ def _open_overrides(members: list[Member]) -> dict[int, TierOverride]:
     return found
 
 
-def _held(member: Member):
+def _state(member: Member) -> MemberTier | None:
     try:
-        return member.tier_state.current_tier
+        return member.tier_state
     except ObjectDoesNotExist:  # not evaluated yet
         return None
+
+
+def _held(member: Member):
+    state = _state(member)
+    return state.current_tier if state else None
 
 
 def bulk_preview(
@@ -177,14 +182,7 @@ def bulk_preview(
         held = _held(member)
         held_name = held.name if held else "—"
         current = overrides.get(member.pk)
-        plan.states.append(
-            (
-                member.pk,
-                member.status,
-                held.pk if held else None,
-                (current.pk, current.tier_id, current.ends_on) if current else None,
-            )
-        )
+        plan.states.append((member.pk, member_state_key(member, _state(member), current)))
         if action == OVERRIDE:
             if member.status != Member.Status.ACTIVE:
                 plan.rows.append(
@@ -248,7 +246,7 @@ def bulk_apply(
     *,
     action: str,
     member_nos: list[str],
-    confirmed: list[str],
+    confirmed: str,
     reason: str,
     actor,
     tier: Tier | None = None,

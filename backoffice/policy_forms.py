@@ -350,7 +350,9 @@ class BenefitForm(forms.ModelForm):
                 self.add_error("value", _("Enter the discount in 折, e.g. 9.2 for 9.2折."))
             else:
                 data["value"] = value * 10
-        elif kind and (refusal := benefit_value_refusal(kind, value)):
+        elif kind and self.has_changed() and (refusal := benefit_value_refusal(kind, value)):
+            # Rows left as they were are not saved, so not refused: a row stored before a rule
+            # existed must not keep the rest of the page from being saved.
             self.add_error("value", refusal)
         return data
 

@@ -58,17 +58,25 @@ SORTS = {
 }
 
 
+def member_state_key(
+    member: Member, state: MemberTier | None, override: TierOverride | None
+) -> tuple:
+    """What a confirmation about ``member`` stands on, from their tier state and open
+    override: status, tier, tier year's end, warning, and the override. The same at confirming
+    means the same member as the page showed (a colleague's override set meanwhile would
+    otherwise be replaced unseen); one member's page and bulk work compare the same."""
+    return (
+        member.status,
+        (state.current_tier_id, state.tier_year_end, state.downgrade_warned_on) if state else None,
+        (override.pk, override.tier_id, override.ends_on) if override else None,
+    )
+
+
 def member_action_stamp(member: Member) -> str:
-    """What a confirmation page about ``member`` was drawn from: their status, tier state and
-    open override, compared again at confirming (a colleague's override set meanwhile would
-    otherwise be replaced by one whose page never showed it)."""
-    state = MemberTier.objects.filter(member=member).values_list(
-        "current_tier_id", "tier_year_end", "downgrade_warned_on"
-    )
-    override = TierOverride.objects.filter(member=member, ended_on__isnull=True).values_list(
-        "pk", "tier_id", "ends_on"
-    )
-    return repr((member.status, state.first(), override.first()))
+    """``member_state_key`` of one member as it is stored, as text for a signed page."""
+    state = MemberTier.objects.filter(member=member).first()
+    override = TierOverride.objects.filter(member=member, ended_on__isnull=True).first()
+    return repr(member_state_key(member, state, override))
 
 
 def member_number_typed(text: str) -> str:

@@ -272,8 +272,9 @@ class MemberActionView(StaffView, View):
                 locked = member_lock(member)  # as they are now, until the action is done
                 form = self._form(member, payload["d"])
                 valid = form.is_valid()
-                if self.shows_member_state and payload["s"] != member_action_stamp(locked):
-                    # Back to the form, filled in: submitting it shows the member as they are.
+                if self.shows_member_state and payload.get("s") != member_action_stamp(locked):
+                    # Back to the form, filled in: submitting it shows the member as they are
+                    # (a page drawn before stamps existed has none, and comes back too).
                     form.add_error(None, MEMBER_CHANGED)
                     valid = False
                 if valid:

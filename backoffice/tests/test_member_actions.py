@@ -427,6 +427,8 @@ def test_a_referral_that_closes_a_circle_since_its_confirmation_page_is_refused_
         "referrals cannot go round in a circle." in response.content.decode()
     )
     assert Referral.objects.count() == 1
+    # Refused by the service, the confirmation stays unused (only the first one is used).
+    assert UsedConfirmation.objects.count() == 1
 
 
 def test_a_role_without_the_permission_sees_no_button_and_gets_403(as_role, silver_member):
@@ -457,9 +459,7 @@ def test_confirming_the_same_page_twice_overrides_once_and_says_it_was_used(as_r
     assert AuditEntry.objects.filter(action="tier.override.manual").count() == 1
 
 
-def test_a_confirmation_refused_by_the_service_stays_unused_and_can_be_confirmed_again(
-    as_role, silver_member
-):
+def test_a_confirmation_refused_as_the_member_changed_stays_unused(as_role, silver_member):
     client = as_role("ops")
     gold = Tier.objects.get(code="gold")
     first = tier_override_set(

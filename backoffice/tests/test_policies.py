@@ -1070,6 +1070,20 @@ def test_a_new_benefit_sent_twice_is_added_once(login_as):
     assert AuditEntry.objects.filter(action="benefit.create").count() == 1
 
 
+def test_a_benefit_stored_before_a_rule_existed_does_not_keep_the_page_from_saving(login_as):
+    Benefit.objects.create(
+        tier=Tier.objects.get(code="silver"), kind="welcome_points", value=0, position=9,
+        title_zh="旧权益", title_en="Old",
+    )  # fmt: skip
+    client = login_as("policy_owner")
+    url = reverse("backoffice:tier_edit", args=["silver"])
+
+    response = client.post(url, {**tier_form_data(client, url), "name_en": "Argent", "reason": "x"})
+
+    assert response.status_code == 302
+    assert Tier.objects.get(code="silver").name_en == "Argent"
+
+
 def test_the_regular_tier_page_saves_as_it_loads(login_as):
     # Its birthday benefit (seed 000: 生日当月1倍积分加成) has no number of points.
     client = login_as("policy_owner")
