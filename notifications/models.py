@@ -13,9 +13,10 @@ TOO_OLD = gettext_noop("The event is too old to send (a recompute of past dates)
 NO_EMAIL = gettext_noop("The member has no e-mail address.")
 NO_PHONE = gettext_noop("The member has no phone number.")
 ERASED = gettext_noop("Not sent: the member's personal data was erased.")
+NO_TIER = gettext_noop("Not sent: the member holds no tier now (blacklisted since it was written).")
 # What replaced a failed delivery's error when the member was erased (it may quote the address).
 ERASED_ERROR = gettext_noop("[erased]")
-SYSTEM_ERRORS = (TOO_OLD, NO_EMAIL, NO_PHONE, ERASED, ERASED_ERROR)
+SYSTEM_ERRORS = (TOO_OLD, NO_EMAIL, NO_PHONE, ERASED, ERASED_ERROR, NO_TIER)
 # What replaces an erased member's notices, in the notice's own language (``privacy.py``).
 ERASED_SUBJECT = gettext_noop("[erased]")
 ERASED_BODY = gettext_noop("This message was erased at the member's request (personal data).")

@@ -38,9 +38,11 @@ from members.services import member_lock_row
 from .models import (
     NO_EMAIL,
     NO_PHONE,
+    NO_TIER,
     TOO_OLD,
     VARIABLES,
     Channel,
+    Kind,
     Language,
     Notification,
     NotificationTemplate,
@@ -364,6 +366,12 @@ def notification_deliver(*, notification_id: int, now: datetime.datetime | None 
             status=Notification.Status.SKIPPED,
             last_error=TOO_OLD,  # in English: translated when shown
             attempts=notification.attempts,
+        )
+    elif not notification.member.takes_part and notification.kind != Kind.BLACKLIST:
+        # Queued before a blacklisting: an upgrade or a warning would name a tier the member
+        # no longer holds (the resend refuses them for the same reason).
+        update.update(
+            status=Notification.Status.SKIPPED, last_error=NO_TIER, attempts=notification.attempts
         )
     else:
         try:

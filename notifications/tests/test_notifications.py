@@ -23,7 +23,7 @@ from loyalty.exceptions import DomainError
 from loyalty.models import AuditEntry
 from members.models import Member
 from members.tests.factories import MemberFactory
-from notifications.models import Kind, Notification, NotificationTemplate
+from notifications.models import Channel, Kind, Notification, NotificationTemplate
 from notifications.selectors import member_messages
 from notifications.services import (
     Notice,
@@ -207,6 +207,19 @@ def test_a_delivery_run_out_of_time_queues_the_next_run_for_the_rest(gateway):
     assert first == {"sent": 2}
     assert len(gateway.received) == 5
     assert not Notification.objects.filter(status__in=["pending", "sending"]).exists()
+
+
+def test_a_notice_queued_before_a_blacklisting_is_not_sent_after_it(gateway):
+    member = MemberFactory(phone="13900000001", email="")
+    queue_upgrade(member)
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLACKLISTED)
+
+    assert notifications_deliver_due() == {"skipped": 1}
+
+    assert gateway.received == []
+    notice = Notification.objects.get(member=member, channel=Channel.SMS)
+    with translation.override("zh-hans"):
+        assert notice.last_error_display == "未发送：该会员当前不持有等级（写入后被列入黑名单）。"
 
 
 class SendsWhileAnotherRunStarts:
