@@ -157,6 +157,12 @@ class PolicyEditView(PolicyMixin, TemplateView):
                 )
             except PolicyInvalid as invalid:
                 editor.attach(invalid.errors)
+            except services.StaleEdit as stale:
+                # Nothing to correct on the page: said on its own, not as a marked mistake.
+                messages.error(request, str(stale))
+                return self.render_to_response(
+                    self.get_context_data(form=form, editor=editor), status=409
+                )
             except DomainError as error:
                 editor.general_errors.append(str(error))
             else:
@@ -317,7 +323,7 @@ class TierEditView(StaffPermissionMixin, TemplateView):
         if request.POST.get("loaded", "") != services.tier_page_stamp(self.tier):
             # Said before validating: a benefit removed since would fail its row's hidden id,
             # a mistake no field of the page can show.
-            messages.error(request, services.STALE_EDIT)
+            messages.error(request, str(services.StaleEdit()))
             return self.render_to_response(
                 self.get_context_data(names=names, benefits=benefits, reason=reason), status=409
             )

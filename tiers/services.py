@@ -1567,13 +1567,18 @@ def _policy_record(policy: TierPolicy, fields=POLICY_DRAFT_FIELDS) -> dict:
     return {name: getattr(policy, name) for name in fields}
 
 
-# An edit page saved after someone else saved the same thing: saving it would silently undo
-# the other's changes (and the audit log would show them as this actor's).
-STALE_EDIT = gettext_lazy(
-    "Someone else saved changes here since you opened this page, so nothing was saved (yours "
-    "would have undone theirs). Open the page again to see the current version, then make "
-    "your changes there."
-)
+class StaleEdit(DomainError):
+    """An edit page saved after someone else saved the same thing: saving it would silently
+    undo the other's changes (and the audit log would show them as this actor's)."""
+
+    def __init__(self):
+        super().__init__(
+            _(
+                "Someone else saved changes here since you opened this page, so nothing was "
+                "saved (yours would have undone theirs). Open the page again to see the current "
+                "version, then make your changes there."
+            )
+        )
 
 
 def _stamp(record) -> str:
@@ -1606,7 +1611,7 @@ def tier_page_lock(tier: Tier, *, loaded: str) -> None:
     ``tier_page_stamp`` the page was drawn with)."""
     _tiers_lock()
     if loaded != tier_page_stamp(Tier.objects.get(pk=tier.pk)):
-        raise DomainError(STALE_EDIT)
+        raise StaleEdit()
 
 
 def _tier_ranks() -> dict[str, int]:
@@ -1682,7 +1687,7 @@ def policy_draft_update(
             % {"version": policy.version}
         )
     if loaded is not None and loaded != policy_draft_stamp(policy):
-        raise DomainError(STALE_EDIT)
+        raise StaleEdit()
     before = _policy_record(policy)
     for name, value in changes.items():
         setattr(policy, name, value)

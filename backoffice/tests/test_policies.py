@@ -429,10 +429,11 @@ def test_a_draft_saved_from_a_page_opened_before_anothers_save_is_refused_not_re
 
     refused = first.post(url, {**editor_post(redrawn), "notes": "only the notes"})
 
-    assert refused.status_code == 400
-    assert "Someone else saved changes here since you opened this page" in (
-        refused.content.decode()
-    )
+    assert refused.status_code == 409
+    page = refused.content.decode()
+    assert "Someone else saved changes here since you opened this page" in page
+    # Said on its own: nothing on the page is marked as a mistake.
+    assert "Please correct the marked entries" not in page
     draft.refresh_from_db()
     assert (draft.name, draft.notes) == ("A 的草稿 2027", "")
     assert draft.rules["gold"]["any"][0]["min"] == "25000.00"
