@@ -77,7 +77,8 @@ class ApiKeyCreateView(LoginRequiredMixin, PermissionRequiredMixin, FormView):
                     actor=self.request.user,
                 )
         except ConfirmationUsed:
-            messages.error(
+            # Nothing went wrong: the key exists once, as asked.
+            messages.info(
                 self.request,
                 _(
                     "This form was already sent: its key was created once and is in the list "
