@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime
-import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -18,6 +16,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from loyalty.confirm import fingerprint
 from loyalty.exceptions import DomainError
 from loyalty.money import grouped
 from members.importers import header_column
@@ -54,8 +53,7 @@ class BulkPlan:
     def digest(self) -> str:
         """What the preview showed, in no language: the same digest at the confirmation means
         the same members in the same states, so the same changes."""
-        seen = [self.states, self.changing_numbers]
-        return hashlib.sha256(json.dumps(seen, default=str).encode()).hexdigest()
+        return fingerprint([self.states, self.changing_numbers])
 
     @property
     def changes(self) -> list[BulkRow]:

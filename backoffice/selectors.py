@@ -13,6 +13,7 @@ from django.db.models.functions import Cast, Coalesce, Right
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from loyalty.confirm import fingerprint
 from loyalty.exceptions import NotFound
 from loyalty.masking import mask_email, mask_phone
 from loyalty.models import AuditEntry
@@ -73,10 +74,10 @@ def member_state_key(
 
 
 def member_action_stamp(member: Member) -> str:
-    """``member_state_key`` of one member as it is stored, as text for a signed page."""
+    """The fingerprint of ``member_state_key`` of one member as it is stored."""
     state = MemberTier.objects.filter(member=member).first()
     override = TierOverride.objects.filter(member=member, ended_on__isnull=True).first()
-    return repr(member_state_key(member, state, override))
+    return fingerprint(member_state_key(member, state, override))
 
 
 def member_number_typed(text: str) -> str:

@@ -6,6 +6,8 @@ not do the action twice."""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import secrets
 
 from django.core import signing
@@ -18,6 +20,13 @@ from .models import UsedConfirmation
 
 CONFIRM_MAX_AGE = 30 * 60  # seconds a confirmation page stays valid
 _NONCE = "confirm_nonce"
+
+
+def fingerprint(shown) -> str:
+    """A short fingerprint of what a page showed (JSON-ready values; dates as text), carried by
+    the page and compared at saving or confirming: the same means nothing changed since."""
+    text = json.dumps(shown, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class ConfirmationUsed(DomainError):

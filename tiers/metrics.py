@@ -126,15 +126,19 @@ def _params(window: Window, bounds: tuple) -> list:
     return list((window.after, window.until, *bounds) * _PARTS)
 
 
+def _by_member(rows) -> dict[int, WindowFigures]:
+    return {
+        member_id: WindowFigures(int(spend), int(frequency), int(referrals), int(activities))
+        for member_id, spend, frequency, referrals, activities in rows
+    }
+
+
 def figures_for_range(first_id: int, last_id: int, window: Window) -> dict[int, WindowFigures]:
     """Figures of every member with ``first_id <= id <= last_id`` who has any in the window;
     members missing from the result have none (``NONE``)."""
     with connection.cursor() as cursor:
         cursor.execute(_sql("{column} BETWEEN %s AND %s"), _params(window, (first_id, last_id)))
-        return {
-            member_id: WindowFigures(int(spend), int(frequency), int(referrals), int(activities))
-            for member_id, spend, frequency, referrals, activities in cursor.fetchall()
-        }
+        return _by_member(cursor.fetchall())
 
 
 # Members' ids a statement of ``figures_for_members`` names: the figures' parts repeat them.
@@ -150,10 +154,7 @@ def figures_for_members(member_ids, window: Window) -> dict[int, WindowFigures]:
             chunk = tuple(ids[start : start + _IDS_PER_STATEMENT])
             condition = "{column} IN (" + ", ".join(["%s"] * len(chunk)) + ")"
             cursor.execute(_sql(condition), _params(window, chunk))
-            found.update(
-                (member_id, WindowFigures(int(spend), int(freq), int(referrals), int(activities)))
-                for member_id, spend, freq, referrals, activities in cursor.fetchall()
-            )
+            found.update(_by_member(cursor.fetchall()))
     return found
 
 

@@ -16,8 +16,6 @@ dated after the one being made is left alone.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 import uuid
@@ -45,6 +43,7 @@ from loyalty.bulk import (
     update_rows,
     vacuum_analyze,
 )
+from loyalty.confirm import fingerprint
 from loyalty.exceptions import DomainError
 from loyalty.threads import at_once, thread_start
 from members.models import Member
@@ -952,6 +951,20 @@ _WARNING_FIELDS = [
 ]  # fmt: skip
 
 
+def _override_end_audit(override: TierOverride, member: Member, actor) -> None:
+    """The audit entry of an override ended before its end date (its end fields set)."""
+    audit_record(
+        actor=actor,
+        action="tier.override.end",
+        target=member,
+        before={
+            "override": override.pk,
+            "ends_on": str(override.ends_on) if override.ends_on else None,
+        },
+        after={"ended_on": str(override.ended_on), "reason": override.end_reason},
+    )
+
+
 def _overrides_end_revoked(revoked: list[tuple[int, int]], context: _Context) -> None:
     """The open overrides of members who no longer take part end with their tier (domain.md: a
     blacklisted member's membership is revoked, no tier, no benefits): lifting the entry later
@@ -965,16 +978,7 @@ def _overrides_end_revoked(revoked: list[tuple[int, int]], context: _Context) ->
         override.ended_on = max(context.as_of, override.starts_on)
         override.ended_by = context.actor
         override.end_reason = OVERRIDE_REVOKED  # in English: translated when shown
-        audit_record(
-            actor=context.actor,
-            action="tier.override.end",
-            target=Member(pk=member_of[override.pk]),
-            before={
-                "override": override.pk,
-                "ends_on": str(override.ends_on) if override.ends_on else None,
-            },
-            after={"ended_on": str(override.ended_on), "reason": OVERRIDE_REVOKED},
-        )
+        _override_end_audit(override, Member(pk=member_of[override.pk]), context.actor)
     TierOverride.objects.bulk_update(overrides, ["ended_on", "ended_by", "end_reason"])
 
 
@@ -1000,7 +1004,8 @@ def _warnings(warned: list[_Warned], context: _Context):
     by_deadline: dict[date, list[_Warned]] = {}
     for member in warned:
         by_deadline.setdefault(member.not_before, []).append(member)
-    tiers = {tier.code: tier for tier in context.tier_by_id.values()}
+    tier_by_id = context.tier_by_id
+    tiers = {tier.code: tier for tier in tier_by_id.values()}
     for deadline, members in by_deadline.items():
         policy, window = deadline_rules(deadline, as_of=context.as_of, tiers=tiers)
         figures = figures_for_members((m.contact[0] for m in members), window)
@@ -1024,7 +1029,6 @@ def _warnings(warned: list[_Warned], context: _Context):
                 downgrade_not_before=deadline,
                 gaps=gaps,
             )
-            tier_by_id = context.tier_by_id
             notice = notices.downgrade_warning(
                 member.contact, context.as_of, tier_by_id[member.tier_id],
                 tier_by_id[member.qualified_tier_id], tier_by_id[member.to_tier_id],
@@ -1506,16 +1510,7 @@ def tier_override_end(
     override.end_reason = reason
     override.save(update_fields=["ended_on", "ended_by", "end_reason"])
     _tier_year_ended_with(member, override, today)
-    audit_record(
-        actor=actor,
-        action="tier.override.end",
-        target=member,
-        before={
-            "override": override.pk,
-            "ends_on": str(override.ends_on) if override.ends_on else None,
-        },
-        after={"ended_on": str(today), "reason": reason},
-    )
+    _override_end_audit(override, member, actor)
     member_evaluate(member=member, as_of=today, actor=actor)
     return override
 
@@ -1581,22 +1576,15 @@ class StaleEdit(DomainError):
         )
 
 
-def _stamp(record) -> str:
-    """A short fingerprint of what an edit page showed, to tell at saving whether it changed
-    since (the page carries it in a hidden field)."""
-    text = json.dumps(record, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 def policy_draft_stamp(policy: TierPolicy) -> str:
     """The draft's fingerprint for ``policy_draft_update(loaded=...)``."""
-    return _stamp(_policy_record(policy))
+    return fingerprint(_policy_record(policy))
 
 
 def tier_page_stamp(tier: Tier) -> str:
     """The tier's names and benefits' fingerprint for ``tier_page_lock``."""
     benefits = [_benefit_record(benefit) for benefit in tier.benefits.order_by("pk")]
-    return _stamp({"names": [tier.name_zh, tier.name_en], "benefits": benefits})
+    return fingerprint({"names": [tier.name_zh, tier.name_en], "benefits": benefits})
 
 
 def _tiers_lock() -> None:
